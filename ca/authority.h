@@ -1,0 +1,134 @@
+/*
+ * authority.h: the one place that issues, revokes and publishes.
+ *
+ * It combines the PKI core (pki.h) with the records (store.h) and keeps
+ * the issuance contract: validate -> identity from our records -> random
+ * serial -> sign -> INSERT + COMMIT -> only then release.  The CLI and the
+ * daemon are thin front doors onto these functions.
+ */
+#ifndef UC_AUTHORITY_H
+#define UC_AUTHORITY_H
+
+#include "pki.h"
+#include "store.h"
+
+/* userca.conf */
+struct ca_conf {
+	char	*org;
+	char	*base_url;
+	char	*profile;
+	char	*root_cn;
+	char	*issuing_cn;
+	int	 intermediate;	/* issuing CA distinct from the root */
+	int	 root_days;
+	int	 issuing_days;
+	int	 user_days;
+	int	 server_days;
+	int	 crl_days;
+	int	 root_crl_days;
+	int	 token_ttl;	/* seconds */
+};
+
+/*
+ * Asks for the root passphrase when a command needs it.  Returns UC_OK
+ * with a new string in *pass (freed by the caller with secret_free()).
+ */
+typedef int (*authority_getpass_fn)(void *arg, int confirm, char **pass);
+
+struct authority;
+
+struct init_opts {
+	const char	*home;
+	const char	*org;
+	const char	*base_url;
+	const char	*profile;	/* NULL: compatible */
+	const char	*root_cn;	/* NULL: "<org> Root CA" */
+	const char	*issuing_cn;	/* NULL: "<org> Issuing CA" */
+	int		 intermediate;
+};
+
+/* Create a new CA home (refuses, UC_E_EXISTS, if one is there). */
+int	authority_init(const struct init_opts *o, authority_getpass_fn,
+	    void *arg);
+
+/* Open an existing CA home. */
+int	authority_open(const char *home, struct authority **out);
+void	authority_free(struct authority *);
+void	authority_set_getpass(struct authority *, authority_getpass_fn,
+	    void *arg);
+/* "cli", "enrolld": recorded in the audit table. */
+void	authority_set_actor(struct authority *, const char *actor);
+struct store		*authority_store(struct authority *);
+const struct ca_conf	*authority_conf(struct authority *);
+/* Borrowed CA certificates; root may be NULL on an online-only home. */
+X509	*authority_issuing_cert(struct authority *);
+X509	*authority_root_cert(struct authority *);
+
+struct issue_req {
+	struct identity	 id;
+	const unsigned char *csr;	/* NULL: generate a key (p12) */
+	size_t		 csrlen;
+	enum p12_format	 p12_format;
+	const char	*p12_password;	/* required when csr == NULL */
+	int		 days;		/* 0: the configured user_days */
+	int		 email_protection;
+	const char	*method;	/* recorded: csr, p12, batch, ... */
+};
+
+struct issue_result {
+	char		*serial;
+	int64_t		 not_after;
+	int64_t		 cert_id;
+	unsigned char	*cert_pem;	/* leaf then chain to the root */
+	size_t		 cert_pem_len;
+	unsigned char	*p12;		/* when a key was generated */
+	size_t		 p12_len;
+};
+void	issue_result_clear(struct issue_result *);
+
+/*
+ * Issue one user certificate.  When this returns UC_OK the certificate's
+ * row is committed, and only then may the caller release the result.
+ */
+int	authority_issue(struct authority *, const struct issue_req *,
+	    struct issue_result *);
+
+/*
+ * Revoke one certificate (serial) or every valid certificate of a user,
+ * then re-sign the affected CRL and publish.  *count: how many.
+ */
+int	authority_revoke(struct authority *, const char *serial,
+	    const char *username, int reason, int *count);
+
+/*
+ * Re-sign the issuing CA's CRL (days: validity, 0 for the configured
+ * one) and, with root != 0, the root's CRL; then publish.
+ */
+int	authority_crl(struct authority *, int root, int days);
+
+/* Write public/: ca-bundle.pem, ca.crt, crl.der, crl.pem, root.crl, ca.json. */
+int	authority_publish(struct authority *);
+
+/* Air gap: sign an issuing CA's CSR with the root (PEM out). */
+int	authority_sign_intermediate(struct authority *,
+	    const unsigned char *csr, size_t len, const char *cn,
+	    unsigned char **pem, size_t *pemlen);
+/* Air gap, online side: new home with an issuing key and its CSR. */
+int	authority_intermediate_request(const struct init_opts *o,
+	    unsigned char **csr_pem, size_t *len);
+/* Air gap, online side: install the signed issuing CA and the root. */
+int	authority_intermediate_install(const char *home,
+	    const unsigned char *ca, size_t calen,
+	    const unsigned char *root, size_t rootlen);
+/* Install a root CRL signed offline (checked against the root). */
+int	authority_import_root_crl(struct authority *,
+	    const unsigned char *crl, size_t len);
+
+/* ---- conf.c ------------------------------------------------------------- */
+
+int	conf_load(const char *path, struct ca_conf *c);
+int	conf_save(const char *path, const struct ca_conf *c);
+void	conf_defaults(struct ca_conf *c);
+void	conf_clear(struct ca_conf *c);
+
+#endif /* UC_AUTHORITY_H */

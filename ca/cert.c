@@ -1,0 +1,524 @@
+/*
+ * cert.c: certificate templates per profile, and helpers to read them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+
+#define CERT_FILE_MAX	(256 * 1024)
+#define OID_MS_UPN	"1.3.6.1.4.1.311.20.2.3"
+
+/* ---- identity syntax -------------------------------------------------- */
+
+/* Valid UTF-8 without control characters (C0, DEL, C1). */
+static int
+text_ok(const char *s, size_t maxlen)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+	int extra;
+	unsigned int cp;
+
+	for (; *p != '\0'; n++) {
+		if (*p < 0x80) {
+			if (*p < 0x20 || *p == 0x7f)
+				return 0;
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			cp = *p & 0x1f;
+			extra = 1;
+		} else if ((*p & 0xf0) == 0xe0) {
+			cp = *p & 0x0f;
+			extra = 2;
+		} else if ((*p & 0xf8) == 0xf0) {
+			cp = *p & 0x07;
+			extra = 3;
+		} else
+			return 0;
+		p++;
+		while (extra-- > 0) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (*p++ & 0x3f);
+		}
+		if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    cp > 0x10ffff)
+			return 0;	/* C1, overlong, surrogate, too big */
+	}
+	return n > 0 && n <= maxlen;
+}
+
+/* local@domain in the ASCII subset mail systems and UPNs agree on. */
+static int
+mailbox_ok(const char *s)
+{
+	const char *at, *p;
+	size_t len = strlen(s);
+
+	if (len < 3 || len > 254 || (at = strchr(s, '@')) == NULL ||
+	    strchr(at + 1, '@') != NULL || at == s || at[1] == '\0' ||
+	    at - s > 64)
+		return 0;
+	for (p = s; *p != '\0'; p++) {
+		if (p == at)
+			continue;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9'))
+			continue;
+		if (p < at && strchr(".!#$%&'*+/=?^_`{|}~-", *p) != NULL)
+			continue;
+		if (p > at && (*p == '.' || *p == '-'))
+			continue;
+		return 0;
+	}
+	if (at[1] == '.' || s[len - 1] == '.' || strstr(s, "..") != NULL ||
+	    s[0] == '.' || at[-1] == '.')
+		return 0;
+	return 1;
+}
+
+int
+identity_check(const struct identity *id)
+{
+	const char *p;
+	size_t len;
+
+	if (id->username == NULL || (len = strlen(id->username)) == 0)
+		return uc_seterr(UC_E_INVALID, "username is empty");
+	if (len > 64)
+		return uc_seterr(UC_E_INVALID, "username is longer than 64 "
+		    "characters");
+	for (p = id->username; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		    *p == '-' || *p == '@')
+			continue;
+		return uc_seterr(UC_E_INVALID, "username '%.64s' may hold only "
+		    "letters, digits and . _ - @", id->username);
+	}
+	if (id->username[0] == '.' || id->username[0] == '-')
+		return uc_seterr(UC_E_INVALID, "username '%s' must not start "
+		    "with '.' or '-'", id->username);
+	if (id->email != NULL && !mailbox_ok(id->email))
+		return uc_seterr(UC_E_INVALID, "email '%.80s' is not a valid "
+		    "address", id->email);
+	if (id->upn != NULL && !mailbox_ok(id->upn))
+		return uc_seterr(UC_E_INVALID, "upn '%.80s' is not of the form "
+		    "user@domain", id->upn);
+	if (id->name != NULL && !text_ok(id->name, 128))
+		return uc_seterr(UC_E_INVALID, "name is not 1 to 128 characters "
+		    "of UTF-8 text without control characters");
+	if (id->ou != NULL && !text_ok(id->ou, 64))
+		return uc_seterr(UC_E_INVALID, "ou is not 1 to 64 characters "
+		    "of UTF-8 text without control characters");
+	return UC_OK;
+}
+
+/* ---- building -------------------------------------------------------------- */
+
+static int
+name_add(X509_NAME *n, const char *field, const char *value)
+{
+	if (value == NULL)
+		return 1;
+	return X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8,
+	    (const unsigned char *)value, -1, -1, 0);
+}
+
+static int
+ext_add(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext;
+	int ok;
+
+	if ((ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value)) == NULL)
+		return 0;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/* A URL safe to put in an extension config string and a certificate. */
+int
+url_valid(const char *u)
+{
+	const char *p;
+
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
+		return 0;
+	for (p = u; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == ',' || *p == '"' ||
+		    *p == '\\')
+			return 0;
+	return strlen(u) < 1024;
+}
+
+static int
+san_add_name(GENERAL_NAMES *gens, int type, const char *value)
+{
+	GENERAL_NAME *g = NULL;
+	ASN1_IA5STRING *ia5 = NULL;
+
+	if ((g = GENERAL_NAME_new()) == NULL ||
+	    (ia5 = ASN1_IA5STRING_new()) == NULL ||
+	    !ASN1_STRING_set(ia5, value, -1))
+		goto fail;
+	GENERAL_NAME_set0_value(g, type, ia5);
+	ia5 = NULL;	/* now owned by g */
+	if (!sk_GENERAL_NAME_push(gens, g))
+		goto fail;
+	return 1;
+fail:
+	ASN1_IA5STRING_free(ia5);
+	GENERAL_NAME_free(g);
+	return 0;
+}
+
+static int
+san_add_upn(GENERAL_NAMES *gens, const char *upn)
+{
+	GENERAL_NAME *g = NULL;
+	ASN1_OBJECT *oid = NULL;
+	ASN1_TYPE *val = NULL;
+	ASN1_UTF8STRING *utf8 = NULL;
+
+	if ((g = GENERAL_NAME_new()) == NULL ||
+	    (oid = OBJ_txt2obj(OID_MS_UPN, 1)) == NULL ||
+	    (val = ASN1_TYPE_new()) == NULL ||
+	    (utf8 = ASN1_UTF8STRING_new()) == NULL ||
+	    !ASN1_STRING_set(utf8, upn, -1))
+		goto fail;
+	ASN1_TYPE_set(val, V_ASN1_UTF8STRING, utf8);
+	utf8 = NULL;	/* now owned by val */
+	if (!GENERAL_NAME_set0_othername(g, oid, val))
+		goto fail;
+	oid = NULL;	/* now owned by g */
+	val = NULL;
+	if (!sk_GENERAL_NAME_push(gens, g))
+		goto fail;
+	return 1;
+fail:
+	ASN1_UTF8STRING_free(utf8);
+	ASN1_TYPE_free(val);
+	ASN1_OBJECT_free(oid);
+	GENERAL_NAME_free(g);
+	return 0;
+}
+
+static int
+san_add_ip(GENERAL_NAMES *gens, const char *ip)
+{
+	GENERAL_NAME *g = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+
+	if ((os = a2i_IPADDRESS(ip)) == NULL)
+		return 0;
+	if ((g = GENERAL_NAME_new()) == NULL) {
+		ASN1_OCTET_STRING_free(os);
+		return 0;
+	}
+	GENERAL_NAME_set0_value(g, GEN_IPADD, os);
+	if (!sk_GENERAL_NAME_push(gens, g)) {
+		GENERAL_NAME_free(g);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+add_san(X509 *x, const struct cert_req *req)
+{
+	GENERAL_NAMES *gens = NULL;
+	size_t i;
+	int ok = 0;
+
+	if ((gens = sk_GENERAL_NAME_new_null()) == NULL)
+		return 0;
+	if (req->kind == CK_USER) {
+		if (req->id->email != NULL &&
+		    !san_add_name(gens, GEN_EMAIL, req->id->email))
+			goto out;
+		if (req->id->upn != NULL && !san_add_upn(gens, req->id->upn))
+			goto out;
+	} else if (req->kind == CK_SERVER) {
+		for (i = 0; req->dns != NULL && req->dns[i] != NULL; i++)
+			if (!san_add_name(gens, GEN_DNS, req->dns[i]))
+				goto out;
+		for (i = 0; req->ip != NULL && req->ip[i] != NULL; i++)
+			if (!san_add_ip(gens, req->ip[i]))
+				goto out;
+	}
+	ok = sk_GENERAL_NAME_num(gens) == 0 ||
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0) == 1;
+out:
+	GENERAL_NAMES_free(gens);
+	return ok;
+}
+
+static int
+add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
+    int is_rsa)
+{
+	X509V3_CTX ctx;
+	char buf[1200];
+
+	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	switch (req->kind) {
+	case CK_ROOT:
+		return ext_add(x, &ctx, NID_basic_constraints,
+		    "critical,CA:TRUE") &&
+		    ext_add(x, &ctx, NID_key_usage,
+		    "critical,keyCertSign,cRLSign") &&
+		    ext_add(x, &ctx, NID_subject_key_identifier, "hash");
+	case CK_ISSUING:
+		if (!ext_add(x, &ctx, NID_basic_constraints,
+		    "critical,CA:TRUE,pathlen:0") ||
+		    !ext_add(x, &ctx, NID_key_usage,
+		    "critical,keyCertSign,cRLSign") ||
+		    !ext_add(x, &ctx, NID_subject_key_identifier, "hash") ||
+		    !ext_add(x, &ctx, NID_authority_key_identifier,
+		    "keyid:always"))
+			return 0;
+		if (req->base_url != NULL) {
+			snprintf(buf, sizeof(buf), "URI:%s/root.crl",
+			    req->base_url);
+			if (!ext_add(x, &ctx, NID_crl_distribution_points, buf))
+				return 0;
+		}
+		return 1;
+	case CK_USER:
+	case CK_SERVER:
+		if (!ext_add(x, &ctx, NID_basic_constraints,
+		    "critical,CA:FALSE") ||
+		    !ext_add(x, &ctx, NID_key_usage, is_rsa ?
+		    "critical,digitalSignature,keyEncipherment" :
+		    "critical,digitalSignature") ||
+		    !ext_add(x, &ctx, NID_ext_key_usage,
+		    req->kind == CK_SERVER ? "serverAuth" :
+		    req->email_protection ? "clientAuth,emailProtection" :
+		    "clientAuth") ||
+		    !ext_add(x, &ctx, NID_subject_key_identifier, "hash") ||
+		    !ext_add(x, &ctx, NID_authority_key_identifier,
+		    "keyid:always") ||
+		    !add_san(x, req))
+			return 0;
+		if (req->base_url != NULL) {
+			snprintf(buf, sizeof(buf), "URI:%s/crl.der",
+			    req->base_url);
+			if (!ext_add(x, &ctx, NID_crl_distribution_points, buf))
+				return 0;
+			snprintf(buf, sizeof(buf), "caIssuers;URI:%s/ca.crt",
+			    req->base_url);
+			if (!ext_add(x, &ctx, NID_info_access, buf))
+				return 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int
+cert_build(const struct cert_req *req, EVP_PKEY *pub, X509 *issuer,
+    X509 **out)
+{
+	X509 *x = NULL;
+	X509_NAME *subj = NULL;
+	ASN1_INTEGER *serial = NULL;
+	int64_t not_after = req->not_after, issuer_end;
+	const char *cn;
+	int rc;
+
+	*out = NULL;
+	if (req->base_url != NULL && !url_valid(req->base_url))
+		return uc_seterr(UC_E_INVALID, "base URL '%.100s' must be an "
+		    "http(s) URL without spaces or commas", req->base_url);
+	if (req->org == NULL || !text_ok(req->org, 64))
+		return uc_seterr(UC_E_INVALID, "organisation name must be 1 "
+		    "to 64 characters of text");
+	if (req->kind == CK_USER) {
+		if ((rc = identity_check(req->id)) != UC_OK)
+			return rc;
+		cn = req->id->username;
+	} else
+		cn = req->cn;
+	if (cn == NULL || !text_ok(cn, 64))
+		return uc_seterr(UC_E_INVALID, "common name must be 1 to 64 "
+		    "characters of text");
+	if (issuer != NULL) {
+		if ((rc = uc_asn1_time(X509_get0_notAfter(issuer),
+		    &issuer_end)) != UC_OK)
+			return rc;
+		if (not_after > issuer_end)
+			not_after = issuer_end;	/* never outlive the issuer */
+	}
+	if (not_after <= req->not_before)
+		return uc_seterr(UC_E_STATE, "the issuing CA expires before "
+		    "the certificate would start");
+	if ((rc = serial_random(&serial)) != UC_OK)
+		return rc;
+	rc = UC_E_CRYPTO;
+	if ((x = X509_new()) == NULL || !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_serialNumber(x, serial) ||
+	    (subj = X509_NAME_new()) == NULL ||
+	    !name_add(subj, "O", req->org) ||
+	    !name_add(subj, "OU", req->kind == CK_USER ? req->id->ou : NULL) ||
+	    !name_add(subj, "CN", cn) ||
+	    !X509_set_subject_name(x, subj) ||
+	    !X509_set_issuer_name(x, issuer != NULL ?
+	    X509_get_subject_name(issuer) : subj) ||
+	    ASN1_TIME_set(X509_getm_notBefore(x),
+	    (time_t)req->not_before) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) == NULL ||
+	    !X509_set_pubkey(x, pub)) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "building certificate for %s",
+		    cn);
+		goto out;
+	}
+	if (!add_extensions(x, issuer, req, EVP_PKEY_is_a(pub, "RSA"))) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "extensions for %s", cn);
+		goto out;
+	}
+	*out = x;
+	x = NULL;	/* now owned by the caller */
+	rc = UC_OK;
+out:
+	X509_free(x);
+	X509_NAME_free(subj);
+	ASN1_INTEGER_free(serial);
+	return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+char *
+cert_fingerprint(X509 *x, const EVP_MD *md)
+{
+	unsigned char buf[EVP_MAX_MD_SIZE];
+	unsigned int len;
+
+	if (!X509_digest(x, md, buf, &len))
+		return NULL;
+	return hex_encode(buf, len);
+}
+
+char *
+cert_ski_hex(X509 *x)
+{
+	const ASN1_OCTET_STRING *ski;
+
+	if ((ski = X509_get0_subject_key_id(x)) == NULL)
+		return NULL;
+	return hex_encode(ASN1_STRING_get0_data(ski),
+	    (size_t)ASN1_STRING_length(ski));
+}
+
+char *
+cert_subject(X509 *x)
+{
+	BIO *bio;
+	char *data, *s = NULL;
+	long n;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_get_mem_data(bio, &data)) >= 0 &&
+	    (s = malloc((size_t)n + 1)) != NULL) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+	}
+	BIO_free(bio);
+	return s;
+}
+
+int
+cert_der(X509 *x, unsigned char **der, size_t *len)
+{
+	int n;
+
+	*der = NULL;
+	if ((n = i2d_X509(x, der)) <= 0)
+		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a certificate");
+	*len = (size_t)n;
+	return UC_OK;
+}
+
+int
+cert_to_pem(X509 *x, unsigned char **buf, size_t *len)
+{
+	BIO *bio;
+	char *data;
+	long n;
+	int rc = UC_E_CRYPTO;
+
+	*buf = NULL;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return uc_seterr_ssl(UC_E_INTERNAL, "BIO_new");
+	if (!PEM_write_bio_X509(bio, x) ||
+	    (n = BIO_get_mem_data(bio, &data)) <= 0) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding a certificate");
+		goto out;
+	}
+	if ((*buf = malloc((size_t)n)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	memcpy(*buf, data, (size_t)n);
+	*len = (size_t)n;
+	rc = UC_OK;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+int
+cert_parse(const unsigned char *buf, size_t len, X509 **out)
+{
+	const unsigned char *p = buf;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+
+	*out = NULL;
+	if (len > 0 && buf[0] == 0x30)
+		x = d2i_X509(NULL, &p, (long)len);
+	if (x != NULL && p != buf + len) {
+		X509_free(x);
+		return uc_seterr(UC_E_INVALID, "trailing data after the DER "
+		    "certificate");
+	}
+	if (x == NULL && len <= INT32_MAX &&
+	    (bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (x == NULL)
+		return uc_seterr_ssl(UC_E_INVALID, "not a PEM or DER "
+		    "certificate");
+	ERR_clear_error();
+	*out = x;
+	return UC_OK;
+}
+
+int
+cert_load(const char *path, X509 **out)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = file_read(path, CERT_FILE_MAX, &buf, &len)) != UC_OK)
+		return rc;
+	if ((rc = cert_parse(buf, len, out)) != UC_OK)
+		rc = uc_errprefix(rc, path);
+	free(buf);
+	return rc;
+}

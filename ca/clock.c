@@ -1,0 +1,62 @@
+/*
+ * clock.c: the one clock of userca, so expiry can be tested.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+
+#include "pki.h"
+
+static int64_t (*clock_hook)(void);
+
+void
+uc_clock_set(int64_t (*fn)(void))
+{
+	clock_hook = fn;
+}
+
+int64_t
+uc_now(void)
+{
+	const char *s;
+	char *end;
+	long long v;
+
+	if (clock_hook != NULL)
+		return clock_hook();
+	if ((s = getenv("USERCA_NOW")) != NULL && *s != '\0') {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v > 0)
+			return (int64_t)v;
+	}
+	return (int64_t)time(NULL);
+}
+
+int
+uc_asn1_time(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return uc_seterr_ssl(UC_E_INVALID, "malformed ASN.1 time");
+	*out = (int64_t)timegm(&tm);
+	return UC_OK;
+}
+
+void
+uc_time_iso(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		if (len > 0)
+			buf[0] = '\0';
+	}
+}

@@ -1,0 +1,176 @@
+/*
+ * conf.c: userca.conf, the CA home's settings (INI, read with inih).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "authority.h"
+
+void
+conf_defaults(struct ca_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->root_days = 20 * 365;
+	c->issuing_days = 10 * 365;
+	c->user_days = 365;
+	c->server_days = 397;
+	c->crl_days = 7;
+	c->root_crl_days = 180;
+	c->token_ttl = 7 * 86400;
+}
+
+void
+conf_clear(struct ca_conf *c)
+{
+	free(c->org);
+	free(c->base_url);
+	free(c->profile);
+	free(c->root_cn);
+	free(c->issuing_cn);
+	memset(c, 0, sizeof(*c));
+}
+
+struct parse {
+	struct ca_conf	*c;
+	char		 err[256];
+};
+
+static int
+set_str(char **dst, const char *v)
+{
+	free(*dst);
+	return (*dst = strdup(v)) != NULL;
+}
+
+static int
+set_int(int *dst, const char *v, int min, int max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
+		return 0;
+	*dst = (int)n;
+	return 1;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	struct ca_conf *c = p->c;
+	int ok;
+
+	if (strcmp(section, "ca") == 0) {
+		if (strcmp(name, "org") == 0)
+			ok = set_str(&c->org, value);
+		else if (strcmp(name, "base_url") == 0)
+			ok = set_str(&c->base_url, value);
+		else if (strcmp(name, "profile") == 0)
+			ok = set_str(&c->profile, value);
+		else if (strcmp(name, "root_cn") == 0)
+			ok = set_str(&c->root_cn, value);
+		else if (strcmp(name, "issuing_cn") == 0)
+			ok = set_str(&c->issuing_cn, value);
+		else if (strcmp(name, "intermediate") == 0)
+			ok = set_int(&c->intermediate, value, 0, 1);
+		else
+			goto unknown;
+	} else if (strcmp(section, "validity") == 0) {
+		if (strcmp(name, "root_days") == 0)
+			ok = set_int(&c->root_days, value, 1, 36500);
+		else if (strcmp(name, "issuing_days") == 0)
+			ok = set_int(&c->issuing_days, value, 1, 36500);
+		else if (strcmp(name, "user_days") == 0)
+			ok = set_int(&c->user_days, value, 1, 3650);
+		else if (strcmp(name, "server_days") == 0)
+			ok = set_int(&c->server_days, value, 1, 3650);
+		else if (strcmp(name, "crl_days") == 0)
+			ok = set_int(&c->crl_days, value, 1, 366);
+		else if (strcmp(name, "root_crl_days") == 0)
+			ok = set_int(&c->root_crl_days, value, 1, 3650);
+		else if (strcmp(name, "token_ttl") == 0)
+			ok = set_int(&c->token_ttl, value, 60, 366 * 86400);
+		else
+			goto unknown;
+	} else
+		goto unknown;
+	if (!ok)
+		snprintf(p->err, sizeof(p->err), "[%s] %s: bad value '%.60s'",
+		    section, name, value);
+	return ok;
+unknown:
+	snprintf(p->err, sizeof(p->err), "unknown setting [%s] %s", section,
+	    name);
+	return 0;
+}
+
+int
+conf_load(const char *path, struct ca_conf *c)
+{
+	struct parse p;
+	int line;
+
+	conf_defaults(c);
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	if ((line = ini_parse(path, handler, &p)) != 0) {
+		conf_clear(c);
+		if (line == -1)
+			return uc_seterr(UC_E_NOTFOUND, "%s: %s", path,
+			    strerror(errno));
+		if (line < 0)
+			return uc_seterr(UC_E_INTERNAL, "%s: out of memory",
+			    path);
+		return uc_seterr(UC_E_INVALID, "%s:%d: %s", path, line,
+		    p.err[0] != '\0' ? p.err : "syntax error");
+	}
+	if (c->org == NULL || c->base_url == NULL) {
+		conf_clear(c);
+		return uc_seterr(UC_E_INVALID, "%s: [ca] org and base_url are "
+		    "required", path);
+	}
+	if (c->profile == NULL && !set_str(&c->profile, "compatible")) {
+		conf_clear(c);
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
+	return UC_OK;
+}
+
+int
+conf_save(const char *path, const struct ca_conf *c)
+{
+	char buf[4096];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+	    "; userca CA home settings (written by userca init)\n"
+	    "[ca]\n"
+	    "org = %s\n"
+	    "base_url = %s\n"
+	    "profile = %s\n"
+	    "root_cn = %s\n"
+	    "issuing_cn = %s\n"
+	    "intermediate = %d\n"
+	    "\n[validity]\n"
+	    "root_days = %d\n"
+	    "issuing_days = %d\n"
+	    "user_days = %d\n"
+	    "server_days = %d\n"
+	    "crl_days = %d\n"
+	    "root_crl_days = %d\n"
+	    "token_ttl = %d\n",
+	    c->org, c->base_url, c->profile, c->root_cn, c->issuing_cn,
+	    c->intermediate, c->root_days, c->issuing_days, c->user_days,
+	    c->server_days, c->crl_days, c->root_crl_days, c->token_ttl);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return uc_seterr(UC_E_INVALID, "settings too long");
+	return file_write_excl(path, buf, (size_t)n, 0644);
+}

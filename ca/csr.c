@@ -1,0 +1,125 @@
+/*
+ * csr.c: PKCS#10 requests from untrusted sources.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "pki.h"
+
+#define CSR_MAX	(64 * 1024)
+
+int
+csr_parse(const unsigned char *buf, size_t len, X509_REQ **out)
+{
+	const unsigned char *p = buf;
+	X509_REQ *req = NULL;
+	BIO *bio = NULL;
+
+	*out = NULL;
+	if (len == 0)
+		return uc_seterr(UC_E_INVALID, "the CSR is empty");
+	if (len > CSR_MAX)
+		return uc_seterr(UC_E_INVALID, "the CSR is larger than %d "
+		    "bytes", CSR_MAX);
+	if (buf[0] == 0x30) {
+		req = d2i_X509_REQ(NULL, &p, (long)len);
+		if (req != NULL && p != buf + len) {
+			X509_REQ_free(req);
+			return uc_seterr(UC_E_INVALID, "trailing data after "
+			    "the DER CSR");
+		}
+	} else if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
+		req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (req == NULL)
+		return uc_seterr_ssl(UC_E_INVALID, "not a PEM or DER PKCS#10 "
+		    "certificate request");
+	*out = req;
+	return UC_OK;
+}
+
+int
+csr_check(const unsigned char *buf, size_t len, EVP_PKEY **pub)
+{
+	X509_REQ *req = NULL;
+	EVP_PKEY *k;
+	int rc;
+
+	*pub = NULL;
+	if ((rc = csr_parse(buf, len, &req)) != UC_OK)
+		return rc;
+	if ((k = X509_REQ_get0_pubkey(req)) == NULL) {
+		rc = uc_seterr_ssl(UC_E_INVALID, "the CSR's public key cannot "
+		    "be decoded");
+		goto out;
+	}
+	/* Policy first: a 512-bit RSA "signature" proves nothing. */
+	if ((rc = key_check_policy(k)) != UC_OK)
+		goto out;
+	switch (X509_REQ_verify(req, k)) {
+	case 1:
+		break;
+	case 0:
+		rc = uc_seterr_ssl(UC_E_SIGNATURE, "the CSR's self-signature "
+		    "does not verify (forged or corrupted request)");
+		goto out;
+	default:
+		rc = uc_seterr_ssl(UC_E_SIGNATURE, "the CSR's self-signature "
+		    "cannot be checked");
+		goto out;
+	}
+	if (!EVP_PKEY_up_ref(k)) {
+		rc = uc_seterr_ssl(UC_E_INTERNAL, "EVP_PKEY_up_ref");
+		goto out;
+	}
+	*pub = k;
+	rc = UC_OK;
+out:
+	X509_REQ_free(req);
+	return rc;
+}
+
+int
+csr_make(struct signer *s, const char *org, const char *cn,
+    unsigned char **pem, size_t *len)
+{
+	X509_REQ *req = NULL;
+	X509_NAME *n = NULL;
+	BIO *bio = NULL;
+	char *data;
+	long blen;
+	int rc = UC_E_CRYPTO;
+
+	*pem = NULL;
+	if ((req = X509_REQ_new()) == NULL || (n = X509_NAME_new()) == NULL ||
+	    !X509_REQ_set_version(req, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+	    (const unsigned char *)org, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_REQ_set_subject_name(req, n)) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "building a CSR");
+		goto out;
+	}
+	if ((rc = signer_sign_req(s, req)) != UC_OK)
+		goto out;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509_REQ(bio, req) ||
+	    (blen = BIO_get_mem_data(bio, &data)) <= 0 ||
+	    (*pem = malloc((size_t)blen)) == NULL) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding a CSR");
+		goto out;
+	}
+	memcpy(*pem, data, (size_t)blen);
+	*len = (size_t)blen;
+	rc = UC_OK;
+out:
+	BIO_free(bio);
+	X509_NAME_free(n);
+	X509_REQ_free(req);
+	return rc;
+}

@@ -1,0 +1,269 @@
+/*
+ * pki.h: the PKI core of userca (keys, profiles, serials, certificates,
+ * CSR checks, CRLs, PKCS#12, fingerprints, passwords, files, clock).
+ *
+ * The core knows nothing of SQLite or HTTP.  Every int-returning function
+ * returns UC_OK or a negative UC_E_* code with the detail set (uc_err.h);
+ * OpenSSL's error queue is drained into that detail where a call fails.
+ * Functions that hand back an object say who frees it.
+ */
+#ifndef UC_PKI_H
+#define UC_PKI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "uc_err.h"
+
+/* ---- clock.c: the one clock, injectable for tests ------------------------ */
+
+/*
+ * Seconds since the epoch.  Reads the hook set by uc_clock_set() if any,
+ * else $USERCA_NOW (a test hook: Unix seconds), else time(2).
+ */
+int64_t		 uc_now(void);
+void		 uc_clock_set(int64_t (*fn)(void));
+/* ASN1_TIME to Unix seconds; UC_E_INVALID for a malformed time. */
+int		 uc_asn1_time(const ASN1_TIME *t, int64_t *out);
+/* Unix seconds to "2026-11-22T00:00:00Z" into buf (at least 21 bytes). */
+void		 uc_time_iso(int64_t t, char *buf, size_t len);
+
+/* ---- util.c: files, hex, secrets ---------------------------------------- */
+
+/* Read at most max bytes of path into a new buffer (caller frees). */
+int		 file_read(const char *path, size_t max, unsigned char **buf,
+		    size_t *len);
+/*
+ * Replace path atomically: temp file in the same folder, fchmod(mode),
+ * write, fsync, rename, fsync of the folder; the temp file is unlinked on
+ * failure.  Readers see the old file or the new one, never half of one.
+ */
+int		 file_write_atomic(const char *path, const void *buf,
+		    size_t len, mode_t mode);
+/* Create path exclusively (O_EXCL) with mode, write, fsync. */
+int		 file_write_excl(const char *path, const void *buf, size_t len,
+		    mode_t mode);
+/* mkdir -p with mode for the last component; ok if it exists. */
+int		 dir_make(const char *path, mode_t mode);
+/* 1 if path exists. */
+int		 path_exists(const char *path);
+/* "dir/name" in a new string (caller frees); NULL on overflow/oom. */
+char		*path_join(const char *dir, const char *name);
+/* Upper-case hex of buf in a new string (caller frees). */
+char		*hex_encode(const unsigned char *buf, size_t len);
+/* OPENSSL_cleanse then free; NULL-safe. */
+void		 secret_free(char *s);
+void		 secret_free_buf(unsigned char *b, size_t len);
+
+/* ---- profile.c: key types and profiles ------------------------------------ */
+
+enum key_type {
+	KT_RSA2048, KT_RSA3072, KT_RSA4096, KT_EC_P256, KT_EC_P384, KT_ED25519
+};
+
+struct profile {
+	const char	*name;
+	enum key_type	 root;
+	enum key_type	 issuing;
+	enum key_type	 user;
+};
+
+/* NULL when unknown.  Static storage. */
+const struct profile	*profile_find(const char *name);
+int		 key_type_parse(const char *s, enum key_type *out);
+const char	*key_type_name(enum key_type);
+
+/* ---- key.c ------------------------------------------------------------------- */
+
+/* New key of type t (caller frees). */
+int		 key_generate(enum key_type t, EVP_PKEY **out);
+/*
+ * Policy for keys we certify: RSA >= 2048 bits (<= 8192), EC on P-256,
+ * P-384 or P-521, Ed25519.  UC_E_POLICY with the reason otherwise.
+ */
+int		 key_check_policy(const EVP_PKEY *k);
+/* "rsa-2048", "ec-p256", ... into buf. */
+void		 key_describe(const EVP_PKEY *k, char *buf, size_t len);
+/*
+ * Write k as PKCS#8 PEM to a new file (exclusive create, 0600); encrypted
+ * with AES-256-CBC (PBES2, PBKDF2) when pass is non-NULL.
+ */
+int		 key_write(const char *path, EVP_PKEY *k, const char *pass);
+/* Private key in a PEM buffer (caller frees with secret_free_buf). */
+int		 key_to_pem(EVP_PKEY *k, unsigned char **buf, size_t *len);
+/* Read a PEM private key; UC_E_PASSPHRASE when pass does not open it. */
+int		 key_read(const char *path, const char *pass, EVP_PKEY **out);
+
+/* ---- serial.c --------------------------------------------------------------- */
+
+/* Random positive serial, 16 octets with 127 random bits (caller frees). */
+int		 serial_random(ASN1_INTEGER **out);
+/* Upper-case hex of a serial, no colons (caller frees); NULL on error. */
+char		*serial_hex(const ASN1_INTEGER *s);
+/*
+ * Normalise a serial typed by a person ("0a:1B", "0x0A1B") to upper-case
+ * hex with no leading zeros (caller frees).  UC_E_INVALID otherwise.
+ */
+int		 serial_normalize(const char *in, char **out);
+
+/* ---- cert.c: certificate templates per profile --------------------------- */
+
+enum cert_kind { CK_ROOT, CK_ISSUING, CK_USER, CK_SERVER };
+
+struct identity {
+	const char	*username;	/* CN */
+	const char	*email;		/* SAN rfc822Name; may be NULL */
+	const char	*name;		/* not in the cert; for records */
+	const char	*upn;		/* SAN otherName UPN; may be NULL */
+	const char	*ou;		/* subject OU; may be NULL */
+};
+
+struct cert_req {
+	enum cert_kind		 kind;
+	const char		*org;		/* subject O */
+	const char		*cn;		/* CA or server CN */
+	const struct identity	*id;		/* CK_USER */
+	const char		*base_url;	/* CRL DP, AIA; may be NULL */
+	const char *const	*dns;		/* CK_SERVER: NULL-terminated */
+	const char *const	*ip;		/* CK_SERVER: NULL-terminated */
+	int			 email_protection; /* CK_USER: add EKU */
+	int64_t			 not_before;
+	int64_t			 not_after;	/* clipped to the issuer's */
+};
+
+/*
+ * Username, email, UPN and OU syntax check (charset, length, no control
+ * characters).  UC_E_INVALID naming the field.
+ */
+int		 identity_check(const struct identity *id);
+/* 1 if u is an http(s) URL safe to put into certificate extensions. */
+int		 url_valid(const char *u);
+
+/*
+ * An unsigned certificate for pub per req, issued by issuer (NULL: self-
+ * issued, for a root).  Serial random, version 3, all extensions of the
+ * profile.  Caller frees; sign it with signer_sign_cert().
+ */
+int		 cert_build(const struct cert_req *req, EVP_PKEY *pub,
+		    X509 *issuer, X509 **out);
+/* Hex SHA-256 / SHA-1 of the DER into a new string (caller frees). */
+char		*cert_fingerprint(X509 *x, const EVP_MD *md);
+/* Hex SubjectKeyIdentifier (caller frees); NULL if absent. */
+char		*cert_ski_hex(X509 *x);
+/* One-line RFC 2253 subject (caller frees). */
+char		*cert_subject(X509 *x);
+/* DER of x (caller frees with OPENSSL_free). */
+int		 cert_der(X509 *x, unsigned char **der, size_t *len);
+/* PEM or DER certificate from a buffer / file (caller frees). */
+int		 cert_parse(const unsigned char *buf, size_t len, X509 **out);
+int		 cert_load(const char *path, X509 **out);
+int		 cert_to_pem(X509 *x, unsigned char **buf, size_t *len);
+
+/* ---- signer.c: the only holder of CA private keys ------------------------- */
+
+struct signer;
+
+/*
+ * Open the CA whose certificate is at certpath and key at keypath (pass
+ * may be NULL for an unencrypted key).  Checks that key and certificate
+ * match.  UC_E_PASSPHRASE for a wrong passphrase.
+ */
+int		 signer_open(const char *certpath, const char *keypath,
+		    const char *pass, struct signer **out);
+/*
+ * A signer for a key this process just generated.  Takes ownership of
+ * key (and of cert, which may be NULL until signer_set_cert()).
+ */
+int		 signer_from_key(EVP_PKEY *key, X509 *cert,
+		    struct signer **out);
+/* Give the signer its certificate (ownership taken). */
+int		 signer_set_cert(struct signer *, X509 *cert);
+/* The CA certificate; borrowed. */
+X509		*signer_cert(const struct signer *);
+/* A new reference to the public half (caller frees). */
+EVP_PKEY	*signer_pubkey(const struct signer *);
+/* Sign with the CA key (SHA-256, or none for Ed25519).  Thread-safe. */
+int		 signer_sign_cert(struct signer *, X509 *x);
+int		 signer_sign_crl(struct signer *, X509_CRL *crl);
+int		 signer_sign_req(struct signer *, X509_REQ *req);
+/* Store the key at path (exclusive, 0600), encrypted if pass != NULL. */
+int		 signer_save_key(struct signer *, const char *path,
+		    const char *pass);
+void		 signer_free(struct signer *);
+
+/* ---- csr.c --------------------------------------------------------------------- */
+
+/* Parse a PEM or DER PKCS#10 request (caller frees); UC_E_INVALID. */
+int		 csr_parse(const unsigned char *buf, size_t len,
+		    X509_REQ **out);
+/*
+ * Parse, verify the self-signature (UC_E_SIGNATURE) and check the key
+ * against policy (UC_E_POLICY).  On success *pub is the request's public
+ * key (caller frees).  The subject and extensions are ignored: identity
+ * comes from our records.
+ */
+int		 csr_check(const unsigned char *buf, size_t len,
+		    EVP_PKEY **pub);
+/* A CSR for key with subject O=org, CN=cn, PEM (caller frees). */
+int		 csr_make(struct signer *, const char *org, const char *cn,
+		    unsigned char **pem, size_t *len);
+
+/* ---- crl.c ---------------------------------------------------------------------- */
+
+struct crl_entry {
+	const char	*serial;	/* hex */
+	int64_t		 revoked_at;
+	int		 reason;	/* RFC 5280 CRLReason, -1 for none */
+};
+
+/*
+ * An unsigned v2 CRL of issuer with the entries, CRL number, AKI and
+ * reason codes (caller frees; sign with signer_sign_crl()).
+ */
+int		 crl_build(X509 *issuer, const struct crl_entry *e, size_t n,
+		    int64_t number, int64_t this_update, int64_t next_update,
+		    X509_CRL **out);
+/* RFC 5280 reason names ("keyCompromise", ...) <-> codes. */
+int		 crl_reason_parse(const char *s, int *code);
+const char	*crl_reason_name(int code);
+int		 crl_der(X509_CRL *crl, unsigned char **der, size_t *len);
+int		 crl_to_pem(X509_CRL *crl, unsigned char **pem, size_t *len);
+int		 crl_parse(const unsigned char *buf, size_t len,
+		    X509_CRL **out);
+
+/* ---- p12.c ---------------------------------------------------------------------- */
+
+enum p12_format { P12_MODERN, P12_LEGACY };
+
+int		 p12_format_parse(const char *s, enum p12_format *out);
+const char	*p12_format_name(enum p12_format f);
+/*
+ * PKCS#12 of key + cert + chain (may be NULL), friendly name set,
+ * protected with pass in format f, as DER (caller frees with
+ * OPENSSL_free).  The result is parsed back with pass and compared with
+ * key and cert before it is returned.
+ */
+int		 p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+		    const char *friendly, const char *pass,
+		    enum p12_format f, unsigned char **der, size_t *len);
+/*
+ * Open der with pass: UC_OK when it opens and holds cert and its key,
+ * UC_E_PASSPHRASE for a wrong password, UC_E_INVALID otherwise.
+ */
+int		 p12_check(const unsigned char *der, size_t len,
+		    const char *pass, X509 *cert);
+
+/* ---- passwd.c ------------------------------------------------------------------- */
+
+/*
+ * A new password with >= 80 bits from an alphabet without look-alikes
+ * (no 0/O/1/l/i), in dash-separated groups (caller frees with
+ * secret_free()).
+ */
+int		 password_generate(char **out);
+
+#endif /* UC_PKI_H */

@@ -1,0 +1,154 @@
+/*
+ * signer.c: the one holder of a CA's private key.
+ *
+ * Callers hand it something to sign and get it back signed; they never
+ * see the key.  The interface is shaped so the key can move into a
+ * separate process or onto a PKCS#11 token without touching callers.
+ */
+#include <stdlib.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "pki.h"
+
+struct signer {
+	EVP_PKEY	*key;
+	X509		*cert;	/* NULL until known */
+};
+
+/* SHA-256 for RSA and ECDSA; Ed25519 signs without a separate digest. */
+static const EVP_MD *
+sign_md(const EVP_PKEY *k)
+{
+	return EVP_PKEY_is_a(k, "ED25519") ? NULL : EVP_sha256();
+}
+
+int
+signer_from_key(EVP_PKEY *key, X509 *cert, struct signer **out)
+{
+	struct signer *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		EVP_PKEY_free(key);
+		X509_free(cert);
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
+	s->key = key;
+	s->cert = cert;
+	*out = s;
+	return UC_OK;
+}
+
+int
+signer_set_cert(struct signer *s, X509 *cert)
+{
+	if (X509_check_private_key(cert, s->key) != 1) {
+		X509_free(cert);
+		return uc_seterr_ssl(UC_E_INVALID, "the certificate does not "
+		    "match the CA key");
+	}
+	X509_free(s->cert);
+	s->cert = cert;
+	return UC_OK;
+}
+
+int
+signer_open(const char *certpath, const char *keypath, const char *pass,
+    struct signer **out)
+{
+	struct signer *s = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cert_load(certpath, &cert)) != UC_OK)
+		return rc;
+	if ((rc = key_read(keypath, pass, &key)) != UC_OK) {
+		X509_free(cert);
+		return rc;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		rc = uc_seterr_ssl(UC_E_INVALID, "%s: the key does not match "
+		    "the certificate %s", keypath, certpath);
+		goto fail;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	s->key = key;
+	s->cert = cert;
+	*out = s;	/* key and cert now owned by the signer */
+	return UC_OK;
+fail:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rc;
+}
+
+X509 *
+signer_cert(const struct signer *s)
+{
+	return s->cert;
+}
+
+EVP_PKEY *
+signer_pubkey(const struct signer *s)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub = NULL;
+	int len;
+
+	/* A copy of the public half only, so the key never leaves here. */
+	if ((len = i2d_PUBKEY(s->key, &der)) <= 0)
+		return NULL;
+	p = der;
+	pub = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	return pub;
+}
+
+int
+signer_sign_cert(struct signer *s, X509 *x)
+{
+	if (X509_sign(x, s->key, sign_md(s->key)) <= 0)
+		return uc_seterr_ssl(UC_E_CRYPTO, "signing a certificate");
+	return UC_OK;
+}
+
+int
+signer_sign_crl(struct signer *s, X509_CRL *crl)
+{
+	if (X509_CRL_sign(crl, s->key, sign_md(s->key)) <= 0)
+		return uc_seterr_ssl(UC_E_CRYPTO, "signing a CRL");
+	return UC_OK;
+}
+
+int
+signer_sign_req(struct signer *s, X509_REQ *req)
+{
+	if (!X509_REQ_set_pubkey(req, s->key) ||
+	    X509_REQ_sign(req, s->key, sign_md(s->key)) <= 0)
+		return uc_seterr_ssl(UC_E_CRYPTO, "signing a request");
+	return UC_OK;
+}
+
+int
+signer_save_key(struct signer *s, const char *path, const char *pass)
+{
+	return key_write(path, s->key, pass);
+}
+
+void
+signer_free(struct signer *s)
+{
+	if (s == NULL)
+		return;
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	free(s);
+}

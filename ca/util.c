@@ -1,0 +1,258 @@
+/*
+ * util.c: atomic files, hex, secret wiping.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "pki.h"
+
+int
+file_read(const char *path, size_t max, unsigned char **buf, size_t *len)
+{
+	unsigned char *b = NULL;
+	struct stat sb;
+	size_t have = 0;
+	ssize_t n;
+	int fd, rc = UC_E_IO;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return uc_seterr(errno == ENOENT ? UC_E_NOTFOUND : UC_E_IO,
+		    "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		rc = uc_seterr(UC_E_INVALID, "%s: is a directory", path);
+		goto out;
+	}
+	if ((b = malloc(max + 1)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* Read up to max + 1 so an oversized file is told, not truncated. */
+	while (have <= max) {
+		n = read(fd, b + have, max + 1 - have);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = uc_seterr(UC_E_IO, "%s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	if (have > max) {
+		rc = uc_seterr(UC_E_INVALID, "%s: larger than %zu bytes",
+		    path, max);
+		goto out;
+	}
+	*buf = b;
+	*len = have;
+	b = NULL;	/* now owned by the caller */
+	rc = UC_OK;
+out:
+	if (b != NULL)
+		secret_free_buf(b, max + 1);
+	close(fd);
+	return rc;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	int fd;
+
+	if ((slash = strrchr(path, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+int
+file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	unsigned char rnd[8];
+	char *hex = NULL;
+	int fd = -1, rc = UC_E_IO;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+	    (hex = hex_encode(rnd, sizeof(rnd))) == NULL)
+		return uc_seterr_ssl(UC_E_INTERNAL, "random temp name");
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, hex) >=
+	    sizeof(tmp)) {
+		free(hex);
+		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
+	}
+	free(hex);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+		return rc;
+	}
+	if (fchmod(fd, mode) == -1 || write_all(fd, buf, len) == -1 ||
+	    fsync(fd) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fsync_dir_of(path);
+	return UC_OK;
+fail:
+	if (fd != -1)
+		close(fd);
+	(void)unlink(tmp);
+	return rc;
+}
+
+int
+file_write_excl(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd, rc;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) == -1)
+		return uc_seterr(errno == EEXIST ? UC_E_EXISTS : UC_E_IO,
+		    "%s: %s", path, strerror(errno));
+	if (fchmod(fd, mode) == -1 || write_all(fd, buf, len) == -1 ||
+	    fsync(fd) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+		close(fd);
+		(void)unlink(path);
+		return rc;
+	}
+	if (close(fd) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+		(void)unlink(path);
+		return rc;
+	}
+	fsync_dir_of(path);
+	return UC_OK;
+}
+
+int
+dir_make(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return uc_seterr(UC_E_IO, "%s: %s", buf,
+			    strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return uc_seterr(UC_E_IO, "%s: %s", buf, strerror(errno));
+	return UC_OK;
+}
+
+int
+path_exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+char *
+path_join(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *p;
+
+	if ((p = malloc(len)) == NULL)
+		return NULL;
+	snprintf(p, len, "%s/%s", dir, name);
+	return p;
+}
+
+char *
+hex_encode(const unsigned char *buf, size_t len)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	char *s;
+	size_t i;
+
+	if ((s = malloc(len * 2 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		s[2 * i] = digits[buf[i] >> 4];
+		s[2 * i + 1] = digits[buf[i] & 0xf];
+	}
+	s[len * 2] = '\0';
+	return s;
+}
+
+void
+secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+void
+secret_free_buf(unsigned char *b, size_t len)
+{
+	if (b == NULL)
+		return;
+	OPENSSL_cleanse(b, len);
+	free(b);
+}

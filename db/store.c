@@ -1,0 +1,635 @@
+/*
+ * store.c: userca's records in SQLite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+extern const char *const store_migrations[];
+extern const int store_nmigrations;
+
+struct store {
+	sqlite3	*db;
+};
+
+static int
+dberr(struct store *st, const char *what)
+{
+	return uc_seterr(UC_E_DB, "%s: %s", what,
+	    st != NULL && st->db != NULL ? sqlite3_errmsg(st->db) : "no db");
+}
+
+static int
+exec(struct store *st, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	int rc;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		rc = uc_seterr(UC_E_DB, "%s: %s", what,
+		    msg != NULL ? msg : "unknown");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return UC_OK;
+}
+
+static int
+prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+		return dberr(st, "prepare");
+	return UC_OK;
+}
+
+static int
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static char *
+col_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *v;
+
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return NULL;
+	v = sqlite3_column_text(s, i);
+	return v == NULL ? NULL : strdup((const char *)v);
+}
+
+int
+store_schema_version(struct store *st, int *version)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "PRAGMA user_version", &s)) != UC_OK)
+		return rc;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		rc = dberr(st, "user_version");
+		goto out;
+	}
+	*version = sqlite3_column_int(s, 0);
+	rc = UC_OK;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Apply the embedded migrations this database has not seen yet. */
+static int
+migrate(struct store *st)
+{
+	char pragma[64];
+	int rc, v, i;
+
+	if ((rc = store_begin(st)) != UC_OK)
+		return rc;
+	if ((rc = store_schema_version(st, &v)) != UC_OK)
+		goto fail;
+	if (v > store_nmigrations) {
+		rc = uc_seterr(UC_E_STATE, "database schema version %d is "
+		    "newer than this program (%d)", v, store_nmigrations);
+		goto fail;
+	}
+	for (i = v; i < store_nmigrations; i++) {
+		if ((rc = exec(st, store_migrations[i], "migration")) != UC_OK)
+			goto fail;
+		/* style-ok: PRAGMA takes no bound parameters; the value is our int. */
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    i + 1);
+		if ((rc = exec(st, pragma, "user_version")) != UC_OK)
+			goto fail;
+	}
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return rc;
+}
+
+int
+store_open(const char *path, int create, struct store **out)
+{
+	struct store *st = NULL;
+	int flags, rc = UC_E_INTERNAL;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		rc = uc_seterr(create ? UC_E_IO : UC_E_NOTFOUND, "%s: %s",
+		    path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		goto out;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if (sqlite3_busy_timeout(st->db, 10000) != SQLITE_OK) {
+		rc = dberr(st, path);
+		goto out;
+	}
+	if ((rc = exec(st, "PRAGMA journal_mode = WAL", path)) != UC_OK ||
+	    (rc = exec(st, "PRAGMA synchronous = FULL", path)) != UC_OK ||
+	    (rc = exec(st, "PRAGMA foreign_keys = ON", path)) != UC_OK)
+		goto out;
+	if ((rc = migrate(st)) != UC_OK)
+		goto out;
+	*out = st;
+	st = NULL;	/* now owned by the caller */
+	rc = UC_OK;
+out:
+	store_close(st);
+	return rc;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int
+store_begin(struct store *st)
+{
+	return exec(st, "BEGIN IMMEDIATE", "begin");
+}
+
+int
+store_commit(struct store *st)
+{
+	int rc;
+
+	if ((rc = exec(st, "COMMIT", "commit")) != UC_OK)
+		store_rollback(st);
+	return rc;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- users ----------------------------------------------------------- */
+
+void
+store_user_clear(struct store_user *u)
+{
+	if (u == NULL)
+		return;
+	free(u->username);
+	free(u->email);
+	free(u->name);
+	free(u->upn);
+	free(u->ou);
+	memset(u, 0, sizeof(*u));
+}
+
+int
+store_user_get(struct store *st, const char *username, struct store_user *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT id, username, email, name, upn, ou "
+	    "FROM users WHERE username = ?1", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, username);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		out->id = sqlite3_column_int64(s, 0);
+		out->username = col_strdup(s, 1);
+		out->email = col_strdup(s, 2);
+		out->name = col_strdup(s, 3);
+		out->upn = col_strdup(s, 4);
+		out->ou = col_strdup(s, 5);
+		rc = out->username != NULL ? UC_OK :
+		    uc_seterr(UC_E_INTERNAL, "out of memory");
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "unknown user '%s'", username);
+		break;
+	default:
+		rc = dberr(st, "user lookup");
+		break;
+	}
+	sqlite3_finalize(s);
+	if (rc != UC_OK)
+		store_user_clear(out);
+	return rc;
+}
+
+int
+store_user_upsert(struct store *st, const struct store_user *u, int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "INSERT INTO users "
+	    "(username, email, name, upn, ou, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now')) "
+	    "ON CONFLICT (username) DO UPDATE SET "
+	    "email = coalesce(excluded.email, email), "
+	    "name = coalesce(excluded.name, name), "
+	    "upn = coalesce(excluded.upn, upn), "
+	    "ou = coalesce(excluded.ou, ou) "
+	    "RETURNING id", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, u->username);
+	bind_text(s, 2, u->email);
+	bind_text(s, 3, u->name);
+	bind_text(s, 4, u->upn);
+	bind_text(s, 5, u->ou);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		rc = dberr(st, "user insert");
+		goto out;
+	}
+	if (id != NULL)
+		*id = sqlite3_column_int64(s, 0);
+	(void)sqlite3_step(s);
+	rc = UC_OK;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- certificates ------------------------------------------------------ */
+
+void
+store_cert_clear(struct store_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->serial);
+	free(c->username);
+	free(c->kind);
+	free(c->issuer_ski);
+	free(c->subject);
+	free(c->sha256);
+	free(c->der);
+	free(c->status);
+	free(c->method);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+store_cert_insert(struct store *st, const struct store_cert *c, int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "INSERT INTO certificates (serial, user_id, "
+	    "kind, issuer_ski, subject, not_before, not_after, sha256, der, "
+	    "method, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	    "?10, ?11)", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, c->serial);
+	if (c->user_id > 0)
+		sqlite3_bind_int64(s, 2, c->user_id);
+	else
+		sqlite3_bind_null(s, 2);
+	bind_text(s, 3, c->kind);
+	bind_text(s, 4, c->issuer_ski);
+	bind_text(s, 5, c->subject);
+	sqlite3_bind_int64(s, 6, c->not_before);
+	sqlite3_bind_int64(s, 7, c->not_after);
+	bind_text(s, 8, c->sha256);
+	sqlite3_bind_blob(s, 9, c->der, (int)c->derlen, SQLITE_TRANSIENT);
+	bind_text(s, 10, c->method);
+	sqlite3_bind_int64(s, 11, c->created_at);
+	switch (sqlite3_step(s)) {
+	case SQLITE_DONE:
+		if (id != NULL)
+			*id = sqlite3_last_insert_rowid(st->db);
+		rc = UC_OK;
+		break;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		rc = uc_seterr(UC_E_EXISTS, "serial %s is already recorded",
+		    c->serial);
+		break;
+	default:
+		rc = dberr(st, "certificate insert");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+#define CERT_COLS "c.id, c.serial, c.user_id, u.username, c.kind, " \
+	"c.issuer_ski, c.subject, c.not_before, c.not_after, c.sha256, " \
+	"c.status, c.revoked_at, c.reason, c.method, c.created_at, c.der " \
+	"FROM certificates c LEFT JOIN users u ON u.id = c.user_id "
+
+static int
+cert_from_row(sqlite3_stmt *s, struct store_cert *c, int with_der)
+{
+	const void *der;
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(s, 0);
+	c->serial = col_strdup(s, 1);
+	c->user_id = sqlite3_column_int64(s, 2);
+	c->username = col_strdup(s, 3);
+	c->kind = col_strdup(s, 4);
+	c->issuer_ski = col_strdup(s, 5);
+	c->subject = col_strdup(s, 6);
+	c->not_before = sqlite3_column_int64(s, 7);
+	c->not_after = sqlite3_column_int64(s, 8);
+	c->sha256 = col_strdup(s, 9);
+	c->status = col_strdup(s, 10);
+	c->revoked_at = sqlite3_column_int64(s, 11);
+	c->reason = sqlite3_column_type(s, 12) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(s, 12);
+	c->method = col_strdup(s, 13);
+	c->created_at = sqlite3_column_int64(s, 14);
+	if (with_der) {
+		der = sqlite3_column_blob(s, 15);
+		c->derlen = (size_t)sqlite3_column_bytes(s, 15);
+		if (der != NULL && c->derlen > 0) {
+			if ((c->der = malloc(c->derlen)) == NULL)
+				goto oom;
+			memcpy(c->der, der, c->derlen);
+		}
+	}
+	if (c->serial == NULL || c->kind == NULL || c->issuer_ski == NULL ||
+	    c->subject == NULL || c->sha256 == NULL || c->status == NULL ||
+	    c->method == NULL)
+		goto oom;
+	return UC_OK;
+oom:
+	store_cert_clear(c);
+	return uc_seterr(UC_E_INTERNAL, "out of memory");
+}
+
+int
+store_cert_get(struct store *st, const char *serial, struct store_cert *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT " CERT_COLS "WHERE c.serial = ?1",
+	    &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, serial);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		rc = cert_from_row(s, out, 1);
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
+		    serial);
+		break;
+	default:
+		rc = dberr(st, "certificate lookup");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_cert_serial_exists(struct store *st, const char *serial, int *exists)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "SELECT 1 FROM certificates WHERE serial = ?1",
+	    &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, serial);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*exists = 1;
+		rc = UC_OK;
+		break;
+	case SQLITE_DONE:
+		*exists = 0;
+		rc = UC_OK;
+		break;
+	default:
+		rc = dberr(st, "serial lookup");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_cert_revoke(struct store *st, const char *serial, int64_t at, int reason)
+{
+	struct store_cert c;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = store_cert_get(st, serial, &c)) != UC_OK)
+		return rc;
+	if (strcmp(c.status, "revoked") == 0) {
+		rc = uc_seterr(UC_E_STATE, "certificate %s is already revoked",
+		    serial);
+		goto out;
+	}
+	if ((rc = prepare(st, "UPDATE certificates SET status = 'revoked', "
+	    "revoked_at = ?2, reason = ?3 WHERE serial = ?1 AND "
+	    "status = 'valid'", &s)) != UC_OK)
+		goto out;
+	bind_text(s, 1, serial);
+	sqlite3_bind_int64(s, 2, at);
+	sqlite3_bind_int(s, 3, reason);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		rc = dberr(st, "revoke");
+		goto out;
+	}
+	rc = sqlite3_changes(st->db) == 1 ? UC_OK :
+	    uc_seterr(UC_E_STATE, "certificate %s is already revoked", serial);
+out:
+	sqlite3_finalize(s);
+	store_cert_clear(&c);
+	return rc;
+}
+
+int
+store_cert_supersede(struct store *st, const char *old_serial, int64_t new_id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "UPDATE certificates SET superseded_by = ?2 "
+	    "WHERE serial = ?1", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, old_serial);
+	sqlite3_bind_int64(s, 2, new_id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "supersede");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_cert_list(struct store *st, const struct store_cert_filter *f,
+    store_cert_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_cert c;
+	const char *status = f->status;
+	int rc, step;
+
+	/*
+	 * One statement with optional filters: a NULL parameter disables
+	 * its condition, so no SQL is ever assembled at run time.
+	 */
+	if ((rc = prepare(st, "SELECT " CERT_COLS "WHERE "
+	    "(?1 IS NULL OR u.username = ?1) AND "
+	    "(?2 IS NULL OR c.issuer_ski = ?2) AND "
+	    "(?3 IS NULL OR c.kind = ?3) AND "
+	    "(?4 IS NULL OR "
+	    " (?4 = 'revoked' AND c.status = 'revoked') OR "
+	    " (?4 = 'valid' AND c.status = 'valid' AND c.not_after > ?5) OR "
+	    " (?4 = 'expired' AND c.status = 'valid' AND c.not_after <= ?5)) "
+	    "AND (?6 IS NULL OR (c.status = 'valid' AND c.not_after > ?5 AND "
+	    " c.not_after < ?6)) "
+	    "ORDER BY c.id", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, f->username);
+	bind_text(s, 2, f->issuer_ski);
+	bind_text(s, 3, f->kind);
+	bind_text(s, 4, status);
+	sqlite3_bind_int64(s, 5, f->now);
+	if (f->expiring_before != 0)
+		sqlite3_bind_int64(s, 6, f->expiring_before);
+	else
+		sqlite3_bind_null(s, 6);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = cert_from_row(s, &c, f->with_der)) != UC_OK)
+			goto out;
+		rc = cb(&c, arg);
+		store_cert_clear(&c);
+		if (rc != 0)
+			goto out;
+	}
+	rc = step == SQLITE_DONE ? UC_OK : dberr(st, "certificate list");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- CRLs and audit ------------------------------------------------------ */
+
+int
+store_crl_next_number(struct store *st, const char *issuer_ski,
+    int64_t *number)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "SELECT coalesce(max(number), 0) + 1 FROM crls "
+	    "WHERE issuer_ski = ?1", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, issuer_ski);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*number = sqlite3_column_int64(s, 0);
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "crl number");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_crl_insert(struct store *st, const char *issuer_ski, int64_t number,
+    int64_t this_update, int64_t next_update, const unsigned char *der,
+    size_t derlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "INSERT INTO crls (issuer_ski, number, "
+	    "this_update, next_update, der, created_at) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?3)", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, issuer_ski);
+	sqlite3_bind_int64(s, 2, number);
+	sqlite3_bind_int64(s, 3, this_update);
+	sqlite3_bind_int64(s, 4, next_update);
+	sqlite3_bind_blob(s, 5, der, (int)derlen, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "crl insert");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_crl_latest(struct store *st, const char *issuer_ski, unsigned char **der,
+    size_t *derlen, int64_t *number, int64_t *next_update)
+{
+	sqlite3_stmt *s = NULL;
+	const void *blob;
+	int rc, n;
+
+	*der = NULL;
+	*derlen = 0;
+	if ((rc = prepare(st, "SELECT der, number, next_update FROM crls "
+	    "WHERE issuer_ski = ?1 ORDER BY number DESC LIMIT 1", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, issuer_ski);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		blob = sqlite3_column_blob(s, 0);
+		n = sqlite3_column_bytes(s, 0);
+		if (blob == NULL || n <= 0 || (*der = malloc((size_t)n)) ==
+		    NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			break;
+		}
+		memcpy(*der, blob, (size_t)n);
+		*derlen = (size_t)n;
+		if (number != NULL)
+			*number = sqlite3_column_int64(s, 1);
+		if (next_update != NULL)
+			*next_update = sqlite3_column_int64(s, 2);
+		rc = UC_OK;
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "no CRL recorded for issuer %s",
+		    issuer_ski);
+		break;
+	default:
+		rc = dberr(st, "crl lookup");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_audit(struct store *st, int64_t at, const char *actor,
+    const char *action, const char *subject, const char *detail)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "INSERT INTO audit (at, actor, action, subject, "
+	    "detail) VALUES (?1, ?2, ?3, ?4, ?5)", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, at);
+	bind_text(s, 2, actor);
+	bind_text(s, 3, action);
+	bind_text(s, 4, subject);
+	bind_text(s, 5, detail);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "audit");
+	sqlite3_finalize(s);
+	return rc;
+}

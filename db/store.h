@@ -1,0 +1,125 @@
+/*
+ * store.h: userca's records in SQLite (WAL, prepared statements only).
+ *
+ * Every function returns UC_OK or a negative UC_E_* code with the detail
+ * set (see uc_err.h).  Strings handed out in structs are owned by the
+ * struct and freed by the matching *_clear() function.  A struct store is
+ * one connection: use it from one thread at a time.
+ */
+#ifndef UC_STORE_H
+#define UC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uc_err.h"
+
+struct store;
+
+/* Open (create with create != 0) the database at path and migrate it. */
+int	store_open(const char *path, int create, struct store **out);
+void	store_close(struct store *);
+/* Schema version (PRAGMA user_version) of an open store. */
+int	store_schema_version(struct store *, int *version);
+
+/* Explicit transactions.  begin is BEGIN IMMEDIATE (takes the write lock). */
+int	store_begin(struct store *);
+int	store_commit(struct store *);
+void	store_rollback(struct store *);
+
+struct store_user {
+	int64_t	 id;
+	char	*username;
+	char	*email;		/* each of these may be NULL */
+	char	*name;
+	char	*upn;
+	char	*ou;
+};
+
+/* UC_E_NOTFOUND when there is no such user. */
+int	store_user_get(struct store *, const char *username,
+	    struct store_user *out);
+/*
+ * Insert the user, or update the optional fields that are non-NULL in u
+ * when the username exists.  *id receives the row id.
+ */
+int	store_user_upsert(struct store *, const struct store_user *u,
+	    int64_t *id);
+void	store_user_clear(struct store_user *);
+
+struct store_cert {
+	int64_t		 id;
+	char		*serial;	/* upper-case hex */
+	int64_t		 user_id;	/* 0: none */
+	char		*username;	/* filled by get/list; NULL if none */
+	char		*kind;		/* user, server, intermediate */
+	char		*issuer_ski;	/* hex */
+	char		*subject;
+	int64_t		 not_before;
+	int64_t		 not_after;
+	char		*sha256;	/* hex */
+	unsigned char	*der;
+	size_t		 derlen;
+	char		*status;	/* valid, revoked */
+	int64_t		 revoked_at;	/* 0 unless revoked */
+	int		 reason;	/* -1 unless revoked */
+	char		*method;
+	int64_t		 created_at;
+};
+
+/* UC_E_EXISTS when the serial is taken.  *id may be NULL. */
+int	store_cert_insert(struct store *, const struct store_cert *,
+	    int64_t *id);
+int	store_cert_get(struct store *, const char *serial,
+	    struct store_cert *out);
+/* 1 in *exists if the serial is recorded, else 0. */
+int	store_cert_serial_exists(struct store *, const char *serial,
+	    int *exists);
+/* UC_E_NOTFOUND, or UC_E_STATE when it is already revoked. */
+int	store_cert_revoke(struct store *, const char *serial, int64_t at,
+	    int reason);
+/* Record that old was replaced by the certificate with row id new_id. */
+int	store_cert_supersede(struct store *, const char *old_serial,
+	    int64_t new_id);
+void	store_cert_clear(struct store_cert *);
+
+struct store_cert_filter {
+	const char	*username;	/* NULL: all */
+	const char	*issuer_ski;	/* NULL: all */
+	const char	*kind;		/* NULL: all */
+	const char	*status;	/* NULL, "valid", "revoked", "expired" */
+	int64_t		 now;		/* for valid/expired/expiring */
+	int64_t		 expiring_before; /* 0: none; else valid and
+					  * not_after < this */
+	int		 with_der;	/* fill der/derlen */
+};
+
+/*
+ * Call cb for each matching certificate, oldest first.  The struct passed
+ * to cb is borrowed for the call only.  A non-zero return from cb stops
+ * the walk and is returned.
+ */
+typedef int (*store_cert_cb)(const struct store_cert *, void *arg);
+int	store_cert_list(struct store *, const struct store_cert_filter *,
+	    store_cert_cb, void *arg);
+
+/* The next CRL number for an issuer: one more than the highest recorded. */
+int	store_crl_next_number(struct store *, const char *issuer_ski,
+	    int64_t *number);
+int	store_crl_insert(struct store *, const char *issuer_ski,
+	    int64_t number, int64_t this_update, int64_t next_update,
+	    const unsigned char *der, size_t derlen);
+
+/*
+ * The newest CRL recorded for an issuer (highest number): its DER (caller
+ * frees), number and nextUpdate.  UC_E_NOTFOUND when there is none.
+ */
+int	store_crl_latest(struct store *, const char *issuer_ski,
+	    unsigned char **der, size_t *derlen, int64_t *number,
+	    int64_t *next_update);
+
+/* Append to the audit table.  subject and detail may be NULL. */
+int	store_audit(struct store *, int64_t at, const char *actor,
+	    const char *action, const char *subject, const char *detail);
+
+#endif /* UC_STORE_H */
