@@ -1,1 +1,256 @@
-int main(void){return 0;}
+/*
+ * main.c: userca, the offline CA manager.  A thin front door onto the
+ * authority layer: parse arguments, get secrets, print results, exit.
+ *
+ * Exit status: 0 success, 1 error, 2 usage, 3 partial success.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "authority.h"
+#include "cli.h"
+
+#define EX_OK		0
+#define EX_ERR		1
+#define EX_USAGE	2
+
+static const char *cmdname = "userca";
+
+void
+cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "userca: %s: ", cmdname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Report a library failure: what we were doing, then the detail. */
+int
+cli_fail(int rc, const char *what)
+{
+	const char *d = uc_errmsg();
+
+	cli_err("%s: %s%s%s", what, uc_strerror(rc), *d ? ": " : "", d);
+	return EX_ERR;
+}
+
+int
+cli_usage(const char *usage)
+{
+	fprintf(stderr, "usage: userca %s\n(see userca %s --help)\n", usage,
+	    cmdname);
+	return EX_USAGE;
+}
+
+int
+cli_help(const char *usage, const char *text)
+{
+	printf("Usage: userca %s\n\n%s", usage, text);
+	printf("\nCommon options:\n"
+	    "  --home DIR   CA home (default: $USERCA_HOME, else ./pki)\n"
+	    "  --help       this text\n"
+	    "Exit status: 0 ok, 1 error, 2 usage, 3 partial success.\n");
+	return EX_OK;
+}
+
+const char *
+cli_home(const char *opt)
+{
+	const char *h;
+
+	if (opt != NULL)
+		return opt;
+	if ((h = getenv("USERCA_HOME")) != NULL && *h != '\0')
+		return h;
+	return "./pki";
+}
+
+/* ---- secrets ------------------------------------------------------------ */
+
+/* First line of a file, without its line ending (caller secret_free()s). */
+int
+cli_read_secret_file(const char *path, char **out)
+{
+	unsigned char *buf = NULL;
+	size_t len, n;
+	char *s;
+	int rc;
+
+	*out = NULL;
+	if ((rc = file_read(path, 4096, &buf, &len)) != UC_OK)
+		return rc;
+	for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
+		if (buf[n] == '\0')
+			break;
+	if ((s = malloc(n + 1)) == NULL) {
+		secret_free_buf(buf, len);
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
+	memcpy(s, buf, n);
+	s[n] = '\0';
+	secret_free_buf(buf, len);
+	if (n == 0) {
+		free(s);
+		return uc_seterr(UC_E_INVALID, "%s: empty secret", path);
+	}
+	*out = s;
+	return UC_OK;
+}
+
+static int
+tty_read(const char *prompt, char **out)
+{
+	struct termios t, saved;
+	char buf[1024];
+	FILE *tty;
+	size_t n;
+	int rc = UC_E_PASSPHRASE;
+
+	*out = NULL;
+	if ((tty = fopen("/dev/tty", "r+")) == NULL)
+		return uc_seterr(UC_E_PASSPHRASE, "the root key passphrase is "
+		    "needed: use --passphrase-file or $USERCA_PASSPHRASE");
+	fputs(prompt, tty);
+	fflush(tty);
+	if (tcgetattr(fileno(tty), &saved) == 0) {
+		t = saved;
+		t.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(fileno(tty), TCSAFLUSH, &t);
+	}
+	if (fgets(buf, sizeof(buf), tty) != NULL) {
+		n = strcspn(buf, "\r\n");
+		buf[n] = '\0';
+		if ((*out = strdup(buf)) != NULL)
+			rc = UC_OK;
+	}
+	(void)tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+	fputc('\n', tty);
+	fclose(tty);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc == UC_OK ? UC_OK : uc_seterr(rc, "no passphrase read");
+}
+
+int
+cli_getpass(void *arg, int confirm, char **pass)
+{
+	const char *file = arg, *env;
+	char *again = NULL;
+	int rc;
+
+	*pass = NULL;
+	if (file != NULL)
+		return cli_read_secret_file(file, pass);
+	if ((env = getenv("USERCA_PASSPHRASE")) != NULL && *env != '\0') {
+		if ((*pass = strdup(env)) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		return UC_OK;
+	}
+	if ((rc = tty_read("Root key passphrase: ", pass)) != UC_OK)
+		return rc;
+	if (!confirm)
+		return UC_OK;
+	if ((rc = tty_read("Again: ", &again)) != UC_OK) {
+		secret_free(*pass);
+		*pass = NULL;
+		return rc;
+	}
+	rc = strcmp(*pass, again) == 0 ? UC_OK :
+	    uc_seterr(UC_E_PASSPHRASE, "the passphrases differ");
+	secret_free(again);
+	if (rc != UC_OK) {
+		secret_free(*pass);
+		*pass = NULL;
+	}
+	return rc;
+}
+
+int
+cli_open(const char *home, const char *passfile, struct authority **a)
+{
+	int rc;
+
+	if ((rc = authority_open(home, a)) != UC_OK)
+		return cli_fail(rc, "opening the CA home");
+	authority_set_getpass(*a, cli_getpass, (void *)(uintptr_t)passfile);
+	return EX_OK;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static const struct cmd {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*what;
+} cmds[] = {
+	{ "init", cmd_init, "create the root CA (and an issuing CA)" },
+	{ "root", cmd_root, "root sign-intermediate: air-gapped signing" },
+	{ "intermediate", cmd_intermediate,
+	    "intermediate request|install: the issuing CA's side" },
+	{ "issue", cmd_issue, "issue a user certificate (CSR or PKCS#12)" },
+	{ "revoke", cmd_revoke, "revoke by serial or user; publishes a CRL" },
+	{ "crl", cmd_crl, "re-sign and publish the CRLs" },
+	{ "publish", cmd_publish, "write public/: CA bundle, CRLs, ca.json" },
+	{ "list", cmd_list, "list certificates" },
+	{ "export", cmd_export, "export a certificate (pem, der, iis-mapping)" },
+};
+
+static int
+usage_all(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: userca COMMAND [options]   (userca COMMAND --help)\n"
+	    "\nuserca is a per-user certificate authority: an offline root, "
+	    "an issuing CA,\nper-user client certificates, CRLs and the "
+	    "files gateways pin.\n\nCommands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-13s %s\n", cmds[i].name, cmds[i].what);
+	fprintf(f, "\nExit status: 0 ok, 1 error, 2 usage, 3 partial "
+	    "success.\n");
+	return f == stdout ? EX_OK : EX_USAGE;
+}
+
+int
+main(int argc, char *argv[])
+{
+	size_t i;
+	int rc;
+
+	umask(077);
+	if (argc < 2)
+		return usage_all(stderr);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return usage_all(stdout);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("userca 0.1.0 (%s)\n", OpenSSL_version(OPENSSL_VERSION));
+		return EX_OK;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			cmdname = cmds[i].name;
+			rc = cmds[i].fn(argc - 1, argv + 1);
+			return rc;
+		}
+	}
+	fprintf(stderr, "userca: unknown command '%s'\n", argv[1]);
+	usage_all(stderr);
+	return EX_USAGE;
+}

@@ -197,7 +197,14 @@ dir_make(const char *path, mode_t mode)
 			    strerror(errno));
 		*p = '/';
 	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+	if (mkdir(buf, mode) == -1) {
+		if (errno != EEXIST)
+			return uc_seterr(UC_E_IO, "%s: %s", buf,
+			    strerror(errno));
+		return UC_OK;
+	}
+	/* mkdir(2) honours the umask; a new folder gets exactly mode. */
+	if (chmod(buf, mode) == -1)
 		return uc_seterr(UC_E_IO, "%s: %s", buf, strerror(errno));
 	return UC_OK;
 }

@@ -1,0 +1,482 @@
+/*
+ * cmd_cert.c: userca issue, revoke, list, export.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cli.h"
+
+enum {
+	O_HOME = 256, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_DAYS, O_EPROT,
+	O_CSR, O_OUT, O_P12, O_P12FMT, O_PWF, O_PASSF, O_JSON, O_SERIAL,
+	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_HELP
+};
+
+static int
+parse_days(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*end != '\0' || end == s || v < 1 || v > 36500)
+		return 0;
+	*out = (int)v;
+	return 1;
+}
+
+static int
+write_out(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	if (path == NULL || strcmp(path, "-") == 0) {
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)
+			return uc_seterr(UC_E_IO, "stdout: write failed");
+		return UC_OK;
+	}
+	return file_write_atomic(path, buf, len, mode);
+}
+
+#define ISSUE_USAGE "issue --user U [--email E] [--upn P] [--name N] " \
+	"[--ou OU] [--days N] [--email-protection]\n" \
+	"       (--csr FILE [--out CERT.pem] | --p12 OUT [--p12-format " \
+	"modern|legacy] [--password-file F])\n" \
+	"       [--passphrase-file F] [--json] [--home DIR]"
+
+int
+cmd_issue(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "user", required_argument, NULL, O_USER },
+		{ "email", required_argument, NULL, O_EMAIL },
+		{ "upn", required_argument, NULL, O_UPN },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "ou", required_argument, NULL, O_OU },
+		{ "days", required_argument, NULL, O_DAYS },
+		{ "email-protection", no_argument, NULL, O_EPROT },
+		{ "csr", required_argument, NULL, O_CSR },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "p12", required_argument, NULL, O_P12 },
+		{ "p12-format", required_argument, NULL, O_P12FMT },
+		{ "password-file", required_argument, NULL, O_PWF },
+		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	struct issue_req r;
+	struct issue_result res;
+	const char *home = NULL, *csrfile = NULL, *out = NULL, *p12 = NULL;
+	const char *fmt = "modern", *pwfile = NULL, *passfile = NULL;
+	unsigned char *csr = NULL;
+	char *pw = NULL, when[32];
+	int c, rc, ex, json = 0, generated = 0;
+	json_t *j;
+
+	memset(&r, 0, sizeof(r));
+	memset(&res, 0, sizeof(res));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_USER: r.id.username = optarg; break;
+		case O_EMAIL: r.id.email = optarg; break;
+		case O_UPN: r.id.upn = optarg; break;
+		case O_NAME: r.id.name = optarg; break;
+		case O_OU: r.id.ou = optarg; break;
+		case O_DAYS:
+			if (!parse_days(optarg, &r.days))
+				return cli_usage(ISSUE_USAGE);
+			break;
+		case O_EPROT: r.email_protection = 1; break;
+		case O_CSR: csrfile = optarg; break;
+		case O_OUT: out = optarg; break;
+		case O_P12: p12 = optarg; break;
+		case O_P12FMT: fmt = optarg; break;
+		case O_PWF: pwfile = optarg; break;
+		case O_PASSF: passfile = optarg; break;
+		case O_JSON: json = 1; break;
+		case O_HELP:
+			return cli_help(ISSUE_USAGE,
+			    "Issues one client certificate (EKU clientAuth) for "
+			    "user U.  The identity\n(CN, SAN email, Microsoft UPN "
+			    "otherName) comes from these options and the\nuser "
+			    "record, never from the CSR.\n\n"
+			    "  --csr FILE      sign this PKCS#10 request (PEM or "
+			    "DER); its self-signature\n"
+			    "                  and key (RSA >= 2048, EC P-256/384/"
+			    "521, Ed25519) are checked;\n"
+			    "                  the certificate and chain go to "
+			    "--out (or stdout)\n"
+			    "  --p12 OUT       generate the key and write a "
+			    "PKCS#12 (0600) to OUT\n"
+			    "  --p12-format F  modern (AES-256, PBKDF2, SHA-256 "
+			    "MAC) or legacy (3DES,\n"
+			    "                  SHA-1 MAC) for older Windows, iOS "
+			    "and Android\n"
+			    "  --password-file F  PKCS#12 password; else one is "
+			    "generated and printed once\n");
+		default:
+			return cli_usage(ISSUE_USAGE);
+		}
+	}
+	if (optind != argc || r.id.username == NULL ||
+	    (csrfile == NULL) == (p12 == NULL) || (p12 != NULL && out != NULL))
+		return cli_usage(ISSUE_USAGE);
+	if ((rc = p12_format_parse(fmt, &r.p12_format)) != UC_OK)
+		return cli_fail(rc, "--p12-format");
+	if (p12 != NULL && path_exists(p12)) {
+		cli_err("%s: already exists; not overwriting it", p12);
+		return 1;
+	}
+	if (csrfile != NULL) {
+		if ((rc = file_read(csrfile, 64 * 1024, &csr, &r.csrlen)) !=
+		    UC_OK)
+			return cli_fail(rc, "reading the CSR");
+		r.csr = csr;
+		r.method = "csr";
+	} else {
+		r.method = "p12";
+		if (pwfile != NULL)
+			rc = cli_read_secret_file(pwfile, &pw);
+		else {
+			rc = password_generate(&pw);
+			generated = 1;
+		}
+		if (rc != UC_OK)
+			return cli_fail(rc, "PKCS#12 password");
+		r.p12_password = pw;
+	}
+	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+		goto out;
+	if ((rc = authority_issue(a, &r, &res)) != UC_OK) {
+		ex = cli_fail(rc, csrfile != NULL ? csrfile : r.id.username);
+		goto out;
+	}
+	/* The row is committed: now, and only now, release the result. */
+	if (p12 != NULL)
+		rc = file_write_excl(p12, res.p12, res.p12_len, 0600);
+	else
+		rc = write_out(out, res.cert_pem, res.cert_pem_len, 0644);
+	if (rc != UC_OK) {
+		ex = cli_fail(rc, "certificate recorded but not written "
+		    "(revoke it or export it)");
+		fprintf(stderr, "serial: %s\n", res.serial);
+		goto out;
+	}
+	uc_time_iso(res.not_after, when, sizeof(when));
+	if (json) {
+		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*}", "user",
+		    r.id.username, "serial", res.serial, "not_after", when,
+		    "file", p12 != NULL ? p12 : out,
+		    "password", generated ? pw : NULL);
+		if (j != NULL) {
+			json_dumpf(j, stdout, JSON_INDENT(2));
+			putchar('\n');
+			json_decref(j);
+		}
+	} else if (p12 != NULL || out != NULL) {
+		printf("serial: %s\nnot_after: %s\nfile: %s\n", res.serial,
+		    when, p12 != NULL ? p12 : out);
+		if (generated)
+			printf("password: %s\n", pw);
+	}
+	ex = 0;
+out:
+	issue_result_clear(&res);
+	secret_free(pw);
+	free(csr);
+	authority_free(a);
+	return ex;
+}
+
+#define REVOKE_USAGE "revoke (--serial HEX | --user U) [--reason R] " \
+	"[--passphrase-file F] [--home DIR]"
+
+int
+cmd_revoke(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "serial", required_argument, NULL, O_SERIAL },
+		{ "user", required_argument, NULL, O_USER },
+		{ "reason", required_argument, NULL, O_REASON },
+		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	const char *home = NULL, *serial = NULL, *user = NULL;
+	const char *passfile = NULL, *reason = "unspecified";
+	char *norm = NULL;
+	int c, rc, ex, code, count = 0;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_SERIAL: serial = optarg; break;
+		case O_USER: user = optarg; break;
+		case O_REASON: reason = optarg; break;
+		case O_PASSF: passfile = optarg; break;
+		case O_HELP:
+			return cli_help(REVOKE_USAGE,
+			    "Revokes one certificate, or every unrevoked "
+			    "certificate of a user, then\nsigns and publishes a "
+			    "fresh CRL at once.\n"
+			    "  --reason R  unspecified, keyCompromise, "
+			    "cACompromise, affiliationChanged,\n"
+			    "              superseded, cessationOfOperation, "
+			    "certificateHold,\n"
+			    "              privilegeWithdrawn, aACompromise\n");
+		default:
+			return cli_usage(REVOKE_USAGE);
+		}
+	}
+	if (optind != argc || (serial == NULL) == (user == NULL))
+		return cli_usage(REVOKE_USAGE);
+	if ((rc = crl_reason_parse(reason, &code)) != UC_OK)
+		return cli_fail(rc, "--reason");
+	if (serial != NULL && (rc = serial_normalize(serial, &norm)) != UC_OK)
+		return cli_fail(rc, "--serial");
+	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+		goto out;
+	if ((rc = authority_revoke(a, norm, user, code, &count)) != UC_OK) {
+		ex = cli_fail(rc, norm != NULL ? norm : user);
+		if (count > 0)
+			fprintf(stderr, "userca: revoke: %d certificate(s) "
+			    "were revoked but the CRL was not published; run "
+			    "'userca crl'\n", count);
+		goto out;
+	}
+	printf("revoked %d certificate(s) (%s); CRL published\n", count,
+	    crl_reason_name(code));
+	ex = 0;
+out:
+	free(norm);
+	authority_free(a);
+	return ex;
+}
+
+#define LIST_USAGE "list [--user U] [--status valid|revoked|expired] " \
+	"[--expiring DAYS] [--json] [--home DIR]"
+
+struct list_ctx {
+	json_t	*arr;
+	int	 n;
+	int64_t	 now;
+};
+
+static const char *
+shown_status(const struct store_cert *c, int64_t now)
+{
+	if (strcmp(c->status, "revoked") == 0)
+		return "revoked";
+	return c->not_after <= now ? "expired" : "valid";
+}
+
+static int
+list_cb(const struct store_cert *c, void *arg)
+{
+	struct list_ctx *lc = arg;
+	char nb[32], na[32], ra[32];
+	json_t *o;
+
+	uc_time_iso(c->not_before, nb, sizeof(nb));
+	uc_time_iso(c->not_after, na, sizeof(na));
+	lc->n++;
+	if (lc->arr == NULL) {
+		printf("%-32s  %-7s  %s  %-20s  %s\n", c->serial,
+		    shown_status(c, lc->now), na,
+		    c->username != NULL ? c->username : "-", c->subject);
+		return 0;
+	}
+	if (c->revoked_at != 0)
+		uc_time_iso(c->revoked_at, ra, sizeof(ra));
+	o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, "
+	    "s:s?}",
+	    "serial", c->serial, "user", c->username, "kind", c->kind,
+	    "subject", c->subject, "status", shown_status(c, lc->now),
+	    "not_before", nb, "not_after", na, "sha256", c->sha256,
+	    "method", c->method,
+	    "revoked_at", c->revoked_at != 0 ? ra : NULL,
+	    "reason", c->reason >= 0 ? crl_reason_name(c->reason) : NULL);
+	if (o == NULL || json_array_append_new(lc->arr, o) != 0)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	return 0;
+}
+
+int
+cmd_list(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "user", required_argument, NULL, O_USER },
+		{ "status", required_argument, NULL, O_STATUS },
+		{ "expiring", required_argument, NULL, O_EXPIRING },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	struct store_cert_filter f;
+	struct store_user u;
+	struct list_ctx lc;
+	const char *home = NULL;
+	int c, rc, ex, json = 0, days = 0;
+
+	memset(&f, 0, sizeof(f));
+	memset(&lc, 0, sizeof(lc));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_USER: f.username = optarg; break;
+		case O_STATUS:
+			if (strcmp(optarg, "valid") != 0 &&
+			    strcmp(optarg, "revoked") != 0 &&
+			    strcmp(optarg, "expired") != 0)
+				return cli_usage(LIST_USAGE);
+			f.status = optarg;
+			break;
+		case O_EXPIRING:
+			if (!parse_days(optarg, &days))
+				return cli_usage(LIST_USAGE);
+			break;
+		case O_JSON: json = 1; break;
+		case O_HELP:
+			return cli_help(LIST_USAGE,
+			    "Lists recorded certificates, oldest first.\n"
+			    "  --expiring N  valid certificates whose notAfter "
+			    "is within N days\n"
+			    "  --json        an array of objects (serial, user, "
+			    "kind, subject, status,\n"
+			    "                not_before, not_after, sha256, "
+			    "method, revoked_at, reason)\n");
+		default:
+			return cli_usage(LIST_USAGE);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(LIST_USAGE);
+	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
+		return ex;
+	lc.now = f.now = uc_now();
+	if (days > 0)
+		f.expiring_before = f.now + (int64_t)days * 86400;
+	if (f.username != NULL) {
+		if ((rc = store_user_get(authority_store(a), f.username, &u)) !=
+		    UC_OK) {
+			ex = cli_fail(rc, "--user");
+			goto out;
+		}
+		store_user_clear(&u);
+	}
+	if (json && (lc.arr = json_array()) == NULL) {
+		ex = cli_fail(UC_E_INTERNAL, "json");
+		goto out;
+	}
+	if ((rc = store_cert_list(authority_store(a), &f, list_cb, &lc)) !=
+	    UC_OK) {
+		ex = cli_fail(rc, "list");
+		goto out;
+	}
+	if (json) {
+		json_dumpf(lc.arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	ex = 0;
+out:
+	json_decref(lc.arr);
+	authority_free(a);
+	return ex;
+}
+
+#define EXPORT_USAGE "export --serial HEX --format pem|der|iis-mapping " \
+	"[--out FILE] [--home DIR]"
+
+int
+cmd_export(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "serial", required_argument, NULL, O_SERIAL },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	struct store_cert sc;
+	const char *home = NULL, *serial = NULL, *fmt = NULL, *out = NULL;
+	unsigned char *buf = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	char *norm = NULL;
+	X509 *x = NULL;
+	int c, rc, ex, n;
+
+	memset(&sc, 0, sizeof(sc));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_SERIAL: serial = optarg; break;
+		case O_FORMAT: fmt = optarg; break;
+		case O_OUT: out = optarg; break;
+		case O_HELP:
+			return cli_help(EXPORT_USAGE,
+			    "Writes a recorded certificate to --out (or "
+			    "stdout).\n"
+			    "  pem          PEM\n"
+			    "  der          DER\n"
+			    "  iis-mapping  base64 of the DER on one line, no "
+			    "header: what IIS one-to-one\n"
+			    "               client certificate mapping wants\n");
+		default:
+			return cli_usage(EXPORT_USAGE);
+		}
+	}
+	if (optind != argc || serial == NULL || fmt == NULL ||
+	    (strcmp(fmt, "pem") != 0 && strcmp(fmt, "der") != 0 &&
+	    strcmp(fmt, "iis-mapping") != 0))
+		return cli_usage(EXPORT_USAGE);
+	if ((rc = serial_normalize(serial, &norm)) != UC_OK)
+		return cli_fail(rc, "--serial");
+	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
+		goto out;
+	if ((rc = store_cert_get(authority_store(a), norm, &sc)) != UC_OK) {
+		ex = cli_fail(rc, "export");
+		goto out;
+	}
+	if (strcmp(fmt, "der") == 0)
+		rc = write_out(out, sc.der, sc.derlen, 0644);
+	else if (strcmp(fmt, "pem") == 0) {
+		p = sc.der;
+		if ((x = d2i_X509(NULL, &p, (long)sc.derlen)) == NULL ||
+		    (rc = cert_to_pem(x, &buf, &len)) != UC_OK)
+			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
+		else
+			rc = write_out(out, buf, len, 0644);
+	} else {
+		/* 4 output bytes per 3 input, plus NUL and a newline. */
+		len = ((sc.derlen + 2) / 3) * 4 + 2;
+		if ((buf = malloc(len)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		} else {
+			n = EVP_EncodeBlock(buf, sc.der, (int)sc.derlen);
+			buf[n] = '\n';
+			rc = write_out(out, buf, (size_t)n + 1, 0644);
+		}
+	}
+	ex = rc == UC_OK ? 0 : cli_fail(rc, "export");
+out:
+	X509_free(x);
+	free(buf);
+	free(norm);
+	store_cert_clear(&sc);
+	authority_free(a);
+	return ex;
+}
