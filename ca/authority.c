@@ -12,25 +12,11 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "authority.h"
+#include "authority_int.h"
 
 #define CSR_FILE_MAX	(64 * 1024)
 
-struct authority {
-	char			*home;
-	struct ca_conf		 conf;
-	const struct profile	*prof;
-	struct store		*st;
-	X509			*root;		/* may be NULL (online home) */
-	X509			*issuing;
-	char			*root_ski;
-	char			*issuing_ski;
-	struct signer		*isig;		/* opened when first needed */
-	struct signer		*rsig;
-	authority_getpass_fn	 getpass;
-	void			*getpass_arg;
-	const char		*actor;
-};
+
 
 /* ---- paths ----------------------------------------------------------------- */
 
@@ -130,7 +116,7 @@ refuse_existing(const char *home)
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static int
+int
 sign_new_cert(struct signer *sig, const struct cert_req *req, EVP_PKEY *pub,
     X509 **out)
 {
@@ -180,7 +166,7 @@ cert_row_clear(struct store_cert *c)
 	store_cert_clear(c);
 }
 
-static int
+int
 record_cert(struct store *st, X509 *x, X509 *issuer, int64_t user_id,
     const char *kind, const char *method, int64_t *id)
 {
@@ -209,7 +195,7 @@ ask_pass(struct authority *a, char **pass)
 	return a->getpass(a->getpass_arg, 0, pass);
 }
 
-static int
+int
 root_signer(struct authority *a, struct signer **out)
 {
 	char *crt = NULL, *key = NULL, *pass = NULL;
@@ -241,7 +227,7 @@ out:
 	return rc;
 }
 
-static int
+int
 issuing_signer(struct authority *a, struct signer **out)
 {
 	char *crt = NULL, *key = NULL;
@@ -445,7 +431,7 @@ collect_free(struct crl_collect *cc)
  * Sign and record the next CRL of the CA behind sig.  The number is taken
  * inside the write transaction, so it only ever goes up.
  */
-static int
+int
 sign_crl(struct authority *a, struct signer *sig, int days)
 {
 	struct store_cert_filter f;
@@ -664,193 +650,6 @@ out:
 }
 
 /* ---- issuance ---------------------------------------------------------------------- */
-
-void
-issue_result_clear(struct issue_result *r)
-{
-	if (r == NULL)
-		return;
-	free(r->serial);
-	free(r->cert_pem);
-	secret_free_buf(r->p12, r->p12_len);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Leaf PEM followed by the chain up to and including the root. */
-static int
-chain_pem(struct authority *a, X509 *leaf, unsigned char **out, size_t *len)
-{
-	X509 *chain[3];
-	unsigned char *buf = NULL, *pem, *nb;
-	size_t n = 0, plen, blen = 0;
-	int rc = UC_OK;
-
-	chain[n++] = leaf;
-	chain[n++] = a->issuing;
-	if (a->root != NULL && X509_cmp(a->root, a->issuing) != 0)
-		chain[n++] = a->root;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = cert_to_pem(chain[i], &pem, &plen)) != UC_OK)
-			break;
-		if ((nb = realloc(buf, blen + plen)) == NULL) {
-			free(pem);
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			break;
-		}
-		buf = nb;
-		memcpy(buf + blen, pem, plen);
-		blen += plen;
-		free(pem);
-	}
-	if (rc != UC_OK) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	*len = blen;
-	return UC_OK;
-}
-
-static int
-p12_for(struct authority *a, EVP_PKEY *key, X509 *cert, const char *friendly,
-    const char *pass, enum p12_format f, unsigned char **der, size_t *len)
-{
-	STACK_OF(X509) *chain;
-	int rc;
-
-	if ((chain = sk_X509_new_null()) == NULL)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	if (!sk_X509_push(chain, a->issuing) || (a->root != NULL &&
-	    X509_cmp(a->root, a->issuing) != 0 &&
-	    !sk_X509_push(chain, a->root))) {
-		sk_X509_free(chain);
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
-	rc = p12_build(key, cert, chain, friendly, pass, f, der, len);
-	sk_X509_free(chain);	/* borrowed certificates: not freed */
-	return rc;
-}
-
-int
-authority_issue(struct authority *a, const struct issue_req *r,
-    struct issue_result *res)
-{
-	struct signer *sig;
-	struct store_user u;
-	struct cert_req cr;
-	EVP_PKEY *key = NULL, *pub = NULL;
-	X509 *x = NULL;
-	unsigned char *p12 = NULL, *p12der = NULL;
-	size_t p12len = 0;
-	int64_t uid, cid, now = uc_now();
-	int rc, tries;
-
-	memset(res, 0, sizeof(*res));
-	if ((rc = identity_check(&r->id)) != UC_OK)
-		return rc;
-	if (r->csr == NULL && r->p12_password == NULL)
-		return uc_seterr(UC_E_INVALID, "a PKCS#12 password is needed");
-	if ((rc = issuing_signer(a, &sig)) != UC_OK)
-		return rc;
-	if (r->csr != NULL) {
-		if ((rc = csr_check(r->csr, r->csrlen, &pub)) != UC_OK)
-			return rc;
-	} else {
-		if ((rc = key_generate(a->prof->user, &key)) != UC_OK)
-			return rc;
-		if (!EVP_PKEY_up_ref(key)) {
-			EVP_PKEY_free(key);
-			return uc_seterr_ssl(UC_E_INTERNAL, "EVP_PKEY_up_ref");
-		}
-		pub = key;
-	}
-	memset(&cr, 0, sizeof(cr));
-	cr.kind = CK_USER;
-	cr.org = a->conf.org;
-	cr.id = &r->id;
-	cr.base_url = a->conf.base_url;
-	cr.email_protection = r->email_protection;
-	cr.not_before = now - 300;	/* tolerate clients' clock skew */
-	cr.not_after = now + (int64_t)(r->days > 0 ? r->days :
-	    a->conf.user_days) * 86400;
-
-	/*
-	 * A serial collision (2^-127) is caught by the UNIQUE constraint and
-	 * retried with a fresh serial; anything else fails the issuance.
-	 */
-	for (tries = 0; tries < 3; tries++) {
-		X509_free(x);
-		x = NULL;
-		OPENSSL_free(p12der);
-		p12der = NULL;
-		if ((rc = sign_new_cert(sig, &cr, pub, &x)) != UC_OK)
-			goto out;
-		/* Build the bundle before COMMIT so a failure leaves nothing. */
-		if (key != NULL && (rc = p12_for(a, key, x, r->id.username,
-		    r->p12_password, r->p12_format, &p12der, &p12len)) != UC_OK)
-			goto out;
-		if ((rc = store_begin(a->st)) != UC_OK)
-			goto out;
-		memset(&u, 0, sizeof(u));
-		u.username = (char *)(uintptr_t)r->id.username;
-		u.email = (char *)(uintptr_t)r->id.email;
-		u.name = (char *)(uintptr_t)r->id.name;
-		u.upn = (char *)(uintptr_t)r->id.upn;
-		u.ou = (char *)(uintptr_t)r->id.ou;
-		if ((rc = store_user_upsert(a->st, &u, &uid)) != UC_OK) {
-			store_rollback(a->st);
-			goto out;
-		}
-		rc = record_cert(a->st, x, a->issuing, uid, "user",
-		    r->method != NULL ? r->method : "cli", &cid);
-		if (rc == UC_E_EXISTS) {
-			store_rollback(a->st);
-			continue;
-		}
-		if (rc != UC_OK || (rc = store_audit(a->st, now, a->actor,
-		    "issue", r->id.username, r->method)) != UC_OK ||
-		    (rc = store_commit(a->st)) != UC_OK) {
-			store_rollback(a->st);
-			goto out;
-		}
-		break;
-	}
-	if (tries == 3) {
-		rc = uc_seterr(UC_E_INTERNAL, "no unique serial after 3 tries");
-		goto out;
-	}
-	/* Committed: from here on the certificate exists and may be released. */
-	res->cert_id = cid;
-	if ((res->serial = serial_hex(X509_get0_serialNumber(x))) == NULL ||
-	    uc_asn1_time(X509_get0_notAfter(x), &res->not_after) != UC_OK ||
-	    (rc = chain_pem(a, x, &res->cert_pem, &res->cert_pem_len)) !=
-	    UC_OK) {
-		rc = uc_seterr(UC_E_INTERNAL, "certificate %s was recorded but "
-		    "could not be encoded", res->serial ? res->serial : "?");
-		goto out;
-	}
-	if (p12der != NULL) {
-		if ((p12 = malloc(p12len)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		memcpy(p12, p12der, p12len);
-		res->p12 = p12;
-		res->p12_len = p12len;
-	}
-	rc = UC_OK;
-out:
-	if (p12der != NULL) {
-		OPENSSL_cleanse(p12der, p12len);
-		OPENSSL_free(p12der);
-	}
-	if (rc != UC_OK)
-		issue_result_clear(res);
-	X509_free(x);
-	EVP_PKEY_free(pub);
-	EVP_PKEY_free(key);
-	return rc;
-}
 
 /* ---- revocation -------------------------------------------------------------------- */
 

@@ -94,6 +94,53 @@ int	authority_issue(struct authority *, const struct issue_req *,
 	    struct issue_result *);
 
 /*
+ * The pieces of authority_issue(), for front doors that issue many at
+ * once (batch, daemon).  authority_ready() opens the issuing signer (it may
+ * ask for the root passphrase when the root issues directly); after it,
+ * authority_mint() is safe to call from several threads at once.
+ */
+struct mint {
+	X509		*cert;		/* signed, not yet recorded */
+	char		*serial;
+	int64_t		 not_after;
+	unsigned char	*p12;		/* when the key was generated here */
+	size_t		 p12_len;
+};
+int	authority_ready(struct authority *);
+/* pub: the CSR's key, or NULL to generate one and build a PKCS#12. */
+int	authority_mint(struct authority *, const struct identity *,
+	    EVP_PKEY *pub, enum p12_format, const char *p12_password,
+	    int days, int email_protection, struct mint *);
+void	mint_clear(struct mint *);
+
+struct record {
+	const struct identity	*id;
+	X509			*cert;		/* NULL: a token only */
+	const char		*method;
+	int			 supersede;	/* revoke the user's other
+						 * valid certificates */
+	const unsigned char	*token_hash;	/* 32 bytes, or NULL */
+	int64_t			 token_expires;
+	/* results */
+	int			 rc;		/* UC_OK once committed */
+	char			 errmsg[256];
+	int64_t			 cert_id;
+	int			 revoked;	/* superseded and revoked */
+};
+/*
+ * Record n items in one transaction, each in its own savepoint: an item
+ * that fails (r[i].rc, r[i].errmsg) is undone alone.  Returns UC_OK when
+ * the transaction committed; then every r[i].rc == UC_OK is durable and
+ * may be released.  Does not re-sign the CRL after supersede revocations:
+ * call authority_crl() once afterwards.
+ */
+int	authority_record(struct authority *, struct record *r, size_t n);
+
+/* A one-time enrollment token for the user (ttl seconds; 0: conf). */
+int	authority_token(struct authority *, const struct identity *, int ttl,
+	    char **token, int64_t *expires);
+
+/*
  * Revoke one certificate (serial) or every valid certificate of a user,
  * then re-sign the affected CRL and publish.  *count: how many.
  */

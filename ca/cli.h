@@ -28,5 +28,7 @@ int	cmd_crl(int, char **);
 int	cmd_publish(int, char **);
 int	cmd_list(int, char **);
 int	cmd_export(int, char **);
+int	cmd_batch(int, char **);
+int	cmd_token(int, char **);
 
 #endif /* UC_CLI_H */

@@ -204,6 +204,8 @@ static const struct cmd {
 	{ "intermediate", cmd_intermediate,
 	    "intermediate request|install: the issuing CA's side" },
 	{ "issue", cmd_issue, "issue a user certificate (CSR or PKCS#12)" },
+	{ "batch", cmd_batch, "issue for every user in a CSV file" },
+	{ "token", cmd_token, "a one-time enrollment URL for a user" },
 	{ "revoke", cmd_revoke, "revoke by serial or user; publishes a CRL" },
 	{ "crl", cmd_crl, "re-sign and publish the CRLs" },
 	{ "publish", cmd_publish, "write public/: CA bundle, CRLs, ca.json" },

@@ -266,4 +266,15 @@ int		 p12_check(const unsigned char *der, size_t len,
  */
 int		 password_generate(char **out);
 
+/* ---- token.c: one-time enrollment tokens ------------------------------- */
+
+/*
+ * A new token (22 base64url characters, 128 random bits; caller frees
+ * with secret_free()) and the SHA-256 of its text, which is all we store.
+ */
+int		 token_new(char **token, unsigned char hash[32]);
+int		 token_hash(const char *token, unsigned char hash[32]);
+/* 1 if s[0..len) has the shape of a token (length, alphabet). */
+int		 token_syntax_ok(const char *s, size_t len);
+
 #endif /* UC_PKI_H */

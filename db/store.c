@@ -13,7 +13,9 @@ extern const char *const store_migrations[];
 extern const int store_nmigrations;
 
 struct store {
-	sqlite3	*db;
+	sqlite3		*db;
+	sqlite3_stmt	*valid_serials;	/* cached: called once per CSV row */
+	sqlite3_stmt	*pending_token;	/* cached: called once per CSV row */
 };
 
 static int
@@ -156,6 +158,8 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	sqlite3_finalize(st->valid_serials);
+	sqlite3_finalize(st->pending_token);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -181,6 +185,25 @@ store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_savepoint(struct store *st)
+{
+	return exec(st, "SAVEPOINT rec", "savepoint");
+}
+
+int
+store_release(struct store *st)
+{
+	return exec(st, "RELEASE rec", "release");
+}
+
+void
+store_rollback_to(struct store *st)
+{
+	(void)sqlite3_exec(st->db, "ROLLBACK TO rec; RELEASE rec", NULL, NULL,
+	    NULL);
 }
 
 /* ---- users ----------------------------------------------------------- */
@@ -464,6 +487,52 @@ out:
 }
 
 int
+store_user_valid_serials(struct store *st, const char *username, int64_t now,
+    char ***serials, size_t *n)
+{
+	sqlite3_stmt *s;
+	char **v = NULL, **nv;
+	size_t cnt = 0, i;
+	int rc, step;
+
+	*serials = NULL;
+	*n = 0;
+	if (st->valid_serials == NULL && (rc = prepare(st, "SELECT c.serial "
+	    "FROM certificates c JOIN users u ON u.id = c.user_id WHERE "
+	    "u.username = ?1 AND c.status = 'valid' AND c.not_after > ?2 "
+	    "ORDER BY c.id", &st->valid_serials)) != UC_OK)
+		return rc;
+	s = st->valid_serials;
+	bind_text(s, 1, username);
+	sqlite3_bind_int64(s, 2, now);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((nv = realloc(v, (cnt + 1) * sizeof(*v))) == NULL)
+			goto oom;
+		v = nv;
+		if ((v[cnt] = col_strdup(s, 0)) == NULL)
+			goto oom;
+		cnt++;
+	}
+	if (step != SQLITE_DONE) {
+		rc = dberr(st, "valid serials");
+		goto fail;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	*serials = v;
+	*n = cnt;
+	return UC_OK;
+oom:
+	rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+fail:
+	sqlite3_reset(s);
+	for (i = 0; i < cnt; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+int
 store_cert_supersede(struct store *st, const char *old_serial, int64_t new_id)
 {
 	sqlite3_stmt *s = NULL;
@@ -610,6 +679,101 @@ store_crl_latest(struct store *st, const char *issuer_ski, unsigned char **der,
 		rc = dberr(st, "crl lookup");
 		break;
 	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_token_insert(struct store *st, int64_t user_id,
+    const unsigned char hash[32], int64_t created_at, int64_t expires_at,
+    int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "INSERT INTO tokens (user_id, hash, created_at, "
+	    "expires_at) VALUES (?1, ?2, ?3, ?4)", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_blob(s, 2, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, created_at);
+	sqlite3_bind_int64(s, 4, expires_at);
+	switch (sqlite3_step(s)) {
+	case SQLITE_DONE:
+		if (id != NULL)
+			*id = sqlite3_last_insert_rowid(st->db);
+		rc = UC_OK;
+		break;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		rc = uc_seterr(UC_E_EXISTS, "token already recorded");
+		break;
+	default:
+		rc = dberr(st, "token insert");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_user_pending_token(struct store *st, const char *username, int64_t now,
+    int *pending)
+{
+	sqlite3_stmt *s;
+	int rc, step;
+
+	if (st->pending_token == NULL && (rc = prepare(st, "SELECT 1 FROM "
+	    "tokens t JOIN users u ON u.id = t.user_id WHERE u.username = ?1 "
+	    "AND t.used_at IS NULL AND t.expires_at > ?2 LIMIT 1",
+	    &st->pending_token)) != UC_OK)
+		return rc;
+	s = st->pending_token;
+	bind_text(s, 1, username);
+	sqlite3_bind_int64(s, 2, now);
+	step = sqlite3_step(s);
+	*pending = step == SQLITE_ROW;
+	rc = step == SQLITE_ROW || step == SQLITE_DONE ? UC_OK :
+	    dberr(st, "pending token");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+store_token_pending(struct store *st, const unsigned char hash[32],
+    int64_t now, int *pending)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, step;
+
+	if ((rc = prepare(st, "SELECT 1 FROM tokens WHERE hash = ?1 AND "
+	    "used_at IS NULL AND expires_at > ?2", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now);
+	step = sqlite3_step(s);
+	*pending = step == SQLITE_ROW;
+	rc = step == SQLITE_ROW || step == SQLITE_DONE ? UC_OK :
+	    dberr(st, "token lookup");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_user_expire_tokens(struct store *st, int64_t user_id, int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE "
+	    "user_id = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	    UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, now);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK :
+	    dberr(st, "expire tokens");
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -27,6 +27,14 @@ int	store_begin(struct store *);
 int	store_commit(struct store *);
 void	store_rollback(struct store *);
 
+/*
+ * A savepoint inside the current transaction, so one record's failure can
+ * be undone without losing the others.  Not nestable.
+ */
+int	store_savepoint(struct store *);
+int	store_release(struct store *);
+void	store_rollback_to(struct store *);
+
 struct store_user {
 	int64_t	 id;
 	char	*username;
@@ -82,6 +90,13 @@ int	store_cert_revoke(struct store *, const char *serial, int64_t at,
 int	store_cert_supersede(struct store *, const char *old_serial,
 	    int64_t new_id);
 void	store_cert_clear(struct store_cert *);
+/*
+ * Serials of the user's certificates that are not revoked and not expired
+ * at now: a new array of new strings in *serials (free each, then the
+ * array).  Prepared once per store: cheap enough to call per CSV row.
+ */
+int	store_user_valid_serials(struct store *, const char *username,
+	    int64_t now, char ***serials, size_t *n);
 
 struct store_cert_filter {
 	const char	*username;	/* NULL: all */
@@ -117,6 +132,20 @@ int	store_crl_insert(struct store *, const char *issuer_ski,
 int	store_crl_latest(struct store *, const char *issuer_ski,
 	    unsigned char **der, size_t *derlen, int64_t *number,
 	    int64_t *next_update);
+
+/* Record an enrollment token by the SHA-256 of its text. */
+int	store_token_insert(struct store *, int64_t user_id,
+	    const unsigned char hash[32], int64_t created_at,
+	    int64_t expires_at, int64_t *id);
+
+/* 1 in *pending if the user has an unused token not yet expired at now. */
+int	store_user_pending_token(struct store *, const char *username,
+	    int64_t now, int *pending);
+/* 1 in *pending if the token with this hash is unused and unexpired. */
+int	store_token_pending(struct store *, const unsigned char hash[32],
+	    int64_t now, int *pending);
+/* End the user's unused tokens (expires_at = now). */
+int	store_user_expire_tokens(struct store *, int64_t user_id, int64_t now);
 
 /* Append to the audit table.  subject and detail may be NULL. */
 int	store_audit(struct store *, int64_t at, const char *actor,

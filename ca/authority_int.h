@@ -1,0 +1,45 @@
+/*
+ * authority_int.h: what the files of the authority layer share; not for
+ * the front doors.
+ */
+#ifndef UC_AUTHORITY_INT_H
+#define UC_AUTHORITY_INT_H
+
+#include "authority.h"
+
+struct authority {
+	char			*home;
+	struct ca_conf		 conf;
+	const struct profile	*prof;
+	struct store		*st;
+	X509			*root;		/* may be NULL (online home) */
+	X509			*issuing;
+	char			*root_ski;
+	char			*issuing_ski;
+	struct signer		*isig;		/* opened when first needed */
+	struct signer		*rsig;
+	authority_getpass_fn	 getpass;
+	void			*getpass_arg;
+	const char		*actor;
+};
+
+/* Build from req and sign with sig (caller frees *out). */
+int	sign_new_cert(struct signer *sig, const struct cert_req *req,
+	    EVP_PKEY *pub, X509 **out);
+/* INSERT a certificate row; UC_E_EXISTS when the serial is taken. */
+int	record_cert(struct store *st, X509 *x, X509 *issuer, int64_t user_id,
+	    const char *kind, const char *method, int64_t *id);
+/* The CA signers, opened once (the root asks for the passphrase). */
+int	issuing_signer(struct authority *a, struct signer **out);
+int	root_signer(struct authority *a, struct signer **out);
+/* Sign, record and commit the next CRL of the CA behind sig. */
+int	sign_crl(struct authority *a, struct signer *sig, int days);
+/* Leaf PEM then chain to the root (caller frees). */
+int	chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
+	    size_t *len);
+/* PKCS#12 with the chain (caller OPENSSL_free()s *der). */
+int	p12_for(struct authority *a, EVP_PKEY *key, X509 *cert,
+	    const char *friendly, const char *pass, enum p12_format f,
+	    unsigned char **der, size_t *len);
+
+#endif /* UC_AUTHORITY_INT_H */

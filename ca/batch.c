@@ -1,0 +1,1156 @@
+/*
+ * batch.c: a CSV of users in, one PKCS#12 (or enrollment token) each out.
+ *
+ * Two passes over the file.  The first validates every row, reports every
+ * problem and finds duplicate usernames; the second issues.  Workers mint
+ * (key, certificate, bundle) in parallel; the calling thread records them
+ * in groups, and for each group:
+ *
+ *   1. bundles go to .partial/ and the journal gets a line per user (with
+ *      the password), then both are synced;
+ *   2. the rows are inserted and committed in one transaction;
+ *   3. only then are the bundles renamed to <username>.p12.
+ *
+ * Killed at any point, a re-run finds either nothing of a user (not
+ * committed: the journal line is ignored, the partial bundle deleted) or
+ * a committed certificate whose bundle and password are on disk (the
+ * bundle is moved into place, the manifest carries the password).
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <csv.h>
+#include <openssl/evp.h>
+
+#include "authority_int.h"
+#include "batch.h"
+#include "usercsv.h"
+
+#define GROUP		128		/* records per transaction */
+#define INFLIGHT	(2 * GROUP)	/* jobs queued or being minted */
+#define JOURNAL		".userca-batch.journal"
+#define PARTIAL		".partial"
+#define MANIFEST	"manifest.csv"
+
+/* ---- username set: duplicates and resumed users ---------------------------- */
+
+struct uset {
+	uint64_t	*key;	/* 0: empty */
+	long		*line;
+	size_t		 cap, n;
+};
+
+static uint64_t
+uhash(const char *s)
+{
+	unsigned char md[32];
+	unsigned int len = sizeof(md);
+	uint64_t h = 0;
+	int i;
+
+	/* A keyless but collision-resistant hash: a crafted CSV can't fake
+	 * a duplicate. */
+	(void)EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+	for (i = 0; i < 8; i++)
+		h = h << 8 | md[i];
+	return h != 0 ? h : 1;
+}
+
+static int
+uset_grow(struct uset *u)
+{
+	struct uset nu;
+	size_t i, j;
+
+	nu.cap = u->cap ? u->cap * 2 : 1024;
+	nu.n = 0;
+	if ((nu.key = calloc(nu.cap, sizeof(*nu.key))) == NULL ||
+	    (nu.line = calloc(nu.cap, sizeof(*nu.line))) == NULL) {
+		free(nu.key);
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
+	for (i = 0; i < u->cap; i++) {
+		if (u->key[i] == 0)
+			continue;
+		for (j = u->key[i] & (nu.cap - 1); nu.key[j] != 0;
+		    j = (j + 1) & (nu.cap - 1))
+			;
+		nu.key[j] = u->key[i];
+		nu.line[j] = u->line[i];
+		nu.n++;
+	}
+	free(u->key);
+	free(u->line);
+	*u = nu;
+	return UC_OK;
+}
+
+/* The line stored for h, or 0; with add, store line if absent. */
+static long
+uset_get(struct uset *u, uint64_t h, long add)
+{
+	size_t j;
+
+	if (u->cap > 0) {
+		for (j = h & (u->cap - 1); u->key[j] != 0;
+		    j = (j + 1) & (u->cap - 1))
+			if (u->key[j] == h)
+				return u->line[j];
+	}
+	if (add == 0)
+		return 0;
+	if ((u->n + 1) * 2 > u->cap && uset_grow(u) != UC_OK)
+		return -1;
+	for (j = h & (u->cap - 1); u->key[j] != 0; j = (j + 1) & (u->cap - 1))
+		;
+	u->key[j] = h;
+	u->line[j] = add;
+	u->n++;
+	return 0;
+}
+
+static void
+uset_free(struct uset *u)
+{
+	free(u->key);
+	free(u->line);
+	memset(u, 0, sizeof(*u));
+}
+
+/* ---- jobs and the worker pool ------------------------------------------------ */
+
+struct job {
+	struct job	*next;
+	long		 line;
+	char		*username, *email, *name, *upn, *ou;
+	enum p12_format	 format;
+	int		 supersede;
+	int		 token;		/* a token job: no minting */
+	/* results */
+	int		 rc;
+	char		 err[256];
+	struct mint	 m;
+	char		*password;
+	char		*tok;		/* token text */
+	unsigned char	 hash[32];
+	int64_t		 expires;
+	char		*partial;	/* path of the bundle in .partial */
+};
+
+struct pool {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 work;		/* todo not empty, or stop */
+	pthread_cond_t	 done_cv;	/* a job finished */
+	struct job	*todo, *todo_tail;
+	struct job	*done, *done_tail;
+	long		 ndone;
+	long		 inflight;	/* queued + minting + done */
+	int		 stop;
+	struct authority *a;
+	int		 days;
+};
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->username);
+	free(j->email);
+	free(j->name);
+	free(j->upn);
+	free(j->ou);
+	mint_clear(&j->m);
+	secret_free(j->password);
+	secret_free(j->tok);
+	free(j->partial);
+	free(j);
+}
+
+static void
+job_identity(const struct job *j, struct identity *id)
+{
+	id->username = j->username;
+	id->email = j->email;
+	id->name = j->name;
+	id->upn = j->upn;
+	id->ou = j->ou;
+}
+
+static void
+push(struct job **head, struct job **tail, struct job *j)
+{
+	j->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+static void *
+worker(void *arg)
+{
+	struct pool *p = arg;
+	struct identity id;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->todo == NULL && !p->stop)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->todo == NULL) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		j = p->todo;
+		if ((p->todo = j->next) == NULL)
+			p->todo_tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+
+		job_identity(j, &id);
+		if ((j->rc = password_generate(&j->password)) == UC_OK)
+			j->rc = authority_mint(p->a, &id, NULL, j->format,
+			    j->password, p->days, 0, &j->m);
+		if (j->rc != UC_OK)
+			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
+
+		pthread_mutex_lock(&p->mu);
+		push(&p->done, &p->done_tail, j);
+		p->ndone++;
+		pthread_cond_signal(&p->done_cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* ---- the run ----------------------------------------------------------------------- */
+
+struct run {
+	struct authority	*a;
+	const struct batch_opts	*o;
+	struct batch_stats	*st;
+	struct pool		 pool;
+	pthread_t		*threads;
+	int			 nthreads;
+	struct uset		 seen;		/* username -> first line */
+	struct uset		 resumed;	/* made by the interrupted run */
+	int			 pass;
+	int			 resuming;	/* journal: this run, unfinished */
+	int			 fatal;		/* rc that stops the run */
+	int			 dirfd, partfd, jfd;
+	char			*dir, *partdir;
+	long			 done;		/* rows handled in pass 2 */
+	int			 need_crl;
+	char			 runid[65];
+	int64_t			 now;
+};
+
+static void
+report(struct run *r, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+report(struct run *r, long line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->o->on_error != NULL)
+		r->o->on_error(r->o->arg, line, msg);
+}
+
+static void
+progress(struct run *r)
+{
+	if (r->o->on_progress != NULL)
+		r->o->on_progress(r->o->arg, r->done, r->st->rows);
+}
+
+/* ---- journal lines (CSV, quoted by libcsv) ---------------------------------------- */
+
+static int
+jline(struct run *r, char **buf, size_t *len, size_t *cap,
+    const char *const *f, size_t n)
+{
+	size_t i, need, w;
+	char *nb;
+
+	for (i = 0; i < n; i++) {
+		const char *v = f[i] != NULL ? f[i] : "";
+		size_t vl = strlen(v);
+
+		need = *len + 2 * vl + 4;
+		if (need > *cap) {
+			size_t c = *cap ? *cap : 4096;
+
+			while (c < need)
+				c *= 2;
+			if ((nb = realloc(*buf, c)) == NULL)
+				return uc_seterr(UC_E_INTERNAL, "out of memory");
+			*buf = nb;
+			*cap = c;
+		}
+		if (i > 0)
+			(*buf)[(*len)++] = ',';
+		w = csv_write(*buf + *len, *cap - *len, v, vl);
+		*len += w;
+	}
+	(*buf)[(*len)++] = '\n';
+	return UC_OK;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+journal_append(struct run *r, const char *buf, size_t len)
+{
+	if (write_all(r->jfd, buf, len) == -1 || fsync(r->jfd) == -1)
+		return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, JOURNAL,
+		    strerror(errno));
+	return UC_OK;
+}
+
+static int
+journal_marker(struct run *r, const char *kind)
+{
+	const char *f[2] = { kind, r->runid };
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if ((rc = jline(r, &buf, &len, &cap, f, 2)) == UC_OK)
+		rc = journal_append(r, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* ---- recording a group ------------------------------------------------------------ */
+
+static char *
+base_url_enroll(struct run *r, const char *tok)
+{
+	const char *base = authority_conf(r->a)->base_url;
+	size_t len = strlen(base) + strlen(tok) + 16;
+	char *u;
+
+	if ((u = malloc(len)) != NULL)
+		snprintf(u, len, "%s/enroll/%s", base, tok);
+	return u;
+}
+
+static void
+iso(int64_t t, char *buf, size_t len)
+{
+	uc_time_iso(t, buf, len);
+}
+
+static int
+flush(struct run *r, struct job *list)
+{
+	struct record recs[GROUP * 2];
+	struct identity ids[GROUP * 2];
+	struct job *js[GROUP * 2], *j;
+	char *jb = NULL, *url = NULL, when[32], path[PATH_MAX];
+	size_t jlen = 0, jcap = 0, n = 0, i;
+	int rc = UC_OK, fd;
+
+	for (j = list; j != NULL && n < sizeof(js) / sizeof(js[0]);
+	    j = j->next)
+		js[n++] = j;
+
+	/* 1. bundles to .partial, journal lines, then sync both. */
+	for (i = 0; i < n; i++) {
+		j = js[i];
+		if (j->rc != UC_OK)
+			continue;
+		if (j->token) {
+			const char *f[9];
+
+			if ((url = base_url_enroll(r, j->tok)) == NULL) {
+				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+				goto out;
+			}
+			iso(j->expires, when, sizeof(when));
+			f[0] = "T"; f[1] = j->username; f[2] = j->email;
+			f[3] = ""; f[4] = ""; f[5] = ""; f[6] = "";
+			f[7] = url; f[8] = when;
+			rc = jline(r, &jb, &jlen, &jcap, f, 9);
+			secret_free(url);
+			url = NULL;
+			if (rc != UC_OK)
+				goto out;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s.%s.p12", j->username,
+		    j->m.serial);
+		if ((fd = openat(r->partfd, path, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
+		    write_all(fd, (const char *)j->m.p12, j->m.p12_len) == -1) {
+			j->rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir,
+			    path, strerror(errno));
+			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		close(fd);
+		if ((j->partial = strdup(path)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		{
+			const char *f[9];
+			char file[PATH_MAX];
+
+			snprintf(file, sizeof(file), "%s.p12", j->username);
+			iso(j->m.not_after, when, sizeof(when));
+			f[0] = "I"; f[1] = j->username; f[2] = j->email;
+			f[3] = j->m.serial; f[4] = when; f[5] = file;
+			f[6] = j->password; f[7] = ""; f[8] = "";
+			if ((rc = jline(r, &jb, &jlen, &jcap, f, 9)) != UC_OK)
+				goto out;
+		}
+	}
+	if (jlen > 0) {
+		if (syncfs(r->partfd) == -1) {
+			rc = uc_seterr(UC_E_IO, "%s: sync: %s", r->partdir,
+			    strerror(errno));
+			goto out;
+		}
+		if ((rc = journal_append(r, jb, jlen)) != UC_OK)
+			goto out;
+	}
+
+	/* 2. one transaction for the group. */
+	memset(recs, 0, sizeof(recs));
+	for (i = 0; i < n; i++) {
+		j = js[i];
+		job_identity(j, &ids[i]);
+		recs[i].id = &ids[i];
+		recs[i].supersede = j->supersede;
+		if (j->rc != UC_OK) {
+			/* Nothing to record; keep the slot so indexes match. */
+			recs[i].id = NULL;
+			continue;
+		}
+		if (j->token) {
+			recs[i].method = "batch-token";
+			recs[i].token_hash = j->hash;
+			recs[i].token_expires = j->expires;
+		} else {
+			recs[i].method = "batch";
+			recs[i].cert = j->m.cert;
+		}
+	}
+	{
+		/* Pack the records that have something to commit. */
+		struct record pk[GROUP * 2];
+		size_t map[GROUP * 2], m = 0;
+
+		for (i = 0; i < n; i++)
+			if (recs[i].id != NULL) {
+				map[m] = i;
+				pk[m++] = recs[i];
+			}
+		if (m > 0 && (rc = authority_record(r->a, pk, m)) != UC_OK) {
+			for (i = 0; i < m; i++)
+				snprintf(pk[i].errmsg, sizeof(pk[i].errmsg),
+				    "%s", uc_errmsg());
+		}
+		for (i = 0; i < m; i++) {
+			j = js[map[i]];
+			if (pk[i].rc != UC_OK) {
+				j->rc = pk[i].rc;
+				snprintf(j->err, sizeof(j->err), "%s",
+				    pk[i].errmsg);
+			}
+			if (pk[i].revoked > 0) {
+				r->st->superseded += pk[i].revoked;
+				r->need_crl = 1;
+			}
+		}
+		rc = UC_OK;	/* per-row failures are reported below */
+	}
+
+	/* 3. committed: bundles into place; failures reported. */
+	for (i = 0; i < n; i++) {
+		j = js[i];
+		if (j->rc == UC_OK && !j->token) {
+			snprintf(path, sizeof(path), "%s.p12", j->username);
+			if (renameat(r->partfd, j->partial, r->dirfd, path) ==
+			    -1) {
+				report(r, j->line, "%s: certificate %s recorded "
+				    "but its bundle could not be moved into "
+				    "place (%s); re-run to retry", j->username,
+				    j->m.serial, strerror(errno));
+				r->st->failed++;
+				continue;
+			}
+		} else if (j->partial != NULL)
+			(void)unlinkat(r->partfd, j->partial, 0);
+		if (j->rc == UC_OK)
+			r->st->issued++;
+		else {
+			report(r, j->line, "%s: %s", j->username, j->err);
+			r->st->failed++;
+		}
+	}
+	(void)fsync(r->dirfd);
+	r->done += (long)n;
+	progress(r);
+out:
+	free(jb);
+	return rc;
+}
+
+/* Take finished jobs off the pool (waiting for at least min) and record. */
+static int
+drain(struct run *r, long min)
+{
+	struct job *list, *j;
+	long n;
+	int rc;
+
+	pthread_mutex_lock(&r->pool.mu);
+	while (r->pool.ndone < min)
+		pthread_cond_wait(&r->pool.done_cv, &r->pool.mu);
+	list = r->pool.done;
+	n = r->pool.ndone;
+	r->pool.done = r->pool.done_tail = NULL;
+	r->pool.ndone = 0;
+	r->pool.inflight -= n;
+	pthread_mutex_unlock(&r->pool.mu);
+	while (list != NULL) {
+		struct job *rest = list, *cut;
+		long k;
+
+		/* At most GROUP per transaction. */
+		for (k = 1, cut = list; k < GROUP && cut->next != NULL; k++)
+			cut = cut->next;
+		list = cut->next;
+		cut->next = NULL;
+		rc = flush(r, rest);
+		while (rest != NULL) {
+			j = rest->next;
+			job_free(rest);
+			rest = j;
+		}
+		if (rc != UC_OK) {
+			while (list != NULL) {
+				j = list->next;
+				job_free(list);
+				list = j;
+			}
+			return rc;
+		}
+	}
+	return UC_OK;
+}
+
+/* ---- CSV callbacks ---------------------------------------------------------------- */
+
+static int
+already_done(struct run *r, const char *username, int *skip)
+{
+	char **serials = NULL;
+	size_t n = 0, i;
+	int rc, pending = 0;
+
+	*skip = 0;
+	if ((rc = store_user_valid_serials(authority_store(r->a), username,
+	    r->now, &serials, &n)) != UC_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		free(serials[i]);
+	free(serials);
+	if (r->o->tokens && (rc = store_user_pending_token(
+	    authority_store(r->a), username, r->now, &pending)) != UC_OK)
+		return rc;
+	/* Made by the run this one resumes: never again, even with reissue. */
+	if (uset_get(&r->resumed, uhash(username), 0) != 0 && (n > 0 ||
+	    pending)) {
+		*skip = 1;
+		return UC_OK;
+	}
+	if (!r->o->reissue && (n > 0 || pending))
+		*skip = 1;
+	return UC_OK;
+}
+
+static void
+on_row(const struct user_row *row, void *arg)
+{
+	struct run *r = arg;
+	struct job *j;
+	uint64_t h;
+	long first;
+	int skip, rc;
+
+	if (r->fatal != UC_OK)
+		return;
+	h = uhash(row->id.username);
+	if (r->pass == 1) {
+		if ((first = uset_get(&r->seen, h, row->line)) < 0) {
+			r->fatal = UC_E_INTERNAL;
+			return;
+		}
+		if (first > 0) {
+			report(r, row->line, "duplicate username '%s' (first "
+			    "on line %ld); row skipped", row->id.username,
+			    first);
+			r->st->failed++;
+			return;
+		}
+		if (r->o->dry_run) {
+			if ((rc = already_done(r, row->id.username, &skip)) !=
+			    UC_OK) {
+				r->fatal = rc;
+				return;
+			}
+			if (skip)
+				r->st->skipped++;
+			else
+				r->st->issued++;	/* would issue */
+		}
+		return;
+	}
+	/* pass 2: only each username's first row; errors were reported. */
+	if (uset_get(&r->seen, h, 0) != row->line)
+		return;
+	if ((rc = already_done(r, row->id.username, &skip)) != UC_OK) {
+		r->fatal = rc;
+		return;
+	}
+	if (skip) {
+		r->st->skipped++;
+		r->done++;
+		progress(r);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->username = strdup(row->id.username)) == NULL ||
+	    (row->id.email && (j->email = strdup(row->id.email)) == NULL) ||
+	    (row->id.name && (j->name = strdup(row->id.name)) == NULL) ||
+	    (row->id.upn && (j->upn = strdup(row->id.upn)) == NULL) ||
+	    (row->id.ou && (j->ou = strdup(row->id.ou)) == NULL)) {
+		job_free(j);
+		r->fatal = uc_seterr(UC_E_INTERNAL, "out of memory");
+		return;
+	}
+	j->line = row->line;
+	j->format = row->p12_format >= 0 ? (enum p12_format)row->p12_format :
+	    r->o->format;
+	j->supersede = r->o->reissue;
+	if (r->o->tokens) {
+		j->token = 1;
+		j->expires = r->now + (r->o->ttl > 0 ? r->o->ttl :
+		    authority_conf(r->a)->token_ttl);
+		if ((j->rc = token_new(&j->tok, j->hash)) != UC_OK)
+			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
+		pthread_mutex_lock(&r->pool.mu);
+		push(&r->pool.done, &r->pool.done_tail, j);
+		r->pool.ndone++;
+		r->pool.inflight++;
+		pthread_mutex_unlock(&r->pool.mu);
+		if (r->pool.ndone >= GROUP && (rc = drain(r, 0)) != UC_OK)
+			r->fatal = rc;
+		return;
+	}
+	pthread_mutex_lock(&r->pool.mu);
+	push(&r->pool.todo, &r->pool.todo_tail, j);
+	r->pool.inflight++;
+	pthread_cond_signal(&r->pool.work);
+	pthread_mutex_unlock(&r->pool.mu);
+	/* Bounded memory: record a group before queueing more. */
+	if (r->pool.inflight >= INFLIGHT && (rc = drain(r, GROUP)) != UC_OK)
+		r->fatal = rc;
+}
+
+static void
+on_err(long line, const char *msg, void *arg)
+{
+	struct run *r = arg;
+
+	if (r->pass != 1)
+		return;
+	report(r, line, "%s", msg);
+	r->st->failed++;
+}
+
+/* One pass over the file.  Pass 1 also computes the run id. */
+static int
+read_pass(struct run *r)
+{
+	struct usercsv *u = NULL;
+	unsigned char buf[65536];
+	EVP_MD_CTX *md = NULL;
+	unsigned char digest[32];
+	unsigned int dlen;
+	ssize_t n;
+	int fd, rc;
+	long rows = 0;
+
+	if ((fd = open(r->o->csv, O_RDONLY | O_CLOEXEC)) == -1)
+		return uc_seterr(UC_E_IO, "%s: %s", r->o->csv_name,
+		    strerror(errno));
+	if ((rc = usercsv_new(on_row, on_err, r, &u)) != UC_OK)
+		goto out;
+	if (r->pass == 1 && ((md = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL))) {
+		rc = uc_seterr_ssl(UC_E_INTERNAL, "sha256");
+		goto out;
+	}
+	for (;;) {
+		if ((n = read(fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = uc_seterr(UC_E_IO, "%s: %s", r->o->csv_name,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (md != NULL)
+			(void)EVP_DigestUpdate(md, buf, (size_t)n);
+		if ((rc = usercsv_feed(u, buf, (size_t)n)) != UC_OK)
+			goto fatal;
+		if (r->fatal != UC_OK) {
+			rc = r->fatal;
+			goto out;
+		}
+	}
+	if ((rc = usercsv_finish(u)) != UC_OK)
+		goto fatal;
+	rc = r->fatal;
+	rows = usercsv_rows(u);
+	if (r->pass == 1) {
+		r->st->rows = rows;
+		dlen = sizeof(digest);
+		(void)EVP_DigestFinal_ex(md, digest, &dlen);
+		for (unsigned int i = 0; i < 32; i++)
+			snprintf(r->runid + 2 * i, 3, "%02x", digest[i]);
+		/* The flags that change what a run makes are part of its id. */
+		snprintf(r->runid + 48, sizeof(r->runid) - 48, "-%c%c%d",
+		    r->o->tokens ? 't' : 'p', r->o->reissue ? 'r' : 'n',
+		    (int)r->o->format);
+	}
+	goto out;
+fatal:
+	rc = uc_errprefix(rc, r->o->csv_name);
+out:
+	EVP_MD_CTX_free(md);
+	usercsv_free(u);
+	close(fd);
+	return rc;
+}
+
+/* ---- start-up: folder, journal replay, partial bundles ------------------------------ */
+
+struct jrow {
+	char	*f[9];
+	int	 nf;
+};
+
+typedef int (*jrow_fn)(struct run *, struct jrow *);
+
+struct jparse {
+	struct run	*r;
+	struct jrow	 row;
+	jrow_fn		 fn;
+	int		 rc;
+};
+
+static void
+jp_field(void *data, size_t len, void *arg)
+{
+	struct jparse *jp = arg;
+	char *s;
+
+	if (jp->row.nf >= 9)
+		return;
+	if ((s = malloc(len + 1)) == NULL) {
+		jp->rc = UC_E_INTERNAL;
+		return;
+	}
+	if (len > 0)
+		memcpy(s, data, len);
+	s[len] = '\0';
+	jp->row.f[jp->row.nf++] = s;
+}
+
+static void
+jp_row(int c, void *arg)
+{
+	struct jparse *jp = arg;
+	int i;
+
+	if (jp->rc == UC_OK && jp->row.nf > 0)
+		jp->rc = jp->fn(jp->r, &jp->row);
+	for (i = 0; i < jp->row.nf; i++)
+		secret_free(jp->row.f[i]);
+	jp->row.nf = 0;
+}
+
+/* Read the journal, calling fn per line. */
+static int
+journal_walk(struct run *r, jrow_fn fn)
+{
+	struct csv_parser p;
+	struct jparse jp;
+	char buf[65536];
+	ssize_t n;
+	int fd, rc = UC_OK;
+
+	if ((fd = openat(r->dirfd, JOURNAL, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? UC_OK : uc_seterr(UC_E_IO, "%s/%s: %s",
+		    r->dir, JOURNAL, strerror(errno));
+	memset(&jp, 0, sizeof(jp));
+	jp.r = r;
+	jp.fn = fn;
+	if (csv_init(&p, 0) != 0) {
+		close(fd);
+		return uc_seterr(UC_E_INTERNAL, "csv_init");
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && jp.rc == UC_OK)
+		(void)csv_parse(&p, buf, (size_t)n, jp_field, jp_row, &jp);
+	/* A line cut short by a crash is dropped: it was never committed. */
+	if (jp.rc == UC_OK && n >= 0) {
+		int i;
+
+		for (i = 0; i < jp.row.nf; i++)
+			secret_free(jp.row.f[i]);
+		jp.row.nf = 0;
+	}
+	if (n == -1)
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, JOURNAL,
+		    strerror(errno));
+	else
+		rc = jp.rc;
+	csv_free(&p);
+	{
+		int i;
+
+		for (i = 0; i < jp.row.nf; i++)
+			secret_free(jp.row.f[i]);
+	}
+	close(fd);
+	return rc;
+}
+
+/* Collect the users made after the last unfinished start of this run. */
+static int
+scan_resume(struct run *r, struct jrow *row)
+{
+	if (row->nf >= 2 && strcmp(row->f[0], "B") == 0) {
+		uset_free(&r->resumed);
+		r->resuming = strcmp(row->f[1], r->runid) == 0;
+		return UC_OK;
+	}
+	if (row->nf >= 2 && strcmp(row->f[0], "E") == 0) {
+		uset_free(&r->resumed);
+		r->resuming = 0;
+		return UC_OK;
+	}
+	if (r->resuming && row->nf >= 2 && (strcmp(row->f[0], "I") == 0 ||
+	    strcmp(row->f[0], "T") == 0) &&
+	    uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	return UC_OK;
+}
+
+/* Move committed partial bundles into place; delete the others. */
+static int
+recover_partials(struct run *r)
+{
+	struct store_cert c;
+	struct dirent *de;
+	DIR *d;
+	char *dot, name[NAME_MAX + 1], final[PATH_MAX];
+	int dfd, ok;
+
+	if ((dfd = dup(r->partfd)) == -1 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd != -1)
+			close(dfd);
+		return uc_seterr(UC_E_IO, "%s: %s", r->partdir,
+		    strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%s", de->d_name);
+		ok = 0;
+		/* <username>.<serial>.p12 */
+		if (strlen(name) > 4 &&
+		    strcmp(name + strlen(name) - 4, ".p12") == 0) {
+			name[strlen(name) - 4] = '\0';
+			if ((dot = strrchr(name, '.')) != NULL) {
+				*dot = '\0';
+				if (store_cert_get(authority_store(r->a),
+				    dot + 1, &c) == UC_OK) {
+					ok = strcmp(c.status, "valid") == 0 &&
+					    c.username != NULL &&
+					    strcmp(c.username, name) == 0;
+					store_cert_clear(&c);
+				}
+			}
+		}
+		if (ok) {
+			snprintf(final, sizeof(final), "%s.p12", name);
+			if (renameat(r->partfd, de->d_name, r->dirfd, final) ==
+			    -1) {
+				closedir(d);
+				return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir,
+				    final, strerror(errno));
+			}
+		} else
+			(void)unlinkat(r->partfd, de->d_name, 0);
+	}
+	closedir(d);
+	(void)fsync(r->dirfd);
+	return UC_OK;
+}
+
+/* ---- the manifest --------------------------------------------------------------- */
+
+struct manifest {
+	char	*buf;
+	size_t	 len, cap;
+	long	 rows;
+};
+
+static struct manifest	*cur_manifest;	/* set only during render */
+
+/* A spreadsheet must not run a cell as a formula. */
+static const char *
+neutral(const char *v, char *tmp, size_t len)
+{
+	if (v != NULL && v[0] != '\0' && strchr("=+-@\t\r", v[0]) != NULL) {
+		snprintf(tmp, len, "'%s", v);
+		return tmp;
+	}
+	return v;
+}
+
+static int
+render_row(struct run *r, struct jrow *row)
+{
+	struct manifest *m = cur_manifest;
+	struct store_cert c;
+	unsigned char hash[32];
+	const char *tok, *f[8];
+	char t[8][1100];
+	int keep = 0, pending, i;
+
+	if (row->nf < 9)
+		return UC_OK;
+	if (strcmp(row->f[0], "I") == 0) {
+		if (store_cert_get(authority_store(r->a), row->f[3], &c) ==
+		    UC_OK) {
+			keep = strcmp(c.status, "valid") == 0 &&
+			    c.not_after > r->now;
+			store_cert_clear(&c);
+		}
+	} else if (strcmp(row->f[0], "T") == 0) {
+		tok = strrchr(row->f[7], '/');
+		if (tok != NULL && token_hash(tok + 1, hash) == UC_OK &&
+		    store_token_pending(authority_store(r->a), hash, r->now,
+		    &pending) == UC_OK)
+			keep = pending;
+	}
+	if (!keep)
+		return UC_OK;
+	for (i = 0; i < 8; i++)
+		f[i] = neutral(row->f[i + 1], t[i], sizeof(t[i]));
+	m->rows++;
+	return jline(r, &m->buf, &m->len, &m->cap, f, 8);
+}
+
+static int
+render_manifest(struct run *r)
+{
+	static const char *const hdr[8] = {
+		"username", "email", "serial", "not_after", "p12_file",
+		"password", "enroll_url", "token_expires",
+	};
+	struct manifest m;
+	char *path = NULL;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if ((rc = jline(r, &m.buf, &m.len, &m.cap, hdr, 8)) != UC_OK)
+		return rc;
+	cur_manifest = &m;
+	rc = journal_walk(r, render_row);
+	cur_manifest = NULL;
+	if (rc == UC_OK) {
+		if ((path = path_join(r->dir, MANIFEST)) == NULL)
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		else
+			rc = file_write_atomic(path, m.buf, m.len, 0600);
+	}
+	free(path);
+	secret_free_buf((unsigned char *)m.buf, m.cap);
+	return rc;
+}
+
+/* ---- entry point -------------------------------------------------------------------- */
+
+int
+authority_batch(struct authority *a, const struct batch_opts *o,
+    struct batch_stats *st)
+{
+	struct run r;
+	int rc, i;
+
+	memset(st, 0, sizeof(*st));
+	memset(&r, 0, sizeof(r));
+	r.a = a;
+	r.o = o;
+	r.st = st;
+	r.dirfd = r.partfd = r.jfd = -1;
+	r.now = uc_now();
+	r.fatal = UC_OK;
+	pthread_mutex_init(&r.pool.mu, NULL);
+	pthread_cond_init(&r.pool.work, NULL);
+	pthread_cond_init(&r.pool.done_cv, NULL);
+	r.pool.a = a;
+	r.pool.days = o->days;
+
+	/* Pass 1: every problem in the file, before anything is issued. */
+	r.pass = 1;
+	if ((rc = read_pass(&r)) != UC_OK || o->dry_run)
+		goto out;
+	if (st->rows - st->failed <= 0)
+		goto out;	/* nothing valid to issue */
+
+	/* The folder, the journal, and what an interrupted run left. */
+	if ((rc = dir_make(o->out, 0700)) != UC_OK)
+		goto out;
+	if ((r.dir = strdup(o->out)) == NULL ||
+	    (r.partdir = path_join(o->out, PARTIAL)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((rc = dir_make(r.partdir, 0700)) != UC_OK)
+		goto out;
+	if ((r.dirfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (r.partfd = open(r.partdir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", o->out, strerror(errno));
+		goto out;
+	}
+	if ((rc = journal_walk(&r, scan_resume)) != UC_OK ||
+	    (rc = recover_partials(&r)) != UC_OK)
+		goto out;
+	if ((r.jfd = openat(r.dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", o->out, JOURNAL,
+		    strerror(errno));
+		goto out;
+	}
+	if (!r.resuming && (rc = journal_marker(&r, "B")) != UC_OK)
+		goto out;
+
+	/* Open the signer (it may ask for a passphrase) before threads. */
+	if (!o->tokens) {
+		if ((rc = authority_ready(a)) != UC_OK)
+			goto out;
+		r.nthreads = o->jobs > 0 ? o->jobs : 1;
+		if ((r.threads = calloc((size_t)r.nthreads,
+		    sizeof(*r.threads))) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < r.nthreads; i++) {
+			if (pthread_create(&r.threads[i], NULL, worker,
+			    &r.pool) != 0) {
+				r.nthreads = i;
+				rc = uc_seterr(UC_E_INTERNAL, "pthread_create");
+				goto out;
+			}
+		}
+	}
+
+	/* Pass 2: issue. */
+	r.pass = 2;
+	rc = read_pass(&r);
+	{
+		int rc2;
+
+		/* Whatever was minted is recorded, even after an error. */
+		rc2 = drain(&r, r.pool.inflight);
+		if (rc == UC_OK)
+			rc = rc2;
+	}
+	if (rc != UC_OK)
+		goto out;
+	if (r.need_crl && (rc = authority_crl(a, 0, 0)) != UC_OK)
+		goto out;
+	if ((rc = journal_marker(&r, "E")) != UC_OK)
+		goto out;
+	rc = render_manifest(&r);
+out:
+	if (r.threads != NULL) {
+		pthread_mutex_lock(&r.pool.mu);
+		r.pool.stop = 1;
+		pthread_cond_broadcast(&r.pool.work);
+		pthread_mutex_unlock(&r.pool.mu);
+		for (i = 0; i < r.nthreads; i++)
+			pthread_join(r.threads[i], NULL);
+		free(r.threads);
+	}
+	while (r.pool.todo != NULL) {
+		struct job *j = r.pool.todo->next;
+
+		job_free(r.pool.todo);
+		r.pool.todo = j;
+	}
+	while (r.pool.done != NULL) {
+		struct job *j = r.pool.done->next;
+
+		job_free(r.pool.done);
+		r.pool.done = j;
+	}
+	pthread_mutex_destroy(&r.pool.mu);
+	pthread_cond_destroy(&r.pool.work);
+	pthread_cond_destroy(&r.pool.done_cv);
+	uset_free(&r.seen);
+	uset_free(&r.resumed);
+	if (r.jfd != -1)
+		close(r.jfd);
+	if (r.partfd != -1)
+		close(r.partfd);
+	if (r.dirfd != -1)
+		close(r.dirfd);
+	free(r.dir);
+	free(r.partdir);
+	return rc;
+}

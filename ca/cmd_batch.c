@@ -1,0 +1,289 @@
+/*
+ * cmd_batch.c: userca batch and userca token.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "cli.h"
+
+enum {
+	O_HOME = 256, O_OUT, O_JOBS, O_P12FMT, O_TOKENS, O_REISSUE, O_DRY,
+	O_DAYS, O_TTL, O_PASSF, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_JSON,
+	O_HELP
+};
+
+struct ui {
+	const char	*csv;
+	int		 tty;
+	double		 t0;
+	double		 last;
+	long		 errors;
+};
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+ui_error(void *arg, long line, const char *msg)
+{
+	struct ui *u = arg;
+
+	if (u->tty)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "%s:%ld: %s\n", u->csv, line, msg);
+	u->errors++;
+}
+
+static void
+ui_progress(void *arg, long done, long total)
+{
+	struct ui *u = arg;
+	double now = mono(), rate, eta;
+	int w = 30, fill;
+
+	if (!u->tty || (now - u->last < 0.1 && done < total))
+		return;
+	u->last = now;
+	rate = done / (now - u->t0 > 0.001 ? now - u->t0 : 0.001);
+	eta = rate > 0 ? (total - done) / rate : 0;
+	fill = total > 0 ? (int)((double)w * done / total) : w;
+	fprintf(stderr, "\r\033[K[%.*s%*s] %ld/%ld  %.0f users/s  ETA %.0fs",
+	    fill, "##############################", w - fill, "", done,
+	    total, rate, eta);
+	fflush(stderr);
+}
+
+static int
+parse_ttl(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || v <= 0)
+		return 0;
+	switch (*end) {
+	case 'd': v *= 86400; end++; break;
+	case 'h': v *= 3600; end++; break;
+	case 'm': v *= 60; end++; break;
+	case 's': end++; break;
+	case '\0': break;
+	default: return 0;
+	}
+	if (*end != '\0' || v < 60 || v > 366L * 86400)
+		return 0;
+	*out = (int)v;
+	return 1;
+}
+
+#define BATCH_USAGE "batch USERS.csv --out DIR [--jobs N] " \
+	"[--p12-format modern|legacy] [--tokens] [--ttl 7d] [--reissue] " \
+	"[--dry-run] [--days N] [--passphrase-file F] [--home DIR]"
+
+int
+cmd_batch(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "p12-format", required_argument, NULL, O_P12FMT },
+		{ "tokens", no_argument, NULL, O_TOKENS },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "reissue", no_argument, NULL, O_REISSUE },
+		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "days", required_argument, NULL, O_DAYS },
+		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	struct batch_opts o;
+	struct batch_stats st;
+	struct ui u;
+	const char *home = NULL, *passfile = NULL, *fmt = "modern";
+	char *end;
+	long v;
+	int c, rc, ex;
+	double secs;
+
+	memset(&o, 0, sizeof(o));
+	memset(&u, 0, sizeof(u));
+	o.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_OUT: o.out = optarg; break;
+		case O_JOBS:
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < 1 || v > 256)
+				return cli_usage(BATCH_USAGE);
+			o.jobs = (int)v;
+			break;
+		case O_P12FMT: fmt = optarg; break;
+		case O_TOKENS: o.tokens = 1; break;
+		case O_TTL:
+			if (!parse_ttl(optarg, &o.ttl))
+				return cli_usage(BATCH_USAGE);
+			break;
+		case O_REISSUE: o.reissue = 1; break;
+		case O_DRY: o.dry_run = 1; break;
+		case O_DAYS:
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < 1 || v > 3650)
+				return cli_usage(BATCH_USAGE);
+			o.days = (int)v;
+			break;
+		case O_PASSF: passfile = optarg; break;
+		case O_HELP:
+			return cli_help(BATCH_USAGE,
+			    "Issues for every user in a CSV file: one PKCS#12 "
+			    "(DIR/<username>.p12, 0600)\nwith its own generated "
+			    "password, or with --tokens a one-time enrollment "
+			    "URL.\nDIR/manifest.csv (0600) lists username, email, "
+			    "serial, not_after, p12_file,\npassword, enroll_url, "
+			    "token_expires.\n\n"
+			    "CSV: UTF-8 (BOM tolerated), RFC 4180 quoting, a "
+			    "header row naming the columns:\n"
+			    "  username (required), email, name, upn, ou, "
+			    "p12_format (modern|legacy)\n\n"
+			    "A bad row is reported as FILE:LINE: what is wrong "
+			    "and skipped; the rest goes\non (exit status 3). "
+			    "Users who already have a valid certificate (or "
+			    "with\n--tokens a pending token) are skipped unless "
+			    "--reissue, which revokes the old\ncertificate "
+			    "(reason superseded) once the new one is "
+			    "committed.\n\n"
+			    "Safe to re-run: a killed batch resumes where it "
+			    "stopped; nobody is issued twice.\n"
+			    "  --jobs N     worker threads (default: the number "
+			    "of cores)\n"
+			    "  --dry-run    check the whole file, report every "
+			    "problem, issue nothing\n"
+			    "  --ttl T      token lifetime: 7d, 72h, ... "
+			    "(default: userca.conf)\n");
+		default:
+			return cli_usage(BATCH_USAGE);
+		}
+	}
+	if (argc - optind != 1 || (o.out == NULL && !o.dry_run))
+		return cli_usage(BATCH_USAGE);
+	if ((rc = p12_format_parse(fmt, &o.format)) != UC_OK)
+		return cli_fail(rc, "--p12-format");
+	o.csv = o.csv_name = argv[optind];
+	u.csv = o.csv;
+	u.tty = isatty(STDERR_FILENO);
+	u.t0 = u.last = mono();
+	o.on_error = ui_error;
+	o.on_progress = ui_progress;
+	o.arg = &u;
+	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+		return ex;
+	rc = authority_batch(a, &o, &st);
+	secs = mono() - u.t0;
+	if (u.tty)
+		fputs("\r\033[K", stderr);
+	if (rc != UC_OK) {
+		ex = cli_fail(rc, o.csv);
+		fprintf(stderr, "userca: batch: so far: %ld issued, %ld "
+		    "skipped, %ld failed; re-run the same command to "
+		    "resume\n", st.issued, st.skipped, st.failed);
+		goto out;
+	}
+	if (o.dry_run)
+		printf("%s: %ld rows: %ld would be issued, %ld skipped "
+		    "(already issued), %ld with errors\n", o.csv, st.rows,
+		    st.issued, st.skipped, st.failed);
+	else
+		printf("%s: %ld rows: %ld issued, %ld skipped (already "
+		    "issued), %ld failed, %ld superseded; %.1f s, %.0f "
+		    "users/s; manifest: %s/manifest.csv\n", o.csv, st.rows,
+		    st.issued, st.skipped, st.failed, st.superseded, secs,
+		    secs > 0 ? st.issued / secs : 0.0, o.out);
+	ex = st.failed > 0 ? 3 : 0;
+out:
+	authority_free(a);
+	return ex;
+}
+
+#define TOKEN_USAGE "token --user U [--email E] [--upn P] [--name N] " \
+	"[--ou OU] [--ttl 72h] [--json] [--home DIR]"
+
+int
+cmd_token(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "user", required_argument, NULL, O_USER },
+		{ "email", required_argument, NULL, O_EMAIL },
+		{ "upn", required_argument, NULL, O_UPN },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "ou", required_argument, NULL, O_OU },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	struct identity id;
+	const char *home = NULL;
+	char *tok = NULL, when[32];
+	int64_t expires;
+	int c, rc, ex, ttl = 0, json = 0;
+
+	memset(&id, 0, sizeof(id));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_USER: id.username = optarg; break;
+		case O_EMAIL: id.email = optarg; break;
+		case O_UPN: id.upn = optarg; break;
+		case O_NAME: id.name = optarg; break;
+		case O_OU: id.ou = optarg; break;
+		case O_TTL:
+			if (!parse_ttl(optarg, &ttl))
+				return cli_usage(TOKEN_USAGE);
+			break;
+		case O_JSON: json = 1; break;
+		case O_HELP:
+			return cli_help(TOKEN_USAGE,
+			    "Creates a one-time enrollment token for the user "
+			    "and prints the enrollment\nURL (<base-url>/enroll/"
+			    "<token>).  Only the token's SHA-256 is stored; the "
+			    "URL\nis shown once.\n");
+		default:
+			return cli_usage(TOKEN_USAGE);
+		}
+	}
+	if (optind != argc || id.username == NULL)
+		return cli_usage(TOKEN_USAGE);
+	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
+		return ex;
+	if ((rc = authority_token(a, &id, ttl, &tok, &expires)) != UC_OK) {
+		ex = cli_fail(rc, id.username);
+		goto out;
+	}
+	uc_time_iso(expires, when, sizeof(when));
+	if (json)
+		printf("{\"user\": \"%s\", \"url\": \"%s/enroll/%s\", "
+		    "\"expires\": \"%s\"}\n", id.username,
+		    authority_conf(a)->base_url, tok, when);
+	else
+		printf("%s/enroll/%s\nexpires: %s\n",
+		    authority_conf(a)->base_url, tok, when);
+	ex = 0;
+out:
+	secret_free(tok);
+	authority_free(a);
+	return ex;
+}

@@ -1,0 +1,367 @@
+/*
+ * issue.c: the issuance contract, written once for every front door.
+ *
+ *   mint    validate, identity from our records, random serial, sign,
+ *           build the bundle (no DB; thread-safe once the signer is open)
+ *   record  INSERT the rows (and tokens) in one transaction, COMMIT
+ *   release only after record() said so, the caller hands the result out
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "authority_int.h"
+
+/* Leaf PEM followed by the chain up to and including the root. */
+int
+chain_pem(struct authority *a, X509 *leaf, unsigned char **out, size_t *len)
+{
+	X509 *chain[3];
+	unsigned char *buf = NULL, *pem, *nb;
+	size_t n = 0, plen, blen = 0;
+	int rc = UC_OK;
+
+	chain[n++] = leaf;
+	chain[n++] = a->issuing;
+	if (a->root != NULL && X509_cmp(a->root, a->issuing) != 0)
+		chain[n++] = a->root;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = cert_to_pem(chain[i], &pem, &plen)) != UC_OK)
+			break;
+		if ((nb = realloc(buf, blen + plen)) == NULL) {
+			free(pem);
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			break;
+		}
+		buf = nb;
+		memcpy(buf + blen, pem, plen);
+		blen += plen;
+		free(pem);
+	}
+	if (rc != UC_OK) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*len = blen;
+	return UC_OK;
+}
+
+int
+p12_for(struct authority *a, EVP_PKEY *key, X509 *cert, const char *friendly,
+    const char *pass, enum p12_format f, unsigned char **der, size_t *len)
+{
+	STACK_OF(X509) *chain;
+	int rc;
+
+	if ((chain = sk_X509_new_null()) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (!sk_X509_push(chain, a->issuing) || (a->root != NULL &&
+	    X509_cmp(a->root, a->issuing) != 0 &&
+	    !sk_X509_push(chain, a->root))) {
+		sk_X509_free(chain);
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
+	rc = p12_build(key, cert, chain, friendly, pass, f, der, len);
+	sk_X509_free(chain);	/* borrowed certificates: not freed */
+	return rc;
+}
+
+void
+mint_clear(struct mint *m)
+{
+	if (m == NULL)
+		return;
+	X509_free(m->cert);
+	free(m->serial);
+	secret_free_buf(m->p12, m->p12_len);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+authority_ready(struct authority *a)
+{
+	struct signer *sig;
+
+	return issuing_signer(a, &sig);
+}
+
+int
+authority_mint(struct authority *a, const struct identity *id, EVP_PKEY *pub,
+    enum p12_format f, const char *pass, int days, int email_protection,
+    struct mint *m)
+{
+	struct signer *sig;
+	struct cert_req cr;
+	EVP_PKEY *key = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int64_t now = uc_now();
+	int rc;
+
+	memset(m, 0, sizeof(m[0]));
+	if ((rc = identity_check(id)) != UC_OK)
+		return rc;
+	if (pub == NULL && pass == NULL)
+		return uc_seterr(UC_E_INVALID, "a PKCS#12 password is needed");
+	if ((rc = issuing_signer(a, &sig)) != UC_OK)
+		return rc;
+	if (pub == NULL) {
+		if ((rc = key_generate(a->prof->user, &key)) != UC_OK)
+			return rc;
+		pub = key;
+	}
+	memset(&cr, 0, sizeof(cr));
+	cr.kind = CK_USER;
+	cr.org = a->conf.org;
+	cr.id = id;
+	cr.base_url = a->conf.base_url;
+	cr.email_protection = email_protection;
+	cr.not_before = now - 300;	/* tolerate clients' clock skew */
+	cr.not_after = now + (int64_t)(days > 0 ? days : a->conf.user_days) *
+	    86400;
+	if ((rc = sign_new_cert(sig, &cr, pub, &m->cert)) != UC_OK)
+		goto out;
+	if ((m->serial = serial_hex(X509_get0_serialNumber(m->cert))) ==
+	    NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((rc = uc_asn1_time(X509_get0_notAfter(m->cert), &m->not_after)) !=
+	    UC_OK)
+		goto out;
+	/* The bundle is made (and read back) before anything is recorded. */
+	if (key != NULL) {
+		if ((rc = p12_for(a, key, m->cert, id->username, pass, f, &der,
+		    &len)) != UC_OK)
+			goto out;
+		if ((m->p12 = malloc(len)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		memcpy(m->p12, der, len);
+		m->p12_len = len;
+	}
+	rc = UC_OK;
+out:
+	if (der != NULL) {
+		OPENSSL_cleanse(der, len);
+		OPENSSL_free(der);
+	}
+	EVP_PKEY_free(key);
+	if (rc != UC_OK)
+		mint_clear(m);
+	return rc;
+}
+
+/* One record inside the open transaction. */
+static int
+record_one(struct authority *a, struct record *r, int64_t now)
+{
+	struct store_user u;
+	char **old = NULL;
+	size_t nold = 0, i;
+	char *serial = NULL;
+	int64_t uid;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)(uintptr_t)r->id->username;
+	u.email = (char *)(uintptr_t)r->id->email;
+	u.name = (char *)(uintptr_t)r->id->name;
+	u.upn = (char *)(uintptr_t)r->id->upn;
+	u.ou = (char *)(uintptr_t)r->id->ou;
+	if ((rc = store_user_upsert(a->st, &u, &uid)) != UC_OK)
+		return rc;
+	/* Certificates are superseded by a certificate, not by a token. */
+	if (r->supersede && r->cert != NULL &&
+	    (rc = store_user_valid_serials(a->st,
+	    r->id->username, now, &old, &nold)) != UC_OK)
+		return rc;
+	if (r->cert != NULL) {
+		if ((rc = record_cert(a->st, r->cert, a->issuing, uid, "user",
+		    r->method, &r->cert_id)) != UC_OK)
+			goto out;
+		if ((serial = serial_hex(X509_get0_serialNumber(r->cert))) ==
+		    NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		if ((rc = store_audit(a->st, now, a->actor, "issue",
+		    r->id->username, serial)) != UC_OK)
+			goto out;
+	}
+	if (r->token_hash != NULL) {
+		/* A new token replaces the user's unused ones. */
+		if (r->supersede && (rc = store_user_expire_tokens(a->st, uid,
+		    now)) != UC_OK)
+			goto out;
+		if ((rc = store_token_insert(a->st, uid, r->token_hash, now,
+		    r->token_expires, NULL)) != UC_OK ||
+		    (rc = store_audit(a->st, now, a->actor, "token",
+		    r->id->username, NULL)) != UC_OK)
+			goto out;
+	}
+	/* Only now that the new one is in: the old ones are superseded. */
+	for (i = 0; i < nold; i++) {
+		if (r->cert_id != 0 && (rc = store_cert_supersede(a->st,
+		    old[i], r->cert_id)) != UC_OK)
+			goto out;
+		if ((rc = store_cert_revoke(a->st, old[i], now, 4)) != UC_OK ||
+		    (rc = store_audit(a->st, now, a->actor, "revoke", old[i],
+		    "superseded")) != UC_OK)
+			goto out;
+		r->revoked++;
+	}
+out:
+	for (i = 0; i < nold; i++)
+		free(old[i]);
+	free(old);
+	free(serial);
+	return rc;
+}
+
+int
+authority_record(struct authority *a, struct record *r, size_t n)
+{
+	int64_t now = uc_now();
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		r[i].rc = UC_E_STATE;
+		r[i].cert_id = 0;
+		r[i].revoked = 0;
+	}
+	if ((rc = store_begin(a->st)) != UC_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if ((rc = store_savepoint(a->st)) != UC_OK)
+			goto fail;
+		if ((r[i].rc = record_one(a, &r[i], now)) != UC_OK) {
+			/* Keep this record's reason; undo only its rows. */
+			r[i].errmsg[0] = '\0';
+			strncat(r[i].errmsg, uc_errmsg(),
+			    sizeof(r[i].errmsg) - 1);
+			r[i].cert_id = 0;
+			r[i].revoked = 0;
+			store_rollback_to(a->st);
+			continue;
+		}
+		if ((rc = store_release(a->st)) != UC_OK)
+			goto fail;
+	}
+	if ((rc = store_commit(a->st)) != UC_OK)
+		goto fail;
+	return UC_OK;
+fail:
+	store_rollback(a->st);
+	for (i = 0; i < n; i++) {
+		if (r[i].rc == UC_OK)
+			r[i].rc = rc;
+		r[i].cert_id = 0;
+		r[i].revoked = 0;
+	}
+	return rc;
+}
+
+void
+issue_result_clear(struct issue_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->serial);
+	free(r->cert_pem);
+	secret_free_buf(r->p12, r->p12_len);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+authority_issue(struct authority *a, const struct issue_req *r,
+    struct issue_result *res)
+{
+	struct mint m;
+	struct record rec;
+	EVP_PKEY *pub = NULL;
+	int rc, tries;
+
+	memset(res, 0, sizeof(*res));
+	memset(&m, 0, sizeof(m));
+	if ((rc = identity_check(&r->id)) != UC_OK)
+		return rc;
+	if (r->csr != NULL && (rc = csr_check(r->csr, r->csrlen, &pub)) !=
+	    UC_OK)
+		return rc;
+	/*
+	 * A serial collision (2^-126) is caught by the UNIQUE constraint and
+	 * retried with a fresh serial; anything else fails the issuance.
+	 */
+	for (tries = 0; tries < 3; tries++) {
+		mint_clear(&m);
+		if ((rc = authority_mint(a, &r->id, pub, r->p12_format,
+		    r->p12_password, r->days, r->email_protection, &m)) !=
+		    UC_OK)
+			goto out;
+		memset(&rec, 0, sizeof(rec));
+		rec.id = &r->id;
+		rec.cert = m.cert;
+		rec.method = r->method != NULL ? r->method : "cli";
+		if ((rc = authority_record(a, &rec, 1)) != UC_OK)
+			goto out;
+		if ((rc = rec.rc) != UC_E_EXISTS)
+			break;
+	}
+	if (rc != UC_OK) {
+		rc = uc_seterr(rc, "%s", rec.errmsg);
+		goto out;
+	}
+	/* Committed: from here on the certificate exists and may be released. */
+	res->cert_id = rec.cert_id;
+	res->not_after = m.not_after;
+	res->serial = m.serial;
+	m.serial = NULL;	/* now owned by res */
+	res->p12 = m.p12;
+	res->p12_len = m.p12_len;
+	m.p12 = NULL;
+	if ((rc = chain_pem(a, m.cert, &res->cert_pem, &res->cert_pem_len)) !=
+	    UC_OK)
+		rc = uc_seterr(UC_E_INTERNAL, "certificate %s was recorded but "
+		    "could not be encoded", res->serial);
+out:
+	mint_clear(&m);
+	EVP_PKEY_free(pub);
+	if (rc != UC_OK)
+		issue_result_clear(res);
+	return rc;
+}
+
+int
+authority_token(struct authority *a, const struct identity *id, int ttl,
+    char **token, int64_t *expires)
+{
+	struct record rec;
+	unsigned char hash[32];
+	int rc;
+
+	*token = NULL;
+	if ((rc = identity_check(id)) != UC_OK)
+		return rc;
+	if ((rc = token_new(token, hash)) != UC_OK)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	rec.id = id;
+	rec.method = "token";
+	rec.token_hash = hash;
+	rec.token_expires = uc_now() + (ttl > 0 ? ttl : a->conf.token_ttl);
+	*expires = rec.token_expires;
+	if ((rc = authority_record(a, &rec, 1)) == UC_OK)
+		rc = rec.rc != UC_OK ? uc_seterr(rec.rc, "%s", rec.errmsg) :
+		    UC_OK;
+	if (rc != UC_OK) {
+		secret_free(*token);
+		*token = NULL;
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return rc;
+}

@@ -1,0 +1,318 @@
+/*
+ * test_csr.c: csr_check() on requests made here, good and hostile.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "pki.h"
+
+#define CSR_MAX		(64 * 1024)
+
+/* A CSR for k (CN=cn), signed with k; DER (pem = 0) or PEM. */
+static void
+make_csr(EVP_PKEY *k, const char *cn, int pem, unsigned char **out,
+    size_t *len)
+{
+	X509_REQ *req;
+	X509_NAME *n;
+	BIO *bio;
+	char *data;
+	unsigned char *der = NULL;
+	long blen;
+	int dlen;
+
+	req = X509_REQ_new();
+	assert_non_null(req);
+	n = X509_REQ_get_subject_name(req);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+	    (const unsigned char *)"Example Org", -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_REQ_set_pubkey(req, k), 1);
+	assert_true(X509_REQ_sign(req, k, EVP_PKEY_is_a(k, "ED25519") ?
+	    NULL : EVP_sha256()) > 0);
+	if (pem) {
+		bio = BIO_new(BIO_s_mem());
+		assert_non_null(bio);
+		assert_int_equal(PEM_write_bio_X509_REQ(bio, req), 1);
+		blen = BIO_get_mem_data(bio, &data);
+		assert_true(blen > 0);
+		*out = malloc((size_t)blen);
+		assert_non_null(*out);
+		memcpy(*out, data, (size_t)blen);
+		*len = (size_t)blen;
+		BIO_free(bio);
+	} else {
+		dlen = i2d_X509_REQ(req, &der);
+		assert_true(dlen > 0);
+		*out = malloc((size_t)dlen);
+		assert_non_null(*out);
+		memcpy(*out, der, (size_t)dlen);
+		*len = (size_t)dlen;
+		OPENSSL_free(der);
+	}
+	X509_REQ_free(req);
+}
+
+static EVP_PKEY *
+ec_key(void)
+{
+	EVP_PKEY *k = NULL;
+
+	assert_int_equal(key_generate(KT_EC_P256, &k), UC_OK);
+	return k;
+}
+
+/* Expect csr_check to refuse buf with rc, leaving *pub NULL. */
+static void
+expect_refused(const unsigned char *buf, size_t len, int want)
+{
+	EVP_PKEY *pub = (EVP_PKEY *)(uintptr_t)1;
+	int rc;
+
+	uc_clearerr();
+	rc = csr_check(buf, len, &pub);
+	if (rc != want)
+		print_error("csr_check: %d, want %d (%s)\n", rc, want,
+		    uc_errmsg());
+	if (rc == UC_OK)
+		EVP_PKEY_free(pub);
+	assert_int_equal(rc, want);
+	assert_null(pub);
+	assert_true(uc_errmsg()[0] != '\0');
+	/* The OpenSSL error queue was drained into the message. */
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void
+test_csr_valid(void **state)
+{
+	EVP_PKEY *k, *pub = NULL;
+	unsigned char *pem = NULL, *der = NULL;
+	size_t pemlen, derlen;
+
+	(void)state;
+	k = ec_key();
+	make_csr(k, "alice", 1, &pem, &pemlen);
+	make_csr(k, "alice", 0, &der, &derlen);
+
+	assert_int_equal(csr_check(pem, pemlen, &pub), UC_OK);
+	assert_non_null(pub);
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+
+	assert_int_equal(csr_check(der, derlen, &pub), UC_OK);
+	assert_non_null(pub);
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+
+	free(pem);
+	free(der);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_csr_valid_ed25519(void **state)
+{
+	EVP_PKEY *k = NULL, *pub = NULL;
+	unsigned char *der = NULL;
+	size_t derlen;
+
+	(void)state;
+	assert_int_equal(key_generate(KT_ED25519, &k), UC_OK);
+	make_csr(k, "bob", 0, &der, &derlen);
+	assert_int_equal(csr_check(der, derlen, &pub), UC_OK);
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	EVP_PKEY_free(pub);
+	free(der);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_csr_bad_signature(void **state)
+{
+	EVP_PKEY *k;
+	unsigned char *der = NULL, *p;
+	size_t derlen;
+
+	(void)state;
+	k = ec_key();
+
+	/* Last octet: the end of the ECDSA signature's s value. */
+	make_csr(k, "alice", 0, &der, &derlen);
+	der[derlen - 1] ^= 0x01;
+	expect_refused(der, derlen, UC_E_SIGNATURE);
+	free(der);
+
+	/* The signed content changed: "alice" -> "alicf" in the subject. */
+	make_csr(k, "alice", 0, &der, &derlen);
+	p = memmem(der, derlen, "alice", 5);
+	assert_non_null(p);
+	p[4] = 'f';
+	expect_refused(der, derlen, UC_E_SIGNATURE);
+	free(der);
+
+	/* Signed by another key than the one it carries. */
+	{
+		EVP_PKEY *other = ec_key();
+		X509_REQ *req = X509_REQ_new();
+		unsigned char *d = NULL;
+		int dlen;
+
+		assert_non_null(req);
+		assert_int_equal(X509_REQ_set_pubkey(req, k), 1);
+		assert_true(X509_REQ_sign(req, other, EVP_sha256()) > 0);
+		/* X509_REQ_sign sets no key: the request still carries k. */
+		dlen = i2d_X509_REQ(req, &d);
+		assert_true(dlen > 0);
+		expect_refused(d, (size_t)dlen, UC_E_SIGNATURE);
+		OPENSSL_free(d);
+		X509_REQ_free(req);
+		EVP_PKEY_free(other);
+	}
+	EVP_PKEY_free(k);
+}
+
+static void
+test_csr_weak_keys(void **state)
+{
+	EVP_PKEY *k;
+	unsigned char *der = NULL;
+	size_t derlen;
+
+	(void)state;
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	assert_non_null(k);
+	make_csr(k, "weak", 0, &der, &derlen);
+	expect_refused(der, derlen, UC_E_POLICY);
+	assert_non_null(strstr(uc_errmsg(), "1024"));
+	free(der);
+	EVP_PKEY_free(k);
+
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+	assert_non_null(k);
+	make_csr(k, "koblitz", 1, &der, &derlen);
+	expect_refused(der, derlen, UC_E_POLICY);
+	free(der);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_csr_malformed(void **state)
+{
+	static const unsigned char garbage[] = "this is not a certificate "
+	    "request\n";
+	static const unsigned char derish[] = { 0x30, 0x82, 0x01, 0x00, 0x02,
+	    0x01, 0x00 };
+	static const unsigned char pem_empty[] =
+	    "-----BEGIN CERTIFICATE REQUEST-----\n"
+	    "-----END CERTIFICATE REQUEST-----\n";
+	unsigned char *buf, *der = NULL, *pem = NULL;
+	size_t derlen, pemlen;
+	EVP_PKEY *k;
+
+	(void)state;
+	expect_refused(garbage, sizeof(garbage) - 1, UC_E_INVALID);
+	expect_refused(derish, sizeof(derish), UC_E_INVALID);
+	expect_refused(pem_empty, sizeof(pem_empty) - 1, UC_E_INVALID);
+	expect_refused(garbage, 0, UC_E_INVALID);
+	expect_refused((const unsigned char *)"", 0, UC_E_INVALID);
+
+	k = ec_key();
+
+	/* 70000 bytes: a valid PEM CSR padded with newlines. */
+	make_csr(k, "big", 1, &pem, &pemlen);
+	buf = malloc(70000);
+	assert_non_null(buf);
+	memset(buf, '\n', 70000);
+	memcpy(buf, pem, pemlen);
+	expect_refused(buf, 70000, UC_E_INVALID);
+	/* The same CSR with the padding cut to the limit is fine. */
+	{
+		EVP_PKEY *pub = NULL;
+
+		assert_int_equal(csr_check(buf, CSR_MAX, &pub), UC_OK);
+		EVP_PKEY_free(pub);
+		expect_refused(buf, CSR_MAX + 1, UC_E_INVALID);
+	}
+	free(buf);
+	free(pem);
+
+	/* DER with trailing junk; truncated DER. */
+	make_csr(k, "trail", 0, &der, &derlen);
+	buf = malloc(derlen + 4);
+	assert_non_null(buf);
+	memcpy(buf, der, derlen);
+	memcpy(buf + derlen, "JUNK", 4);
+	expect_refused(buf, derlen + 4, UC_E_INVALID);
+	expect_refused(buf, derlen + 1, UC_E_INVALID);
+	expect_refused(buf, derlen - 1, UC_E_INVALID);
+	expect_refused(buf, 1, UC_E_INVALID);
+	free(buf);
+	free(der);
+	EVP_PKEY_free(k);
+}
+
+/* csr_make: a CSR from the signer's key that csr_check accepts. */
+static void
+test_csr_make(void **state)
+{
+	struct signer *s = NULL;
+	EVP_PKEY *k = NULL, *pub = NULL, *spub;
+	X509_REQ *req = NULL;
+	unsigned char *pem = NULL;
+	size_t len;
+	char cn[64];
+
+	(void)state;
+	assert_int_equal(key_generate(KT_EC_P384, &k), UC_OK);
+	assert_int_equal(signer_from_key(k, NULL, &s), UC_OK);
+	assert_int_equal(csr_make(s, "Example Org", "Example Issuing CA", &pem,
+	    &len), UC_OK);
+	assert_non_null(pem);
+	assert_int_equal(csr_check(pem, len, &pub), UC_OK);
+	spub = signer_pubkey(s);
+	assert_non_null(spub);
+	assert_int_equal(EVP_PKEY_eq(pub, spub), 1);
+
+	assert_int_equal(csr_parse(pem, len, &req), UC_OK);
+	assert_true(X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
+	    NID_commonName, cn, sizeof(cn)) > 0);
+	assert_string_equal(cn, "Example Issuing CA");
+	assert_true(X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
+	    NID_organizationName, cn, sizeof(cn)) > 0);
+	assert_string_equal(cn, "Example Org");
+
+	X509_REQ_free(req);
+	EVP_PKEY_free(spub);
+	EVP_PKEY_free(pub);
+	free(pem);
+	signer_free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_csr_valid),
+		cmocka_unit_test(test_csr_valid_ed25519),
+		cmocka_unit_test(test_csr_bad_signature),
+		cmocka_unit_test(test_csr_weak_keys),
+		cmocka_unit_test(test_csr_malformed),
+		cmocka_unit_test(test_csr_make),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
