@@ -392,8 +392,10 @@ flush(struct run *r, struct job *list)
 		if (j->rc != UC_OK)
 			continue;
 		if (j->token) {
-			const char *f[9];
+			const char *f[10];
+			char ln[24];
 
+			snprintf(ln, sizeof(ln), "%ld", j->line);
 			if ((url = base_url_enroll(r, j->tok)) == NULL) {
 				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 				goto out;
@@ -401,8 +403,8 @@ flush(struct run *r, struct job *list)
 			iso(j->expires, when, sizeof(when));
 			f[0] = "T"; f[1] = j->username; f[2] = j->email;
 			f[3] = ""; f[4] = ""; f[5] = ""; f[6] = "";
-			f[7] = url; f[8] = when;
-			rc = jline(r, &jb, &jlen, &jcap, f, 9);
+			f[7] = url; f[8] = when; f[9] = ln;
+			rc = jline(r, &jb, &jlen, &jcap, f, 10);
 			secret_free(url);
 			url = NULL;
 			if (rc != UC_OK)
@@ -427,15 +429,16 @@ flush(struct run *r, struct job *list)
 			goto out;
 		}
 		{
-			const char *f[9];
-			char file[PATH_MAX];
+			const char *f[10];
+			char file[PATH_MAX], ln[24];
 
+			snprintf(ln, sizeof(ln), "%ld", j->line);
 			snprintf(file, sizeof(file), "%s.p12", j->username);
 			iso(j->m.not_after, when, sizeof(when));
 			f[0] = "I"; f[1] = j->username; f[2] = j->email;
 			f[3] = j->m.serial; f[4] = when; f[5] = file;
-			f[6] = j->password; f[7] = ""; f[8] = "";
-			if ((rc = jline(r, &jb, &jlen, &jcap, f, 9)) != UC_OK)
+			f[6] = j->password; f[7] = ""; f[8] = ""; f[9] = ln;
+			if ((rc = jline(r, &jb, &jlen, &jcap, f, 10)) != UC_OK)
 				goto out;
 		}
 	}
@@ -775,7 +778,7 @@ out:
 /* ---- start-up: folder, journal replay, partial bundles ------------------------------ */
 
 struct jrow {
-	char	*f[9];
+	char	*f[10];
 	int	 nf;
 };
 
@@ -794,7 +797,7 @@ jp_field(void *data, size_t len, void *arg)
 	struct jparse *jp = arg;
 	char *s;
 
-	if (jp->row.nf >= 9)
+	if (jp->row.nf >= 10)
 		return;
 	if ((s = malloc(len + 1)) == NULL) {
 		jp->rc = UC_E_INTERNAL;
@@ -940,13 +943,29 @@ recover_partials(struct run *r)
 
 /* ---- the manifest --------------------------------------------------------------- */
 
+struct mrow {
+	long	 line;
+	long	 seq;
+	char	*text;		/* the quoted CSV line */
+	size_t	 len;
+};
+
 struct manifest {
-	char	*buf;
-	size_t	 len, cap;
-	long	 rows;
+	struct mrow	*rows;
+	size_t		 n, cap;
 };
 
 static struct manifest	*cur_manifest;	/* set only during render */
+
+static int
+mrow_cmp(const void *a, const void *b)
+{
+	const struct mrow *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
 
 /* A spreadsheet must not run a cell as a formula. */
 static const char *
@@ -967,7 +986,7 @@ render_row(struct run *r, struct jrow *row)
 	unsigned char hash[32];
 	const char *tok, *f[8];
 	char t[8][1100];
-	int keep = 0, pending, i;
+	int keep = 0, pending, i, rc;
 
 	if (row->nf < 9)
 		return UC_OK;
@@ -989,8 +1008,29 @@ render_row(struct run *r, struct jrow *row)
 		return UC_OK;
 	for (i = 0; i < 8; i++)
 		f[i] = neutral(row->f[i + 1], t[i], sizeof(t[i]));
-	m->rows++;
-	return jline(r, &m->buf, &m->len, &m->cap, f, 8);
+	if (m->n == m->cap) {
+		struct mrow *nr;
+
+		m->cap = m->cap ? m->cap * 2 : 256;
+		if ((nr = reallocarray(m->rows, m->cap, sizeof(*nr))) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		m->rows = nr;
+	}
+	memset(&m->rows[m->n], 0, sizeof(m->rows[0]));
+	/* In the order of the CSV file, whatever order workers finished. */
+	m->rows[m->n].line = row->nf >= 10 ? strtol(row->f[9], NULL, 10) : 0;
+	m->rows[m->n].seq = (long)m->n;
+	{
+		size_t cap = 0;
+
+		if ((rc = jline(r, &m->rows[m->n].text, &m->rows[m->n].len,
+		    &cap, f, 8)) != UC_OK) {
+			free(m->rows[m->n].text);
+			return rc;
+		}
+	}
+	m->n++;
+	return UC_OK;
 }
 
 static int
@@ -1001,23 +1041,45 @@ render_manifest(struct run *r)
 		"password", "enroll_url", "token_expires",
 	};
 	struct manifest m;
-	char *path = NULL;
+	char *buf = NULL, *path = NULL;
+	size_t len = 0, cap = 0, i;
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	if ((rc = jline(r, &m.buf, &m.len, &m.cap, hdr, 8)) != UC_OK)
-		return rc;
 	cur_manifest = &m;
 	rc = journal_walk(r, render_row);
 	cur_manifest = NULL;
-	if (rc == UC_OK) {
-		if ((path = path_join(r->dir, MANIFEST)) == NULL)
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		else
-			rc = file_write_atomic(path, m.buf, m.len, 0600);
+	if (rc != UC_OK)
+		goto out;
+	qsort(m.rows, m.n, sizeof(m.rows[0]), mrow_cmp);
+	if ((rc = jline(r, &buf, &len, &cap, hdr, 8)) != UC_OK)
+		goto out;
+	for (i = 0; i < m.n; i++) {
+		if (len + m.rows[i].len > cap) {
+			char *nb;
+
+			while (len + m.rows[i].len > cap)
+				cap *= 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, m.rows[i].text, m.rows[i].len);
+		len += m.rows[i].len;
 	}
+	if ((path = path_join(r->dir, MANIFEST)) == NULL)
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	else
+		rc = file_write_atomic(path, buf, len, 0600);
+out:
+	for (i = 0; i < m.n; i++)
+		secret_free_buf((unsigned char *)m.rows[i].text,
+		    m.rows[i].len);
+	free(m.rows);
 	free(path);
-	secret_free_buf((unsigned char *)m.buf, m.cap);
+	secret_free_buf((unsigned char *)buf, cap);
 	return rc;
 }
 

@@ -23,6 +23,8 @@
 
 #define ALPHABET	"23456789abcdefghjkmnpqrstuvwxyz"
 #define NPASS		1000
+/* Enough symbols to see a modulo bias (about 12% on 8 symbols). */
+#define NPASS_DIST	20000
 
 struct fixture {
 	char	dir[PATH_MAX];
@@ -341,36 +343,41 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* xxxxxx-xxxxxx-xxxxxx from the alphabet; counts symbols into count. */
+static void
+check_password(const char *pw, unsigned int count[256])
+{
+	size_t j;
+
+	assert_non_null(pw);
+	if (strlen(pw) != 20)
+		fail_msg("password '%s': length %zu", pw, strlen(pw));
+	for (j = 0; j < 20; j++) {
+		if (j == 6 || j == 13) {
+			if (pw[j] != '-')
+				fail_msg("password '%s': no '-' at %zu", pw, j);
+			continue;
+		}
+		if (pw[j] == '\0' || strchr(ALPHABET, pw[j]) == NULL)
+			fail_msg("password '%s': bad character at %zu", pw, j);
+		count[(unsigned char)pw[j]]++;
+	}
+}
+
 static void
 test_password_generate(void **state)
 {
 	static char *pw[NPASS];
 	unsigned int count[256];
-	const char *alpha = ALPHABET;
 	size_t i, j, nsym = 0;
-	double chi2 = 0, expect, d, space = 1, bits80 = 1;
-	const char *c;
+	double space = 1, bits80 = 1;
 
 	(void)state;
-	assert_int_equal(strlen(alpha), 31);
 	memset(count, 0, sizeof(count));
 	for (i = 0; i < NPASS; i++) {
 		pw[i] = NULL;
 		assert_int_equal(password_generate(&pw[i]), UC_OK);
-		assert_non_null(pw[i]);
-		/* xxxxxx-xxxxxx-xxxxxx */
-		assert_int_equal(strlen(pw[i]), 20);
-		for (j = 0; j < 20; j++) {
-			if (j == 6 || j == 13) {
-				assert_int_equal(pw[i][j], '-');
-				continue;
-			}
-			c = strchr(alpha, pw[i][j]);
-			if (c == NULL || pw[i][j] == '\0')
-				fail_msg("password '%s': bad character at %zu",
-				    pw[i], j);
-			count[(unsigned char)pw[i][j]]++;
-		}
+		check_password(pw[i], count);
 	}
 
 	/* Symbols per password and the entropy they give: >= 80 bits. */
@@ -378,8 +385,9 @@ test_password_generate(void **state)
 		if (pw[0][j] != '-')
 			nsym++;
 	assert_int_equal(nsym, 18);
+	assert_int_equal(strlen(ALPHABET), 31);
 	for (j = 0; j < nsym; j++)
-		space *= (double)strlen(alpha);		/* 31^18 */
+		space *= (double)strlen(ALPHABET);	/* 31^18 */
 	for (j = 0; j < 80; j++)
 		bits80 *= 2;
 	assert_true(space >= bits80);
@@ -388,14 +396,35 @@ test_password_generate(void **state)
 	qsort(pw, NPASS, sizeof(pw[0]), cmp_str);
 	for (i = 1; i < NPASS; i++)
 		assert_true(strcmp(pw[i - 1], pw[i]) != 0);
+	for (i = 0; i < NPASS; i++)
+		secret_free(pw[i]);
+}
 
+static void
+test_password_distribution(void **state)
+{
+	unsigned int count[256];
+	double chi2 = 0, expect, d;
+	const char *c;
+	char *pw;
+	size_t i, total = 0;
+
+	(void)state;
+	memset(count, 0, sizeof(count));
+	for (i = 0; i < NPASS_DIST; i++) {
+		pw = NULL;
+		assert_int_equal(password_generate(&pw), UC_OK);
+		check_password(pw, count);
+		secret_free(pw);
+	}
 	/*
 	 * Every symbol appears, about equally often: chi-square over 31
-	 * symbols (30 degrees of freedom) stays far below 90, which a fair
-	 * generator exceeds with a chance of about 1e-7.
+	 * symbols (30 degrees of freedom) stays below 90, which a fair
+	 * generator exceeds with a chance of about 1e-7.  Without rejection
+	 * sampling (r % 31 of a byte) the expected value is near 1000.
 	 */
-	expect = (double)(NPASS * 18) / 31.0;
-	for (c = alpha; *c != '\0'; c++) {
+	expect = (double)NPASS_DIST * 18.0 / 31.0;
+	for (c = ALPHABET; *c != '\0'; c++) {
 		assert_true(count[(unsigned char)*c] > 0);
 		d = (double)count[(unsigned char)*c] - expect;
 		chi2 += d * d / expect;
@@ -403,13 +432,9 @@ test_password_generate(void **state)
 	if (chi2 >= 90.0)
 		print_error("chi-square %.1f\n", chi2);
 	assert_true(chi2 < 90.0);
-	/* Nothing outside the alphabet was counted. */
-	for (i = 0, j = 0; i < 256; i++)
-		j += count[i];
-	assert_int_equal(j, NPASS * 18);
-
-	for (i = 0; i < NPASS; i++)
-		secret_free(pw[i]);
+	for (i = 0; i < 256; i++)
+		total += count[i];
+	assert_int_equal(total, (size_t)NPASS_DIST * 18);
 }
 
 /* ---- clock -------------------------------------------------------------- */
@@ -557,6 +582,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_hex_and_secrets),
 		cmocka_unit_test(test_password_generate),
+		cmocka_unit_test(test_password_distribution),
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_asn1_time),
 		cmocka_unit_test(test_time_iso),
