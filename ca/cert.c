@@ -22,7 +22,7 @@ text_ok(const char *s, size_t maxlen)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = 0;
-	int extra;
+	int extra, extra_len;
 	unsigned int cp;
 
 	for (; *p != '\0'; n++) {
@@ -43,6 +43,7 @@ text_ok(const char *s, size_t maxlen)
 			extra = 3;
 		} else
 			return 0;
+		extra_len = extra;
 		p++;
 		while (extra-- > 0) {
 			if ((*p & 0xc0) != 0x80)
@@ -51,7 +52,10 @@ text_ok(const char *s, size_t maxlen)
 		}
 		if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff) ||
 		    cp > 0x10ffff)
-			return 0;	/* C1, overlong, surrogate, too big */
+			return 0;	/* C1, surrogate, too big */
+		if ((extra_len == 2 && cp < 0x800) ||
+		    (extra_len == 3 && cp < 0x10000))
+			return 0;	/* overlong */
 	}
 	return n > 0 && n <= maxlen;
 }
@@ -154,6 +158,9 @@ url_valid(const char *u)
 
 	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
 		return 0;
+	p = u + (u[4] == 's' ? 8 : 7);
+	if (*p == '\0' || *p == '/' || *p == ':')
+		return 0;	/* no host */
 	for (p = u; *p != '\0'; p++)
 		if (*p <= 0x20 || *p >= 0x7f || *p == ',' || *p == '"' ||
 		    *p == '\\')

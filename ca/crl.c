@@ -57,7 +57,13 @@ add_entry(X509_CRL *crl, const struct crl_entry *e)
 	BIGNUM *bn = NULL;
 	int ok = 0;
 
-	if (!BN_hex2bn(&bn, e->serial) ||
+	/* Whole, positive hex only: BN_hex2bn would take a prefix or "-". */
+	if (e->serial == NULL || e->serial[0] == '\0' ||
+	    strspn(e->serial, "0123456789abcdefABCDEF") != strlen(e->serial) ||
+	    strlen(e->serial) > 40 || e->reason > 10 || e->reason == 7 ||
+	    e->reason == 8)
+		goto out;
+	if (BN_hex2bn(&bn, e->serial) != (int)strlen(e->serial) ||
 	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
 	    (r = X509_REVOKED_new()) == NULL ||
 	    !X509_REVOKED_set_serialNumber(r, serial) ||

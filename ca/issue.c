@@ -172,6 +172,7 @@ record_one(struct authority *a, struct record *r, int64_t now)
 	u.name = (char *)(uintptr_t)r->id->name;
 	u.upn = (char *)(uintptr_t)r->id->upn;
 	u.ou = (char *)(uintptr_t)r->id->ou;
+	u.created_at = now;
 	if ((rc = store_user_upsert(a->st, &u, &uid)) != UC_OK)
 		return rc;
 	/* Certificates are superseded by a certificate, not by a token. */

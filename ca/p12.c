@@ -46,7 +46,7 @@ p12_check(const unsigned char *der, size_t len, const char *pass, X509 *cert)
 	STACK_OF(X509) *ca = NULL;
 	int rc;
 
-	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
+	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL || p != der + len) {
 		rc = uc_seterr_ssl(UC_E_INVALID, "not a PKCS#12 file");
 		goto out;
 	}

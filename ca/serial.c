@@ -88,7 +88,8 @@ serial_normalize(const char *in, char **out)
 		s[0] = '0';
 		j++;
 	}
-	if (j == 0 || j > 40) {
+	/* At most 20 octets of DER, which has a sign bit. */
+	if (j == 0 || j > 40 || (j == 40 && strchr("89ABCDEF", s[0]))) {
 		free(s);
 		return uc_seterr(UC_E_INVALID, "serial '%s' is empty or longer "
 		    "than 20 octets", in);

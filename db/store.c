@@ -264,7 +264,7 @@ store_user_upsert(struct store *st, const struct store_user *u, int64_t *id)
 
 	if ((rc = prepare(st, "INSERT INTO users "
 	    "(username, email, name, upn, ou, created_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now')) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 	    "ON CONFLICT (username) DO UPDATE SET "
 	    "email = coalesce(excluded.email, email), "
 	    "name = coalesce(excluded.name, name), "
@@ -277,6 +277,7 @@ store_user_upsert(struct store *st, const struct store_user *u, int64_t *id)
 	bind_text(s, 3, u->name);
 	bind_text(s, 4, u->upn);
 	bind_text(s, 5, u->ou);
+	sqlite3_bind_int64(s, 6, u->created_at);
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		rc = dberr(st, "user insert");
 		goto out;
@@ -342,8 +343,8 @@ store_cert_insert(struct store *st, const struct store_cert *c, int64_t *id)
 		break;
 	case SQLITE_CONSTRAINT:
 	case SQLITE_CONSTRAINT_UNIQUE:
-		rc = uc_seterr(UC_E_EXISTS, "serial %s is already recorded",
-		    c->serial);
+		rc = uc_seterr(UC_E_EXISTS, "serial %s (or a certificate with "
+		    "the same SHA-256) is already recorded", c->serial);
 		break;
 	default:
 		rc = dberr(st, "certificate insert");

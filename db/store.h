@@ -42,6 +42,7 @@ struct store_user {
 	char	*name;
 	char	*upn;
 	char	*ou;
+	int64_t	 created_at;	/* for a new user (upsert) */
 };
 
 /* UC_E_NOTFOUND when there is no such user. */

@@ -171,6 +171,13 @@ test_identity_bad(void **state)
 	expect_id_bad(&id, "name");
 	id.name = "\xed\xa0\x80";	/* surrogate */
 	expect_id_bad(&id, "name");
+	id.name = "\xe0\x82\xa0";	/* overlong 3-byte U+00A0 */
+	expect_id_bad(&id, "name");
+	id.name = "\xf0\x80\x82\xa0";	/* overlong 4-byte U+00A0 */
+	expect_id_bad(&id, "name");
+	id.name = "\xe2\x82\xac\xf0\x9f\x94\x91";	/* euro, key: fine */
+	expect_id_ok(&id);
+	id.name = "Alice";
 	id.name = "";
 	expect_id_bad(&id, "name");
 
@@ -194,6 +201,8 @@ test_url_valid(void **state)
 
 	(void)state;
 	assert_int_equal(url_valid("https://ca.example.org"), 1);
+	assert_int_equal(url_valid("http://"), 0);
+	assert_int_equal(url_valid("https:///path"), 0);
 	assert_int_equal(url_valid("https://ca.example.org/pki"), 1);
 	assert_int_equal(url_valid("http://10.0.0.1:8080/ca"), 1);
 	assert_int_equal(url_valid("https://ca.example.org/a?b=c&d=%20"), 1);

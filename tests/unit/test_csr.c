@@ -229,6 +229,14 @@ test_csr_malformed(void **state)
 	expect_refused(pem_empty, sizeof(pem_empty) - 1, UC_E_INVALID);
 	expect_refused(garbage, 0, UC_E_INVALID);
 	expect_refused((const unsigned char *)"", 0, UC_E_INVALID);
+	assert_non_null(strstr(uc_errmsg(), "empty"));
+	/* An empty heap buffer: not even its first byte may be read. */
+	buf = malloc(1);
+	assert_non_null(buf);
+	buf[0] = 0x30;
+	expect_refused(buf, 0, UC_E_INVALID);
+	assert_non_null(strstr(uc_errmsg(), "empty"));
+	free(buf);
 
 	k = ec_key();
 

@@ -177,10 +177,14 @@ test_serial_normalize(void **state)
 	expect_norm("1", "01");
 	expect_norm("DEADBEEF", "DEADBEEF");
 
-	/* 40 hex digits (20 octets) is the longest. */
+	/* 40 hex digits (20 octets) is the longest, with the sign bit clear. */
 	memset(buf, 'a', 40);
+	buf[0] = '7';
 	buf[40] = '\0';
-	expect_norm(buf, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	expect_norm(buf, "7AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	/* 20 octets with the top bit set need 21 in DER: refused. */
+	buf[0] = 'a';
+	expect_bad(buf);
 
 	expect_bad("");
 	expect_bad("xyz");

@@ -68,8 +68,14 @@ setup(void **state)
 	if ((size_t)snprintf(f->path, sizeof(f->path), "%s/userca.db",
 	    f->dir) >= sizeof(f->path))
 		return -1;
-	assert_int_equal(store_open(f->path, 1, &f->st), UC_OK);
-	assert_non_null(f->st);
+	if (store_open(f->path, 1, &f->st) != UC_OK) {
+		/* cmocka skips the teardown when the setup fails. */
+		print_error("store_open: %s\n", uc_errmsg());
+		rm_rf(f->dir);
+		free(f);
+		*state = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -199,6 +205,19 @@ test_store_users(void **state)
 	assert_string_equal(got.name, "Alice Example");
 	assert_string_equal(got.upn, "alice@corp.example.org");
 	assert_string_equal(got.ou, "Engineering");
+	store_user_clear(&got);
+
+	/* Then the OU only: the new email stays. */
+	memset(&u, 0, sizeof(u));
+	u.username = (char *)(uintptr_t)"alice";
+	u.ou = (char *)(uintptr_t)"Research";
+	assert_int_equal(store_user_upsert(f->st, &u, NULL), UC_OK);
+	assert_int_equal(store_user_get(f->st, "alice", &got), UC_OK);
+	assert_true(got.id == id);
+	assert_string_equal(got.email, "a.example@example.org");
+	assert_string_equal(got.name, "Alice Example");
+	assert_string_equal(got.upn, "alice@corp.example.org");
+	assert_string_equal(got.ou, "Research");
 	store_user_clear(&got);
 
 	/* A second user with no optional fields: NULLs come back. */
@@ -463,6 +482,16 @@ test_store_list(void **state)
 	assert_string_equal(list(f->st, &flt, &cc), "02 03");
 	flt.status = "valid";
 	assert_string_equal(list(f->st, &flt, &cc), "01 05");
+	flt.now = NOW;
+
+	/* At not_after itself a certificate is expired, not valid. */
+	flt.now = NOW + 5 * DAY;
+	flt.status = "expired";
+	assert_string_equal(list(f->st, &flt, &cc), "02 03");
+	flt.status = "valid";
+	assert_string_equal(list(f->st, &flt, &cc), "01 05");
+	flt.now = NOW + 5 * DAY - 1;
+	assert_string_equal(list(f->st, &flt, &cc), "01 03 05");
 	flt.now = NOW;
 
 	flt.username = "alice";

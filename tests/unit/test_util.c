@@ -500,6 +500,9 @@ test_asn1_time(void **state)
 	size_t i;
 
 	(void)state;
+	/* UTC whatever the local zone is (POSIX TZ: no tzdata needed). */
+	assert_int_equal(setenv("TZ", "XST+05:30", 1), 0);
+	tzset();
 	for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
 		t = ASN1_TIME_set(NULL, (time_t)ts[i]);
 		assert_non_null(t);
@@ -524,6 +527,8 @@ test_asn1_time(void **state)
 	assert_int_equal(uc_asn1_time(bad, &v), UC_E_INVALID);
 	assert_true(v == 77);	/* no fallback value written */
 	ASN1_STRING_free(bad);
+	unsetenv("TZ");
+	tzset();
 }
 
 static void
@@ -532,6 +537,8 @@ test_time_iso(void **state)
 	char buf[32], small[8];
 
 	(void)state;
+	assert_int_equal(setenv("TZ", "XST-09", 1), 0);
+	tzset();
 	uc_time_iso(0, buf, sizeof(buf));
 	assert_string_equal(buf, "1970-01-01T00:00:00Z");
 	uc_time_iso(INT64_C(1767225600), buf, sizeof(buf));
@@ -547,6 +554,8 @@ test_time_iso(void **state)
 	memset(small, 'x', sizeof(small));
 	uc_time_iso(INT64_C(1767225600), small, sizeof(small));
 	assert_string_equal(small, "");
+	unsetenv("TZ");
+	tzset();
 }
 
 static void
