@@ -18,6 +18,8 @@
 
 
 
+static int	publish_locked(struct authority *);
+
 /* ---- paths ----------------------------------------------------------------- */
 
 static char *
@@ -302,6 +304,14 @@ authority_open(const char *home, struct authority **out)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	}
 	a->actor = "cli";
+	{
+		pthread_mutexattr_t attr;
+
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&a->mu, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	if ((p = hpath(home, P_CONF)) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto fail;
@@ -346,6 +356,7 @@ authority_free(struct authority *a)
 	free(a->issuing_ski);
 	conf_clear(&a->conf);
 	free(a->home);
+	pthread_mutex_destroy(&a->mu);
 	free(a);
 }
 
@@ -360,6 +371,12 @@ void
 authority_set_actor(struct authority *a, const char *actor)
 {
 	a->actor = actor;
+}
+
+const char *
+authority_home(struct authority *a)
+{
+	return a->home;
 }
 
 struct store *
@@ -474,8 +491,8 @@ out:
 	return rc;
 }
 
-int
-authority_crl(struct authority *a, int root, int days)
+static int
+crl_locked(struct authority *a, int root, int days)
 {
 	struct signer *sig;
 	int rc;
@@ -494,7 +511,18 @@ authority_crl(struct authority *a, int root, int days)
 		    a->conf.root_crl_days)) != UC_OK)
 			return rc;
 	}
-	return authority_publish(a);
+	return publish_locked(a);
+}
+
+int
+authority_crl(struct authority *a, int root, int days)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = crl_locked(a, root, days);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
 }
 
 /* ---- publication ------------------------------------------------------------------- */
@@ -569,8 +597,8 @@ out:
 	return rc;
 }
 
-int
-authority_publish(struct authority *a)
+static int
+publish_locked(struct authority *a)
 {
 	unsigned char *pem = NULL, *der = NULL, *rpem = NULL;
 	size_t pemlen, derlen, rpemlen, blen;
@@ -640,12 +668,24 @@ authority_publish(struct authority *a)
 	}
 	rc = write_rel(a->home, "public/ca.json", js, strlen(js), 0644, 0);
 out:
+	/* the json and buffers below are freed on every path */
 	free(js);
 	json_decref(root);
 	free(bundle);
 	free(pem);
 	free(rpem);
 	OPENSSL_free(der);
+	return rc;
+}
+
+int
+authority_publish(struct authority *a)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = publish_locked(a);
+	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
 
@@ -673,8 +713,8 @@ serials_cb(const struct store_cert *c, void *arg)
 	return 0;
 }
 
-int
-authority_revoke(struct authority *a, const char *serial, const char *username,
+static int
+revoke_locked(struct authority *a, const char *serial, const char *username,
     int reason, int *count)
 {
 	struct store_cert_filter f;
@@ -747,11 +787,23 @@ authority_revoke(struct authority *a, const char *serial, const char *username,
 	if ((rc = sign_crl(a, need_root ? rsig : isig, need_root ?
 	    a->conf.root_crl_days : a->conf.crl_days)) != UC_OK)
 		goto out;
-	rc = authority_publish(a);
+	rc = publish_locked(a);
 out:
 	for (i = 0; i < ss.n; i++)
 		free(ss.s[i]);
 	free(ss.s);
+	return rc;
+}
+
+int
+authority_revoke(struct authority *a, const char *serial, const char *username,
+    int reason, int *count)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = revoke_locked(a, serial, username, reason, count);
+	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
 

@@ -136,6 +136,56 @@ struct record {
  */
 int	authority_record(struct authority *, struct record *r, size_t n);
 
+enum token_state {
+	TOKEN_VALID, TOKEN_UNKNOWN, TOKEN_EXPIRED, TOKEN_USED
+};
+
+struct token_info {
+	enum token_state	 state;
+	struct store_user	 user;		/* when the token is known */
+	int64_t			 expires_at;
+	int64_t			 used_at;
+};
+/*
+ * Who a token is for and whether it can still be redeemed.  Returns UC_OK
+ * whatever the state (a malformed token is TOKEN_UNKNOWN); only the
+ * token's SHA-256 is looked up.
+ */
+int	authority_token_lookup(struct authority *, const char *token,
+	    struct token_info *);
+void	token_info_clear(struct token_info *);
+
+struct redeem_req {
+	const char		*token;
+	const unsigned char	*csr;		/* NULL: generate, PKCS#12 */
+	size_t			 csrlen;
+	enum p12_format		 p12_format;
+	const char		*p12_password;	/* required without csr */
+};
+/*
+ * Redeem a token: the certificate for the token's user (identity from
+ * the record, never from the CSR).  The token is consumed and the row
+ * inserted in one transaction, so of racing requests exactly one wins.
+ * *state says why a token was refused (UC_E_NOTFOUND: unknown,
+ * UC_E_STATE: used or expired); other errors are about the request and
+ * leave the token unused.
+ */
+int	authority_redeem(struct authority *, const struct redeem_req *,
+	    struct issue_result *, enum token_state *state);
+
+/*
+ * The enrollment daemon's own TLS certificate (EKU serverAuth) for the
+ * DNS names and IP addresses (NULL-terminated lists; at least one name):
+ * chain PEM (server then issuing CA) and its private key PEM (caller
+ * frees the key with secret_free_buf()).
+ */
+int	authority_issue_server(struct authority *, const char *const *dns,
+	    const char *const *ip, unsigned char **chain, size_t *chainlen,
+	    unsigned char **key, size_t *keylen, char **serial);
+
+/* The CA home's path; borrowed. */
+const char *authority_home(struct authority *);
+
 /* A one-time enrollment token for the user (ttl seconds; 0: conf). */
 int	authority_token(struct authority *, const struct identity *, int ttl,
 	    char **token, int64_t *expires);

@@ -5,6 +5,8 @@
 #ifndef UC_AUTHORITY_INT_H
 #define UC_AUTHORITY_INT_H
 
+#include <pthread.h>
+
 #include "authority.h"
 
 struct authority {
@@ -21,6 +23,11 @@ struct authority {
 	authority_getpass_fn	 getpass;
 	void			*getpass_arg;
 	const char		*actor;
+	/*
+	 * One connection, shared by the daemon's threads: every database
+	 * step holds mu (recursive: crl -> publish).  Crypto runs outside.
+	 */
+	pthread_mutex_t		 mu;
 };
 
 /* Build from req and sign with sig (caller frees *out). */

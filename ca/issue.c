@@ -83,8 +83,12 @@ int
 authority_ready(struct authority *a)
 {
 	struct signer *sig;
+	int rc;
 
-	return issuing_signer(a, &sig);
+	pthread_mutex_lock(&a->mu);
+	rc = issuing_signer(a, &sig);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
 }
 
 int
@@ -235,8 +239,11 @@ authority_record(struct authority *a, struct record *r, size_t n)
 		r[i].cert_id = 0;
 		r[i].revoked = 0;
 	}
-	if ((rc = store_begin(a->st)) != UC_OK)
+	pthread_mutex_lock(&a->mu);
+	if ((rc = store_begin(a->st)) != UC_OK) {
+		pthread_mutex_unlock(&a->mu);
 		return rc;
+	}
 	for (i = 0; i < n; i++) {
 		if ((rc = store_savepoint(a->st)) != UC_OK)
 			goto fail;
@@ -255,9 +262,11 @@ authority_record(struct authority *a, struct record *r, size_t n)
 	}
 	if ((rc = store_commit(a->st)) != UC_OK)
 		goto fail;
+	pthread_mutex_unlock(&a->mu);
 	return UC_OK;
 fail:
 	store_rollback(a->st);
+	pthread_mutex_unlock(&a->mu);
 	for (i = 0; i < n; i++) {
 		if (r[i].rc == UC_OK)
 			r[i].rc = rc;
@@ -364,5 +373,264 @@ authority_token(struct authority *a, const struct identity *id, int ttl,
 		*token = NULL;
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));
+	return rc;
+}
+
+/* ---- enrollment tokens ---------------------------------------------------- */
+
+void
+token_info_clear(struct token_info *ti)
+{
+	if (ti == NULL)
+		return;
+	store_user_clear(&ti->user);
+	memset(ti, 0, sizeof(*ti));
+}
+
+static int
+lookup_locked(struct authority *a, const char *token, struct token_info *ti,
+    unsigned char hash[32])
+{
+	struct store_token t;
+	int64_t now = uc_now();
+	int rc;
+
+	memset(ti, 0, sizeof(*ti));
+	ti->state = TOKEN_UNKNOWN;
+	if (!token_syntax_ok(token, strlen(token)))
+		return UC_OK;
+	if ((rc = token_hash(token, hash)) != UC_OK)
+		return rc;
+	/*
+	 * The lookup is by SHA-256: its timing tells nothing about any
+	 * token's text, so no token is ever compared byte by byte.
+	 */
+	if ((rc = store_token_get(a->st, hash, &t)) == UC_E_NOTFOUND)
+		return UC_OK;
+	if (rc != UC_OK)
+		return rc;
+	if ((rc = store_user_get_id(a->st, t.user_id, &ti->user)) != UC_OK)
+		return rc;
+	ti->expires_at = t.expires_at;
+	ti->used_at = t.used_at;
+	if (t.used_at != 0)
+		ti->state = TOKEN_USED;
+	else if (t.expires_at <= now)
+		ti->state = TOKEN_EXPIRED;
+	else
+		ti->state = TOKEN_VALID;
+	return UC_OK;
+}
+
+int
+authority_token_lookup(struct authority *a, const char *token,
+    struct token_info *ti)
+{
+	unsigned char hash[32];
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = lookup_locked(a, token, ti, hash);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		token_info_clear(ti);
+	return rc;
+}
+
+static int
+token_refused(enum token_state st)
+{
+	switch (st) {
+	case TOKEN_UNKNOWN:
+		return uc_seterr(UC_E_NOTFOUND, "unknown enrollment token");
+	case TOKEN_EXPIRED:
+		return uc_seterr(UC_E_STATE, "the enrollment token has "
+		    "expired");
+	case TOKEN_USED:
+		return uc_seterr(UC_E_STATE, "the enrollment token was "
+		    "already used");
+	default:
+		return UC_OK;
+	}
+}
+
+int
+authority_redeem(struct authority *a, const struct redeem_req *r,
+    struct issue_result *res, enum token_state *state)
+{
+	struct token_info ti;
+	struct identity id;
+	struct mint m;
+	EVP_PKEY *pub = NULL;
+	unsigned char hash[32];
+	int64_t now, cid = 0;
+	int rc, consumed = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&m, 0, sizeof(m));
+	memset(&ti, 0, sizeof(ti));
+	*state = TOKEN_UNKNOWN;
+	pthread_mutex_lock(&a->mu);
+	rc = lookup_locked(a, r->token, &ti, hash);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		goto out;
+	if ((*state = ti.state) != TOKEN_VALID) {
+		rc = token_refused(ti.state);
+		goto out;
+	}
+	/* The request's own problems leave the token as it was. */
+	if (r->csr != NULL && (rc = csr_check(r->csr, r->csrlen, &pub)) !=
+	    UC_OK)
+		goto out;
+	memset(&id, 0, sizeof(id));
+	id.username = ti.user.username;
+	id.email = ti.user.email;
+	id.name = ti.user.name;
+	id.upn = ti.user.upn;
+	id.ou = ti.user.ou;
+	if ((rc = authority_mint(a, &id, pub, r->p12_format, r->p12_password,
+	    0, 0, &m)) != UC_OK)
+		goto out;
+
+	/* One transaction: the token is consumed iff the row is in. */
+	pthread_mutex_lock(&a->mu);
+	now = uc_now();
+	if ((rc = store_begin(a->st)) != UC_OK) {
+		pthread_mutex_unlock(&a->mu);
+		goto out;
+	}
+	if ((rc = record_cert(a->st, m.cert, a->issuing, ti.user.id, "user",
+	    r->csr != NULL ? "enroll-csr" : "enroll-p12", &cid)) != UC_OK ||
+	    (rc = store_token_consume(a->st, hash, now, cid, &consumed)) !=
+	    UC_OK)
+		goto fail;
+	if (!consumed) {
+		/* Another request won the race, or the token just expired. */
+		store_rollback(a->st);
+		{
+			struct token_info again;
+
+			if (lookup_locked(a, r->token, &again, hash) == UC_OK) {
+				*state = again.state == TOKEN_VALID ?
+				    TOKEN_USED : again.state;
+				token_info_clear(&again);
+			} else
+				*state = TOKEN_USED;
+		}
+		pthread_mutex_unlock(&a->mu);
+		rc = token_refused(*state);
+		goto out;
+	}
+	if ((rc = store_audit(a->st, now, a->actor, r->csr != NULL ?
+	    "enroll-csr" : "enroll-p12", ti.user.username, m.serial)) != UC_OK ||
+	    (rc = store_commit(a->st)) != UC_OK)
+		goto fail;
+	pthread_mutex_unlock(&a->mu);
+
+	/* Committed: release. */
+	res->cert_id = cid;
+	res->not_after = m.not_after;
+	res->serial = m.serial;
+	m.serial = NULL;	/* now owned by res */
+	res->p12 = m.p12;
+	res->p12_len = m.p12_len;
+	m.p12 = NULL;
+	if ((rc = chain_pem(a, m.cert, &res->cert_pem, &res->cert_pem_len)) !=
+	    UC_OK)
+		rc = uc_seterr(UC_E_INTERNAL, "certificate %s was recorded but "
+		    "could not be encoded", res->serial);
+	goto out;
+fail:
+	store_rollback(a->st);
+	pthread_mutex_unlock(&a->mu);
+out:
+	OPENSSL_cleanse(hash, sizeof(hash));
+	token_info_clear(&ti);
+	mint_clear(&m);
+	EVP_PKEY_free(pub);
+	if (rc != UC_OK)
+		issue_result_clear(res);
+	return rc;
+}
+
+/* ---- the daemon's TLS certificate -------------------------------------------- */
+
+int
+authority_issue_server(struct authority *a, const char *const *dns,
+    const char *const *ip, unsigned char **chain, size_t *chainlen,
+    unsigned char **key, size_t *keylen, char **serial)
+{
+	struct signer *sig;
+	struct cert_req cr;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	unsigned char *pem = NULL, *ipem = NULL;
+	size_t plen, ilen;
+	int64_t now = uc_now(), cid;
+	int rc;
+
+	*chain = *key = NULL;
+	*serial = NULL;
+	if ((dns == NULL || dns[0] == NULL) && (ip == NULL || ip[0] == NULL))
+		return uc_seterr(UC_E_INVALID, "a DNS name or an IP address "
+		    "is needed");
+	if ((rc = authority_ready(a)) != UC_OK)
+		return rc;
+	pthread_mutex_lock(&a->mu);
+	rc = issuing_signer(a, &sig);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		return rc;
+	if ((rc = key_generate(a->prof->user, &k)) != UC_OK)
+		return rc;
+	memset(&cr, 0, sizeof(cr));
+	cr.kind = CK_SERVER;
+	cr.org = a->conf.org;
+	cr.cn = dns != NULL && dns[0] != NULL ? dns[0] : ip[0];
+	cr.dns = dns;
+	cr.ip = ip;
+	cr.base_url = a->conf.base_url;
+	cr.not_before = now - 300;
+	cr.not_after = now + (int64_t)a->conf.server_days * 86400;
+	if ((rc = sign_new_cert(sig, &cr, k, &x)) != UC_OK)
+		goto out;
+	pthread_mutex_lock(&a->mu);
+	if ((rc = store_begin(a->st)) == UC_OK) {
+		if ((rc = record_cert(a->st, x, a->issuing, 0, "server",
+		    "issue-server", &cid)) != UC_OK ||
+		    (rc = store_audit(a->st, now, a->actor, "issue-server",
+		    cr.cn, NULL)) != UC_OK ||
+		    (rc = store_commit(a->st)) != UC_OK)
+			store_rollback(a->st);
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		goto out;
+	if ((rc = cert_to_pem(x, &pem, &plen)) != UC_OK ||
+	    (rc = cert_to_pem(a->issuing, &ipem, &ilen)) != UC_OK)
+		goto out;
+	if ((*chain = malloc(plen + ilen)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	memcpy(*chain, pem, plen);
+	memcpy(*chain + plen, ipem, ilen);
+	*chainlen = plen + ilen;
+	if ((rc = key_to_pem(k, key, keylen)) != UC_OK ||
+	    (*serial = serial_hex(X509_get0_serialNumber(x))) == NULL) {
+		if (rc == UC_OK)
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		free(*chain);
+		*chain = NULL;
+		if (*key != NULL)
+			secret_free_buf(*key, *keylen);
+		*key = NULL;
+	}
+out:
+	free(pem);
+	free(ipem);
+	X509_free(x);
+	EVP_PKEY_free(k);
 	return rc;
 }

@@ -718,6 +718,101 @@ store_token_insert(struct store *st, int64_t user_id,
 }
 
 int
+store_token_get(struct store *st, const unsigned char hash[32],
+    struct store_token *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT id, user_id, created_at, expires_at, "
+	    "coalesce(used_at, 0), coalesce(cert_id, 0) FROM tokens WHERE "
+	    "hash = ?1", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		out->id = sqlite3_column_int64(s, 0);
+		out->user_id = sqlite3_column_int64(s, 1);
+		out->created_at = sqlite3_column_int64(s, 2);
+		out->expires_at = sqlite3_column_int64(s, 3);
+		out->used_at = sqlite3_column_int64(s, 4);
+		out->cert_id = sqlite3_column_int64(s, 5);
+		rc = UC_OK;
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "unknown token");
+		break;
+	default:
+		rc = dberr(st, "token lookup");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_token_consume(struct store *st, const unsigned char hash[32],
+    int64_t now, int64_t cert_id, int *consumed)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*consumed = 0;
+	if ((rc = prepare(st, "UPDATE tokens SET used_at = ?2, cert_id = ?3 "
+	    "WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	    UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now);
+	if (cert_id > 0)
+		sqlite3_bind_int64(s, 3, cert_id);
+	else
+		sqlite3_bind_null(s, 3);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "token consume");
+	else
+		*consumed = sqlite3_changes(st->db) == 1;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_user_get_id(struct store *st, int64_t id, struct store_user *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT username FROM users WHERE id = ?1",
+	    &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		{
+			char *name = col_strdup(s, 0);
+
+			sqlite3_finalize(s);
+			if (name == NULL)
+				return uc_seterr(UC_E_INTERNAL, "out of memory");
+			rc = store_user_get(st, name, out);
+			free(name);
+			return rc;
+		}
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "no user with id %lld",
+		    (long long)id);
+		break;
+	default:
+		rc = dberr(st, "user lookup");
+		break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
 store_user_pending_token(struct store *st, const char *username, int64_t now,
     int *pending)
 {

@@ -139,6 +139,27 @@ int	store_token_insert(struct store *, int64_t user_id,
 	    const unsigned char hash[32], int64_t created_at,
 	    int64_t expires_at, int64_t *id);
 
+struct store_token {
+	int64_t		 id;
+	int64_t		 user_id;
+	int64_t		 created_at;
+	int64_t		 expires_at;
+	int64_t		 used_at;	/* 0: unused */
+	int64_t		 cert_id;	/* 0: none */
+};
+/* The token with this hash; UC_E_NOTFOUND when there is none. */
+int	store_token_get(struct store *, const unsigned char hash[32],
+	    struct store_token *out);
+/*
+ * Mark the token used by cert_id, only if it is unused and unexpired at
+ * now: *consumed is 1 if this call did it, 0 if it was already used or
+ * expired (so of two racing requests exactly one gets 1).
+ */
+int	store_token_consume(struct store *, const unsigned char hash[32],
+	    int64_t now, int64_t cert_id, int *consumed);
+/* The user with this row id; UC_E_NOTFOUND when there is none. */
+int	store_user_get_id(struct store *, int64_t id, struct store_user *out);
+
 /* 1 in *pending if the user has an unused token not yet expired at now. */
 int	store_user_pending_token(struct store *, const char *username,
 	    int64_t now, int *pending);
