@@ -373,6 +373,39 @@ authority_set_actor(struct authority *a, const char *actor)
 	a->actor = actor;
 }
 
+int
+authority_crl_state(struct authority *a, int root, struct crl_state *cs)
+{
+	const char *ski = root ? a->root_ski : a->issuing_ski;
+	unsigned char *der = NULL;
+	size_t len;
+	X509_CRL *crl = NULL;
+	STACK_OF(X509_REVOKED) *rev;
+	int rc;
+
+	memset(cs, 0, sizeof(*cs));
+	if (ski == NULL)
+		return UC_OK;
+	pthread_mutex_lock(&a->mu);
+	rc = store_crl_latest(a->st, ski, &der, &len, &cs->number,
+	    &cs->next_update);
+	if (rc == UC_OK)
+		rc = store_cert_count_revoked(a->st, ski, &cs->revoked);
+	pthread_mutex_unlock(&a->mu);
+	if (rc == UC_E_NOTFOUND)
+		return UC_OK;
+	if (rc != UC_OK)
+		return rc;
+	if ((rc = crl_parse(der, len, &crl)) == UC_OK) {
+		rev = X509_CRL_get_REVOKED(crl);
+		cs->entries = rev != NULL ? sk_X509_REVOKED_num(rev) : 0;
+		cs->have = 1;
+	}
+	X509_CRL_free(crl);
+	free(der);
+	return rc;
+}
+
 const char *
 authority_home(struct authority *a)
 {

@@ -183,6 +183,16 @@ int	authority_issue_server(struct authority *, const char *const *dns,
 	    const char *const *ip, unsigned char **chain, size_t *chainlen,
 	    unsigned char **key, size_t *keylen, char **serial);
 
+/* The newest recorded CRL of the issuing CA (root != 0: the root). */
+struct crl_state {
+	int	 have;		/* 0: none recorded */
+	int64_t	 number;
+	int64_t	 next_update;
+	long	 entries;	/* revoked serials on it */
+	long	 revoked;	/* revoked in the records now */
+};
+int	authority_crl_state(struct authority *, int root, struct crl_state *);
+
 /* The CA home's path; borrowed. */
 const char *authority_home(struct authority *);
 

@@ -30,5 +30,6 @@ int	cmd_list(int, char **);
 int	cmd_export(int, char **);
 int	cmd_batch(int, char **);
 int	cmd_token(int, char **);
+int	cmd_issue_server(int, char **);
 
 #endif /* UC_CLI_H */

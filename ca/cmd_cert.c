@@ -480,3 +480,87 @@ out:
 	authority_free(a);
 	return ex;
 }
+
+#define SERVER_USAGE "issue-server --dns NAME [--dns NAME...] [--ip IP...] " \
+	"--out DIR [--passphrase-file F] [--home DIR]"
+
+int
+cmd_issue_server(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "home", required_argument, NULL, O_HOME },
+		{ "dns", required_argument, NULL, O_USER },
+		{ "ip", required_argument, NULL, O_EMAIL },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct authority *a = NULL;
+	const char *dns[17], *ip[17];
+	const char *home = NULL, *out = NULL, *passfile = NULL;
+	unsigned char *chain = NULL, *key = NULL;
+	size_t chainlen, keylen;
+	char *serial = NULL, *crt = NULL, *kp = NULL;
+	int c, rc, ex, nd = 0, ni = 0;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HOME: home = optarg; break;
+		case O_USER:
+			if (nd == 16)
+				return cli_usage(SERVER_USAGE);
+			dns[nd++] = optarg;
+			break;
+		case O_EMAIL:
+			if (ni == 16)
+				return cli_usage(SERVER_USAGE);
+			ip[ni++] = optarg;
+			break;
+		case O_OUT: out = optarg; break;
+		case O_PASSF: passfile = optarg; break;
+		case O_HELP:
+			return cli_help(SERVER_USAGE,
+			    "Issues the enrollment daemon's own TLS certificate "
+			    "(EKU serverAuth) from the\nissuing CA, so devices "
+			    "and curl trust it with public/ca-bundle.pem.\n"
+			    "Writes DIR/tls.crt (server then issuing CA) and "
+			    "DIR/tls.key (0600).\n");
+		default:
+			return cli_usage(SERVER_USAGE);
+		}
+	}
+	if (optind != argc || out == NULL || (nd == 0 && ni == 0))
+		return cli_usage(SERVER_USAGE);
+	dns[nd] = NULL;
+	ip[ni] = NULL;
+	if ((rc = dir_make(out, 0700)) != UC_OK)
+		return cli_fail(rc, out);
+	if ((crt = path_join(out, "tls.crt")) == NULL ||
+	    (kp = path_join(out, "tls.key")) == NULL) {
+		ex = cli_fail(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+		goto out;
+	if ((rc = authority_issue_server(a, dns, ip, &chain, &chainlen, &key,
+	    &keylen, &serial)) != UC_OK) {
+		ex = cli_fail(rc, "issue-server");
+		goto out;
+	}
+	if ((rc = file_write_atomic(kp, key, keylen, 0600)) != UC_OK ||
+	    (rc = file_write_atomic(crt, chain, chainlen, 0644)) != UC_OK) {
+		ex = cli_fail(rc, "writing the TLS files");
+		goto out;
+	}
+	printf("serial: %s\ncert: %s\nkey: %s\n", serial, crt, kp);
+	ex = 0;
+out:
+	free(crt);
+	free(kp);
+	free(serial);
+	free(chain);
+	secret_free_buf(key, keylen);
+	authority_free(a);
+	return ex;
+}

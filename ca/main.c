@@ -206,6 +206,8 @@ static const struct cmd {
 	{ "issue", cmd_issue, "issue a user certificate (CSR or PKCS#12)" },
 	{ "batch", cmd_batch, "issue for every user in a CSV file" },
 	{ "token", cmd_token, "a one-time enrollment URL for a user" },
+	{ "issue-server", cmd_issue_server,
+	    "the enrollment daemon's own TLS certificate" },
 	{ "revoke", cmd_revoke, "revoke by serial or user; publishes a CRL" },
 	{ "crl", cmd_crl, "re-sign and publish the CRLs" },
 	{ "publish", cmd_publish, "write public/: CA bundle, CRLs, ca.json" },

@@ -875,6 +875,25 @@ store_user_expire_tokens(struct store *st, int64_t user_id, int64_t now)
 }
 
 int
+store_cert_count_revoked(struct store *st, const char *issuer_ski, long *n)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "SELECT count(*) FROM certificates WHERE "
+	    "issuer_ski = ?1 AND status = 'revoked'", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, issuer_ski);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*n = (long)sqlite3_column_int64(s, 0);
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "count revoked");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
 store_audit(struct store *st, int64_t at, const char *actor,
     const char *action, const char *subject, const char *detail)
 {

@@ -169,6 +169,10 @@ int	store_token_pending(struct store *, const unsigned char hash[32],
 /* End the user's unused tokens (expires_at = now). */
 int	store_user_expire_tokens(struct store *, int64_t user_id, int64_t now);
 
+/* How many certificates of this issuer are revoked. */
+int	store_cert_count_revoked(struct store *, const char *issuer_ski,
+	    long *n);
+
 /* Append to the audit table.  subject and detail may be NULL. */
 int	store_audit(struct store *, int64_t at, const char *actor,
 	    const char *action, const char *subject, const char *detail);

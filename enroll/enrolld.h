@@ -1,0 +1,163 @@
+/*
+ * enrolld.h: userca-enrolld, the enrollment daemon.
+ *
+ * The request handling (routing, enrollment, publication, health, metrics)
+ * is a pure function of a parsed request, so it is unit-testable and
+ * fuzzable without a socket; mhd.c is the only file that knows
+ * libmicrohttpd.
+ */
+#ifndef UC_ENROLLD_H
+#define UC_ENROLLD_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authority.h"
+
+/* ---- config.c ------------------------------------------------------------ */
+
+struct econf {
+	char	*path;			/* the file it came from */
+	char	*home;			/* [ca] home */
+	char	*http_listen;		/* [http] listen; NULL: off */
+	char	*https_listen;		/* [https] listen; NULL: off */
+	char	*tls_cert;		/* [https] cert */
+	char	*tls_key;		/* [https] key */
+	int	 allow_plain_http;	/* [enroll] allow_plain_http */
+	int	 token_ttl;		/* [enroll] token_ttl (s) */
+	char	*web_root;		/* [enroll] web_root */
+	char	*default_p12_format;	/* [enroll] default_p12_format */
+	int	 crl_validity;		/* [crl] validity (s) */
+	int	 refresh_before;	/* [crl] refresh_before (s) */
+	int	 poll;			/* [crl] poll (s) */
+	int	 root_warn_before;	/* [crl] root_warn_before (s) */
+	size_t	 max_body;		/* [limits] max_body (bytes) */
+	int	 max_connections;	/* [limits] max_connections */
+	int	 timeout;		/* [limits] timeout (s) */
+	int	 rate_limit;		/* [limits] rate_limit: failed token
+					 * attempts per address per minute */
+	int	 drain;			/* [limits] drain (s) on SIGTERM */
+};
+
+int	econf_load(const char *path, struct econf *c);
+void	econf_clear(struct econf *c);
+/* "30s", "5m", "72h", "7d", or plain seconds. */
+int	parse_duration(const char *s, int *seconds);
+/* "64k", "1m", or plain bytes. */
+int	parse_size(const char *s, size_t *bytes);
+
+/* ---- publish.c: the public files, from memory ------------------------------ */
+
+struct blob {
+	int		 refs;		/* atomic */
+	unsigned char	*data;
+	size_t		 len;
+};
+void	blob_unref(void *blob);
+struct blob *blob_ref(struct blob *);
+
+struct pubfile {
+	const char	*route;		/* "/crl.der" */
+	const char	*file;		/* in public/ */
+	const char	*type;		/* Content-Type */
+	struct blob	*body;		/* NULL: not published */
+	char		 etag[48];
+	int64_t		 mtime;		/* Last-Modified */
+	int64_t		 next_update;	/* CRLs: 0 otherwise */
+	int64_t		 crl_number;
+	long		 crl_entries;
+};
+
+#define NPUB	6
+
+struct pubset {
+	struct pubfile	 f[NPUB];
+};
+
+/* ---- the daemon's state ------------------------------------------------------- */
+
+struct ratelimit;
+struct metrics;
+
+struct enrolld {
+	struct econf		 conf;
+	struct authority	*a;
+	pthread_rwlock_t	 publock;
+	struct pubset		*pub;		/* replaced whole on reload */
+	struct ratelimit	*rl;
+	struct metrics		*m;
+	char			 health_why[512];
+	int			 healthy;
+};
+
+int	enrolld_init(struct enrolld *, const char *config);
+void	enrolld_free(struct enrolld *);
+/* Load public/ into memory (again) and swap it in. */
+int	pub_reload(struct enrolld *);
+/*
+ * The periodic job: re-sign the issuing CRL when nextUpdate comes within
+ * refresh_before or a revocation is not yet on it (the CLI may revoke on
+ * the same database), reload what changed, and update health.
+ */
+void	crl_watch(struct enrolld *);
+
+/* ---- http.c: requests ------------------------------------------------------------ */
+
+struct req {
+	const char		*method;
+	const char		*path;
+	const char		*accept;
+	const char		*content_type;
+	const char		*if_none_match;
+	const char		*if_modified_since;
+	const char		*user_agent;
+	const unsigned char	*body;
+	size_t			 bodylen;
+	const char		*client;	/* address, for rate limits */
+	int			 tls;
+};
+
+struct resp {
+	int		 status;
+	const char	*type;
+	unsigned char	*body;		/* owned; or blob */
+	size_t		 len;
+	struct blob	*blob;		/* a published file (ref held) */
+	int		 secret;	/* wipe body after sending */
+	char		 etag[48];
+	char		 last_modified[40];
+	char		 cache_control[48];
+	char		 disposition[160];
+	char		 allow[32];
+	char		 hdr_name[32];	/* one extra header, if set */
+	char		 hdr_value[160];
+	const char	*route;		/* for metrics and the log */
+};
+
+/* Answer one request.  Never fails: errors are JSON responses. */
+void	handle_request(struct enrolld *, const struct req *, struct resp *);
+void	resp_clear(struct resp *);
+/* The path with any token replaced by "<token>", for logs. */
+void	redact_path(const char *path, char *out, size_t len);
+
+/* ---- ratelimit.c ---------------------------------------------------------------- */
+
+struct ratelimit *ratelimit_new(void);
+void	ratelimit_free(struct ratelimit *);
+/* 1 if addr has had limit or more failures in the last minute. */
+int	ratelimit_blocked(struct ratelimit *, const char *addr, int limit,
+	    int64_t now);
+void	ratelimit_fail(struct ratelimit *, const char *addr, int64_t now);
+
+/* ---- metrics.c ---------------------------------------------------------------------- */
+
+struct metrics *metrics_new(void);
+void	metrics_free(struct metrics *);
+void	metrics_request(struct metrics *, const char *route, int status);
+void	metrics_issue(struct metrics *, const char *kind);
+void	metrics_token_failure(struct metrics *, const char *why);
+/* Prometheus text exposition (caller frees). */
+char	*metrics_render(struct metrics *, struct enrolld *);
+
+#endif /* UC_ENROLLD_H */

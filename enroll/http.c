@@ -1,0 +1,682 @@
+/*
+ * http.c: one request in, one response out.  No sockets here: mhd.c feeds
+ * this from libmicrohttpd, and the fuzzer feeds it directly.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "enrolld.h"
+
+#define TOKEN_LEN	22
+
+void
+resp_clear(struct resp *r)
+{
+	if (r->body != NULL) {
+		if (r->secret)
+			OPENSSL_cleanse(r->body, r->len);
+		free(r->body);
+	}
+	blob_unref(r->blob);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+set_body(struct resp *r, int status, const char *type, char *body,
+    size_t len)
+{
+	r->status = status;
+	r->type = type;
+	r->body = (unsigned char *)body;
+	r->len = len;
+}
+
+/* {"error": "...", "detail": "..."} */
+static void
+json_error(struct resp *r, int status, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+json_error(struct resp *r, int status, const char *error, const char *fmt, ...)
+{
+	char detail[512];
+	json_t *o;
+	char *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	o = json_pack("{s:s, s:s}", "error", error, "detail", detail);
+	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (s == NULL)
+		s = strdup("{\"error\":\"internal\"}");
+	set_body(r, status, "application/json", s, s != NULL ? strlen(s) : 0);
+}
+
+static void
+json_ok(struct resp *r, int status, json_t *o, int secret)
+{
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (s == NULL) {
+		json_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	set_body(r, status, "application/json", s, strlen(s));
+	r->secret = secret;
+}
+
+/* ---- dates ------------------------------------------------------------------ */
+
+static void
+http_date(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		buf[0] = '\0';
+}
+
+static int64_t
+parse_http_date(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL ||
+	    *end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* ---- publication -------------------------------------------------------------- */
+
+/* An If-None-Match list ("a", "b" or *) that names etag. */
+static int
+etag_match(const char *inm, const char *etag)
+{
+	size_t el = strlen(etag);
+	const char *p;
+
+	if (strcmp(inm, "*") == 0)
+		return 1;
+	for (p = inm; (p = strstr(p, etag)) != NULL; p += el)
+		return 1;
+	return 0;
+}
+
+static void
+serve_pub(struct enrolld *d, const struct req *q, struct resp *r, int idx)
+{
+	const struct pubfile *f;
+	int64_t now = uc_now(), ims, age;
+
+	pthread_rwlock_rdlock(&d->publock);
+	f = &d->pub->f[idx];
+	if (f->body == NULL) {
+		pthread_rwlock_unlock(&d->publock);
+		json_error(r, 404, "not_published", "%s has not been published "
+		    "yet (userca publish)", q->path);
+		return;
+	}
+	snprintf(r->etag, sizeof(r->etag), "%s", f->etag);
+	http_date(f->mtime, r->last_modified, sizeof(r->last_modified));
+	/*
+	 * Caches may keep a CRL until its nextUpdate but no longer (and at
+	 * most an hour, so a fresh revocation is seen soon); an expired CRL
+	 * must be fetched again every time.
+	 */
+	if (f->next_update != 0) {
+		age = f->next_update - now;
+		if (age <= 0)
+			snprintf(r->cache_control, sizeof(r->cache_control),
+			    "no-cache");
+		else
+			snprintf(r->cache_control, sizeof(r->cache_control),
+			    "public, max-age=%lld", (long long)(age < 300 ?
+			    age : 300));
+	} else
+		snprintf(r->cache_control, sizeof(r->cache_control),
+		    "public, max-age=300");
+	r->type = f->type;
+	if ((q->if_none_match != NULL && etag_match(q->if_none_match,
+	    f->etag)) || (q->if_none_match == NULL &&
+	    q->if_modified_since != NULL &&
+	    (ims = parse_http_date(q->if_modified_since)) >= 0 &&
+	    f->mtime <= ims)) {
+		r->status = 304;
+		pthread_rwlock_unlock(&d->publock);
+		return;
+	}
+	r->status = 200;
+	r->blob = blob_ref(f->body);
+	pthread_rwlock_unlock(&d->publock);
+}
+
+static void
+serve_health(struct enrolld *d, struct resp *r)
+{
+	json_t *o;
+
+	pthread_rwlock_rdlock(&d->publock);
+	o = json_pack("{s:s, s:s}", "status", d->healthy ? "ok" : "unhealthy",
+	    "detail", d->health_why);
+	pthread_rwlock_unlock(&d->publock);
+	json_ok(r, d->healthy ? 200 : 503, o, 0);
+}
+
+static void
+serve_metrics(struct enrolld *d, struct resp *r)
+{
+	char *s;
+
+	if ((s = metrics_render(d->m, d)) == NULL) {
+		json_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	set_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", s,
+	    strlen(s));
+}
+
+/* ---- static files of the enrollment page ------------------------------------------ */
+
+static void
+serve_web(struct enrolld *d, struct resp *r, const char *name,
+    const char *type)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	char *path;
+	int rc;
+
+	if ((path = path_join(d->conf.web_root, name)) == NULL) {
+		json_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	rc = file_read(path, 1024 * 1024, &buf, &len);
+	free(path);
+	if (rc != UC_OK) {
+		json_error(r, 404, "not_found", "%s is not installed", name);
+		return;
+	}
+	set_body(r, 200, type, (char *)buf, len);
+	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
+}
+
+/* ---- enrollment ------------------------------------------------------------------------ */
+
+static void
+token_error(struct enrolld *d, const struct req *q, struct resp *r,
+    enum token_state st)
+{
+	ratelimit_fail(d->rl, q->client, uc_now());
+	switch (st) {
+	case TOKEN_EXPIRED:
+		metrics_token_failure(d->m, "expired");
+		json_error(r, 401, "token_expired", "this enrollment link has "
+		    "expired; ask your administrator for a new one");
+		break;
+	case TOKEN_USED:
+		metrics_token_failure(d->m, "used");
+		json_error(r, 403, "token_used", "this enrollment link was "
+		    "already used; each link works once");
+		break;
+	default:
+		metrics_token_failure(d->m, "unknown");
+		json_error(r, 404, "token_unknown", "no such enrollment link; "
+		    "check that it was copied whole");
+		break;
+	}
+}
+
+static void
+token_json(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token)
+{
+	struct token_info ti;
+	char when[32];
+	json_t *o;
+
+	if (authority_token_lookup(d->a, token, &ti) != UC_OK) {
+		json_error(r, 500, "internal", "token lookup failed");
+		return;
+	}
+	if (ti.state != TOKEN_VALID) {
+		token_error(d, q, r, ti.state);
+		token_info_clear(&ti);
+		return;
+	}
+	uc_time_iso(ti.expires_at, when, sizeof(when));
+	o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:[s,s]}",
+	    "user", ti.user.username, "email", ti.user.email,
+	    "name", ti.user.name, "expires", when,
+	    "default_p12_format", d->conf.default_p12_format,
+	    "p12_formats", "legacy", "modern");
+	token_info_clear(&ti);
+	json_ok(r, 200, o, 0);
+	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
+}
+
+/* The type of the body, without parameters, lower case. */
+static void
+media_type(const char *ct, char *out, size_t len)
+{
+	size_t i;
+
+	out[0] = '\0';
+	if (ct == NULL)
+		return;
+	for (i = 0; i + 1 < len && ct[i] != '\0' && ct[i] != ';' &&
+	    !isspace((unsigned char)ct[i]); i++)
+		out[i] = (char)tolower((unsigned char)ct[i]);
+	out[i] = '\0';
+}
+
+static int
+accepts(const char *accept, const char *type)
+{
+	return accept != NULL && strstr(accept, type) != NULL;
+}
+
+/* Certs-only PKCS#7 (DER) of a PEM chain. */
+static int
+chain_p7(const unsigned char *pem, size_t len, unsigned char **der,
+    size_t *dlen)
+{
+	STACK_OF(X509) *certs = NULL;
+	PKCS7 *p7 = NULL;
+	BIO *bio = NULL;
+	X509 *x;
+	int n, rc = UC_E_CRYPTO;
+
+	*der = NULL;
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (certs = sk_X509_new_null()) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(certs, x)) {
+			X509_free(x);
+			goto out;
+		}
+	}
+	ERR_clear_error();
+	if ((p7 = PKCS7_new()) == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data))
+		goto out;
+	for (n = 0; n < sk_X509_num(certs); n++)
+		if (!PKCS7_add_certificate(p7, sk_X509_value(certs, n)))
+			goto out;
+	if ((n = i2d_PKCS7(p7, der)) <= 0)
+		goto out;
+	*dlen = (size_t)n;
+	rc = UC_OK;
+out:
+	PKCS7_free(p7);
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(bio);
+	return rc;
+}
+
+static int
+is_client_error(int rc)
+{
+	return rc == UC_E_INVALID || rc == UC_E_POLICY ||
+	    rc == UC_E_SIGNATURE;
+}
+
+static void
+enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token)
+{
+	struct redeem_req rr;
+	struct issue_result res;
+	enum token_state st;
+	unsigned char *p7 = NULL;
+	size_t p7len;
+	char mt[64];
+	int rc;
+
+	media_type(q->content_type, mt, sizeof(mt));
+	if (strcmp(mt, "application/pkcs10") != 0 &&
+	    strcmp(mt, "application/x-pem-file") != 0 &&
+	    strcmp(mt, "text/plain") != 0 &&
+	    strcmp(mt, "application/octet-stream") != 0) {
+		json_error(r, 415, "unsupported_media_type", "send the CSR as "
+		    "application/pkcs10 (PEM or DER), not '%.60s'",
+		    q->content_type != NULL ? q->content_type : "(none)");
+		return;
+	}
+	memset(&rr, 0, sizeof(rr));
+	rr.token = token;
+	rr.csr = q->body;
+	rr.csrlen = q->bodylen;
+	if (q->bodylen == 0) {
+		json_error(r, 400, "bad_csr", "the request body is empty: send "
+		    "a PKCS#10 certificate request");
+		return;
+	}
+	rc = authority_redeem(d->a, &rr, &res, &st);
+	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
+		token_error(d, q, r, st);
+		return;
+	}
+	if (is_client_error(rc)) {
+		json_error(r, 400, rc == UC_E_POLICY ? "weak_key" :
+		    rc == UC_E_SIGNATURE ? "bad_signature" : "bad_csr", "%s",
+		    uc_errmsg());
+		return;
+	}
+	if (rc != UC_OK) {
+		json_error(r, 500, "internal", "issuance failed");
+		fprintf(stderr, "userca-enrolld: enroll-csr: %s: %s\n",
+		    uc_strerror(rc), uc_errmsg());
+		return;
+	}
+	metrics_issue(d->m, "csr");
+	if (accepts(q->accept, "application/pkcs7-mime")) {
+		if (chain_p7(res.cert_pem, res.cert_pem_len, &p7, &p7len) !=
+		    UC_OK) {
+			issue_result_clear(&res);
+			json_error(r, 500, "internal", "PKCS#7 encoding");
+			return;
+		}
+		/* i2d's buffer is OPENSSL_malloc'd: copy to ours. */
+		if ((r->body = malloc(p7len)) != NULL) {
+			memcpy(r->body, p7, p7len);
+			r->len = p7len;
+		}
+		OPENSSL_free(p7);
+		r->status = r->body != NULL ? 200 : 500;
+		r->type = "application/pkcs7-mime; smime-type=certs-only";
+	} else {
+		r->status = 200;
+		r->type = "application/x-pem-file";
+		r->body = res.cert_pem;
+		r->len = res.cert_pem_len;
+		res.cert_pem = NULL;	/* now owned by the response */
+	}
+	snprintf(r->hdr_name, sizeof(r->hdr_name), "X-Userca-Serial");
+	snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", res.serial);
+	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
+	issue_result_clear(&res);
+}
+
+static void
+enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token)
+{
+	struct redeem_req rr;
+	struct issue_result res;
+	enum token_state st;
+	json_t *in = NULL, *o;
+	json_error_t jerr;
+	const char *fmt = d->conf.default_p12_format, *pw = NULL;
+	char *gen = NULL, *b64 = NULL, mt[64], when[32];
+	int rc, n, generated = 0;
+
+	media_type(q->content_type, mt, sizeof(mt));
+	if (q->bodylen > 0) {
+		if (strcmp(mt, "application/json") != 0) {
+			json_error(r, 415, "unsupported_media_type", "send "
+			    "options as application/json, not '%.60s'",
+			    q->content_type != NULL ? q->content_type :
+			    "(none)");
+			return;
+		}
+		if ((in = json_loadb((const char *)q->body, q->bodylen,
+		    JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+		    !json_is_object(in)) {
+			json_error(r, 400, "bad_json", "the body is not a JSON "
+			    "object: %s", in == NULL ? jerr.text : "");
+			json_decref(in);
+			return;
+		}
+		if (json_unpack_ex(in, &jerr, JSON_STRICT, "{s?s, s?s}",
+		    "p12_format", &fmt, "password", &pw) != 0) {
+			json_error(r, 400, "bad_json", "%s (known fields: "
+			    "p12_format, password)", jerr.text);
+			json_decref(in);
+			return;
+		}
+	}
+	memset(&rr, 0, sizeof(rr));
+	rr.token = token;
+	if (p12_format_parse(fmt, &rr.p12_format) != UC_OK) {
+		json_error(r, 400, "bad_format", "p12_format must be legacy or "
+		    "modern");
+		goto out;
+	}
+	if (pw != NULL && (strlen(pw) < 8 || strlen(pw) > 128)) {
+		json_error(r, 400, "bad_password", "the password must be 8 to "
+		    "128 characters");
+		goto out;
+	}
+	if (pw == NULL) {
+		if (password_generate(&gen) != UC_OK) {
+			json_error(r, 500, "internal", "password");
+			goto out;
+		}
+		pw = gen;
+		generated = 1;
+	}
+	rr.p12_password = pw;
+	rc = authority_redeem(d->a, &rr, &res, &st);
+	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
+		token_error(d, q, r, st);
+		goto out;
+	}
+	if (rc != UC_OK) {
+		json_error(r, 500, "internal", "issuance failed");
+		fprintf(stderr, "userca-enrolld: enroll-p12: %s: %s\n",
+		    uc_strerror(rc), uc_errmsg());
+		goto out;
+	}
+	metrics_issue(d->m, "p12");
+	if (accepts(q->accept, "application/x-pkcs12")) {
+		r->status = 200;
+		r->type = "application/x-pkcs12";
+		r->body = res.p12;
+		r->len = res.p12_len;
+		r->secret = 1;
+		res.p12 = NULL;	/* now owned by the response */
+		snprintf(r->disposition, sizeof(r->disposition),
+		    "attachment; filename=\"%s.p12\"", "certificate");
+		if (generated) {
+			snprintf(r->hdr_name, sizeof(r->hdr_name),
+			    "X-Userca-Password");
+			snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", pw);
+		}
+	} else {
+		if ((b64 = malloc((res.p12_len + 2) / 3 * 4 + 1)) == NULL) {
+			issue_result_clear(&res);
+			json_error(r, 500, "internal", "out of memory");
+			goto out;
+		}
+		n = EVP_EncodeBlock((unsigned char *)b64, res.p12,
+		    (int)res.p12_len);
+		b64[n] = '\0';
+		uc_time_iso(res.not_after, when, sizeof(when));
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "serial",
+		    res.serial, "not_after", when, "p12_format", fmt,
+		    "p12", b64, "password", generated ? pw : NULL);
+		json_ok(r, 200, o, 1);
+		OPENSSL_cleanse(b64, (size_t)n);
+	}
+	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
+	issue_result_clear(&res);
+out:
+	free(b64);
+	secret_free(gen);
+	json_decref(in);	/* the caller's password string lived in it */
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+void
+redact_path(const char *path, char *out, size_t len)
+{
+	const char *p;
+
+	if ((p = strstr(path, "/enroll/")) != NULL) {
+		const char *rest = p + 8, *slash = strchr(rest, '/');
+
+		snprintf(out, len, "%.*s/enroll/<token>%s", (int)(p - path),
+		    path, slash != NULL ? slash : "");
+		return;
+	}
+	snprintf(out, len, "%.200s", path);
+}
+
+/* "/prefix<token>suffix" -> token (copied) if the path has that shape. */
+static int
+take_token(const char *path, const char *prefix, const char *suffix,
+    char tok[TOKEN_LEN + 1])
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix), len = strlen(path), tl;
+
+	if (len < pl + sl + 1 || strncmp(path, prefix, pl) != 0 ||
+	    strcmp(path + len - sl, suffix) != 0)
+		return 0;
+	tl = len - pl - sl;
+	if (memchr(path + pl, '/', tl) != NULL)
+		return 0;
+	/* A token of the wrong shape is an unknown token, not another route. */
+	if (tl != TOKEN_LEN)
+		snprintf(tok, TOKEN_LEN + 1, "!");
+	else {
+		memcpy(tok, path + pl, TOKEN_LEN);
+		tok[TOKEN_LEN] = '\0';
+	}
+	return 1;
+}
+
+static int
+method_is(const struct req *q, const char *m)
+{
+	return strcmp(q->method, m) == 0;
+}
+
+void
+handle_request(struct enrolld *d, const struct req *q, struct resp *r)
+{
+	char tok[TOKEN_LEN + 1];
+	int i, get = method_is(q, "GET") || method_is(q, "HEAD");
+
+	memset(r, 0, sizeof(*r));
+	r->route = "other";
+
+	/* Public files, health and metrics: any transport. */
+	for (i = 0; i < NPUB; i++) {
+		if (strcmp(q->path, d->pub->f[i].route) != 0)
+			continue;
+		r->route = d->pub->f[i].route;
+		if (!get) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+			json_error(r, 405, "method_not_allowed", "use GET");
+			return;
+		}
+		serve_pub(d, q, r, i);
+		return;
+	}
+	if (strcmp(q->path, "/healthz") == 0 || strcmp(q->path, "/metrics") ==
+	    0) {
+		r->route = strcmp(q->path, "/healthz") == 0 ? "/healthz" :
+		    "/metrics";
+		if (!get) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+			json_error(r, 405, "method_not_allowed", "use GET");
+		} else if (r->route[1] == 'h')
+			serve_health(d, r);
+		else
+			serve_metrics(d, r);
+		return;
+	}
+	if (strcmp(q->path, "/static/enroll.js") == 0 ||
+	    strcmp(q->path, "/static/enroll.css") == 0) {
+		r->route = "/static";
+		if (!get) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+			json_error(r, 405, "method_not_allowed", "use GET");
+			return;
+		}
+		serve_web(d, r, q->path + 8, q->path[14] == 'j' ?
+		    "text/javascript; charset=utf-8" :
+		    "text/css; charset=utf-8");
+		return;
+	}
+
+	/* Enrollment: HTTPS, unless the config allows plain HTTP (tests). */
+	if (strncmp(q->path, "/enroll/", 8) == 0 ||
+	    strncmp(q->path, "/api/v1/enroll/", 15) == 0) {
+		r->route = "/enroll";
+		if (!q->tls && !d->conf.allow_plain_http) {
+			json_error(r, 403, "https_required", "enrollment is "
+			    "only served over HTTPS");
+			return;
+		}
+		if (ratelimit_blocked(d->rl, q->client, d->conf.rate_limit,
+		    uc_now())) {
+			json_error(r, 429, "rate_limited", "too many failed "
+			    "enrollment attempts from this address; wait a "
+			    "minute");
+			return;
+		}
+	}
+	if (take_token(q->path, "/enroll/", "", tok)) {
+		r->route = "/enroll/:token";
+		if (!get) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+			json_error(r, 405, "method_not_allowed", "use GET");
+			return;
+		}
+		/* The page itself asks the API; it needs no token check. */
+		serve_web(d, r, "enroll.html", "text/html; charset=utf-8");
+		return;
+	}
+	if (take_token(q->path, "/api/v1/enroll/", "", tok)) {
+		r->route = "/api/v1/enroll/:token";
+		if (!get) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+			json_error(r, 405, "method_not_allowed", "use GET");
+			return;
+		}
+		token_json(d, q, r, tok);
+		return;
+	}
+	if (take_token(q->path, "/api/v1/enroll/", "/csr", tok) ||
+	    take_token(q->path, "/api/v1/enroll/", "/p12", tok)) {
+		int csr = q->path[strlen(q->path) - 1] == 'r';
+
+		r->route = csr ? "/api/v1/enroll/:token/csr" :
+		    "/api/v1/enroll/:token/p12";
+		if (!method_is(q, "POST")) {
+			snprintf(r->allow, sizeof(r->allow), "POST");
+			json_error(r, 405, "method_not_allowed", "use POST");
+			return;
+		}
+		if (csr)
+			enroll_csr(d, q, r, tok);
+		else
+			enroll_p12(d, q, r, tok);
+		return;
+	}
+	json_error(r, 404, "not_found", "no such resource");
+}

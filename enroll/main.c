@@ -1,0 +1,621 @@
+/*
+ * main.c: userca-enrolld.  libmicrohttpd glue, signals, the CRL watch.
+ *
+ * One thread per connection, so a slow request (RSA key generation for a
+ * PKCS#12) never stalls another; bodies are bounded; SIGTERM stops
+ * accepting and lets in-flight requests finish; SIGHUP reloads the
+ * config's limits, the TLS certificate and the published files.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "enrolld.h"
+
+struct listener {
+	struct enrolld		*d;
+	struct MHD_Daemon	*mhd;
+	int			 tls;
+	const char		*addr;
+};
+
+struct rstate {
+	unsigned char	*body;
+	size_t		 len, cap;
+	int		 too_big;
+	int		 answered;
+	struct timespec	 t0;
+};
+
+struct secret_body {
+	unsigned char	*p;
+	size_t		 len;
+};
+
+static volatile int	 quiet;
+
+static void
+free_body(void *cls)
+{
+	struct secret_body *sb = cls;
+
+	OPENSSL_cleanse(sb->p, sb->len);
+	free(sb->p);
+	free(sb);
+}
+
+static const char *
+client_addr(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(buf, len, "unknown");
+	if ((ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS)) == NULL ||
+	    (sa = ci->client_addr) == NULL)
+		return buf;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, buf, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)
+		    sa)->sin6_addr, buf, (socklen_t)len);
+	return buf;
+}
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static enum MHD_Result
+send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
+    const char *method, const char *url, const char *client,
+    const struct timespec *t0)
+{
+	struct MHD_Response *mr;
+	struct secret_body *sb;
+	enum MHD_Result ret;
+	char red[256];
+
+	if (r->blob != NULL) {
+		mr = MHD_create_response_from_buffer_with_free_callback_cls(
+		    r->blob->len, r->blob->data, blob_unref, r->blob);
+		if (mr != NULL)
+			r->blob = NULL;	/* now owned by the response */
+	} else if (r->body != NULL && r->status != 304) {
+		if ((sb = malloc(sizeof(*sb))) == NULL)
+			return MHD_NO;
+		sb->p = r->body;
+		sb->len = r->len;
+		mr = MHD_create_response_from_buffer_with_free_callback_cls(
+		    r->len, r->body, free_body, sb);
+		if (mr != NULL)
+			r->body = NULL;	/* now owned by the response */
+		else
+			free(sb);
+	} else
+		mr = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	if (mr == NULL) {
+		resp_clear(r);
+		return MHD_NO;
+	}
+	if (r->type != NULL)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    r->type);
+	if (r->etag[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
+	if (r->last_modified[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_LAST_MODIFIED,
+		    r->last_modified);
+	if (r->cache_control[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    r->cache_control);
+	if (r->disposition[0] != '\0')
+		MHD_add_response_header(mr, "Content-Disposition",
+		    r->disposition);
+	if (r->allow[0] != '\0')
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->hdr_name[0] != '\0')
+		MHD_add_response_header(mr, r->hdr_name, r->hdr_value);
+	/* The token is in the URL: never let it leak in a Referer. */
+	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (r->type != NULL && strncmp(r->type, "text/html", 9) == 0) {
+		MHD_add_response_header(mr, "Content-Security-Policy",
+		    "default-src 'self'; img-src 'self' data:; "
+		    "frame-ancestors 'none'");
+		MHD_add_response_header(mr, "X-Frame-Options", "DENY");
+	}
+	if (l->tls)
+		MHD_add_response_header(mr, "Strict-Transport-Security",
+		    "max-age=31536000");
+	ret = MHD_queue_response(c, (unsigned int)r->status, mr);
+	MHD_destroy_response(mr);
+	metrics_request(l->d->m, r->route != NULL ? r->route : "other",
+	    r->status);
+	if (!quiet) {
+		redact_path(url, red, sizeof(red));
+		fprintf(stderr, "%s %s %s %s %d %.1fms\n", client,
+		    l->tls ? "https" : "http", method, red, r->status,
+		    ms_since(t0));
+	}
+	resp_clear(r);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct enrolld *d = l->d;
+	struct rstate *rs = *con_cls;
+	struct req q;
+	struct resp r;
+	const char *cl;
+	char client[64], *end;
+	unsigned long long n;
+	unsigned char *nb;
+
+	if (rs == NULL) {
+		if ((rs = calloc(1, sizeof(*rs))) == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &rs->t0);
+		*con_cls = rs;
+		/* Refuse a declared oversize body before reading any of it. */
+		if ((cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
+			errno = 0;
+			n = strtoull(cl, &end, 10);
+			if (errno != 0 || *end != '\0' || n > d->conf.max_body) {
+				memset(&r, 0, sizeof(r));
+				rs->answered = 1;
+				r.route = "other";
+				r.status = 413;
+				r.type = "application/json";
+				if ((r.body = (unsigned char *)strdup(
+				    "{\"error\":\"too_large\",\"detail\":"
+				    "\"the request body is over the limit\"}"))
+				    != NULL)
+					r.len = strlen((char *)r.body);
+				return send_resp(l, c, &r, method, url,
+				    client_addr(c, client, sizeof(client)),
+				    &rs->t0);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!rs->answered && !rs->too_big) {
+			if (rs->len + *upload_size > d->conf.max_body) {
+				rs->too_big = 1;
+				OPENSSL_cleanse(rs->body, rs->len);
+				free(rs->body);
+				rs->body = NULL;
+				rs->len = rs->cap = 0;
+			} else {
+				if (rs->len + *upload_size > rs->cap) {
+					size_t cap = rs->cap ? rs->cap : 4096;
+
+					while (cap < rs->len + *upload_size)
+						cap *= 2;
+					if ((nb = realloc(rs->body, cap)) ==
+					    NULL)
+						return MHD_NO;
+					rs->body = nb;
+					rs->cap = cap;
+				}
+				memcpy(rs->body + rs->len, upload,
+				    *upload_size);
+				rs->len += *upload_size;
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rs->answered)
+		return MHD_YES;
+	rs->answered = 1;
+	client_addr(c, client, sizeof(client));
+	if (rs->too_big) {
+		memset(&r, 0, sizeof(r));
+		r.route = "other";
+		r.status = 413;
+		r.type = "application/json";
+		if ((r.body = (unsigned char *)strdup("{\"error\":\"too_large\","
+		    "\"detail\":\"the request body is over the limit\"}")) !=
+		    NULL)
+			r.len = strlen((char *)r.body);
+		return send_resp(l, c, &r, method, url, client, &rs->t0);
+	}
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.path = url;
+	q.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	q.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	q.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	q.if_modified_since = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	q.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_USER_AGENT);
+	q.body = rs->body;
+	q.bodylen = rs->len;
+	q.client = client;
+	q.tls = l->tls;
+	handle_request(d, &q, &r);
+	return send_resp(l, c, &r, method, url, client, &rs->t0);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct rstate *rs = *con_cls;
+
+	if (rs == NULL)
+		return;
+	if (rs->body != NULL) {
+		OPENSSL_cleanse(rs->body, rs->len);	/* may hold a password */
+		free(rs->body);
+	}
+	free(rs);
+	*con_cls = NULL;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	fputs("userca-enrolld: libmicrohttpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* "host:port" or "[v6]:port" into a socket address. */
+static int
+parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+	char host[128];
+	const char *colon;
+	char *end;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if ((colon = strrchr(s, ':')) == NULL || (size_t)(colon - s) >=
+	    sizeof(host))
+		return 0;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return 0;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = '\0';
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) == 1;
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1;
+}
+
+static int
+start(struct listener *l)
+{
+	struct enrolld *d = l->d;
+	struct sockaddr_storage ss;
+	unsigned char *cert = NULL, *key = NULL;
+	size_t clen = 0, klen = 0;
+	unsigned int flags;
+	char *cs = NULL, *ks = NULL;
+	int rc;
+
+	if (!parse_listen(l->addr, &ss))
+		return uc_seterr(UC_E_INVALID, "listen address '%s' is not "
+		    "host:port", l->addr);
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (l->tls) {
+		if ((rc = file_read(d->conf.tls_cert, 1024 * 1024, &cert,
+		    &clen)) != UC_OK || (rc = file_read(d->conf.tls_key, 64 * 1024,
+		    &key, &klen)) != UC_OK) {
+			free(cert);
+			return rc;
+		}
+		/* libmicrohttpd wants C strings. */
+		if ((cs = calloc(1, clen + 1)) == NULL ||
+		    (ks = calloc(1, klen + 1)) == NULL) {
+			free(cs);
+			free(cert);
+			secret_free_buf(key, klen);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		memcpy(cs, cert, clen);
+		memcpy(ks, key, klen);
+		free(cert);
+		secret_free_buf(key, klen);
+		flags |= MHD_USE_TLS;
+		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_SOCK_ADDR, &ss,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned int)d->conf.max_connections,
+		    MHD_OPTION_HTTPS_MEM_CERT, cs,
+		    MHD_OPTION_HTTPS_MEM_KEY, ks,
+		    MHD_OPTION_END);
+		secret_free(ks);
+		free(cs);
+	} else
+		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_SOCK_ADDR, &ss,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned int)d->conf.max_connections,
+		    MHD_OPTION_END);
+	if (l->mhd == NULL)
+		return uc_seterr(UC_E_IO, "cannot listen on %s%s", l->addr,
+		    l->tls ? " (TLS: check [https] cert and key)" : "");
+	return UC_OK;
+}
+
+/* Stop accepting, let in-flight requests finish (up to drain s), stop. */
+static void
+stop(struct listener *l, int drain)
+{
+	const union MHD_DaemonInfo *di;
+	MHD_socket s;
+	int i;
+
+	if (l->mhd == NULL)
+		return;
+	if ((s = MHD_quiesce_daemon(l->mhd)) != MHD_INVALID_SOCKET)
+		close(s);
+	for (i = 0; i < drain * 10; i++) {
+		di = MHD_get_daemon_info(l->mhd,
+		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (di == NULL || di->num_connections == 0)
+			break;
+		usleep(100000);
+	}
+	MHD_stop_daemon(l->mhd);
+	l->mhd = NULL;
+}
+
+int
+enrolld_init(struct enrolld *d, const char *config)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	pthread_rwlock_init(&d->publock, NULL);
+	if ((rc = econf_load(config, &d->conf)) != UC_OK)
+		return rc;
+	if ((rc = authority_open(d->conf.home, &d->a)) != UC_OK)
+		return rc;
+	authority_set_actor(d->a, "enrolld");
+	if (!authority_conf(d->a)->intermediate)
+		return uc_seterr(UC_E_STATE, "%s has no issuing CA apart from "
+		    "the root; the daemon never holds the root key (userca "
+		    "init --intermediate)", d->conf.home);
+	if ((rc = authority_ready(d->a)) != UC_OK)
+		return rc;
+	if ((d->rl = ratelimit_new()) == NULL ||
+	    (d->m = metrics_new()) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((rc = pub_reload(d)) != UC_OK)
+		return rc;
+	return UC_OK;
+}
+
+void
+enrolld_free(struct enrolld *d)
+{
+	authority_free(d->a);
+	ratelimit_free(d->rl);
+	metrics_free(d->m);
+	if (d->pub != NULL) {
+		int i;
+
+		for (i = 0; i < NPUB; i++)
+			blob_unref(d->pub->f[i].body);
+		free(d->pub);
+	}
+	pthread_rwlock_destroy(&d->publock);
+	econf_clear(&d->conf);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"Usage: userca-enrolld --config FILE [--check] [--quiet]\n"
+"\n"
+"The userca enrollment daemon: devices redeem one-time enrollment links\n"
+"over HTTPS; gateways fetch the CA bundle and CRLs over plain HTTP.\n"
+"\n"
+"  --config FILE  the settings (INI, below)\n"
+"  --check        load the settings and the CA home, then exit\n"
+"  --quiet        no request log\n"
+"\n"
+"Settings (durations: 30s, 5m, 72h, 7d; sizes: 64k, 1m):\n"
+"  [ca]     home = DIR              the CA home (userca init --intermediate)\n"
+"  [http]   listen = ADDR:PORT      public files, plain HTTP; empty: off\n"
+"  [https]  listen = ADDR:PORT      enrollment and public files; empty: off\n"
+"           cert = FILE             TLS chain (userca issue-server)\n"
+"           key = FILE              TLS key\n"
+"  [enroll] allow_plain_http = false  enrollment over plain HTTP (tests)\n"
+"           token_ttl = 7d          lifetime of tokens made here\n"
+"           default_p12_format = legacy  what devices get unless they ask\n"
+"           web_root = DIR          the enrollment page's files\n"
+"  [crl]    validity = 7d           nextUpdate of CRLs the daemon signs\n"
+"           refresh_before = 3d     re-sign when nextUpdate is this near\n"
+"           poll = 5s               how often to look for revocations\n"
+"           root_warn_before = 30d  /healthz fails when the root CRL is\n"
+"                                   this near its nextUpdate\n"
+"  [limits] max_body = 64k          larger request bodies get 413\n"
+"           max_connections = 1024\n"
+"           timeout = 30s           idle connection timeout\n"
+"           rate_limit = 10         failed token attempts per address per\n"
+"                                   minute before 429\n"
+"           drain = 10s             how long SIGTERM waits for requests\n"
+"\n"
+"Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
+"/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
+"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12.\n"
+"Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads settings, TLS\n"
+"certificate and published files.\n");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct enrolld d;
+	struct listener http, https;
+	struct timespec ts;
+	sigset_t set;
+	const char *config = NULL;
+	int64_t next_watch = 0;
+	int c, sig, check = 0, ex = 1;
+
+	while ((c = getopt_long(argc, argv, "c:hkq", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'k': check = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (config == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	umask(077);
+	/* Signals go to the main loop alone, through sigtimedwait(). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (enrolld_init(&d, config) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
+		enrolld_free(&d);
+		return 1;
+	}
+	crl_watch(&d);
+	if (check) {
+		printf("config ok; CRL %s\n", d.healthy ? "healthy" :
+		    d.health_why);
+		enrolld_free(&d);
+		return 0;
+	}
+	memset(&http, 0, sizeof(http));
+	memset(&https, 0, sizeof(https));
+	http.d = https.d = &d;
+	https.tls = 1;
+	http.addr = d.conf.http_listen;
+	https.addr = d.conf.https_listen;
+	if ((http.addr != NULL && start(&http) != UC_OK) ||
+	    (https.addr != NULL && start(&https) != UC_OK)) {
+		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
+		goto out;
+	}
+	fprintf(stderr, "userca-enrolld: serving %s%s%s%s%s (CA home %s)\n",
+	    http.addr ? "http://" : "", http.addr ? http.addr : "",
+	    http.addr && https.addr ? " and " : "",
+	    https.addr ? "https://" : "", https.addr ? https.addr : "",
+	    d.conf.home);
+	for (;;) {
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			fprintf(stderr, "userca-enrolld: %s: draining\n",
+			    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+		if (sig == SIGHUP) {
+			struct econf nc;
+
+			fprintf(stderr, "userca-enrolld: SIGHUP: reloading\n");
+			if (econf_load(config, &nc) != UC_OK)
+				fprintf(stderr, "userca-enrolld: keeping the "
+				    "old settings: %s\n", uc_errmsg());
+			else {
+				/* Limits and CRL timing; listen and home need
+				 * a restart. */
+				d.conf.max_body = nc.max_body;
+				d.conf.rate_limit = nc.rate_limit;
+				d.conf.refresh_before = nc.refresh_before;
+				d.conf.crl_validity = nc.crl_validity;
+				d.conf.root_warn_before = nc.root_warn_before;
+				d.conf.poll = nc.poll;
+				d.conf.allow_plain_http = nc.allow_plain_http;
+				econf_clear(&nc);
+			}
+			if (https.mhd != NULL) {
+				stop(&https, d.conf.drain);
+				if (start(&https) != UC_OK)
+					fprintf(stderr, "userca-enrolld: "
+					    "HTTPS: %s\n", uc_errmsg());
+			}
+			if (pub_reload(&d) != UC_OK)
+				fprintf(stderr, "userca-enrolld: %s\n",
+				    uc_errmsg());
+			next_watch = 0;
+		}
+		if (uc_now() >= next_watch) {
+			crl_watch(&d);
+			next_watch = uc_now() + d.conf.poll;
+		}
+	}
+	stop(&http, d.conf.drain);
+	stop(&https, d.conf.drain);
+	fprintf(stderr, "userca-enrolld: stopped\n");
+	ex = 0;
+out:
+	stop(&http, 0);
+	stop(&https, 0);
+	enrolld_free(&d);
+	return ex;
+}

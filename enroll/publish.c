@@ -1,0 +1,248 @@
+/*
+ * publish.c: the files gateways poll, served from memory, and the CRL
+ * watch that keeps them fresh.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "enrolld.h"
+
+static const struct {
+	const char	*route;
+	const char	*file;
+	const char	*type;
+} pubs[NPUB] = {
+	{ "/ca.pem", "public/ca-bundle.pem", "application/x-pem-file" },
+	{ "/ca.crt", "public/ca.crt", "application/pkix-cert" },
+	{ "/ca.json", "public/ca.json", "application/json" },
+	{ "/crl.der", "public/crl.der", "application/pkix-crl" },
+	{ "/crl.pem", "public/crl.pem", "application/x-pem-file" },
+	{ "/root.crl", "public/root.crl", "application/pkix-crl" },
+};
+
+struct blob *
+blob_ref(struct blob *b)
+{
+	__atomic_add_fetch(&b->refs, 1, __ATOMIC_SEQ_CST);
+	return b;
+}
+
+void
+blob_unref(void *arg)
+{
+	struct blob *b = arg;
+
+	if (b == NULL || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_SEQ_CST) > 0)
+		return;
+	free(b->data);
+	free(b);
+}
+
+static void
+pubset_free(struct pubset *ps)
+{
+	int i;
+
+	if (ps == NULL)
+		return;
+	for (i = 0; i < NPUB; i++)
+		blob_unref(ps->f[i].body);
+	free(ps);
+}
+
+/* CRL facts for health, metrics and Cache-Control. */
+static void
+crl_facts(struct pubfile *f)
+{
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *num;
+	STACK_OF(X509_REVOKED) *rev;
+	int crit;
+
+	if (crl_parse(f->body->data, f->body->len, &crl) != UC_OK)
+		return;
+	if (X509_CRL_get0_nextUpdate(crl) != NULL)
+		(void)uc_asn1_time(X509_CRL_get0_nextUpdate(crl),
+		    &f->next_update);
+	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit,
+	    NULL)) != NULL) {
+		(void)ASN1_INTEGER_get_int64(&f->crl_number, num);
+		ASN1_INTEGER_free(num);
+	}
+	rev = X509_CRL_get_REVOKED(crl);
+	f->crl_entries = rev != NULL ? sk_X509_REVOKED_num(rev) : 0;
+	X509_CRL_free(crl);
+}
+
+int
+pub_reload(struct enrolld *d)
+{
+	struct pubset *ps, *old;
+	struct pubfile *f;
+	struct stat sb;
+	unsigned char md[32];
+	unsigned int mdlen;
+	char *path;
+	int i, rc;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	for (i = 0; i < NPUB; i++) {
+		f = &ps->f[i];
+		f->route = pubs[i].route;
+		f->file = pubs[i].file;
+		f->type = pubs[i].type;
+		if ((path = path_join(d->conf.home, f->file)) == NULL) {
+			pubset_free(ps);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		if (stat(path, &sb) == -1) {
+			free(path);
+			continue;	/* not published (yet) */
+		}
+		if ((f->body = calloc(1, sizeof(*f->body))) == NULL) {
+			free(path);
+			pubset_free(ps);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		f->body->refs = 1;
+		rc = file_read(path, 64 * 1024 * 1024, &f->body->data,
+		    &f->body->len);
+		free(path);
+		if (rc != UC_OK) {
+			pubset_free(ps);
+			return rc;
+		}
+		f->mtime = (int64_t)sb.st_mtime;
+		mdlen = sizeof(md);
+		(void)EVP_Digest(f->body->data, f->body->len, md, &mdlen,
+		    EVP_sha256(), NULL);
+		snprintf(f->etag, sizeof(f->etag),
+		    "\"%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x\"",
+		    md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7],
+		    md[8], md[9], md[10], md[11]);
+		if (strstr(f->route, "crl") != NULL)
+			crl_facts(f);
+	}
+	pthread_rwlock_wrlock(&d->publock);
+	old = d->pub;
+	d->pub = ps;
+	pthread_rwlock_unlock(&d->publock);
+	pubset_free(old);	/* in-flight responses hold their own refs */
+	return UC_OK;
+}
+
+/* 1 if any public file differs (size, mtime, presence) from memory. */
+static int
+pub_changed(struct enrolld *d)
+{
+	struct stat sb;
+	char *path;
+	int i, changed = 0, exists;
+
+	pthread_rwlock_rdlock(&d->publock);
+	for (i = 0; i < NPUB && !changed; i++) {
+		const struct pubfile *f = &d->pub->f[i];
+
+		if ((path = path_join(d->conf.home, f->file)) == NULL)
+			break;
+		exists = stat(path, &sb) == 0;
+		free(path);
+		if (exists != (f->body != NULL) || (exists &&
+		    ((size_t)sb.st_size != f->body->len ||
+		    (int64_t)sb.st_mtime != f->mtime)))
+			changed = 1;
+	}
+	pthread_rwlock_unlock(&d->publock);
+	return changed;
+}
+
+static void
+health(struct enrolld *d)
+{
+	char why[512] = "";
+	int64_t now = uc_now(), left;
+	size_t n = 0;
+	int i, ok = 1;
+
+	pthread_rwlock_wrlock(&d->publock);
+	for (i = 0; i < NPUB; i++) {
+		const struct pubfile *f = &d->pub->f[i];
+		int root = strcmp(f->route, "/root.crl") == 0;
+
+		if (strcmp(f->route, "/crl.der") != 0 && !root)
+			continue;
+		if (f->body == NULL) {
+			ok = 0;
+			n += (size_t)snprintf(why + n, n < sizeof(why) ?
+			    sizeof(why) - n : 0, "%s is not published; ",
+			    f->route);
+			continue;
+		}
+		left = f->next_update - now;
+		if (left <= 0) {
+			ok = 0;
+			n += (size_t)snprintf(why + n, n < sizeof(why) ?
+			    sizeof(why) - n : 0, "%s expired %lld s ago; ",
+			    f->route, (long long)-left);
+		} else if (left < (root ? d->conf.root_warn_before :
+		    d->conf.refresh_before)) {
+			ok = 0;
+			n += (size_t)snprintf(why + n, n < sizeof(why) ?
+			    sizeof(why) - n : 0, "%s expires in %lld s%s; ",
+			    f->route, (long long)left, root ? " (sign a new "
+			    "root CRL on the offline host: userca crl --root)" :
+			    " and could not be re-signed");
+		}
+	}
+	if (n >= sizeof(why))
+		n = sizeof(why) - 1;
+	if (n >= 2 && why[n - 2] == ';')
+		why[n - 2] = '\0';
+	d->healthy = ok;
+	snprintf(d->health_why, sizeof(d->health_why), "%s", why);
+	pthread_rwlock_unlock(&d->publock);
+}
+
+void
+crl_watch(struct enrolld *d)
+{
+	struct crl_state cs;
+	int64_t now = uc_now();
+	int days, resign = 0;
+
+	if (pub_changed(d) && pub_reload(d) != UC_OK)
+		fprintf(stderr, "userca-enrolld: reloading public/: %s\n",
+		    uc_errmsg());
+	if (authority_crl_state(d->a, 0, &cs) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: CRL state: %s\n",
+		    uc_errmsg());
+	} else if (cs.have) {
+		if (cs.next_update - now <= d->conf.refresh_before)
+			resign = 1;	/* nextUpdate is near */
+		if (cs.revoked > cs.entries)
+			resign = 1;	/* a revocation is not on it yet */
+	}
+	if (resign) {
+		days = (d->conf.crl_validity + 86399) / 86400;
+		if (authority_crl(d->a, 0, days) != UC_OK)
+			fprintf(stderr, "userca-enrolld: re-signing the CRL: "
+			    "%s\n", uc_errmsg());
+		else {
+			fprintf(stderr, "userca-enrolld: CRL re-signed (%s)\n",
+			    cs.revoked > cs.entries ? "new revocation" :
+			    "nextUpdate near");
+			if (pub_reload(d) != UC_OK)
+				fprintf(stderr, "userca-enrolld: reloading "
+				    "public/: %s\n", uc_errmsg());
+		}
+	}
+	health(d);
+}
