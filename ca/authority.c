@@ -406,6 +406,19 @@ authority_crl_state(struct authority *a, int root, struct crl_state *cs)
 	return rc;
 }
 
+char *
+authority_enroll_url(struct authority *a, const char *token)
+{
+	const char *base = a->conf.enroll_url != NULL ? a->conf.enroll_url :
+	    a->conf.base_url;
+	size_t len = strlen(base) + strlen(token) + 16;
+	char *u;
+
+	if ((u = malloc(len)) != NULL)
+		snprintf(u, len, "%s/enroll/%s", base, token);
+	return u;
+}
+
 const char *
 authority_home(struct authority *a)
 {
@@ -683,6 +696,9 @@ publish_locked(struct authority *a)
 	}
 	json_object_set_new(root, "org", json_string(a->conf.org));
 	json_object_set_new(root, "base_url", json_string(a->conf.base_url));
+	json_object_set_new(root, "enroll_url", json_string(
+	    a->conf.enroll_url != NULL ? a->conf.enroll_url :
+	    a->conf.base_url));
 	snprintf(url, sizeof(url), "%s/ca.crt", a->conf.base_url);
 	if ((o = cert_json(a->issuing, url)) != NULL)
 		json_object_set_new(root, "issuing", o);
@@ -867,6 +883,15 @@ fill_conf(const struct init_opts *o, int intermediate, struct ca_conf *c)
 		    "(compatible or modern)", o->profile);
 	c->org = strdup(o->org);
 	c->base_url = strdup(o->base_url);
+	if (o->enroll_url != NULL) {
+		if (!url_valid(o->enroll_url) ||
+		    o->enroll_url[strlen(o->enroll_url) - 1] == '/')
+			return uc_seterr(UC_E_INVALID, "--enroll-url '%.100s' "
+			    "must be an http(s) URL, no trailing '/'",
+			    o->enroll_url);
+		if ((c->enroll_url = strdup(o->enroll_url)) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
 	c->profile = strdup(o->profile != NULL ? o->profile : "compatible");
 	snprintf(cn, sizeof(cn), "%.60s Root CA", o->org);
 	c->root_cn = strdup(o->root_cn != NULL ? o->root_cn : cn);

@@ -16,6 +16,7 @@
 struct ca_conf {
 	char	*org;
 	char	*base_url;
+	char	*enroll_url;	/* where enrollment links point; NULL: base */
 	char	*profile;
 	char	*root_cn;
 	char	*issuing_cn;
@@ -41,6 +42,7 @@ struct init_opts {
 	const char	*home;
 	const char	*org;
 	const char	*base_url;
+	const char	*enroll_url;	/* NULL: base_url */
 	const char	*profile;	/* NULL: compatible */
 	const char	*root_cn;	/* NULL: "<org> Root CA" */
 	const char	*issuing_cn;	/* NULL: "<org> Issuing CA" */
@@ -192,6 +194,9 @@ struct crl_state {
 	long	 revoked;	/* revoked in the records now */
 };
 int	authority_crl_state(struct authority *, int root, struct crl_state *);
+
+/* "<enroll_url or base_url>/enroll/<token>" (caller frees). */
+char	*authority_enroll_url(struct authority *, const char *token);
 
 /* The CA home's path; borrowed. */
 const char *authority_home(struct authority *);

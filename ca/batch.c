@@ -354,18 +354,6 @@ journal_marker(struct run *r, const char *kind)
 
 /* ---- recording a group ------------------------------------------------------------ */
 
-static char *
-base_url_enroll(struct run *r, const char *tok)
-{
-	const char *base = authority_conf(r->a)->base_url;
-	size_t len = strlen(base) + strlen(tok) + 16;
-	char *u;
-
-	if ((u = malloc(len)) != NULL)
-		snprintf(u, len, "%s/enroll/%s", base, tok);
-	return u;
-}
-
 static void
 iso(int64_t t, char *buf, size_t len)
 {
@@ -396,7 +384,7 @@ flush(struct run *r, struct job *list)
 			char ln[24];
 
 			snprintf(ln, sizeof(ln), "%ld", j->line);
-			if ((url = base_url_enroll(r, j->tok)) == NULL) {
+			if ((url = authority_enroll_url(r->a, j->tok)) == NULL) {
 				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 				goto out;
 			}

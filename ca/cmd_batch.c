@@ -237,7 +237,7 @@ cmd_token(int argc, char **argv)
 	struct authority *a = NULL;
 	struct identity id;
 	const char *home = NULL;
-	char *tok = NULL, when[32];
+	char *tok = NULL, *url = NULL, when[32];
 	int64_t expires;
 	int c, rc, ex, ttl = 0, json = 0;
 
@@ -274,16 +274,19 @@ cmd_token(int argc, char **argv)
 		goto out;
 	}
 	uc_time_iso(expires, when, sizeof(when));
+	if ((url = authority_enroll_url(a, tok)) == NULL) {
+		ex = cli_fail(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
 	if (json)
-		printf("{\"user\": \"%s\", \"url\": \"%s/enroll/%s\", "
-		    "\"expires\": \"%s\"}\n", id.username,
-		    authority_conf(a)->base_url, tok, when);
+		printf("{\"user\": \"%s\", \"url\": \"%s\", "
+		    "\"expires\": \"%s\"}\n", id.username, url, when);
 	else
-		printf("%s/enroll/%s\nexpires: %s\n",
-		    authority_conf(a)->base_url, tok, when);
+		printf("%s\nexpires: %s\n", url, when);
 	ex = 0;
 out:
 	secret_free(tok);
+	secret_free(url);
 	authority_free(a);
 	return ex;
 }

@@ -10,10 +10,11 @@
 
 enum {
 	O_HOME = 256, O_ORG, O_BASE, O_INTER, O_PROFILE, O_ROOTCN, O_ISSCN,
-	O_PASSF, O_OUT, O_ROOT, O_DAYS, O_IMPORT, O_CN, O_HELP
+	O_PASSF, O_OUT, O_ROOT, O_DAYS, O_IMPORT, O_CN, O_ENROLL, O_HELP
 };
 
-#define INIT_USAGE "init --org NAME --base-url URL [--intermediate] " \
+#define INIT_USAGE "init --org NAME --base-url URL [--enroll-url URL] " \
+	"[--intermediate] " \
 	"[--profile compatible|modern] [--root-cn CN] [--issuing-cn CN] " \
 	"[--passphrase-file F] [--home DIR]"
 
@@ -24,6 +25,7 @@ cmd_init(int argc, char **argv)
 		{ "home", required_argument, NULL, O_HOME },
 		{ "org", required_argument, NULL, O_ORG },
 		{ "base-url", required_argument, NULL, O_BASE },
+		{ "enroll-url", required_argument, NULL, O_ENROLL },
 		{ "intermediate", no_argument, NULL, O_INTER },
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "root-cn", required_argument, NULL, O_ROOTCN },
@@ -42,6 +44,7 @@ cmd_init(int argc, char **argv)
 		case O_HOME: home = optarg; break;
 		case O_ORG: o.org = optarg; break;
 		case O_BASE: o.base_url = optarg; break;
+		case O_ENROLL: o.enroll_url = optarg; break;
 		case O_INTER: o.intermediate = 1; break;
 		case O_PROFILE: o.profile = optarg; break;
 		case O_ROOTCN: o.root_cn = optarg; break;
@@ -57,6 +60,9 @@ cmd_init(int argc, char **argv)
 			    "  --org NAME          organisation (subject O)\n"
 			    "  --base-url URL      where gateways fetch CRLs "
 			    "and CA (CRL DP, AIA)\n"
+			    "  --enroll-url URL    where enrollment links point "
+			    "(the daemon's HTTPS;\n"
+			    "                      default: --base-url)\n"
 			    "  --intermediate      an issuing CA below the root "
 			    "(recommended)\n"
 			    "  --profile P         compatible: RSA root 4096, "

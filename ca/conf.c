@@ -29,6 +29,7 @@ conf_clear(struct ca_conf *c)
 {
 	free(c->org);
 	free(c->base_url);
+	free(c->enroll_url);
 	free(c->profile);
 	free(c->root_cn);
 	free(c->issuing_cn);
@@ -73,6 +74,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 			ok = set_str(&c->org, value);
 		else if (strcmp(name, "base_url") == 0)
 			ok = set_str(&c->base_url, value);
+		else if (strcmp(name, "enroll_url") == 0)
+			ok = set_str(&c->enroll_url, value);
 		else if (strcmp(name, "profile") == 0)
 			ok = set_str(&c->profile, value);
 		else if (strcmp(name, "root_cn") == 0)
@@ -155,6 +158,7 @@ conf_save(const char *path, const struct ca_conf *c)
 	    "[ca]\n"
 	    "org = %s\n"
 	    "base_url = %s\n"
+	    "enroll_url = %s\n"
 	    "profile = %s\n"
 	    "root_cn = %s\n"
 	    "issuing_cn = %s\n"
@@ -167,7 +171,8 @@ conf_save(const char *path, const struct ca_conf *c)
 	    "crl_days = %d\n"
 	    "root_crl_days = %d\n"
 	    "token_ttl = %d\n",
-	    c->org, c->base_url, c->profile, c->root_cn, c->issuing_cn,
+	    c->org, c->base_url, c->enroll_url != NULL ? c->enroll_url :
+	    c->base_url, c->profile, c->root_cn, c->issuing_cn,
 	    c->intermediate, c->root_days, c->issuing_days, c->user_days,
 	    c->server_days, c->crl_days, c->root_crl_days, c->token_ttl);
 	if (n < 0 || (size_t)n >= sizeof(buf))
