@@ -648,7 +648,8 @@ publish_locked(struct authority *a)
 {
 	unsigned char *pem = NULL, *der = NULL, *rpem = NULL;
 	size_t pemlen, derlen, rpemlen, blen;
-	unsigned char *bundle = NULL;
+	unsigned char *bundle = NULL, *der2 = NULL;
+	size_t der2len;
 	char url[1200], *js = NULL;
 	json_t *root = NULL, *o;
 	int rc, same = a->root == NULL || X509_cmp(a->root, a->issuing) == 0;
@@ -678,10 +679,10 @@ publish_locked(struct authority *a)
 	    "public/crl.pem")) != UC_OK)
 		goto out;
 	if (a->root_ski != NULL &&
-	    store_crl_latest(a->st, a->root_ski, &rpem, &rpemlen, NULL, NULL)
+	    store_crl_latest(a->st, a->root_ski, &der2, &der2len, NULL, NULL)
 	    == UC_OK) {
-		free(rpem);
-		rpem = NULL;
+		free(der2);
+		der2 = NULL;
 		if ((rc = publish_crl(a, a->root_ski, "public/root.crl",
 		    NULL)) != UC_OK ||
 		    (rc = publish_crl(a, a->root_ski, P_ROOT_CRL, NULL)) !=

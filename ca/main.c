@@ -47,7 +47,12 @@ cli_fail(int rc, const char *what)
 {
 	const char *d = uc_errmsg();
 
-	cli_err("%s: %s%s%s", what, uc_strerror(rc), *d ? ": " : "", d);
+	/* "userca: crl: wrong passphrase: ..." rather than "crl: crl: ..." */
+	if (strcmp(what, cmdname) == 0)
+		cli_err("%s%s%s", uc_strerror(rc), *d ? ": " : "", d);
+	else
+		cli_err("%s: %s%s%s", what, uc_strerror(rc), *d ? ": " : "",
+		    d);
 	return EX_ERR;
 }
 

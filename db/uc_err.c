@@ -32,7 +32,7 @@ uc_strerror(int code)
 	case UC_E_POLICY:
 		return "refused by policy";
 	case UC_E_PASSPHRASE:
-		return "wrong passphrase";
+		return "passphrase";
 	case UC_E_STATE:
 		return "wrong state";
 	case UC_E_SIGNATURE:

@@ -87,8 +87,7 @@ check_eq "online: root/root.crt is the offline root" "$(cert_fp "$ON/root/root.c
 for f in ca-bundle.pem ca.crt crl.der crl.pem; do
 	check_file "online: public/$f published" "$ON/public/$f"
 done
-[[ $(split_pem "$ON/public/ca-bundle.pem" "$T/onpub") -eq 2 ]] && pass "online: ca-bundle.pem holds 2 certificates" \
-    || bad "online: ca-bundle.pem does not hold 2 certificates"
+check_eq "online: ca-bundle.pem holds 2 certificates" "$(split_pem "$ON/public/ca-bundle.pem" "$T/onpub")" 2
 check_eq "online: ca-bundle.pem = issuing, root" \
     "$(cert_fp "$T/onpub1.pem" sha256 2>/dev/null) $(cert_fp "$T/onpub2.pem" sha256 2>/dev/null)" \
     "$(cert_fp "$ON/issuing/ca.crt" sha256) $(cert_fp "$X/root.crt" sha256)"
@@ -163,6 +162,11 @@ assert any("%X" % r.serial_number == sys.argv[2] for r in crl), "not listed"
 ' "$X/root2.crl" "$INT_SERIAL"
 must "online: crl --import-root (the one revoking us)" uc crl --home "$ON" --import-root "$X/root2.crl"
 check_same "online: public/root.crl is the new file" "$ON/public/root.crl" "$X/root2.crl"
+pub_state "$ON" >"$T/pub.before"
+expect_rc 1 "online: re-importing the older root CRL (a replay) is refused" \
+    uc crl --home "$ON" --import-root "$X/root.crl"
+pub_state "$ON" >"$T/pub.after"
+check_same "...public/ unchanged (still the newer root CRL)" "$T/pub.before" "$T/pub.after"
 crls "$ON/public/root.crl"
 check_fails "openssl verify -crl_check_all: alice fails once her issuing CA is revoked" ov "$T/alice.crt"
 

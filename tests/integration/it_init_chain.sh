@@ -152,6 +152,21 @@ if missing:
 ' "$P/ca.json" issuing-sha1 "$(cert_fp "$ISS" sha1)" issuing-sha256 "$(cert_fp "$ISS" sha256)" \
     root-sha1 "$(cert_fp "$ROOT" sha1)" root-sha256 "$(cert_fp "$ROOT" sha256)"
 
+check_eq "public/: no temporary files left from atomic writes" \
+    "$(cd "$P" && find . -type f \( -name '.*' -o -name '*.tmp' -o -name '*~' \) | wc -l)" 0
+
+# publish rewrites public/ from what is recorded (it does not re-sign CRLs)
+num_before=$(openssl crl -in "$P/crl.pem" -noout -crlnumber 2>/dev/null)
+rm -f "$P"/*
+must "userca publish" uc publish --home "$H"
+for f in ca-bundle.pem ca.crt crl.der crl.pem root.crl ca.json; do
+	check_file "publish re-created public/$f" "$P/$f"
+done
+check_same "publish: ca.crt is the issuing CA again" "$P/ca.crt" "$T/iss.der"
+check_eq "publish: same CRL number (not re-signed)" \
+    "$(openssl crl -in "$P/crl.pem" -noout -crlnumber 2>/dev/null)" "$num_before"
+check_same "publish: root.crl unchanged" <(openssl crl -inform DER -in "$P/root.crl" 2>/dev/null) "$T/root-crl.pem"
+
 check_eq "db: CRLs of both CAs recorded" \
     "$(sqlite3 "$H/userca.db" 'select count(distinct issuer_ski) from crls')" 2
 db_checks "$H"

@@ -66,8 +66,8 @@ lj() {
 	local n=$1; shift
 	must "list --json $*" uc list --json "$@"
 	cp "$OUT" "$T/$n.json"
-	py 'import json, sys; d = json.load(open(sys.argv[1])); assert isinstance(d, list)' "$T/$n.json" \
-	    && pass "list --json $*: a JSON array" || bad "list --json $*: not a JSON array"
+	check "list --json $*: a JSON array" \
+	    py 'import json, sys; d = json.load(open(sys.argv[1])); assert isinstance(d, list)' "$T/$n.json"
 }
 # users NAME: the users of the kind=user rows, sorted, comma-separated
 users() {

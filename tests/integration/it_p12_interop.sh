@@ -4,8 +4,7 @@
 # certtool, Java keytool, python3-cryptography.  Wrong passwords are refused
 # by all four.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-command -v certtool >/dev/null || fail "certtool (gnutls-bin) is required"
-command -v keytool >/dev/null || fail "keytool (Java) is required"
+need_tool certtool keytool
 
 H=$T/pki
 ca_init "$H" --intermediate --profile modern

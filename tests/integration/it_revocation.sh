@@ -3,6 +3,7 @@
 # GnuTLS certtool against the published files only; the CRL's contents; the
 # user profile; identity taken from the command line, never from the CSR.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tool certtool
 
 H=$T/pki
 P=$H/public
@@ -56,6 +57,22 @@ new_csr "$T/dave" -subj /CN=dave
 must "issue dave --csr to stdout" uc issue --home "$H" --user dave --csr "$T/dave.csr"
 openssl x509 -in "$OUT" -out "$T/dave.crt" 2>/dev/null || bad "issue --csr without --out: no PEM certificate on stdout"
 DAVE=$(cert_serial "$T/dave.crt")
+
+# never past the issuer's notAfter: ask for ~27 years under a 10-year issuing CA
+new_csr "$T/erin" -subj /CN=erin
+run uc issue --home "$H" --user erin --days 10000 --csr "$T/erin.csr" --out "$T/erin.pem"
+if [[ $RC -eq 0 ]]; then
+	check "issue --days 10000: notAfter clipped to the issuing CA's" py '
+import sys
+from cryptography import x509
+c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+ca = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+assert c.not_valid_after <= ca.not_valid_after, (c.not_valid_after, ca.not_valid_after)
+' "$T/erin.pem" "$ISS"
+else
+	check_eq "issue --days 10000 refused (exit 1) rather than clipped" "$RC" 1
+	check_nofile "...no certificate written" "$T/erin.pem"
+fi
 
 # ---- the CRLs, from public/ only ----
 refresh_crls() {
@@ -194,4 +211,24 @@ check_eq "db: crls rows have increasing numbers for the issuing CA" \
     "$(sqlite3 "$H/userca.db" "select count(*) >= 4 from crls where issuer_ski = (select issuer_ski from certificates where ltrim(upper(serial), '0') = '$ALICE')")" 1
 
 db_checks "$H"
+
+# ---- a home without an intermediate: the root issues, with the passphrase ----
+R=$T/rootonly
+ca_init "$R" --profile modern
+expect_rc 1 "root-only home: issue without the passphrase (no TTY) fails" env -u USERCA_PASSPHRASE setsid -w \
+    "$USERCA" issue --home "$R" --user frank --p12 "$T/frank0.p12" --password-file "$T/p12.pass" </dev/null
+check_stderr "...asking for the passphrase" 'passphrase'
+check_nofile "...no file" "$T/frank0.p12"
+must "root-only home: issue with --passphrase-file" uc issue --home "$R" --user frank \
+    --p12 "$T/frank.p12" --password-file "$T/p12.pass" --passphrase-file "$PASSFILE"
+p12_cert "$T/frank.p12" "$T/p12.pass" "$T/frank.crt"
+USERCA_PASSPHRASE=$ROOT_PASS must "root-only home: issue with \$USERCA_PASSPHRASE" uc issue --home "$R" --user gina \
+    --p12 "$T/gina.p12" --password-file "$T/p12.pass"
+p12_cert "$T/gina.p12" "$T/p12.pass" "$T/gina.crt"
+check_user_cert "root-only frank" "$T/frank.crt" "$R/root/root.crt" frank "" ""
+must "root-only home: revoke gina" uc revoke --home "$R" --user gina --passphrase-file "$PASSFILE"
+rv() { openssl verify -crl_check -purpose sslclient -CAfile "$R/root/root.crt" -CRLfile "$R/public/crl.pem" "$1"; }
+check "root-only: openssl verify -crl_check frank OK" rv "$T/frank.crt"
+check_fails "root-only: openssl verify -crl_check gina (revoked) fails" rv "$T/gina.crt"
+db_checks "$R"
 summary

@@ -19,8 +19,9 @@
 set -euo pipefail
 set -E
 
-UC_SRC=${USERCA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+UC_SRC=$(cd "${USERCA_SRC:-$(dirname "${BASH_SOURCE[0]}")/../..}" && pwd)
 USERCA=${USERCA:-${USERCA_BUILD:-$UC_SRC/build}/userca}
+[[ $USERCA == */* && -e $USERCA ]] && USERCA=$(realpath -- "$USERCA")	# we cd below
 PY=/usr/bin/python3
 export USERCA_SRC=$UC_SRC LC_ALL=C TZ=UTC
 
@@ -53,10 +54,18 @@ trap 'echo "FAIL: command failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BA
 
 cd "$T"
 
+# A missing outside tool is not a userca bug: skip (77, tests/CMakeLists.txt's
+# SKIP_RETURN_CODE).  A missing userca binary is a failure.
+skip() { echo "SKIP: $*"; _SUMMARY_DONE=1; exit 77; }
+need_tool() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || skip "$t is not installed (scripts/deps installs it)"
+	done
+}
 [[ -x $USERCA ]] || { echo "FAIL: userca binary not found at $USERCA" >&2; exit 1; }
-for _t in openssl sqlite3 "$PY"; do
-	command -v "$_t" >/dev/null || { echo "FAIL: $_t is required" >&2; exit 1; }
-done
+need_tool openssl sqlite3 xxd setsid "$PY"
+"$PY" -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed"
 
 # ---- results ------------------------------------------------------------------
 
@@ -90,9 +99,16 @@ _show() {	# indent the last command's output under a FAIL line
 uc() { "$USERCA" "$@"; }
 
 # run CMD...: stdout to $OUT, stderr to $ERR, exit status to $RC; never fails.
+# Under ASan/UBSan (scripts/test's second pass) a sanitizer report is a
+# failure even when the exit status is the one expected (LeakSanitizer exits 1,
+# like an ordinary error).
 run() {
 	RC=0
 	"$@" >"$OUT" 2>"$ERR" || RC=$?
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$ERR"; then
+		bad "sanitizer report from: $*"
+		grep -E 'Sanitizer|runtime error|^ +#[0-9]+ ' "$ERR" | head -15 | sed 's/^/    | /'
+	fi
 	return 0
 }
 
@@ -125,7 +141,13 @@ expect_rc() {
 must() {
 	local d=$1; shift
 	run "$@"
-	if [[ $RC -eq 0 ]]; then pass "$d"; else _show; fail "$d (exit $RC: $*)"; fi
+	[[ $RC -eq 0 ]] && { pass "$d"; return 0; }
+	echo "FAIL: $d (exit $RC: $*)"
+	_show
+	FAILED=$((FAILED + 1))
+	_SUMMARY_DONE=1
+	echo "$PASSED passed, $FAILED failed (stopped)"
+	exit 1
 }
 
 check_eq() {	# DESC GOT WANT

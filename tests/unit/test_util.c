@@ -571,7 +571,7 @@ test_errors(void **state)
 	uc_clearerr();
 	assert_string_equal(uc_errmsg(), "");
 	assert_string_equal(uc_strerror(UC_OK), "success");
-	assert_string_equal(uc_strerror(UC_E_PASSPHRASE), "wrong passphrase");
+	assert_string_equal(uc_strerror(UC_E_PASSPHRASE), "passphrase");
 	assert_string_equal(uc_strerror(12345), "unknown error");
 }
 
