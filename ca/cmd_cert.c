@@ -500,7 +500,7 @@ cmd_issue_server(int argc, char **argv)
 	const char *dns[17], *ip[17];
 	const char *home = NULL, *out = NULL, *passfile = NULL;
 	unsigned char *chain = NULL, *key = NULL;
-	size_t chainlen, keylen;
+	size_t chainlen = 0, keylen = 0;
 	char *serial = NULL, *crt = NULL, *kp = NULL;
 	int c, rc, ex, nd = 0, ni = 0;
 

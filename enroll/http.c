@@ -617,7 +617,8 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
-		serve_web(d, r, q->path + 8, q->path[14] == 'j' ?
+		serve_web(d, r, q->path + 8,
+		    strcmp(q->path, "/static/enroll.js") == 0 ?
 		    "text/javascript; charset=utf-8" :
 		    "text/css; charset=utf-8");
 		return;
