@@ -311,6 +311,8 @@ authority_open(const char *home, struct authority **out)
 		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 		pthread_mutex_init(&a->mu, &attr);
 		pthread_mutexattr_destroy(&attr);
+		pthread_mutex_init(&a->gcmu, NULL);
+		pthread_cond_init(&a->gccv, NULL);
 	}
 	if ((p = hpath(home, P_CONF)) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
@@ -357,6 +359,8 @@ authority_free(struct authority *a)
 	conf_clear(&a->conf);
 	free(a->home);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->gcmu);
+	pthread_cond_destroy(&a->gccv);
 	free(a);
 }
 

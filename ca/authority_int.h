@@ -28,6 +28,30 @@ struct authority {
 	 * step holds mu (recursive: crl -> publish).  Crypto runs outside.
 	 */
 	pthread_mutex_t		 mu;
+	/*
+	 * Group commit for redemptions: the first waiter leads, commits
+	 * everything queued in one transaction (one fsync), and wakes the
+	 * others.  Each item has its own savepoint.
+	 */
+	pthread_mutex_t		 gcmu;
+	pthread_cond_t		 gccv;
+	struct gc_item		*gc_pending;
+	int			 gc_leading;
+};
+
+struct gc_item {
+	struct gc_item		*next;
+	X509			*cert;
+	int64_t			 user_id;
+	const char		*method;
+	const char		*username;
+	const char		*serial;
+	const unsigned char	*hash;
+	/* results */
+	int			 done;
+	int			 rc;
+	int			 consumed;
+	int64_t			 cert_id;
 };
 
 /* Build from req and sign with sig (caller frees *out). */

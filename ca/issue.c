@@ -454,6 +454,87 @@ token_refused(enum token_state st)
 	}
 }
 
+/* Commit one leader's batch: every item in its own savepoint. */
+static void
+gc_commit(struct authority *a, struct gc_item *list)
+{
+	struct gc_item *it;
+	int64_t now;
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	now = uc_now();
+	if ((rc = store_begin(a->st)) != UC_OK)
+		goto fail;
+	for (it = list; it != NULL; it = it->next) {
+		it->consumed = 0;
+		it->cert_id = 0;
+		if ((rc = store_savepoint(a->st)) != UC_OK)
+			goto fail;
+		it->rc = record_cert(a->st, it->cert, a->issuing, it->user_id,
+		    "user", it->method, &it->cert_id);
+		if (it->rc == UC_OK)
+			it->rc = store_token_consume(a->st, it->hash, now,
+			    it->cert_id, &it->consumed);
+		if (it->rc == UC_OK && it->consumed)
+			it->rc = store_audit(a->st, now, a->actor, it->method,
+			    it->username, it->serial);
+		if (it->rc != UC_OK || !it->consumed) {
+			/* Used or expired meanwhile: undo its row only. */
+			store_rollback_to(a->st);
+			it->cert_id = 0;
+			continue;
+		}
+		if ((rc = store_release(a->st)) != UC_OK)
+			goto fail;
+	}
+	if ((rc = store_commit(a->st)) != UC_OK)
+		goto fail;
+	pthread_mutex_unlock(&a->mu);
+	return;
+fail:
+	store_rollback(a->st);
+	pthread_mutex_unlock(&a->mu);
+	for (it = list; it != NULL; it = it->next) {
+		it->rc = rc;
+		it->consumed = 0;
+		it->cert_id = 0;
+	}
+}
+
+/*
+ * Queue it and wait until a leader has committed it.  The first waiter
+ * leads: while it commits (one fsync), newcomers queue up and go in the
+ * next transaction, so the commit rate is not bounded by fsync latency.
+ */
+static void
+group_commit(struct authority *a, struct gc_item *it)
+{
+	struct gc_item *batch, *p;
+
+	pthread_mutex_lock(&a->gcmu);
+	it->next = a->gc_pending;
+	a->gc_pending = it;
+	while (!it->done) {
+		if (a->gc_leading) {
+			pthread_cond_wait(&a->gccv, &a->gcmu);
+			continue;
+		}
+		/* Lead one round (it holds our own item), then hand over. */
+		a->gc_leading = 1;
+		batch = a->gc_pending;
+		a->gc_pending = NULL;
+		pthread_mutex_unlock(&a->gcmu);
+		gc_commit(a, batch);
+		pthread_mutex_lock(&a->gcmu);
+		for (p = batch; p != NULL; p = p->next)
+			p->done = 1;
+		a->gc_leading = 0;
+		pthread_cond_broadcast(&a->gccv);
+	}
+	pthread_mutex_unlock(&a->gcmu);
+}
+
 int
 authority_redeem(struct authority *a, const struct redeem_req *r,
     struct issue_result *res, enum token_state *state)
@@ -462,8 +543,9 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	struct identity id;
 	struct mint m;
 	EVP_PKEY *pub = NULL;
+	struct gc_item gi;
 	unsigned char hash[32];
-	int64_t now, cid = 0;
+	int64_t cid = 0;
 	int rc, consumed = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -494,20 +576,21 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		goto out;
 
 	/* One transaction: the token is consumed iff the row is in. */
-	pthread_mutex_lock(&a->mu);
-	now = uc_now();
-	if ((rc = store_begin(a->st)) != UC_OK) {
-		pthread_mutex_unlock(&a->mu);
+	memset(&gi, 0, sizeof(gi));
+	gi.cert = m.cert;
+	gi.user_id = ti.user.id;
+	gi.method = r->csr != NULL ? "enroll-csr" : "enroll-p12";
+	gi.username = ti.user.username;
+	gi.serial = m.serial;
+	gi.hash = hash;
+	group_commit(a, &gi);
+	if ((rc = gi.rc) != UC_OK)
 		goto out;
-	}
-	if ((rc = record_cert(a->st, m.cert, a->issuing, ti.user.id, "user",
-	    r->csr != NULL ? "enroll-csr" : "enroll-p12", &cid)) != UC_OK ||
-	    (rc = store_token_consume(a->st, hash, now, cid, &consumed)) !=
-	    UC_OK)
-		goto fail;
+	cid = gi.cert_id;
+	consumed = gi.consumed;
 	if (!consumed) {
 		/* Another request won the race, or the token just expired. */
-		store_rollback(a->st);
+		pthread_mutex_lock(&a->mu);
 		{
 			struct token_info again;
 
@@ -522,12 +605,6 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		rc = token_refused(*state);
 		goto out;
 	}
-	if ((rc = store_audit(a->st, now, a->actor, r->csr != NULL ?
-	    "enroll-csr" : "enroll-p12", ti.user.username, m.serial)) != UC_OK ||
-	    (rc = store_commit(a->st)) != UC_OK)
-		goto fail;
-	pthread_mutex_unlock(&a->mu);
-
 	/* Committed: release. */
 	res->cert_id = cid;
 	res->not_after = m.not_after;
@@ -540,10 +617,6 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	    UC_OK)
 		rc = uc_seterr(UC_E_INTERNAL, "certificate %s was recorded but "
 		    "could not be encoded", res->serial);
-	goto out;
-fail:
-	store_rollback(a->st);
-	pthread_mutex_unlock(&a->mu);
 out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	token_info_clear(&ti);
