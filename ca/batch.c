@@ -586,8 +586,7 @@ already_done(struct run *r, const char *username, int *skip)
 	    authority_store(r->a), username, r->now, &pending)) != UC_OK)
 		return rc;
 	/* Made by the run this one resumes: never again, even with reissue. */
-	if (uset_get(&r->resumed, uhash(username), 0) != 0 && (n > 0 ||
-	    pending)) {
+	if (uset_get(&r->resumed, uhash(username), 0) != 0) {
 		*skip = 1;
 		return UC_OK;
 	}
@@ -870,10 +869,37 @@ scan_resume(struct run *r, struct jrow *row)
 		r->resuming = 0;
 		return UC_OK;
 	}
-	if (r->resuming && row->nf >= 2 && (strcmp(row->f[0], "I") == 0 ||
-	    strcmp(row->f[0], "T") == 0) &&
-	    uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (!r->resuming || row->nf < 9)
+		return UC_OK;
+	/*
+	 * Done by the interrupted run only if what it journaled was
+	 * committed and is still current: with --reissue the user's other
+	 * valid certificate is the old one, which must not count.
+	 */
+	if (strcmp(row->f[0], "I") == 0) {
+		struct store_cert c;
+		int cur = 0;
+
+		if (store_cert_get(authority_store(r->a), row->f[3], &c) ==
+		    UC_OK) {
+			cur = strcmp(c.status, "valid") == 0 &&
+			    c.username != NULL && strcmp(c.username,
+			    row->f[1]) == 0;
+			store_cert_clear(&c);
+		}
+		if (cur && uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+	} else if (strcmp(row->f[0], "T") == 0) {
+		unsigned char hash[32];
+		const char *tok = strrchr(row->f[7], '/');
+		int pending = 0;
+
+		if (tok != NULL && token_hash(tok + 1, hash) == UC_OK &&
+		    store_token_pending(authority_store(r->a), hash, r->now,
+		    &pending) == UC_OK && pending &&
+		    uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
 	return UC_OK;
 }
 
@@ -926,6 +952,27 @@ recover_partials(struct run *r)
 	}
 	closedir(d);
 	(void)fsync(r->dirfd);
+	return UC_OK;
+}
+
+/* A manifest temp file left by a kill holds passwords: remove it. */
+static int
+remove_stale_manifests(struct run *r)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if ((dfd = dup(r->dirfd)) == -1 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd != -1)
+			close(dfd);
+		return uc_seterr(UC_E_IO, "%s: %s", r->dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, MANIFEST ".tmp-",
+		    strlen(MANIFEST ".tmp-")) == 0)
+			(void)unlinkat(r->dirfd, de->d_name, 0);
+	closedir(d);
 	return UC_OK;
 }
 
@@ -1118,7 +1165,8 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 		goto out;
 	}
 	if ((rc = journal_walk(&r, scan_resume)) != UC_OK ||
-	    (rc = recover_partials(&r)) != UC_OK)
+	    (rc = recover_partials(&r)) != UC_OK ||
+	    (rc = remove_stale_manifests(&r)) != UC_OK)
 		goto out;
 	if ((r.jfd = openat(r.dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
@@ -1162,11 +1210,27 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	}
 	if (rc != UC_OK)
 		goto out;
-	if (r.need_crl && (rc = authority_crl(a, 0, 0)) != UC_OK)
+	/*
+	 * Superseded certificates go on a CRL now; also those of an earlier,
+	 * interrupted run whose CRL was never signed.
+	 */
+	{
+		struct crl_state cs;
+
+		if ((rc = authority_crl_state(a, 0, &cs)) != UC_OK)
+			goto out;
+		if ((r.need_crl || cs.revoked > cs.entries) &&
+		    (rc = authority_crl(a, 0, 0)) != UC_OK)
+			goto out;
+		/* A kill between signing and publishing left public/ old. */
+		if ((rc = authority_publish(a)) != UC_OK)
+			goto out;
+	}
+	/* The manifest first: "E" says the whole run, manifest included, is
+	 * done. */
+	if ((rc = render_manifest(&r)) != UC_OK)
 		goto out;
-	if ((rc = journal_marker(&r, "E")) != UC_OK)
-		goto out;
-	rc = render_manifest(&r);
+	rc = journal_marker(&r, "E");
 out:
 	if (r.threads != NULL) {
 		pthread_mutex_lock(&r.pool.mu);

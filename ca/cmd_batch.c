@@ -194,10 +194,11 @@ cmd_batch(int argc, char **argv)
 	if (u.tty)
 		fputs("\r\033[K", stderr);
 	if (rc != UC_OK) {
-		ex = cli_fail(rc, o.csv);
-		fprintf(stderr, "userca: batch: so far: %ld issued, %ld "
-		    "skipped, %ld failed; re-run the same command to "
-		    "resume\n", st.issued, st.skipped, st.failed);
+		ex = cli_fail(rc, "batch");
+		if (st.issued > 0)
+			fprintf(stderr, "userca: batch: so far: %ld issued, "
+			    "%ld skipped, %ld failed; re-run the same command "
+			    "to resume\n", st.issued, st.skipped, st.failed);
 		goto out;
 	}
 	if (o.dry_run)

@@ -9,6 +9,7 @@
  *         the legacy provider.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
@@ -20,9 +21,9 @@
 int
 p12_format_parse(const char *s, enum p12_format *out)
 {
-	if (strcmp(s, "modern") == 0)
+	if (strcasecmp(s, "modern") == 0)
 		*out = P12_MODERN;
-	else if (strcmp(s, "legacy") == 0)
+	else if (strcasecmp(s, "legacy") == 0)
 		*out = P12_LEGACY;
 	else
 		return uc_seterr(UC_E_INVALID, "unknown PKCS#12 format '%.40s' "

@@ -37,6 +37,7 @@ struct usercsv {
 	int			 bom_checked;
 	unsigned char		 bom[3];
 	size_t			 bomlen;
+	int			 prev_cr;		/* last byte fed: CR */
 	unsigned char		*pend;			/* partial line */
 	size_t			 pendlen, pendcap;
 };
@@ -305,19 +306,25 @@ usercsv_new(usercsv_row_fn on_row, usercsv_err_fn on_err, void *arg,
 	return UC_OK;
 }
 
-/* Parse one physical line (with its '\n', if any). */
+/*
+ * Parse one physical line with its terminator (LF, CR, or the CR of a
+ * CRLF); count == 0 for the LF of a CRLF, which starts no line.
+ */
 static int
-feed_line(struct usercsv *u, const unsigned char *s, size_t len)
+feed_line(struct usercsv *u, const unsigned char *s, size_t len, int count)
 {
 	size_t n;
 
-	u->line++;
-	/*
-	 * A row starts on the first line fed while libcsv has not begun one
-	 * (pstate 0 is its ROW_NOT_BEGUN); blank lines keep it there.
-	 */
-	if (u->p.pstate == 0 && u->nf == 0)
-		u->rowline = u->line;
+	if (count) {
+		u->line++;
+		/*
+		 * A row starts on the first line fed while libcsv has not
+		 * begun one (pstate 0 is its ROW_NOT_BEGUN); blank lines keep
+		 * it there.
+		 */
+		if (u->p.pstate == 0 && u->nf == 0)
+			u->rowline = u->line;
+	}
 	n = csv_parse(&u->p, s, len, cb_field, cb_row, u);
 	if (u->fatal)
 		return uc_seterr(UC_E_INVALID, "%s", u->fatalmsg);
@@ -366,8 +373,25 @@ usercsv_feed(struct usercsv *u, const unsigned char *buf, size_t len)
 			u->bom_checked = 1;
 	}
 	while (len > 0) {
-		nl = memchr(buf, '\n', len);
+		/* Lines end at LF, CR or CRLF, as libcsv's rows do. */
+		for (nl = NULL, take = 0; take < len; take++) {
+			if (buf[take] == '\n' || buf[take] == '\r') {
+				nl = buf + take;
+				break;
+			}
+		}
 		take = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+		if (nl != NULL && take == 1 && *nl == '\n' && u->prev_cr &&
+		    u->pendlen == 0) {
+			/* The LF of a CRLF split from its CR. */
+			u->prev_cr = 0;
+			if ((rc = feed_line(u, buf, 1, 0)) != UC_OK)
+				return rc;
+			buf++;
+			len--;
+			continue;
+		}
+		u->prev_cr = nl != NULL && *nl == '\r';
 		if (nl == NULL || u->pendlen > 0) {
 			/* Keep a partial line until its end arrives. */
 			if (u->pendlen + take > u->pendcap) {
@@ -384,12 +408,12 @@ usercsv_feed(struct usercsv *u, const unsigned char *buf, size_t len)
 			memcpy(u->pend + u->pendlen, buf, take);
 			u->pendlen += take;
 			if (nl != NULL) {
-				rc = feed_line(u, u->pend, u->pendlen);
+				rc = feed_line(u, u->pend, u->pendlen, 1);
 				u->pendlen = 0;
 				if (rc != UC_OK)
 					return rc;
 			}
-		} else if ((rc = feed_line(u, buf, take)) != UC_OK)
+		} else if ((rc = feed_line(u, buf, take, 1)) != UC_OK)
 			return rc;
 		buf += take;
 		len -= take;
@@ -408,7 +432,7 @@ usercsv_finish(struct usercsv *u)
 			return rc;
 	}
 	if (u->pendlen > 0) {
-		rc = feed_line(u, u->pend, u->pendlen);
+		rc = feed_line(u, u->pend, u->pendlen, 1);
 		u->pendlen = 0;
 		if (rc != UC_OK)
 			return rc;

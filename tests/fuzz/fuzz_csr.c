@@ -1,0 +1,77 @@
+/*
+ * fuzz_csr.c: libFuzzer harness for csr_check() (PEM or DER PKCS#10 from
+ * an untrusted source: parse, key policy, self-signature).
+ *
+ * The input is tried as given, and once more with a PEM armour put around
+ * it when it looks like DER, so that mutations of the DER structure also
+ * reach the PEM path.  A request csr_check() accepts must have a key and
+ * parse again with csr_parse().
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "pki.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+one(const unsigned char *buf, size_t len)
+{
+	EVP_PKEY *pub = NULL;
+	X509_REQ *req = NULL;
+
+	if (csr_check(buf, len, &pub) == UC_OK) {
+		if (pub == NULL || EVP_PKEY_get_bits(pub) <= 0)
+			abort();
+		if (csr_parse(buf, len, &req) != UC_OK || req == NULL)
+			abort();
+		X509_REQ_free(req);
+		EVP_PKEY_free(pub);
+	} else if (pub != NULL)
+		abort();	/* failure must not hand out a key */
+	ERR_clear_error();
+	uc_clearerr();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char hd[] = "-----BEGIN CERTIFICATE REQUEST-----\n";
+	static const char ft[] = "-----END CERTIFICATE REQUEST-----\n";
+	EVP_ENCODE_CTX *ctx;
+	unsigned char *pem;
+	size_t off;
+	int n;
+
+	one(data, size);
+	if (size == 0 || data[0] != 0x30 || size > 8192)
+		return 0;
+	/* the same bytes, base64 in 64-column lines in a PEM armour */
+	if ((ctx = EVP_ENCODE_CTX_new()) == NULL)
+		return 0;
+	if ((pem = malloc(sizeof(hd) + EVP_ENCODE_LENGTH(size) +
+	    sizeof(ft))) == NULL) {
+		EVP_ENCODE_CTX_free(ctx);
+		return 0;
+	}
+	memcpy(pem, hd, sizeof(hd) - 1);
+	off = sizeof(hd) - 1;
+	EVP_EncodeInit(ctx);
+	if (EVP_EncodeUpdate(ctx, pem + off, &n, data, (int)size) == 1) {
+		off += (size_t)n;
+		EVP_EncodeFinal(ctx, pem + off, &n);
+		off += (size_t)n;
+		memcpy(pem + off, ft, sizeof(ft) - 1);
+		off += sizeof(ft) - 1;
+		one(pem, off);
+	}
+	EVP_ENCODE_CTX_free(ctx);
+	free(pem);
+	return 0;
+}
