@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "authority_int.h"
@@ -391,8 +392,11 @@ authority_crl_state(struct authority *a, int root, struct crl_state *cs)
 	if (ski == NULL)
 		return UC_OK;
 	pthread_mutex_lock(&a->mu);
-	rc = store_crl_latest(a->st, ski, &der, &len, &cs->number,
+	rc = store_crl_current(a->st, ski, uc_now(), &der, &len, &cs->number,
 	    &cs->next_update);
+	if (rc == UC_OK)
+		rc = store_crl_runway(a->st, ski, uc_now(), &cs->runway,
+		    &cs->runway_until);
 	if (rc == UC_OK)
 		rc = store_cert_count_revoked(a->st, ski, &cs->revoked);
 	pthread_mutex_unlock(&a->mu);
@@ -501,6 +505,20 @@ collect_free(struct crl_collect *cc)
 int
 sign_crl(struct authority *a, struct signer *sig, int days)
 {
+	int64_t now = uc_now();
+
+	return sign_crl_at(a, sig, now, now + (int64_t)days * 86400, NULL,
+	    NULL);
+}
+
+/*
+ * The CRL valid from this_update to next_update (this_update may be in
+ * the future: a pre-signed root CRL).  *pem, if asked, gets its PEM.
+ */
+int
+sign_crl_at(struct authority *a, struct signer *sig, int64_t this_update,
+    int64_t next_update, unsigned char **pem, size_t *pemlen)
+{
 	struct store_cert_filter f;
 	struct crl_collect cc;
 	X509_CRL *crl = NULL;
@@ -521,15 +539,16 @@ sign_crl(struct authority *a, struct signer *sig, int days)
 	f.now = now;
 	if ((rc = store_cert_list(a->st, &f, collect_cb, &cc)) != UC_OK ||
 	    (rc = store_crl_next_number(a->st, ski, &number)) != UC_OK ||
-	    (rc = crl_build(signer_cert(sig), cc.e, cc.n, number, now,
-	    now + (int64_t)days * 86400, &crl)) != UC_OK ||
+	    (rc = crl_build(signer_cert(sig), cc.e, cc.n, number, this_update,
+	    next_update, &crl)) != UC_OK ||
 	    (rc = signer_sign_crl(sig, crl)) != UC_OK ||
 	    (rc = crl_der(crl, &der, &derlen)) != UC_OK ||
-	    (rc = store_crl_insert(a->st, ski, number, now,
-	    now + (int64_t)days * 86400, der, derlen)) != UC_OK ||
+	    (rc = store_crl_insert(a->st, ski, number, this_update,
+	    next_update, der, derlen)) != UC_OK ||
 	    (rc = store_audit(a->st, now, a->actor, "crl", ski, NULL)) != UC_OK)
 		goto fail;
-	rc = store_commit(a->st);
+	if ((rc = store_commit(a->st)) == UC_OK && pem != NULL)
+		rc = crl_to_pem(crl, pem, pemlen);
 	goto out;
 fail:
 	store_rollback(a->st);
@@ -562,6 +581,52 @@ crl_locked(struct authority *a, int root, int days)
 			return rc;
 	}
 	return publish_locked(a);
+}
+
+int
+authority_crl_runway(struct authority *a, int n, int days, unsigned char **pem,
+    size_t *pemlen)
+{
+	struct signer *sig;
+	unsigned char *all = NULL, *one, *nb;
+	size_t len = 0, olen;
+	int64_t now = uc_now(), period, overlap;
+	int k, rc;
+
+	*pem = NULL;
+	*pemlen = 0;
+	if (n < 1 || n > 100)
+		return uc_seterr(UC_E_INVALID, "--runway takes 1 to 100 periods");
+	period = (int64_t)(days > 0 ? days : a->conf.root_crl_days) * 86400;
+	/* Consecutive CRLs overlap so a gateway that syncs late still has a
+	 * valid one. */
+	overlap = period / 2 < 14 * 86400 ? period / 2 : 14 * 86400;
+	pthread_mutex_lock(&a->mu);
+	if ((rc = root_signer(a, &sig)) != UC_OK)
+		goto out;
+	for (k = 0; k < n; k++) {
+		if ((rc = sign_crl_at(a, sig, now + k * period,
+		    now + (k + 1) * period + overlap, &one, &olen)) != UC_OK)
+			goto out;
+		if ((nb = realloc(all, len + olen)) == NULL) {
+			free(one);
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		all = nb;
+		memcpy(all + len, one, olen);
+		len += olen;
+		free(one);
+	}
+	if ((rc = publish_locked(a)) != UC_OK)
+		goto out;
+	*pem = all;
+	*pemlen = len;
+	all = NULL;	/* now owned by the caller */
+out:
+	pthread_mutex_unlock(&a->mu);
+	free(all);
+	return rc;
 }
 
 int
@@ -610,7 +675,8 @@ crl_json(struct authority *a, const char *ski, const char *url)
 	json_t *o;
 
 	if (ski == NULL ||
-	    store_crl_latest(a->st, ski, &der, &len, &number, &next) != UC_OK)
+	    store_crl_current(a->st, ski, uc_now(), &der, &len, &number,
+	    &next) != UC_OK)
 		return json_null();
 	free(der);
 	uc_time_iso(next, when, sizeof(when));
@@ -628,8 +694,8 @@ publish_crl(struct authority *a, const char *ski, const char *der_name,
 	size_t len, pemlen;
 	int rc;
 
-	if ((rc = store_crl_latest(a->st, ski, &der, &len, NULL, NULL)) !=
-	    UC_OK)
+	if ((rc = store_crl_current(a->st, ski, uc_now(), &der, &len, NULL,
+	    NULL)) != UC_OK)
 		return rc;
 	if ((rc = write_rel(a->home, der_name, der, len, 0644, 0)) != UC_OK)
 		goto out;
@@ -683,7 +749,8 @@ publish_locked(struct authority *a)
 	    "public/crl.pem")) != UC_OK)
 		goto out;
 	if (a->root_ski != NULL &&
-	    store_crl_latest(a->st, a->root_ski, &der2, &der2len, NULL, NULL)
+	    store_crl_current(a->st, a->root_ski, uc_now(), &der2, &der2len,
+	    NULL, NULL)
 	    == UC_OK) {
 		free(der2);
 		der2 = NULL;
@@ -720,7 +787,10 @@ publish_locked(struct authority *a)
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	rc = write_rel(a->home, "public/ca.json", js, strlen(js), 0644, 0);
+	if ((rc = write_rel(a->home, "public/ca.json", js, strlen(js), 0644,
+	    0)) != UC_OK)
+		goto out;
+	rc = gateway_write(a);
 out:
 	/* the json and buffers below are freed on every path */
 	free(js);
@@ -1329,11 +1399,10 @@ out:
 	return rc;
 }
 
-int
-authority_import_root_crl(struct authority *a, const unsigned char *buf,
-    size_t len)
+/* Check and record one root CRL (not yet published). */
+static int
+import_one(struct authority *a, X509_CRL *crl)
 {
-	X509_CRL *crl = NULL;
 	unsigned char *der = NULL;
 	size_t derlen;
 	const ASN1_TIME *nu;
@@ -1343,11 +1412,6 @@ authority_import_root_crl(struct authority *a, const unsigned char *buf,
 	size_t oldlen;
 	int rc, crit;
 
-	if (a->root == NULL)
-		return uc_seterr(UC_E_STATE, "this home has no root "
-		    "certificate");
-	if ((rc = crl_parse(buf, len, &crl)) != UC_OK)
-		return rc;
 	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
 	    X509_get_subject_name(a->root)) != 0 ||
 	    X509_CRL_verify(crl, X509_get0_pubkey(a->root)) != 1) {
@@ -1386,10 +1450,99 @@ authority_import_root_crl(struct authority *a, const unsigned char *buf,
 	    (rc = store_crl_insert(a->st, a->root_ski, number, this_update,
 	    next_update, der, derlen)) != UC_OK)
 		goto out;
-	rc = authority_publish(a);
 out:
 	ASN1_INTEGER_free(num);
 	OPENSSL_free(der);
-	X509_CRL_free(crl);
+	return rc;
+}
+
+static int
+crl_number_cmp(const X509_CRL *const *x, const X509_CRL *const *y)
+{
+	ASN1_INTEGER *a, *b;
+	int64_t na = 0, nb = 0;
+
+	a = X509_CRL_get_ext_d2i(*x, NID_crl_number, NULL, NULL);
+	b = X509_CRL_get_ext_d2i(*y, NID_crl_number, NULL, NULL);
+	if (a != NULL)
+		(void)ASN1_INTEGER_get_int64(&na, a);
+	if (b != NULL)
+		(void)ASN1_INTEGER_get_int64(&nb, b);
+	ASN1_INTEGER_free(a);
+	ASN1_INTEGER_free(b);
+	return na < nb ? -1 : na > nb;
+}
+
+/*
+ * One CRL (PEM or DER) or several PEM CRLs (a runway): each checked
+ * against the root, recorded in order of number, then published.
+ */
+int
+authority_import_root_crl(struct authority *a, const unsigned char *buf,
+    size_t len)
+{
+	STACK_OF(X509_CRL) *sk = NULL;
+	X509_CRL *crl = NULL;
+	BIO *bio = NULL;
+	int i, rc;
+
+	if (a->root == NULL)
+		return uc_seterr(UC_E_STATE, "this home has no root "
+		    "certificate");
+	if ((sk = sk_X509_CRL_new(crl_number_cmp)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (len > 0 && buf[0] == 0x30) {
+		if ((rc = crl_parse(buf, len, &crl)) != UC_OK)
+			goto out;
+		if (!sk_X509_CRL_push(sk, crl)) {
+			X509_CRL_free(crl);
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+	} else {
+		if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) !=
+		    NULL) {
+			if (!sk_X509_CRL_push(sk, crl)) {
+				X509_CRL_free(crl);
+				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+				goto out;
+			}
+		}
+		ERR_clear_error();
+		if (sk_X509_CRL_num(sk) == 0) {
+			rc = uc_seterr(UC_E_INVALID, "not a PEM or DER CRL");
+			goto out;
+		}
+	}
+	sk_X509_CRL_sort(sk);
+	/* All or nothing: one transaction for the whole runway. */
+	pthread_mutex_lock(&a->mu);
+	if ((rc = store_begin(a->st)) != UC_OK) {
+		pthread_mutex_unlock(&a->mu);
+		goto out;
+	}
+	for (i = 0; i < sk_X509_CRL_num(sk) && rc == UC_OK; i++)
+		if ((rc = import_one(a, sk_X509_CRL_value(sk, i))) != UC_OK &&
+		    sk_X509_CRL_num(sk) > 1) {
+			char what[48];
+
+			snprintf(what, sizeof(what), "CRL %d of %d", i + 1,
+			    sk_X509_CRL_num(sk));
+			rc = uc_errprefix(rc, what);
+		}
+	if (rc == UC_OK)
+		rc = store_commit(a->st);
+	else
+		store_rollback(a->st);
+	if (rc == UC_OK)
+		rc = publish_locked(a);
+	pthread_mutex_unlock(&a->mu);
+out:
+	BIO_free(bio);
+	sk_X509_CRL_pop_free(sk, X509_CRL_free);
 	return rc;
 }

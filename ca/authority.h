@@ -192,6 +192,8 @@ struct crl_state {
 	int64_t	 next_update;
 	long	 entries;	/* revoked serials on it */
 	long	 revoked;	/* revoked in the records now */
+	long	 runway;	/* pre-signed CRLs not yet in force */
+	int64_t	 runway_until;	/* the last nextUpdate of them all */
 };
 int	authority_crl_state(struct authority *, int root, struct crl_state *);
 
@@ -217,6 +219,16 @@ int	authority_revoke(struct authority *, const char *serial,
  * one) and, with root != 0, the root's CRL; then publish.
  */
 int	authority_crl(struct authority *, int root, int days);
+
+/*
+ * The root CRL runway, for a root whose key stays offline: n CRLs signed
+ * now, CRL k in force from now + k periods to now + (k+1) periods plus an
+ * overlap (days: the period; 0: root_crl_days).  Whoever publishes serves
+ * the one in force.  *pem: all of them, to carry to an online home
+ * (caller frees).
+ */
+int	authority_crl_runway(struct authority *, int n, int days,
+	    unsigned char **pem, size_t *pemlen);
 
 /* Write public/: ca-bundle.pem, ca.crt, crl.der, crl.pem, root.crl, ca.json. */
 int	authority_publish(struct authority *);

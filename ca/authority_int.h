@@ -65,6 +65,9 @@ int	issuing_signer(struct authority *a, struct signer **out);
 int	root_signer(struct authority *a, struct signer **out);
 /* Sign, record and commit the next CRL of the CA behind sig. */
 int	sign_crl(struct authority *a, struct signer *sig, int days);
+int	sign_crl_at(struct authority *a, struct signer *sig,
+	    int64_t this_update, int64_t next_update, unsigned char **pem,
+	    size_t *pemlen);
 /* Leaf PEM then chain to the root (caller frees). */
 int	chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 	    size_t *len);
@@ -72,5 +75,8 @@ int	chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 int	p12_for(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
+
+/* public/gateway/: nginx, Apache, PowerShell, IIS mappings (gateway.c). */
+int	gateway_write(struct authority *a);
 
 #endif /* UC_AUTHORITY_INT_H */

@@ -10,7 +10,8 @@
 
 enum {
 	O_HOME = 256, O_ORG, O_BASE, O_INTER, O_PROFILE, O_ROOTCN, O_ISSCN,
-	O_PASSF, O_OUT, O_ROOT, O_DAYS, O_IMPORT, O_CN, O_ENROLL, O_HELP
+	O_PASSF, O_OUT, O_ROOT, O_DAYS, O_IMPORT, O_CN, O_ENROLL, O_RUNWAY,
+	O_HELP
 };
 
 #define INIT_USAGE "init --org NAME --base-url URL [--enroll-url URL] " \
@@ -239,7 +240,8 @@ cmd_intermediate(int argc, char **argv)
 	return cli_usage(INTER_USAGE);
 }
 
-#define CRL_USAGE "crl [--root] [--days N] [--import-root FILE] " \
+#define CRL_USAGE "crl [--root [--runway N [--out FILE]]] [--days N] " \
+	"[--import-root FILE] " \
 	"[--passphrase-file F] [--home DIR]"
 
 int
@@ -250,16 +252,19 @@ cmd_crl(int argc, char **argv)
 		{ "root", no_argument, NULL, O_ROOT },
 		{ "days", required_argument, NULL, O_DAYS },
 		{ "import-root", required_argument, NULL, O_IMPORT },
+		{ "runway", required_argument, NULL, O_RUNWAY },
+		{ "out", required_argument, NULL, O_OUT },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct authority *a = NULL;
 	const char *home = NULL, *passfile = NULL, *import = NULL;
+	const char *out = NULL;
 	unsigned char *buf = NULL;
 	size_t len;
 	char *end;
-	long days = 0;
+	long days = 0, runway = 0;
 	int c, rc, ex, root = 0;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -272,6 +277,12 @@ cmd_crl(int argc, char **argv)
 				return cli_usage(CRL_USAGE);
 			break;
 		case O_IMPORT: import = optarg; break;
+		case O_RUNWAY:
+			runway = strtol(optarg, &end, 10);
+			if (*end != '\0' || runway < 1 || runway > 100)
+				return cli_usage(CRL_USAGE);
+			break;
+		case O_OUT: out = optarg; break;
 		case O_PASSF: passfile = optarg; break;
 		case O_HELP:
 			return cli_help(CRL_USAGE,
@@ -282,16 +293,40 @@ cmd_crl(int argc, char **argv)
 			    "  --days N       validity (nextUpdate); default "
 			    "from userca.conf\n"
 			    "  --import-root F  on an online home: install a "
-			    "root CRL signed offline\n");
+			    "root CRL (or a runway of them)\n"
+			    "                 signed offline\n"
+			    "  --root --runway N  at a key ceremony: pre-sign N "
+			    "root CRLs, CRL k in force\n"
+			    "                 from now + k periods (--days, "
+			    "default root_crl_days) to\n"
+			    "                 one period later plus an overlap; "
+			    "publish and the daemon\n"
+			    "                 serve the one in force.  --out "
+			    "FILE writes them all (PEM)\n"
+			    "                 for 'crl --import-root' on the "
+			    "online home.\n");
 		default:
 			return cli_usage(CRL_USAGE);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (runway > 0 && !root) || (out != NULL &&
+	    runway == 0))
 		return cli_usage(CRL_USAGE);
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
 		return ex;
-	if (import != NULL) {
+	if (runway > 0) {
+		if ((rc = authority_crl_runway(a, (int)runway, (int)days, &buf,
+		    &len)) != UC_OK)
+			ex = cli_fail(rc, "runway");
+		else if (out != NULL && (rc = file_write_atomic(out, buf, len,
+		    0644)) != UC_OK)
+			ex = cli_fail(rc, out);
+		else
+			printf("%ld root CRLs signed and recorded; the one in "
+			    "force is published%s%s\n", runway,
+			    out != NULL ? "; all written to " : "",
+			    out != NULL ? out : "");
+	} else if (import != NULL) {
 		if ((rc = file_read(import, 64 * 1024 * 1024, &buf, &len)) !=
 		    UC_OK || (rc = authority_import_root_crl(a, buf, len)) !=
 		    UC_OK)

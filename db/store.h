@@ -173,6 +173,17 @@ int	store_user_expire_tokens(struct store *, int64_t user_id, int64_t now);
 int	store_cert_count_revoked(struct store *, const char *issuer_ski,
 	    long *n);
 
+/*
+ * Like store_crl_latest() but only among CRLs already in force at now
+ * (thisUpdate <= now): pre-signed, future-dated CRLs wait their turn.
+ */
+int	store_crl_current(struct store *, const char *issuer_ski, int64_t now,
+	    unsigned char **der, size_t *derlen, int64_t *number,
+	    int64_t *next_update);
+/* Pre-signed CRLs not yet in force at now, and the last nextUpdate of all. */
+int	store_crl_runway(struct store *, const char *issuer_ski, int64_t now,
+	    long *future, int64_t *last_next_update);
+
 /* Append to the audit table.  subject and detail may be NULL. */
 int	store_audit(struct store *, int64_t at, const char *actor,
 	    const char *action, const char *subject, const char *detail);

@@ -138,6 +138,8 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = parse_duration(v, &c->poll) && c->poll >= 1;
 	else if (IS("crl", "root_warn_before"))
 		ok = parse_duration(v, &c->root_warn_before);
+	else if (IS("crl", "runway_min"))
+		ok = set_int(&c->runway_min, v, 0, 100);
 	else if (IS("limits", "max_body"))
 		ok = parse_size(v, &c->max_body);
 	else if (IS("limits", "max_connections"))

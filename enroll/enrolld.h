@@ -10,6 +10,7 @@
 #define UC_ENROLLD_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ struct econf {
 	int	 refresh_before;	/* [crl] refresh_before (s) */
 	int	 poll;			/* [crl] poll (s) */
 	int	 root_warn_before;	/* [crl] root_warn_before (s) */
+	int	 runway_min;		/* [crl] runway_min: pre-signed root
+					 * CRLs that must remain */
 	size_t	 max_body;		/* [limits] max_body (bytes) */
 	int	 max_connections;	/* [limits] max_connections */
 	int	 timeout;		/* [limits] timeout (s) */
@@ -64,6 +67,8 @@ struct pubfile {
 	struct blob	*body;		/* NULL: not published */
 	char		 etag[48];
 	int64_t		 mtime;		/* Last-Modified */
+	int64_t		 mtime_ns;	/* change detection: atomic */
+	uint64_t	 ino;		/* replace means a new inode */
 	int64_t		 next_update;	/* CRLs: 0 otherwise */
 	int64_t		 crl_number;
 	long		 crl_entries;
@@ -89,6 +94,11 @@ struct enrolld {
 	struct metrics		*m;
 	char			 health_why[512];
 	int			 healthy;
+	sem_t			 keygen;	/* server-side key generations
+						 * at once: one per core, so
+						 * RSA never starves the rest */
+	long			 runway;	/* pre-signed root CRLs left */
+	int64_t			 runway_until;	/* last root nextUpdate */
 };
 
 int	enrolld_init(struct enrolld *, const char *config);

@@ -478,7 +478,10 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		generated = 1;
 	}
 	rr.p12_password = pw;
+	while (sem_wait(&d->keygen) == -1)
+		;	/* EINTR */
 	rc = authority_redeem(d->a, &rr, &res, &st);
+	sem_post(&d->keygen);
 	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
 		token_error(d, q, r, st);
 		goto out;
@@ -534,15 +537,20 @@ void
 redact_path(const char *path, char *out, size_t len)
 {
 	const char *p;
+	size_t i;
 
 	if ((p = strstr(path, "/enroll/")) != NULL) {
 		const char *rest = p + 8, *slash = strchr(rest, '/');
 
-		snprintf(out, len, "%.*s/enroll/<token>%s", (int)(p - path),
-		    path, slash != NULL ? slash : "");
-		return;
-	}
-	snprintf(out, len, "%.200s", path);
+		snprintf(out, len, "%.*s/enroll/<token>%.100s",
+		    (int)(p - path) > 100 ? 100 : (int)(p - path), path,
+		    slash != NULL ? slash : "");
+	} else
+		snprintf(out, len, "%.200s", path);
+	/* The path is decoded: a %0A must not forge a log line. */
+	for (i = 0; out[i] != '\0'; i++)
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] == 0x7f)
+			out[i] = '?';
 }
 
 /* "/prefix<token>suffix" -> token (copied) if the path has that shape. */

@@ -368,6 +368,7 @@ start(struct listener *l)
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_SOCK_ADDR, &ss,
+		    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
 		    MHD_OPTION_CONNECTION_LIMIT,
@@ -420,8 +421,11 @@ enrolld_init(struct enrolld *d, const char *config)
 {
 	int rc;
 
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
 	memset(d, 0, sizeof(*d));
 	pthread_rwlock_init(&d->publock, NULL);
+	sem_init(&d->keygen, 0, ncpu > 0 ? (unsigned int)ncpu : 1);
 	if ((rc = econf_load(config, &d->conf)) != UC_OK)
 		return rc;
 	if ((rc = authority_open(d->conf.home, &d->a)) != UC_OK)
@@ -455,6 +459,7 @@ enrolld_free(struct enrolld *d)
 		free(d->pub);
 	}
 	pthread_rwlock_destroy(&d->publock);
+	sem_destroy(&d->keygen);
 	econf_clear(&d->conf);
 }
 
@@ -484,8 +489,12 @@ usage(FILE *f)
 "  [crl]    validity = 7d           nextUpdate of CRLs the daemon signs\n"
 "           refresh_before = 3d     re-sign when nextUpdate is this near\n"
 "           poll = 5s               how often to look for revocations\n"
-"           root_warn_before = 30d  /healthz fails when the root CRL is\n"
-"                                   this near its nextUpdate\n"
+"           root_warn_before = 30d  /healthz fails when the root CRL (and\n"
+"                                   every pre-signed one after it) is this\n"
+"                                   near its nextUpdate\n"
+"           runway_min = 0          /healthz fails when fewer pre-signed\n"
+"                                   root CRLs remain (userca crl --root\n"
+"                                   --runway N at the key ceremony)\n"
 "  [limits] max_body = 64k          larger request bodies get 413\n"
 "           max_connections = 1024\n"
 "           timeout = 30s           idle connection timeout\n"
@@ -545,6 +554,7 @@ main(int argc, char *argv[])
 		enrolld_free(&d);
 		return 1;
 	}
+	/* Health is known before the first request is answered. */
 	crl_watch(&d);
 	if (check) {
 		printf("config ok; CRL %s\n", d.healthy ? "healthy" :
@@ -592,15 +602,26 @@ main(int argc, char *argv[])
 				d.conf.refresh_before = nc.refresh_before;
 				d.conf.crl_validity = nc.crl_validity;
 				d.conf.root_warn_before = nc.root_warn_before;
+				d.conf.runway_min = nc.runway_min;
 				d.conf.poll = nc.poll;
 				d.conf.allow_plain_http = nc.allow_plain_http;
 				econf_clear(&nc);
 			}
 			if (https.mhd != NULL) {
-				stop(&https, d.conf.drain);
-				if (start(&https) != UC_OK)
+				struct listener old = https;
+
+				/*
+				 * The new certificate: a second daemon on the
+				 * same port (SO_REUSEPORT) takes new
+				 * connections while the old one drains.
+				 */
+				if (start(&https) != UC_OK) {
 					fprintf(stderr, "userca-enrolld: "
-					    "HTTPS: %s\n", uc_errmsg());
+					    "HTTPS: keeping the old certificate: "
+					    "%s\n", uc_errmsg());
+					https = old;
+				} else
+					stop(&old, d.conf.drain);
 			}
 			if (pub_reload(&d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: %s\n",

@@ -185,6 +185,14 @@ metrics_render(struct metrics *m, struct enrolld *d)
 			    strcmp(f->route, "/root.crl") == 0 ? "root" :
 			    "issuing", (long long)f->crl_number);
 	}
+	bprintf(&b, "# HELP userca_root_crl_runway Pre-signed root CRLs not yet "
+	    "in force.\n# TYPE userca_root_crl_runway gauge\n"
+	    "userca_root_crl_runway %ld\n", d->runway);
+	bprintf(&b, "# HELP userca_root_crl_runway_seconds Seconds until the "
+	    "last root CRL's nextUpdate.\n"
+	    "# TYPE userca_root_crl_runway_seconds gauge\n"
+	    "userca_root_crl_runway_seconds %lld\n", (long long)
+	    (d->runway_until != 0 ? d->runway_until - now : 0));
 	bprintf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);

@@ -121,6 +121,8 @@ pub_reload(struct enrolld *d)
 			return rc;
 		}
 		f->mtime = (int64_t)sb.st_mtime;
+		f->mtime_ns = (int64_t)sb.st_mtim.tv_nsec;
+		f->ino = (uint64_t)sb.st_ino;
 		mdlen = sizeof(md);
 		(void)EVP_Digest(f->body->data, f->body->len, md, &mdlen,
 		    EVP_sha256(), NULL);
@@ -157,7 +159,9 @@ pub_changed(struct enrolld *d)
 		free(path);
 		if (exists != (f->body != NULL) || (exists &&
 		    ((size_t)sb.st_size != f->body->len ||
-		    (int64_t)sb.st_mtime != f->mtime)))
+		    (int64_t)sb.st_mtime != f->mtime ||
+		    (int64_t)sb.st_mtim.tv_nsec != f->mtime_ns ||
+		    (uint64_t)sb.st_ino != f->ino)))
 			changed = 1;
 	}
 	pthread_rwlock_unlock(&d->publock);
@@ -202,6 +206,21 @@ health(struct enrolld *d)
 			    " and could not be re-signed");
 		}
 	}
+	/* The root CRL's runway: pre-signed CRLs still to come. */
+	if (d->runway_until != 0 && d->runway_until - now <
+	    d->conf.root_warn_before) {
+		ok = 0;
+		n += (size_t)snprintf(why + n, n < sizeof(why) ? sizeof(why) - n :
+		    0, "the last root CRL expires in %lld s (sign more on the "
+		    "offline host: userca crl --root --runway N); ",
+		    (long long)(d->runway_until - now));
+	}
+	if (d->conf.runway_min > 0 && d->runway < d->conf.runway_min) {
+		ok = 0;
+		n += (size_t)snprintf(why + n, n < sizeof(why) ? sizeof(why) - n :
+		    0, "%ld pre-signed root CRL(s) left, fewer than runway_min "
+		    "%d; ", d->runway, d->conf.runway_min);
+	}
 	if (n >= sizeof(why))
 		n = sizeof(why) - 1;
 	if (n >= 2 && why[n - 2] == ';')
@@ -221,6 +240,28 @@ crl_watch(struct enrolld *d)
 	if (pub_changed(d) && pub_reload(d) != UC_OK)
 		fprintf(stderr, "userca-enrolld: reloading public/: %s\n",
 		    uc_errmsg());
+	/*
+	 * The root CRL in force changes by itself when a pre-signed one's
+	 * thisUpdate comes: publish it and serve it.
+	 */
+	if (authority_crl_state(d->a, 1, &cs) == UC_OK && cs.have) {
+		int64_t served;
+
+		pthread_rwlock_wrlock(&d->publock);
+		served = d->pub->f[5].crl_number;
+		d->runway = cs.runway;
+		d->runway_until = cs.runway_until;
+		pthread_rwlock_unlock(&d->publock);
+		if (cs.number != served) {
+			if (authority_publish(d->a) != UC_OK ||
+			    pub_reload(d) != UC_OK)
+				fprintf(stderr, "userca-enrolld: publishing the "
+				    "root CRL: %s\n", uc_errmsg());
+			else
+				fprintf(stderr, "userca-enrolld: root CRL %lld "
+				    "is now in force\n", (long long)cs.number);
+		}
+	}
 	if (authority_crl_state(d->a, 0, &cs) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: CRL state: %s\n",
 		    uc_errmsg());

@@ -155,6 +155,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* enrolld_init(), main.c */
 	memset(&D, 0, sizeof(D));
 	pthread_rwlock_init(&D.publock, NULL);
+	sem_init(&D.keygen, 0, 2);
 	if (econf_load(conf, &D.conf) != UC_OK)
 		die("econf_load");
 	if (authority_open(D.conf.home, &D.a) != UC_OK)

@@ -157,9 +157,11 @@ check_eq "public/: no temporary files left from atomic writes" \
 
 # publish rewrites public/ from what is recorded (it does not re-sign CRLs)
 num_before=$(openssl crl -in "$P/crl.pem" -noout -crlnumber 2>/dev/null)
-rm -f "$P"/*
+rm -rf "${P:?}"/*
 must "userca publish" uc publish --home "$H"
-for f in ca-bundle.pem ca.crt crl.der crl.pem root.crl ca.json; do
+for f in ca-bundle.pem ca.crt crl.der crl.pem root.crl ca.json \
+    gateway/nginx-userca.conf gateway/apache-userca.conf \
+    gateway/userca-trust.ps1 gateway/iis-mappings.csv; do
 	check_file "publish re-created public/$f" "$P/$f"
 done
 check_same "publish: ca.crt is the issuing CA again" "$P/ca.crt" "$T/iss.der"
