@@ -507,8 +507,13 @@ sign_crl(struct authority *a, struct signer *sig, int days)
 {
 	int64_t now = uc_now();
 
-	return sign_crl_at(a, sig, now, now + (int64_t)days * 86400, NULL,
-	    NULL);
+	/*
+	 * thisUpdate a few minutes back: a gateway whose clock is behind
+	 * ours would otherwise see "CRL is not yet valid" and lock every
+	 * user out.
+	 */
+	return sign_crl_at(a, sig, now - 300, now + (int64_t)days * 86400,
+	    NULL, NULL);
 }
 
 /*
@@ -605,7 +610,7 @@ authority_crl_runway(struct authority *a, int n, int days, unsigned char **pem,
 	if ((rc = root_signer(a, &sig)) != UC_OK)
 		goto out;
 	for (k = 0; k < n; k++) {
-		if ((rc = sign_crl_at(a, sig, now + k * period,
+		if ((rc = sign_crl_at(a, sig, now + k * period - 300,
 		    now + (k + 1) * period + overlap, &one, &olen)) != UC_OK)
 			goto out;
 		if ((nb = realloc(all, len + olen)) == NULL) {
