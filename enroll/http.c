@@ -379,9 +379,15 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 		return;
 	}
 	if (is_client_error(rc)) {
+		char msg[256], *p;
+
+		/* A sentence for people; OpenSSL's codes stay in our logs. */
+		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
+		if ((p = strstr(msg, " (error:")) != NULL)
+			*p = '\0';
 		json_error(r, 400, rc == UC_E_POLICY ? "weak_key" :
 		    rc == UC_E_SIGNATURE ? "bad_signature" : "bad_csr", "%s",
-		    uc_errmsg());
+		    msg);
 		return;
 	}
 	if (rc != UC_OK) {

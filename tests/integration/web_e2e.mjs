@@ -1,0 +1,286 @@
+// Drives Debian's headless Chromium (through playwright-core) over the
+// enrollment page that userca-enrolld serves.  Run by it_web_chromium.sh:
+//
+//   node web_e2e.mjs CONFIG.json
+//
+// CONFIG: { "chromium": "/usr/bin/chromium", "out": DIR, "modules": [DIR...],
+//           "urls": { "p12", "keyboard", "csr", "own", "bogus", "malformed",
+//                     "expired" }, "csr_pem": FILE }
+// Prints PASS:/FAIL: lines; writes DIR/result.json with what the shell checks
+// with openssl (downloaded files, passwords shown on the page).  Exit status 0
+// when it ran to the end (the FAIL lines count), 1 when it could not.
+
+import { createRequire } from 'node:module';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const out = cfg.out;
+const result = { screenshots: [] };
+let failed = 0;
+
+function pass(msg) { console.log(`PASS: ${msg}`); }
+function bad(msg) { failed++; console.log(`FAIL: ${msg}`); }
+function check(ok, msg, why) { if (ok) pass(msg); else bad(why ? `${msg} (${why})` : msg); }
+
+// playwright-core from the first folder that has it (tests/integration/node_modules,
+// the build dir, ...), else wherever node finds it.
+function loadPlaywright() {
+	for (const dir of cfg.modules || []) {
+		if (existsSync(path.join(dir, 'node_modules', 'playwright-core', 'package.json'))) {
+			return createRequire(path.join(dir, 'x.js'))('playwright-core');
+		}
+	}
+	return createRequire(import.meta.url)('playwright-core');
+}
+
+const VIEW = { width: 390, height: 844 };
+const T = 15000;	// per wait; the whole run stays well under a minute
+
+async function shot(page, name) {
+	const file = path.join(out, name);
+	await page.screenshot({ path: file, fullPage: true });
+	result.screenshots.push(file);
+	console.log(`screenshot: ${file}`);
+}
+
+// Everything a page did wrong that a person would not see: CSP violations,
+// script errors, failed requests to other origins.
+function watch(page, label) {
+	const problems = [];
+	page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+	page.on('console', (m) => {
+		if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 40[0134]/.test(m.text()))
+			problems.push(`console error: ${m.text()}`);
+	});
+	page.on('request', (r) => {
+		const u = new URL(r.url());
+		if (u.protocol !== 'blob:' && u.protocol !== 'data:' && u.origin !== new URL(cfg.urls.p12).origin)
+			problems.push(`request to another origin: ${r.url()}`);
+	});
+	return async () => {
+		const csp = await page.evaluate(() => window.__cspViolations || []).catch(() => []);
+		for (const v of csp) problems.push(`CSP violation: ${v}`);
+		check(problems.length === 0, `${label}: no CSP violations, script errors or outside requests`,
+		    problems.join('; '));
+	};
+}
+
+async function ready(page) {
+	await page.waitForFunction(() => !document.getElementById('enroll').hidden ||
+	    !document.getElementById('problem').hidden, null, { timeout: T });
+}
+
+async function noSideScroll(page, label) {
+	const w = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+	check(w[0] <= w[1], `${label}: fits a 390px wide screen (no sideways scrolling)`, `scrollWidth ${w[0]} > ${w[1]}`);
+}
+
+async function main() {
+	let pw;
+	try {
+		pw = loadPlaywright();
+	} catch (e) {
+		console.log(`FAIL: playwright-core is not installed (npm ci --prefix tests/integration): ${e.message}`);
+		process.exit(1);
+	}
+	const browser = await pw.chromium.launch({
+		executablePath: cfg.chromium,
+		headless: true,
+		timeout: 30000,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+		    '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync',
+		    '--ignore-certificate-errors', '--disable-dev-shm-usage'],
+	});
+	try {
+		const context = await browser.newContext({
+			viewport: VIEW, acceptDownloads: true, ignoreHTTPSErrors: true, locale: 'en-GB',
+			timezoneId: 'UTC',
+		});
+		context.setDefaultTimeout(T);
+		await context.addInitScript(() => {
+			window.__cspViolations = [];
+			document.addEventListener('securitypolicyviolation', (e) => {
+				window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+			});
+		});
+		const origin = new URL(cfg.urls.p12).origin;
+		await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin }).catch(() => {});
+
+		// ---- 1. server-made key, Android (legacy PKCS#12), by mouse ----------------
+		let page = await context.newPage();
+		let done = watch(page, 'p12 page');
+		const resp = await page.goto(cfg.urls.p12);
+		const h = resp.headers();
+		check(/default-src 'self'/.test(h['content-security-policy'] || ''), 'page is served with the CSP',
+		    h['content-security-policy']);
+		await ready(page);
+		const who = await page.locator('#enroll').innerText();
+		check(who.includes('alice') && who.includes('Alice Adams') && who.includes('alice@example.com'),
+		    'page shows user, name and email', who.slice(0, 200));
+		check((await page.locator('#who-expires').getAttribute('datetime') || '').length > 0 &&
+		    (await page.locator('#who-expires').innerText()).length > 0, 'page shows until when the link is valid');
+		const pre = await page.locator('input[name="device"]:checked').getAttribute('value');
+		check(pre === 'linux', 'device chooser pre-selected from the user agent (Linux)', `got ${pre}`);
+		check(await page.locator('#format-hint').getAttribute('data-format') === 'modern',
+		    'Linux means the modern format');
+		await noSideScroll(page, 'form');
+		await page.getByLabel('Android').check();
+		check(await page.locator('#format-hint').getAttribute('data-format') === 'legacy' &&
+		    /legacy/i.test(await page.locator('#format-hint').innerText()),
+		    'choosing Android switches to legacy and says why');
+		await shot(page, 'web-enroll-form.png');
+		const [dl] = await Promise.all([
+			page.waitForEvent('download'),
+			page.getByRole('button', { name: 'Get my certificate' }).click(),
+		]);
+		check(dl.suggestedFilename() === 'alice.p12', 'download is named alice.p12', dl.suggestedFilename());
+		result.p12 = path.join(out, 'alice.p12');
+		await dl.saveAs(result.p12);
+		await page.locator('#done').waitFor({ state: 'visible' });
+		result.password = (await page.locator('#pw').innerText()).trim();
+		check(result.password.length >= 12, 'the generated password is shown', `"${result.password}"`);
+		const fs = await page.locator('#pw').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+		check(fs >= 19, 'the password is big', `${fs}px`);
+		const pwLines = await page.locator('#pw').evaluate((e) =>
+		    Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)));
+		check(pwLines === 1, 'the password fits on one line', `${pwLines} lines`);
+		const steps = await page.locator('#done ol.steps:visible').innerText();
+		check(/VPN & app user certificate/.test(steps) && steps.includes('alice.p12'),
+		    'Android import steps are shown', steps.slice(0, 200));
+		check(await page.locator('#done ol.steps:visible').count() === 1, 'only one platform\'s steps are shown');
+		check(await page.locator('#p12-form').isHidden(), 'the form is gone after issuance');
+		check(/^[0-9A-Fa-f:]+$/.test(await page.locator('#done-serial').innerText()), 'the serial is shown');
+		await page.getByRole('button', { name: 'Copy' }).click();
+		const clip = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `(${e.message})`);
+		check(clip === result.password, 'Copy puts the password on the clipboard', clip);
+		await noSideScroll(page, 'result');
+		await shot(page, 'web-enroll-done.png');
+		await done();
+
+		// The same link again: used.
+		await page.reload();
+		await ready(page);
+		check(await page.locator('#problem').getAttribute('data-error') === 'token_used' &&
+		    /already used/i.test(await page.locator('#problem').innerText()),
+		    'reloading shows "already used"', await page.locator('main').innerText());
+		check(await page.locator('#enroll').isHidden() && await page.locator('#done').isHidden(),
+		    'and nothing else');
+		await shot(page, 'web-enroll-used.png');
+		await page.close();
+
+		// ---- 2. unknown, malformed and expired links --------------------------------------
+		page = await context.newPage();
+		for (const [key, code, re] of [['bogus', 'token_unknown', /unknown/i],
+		    ['malformed', 'token_unknown', /unknown/i], ['expired', 'token_expired', /expired/i]]) {
+			if (!cfg.urls[key]) continue;
+			await page.goto(cfg.urls[key]);
+			await ready(page);
+			check(await page.locator('#problem').getAttribute('data-error') === code &&
+			    re.test(await page.locator('#problem-title').innerText()) &&
+			    await page.locator('#enroll').isHidden(),
+			    `${key} link shows the "${code}" message only`, await page.locator('main').innerText());
+		}
+		await page.close();
+
+		// ---- 3. keyboard only: Tab to the button, Enter ------------------------------------
+		page = await context.newPage();
+		done = watch(page, 'keyboard page');
+		await page.goto(cfg.urls.keyboard);
+		await ready(page);
+		const order = [];
+		for (let i = 0; i < 12; i++) {
+			await page.keyboard.press('Tab');
+			const id = await page.evaluate(() => {
+				const a = document.activeElement;
+				return a.id || (a.name ? `${a.name}=${a.value}` : a.tagName.toLowerCase());
+			});
+			order.push(id);
+			if (id === 'get-p12') break;
+		}
+		const want = ['device=linux', 'summary', 'own-password', 'get-p12'];
+		check(JSON.stringify(order) === JSON.stringify(want), 'tab order: device, advanced, password, button',
+		    order.join(' > '));
+		const outline = await page.locator('#get-p12').evaluate((e) => getComputedStyle(e).outlineStyle);
+		check(outline !== 'none', 'the focused button has a visible focus ring', outline);
+		const [dl2] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+		result.keyboard_p12 = path.join(out, 'keyboard.p12');
+		await dl2.saveAs(result.keyboard_p12);
+		check(dl2.suggestedFilename() === 'bob.p12', 'Enter on the button downloads bob.p12', dl2.suggestedFilename());
+		await page.locator('#done').waitFor({ state: 'visible' });
+		result.keyboard_password = (await page.locator('#pw').innerText()).trim();
+		check(await page.evaluate(() => document.activeElement.id) === 'done-title',
+		    'focus moves to the result heading');
+		check(/Your Certificates/.test(await page.locator('#done ol.steps:visible').innerText()),
+		    'Linux/Firefox import steps are shown');
+		await done();
+		await page.close();
+
+		// ---- 4. own password, modern format forced under Advanced -------------------------
+		page = await context.newPage();
+		done = watch(page, 'own-password page');
+		await page.goto(cfg.urls.own);
+		await ready(page);
+		await page.getByLabel('Windows').check();
+		await page.getByText('Advanced: file format').click();
+		await page.getByLabel('PKCS#12 format').selectOption('modern');
+		check(await page.locator('#format-hint').getAttribute('data-format') === 'modern',
+		    'the Advanced override wins over the device');
+		await page.getByLabel(/Your own password/).fill('short');
+		await page.getByRole('button', { name: 'Get my certificate' }).click();
+		check(/at least 8/.test(await page.locator('#status').innerText()) &&
+		    await page.locator('#enroll').isVisible(), 'a short own password is refused on the page');
+		result.own_password = 'correct horse battery';
+		await page.getByLabel(/Your own password/).fill(result.own_password);
+		const [dl3] = await Promise.all([
+			page.waitForEvent('download'),
+			page.getByRole('button', { name: 'Get my certificate' }).click(),
+		]);
+		result.own_p12 = path.join(out, 'own.p12');
+		await dl3.saveAs(result.own_p12);
+		await page.locator('#done').waitFor({ state: 'visible' });
+		check(await page.locator('#pw-box').isHidden() && await page.locator('#pw-own').isVisible(),
+		    'with an own password no password is shown');
+		check(/Current User/.test(await page.locator('#done ol.steps:visible').innerText()),
+		    'Windows import steps are shown');
+		await done();
+		await page.close();
+
+		// ---- 5. own CSR: a bad one is reported, a good one signed ------------------------
+		page = await context.newPage();
+		done = watch(page, 'csr page');
+		await page.goto(cfg.urls.csr);
+		await ready(page);
+		await page.getByText('I have my own CSR').click();
+		await page.getByLabel('Paste the request (PEM)').fill('this is not a CSR');
+		await page.getByRole('button', { name: 'Sign my request' }).click();
+		await page.locator('#status.notice-error').waitFor({ state: 'visible' });
+		const st = await page.locator('#status').innerText();
+		check(st.length > 0 && await page.locator('#status').getAttribute('aria-live') === 'polite' &&
+		    await page.locator('#enroll').isVisible(), 'a bad CSR: the API detail is shown in the live region', st);
+		await shot(page, 'web-enroll-csr-error.png');
+		await page.getByLabel('Paste the request (PEM)').fill('');
+		await page.locator('#csr-file').setInputFiles(cfg.csr_pem);
+		const [dl4] = await Promise.all([
+			page.waitForEvent('download'),
+			page.getByRole('button', { name: 'Sign my request' }).click(),
+		]);
+		check(dl4.suggestedFilename() === 'carol.pem', 'the chain downloads as carol.pem', dl4.suggestedFilename());
+		result.pem = path.join(out, 'carol.pem');
+		await dl4.saveAs(result.pem);
+		await page.locator('#csr-done').waitFor({ state: 'visible' });
+		result.csr_serial = (await page.locator('#csr-serial').innerText()).trim();
+		check(/^[0-9A-Fa-f:]+$/.test(result.csr_serial), 'the serial is shown', result.csr_serial);
+		await done();
+		await page.close();
+	} finally {
+		await browser.close();
+	}
+	writeFileSync(path.join(out, 'result.json'), JSON.stringify(result, null, 2));
+}
+
+main().catch((e) => {
+	console.log(`FAIL: browser run stopped: ${e && e.stack ? e.stack : e}`);
+	try { writeFileSync(path.join(out, 'result.json'), JSON.stringify(result, null, 2)); } catch (_) { /* */ }
+	process.exit(1);
+});

@@ -1,0 +1,523 @@
+/*
+ * userca enrollment page.  Served by userca-enrolld at /static/enroll.js under
+ * CSP "default-src 'self'": no inline code or styles, no outside resources,
+ * no framework, no build step.
+ *
+ * GET  /api/v1/enroll/<token>      who the certificate is for, link expiry
+ * POST /api/v1/enroll/<token>/p12  {p12_format, password?} -> {serial,
+ *      not_after, p12_format, p12 (base64 DER), password (when generated)}
+ * POST /api/v1/enroll/<token>/csr  PKCS#10 (application/pkcs10) -> PEM chain,
+ *      serial in X-Userca-Serial
+ * Errors: {"error": code, "detail": text}.
+ */
+(function () {
+	'use strict';
+
+	var PLATFORM_NAMES = {
+		ios: 'iPhone / iPad',
+		android: 'Android',
+		windows: 'Windows',
+		macos: 'macOS',
+		linux: 'Linux'
+	};
+	/* Older iOS, Android, Windows and macOS cannot read AES PKCS#12. */
+	var PLATFORM_FORMAT = {
+		ios: 'legacy',
+		android: 'legacy',
+		windows: 'legacy',
+		macos: 'legacy',
+		linux: 'modern'
+	};
+	var FORMAT_HINTS = {
+		legacy: 'You get a legacy PKCS#12 file (3DES, SHA\u20111 MAC): older ' +
+		    'iPhones, iPads, Android phones, Windows and macOS cannot open ' +
+		    'the newer AES-encrypted files, and every version opens this one.',
+		modern: 'You get a modern PKCS#12 file (AES\u2011256, SHA\u2011256): ' +
+		    'Firefox, Chrome and other current Linux software read it, and it ' +
+		    'protects your key better.'
+	};
+	var FORMAT_NAMES = {
+		legacy: 'legacy PKCS#12 (3DES)',
+		modern: 'modern PKCS#12 (AES-256)'
+	};
+	var TOKEN_PROBLEMS = {
+		token_expired: {
+			title: 'This link has expired',
+			text: 'Enrollment links work for a limited time only. Ask your ' +
+			    'administrator for a new link.'
+		},
+		token_used: {
+			title: 'This link was already used',
+			text: 'Each enrollment link works once, and a certificate was ' +
+			    'already issued with this one. If that was not you, tell your ' +
+			    'administrator; otherwise ask for a new link if you need another ' +
+			    'certificate.'
+		},
+		token_unknown: {
+			title: 'Unknown enrollment link',
+			text: 'This enrollment link is not valid. Check that you opened ' +
+			    'the whole link as you received it, or ask your administrator ' +
+			    'for a new one.'
+		}
+	};
+
+	var $ = function (id) { return document.getElementById(id); };
+	var token = '';
+	var info = null;	/* the token's JSON */
+	var busy = false;
+
+	/* ---- small helpers ------------------------------------------------------------ */
+
+	function show(el, on) {
+		el.hidden = !on;
+	}
+
+	function setStatus(text, kind) {
+		var s = $('status');
+
+		s.textContent = text || '';
+		s.className = 'notice' + (kind ? ' notice-' + kind : '');
+		show(s, !!text);
+		/* On a phone the form can be far below: bring an error into view. */
+		if (text && kind === 'error' && s.scrollIntoView)
+			s.scrollIntoView({ block: 'nearest' });
+	}
+
+	function formatTime(iso) {
+		var d = new Date(iso);
+
+		if (isNaN(d.getTime()))
+			return iso;
+		try {
+			return d.toLocaleString(undefined, {
+				dateStyle: 'medium', timeStyle: 'short'
+			});
+		} catch (e) {
+			return d.toLocaleString();
+		}
+	}
+
+	function setTime(el, iso) {
+		el.setAttribute('datetime', iso);
+		el.textContent = formatTime(iso);
+	}
+
+	/* A file name from the user name: no path separators or odd characters. */
+	function safeName(user, ext) {
+		var base = String(user || 'certificate').replace(/[^A-Za-z0-9._@+-]/g, '_')
+		    .replace(/^\.+/, '');
+
+		return (base || 'certificate') + ext;
+	}
+
+	function tokenFromPath() {
+		var m = /\/enroll\/([^\/?#]+)\/?$/.exec(window.location.pathname);
+
+		if (!m)
+			return '';
+		try {
+			return decodeURIComponent(m[1]);
+		} catch (e) {
+			return '';
+		}
+	}
+
+	function apiUrl(suffix) {
+		return '/api/v1/enroll/' + encodeURIComponent(token) + (suffix || '');
+	}
+
+	/* The JSON error of a failed response, whatever the body was. */
+	function readError(resp) {
+		return resp.text().then(function (t) {
+			var j = null;
+
+			try {
+				j = JSON.parse(t);
+			} catch (e) { /* not JSON */ }
+			if (!j || typeof j !== 'object')
+				j = {};
+			return {
+				status: resp.status,
+				error: typeof j.error === 'string' ? j.error : 'http_' + resp.status,
+				detail: typeof j.detail === 'string' && j.detail ? j.detail :
+				    'The server answered ' + resp.status + ' ' + (resp.statusText || '') + '.'
+			};
+		}, function () {
+			return { status: resp.status, error: 'http_' + resp.status,
+			    detail: 'The server answered ' + resp.status + '.' };
+		});
+	}
+
+	function networkError(e) {
+		return { status: 0, error: 'network',
+		    detail: 'Could not reach the server. Check your connection and try again.' +
+		    (e && e.message ? ' (' + e.message + ')' : '') };
+	}
+
+	/* Show only the "link cannot be used" message. */
+	function showProblem(code) {
+		var p = TOKEN_PROBLEMS[code] || TOKEN_PROBLEMS.token_unknown;
+
+		['loading', 'enroll', 'done', 'csr-done'].forEach(function (id) {
+			show($(id), false);
+		});
+		setStatus('');
+		$('problem').setAttribute('data-error', code);
+		$('problem-title').textContent = p.title;
+		$('problem-text').textContent = p.text;
+		show($('problem'), true);
+		document.title = p.title;
+		$('problem-title').focus();
+	}
+
+	/* An API error: token problems replace the page, the rest is announced. */
+	function handleError(err) {
+		if (TOKEN_PROBLEMS[err.error]) {
+			showProblem(err.error);
+			return;
+		}
+		setStatus(err.detail, 'error');
+	}
+
+	function download(blob, name, again) {
+		var url = URL.createObjectURL(blob);
+		var a = document.createElement('a');
+
+		a.href = url;
+		a.download = name;
+		a.rel = 'noopener';
+		a.className = 'offscreen';
+		document.body.appendChild(a);
+		a.click();
+		document.body.removeChild(a);
+		/* The "download again" link keeps the object URL alive. */
+		again.href = url;
+		again.setAttribute('download', name);
+	}
+
+	function base64ToBytes(b64) {
+		var bin = window.atob(b64.replace(/\s+/g, ''));
+		var out = new Uint8Array(bin.length);
+		var i;
+
+		for (i = 0; i < bin.length; i++)
+			out[i] = bin.charCodeAt(i);
+		return out;
+	}
+
+	function setBusy(button, on, text) {
+		busy = on;
+		button.disabled = on;
+		button.setAttribute('aria-busy', on ? 'true' : 'false');
+		if (on) {
+			button.setAttribute('data-label', button.textContent);
+			button.textContent = text;
+		} else if (button.getAttribute('data-label')) {
+			button.textContent = button.getAttribute('data-label');
+		}
+	}
+
+	/* ---- device and format -------------------------------------------------------- */
+
+	function detectPlatform() {
+		var ua = navigator.userAgent || '';
+
+		if (/iPhone|iPad|iPod/.test(ua))
+			return 'ios';
+		/* iPadOS 13+ says "Macintosh" but has a touch screen. */
+		if (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)
+			return 'ios';
+		if (/Android/.test(ua))
+			return 'android';
+		if (/Windows/.test(ua))
+			return 'windows';
+		if (/Macintosh|Mac OS X/.test(ua))
+			return 'macos';
+		if (/Linux|X11|CrOS|FreeBSD|OpenBSD/.test(ua))
+			return 'linux';
+		return 'windows';
+	}
+
+	function selectedPlatform() {
+		var r = document.querySelector('input[name="device"]:checked');
+
+		return r ? r.value : detectPlatform();
+	}
+
+	function selectedFormat() {
+		var f = $('p12-format').value;
+
+		return f === 'legacy' || f === 'modern' ? f :
+		    PLATFORM_FORMAT[selectedPlatform()];
+	}
+
+	function updateHint() {
+		var f = selectedFormat();
+		var forced = $('p12-format').value !== 'auto';
+
+		$('format-hint').textContent = FORMAT_HINTS[f] +
+		    (forced ? ' (Chosen under Advanced.)' : '');
+		$('format-hint').setAttribute('data-format', f);
+	}
+
+	/* ---- the token ------------------------------------------------------------------ */
+
+	function showInfo(j) {
+		var radios = document.querySelectorAll('input[name="device"]');
+		var platform = detectPlatform();
+		var i;
+
+		info = j;
+		$('who-user').textContent = j.user;
+		$('who-name').textContent = j.name || '';
+		$('who-email').textContent = j.email || '';
+		show($('who-name-row'), !!j.name);
+		show($('who-email-row'), !!j.email);
+		setTime($('who-expires'), j.expires);
+		for (i = 0; i < radios.length; i++)
+			radios[i].checked = radios[i].value === platform;
+		/* Formats the server does not offer cannot be forced. */
+		if (Array.isArray(j.p12_formats)) {
+			Array.prototype.forEach.call($('p12-format').options, function (o) {
+				o.disabled = o.value !== 'auto' && j.p12_formats.indexOf(o.value) < 0;
+			});
+		}
+		updateHint();
+		show($('loading'), false);
+		show($('enroll'), true);
+		document.title = 'Get your certificate: ' + j.user;
+	}
+
+	function loadToken() {
+		token = tokenFromPath();
+		if (!/^[A-Za-z0-9_-]{8,128}$/.test(token)) {
+			showProblem('token_unknown');
+			return;
+		}
+		fetch(apiUrl(), {
+			method: 'GET',
+			headers: { 'Accept': 'application/json' },
+			cache: 'no-store',
+			credentials: 'same-origin'
+		}).then(function (resp) {
+			if (!resp.ok)
+				return readError(resp).then(function (err) {
+					if (TOKEN_PROBLEMS[err.error]) {
+						showProblem(err.error);
+					} else {
+						$('loading').firstElementChild.textContent =
+						    'This enrollment link cannot be checked right now.';
+						setStatus(err.detail, 'error');
+					}
+				});
+			return resp.json().then(showInfo);
+		}).catch(function (e) {
+			$('loading').firstElementChild.textContent =
+			    'This enrollment link cannot be checked right now.';
+			setStatus(networkError(e).detail, 'error');
+		});
+	}
+
+	/* ---- PKCS#12 ---------------------------------------------------------------------- */
+
+	function showSteps(platform, name) {
+		var lists = document.querySelectorAll('#done .steps');
+		var i;
+
+		for (i = 0; i < lists.length; i++)
+			show(lists[i], lists[i].getAttribute('data-platform') === platform);
+		$('steps-platform').textContent = PLATFORM_NAMES[platform];
+		Array.prototype.forEach.call(document.querySelectorAll('#done .filename'),
+		    function (el) { el.textContent = name; });
+	}
+
+	function p12Done(j, platform, ownPassword) {
+		var name = safeName(info.user, '.p12');
+		var bytes = base64ToBytes(j.p12);
+
+		download(new Blob([bytes], { type: 'application/x-pkcs12' }), name,
+		    $('again-p12'));
+		show($('enroll'), false);
+		setStatus('');
+		if (j.password) {
+			$('pw').textContent = j.password;
+			show($('pw-box'), true);
+			show($('pw-own'), false);
+		} else {
+			show($('pw-box'), false);
+			show($('pw-own'), ownPassword);
+		}
+		$('done-serial').textContent = j.serial;
+		setTime($('done-until'), j.not_after);
+		$('done-format').textContent = FORMAT_NAMES[j.p12_format] || j.p12_format;
+		showSteps(platform, name);
+		show($('done'), true);
+		document.title = 'Your certificate is ready';
+		$('done-title').focus();
+	}
+
+	function submitP12(ev) {
+		var button = $('get-p12');
+		var pw = $('own-password').value;
+		var platform = selectedPlatform();
+		var body = { p12_format: selectedFormat() };
+
+		ev.preventDefault();
+		if (busy)
+			return;
+		if (pw.length > 0 && pw.length < 8) {
+			setStatus('Your own password needs at least 8 characters, or leave ' +
+			    'the field empty to get a generated one.', 'error');
+			$('own-password').setAttribute('aria-invalid', 'true');
+			$('own-password').focus();
+			return;
+		}
+		$('own-password').removeAttribute('aria-invalid');
+		if (pw.length > 0)
+			body.password = pw;
+		setBusy(button, true, 'Creating your certificate\u2026');
+		setStatus('Creating your certificate. This can take a few seconds.', 'info');
+		fetch(apiUrl('/p12'), {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json',
+			    'Accept': 'application/json' },
+			body: JSON.stringify(body),
+			cache: 'no-store',
+			credentials: 'same-origin'
+		}).then(function (resp) {
+			if (!resp.ok)
+				return readError(resp).then(handleError);
+			return resp.json().then(function (j) {
+				$('own-password').value = '';
+				p12Done(j, platform, pw.length > 0);
+			});
+		}).catch(function (e) {
+			handleError(networkError(e));
+		}).then(function () {
+			setBusy(button, false);
+		});
+	}
+
+	/* ---- copy the password ------------------------------------------------------------- */
+
+	function selectPassword() {
+		var range = document.createRange();
+		var sel = window.getSelection();
+
+		range.selectNodeContents($('pw'));
+		sel.removeAllRanges();
+		sel.addRange(range);
+	}
+
+	function copyPassword() {
+		var text = $('pw').textContent;
+		var button = $('copy-pw');
+
+		function copied() {
+			button.textContent = 'Copied';
+			setStatus('The password was copied to the clipboard.', 'info');
+		}
+		function fallback() {
+			var ok = false;
+
+			selectPassword();
+			try {
+				ok = document.execCommand('copy');
+			} catch (e) { /* not supported */ }
+			if (ok)
+				copied();
+			else
+				setStatus('The password is selected: copy it with Ctrl+C ' +
+				    '(\u2318C on a Mac) or your device\'s Copy menu.', 'info');
+		}
+
+		if (navigator.clipboard && navigator.clipboard.writeText)
+			navigator.clipboard.writeText(text).then(copied, fallback);
+		else
+			fallback();
+	}
+
+	/* ---- own CSR ------------------------------------------------------------------------- */
+
+	function csrBody() {
+		var text = $('csr-text').value.trim();
+		var files = $('csr-file').files;
+
+		if (text)
+			return Promise.resolve(text + '\n');
+		if (files && files.length > 0) {
+			if (files[0].size > 64 * 1024)
+				return Promise.reject(new Error('That file is too large to be a certificate request.'));
+			return files[0].arrayBuffer();
+		}
+		return Promise.reject(new Error('Paste your certificate request or choose its file first.'));
+	}
+
+	function submitCsr(ev) {
+		var button = $('send-csr');
+
+		ev.preventDefault();
+		if (busy)
+			return;
+		csrBody().then(function (body) {
+			setBusy(button, true, 'Signing\u2026');
+			setStatus('Signing your request\u2026', 'info');
+			return fetch(apiUrl('/csr'), {
+				method: 'POST',
+				headers: { 'Content-Type': 'application/pkcs10',
+				    'Accept': 'application/x-pem-file' },
+				body: body,
+				cache: 'no-store',
+				credentials: 'same-origin'
+			}).then(function (resp) {
+				if (!resp.ok)
+					return readError(resp).then(handleError);
+				return resp.text().then(function (pem) {
+					var name = safeName(info.user, '.pem');
+
+					download(new Blob([pem], { type: 'application/x-pem-file' }),
+					    name, $('again-pem'));
+					$('csr-serial').textContent =
+					    resp.headers.get('X-Userca-Serial') || '(not given)';
+					$('csr-done').querySelector('.filename-pem').textContent = name;
+					show($('enroll'), false);
+					setStatus('');
+					show($('csr-done'), true);
+					document.title = 'Your certificate is ready';
+					$('csr-done-title').focus();
+				});
+			}, function (e) {
+				handleError(networkError(e));
+			}).then(function () {
+				setBusy(button, false);
+			});
+		}, function (e) {
+			setStatus(e.message, 'error');
+		});
+	}
+
+	/* ---- wiring ------------------------------------------------------------------------- */
+
+	function init() {
+		var radios = document.querySelectorAll('input[name="device"]');
+		var i;
+
+		for (i = 0; i < radios.length; i++)
+			radios[i].addEventListener('change', updateHint);
+		$('p12-format').addEventListener('change', updateHint);
+		$('p12-form').addEventListener('submit', submitP12);
+		$('csr-form').addEventListener('submit', submitCsr);
+		$('copy-pw').addEventListener('click', copyPassword);
+		$('pw').addEventListener('click', selectPassword);
+		$('csr-file').addEventListener('change', function () {
+			if ($('csr-file').files.length > 0)
+				$('csr-text').value = '';
+		});
+		loadToken();
+	}
+
+	if (document.readyState === 'loading')
+		document.addEventListener('DOMContentLoaded', init);
+	else
+		init();
+}());
