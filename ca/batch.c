@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include <csv.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "authority_int.h"
 #include "batch.h"
@@ -228,7 +230,9 @@ worker(void *arg)
 		pthread_mutex_lock(&p->mu);
 		push(&p->done, &p->done_tail, j);
 		p->ndone++;
-		pthread_cond_signal(&p->done_cv);
+		/* Wake the recorder only when it has something to do. */
+		if (p->ndone >= GROUP || p->todo == NULL)
+			pthread_cond_signal(&p->done_cv);
 		pthread_mutex_unlock(&p->mu);
 	}
 }
@@ -361,6 +365,15 @@ iso(int64_t t, char *buf, size_t len)
 }
 
 static int
+job_line_cmp(const void *a, const void *b)
+{
+	const struct job *x = *(const struct job *const *)a;
+	const struct job *y = *(const struct job *const *)b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int
 flush(struct run *r, struct job *list)
 {
 	struct record recs[GROUP * 2];
@@ -373,6 +386,8 @@ flush(struct run *r, struct job *list)
 	for (j = list; j != NULL && n < sizeof(js) / sizeof(js[0]);
 	    j = j->next)
 		js[n++] = j;
+	/* Workers finish in any order; journal and manifest follow the CSV. */
+	qsort(js, n, sizeof(js[0]), job_line_cmp);
 
 	/* 1. bundles to .partial, journal lines, then sync both. */
 	for (i = 0; i < n; i++) {
@@ -978,28 +993,29 @@ remove_stale_manifests(struct run *r)
 
 /* ---- the manifest --------------------------------------------------------------- */
 
-struct mrow {
-	long	 line;
-	long	 seq;
-	char	*text;		/* the quoted CSV line */
-	size_t	 len;
-};
-
+/*
+ * The manifest is streamed to a temp file and renamed into place, so its
+ * memory does not grow with the number of users.  Rows come in journal
+ * order, which is the CSV's order within each group.
+ */
 struct manifest {
-	struct mrow	*rows;
-	size_t		 n, cap;
+	int	 fd;
+	char	*buf;
+	size_t	 len, cap;
+	long	 rows;
 };
 
 static struct manifest	*cur_manifest;	/* set only during render */
 
 static int
-mrow_cmp(const void *a, const void *b)
+manifest_flush(struct run *r, struct manifest *m)
 {
-	const struct mrow *x = a, *y = b;
-
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	if (m->len > 0 && write_all(m->fd, m->buf, m->len) == -1)
+		return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, MANIFEST,
+		    strerror(errno));
+	OPENSSL_cleanse(m->buf, m->len);
+	m->len = 0;
+	return UC_OK;
 }
 
 /* A spreadsheet must not run a cell as a formula. */
@@ -1043,29 +1059,10 @@ render_row(struct run *r, struct jrow *row)
 		return UC_OK;
 	for (i = 0; i < 8; i++)
 		f[i] = neutral(row->f[i + 1], t[i], sizeof(t[i]));
-	if (m->n == m->cap) {
-		struct mrow *nr;
-
-		m->cap = m->cap ? m->cap * 2 : 256;
-		if ((nr = reallocarray(m->rows, m->cap, sizeof(*nr))) == NULL)
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
-		m->rows = nr;
-	}
-	memset(&m->rows[m->n], 0, sizeof(m->rows[0]));
-	/* In the order of the CSV file, whatever order workers finished. */
-	m->rows[m->n].line = row->nf >= 10 ? strtol(row->f[9], NULL, 10) : 0;
-	m->rows[m->n].seq = (long)m->n;
-	{
-		size_t cap = 0;
-
-		if ((rc = jline(r, &m->rows[m->n].text, &m->rows[m->n].len,
-		    &cap, f, 8)) != UC_OK) {
-			free(m->rows[m->n].text);
-			return rc;
-		}
-	}
-	m->n++;
-	return UC_OK;
+	m->rows++;
+	if ((rc = jline(r, &m->buf, &m->len, &m->cap, f, 8)) != UC_OK)
+		return rc;
+	return m->len >= 65536 ? manifest_flush(r, m) : UC_OK;
 }
 
 static int
@@ -1076,45 +1073,47 @@ render_manifest(struct run *r)
 		"password", "enroll_url", "token_expires",
 	};
 	struct manifest m;
-	char *buf = NULL, *path = NULL;
-	size_t len = 0, cap = 0, i;
+	unsigned char rnd[8];
+	char tmp[PATH_MAX];
 	int rc;
 
 	memset(&m, 0, sizeof(m));
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return uc_seterr_ssl(UC_E_CRYPTO, "RAND_bytes");
+	snprintf(tmp, sizeof(tmp), MANIFEST ".tmp-%02x%02x%02x%02x%02x%02x%02x"
+	    "%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
+	    rnd[7]);
+	if ((m.fd = openat(r->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, tmp,
+		    strerror(errno));
+	if ((rc = jline(r, &m.buf, &m.len, &m.cap, hdr, 8)) != UC_OK)
+		goto fail;
 	cur_manifest = &m;
 	rc = journal_walk(r, render_row);
 	cur_manifest = NULL;
-	if (rc != UC_OK)
-		goto out;
-	qsort(m.rows, m.n, sizeof(m.rows[0]), mrow_cmp);
-	if ((rc = jline(r, &buf, &len, &cap, hdr, 8)) != UC_OK)
-		goto out;
-	for (i = 0; i < m.n; i++) {
-		if (len + m.rows[i].len > cap) {
-			char *nb;
-
-			while (len + m.rows[i].len > cap)
-				cap *= 2;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-				goto out;
-			}
-			buf = nb;
-		}
-		memcpy(buf + len, m.rows[i].text, m.rows[i].len);
-		len += m.rows[i].len;
+	if (rc != UC_OK || (rc = manifest_flush(r, &m)) != UC_OK)
+		goto fail;
+	if (fsync(m.fd) == -1 || close(m.fd) == -1) {
+		m.fd = -1;
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, tmp,
+		    strerror(errno));
+		goto fail;
 	}
-	if ((path = path_join(r->dir, MANIFEST)) == NULL)
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-	else
-		rc = file_write_atomic(path, buf, len, 0600);
-out:
-	for (i = 0; i < m.n; i++)
-		secret_free_buf((unsigned char *)m.rows[i].text,
-		    m.rows[i].len);
-	free(m.rows);
-	free(path);
-	secret_free_buf((unsigned char *)buf, cap);
+	m.fd = -1;
+	if (renameat(r->dirfd, tmp, r->dirfd, MANIFEST) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, MANIFEST,
+		    strerror(errno));
+		goto fail;
+	}
+	(void)fsync(r->dirfd);
+	secret_free_buf((unsigned char *)m.buf, m.cap);
+	return UC_OK;
+fail:
+	if (m.fd != -1)
+		close(m.fd);
+	(void)unlinkat(r->dirfd, tmp, 0);
+	secret_free_buf((unsigned char *)m.buf, m.cap);
 	return rc;
 }
 
