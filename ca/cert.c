@@ -463,28 +463,15 @@ int
 cert_to_pem(X509 *x, unsigned char **buf, size_t *len)
 {
 	BIO *bio;
-	char *data;
-	long n;
-	int rc = UC_E_CRYPTO;
 
 	*buf = NULL;
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return uc_seterr_ssl(UC_E_INTERNAL, "BIO_new");
-	if (!PEM_write_bio_X509(bio, x) ||
-	    (n = BIO_get_mem_data(bio, &data)) <= 0) {
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding a certificate");
-		goto out;
+	if (!PEM_write_bio_X509(bio, x)) {
+		BIO_free(bio);
+		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a certificate");
 	}
-	if ((*buf = malloc((size_t)n)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	memcpy(*buf, data, (size_t)n);
-	*len = (size_t)n;
-	rc = UC_OK;
-out:
-	BIO_free(bio);
-	return rc;
+	return bio_take(bio, buf, len, "a certificate");
 }
 
 int

@@ -163,25 +163,15 @@ int
 crl_to_pem(X509_CRL *crl, unsigned char **pem, size_t *len)
 {
 	BIO *bio;
-	char *data;
-	long n;
-	int rc = UC_E_CRYPTO;
 
 	*pem = NULL;
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return uc_seterr_ssl(UC_E_INTERNAL, "BIO_new");
-	if (!PEM_write_bio_X509_CRL(bio, crl) ||
-	    (n = BIO_get_mem_data(bio, &data)) <= 0 ||
-	    (*pem = malloc((size_t)n)) == NULL) {
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding a CRL");
-		goto out;
+	if (!PEM_write_bio_X509_CRL(bio, crl)) {
+		BIO_free(bio);
+		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a CRL");
 	}
-	memcpy(*pem, data, (size_t)n);
-	*len = (size_t)n;
-	rc = UC_OK;
-out:
-	BIO_free(bio);
-	return rc;
+	return bio_take(bio, pem, len, "a CRL");
 }
 
 int

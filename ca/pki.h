@@ -55,6 +55,12 @@ int		 path_exists(const char *path);
 char		*path_join(const char *dir, const char *name);
 /* Upper-case hex of buf in a new string (caller frees). */
 char		*hex_encode(const unsigned char *buf, size_t len);
+/*
+ * The contents of a memory BIO in a new buffer (caller frees); the BIO is
+ * freed whatever happens.  what names the object for the error message.
+ */
+int		 bio_take(BIO *bio, unsigned char **buf, size_t *len,
+		    const char *what);
 /* OPENSSL_cleanse then free; NULL-safe. */
 void		 secret_free(char *s);
 void		 secret_free_buf(unsigned char *b, size_t len);

@@ -645,43 +645,8 @@ int
 store_crl_latest(struct store *st, const char *issuer_ski, unsigned char **der,
     size_t *derlen, int64_t *number, int64_t *next_update)
 {
-	sqlite3_stmt *s = NULL;
-	const void *blob;
-	int rc, n;
-
-	*der = NULL;
-	*derlen = 0;
-	if ((rc = prepare(st, "SELECT der, number, next_update FROM crls "
-	    "WHERE issuer_ski = ?1 ORDER BY number DESC LIMIT 1", &s)) != UC_OK)
-		return rc;
-	bind_text(s, 1, issuer_ski);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		blob = sqlite3_column_blob(s, 0);
-		n = sqlite3_column_bytes(s, 0);
-		if (blob == NULL || n <= 0 || (*der = malloc((size_t)n)) ==
-		    NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			break;
-		}
-		memcpy(*der, blob, (size_t)n);
-		*derlen = (size_t)n;
-		if (number != NULL)
-			*number = sqlite3_column_int64(s, 1);
-		if (next_update != NULL)
-			*next_update = sqlite3_column_int64(s, 2);
-		rc = UC_OK;
-		break;
-	case SQLITE_DONE:
-		rc = uc_seterr(UC_E_NOTFOUND, "no CRL recorded for issuer %s",
-		    issuer_ski);
-		break;
-	default:
-		rc = dberr(st, "crl lookup");
-		break;
-	}
-	sqlite3_finalize(s);
-	return rc;
+	return store_crl_current(st, issuer_ski, INT64_MAX, der, derlen, number,
+	    next_update);
 }
 
 int
