@@ -336,13 +336,25 @@ start(struct listener *l)
 	size_t clen = 0, klen = 0;
 	unsigned int flags;
 	char *cs = NULL, *ks = NULL;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
 	if (!parse_listen(l->addr, &ss))
 		return uc_seterr(UC_E_INVALID, "listen address '%s' is not "
 		    "host:port", l->addr);
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/*
+	 * HTTPS carries enrollments, where one request may spend a second
+	 * generating an RSA key: a thread per connection, so it stalls no
+	 * one else.  Plain HTTP serves the public files from memory (and
+	 * enrollment only in tests): epoll and a pool of one thread per core,
+	 * which keeps up with nginx at many connections.
+	 */
+	if (l->tls)
+		flags = MHD_USE_INTERNAL_POLLING_THREAD |
+		    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+	else
+		flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+	flags |= MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (l->tls) {
@@ -381,6 +393,8 @@ start(struct listener *l)
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(ncpu > 0 ?
+		    ncpu : 1),
 		    MHD_OPTION_SOCK_ADDR, &ss,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
