@@ -565,6 +565,24 @@ out:
 	return rc;
 }
 
+/*
+ * A root CRL signed outside a runway has the highest number, so it would
+ * hide the pre-signed ones after it expires: they would never be served
+ * again and gateways would end up with an expired root CRL.  Void the
+ * runway instead (health then says how soon it runs out).
+ */
+static int
+sign_root_crl(struct authority *a, struct signer *sig, int days)
+{
+	long dropped;
+	int rc;
+
+	if (a->root_ski != NULL && (rc = store_crl_drop_future(a->st,
+	    a->root_ski, uc_now(), &dropped)) != UC_OK)
+		return rc;
+	return sign_crl(a, sig, days);
+}
+
 static int
 crl_locked(struct authority *a, int root, int days)
 {
@@ -581,7 +599,7 @@ crl_locked(struct authority *a, int root, int days)
 		return rc;
 	if (root && a->conf.intermediate) {
 		if ((rc = root_signer(a, &sig)) != UC_OK ||
-		    (rc = sign_crl(a, sig, days > 0 ? days :
+		    (rc = sign_root_crl(a, sig, days > 0 ? days :
 		    a->conf.root_crl_days)) != UC_OK)
 			return rc;
 	}
@@ -754,9 +772,10 @@ publish_locked(struct authority *a)
 	    "public/crl.pem")) != UC_OK)
 		goto out;
 	if (a->root_ski != NULL &&
-	    store_crl_current(a->st, a->root_ski, uc_now(), &der2, &der2len,
-	    NULL, NULL)
-	    == UC_OK) {
+	    (rc = store_crl_current(a->st, a->root_ski, uc_now(), &der2,
+	    &der2len, NULL, NULL)) != UC_OK && rc != UC_E_NOTFOUND)
+		goto out;
+	if (a->root_ski != NULL && rc == UC_OK) {
 		free(der2);
 		der2 = NULL;
 		if ((rc = publish_crl(a, a->root_ski, "public/root.crl",
@@ -913,8 +932,8 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 		goto out;
 	*count = (int)ss.n;
 	/* Publish a fresh CRL at once. */
-	if ((rc = sign_crl(a, need_root ? rsig : isig, need_root ?
-	    a->conf.root_crl_days : a->conf.crl_days)) != UC_OK)
+	if ((rc = need_root ? sign_root_crl(a, rsig, a->conf.root_crl_days) :
+	    sign_crl(a, isig, a->conf.crl_days)) != UC_OK)
 		goto out;
 	rc = publish_locked(a);
 out:
@@ -1442,9 +1461,11 @@ import_one(struct authority *a, X509_CRL *crl)
 		    "the past)");
 		goto out;
 	}
-	if (store_crl_latest(a->st, a->root_ski, &old, &oldlen, &ln, NULL) ==
-	    UC_OK)
+	if ((rc = store_crl_latest(a->st, a->root_ski, &old, &oldlen, &ln,
+	    NULL)) == UC_OK)
 		latest = ln;
+	else if (rc != UC_E_NOTFOUND)
+		goto out;
 	free(old);
 	if (number <= latest) {
 		rc = uc_seterr(UC_E_STATE, "CRL number %lld is not newer than "
@@ -1516,6 +1537,14 @@ authority_import_root_crl(struct authority *a, const unsigned char *buf,
 				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 				goto out;
 			}
+		}
+		/* The loop ends at the end of input, or at a damaged block. */
+		if (ERR_GET_REASON(ERR_peek_last_error()) !=
+		    PEM_R_NO_START_LINE) {
+			rc = uc_seterr_ssl(UC_E_INVALID, "CRL %d in the file is "
+			    "damaged; nothing imported",
+			    sk_X509_CRL_num(sk) + 1);
+			goto out;
 		}
 		ERR_clear_error();
 		if (sk_X509_CRL_num(sk) == 0) {

@@ -50,6 +50,7 @@ struct gc_item {
 	/* results */
 	int			 done;
 	int			 rc;
+	char			 err[256];
 	int			 consumed;
 	int64_t			 cert_id;
 };

@@ -342,6 +342,47 @@ journal_append(struct run *r, const char *buf, size_t len)
 	return UC_OK;
 }
 
+/*
+ * A line cut short by a kill or a full disk was never committed; cut it
+ * off, or the next line appended would be read as its continuation.
+ */
+static int
+journal_trim(struct run *r)
+{
+	struct stat sb;
+	char buf[4096];
+	off_t end, pos;
+	ssize_t n, i;
+
+	if (fstat(r->jfd, &sb) == -1)
+		goto fail;
+	for (end = sb.st_size; end > 0; end = pos) {
+		pos = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+		if ((n = pread(r->jfd, buf, (size_t)(end - pos), pos)) !=
+		    end - pos)
+			goto fail;
+		for (i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				break;
+		if (i > 0) {
+			end = pos + i;
+			break;
+		}
+		if (pos == 0) {
+			end = 0;
+			break;
+		}
+	}
+	if (end == sb.st_size)
+		return UC_OK;
+	if (ftruncate(r->jfd, end) == -1 || fsync(r->jfd) == -1)
+		goto fail;
+	return UC_OK;
+fail:
+	return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, JOURNAL,
+	    strerror(errno));
+}
+
 static int
 journal_marker(struct run *r, const char *kind)
 {
@@ -533,7 +574,7 @@ flush(struct run *r, struct job *list)
 	r->done += (long)n;
 	progress(r);
 out:
-	free(jb);
+	secret_free_buf((unsigned char *)jb, jcap);
 	return rc;
 }
 
@@ -859,6 +900,10 @@ journal_walk(struct run *r, jrow_fn fn)
 		    strerror(errno));
 	else
 		rc = jp.rc;
+	/* The journal holds passwords: wipe what passed through here. */
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (p.entry_buf != NULL)
+		OPENSSL_cleanse(p.entry_buf, p.entry_size);
 	csv_free(&p);
 	{
 		int i;
@@ -1060,7 +1105,9 @@ render_row(struct run *r, struct jrow *row)
 	for (i = 0; i < 8; i++)
 		f[i] = neutral(row->f[i + 1], t[i], sizeof(t[i]));
 	m->rows++;
-	if ((rc = jline(r, &m->buf, &m->len, &m->cap, f, 8)) != UC_OK)
+	rc = jline(r, &m->buf, &m->len, &m->cap, f, 8);
+	OPENSSL_cleanse(t, sizeof(t));
+	if (rc != UC_OK)
 		return rc;
 	return m->len >= 65536 ? manifest_flush(r, m) : UC_OK;
 }
@@ -1167,12 +1214,14 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	    (rc = recover_partials(&r)) != UC_OK ||
 	    (rc = remove_stale_manifests(&r)) != UC_OK)
 		goto out;
-	if ((r.jfd = openat(r.dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT |
+	if ((r.jfd = openat(r.dirfd, JOURNAL, O_RDWR | O_APPEND | O_CREAT |
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
 		rc = uc_seterr(UC_E_IO, "%s/%s: %s", o->out, JOURNAL,
 		    strerror(errno));
 		goto out;
 	}
+	if ((rc = journal_trim(&r)) != UC_OK)
+		goto out;
 	if (!r.resuming && (rc = journal_marker(&r, "B")) != UC_OK)
 		goto out;
 

@@ -254,7 +254,9 @@ authority_record(struct authority *a, struct record *r, size_t n)
 			    sizeof(r[i].errmsg) - 1);
 			r[i].cert_id = 0;
 			r[i].revoked = 0;
-			store_rollback_to(a->st);
+			/* SQLite may have undone everything (disk full). */
+			if ((rc = store_rollback_to(a->st)) != UC_OK)
+				goto fail;
 			continue;
 		}
 		if ((rc = store_release(a->st)) != UC_OK)
@@ -481,8 +483,12 @@ gc_commit(struct authority *a, struct gc_item *list)
 			    it->username, it->serial);
 		if (it->rc != UC_OK || !it->consumed) {
 			/* Used or expired meanwhile: undo its row only. */
-			store_rollback_to(a->st);
 			it->cert_id = 0;
+			if (it->rc != UC_OK)
+				snprintf(it->err, sizeof(it->err), "%s",
+				    uc_errmsg());
+			if ((rc = store_rollback_to(a->st)) != UC_OK)
+				goto fail;
 			continue;
 		}
 		if ((rc = store_release(a->st)) != UC_OK)
@@ -496,6 +502,7 @@ fail:
 	store_rollback(a->st);
 	pthread_mutex_unlock(&a->mu);
 	for (it = list; it != NULL; it = it->next) {
+		snprintf(it->err, sizeof(it->err), "%s", uc_errmsg());
 		it->rc = rc;
 		it->consumed = 0;
 		it->cert_id = 0;
@@ -584,8 +591,11 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	gi.serial = m.serial;
 	gi.hash = hash;
 	group_commit(a, &gi);
-	if ((rc = gi.rc) != UC_OK)
+	if ((rc = gi.rc) != UC_OK) {
+		/* The leader thread ran the transaction: its message, here. */
+		rc = uc_seterr(rc, "%s", gi.err);
 		goto out;
+	}
 	cid = gi.cert_id;
 	consumed = gi.consumed;
 	if (!consumed) {
@@ -594,12 +604,12 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		{
 			struct token_info again;
 
-			if (lookup_locked(a, r->token, &again, hash) == UC_OK) {
+			if (lookup_locked(a, r->token, &again, hash) == UC_OK)
 				*state = again.state == TOKEN_VALID ?
 				    TOKEN_USED : again.state;
-				token_info_clear(&again);
-			} else
+			else
 				*state = TOKEN_USED;
+			token_info_clear(&again);
 		}
 		pthread_mutex_unlock(&a->mu);
 		rc = token_refused(*state);

@@ -93,7 +93,7 @@ p12_readback(const unsigned char *der, size_t len, const char *pass,
 	PKCS8_PRIV_KEY_INFO *want = NULL, *got = NULL;
 	X509 *x = NULL;
 	unsigned char *wder = NULL, *gder = NULL;
-	int wlen = 0, glen, i, j, key_ok = 0, cert_ok = 0, rc;
+	int wlen = 0, glen = 0, i, j, key_ok = 0, cert_ok = 0, rc;
 
 	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL || p != der + len) {
 		rc = uc_seterr_ssl(UC_E_INVALID, "not a PKCS#12 file");
@@ -135,8 +135,12 @@ p12_readback(const unsigned char *der, size_t len, const char *pass,
 			switch (PKCS12_SAFEBAG_get_nid(bag)) {
 			case NID_pkcs8ShroudedKeyBag:
 				PKCS8_PRIV_KEY_INFO_free(got);
-				OPENSSL_free(gder);
+				if (gder != NULL) {
+					OPENSSL_cleanse(gder, (size_t)glen);
+					OPENSSL_free(gder);
+				}
 				gder = NULL;
+				glen = 0;
 				if ((got = PKCS12_decrypt_skey(bag, pass,
 				    -1)) != NULL && (glen =
 				    i2d_PKCS8_PRIV_KEY_INFO(got, &gder)) ==
@@ -176,7 +180,7 @@ out:
 		OPENSSL_free(wder);
 	}
 	if (gder != NULL) {
-		OPENSSL_cleanse(gder, (size_t)wlen);
+		OPENSSL_cleanse(gder, (size_t)glen);
 		OPENSSL_free(gder);
 	}
 	PKCS8_PRIV_KEY_INFO_free(want);

@@ -199,11 +199,18 @@ store_release(struct store *st)
 	return exec(st, "RELEASE rec", "release");
 }
 
-void
+int
 store_rollback_to(struct store *st)
 {
-	(void)sqlite3_exec(st->db, "ROLLBACK TO rec; RELEASE rec", NULL, NULL,
-	    NULL);
+	if (sqlite3_get_autocommit(st->db))
+		return uc_seterr(UC_E_DB, "the transaction was rolled back");
+	return exec(st, "ROLLBACK TO rec; RELEASE rec", "rollback to");
+}
+
+int
+store_in_transaction(struct store *st)
+{
+	return !sqlite3_get_autocommit(st->db);
 }
 
 /* ---- users ----------------------------------------------------------- */
@@ -690,6 +697,27 @@ store_crl_current(struct store *st, const char *issuer_ski, int64_t now,
 		rc = dberr(st, "crl lookup");
 		break;
 	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_crl_drop_future(struct store *st, const char *issuer_ski, int64_t now,
+    long *dropped)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*dropped = 0;
+	if ((rc = prepare(st, "DELETE FROM crls WHERE issuer_ski = ?1 AND "
+	    "this_update > ?2", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, issuer_ski);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "drop future CRLs");
+	else
+		*dropped = (long)sqlite3_changes(st->db);
 	sqlite3_finalize(s);
 	return rc;
 }

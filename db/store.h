@@ -33,7 +33,14 @@ void	store_rollback(struct store *);
  */
 int	store_savepoint(struct store *);
 int	store_release(struct store *);
-void	store_rollback_to(struct store *);
+/*
+ * Undo to the savepoint.  UC_E_DB when that is impossible because SQLite
+ * already rolled the whole transaction back (disk full, I/O error): the
+ * caller must then treat every record of the transaction as failed.
+ */
+int	store_rollback_to(struct store *);
+/* 1 while a transaction is open on this connection. */
+int	store_in_transaction(struct store *);
 
 struct store_user {
 	int64_t	 id;
@@ -181,6 +188,9 @@ int	store_crl_current(struct store *, const char *issuer_ski, int64_t now,
 	    unsigned char **der, size_t *derlen, int64_t *number,
 	    int64_t *next_update);
 /* Pre-signed CRLs not yet in force at now, and the last nextUpdate of all. */
+/* Forget this issuer's CRLs not yet in force (a voided runway). */
+int	store_crl_drop_future(struct store *, const char *issuer_ski,
+	    int64_t now, long *dropped);
 int	store_crl_runway(struct store *, const char *issuer_ski, int64_t now,
 	    long *future, int64_t *last_next_update);
 

@@ -104,8 +104,10 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 		if (mr != NULL)
 			r->blob = NULL;	/* now owned by the response */
 	} else if (r->body != NULL && r->status != 304) {
-		if ((sb = malloc(sizeof(*sb))) == NULL)
+		if ((sb = malloc(sizeof(*sb))) == NULL) {
+			resp_clear(r);
 			return MHD_NO;
+		}
 		sb->p = r->body;
 		sb->len = r->len;
 		mr = MHD_create_response_from_buffer_with_free_callback_cls(
