@@ -519,6 +519,8 @@ sign_crl(struct authority *a, struct signer *sig, int days)
 /*
  * The CRL valid from this_update to next_update (this_update may be in
  * the future: a pre-signed root CRL).  *pem, if asked, gets its PEM.
+ * Inside a caller's transaction it joins it (the caller commits);
+ * otherwise it is its own transaction.
  */
 int
 sign_crl_at(struct authority *a, struct signer *sig, int64_t this_update,
@@ -531,13 +533,13 @@ sign_crl_at(struct authority *a, struct signer *sig, int64_t this_update,
 	size_t derlen;
 	char *ski = NULL;
 	int64_t number, now = uc_now();
-	int rc;
+	int rc, own = !store_in_transaction(a->st);
 
 	memset(&cc, 0, sizeof(cc));
 	memset(&f, 0, sizeof(f));
 	if ((ski = cert_ski_hex(signer_cert(sig))) == NULL)
 		return uc_seterr(UC_E_INVALID, "CA without a key identifier");
-	if ((rc = store_begin(a->st)) != UC_OK)
+	if (own && (rc = store_begin(a->st)) != UC_OK)
 		goto out;
 	f.issuer_ski = ski;
 	f.status = "revoked";
@@ -552,11 +554,12 @@ sign_crl_at(struct authority *a, struct signer *sig, int64_t this_update,
 	    next_update, der, derlen)) != UC_OK ||
 	    (rc = store_audit(a->st, now, a->actor, "crl", ski, NULL)) != UC_OK)
 		goto fail;
-	if ((rc = store_commit(a->st)) == UC_OK && pem != NULL)
+	if ((!own || (rc = store_commit(a->st)) == UC_OK) && pem != NULL)
 		rc = crl_to_pem(crl, pem, pemlen);
 	goto out;
 fail:
-	store_rollback(a->st);
+	if (own)
+		store_rollback(a->st);
 out:
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
@@ -577,10 +580,16 @@ sign_root_crl(struct authority *a, struct signer *sig, int days)
 	long dropped;
 	int rc;
 
-	if (a->root_ski != NULL && (rc = store_crl_drop_future(a->st,
-	    a->root_ski, uc_now(), &dropped)) != UC_OK)
+	/* One transaction: the runway is voided only if the CRL is in. */
+	if ((rc = store_begin(a->st)) != UC_OK)
 		return rc;
-	return sign_crl(a, sig, days);
+	if ((a->root_ski != NULL && (rc = store_crl_drop_future(a->st,
+	    a->root_ski, uc_now(), &dropped)) != UC_OK) ||
+	    (rc = sign_crl(a, sig, days)) != UC_OK) {
+		store_rollback(a->st);
+		return rc;
+	}
+	return store_commit(a->st);
 }
 
 static int
@@ -627,12 +636,18 @@ authority_crl_runway(struct authority *a, int n, int days, unsigned char **pem,
 	pthread_mutex_lock(&a->mu);
 	if ((rc = root_signer(a, &sig)) != UC_OK)
 		goto out;
+	/* All N or none. */
+	if ((rc = store_begin(a->st)) != UC_OK)
+		goto out;
 	for (k = 0; k < n; k++) {
 		if ((rc = sign_crl_at(a, sig, now + k * period - 300,
-		    now + (k + 1) * period + overlap, &one, &olen)) != UC_OK)
+		    now + (k + 1) * period + overlap, &one, &olen)) != UC_OK) {
+			store_rollback(a->st);
 			goto out;
+		}
 		if ((nb = realloc(all, len + olen)) == NULL) {
 			free(one);
+			store_rollback(a->st);
 			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 			goto out;
 		}
@@ -641,7 +656,8 @@ authority_crl_runway(struct authority *a, int n, int days, unsigned char **pem,
 		len += olen;
 		free(one);
 	}
-	if ((rc = publish_locked(a)) != UC_OK)
+	if ((rc = store_commit(a->st)) != UC_OK ||
+	    (rc = publish_locked(a)) != UC_OK)
 		goto out;
 	*pem = all;
 	*pemlen = len;
