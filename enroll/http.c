@@ -642,12 +642,15 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 	if (strncmp(q->path, "/enroll/", 8) == 0 ||
 	    strncmp(q->path, "/api/v1/enroll/", 15) == 0) {
 		r->route = "/enroll";
-		if (!q->tls && !d->conf.allow_plain_http) {
+		/* SIGHUP may change these while requests run. */
+		if (!q->tls && !__atomic_load_n(&d->conf.allow_plain_http,
+		    __ATOMIC_RELAXED)) {
 			json_error(r, 403, "https_required", "enrollment is "
 			    "only served over HTTPS");
 			return;
 		}
-		if (ratelimit_blocked(d->rl, q->client, d->conf.rate_limit,
+		if (ratelimit_blocked(d->rl, q->client,
+		    __atomic_load_n(&d->conf.rate_limit, __ATOMIC_RELAXED),
 		    uc_now())) {
 			json_error(r, 429, "rate_limited", "too many failed "
 			    "enrollment attempts from this address; wait a "

@@ -181,6 +181,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	char client[64], *end;
 	unsigned long long n;
 	unsigned char *nb;
+	/* SIGHUP may change it while requests run. */
+	size_t max_body = __atomic_load_n(&d->conf.max_body, __ATOMIC_RELAXED);
 
 	if (rs == NULL) {
 		if ((rs = calloc(1, sizeof(*rs))) == NULL)
@@ -192,7 +194,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
 			errno = 0;
 			n = strtoull(cl, &end, 10);
-			if (errno != 0 || *end != '\0' || n > d->conf.max_body) {
+			if (errno != 0 || *end != '\0' || n > max_body) {
 				memset(&r, 0, sizeof(r));
 				rs->answered = 1;
 				r.route = "other";
@@ -212,7 +214,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (*upload_size > 0) {
 		if (!rs->answered && !rs->too_big) {
-			if (rs->len + *upload_size > d->conf.max_body) {
+			if (rs->len + *upload_size > max_body) {
 				rs->too_big = 1;
 				OPENSSL_cleanse(rs->body, rs->len);
 				free(rs->body);
@@ -613,14 +615,17 @@ main(int argc, char *argv[])
 			else {
 				/* Limits and CRL timing; listen and home need
 				 * a restart. */
-				d.conf.max_body = nc.max_body;
-				d.conf.rate_limit = nc.rate_limit;
+				__atomic_store_n(&d.conf.max_body, nc.max_body,
+				    __ATOMIC_RELAXED);
+				__atomic_store_n(&d.conf.rate_limit,
+				    nc.rate_limit, __ATOMIC_RELAXED);
 				d.conf.refresh_before = nc.refresh_before;
 				d.conf.crl_validity = nc.crl_validity;
 				d.conf.root_warn_before = nc.root_warn_before;
 				d.conf.runway_min = nc.runway_min;
 				d.conf.poll = nc.poll;
-				d.conf.allow_plain_http = nc.allow_plain_http;
+				__atomic_store_n(&d.conf.allow_plain_http,
+				    nc.allow_plain_http, __ATOMIC_RELAXED);
 				econf_clear(&nc);
 			}
 			if (https.mhd != NULL) {
