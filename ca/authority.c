@@ -313,6 +313,7 @@ authority_open(const char *home, struct authority **out)
 		pthread_mutex_init(&a->mu, &attr);
 		pthread_mutexattr_destroy(&attr);
 		pthread_mutex_init(&a->gcmu, NULL);
+		pthread_mutex_init(&a->rmu, NULL);
 		pthread_cond_init(&a->gccv, NULL);
 	}
 	if ((p = hpath(home, P_CONF)) == NULL) {
@@ -361,6 +362,8 @@ authority_free(struct authority *a)
 	free(a->home);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->gcmu);
+	pthread_mutex_destroy(&a->rmu);
+	store_close(a->rst);
 	pthread_cond_destroy(&a->gccv);
 	free(a);
 }
@@ -425,6 +428,24 @@ authority_enroll_url(struct authority *a, const char *token)
 	if ((u = malloc(len)) != NULL)
 		snprintf(u, len, "%s/enroll/%s", base, token);
 	return u;
+}
+
+int
+reader_store(struct authority *a, struct store **out)
+{
+	char *p;
+	int rc;
+
+	if (a->rst == NULL) {
+		if ((p = hpath(a->home, P_DB)) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		rc = store_open(p, 0, &a->rst);
+		free(p);
+		if (rc != UC_OK)
+			return rc;
+	}
+	*out = a->rst;
+	return UC_OK;
 }
 
 const char *

@@ -33,6 +33,12 @@ struct authority {
 	 * everything queued in one transaction (one fsync), and wakes the
 	 * others.  Each item has its own savepoint.
 	 */
+	/*
+	 * A second connection for token lookups: in WAL mode it reads the
+	 * last committed state while a group commit holds mu over its fsync.
+	 */
+	pthread_mutex_t		 rmu;
+	struct store		*rst;		/* opened when first needed */
 	pthread_mutex_t		 gcmu;
 	pthread_cond_t		 gccv;
 	struct gc_item		*gc_pending;
@@ -76,6 +82,9 @@ int	chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 int	p12_for(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
+
+/* The reading connection (rmu held by the caller); UC_OK or an error. */
+int	reader_store(struct authority *a, struct store **out);
 
 /* public/gateway/: nginx, Apache, PowerShell, IIS mappings (gateway.c). */
 int	gateway_write(struct authority *a);

@@ -390,7 +390,7 @@ token_info_clear(struct token_info *ti)
 }
 
 static int
-lookup_locked(struct authority *a, const char *token, struct token_info *ti,
+lookup_on(struct store *st, const char *token, struct token_info *ti,
     unsigned char hash[32])
 {
 	struct store_token t;
@@ -407,11 +407,11 @@ lookup_locked(struct authority *a, const char *token, struct token_info *ti,
 	 * The lookup is by SHA-256: its timing tells nothing about any
 	 * token's text, so no token is ever compared byte by byte.
 	 */
-	if ((rc = store_token_get(a->st, hash, &t)) == UC_E_NOTFOUND)
+	if ((rc = store_token_get(st, hash, &t)) == UC_E_NOTFOUND)
 		return UC_OK;
 	if (rc != UC_OK)
 		return rc;
-	if ((rc = store_user_get_id(a->st, t.user_id, &ti->user)) != UC_OK)
+	if ((rc = store_user_get_id(st, t.user_id, &ti->user)) != UC_OK)
 		return rc;
 	ti->expires_at = t.expires_at;
 	ti->used_at = t.used_at;
@@ -424,6 +424,29 @@ lookup_locked(struct authority *a, const char *token, struct token_info *ti,
 	return UC_OK;
 }
 
+/* On the writer connection; mu held. */
+static int
+lookup_locked(struct authority *a, const char *token, struct token_info *ti,
+    unsigned char hash[32])
+{
+	return lookup_on(a->st, token, ti, hash);
+}
+
+/* On the reading connection: does not wait for a commit's fsync. */
+static int
+lookup_reader(struct authority *a, const char *token, struct token_info *ti,
+    unsigned char hash[32])
+{
+	struct store *st;
+	int rc;
+
+	pthread_mutex_lock(&a->rmu);
+	if ((rc = reader_store(a, &st)) == UC_OK)
+		rc = lookup_on(st, token, ti, hash);
+	pthread_mutex_unlock(&a->rmu);
+	return rc;
+}
+
 int
 authority_token_lookup(struct authority *a, const char *token,
     struct token_info *ti)
@@ -431,9 +454,7 @@ authority_token_lookup(struct authority *a, const char *token,
 	unsigned char hash[32];
 	int rc;
 
-	pthread_mutex_lock(&a->mu);
-	rc = lookup_locked(a, token, ti, hash);
-	pthread_mutex_unlock(&a->mu);
+	rc = lookup_reader(a, token, ti, hash);
 	if (rc != UC_OK)
 		token_info_clear(ti);
 	return rc;
@@ -559,10 +580,8 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	memset(&m, 0, sizeof(m));
 	memset(&ti, 0, sizeof(ti));
 	*state = TOKEN_UNKNOWN;
-	pthread_mutex_lock(&a->mu);
-	rc = lookup_locked(a, r->token, &ti, hash);
-	pthread_mutex_unlock(&a->mu);
-	if (rc != UC_OK)
+	/* A stale read only costs work: the commit re-checks the token. */
+	if ((rc = lookup_reader(a, r->token, &ti, hash)) != UC_OK)
 		goto out;
 	if ((*state = ti.state) != TOKEN_VALID) {
 		rc = token_refused(ti.state);
