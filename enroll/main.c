@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
@@ -481,6 +483,19 @@ enrolld_free(struct enrolld *d)
 	econf_clear(&d->conf);
 }
 
+/*
+ * jansson holds request bodies (a user's chosen PKCS#12 password) and
+ * responses (a generated one): wipe every block it frees.
+ */
+static void
+json_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
+}
+
 static void
 usage(FILE *f)
 {
@@ -559,6 +574,7 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	umask(077);
+	json_set_alloc_funcs(malloc, json_wipe_free);
 	/* Signals go to the main loop alone, through sigtimedwait(). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
