@@ -43,13 +43,13 @@ csr_parse(const unsigned char *buf, size_t len, X509_REQ **out)
 }
 
 int
-csr_check(const unsigned char *buf, size_t len, EVP_PKEY **pub)
+csr_check_req(const unsigned char *buf, size_t len, X509_REQ **out)
 {
 	X509_REQ *req = NULL;
 	EVP_PKEY *k;
 	int rc;
 
-	*pub = NULL;
+	*out = NULL;
 	if ((rc = csr_parse(buf, len, &req)) != UC_OK)
 		return rc;
 	if ((k = X509_REQ_get0_pubkey(req)) == NULL) {
@@ -72,13 +72,28 @@ csr_check(const unsigned char *buf, size_t len, EVP_PKEY **pub)
 		    "cannot be checked");
 		goto out;
 	}
-	if (!EVP_PKEY_up_ref(k)) {
-		rc = uc_seterr_ssl(UC_E_INTERNAL, "EVP_PKEY_up_ref");
-		goto out;
-	}
-	*pub = k;
+	*out = req;
+	req = NULL;	/* now owned by the caller */
 	rc = UC_OK;
 out:
+	X509_REQ_free(req);
+	return rc;
+}
+
+int
+csr_check(const unsigned char *buf, size_t len, EVP_PKEY **pub)
+{
+	X509_REQ *req = NULL;
+	EVP_PKEY *k;
+	int rc;
+
+	*pub = NULL;
+	if ((rc = csr_check_req(buf, len, &req)) != UC_OK)
+		return rc;
+	if ((k = X509_REQ_get0_pubkey(req)) == NULL || !EVP_PKEY_up_ref(k))
+		rc = uc_seterr_ssl(UC_E_INTERNAL, "the CSR's public key");
+	else
+		*pub = k;
 	X509_REQ_free(req);
 	return rc;
 }

@@ -91,10 +91,11 @@ authority_ready(struct authority *a)
 	return rc;
 }
 
-int
-authority_mint(struct authority *a, const struct identity *id, EVP_PKEY *pub,
-    enum p12_format f, const char *pass, int days, int email_protection,
-    struct mint *m)
+/* authority_mint(), with the CSR's encoding of pub when there is one. */
+static int
+mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
+    X509_PUBKEY *spki, enum p12_format f, const char *pass, int days,
+    int email_protection, struct mint *m)
 {
 	struct signer *sig;
 	struct cert_req cr;
@@ -122,6 +123,7 @@ authority_mint(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	cr.id = id;
 	cr.base_url = a->conf.base_url;
 	cr.email_protection = email_protection;
+	cr.spki = key == NULL ? spki : NULL;
 	cr.not_before = now - 300;	/* tolerate clients' clock skew */
 	cr.not_after = now + (int64_t)(days > 0 ? days : a->conf.user_days) *
 	    86400;
@@ -157,6 +159,14 @@ out:
 	if (rc != UC_OK)
 		mint_clear(m);
 	return rc;
+}
+
+int
+authority_mint(struct authority *a, const struct identity *id, EVP_PKEY *pub,
+    enum p12_format f, const char *pass, int days, int email_protection,
+    struct mint *m)
+{
+	return mint_spki(a, id, pub, NULL, f, pass, days, email_protection, m);
 }
 
 /* One record inside the open transaction. */
@@ -295,14 +305,14 @@ authority_issue(struct authority *a, const struct issue_req *r,
 {
 	struct mint m;
 	struct record rec;
-	EVP_PKEY *pub = NULL;
+	X509_REQ *csr = NULL;
 	int rc, tries;
 
 	memset(res, 0, sizeof(*res));
 	memset(&m, 0, sizeof(m));
 	if ((rc = identity_check(&r->id)) != UC_OK)
 		return rc;
-	if (r->csr != NULL && (rc = csr_check(r->csr, r->csrlen, &pub)) !=
+	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen, &csr)) !=
 	    UC_OK)
 		return rc;
 	/*
@@ -311,7 +321,9 @@ authority_issue(struct authority *a, const struct issue_req *r,
 	 */
 	for (tries = 0; tries < 3; tries++) {
 		mint_clear(&m);
-		if ((rc = authority_mint(a, &r->id, pub, r->p12_format,
+		if ((rc = mint_spki(a, &r->id, csr != NULL ?
+		    X509_REQ_get0_pubkey(csr) : NULL, csr != NULL ?
+		    X509_REQ_get_X509_PUBKEY(csr) : NULL, r->p12_format,
 		    r->p12_password, r->days, r->email_protection, &m)) !=
 		    UC_OK)
 			goto out;
@@ -342,7 +354,7 @@ authority_issue(struct authority *a, const struct issue_req *r,
 		    "could not be encoded", res->serial);
 out:
 	mint_clear(&m);
-	EVP_PKEY_free(pub);
+	X509_REQ_free(csr);
 	if (rc != UC_OK)
 		issue_result_clear(res);
 	return rc;
@@ -570,7 +582,7 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	struct token_info ti;
 	struct identity id;
 	struct mint m;
-	EVP_PKEY *pub = NULL;
+	X509_REQ *csr = NULL;
 	struct gc_item gi;
 	unsigned char hash[32];
 	int64_t cid = 0;
@@ -588,8 +600,8 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		goto out;
 	}
 	/* The request's own problems leave the token as it was. */
-	if (r->csr != NULL && (rc = csr_check(r->csr, r->csrlen, &pub)) !=
-	    UC_OK)
+	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen,
+	    &csr)) != UC_OK)
 		goto out;
 	memset(&id, 0, sizeof(id));
 	id.username = ti.user.username;
@@ -597,8 +609,9 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	id.name = ti.user.name;
 	id.upn = ti.user.upn;
 	id.ou = ti.user.ou;
-	if ((rc = authority_mint(a, &id, pub, r->p12_format, r->p12_password,
-	    0, 0, &m)) != UC_OK)
+	if ((rc = mint_spki(a, &id, csr != NULL ? X509_REQ_get0_pubkey(csr) :
+	    NULL, csr != NULL ? X509_REQ_get_X509_PUBKEY(csr) : NULL,
+	    r->p12_format, r->p12_password, 0, 0, &m)) != UC_OK)
 		goto out;
 
 	/* One transaction: the token is consumed iff the row is in. */
@@ -650,7 +663,7 @@ out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	token_info_clear(&ti);
 	mint_clear(&m);
-	EVP_PKEY_free(pub);
+	X509_REQ_free(csr);
 	if (rc != UC_OK)
 		issue_result_clear(res);
 	return rc;

@@ -137,6 +137,8 @@ struct cert_req {
 	const char *const	*dns;		/* CK_SERVER: NULL-terminated */
 	const char *const	*ip;		/* CK_SERVER: NULL-terminated */
 	int			 email_protection; /* CK_USER: add EKU */
+	X509_PUBKEY		*spki;		/* optional: pub as a CSR
+						 * encoded it (copied as is) */
 	int64_t			 not_before;
 	int64_t			 not_after;	/* clipped to the issuer's */
 };
@@ -214,6 +216,9 @@ int		 csr_parse(const unsigned char *buf, size_t len,
  */
 int		 csr_check(const unsigned char *buf, size_t len,
 		    EVP_PKEY **pub);
+/* Like csr_check() but hands back the whole request (caller frees). */
+int		 csr_check_req(const unsigned char *buf, size_t len,
+		    X509_REQ **out);
 /* A CSR for key with subject O=org, CN=cn, PEM (caller frees). */
 int		 csr_make(struct signer *, const char *org, const char *cn,
 		    unsigned char **pem, size_t *len);
