@@ -81,6 +81,27 @@ crl_facts(struct pubfile *f)
 	X509_CRL_free(crl);
 }
 
+/* Replace pem's contents with the PEM form of the CRL in der. */
+static int
+pem_of_der(const struct blob *der, struct blob *pem)
+{
+	X509_CRL *crl = NULL;
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = crl_parse(der->data, der->len, &crl)) != UC_OK ||
+	    (rc = crl_to_pem(crl, &buf, &len)) != UC_OK) {
+		X509_CRL_free(crl);
+		return rc;
+	}
+	X509_CRL_free(crl);
+	free(pem->data);
+	pem->data = buf;
+	pem->len = len;
+	return UC_OK;
+}
+
 int
 pub_reload(struct enrolld *d)
 {
@@ -123,6 +144,16 @@ pub_reload(struct enrolld *d)
 		f->mtime = (int64_t)sb.st_mtime;
 		f->mtime_ns = (int64_t)sb.st_mtim.tv_nsec;
 		f->ino = (uint64_t)sb.st_ino;
+		/*
+		 * /crl.pem is made from the /crl.der just loaded, not read
+		 * from its own file: the CLI replaces the two one after the
+		 * other, and a gateway must never get a PEM older than the DER.
+		 */
+		if (strcmp(f->route, "/crl.pem") == 0 && ps->f[3].body != NULL &&
+		    (rc = pem_of_der(ps->f[3].body, f->body)) != UC_OK) {
+			pubset_free(ps);
+			return rc;
+		}
 		mdlen = sizeof(md);
 		(void)EVP_Digest(f->body->data, f->body->len, md, &mdlen,
 		    EVP_sha256(), NULL);
