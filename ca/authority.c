@@ -285,6 +285,8 @@ load_certs(struct authority *a)
 	if ((a->issuing_ski = cert_ski_hex(a->issuing)) == NULL)
 		return uc_seterr(UC_E_INVALID, "the issuing certificate has no "
 		    "subject key identifier");
+	a->root_distinct = a->root != NULL && X509_cmp(a->root, a->issuing) !=
+	    0;
 	return UC_OK;
 }
 
@@ -782,7 +784,7 @@ publish_locked(struct authority *a)
 	size_t der2len;
 	char url[1200], *js = NULL;
 	json_t *root = NULL, *o;
-	int rc, same = a->root == NULL || X509_cmp(a->root, a->issuing) == 0;
+	int rc, same = !a->root_distinct;
 
 	/* CA bundle: the issuing CA, then the root. */
 	if ((rc = cert_to_pem(a->issuing, &pem, &pemlen)) != UC_OK)

@@ -16,6 +16,8 @@ struct authority {
 	struct store		*st;
 	X509			*root;		/* may be NULL (online home) */
 	X509			*issuing;
+	int			 root_distinct;	/* root set and not the
+						 * issuing CA: chains hold it */
 	char			*root_ski;
 	char			*issuing_ski;
 	struct signer		*isig;		/* opened when first needed */

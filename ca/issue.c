@@ -24,7 +24,7 @@ chain_pem(struct authority *a, X509 *leaf, unsigned char **out, size_t *len)
 
 	chain[n++] = leaf;
 	chain[n++] = a->issuing;
-	if (a->root != NULL && X509_cmp(a->root, a->issuing) != 0)
+	if (a->root_distinct)
 		chain[n++] = a->root;
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = cert_to_pem(chain[i], &pem, &plen)) != UC_OK)
@@ -57,8 +57,7 @@ p12_for(struct authority *a, EVP_PKEY *key, X509 *cert, const char *friendly,
 
 	if ((chain = sk_X509_new_null()) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	if (!sk_X509_push(chain, a->issuing) || (a->root != NULL &&
-	    X509_cmp(a->root, a->issuing) != 0 &&
+	if (!sk_X509_push(chain, a->issuing) || (a->root_distinct &&
 	    !sk_X509_push(chain, a->root))) {
 		sk_X509_free(chain);
 		return uc_seterr(UC_E_INTERNAL, "out of memory");

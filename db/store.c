@@ -606,24 +606,32 @@ out:
 
 /* ---- CRLs and audit ------------------------------------------------------ */
 
-int
-store_crl_next_number(struct store *st, const char *issuer_ski,
-    int64_t *number)
+/* The one integer a query keyed by issuer_ski answers. */
+static int
+issuer_int(struct store *st, const char *sql, const char *issuer_ski,
+    int64_t *out, const char *what)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = prepare(st, "SELECT coalesce(max(number), 0) + 1 FROM crls "
-	    "WHERE issuer_ski = ?1", &s)) != UC_OK)
+	if ((rc = prepare(st, sql, &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, issuer_ski);
 	if (sqlite3_step(s) == SQLITE_ROW) {
-		*number = sqlite3_column_int64(s, 0);
+		*out = sqlite3_column_int64(s, 0);
 		rc = UC_OK;
 	} else
-		rc = dberr(st, "crl number");
+		rc = dberr(st, what);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+store_crl_next_number(struct store *st, const char *issuer_ski,
+    int64_t *number)
+{
+	return issuer_int(st, "SELECT coalesce(max(number), 0) + 1 FROM crls "
+	    "WHERE issuer_ski = ?1", issuer_ski, number, "crl number");
 }
 
 int
@@ -938,19 +946,13 @@ store_user_expire_tokens(struct store *st, int64_t user_id, int64_t now)
 int
 store_cert_count_revoked(struct store *st, const char *issuer_ski, long *n)
 {
-	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
 	int rc;
 
-	if ((rc = prepare(st, "SELECT count(*) FROM certificates WHERE "
-	    "issuer_ski = ?1 AND status = 'revoked'", &s)) != UC_OK)
-		return rc;
-	bind_text(s, 1, issuer_ski);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*n = (long)sqlite3_column_int64(s, 0);
-		rc = UC_OK;
-	} else
-		rc = dberr(st, "count revoked");
-	sqlite3_finalize(s);
+	rc = issuer_int(st, "SELECT count(*) FROM certificates WHERE "
+	    "issuer_ski = ?1 AND status = 'revoked'", issuer_ski, &v,
+	    "count revoked");
+	*n = (long)v;
 	return rc;
 }
 
