@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -377,6 +378,40 @@ fail:
 	return 0;
 }
 
+/*
+ * The SubjectPublicKeyInfo of a named-curve EC key from its curve and
+ * encoded point.  X509_set_pubkey() in OpenSSL 3.0 runs the key through an
+ * encoder and decodes the result again, a sixth of a modern mint.  The
+ * certificate's X509_PUBKEY is then not decoded (X509_get0_pubkey() gives
+ * NULL until the certificate is parsed from DER), as with spki_copy(),
+ * so it is used for user certificates only: CA certificates are checked
+ * against their key as soon as they are built.
+ */
+static int
+spki_ec(X509 *x, EVP_PKEY *pub)
+{
+	char group[80];
+	unsigned char *pt = NULL;
+	size_t glen = 0, ptlen;
+	int nid;
+
+	if (!EVP_PKEY_is_a(pub, "EC") ||
+	    !EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen) ||
+	    (nid = OBJ_txt2nid(group)) == NID_undef ||
+	    (ptlen = EVP_PKEY_get1_encoded_public_key(pub, &pt)) == 0 ||
+	    ptlen > INT_MAX) {
+		OPENSSL_free(pt);
+		return 0;
+	}
+	/* nid2obj objects are static: nothing to free if this fails. */
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	    OBJ_nid2obj(nid), pt, (int)ptlen))
+		return 1;	/* pt now owned by the certificate */
+	OPENSSL_free(pt);
+	return 0;
+}
+
 int
 cert_build(const struct cert_req *req, EVP_PKEY *pub, X509 *issuer,
     X509 **out)
@@ -430,6 +465,8 @@ cert_build(const struct cert_req *req, EVP_PKEY *pub, X509 *issuer,
 	    (time_t)req->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) == NULL ||
 	    !(req->spki != NULL ? spki_copy(x, req->spki) :
+	    req->kind == CK_USER && EVP_PKEY_is_a(pub, "EC") ?
+	    spki_ec(x, pub) :
 	    X509_set_pubkey(x, pub))) {
 		rc = uc_seterr_ssl(UC_E_CRYPTO, "building certificate for %s",
 		    cn);

@@ -4,7 +4,7 @@
 # certificate, and re-running the same command resumes and never issues a
 # second certificate for a user by accident.
 #
-#   1. 600 users, --jobs 2, killed after 0.05 s, 0.2 s, 0.5 s, then three
+#   1. 2,000 users, --jobs 2, killed after 0.05 s, 0.15 s, 0.3 s, then three
 #      times at a random moment after the run has committed a group; each
 #      kill is followed by a plain re-run that is itself killed at a random
 #      moment; then a run to completion.
@@ -22,8 +22,8 @@
 # a --reissue commit and the rename, superseded with its replacement waiting
 # in .partial); if the journal records the run as finished, manifest.csv is
 # up to date.  After every completed run: every CSV user has exactly one
-# valid certificate and no more certificates were made than asked for (600;
-# 1200 after --reissue, the old ones all revoked as superseded); every
+# valid certificate and no more certificates were made than asked for (2,000;
+# 4,000 after --reissue, the old ones all revoked as superseded); every
 # revoked certificate is on the published CRL; manifest.csv lists every user
 # once and each listed .p12 opens with the listed password and holds the
 # listed serial; OUT/.partial is empty; no temporary file is left in OUT.
@@ -37,7 +37,7 @@ SEED=${SEED:-$(date +%s)}
 RANDOM=$SEED
 echo "INFO: SEED=$SEED"
 
-NUSERS=600
+NUSERS=2000
 "$PY" -c '
 import sys
 n = int(sys.argv[1])
@@ -392,11 +392,11 @@ rnd() { local c=$(($1 + RANDOM % ($2 - $1 + 1))); printf '%d.%02d' $((c / 100)) 
 # ---- 1. timed kills -----------------------------------------------------------------------------
 O=$T/out
 ARGS=("$T/users.csv" --home "$H" --out "$O" --jobs 2)
-delays=(0.05 0.2 0.5 "+$(rnd 0 40)" "+$(rnd 0 40)" "+$(rnd 0 40)")
+delays=(0.05 0.15 0.3 "+$(rnd 0 25)" "+$(rnd 0 25)" "+$(rnd 0 25)")
 landed=0
 for i in "${!delays[@]}"; do
 	d=${delays[$i]}
-	r=$(rnd 5 80)
+	r=$(rnd 5 50)
 	start_kill "$d" "${ARGS[@]}"
 	landed=$((landed + KILLED))
 	inv kill "kill $((i + 1)) at ${d}s (killed=$KILLED, $(committed) committed)" "$H" "$O" "$T/users.csv"

@@ -631,6 +631,67 @@ test_cert_refusals(void **state)
 	assert_null(x);
 }
 
+/* The certificate as a device or gateway sees it: parsed from its DER. */
+static X509 *
+reparse(X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y;
+	int n;
+
+	n = i2d_X509(x, &der);
+	assert_true(n > 0);
+	p = der;
+	y = d2i_X509(NULL, &p, n);
+	assert_non_null(y);
+	assert_ptr_equal(p, der + n);
+	OPENSSL_free(der);
+	X509_free(x);
+	return y;
+}
+
+/*
+ * A user certificate for an EC key carries the SubjectPublicKeyInfo that
+ * OpenSSL's own encoder writes for the key (cert_build() writes it from
+ * the curve and point), on both curves the profiles use.
+ */
+static void
+test_cert_ec_spki(void **state)
+{
+	struct fixture *f = *state;
+	struct identity id = good_id();
+	struct cert_req req;
+	const enum key_type kts[] = { KT_EC_P256, KT_EC_P384 };
+	unsigned char *want = NULL, *got = NULL;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	size_t i;
+	int wn, gn;
+
+	user_req(&req, &id);
+	for (i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+		assert_int_equal(key_generate(kts[i], &k), UC_OK);
+		assert_int_equal(cert_build(&req, k, f->ca_cert, &x), UC_OK);
+		assert_int_equal(signer_sign_cert(f->ca, x), UC_OK);
+		wn = i2d_PUBKEY(k, &want);
+		gn = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
+		assert_true(wn > 0);
+		assert_int_equal(gn, wn);
+		assert_memory_equal(got, want, (size_t)wn);
+		x = reparse(x);
+		assert_non_null(X509_get0_pubkey(x));
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), k), 1);
+		OPENSSL_free(want);
+		OPENSSL_free(got);
+		want = got = NULL;
+		X509_free(x);
+		EVP_PKEY_free(k);
+		x = NULL;
+		k = NULL;
+	}
+}
+
 /* OpenSSL's own path validation accepts the chain as a TLS client. */
 static void
 test_cert_chain_verifies(void **state)
@@ -644,7 +705,7 @@ test_cert_chain_verifies(void **state)
 	int ok;
 
 	user_req(&req, &id);
-	x = build_signed(f, &req);
+	x = reparse(build_signed(f, &req));
 	store = X509_STORE_new();
 	assert_non_null(store);
 	assert_int_equal(X509_STORE_add_cert(store, f->ca_cert), 1);
@@ -763,6 +824,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_clipped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_refusals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cert_ec_spki, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_chain_verifies, setup,
 		    teardown),

@@ -147,6 +147,10 @@ pbe_nid(const X509_ALGOR *alg, int *cipher, int *prf)
 	kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
 	    pbe2->keyfunc->parameter);
 	assert_non_null(kdf);
+	/* As many iterations as OpenSSL's own export, a salt of >= 16. */
+	assert_true(ASN1_INTEGER_get(kdf->iter) >= PKCS12_DEFAULT_ITER);
+	assert_int_equal(kdf->salt->type, V_ASN1_OCTET_STRING);
+	assert_true(ASN1_STRING_length(kdf->salt->value.octet_string) >= 16);
 	if (prf != NULL)
 		/* An absent PRF means HMAC-SHA1 (RFC 8018). */
 		*prf = kdf->prf != NULL ? OBJ_obj2nid(kdf->prf->algorithm) :
