@@ -10,6 +10,7 @@
 #ifndef UC_PKI_H
 #define UC_PKI_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,6 +45,22 @@ int		 file_read(const char *path, size_t max, unsigned char **buf,
  */
 int		 file_write_atomic(const char *path, const void *buf,
 		    size_t len, mode_t mode);
+/*
+ * The same, written in pieces: afile_open() creates the temp file,
+ * afile_write() appends, afile_commit() fsyncs and renames it into place.
+ * Each of them unlinks the temp file itself when it fails; afile_abort()
+ * gives up a file that was opened and not committed.
+ */
+struct afile {
+	int	 fd;
+	char	 tmp[PATH_MAX];
+	char	 path[PATH_MAX];
+};
+
+int		 afile_open(struct afile *f, const char *path, mode_t mode);
+int		 afile_write(struct afile *f, const void *buf, size_t len);
+int		 afile_commit(struct afile *f);
+void		 afile_abort(struct afile *f);
 /* Create path exclusively (O_EXCL) with mode, write, fsync. */
 int		 file_write_excl(const char *path, const void *buf, size_t len,
 		    mode_t mode);

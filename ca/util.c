@@ -111,49 +111,96 @@ fsync_dir_of(const char *path)
 }
 
 int
-file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+afile_open(struct afile *f, const char *path, mode_t mode)
 {
-	char tmp[PATH_MAX];
 	unsigned char rnd[8];
 	char *hex = NULL;
-	int fd = -1, rc = UC_E_IO;
 
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
 	    (hex = hex_encode(rnd, sizeof(rnd))) == NULL)
 		return uc_seterr_ssl(UC_E_INTERNAL, "random temp name");
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, hex) >=
-	    sizeof(tmp)) {
+	if ((size_t)snprintf(f->tmp, sizeof(f->tmp), "%s.tmp-%s", path, hex) >=
+	    sizeof(f->tmp) || (size_t)snprintf(f->path, sizeof(f->path), "%s",
+	    path) >= sizeof(f->path)) {
 		free(hex);
 		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
 	}
 	free(hex);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, mode)) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+	if ((f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) == -1)
+		return uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+	if (fchmod(f->fd, mode) == -1) {
+		int rc = uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+
+		afile_abort(f);
 		return rc;
 	}
-	if (fchmod(fd, mode) == -1 || write_all(fd, buf, len) == -1 ||
-	    fsync(fd) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	fsync_dir_of(path);
 	return UC_OK;
-fail:
-	if (fd != -1)
-		close(fd);
-	(void)unlink(tmp);
-	return rc;
+}
+
+int
+afile_write(struct afile *f, const void *buf, size_t len)
+{
+	int rc;
+
+	if (write_all(f->fd, buf, len) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+		afile_abort(f);
+		return rc;
+	}
+	return UC_OK;
+}
+
+int
+afile_commit(struct afile *f)
+{
+	int rc;
+
+	if (fsync(f->fd) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+		afile_abort(f);
+		return rc;
+	}
+	if (close(f->fd) == -1) {
+		f->fd = -1;
+		rc = uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+		afile_abort(f);
+		return rc;
+	}
+	f->fd = -1;
+	if (rename(f->tmp, f->path) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", f->path, strerror(errno));
+		afile_abort(f);
+		return rc;
+	}
+	f->tmp[0] = '\0';
+	fsync_dir_of(f->path);
+	return UC_OK;
+}
+
+void
+afile_abort(struct afile *f)
+{
+	if (f->fd != -1)
+		close(f->fd);
+	f->fd = -1;
+	if (f->tmp[0] != '\0')
+		(void)unlink(f->tmp);
+	f->tmp[0] = '\0';
+}
+
+int
+file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	struct afile f;
+	int rc;
+
+	if ((rc = afile_open(&f, path, mode)) != UC_OK ||
+	    (rc = afile_write(&f, buf, len)) != UC_OK)
+		return rc;
+	return afile_commit(&f);
 }
 
 int
