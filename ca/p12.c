@@ -1,8 +1,10 @@
 /*
  * p12.c: PKCS#12 bundles that devices can import.
  *
- * modern: PBES2 (AES-256-CBC, PBKDF2-HMAC-SHA256) for key and certs,
- *         HMAC-SHA256 MAC.
+ * modern: PBES2 (AES-256-CBC, PBKDF2-HMAC-SHA256, 2048 iterations) for
+ *         key and certs, HMAC-SHA256 MAC.  Built here from OpenSSL's
+ *         PKCS#12 pieces rather than PKCS12_create_ex(), so that one key
+ *         derivation serves both safes (see p12_build_modern()).
  * legacy: pbeWithSHAAnd3-KeyTripleDES-CBC for key and certs, HMAC-SHA1 MAC,
  *         for clients that cannot read AES PKCS#12 (older Windows, iOS,
  *         Android).  Never RC2-40: OpenSSL 3 cannot read it back without
