@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -390,11 +391,22 @@ fail:
 static int
 spki_ec(X509 *x, EVP_PKEY *pub)
 {
-	char group[80];
+	char group[80], form[32], enc[32];
 	unsigned char *pt = NULL;
-	size_t glen = 0, ptlen;
+	size_t glen = 0, flen = 0, elen = 0, ptlen;
 	int nid;
 
+	/*
+	 * Only the shape key_generate() makes: a named curve and uncompressed
+	 * points.  Anything else goes through X509_set_pubkey(), which
+	 * follows the key's own settings.
+	 */
+	if (!EVP_PKEY_get_utf8_string_param(pub,
+	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form, sizeof(form),
+	    &flen) || strcmp(form, "uncompressed") != 0 ||
+	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING,
+	    enc, sizeof(enc), &elen) || strcmp(enc, "named_curve") != 0)
+		return X509_set_pubkey(x, pub);
 	if (!EVP_PKEY_is_a(pub, "EC") ||
 	    !EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen) ||
 	    (nid = OBJ_txt2nid(group)) == NID_undef ||

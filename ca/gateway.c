@@ -308,12 +308,12 @@ write_iis(struct authority *a)
 	if (rc != UC_OK)
 		return rc;
 	sb_printf(&m.b, "username,serial,not_after,certificate\n");
-	/* iis_flush() gives up the file itself when a write fails. */
-	if ((rc = store_cert_list(a->st, &f, iis_cb, &m)) != UC_OK) {
-		if (m.f.fd != -1)
-			afile_abort(&m.f);
-	} else if ((rc = iis_flush(&m)) == UC_OK)
+	if ((rc = store_cert_list(a->st, &f, iis_cb, &m)) == UC_OK &&
+	    (rc = iis_flush(&m)) == UC_OK)
 		rc = afile_commit(&m.f);
+	/* A failed write or commit gave up the file already; not the rest. */
+	if (rc != UC_OK && m.f.fd != -1)
+		afile_abort(&m.f);
 	free(m.b.p);
 	return rc;
 }

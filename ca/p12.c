@@ -10,6 +10,7 @@
  *         Android).  Never RC2-40: OpenSSL 3 cannot read it back without
  *         the legacy provider.
  */
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -297,8 +298,9 @@ pbes2_seal(struct pbes2 *pb, unsigned char *iv, const unsigned char *pt,
 
 /*
  * 1 if a and b encode to the same DER.  X509_ALGOR_cmp() is no use here:
- * PKCS5_pbe2_set_iv_ex() tags its parameters as an OCTET STRING that
- * holds the SEQUENCE, the decoder as the SEQUENCE, so the two differ.
+ * both hold their parameters as an ASN1_TYPE of type SEQUENCE, but the
+ * ASN1_STRING inside is typed OCTET STRING by PKCS5_pbe2_set_iv_ex() and
+ * SEQUENCE by the decoder, and the comparison looks at that type too.
  */
 static int
 algor_same(const X509_ALGOR *a, const X509_ALGOR *b)
@@ -339,10 +341,37 @@ pbes2_opens_to(const struct pbes2 *pb, const X509_ALGOR *alg,
 }
 
 /*
+ * Whether OpenSSL's reader has been seen to derive, from a password and a
+ * file's parameters, the K this code derives: checked on the first modern
+ * file a process makes (see p12_readback_modern()).
+ */
+static atomic_int reader_agrees;
+
+/* 1 if every byte of pass is printable ASCII (all generated passwords). */
+static int
+pass_ascii(const char *pass)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)pass; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
+/*
  * The read-back of a modern file: parsed from its bytes, MAC checked with
  * the password by OpenSSL, then each safe's parameters compared with the
  * ones K was derived for and each safe decrypted and compared byte for
  * byte with what was sealed (the key's PKCS#8, the certificate bags).
+ *
+ * K itself is not derived again: it is a function of the password and of
+ * the parameters just compared.  What that leaves unchecked is whether a
+ * reader's derivation is the same function as ours, and that is checked
+ * through OpenSSL's own PKCS#12 reader (the key bag opened with the
+ * password, one more PBKDF2) on the first file of each process and on
+ * every file whose password has bytes outside printable ASCII, the one
+ * place PKCS#12 implementations differ.
  */
 static int
 p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
@@ -350,6 +379,9 @@ p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
     const unsigned char *certs, int certslen, const unsigned char *keyid,
     int keyidlen)
 {
+	PKCS8_PRIV_KEY_INFO *rp8 = NULL;
+	unsigned char *rder = NULL;
+	int rlen = 0, full;
 	PKCS12 *p12 = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
 	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
@@ -395,6 +427,15 @@ p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
 		    "bag does not open to the key");
 		goto out;
 	}
+	full = !atomic_load(&reader_agrees) || !pass_ascii(pass);
+	if (full && ((rp8 = PKCS12_decrypt_skey(kb, pass, -1)) == NULL ||
+	    (rlen = i2d_PKCS8_PRIV_KEY_INFO(rp8, &rder)) != p8len ||
+	    CRYPTO_memcmp(rder, p8, (size_t)p8len) != 0)) {
+		rc = uc_seterr_ssl(UC_E_INVALID, "PKCS#12 read-back: the key "
+		    "bag does not open with the password through OpenSSL's "
+		    "reader");
+		goto out;
+	}
 	/* Devices pair the key with its certificate by localKeyID. */
 	if ((id = PKCS12_get_attr_gen(PKCS12_SAFEBAG_get0_attrs(kb),
 	    NID_localKeyID)) == NULL || id->type != V_ASN1_OCTET_STRING ||
@@ -405,9 +446,16 @@ p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
 		    "bag's localKeyID is not the certificate's");
 		goto out;
 	}
+	if (full)
+		atomic_store(&reader_agrees, 1);
 	ERR_clear_error();
 	rc = UC_OK;
 out:
+	if (rder != NULL) {
+		OPENSSL_cleanse(rder, (size_t)rlen);
+		OPENSSL_free(rder);
+	}
+	PKCS8_PRIV_KEY_INFO_free(rp8);
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS12_free(p12);
@@ -446,6 +494,7 @@ key_matches_cert(EVP_PKEY *key, X509 *cert)
 	X509_ALGOR_get0(&aobj, &ptype, &pval, pa);	/* pval: the curve */
 	if (ptype != V_ASN1_OBJECT ||
 	    !EVP_PKEY_get_group_name(key, group, sizeof(group), &glen) ||
+	    OBJ_txt2nid(group) == NID_undef ||
 	    OBJ_obj2nid(pval) != OBJ_txt2nid(group) ||
 	    (ptlen = EVP_PKEY_get1_encoded_public_key(key, &pt)) == 0) {
 		OPENSSL_free(pt);

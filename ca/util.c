@@ -125,12 +125,17 @@ afile_open(struct afile *f, const char *path, mode_t mode)
 	    sizeof(f->tmp) || (size_t)snprintf(f->path, sizeof(f->path), "%s",
 	    path) >= sizeof(f->path)) {
 		free(hex);
+		f->tmp[0] = '\0';	/* nothing of ours to unlink */
 		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
 	}
 	free(hex);
 	if ((f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, mode)) == -1)
-		return uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+	    O_NOFOLLOW, mode)) == -1) {
+		int rc = uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
+
+		f->tmp[0] = '\0';	/* not ours: never unlink it */
+		return rc;
+	}
 	if (fchmod(f->fd, mode) == -1) {
 		int rc = uc_seterr(UC_E_IO, "%s: %s", f->tmp, strerror(errno));
 

@@ -103,7 +103,7 @@ release(struct store *st, sqlite3_stmt *s)
 			st->cache[i].busy = 0;
 			return;
 		}
-	release(st, s);
+	sqlite3_finalize(s);	/* an uncached one */
 }
 
 static int

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -662,7 +663,8 @@ test_cert_ec_spki(void **state)
 	struct fixture *f = *state;
 	struct identity id = good_id();
 	struct cert_req req;
-	const enum key_type kts[] = { KT_EC_P256, KT_EC_P384 };
+	/* The third: P-256 set to compressed points, which the SPKI keeps. */
+	const enum key_type kts[] = { KT_EC_P256, KT_EC_P384, KT_EC_P256 };
 	unsigned char *want = NULL, *got = NULL;
 	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
@@ -672,11 +674,25 @@ test_cert_ec_spki(void **state)
 	user_req(&req, &id);
 	for (i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
 		assert_int_equal(key_generate(kts[i], &k), UC_OK);
+		if (i == 2)
+			assert_int_equal(EVP_PKEY_set_utf8_string_param(k,
+			    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			    "compressed"), 1);
 		assert_int_equal(cert_build(&req, k, f->ca_cert, &x), UC_OK);
 		assert_int_equal(signer_sign_cert(f->ca, x), UC_OK);
 		wn = i2d_PUBKEY(k, &want);
 		gn = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
 		assert_true(wn > 0);
+		/*
+		 * SPKI sizes: P-256 91 bytes (0x04 || X || Y), P-384 120, P-256
+		 * compressed 59 (0x02 or 0x03 || X).
+		 */
+		assert_int_equal(wn, i == 0 ? 91 : i == 1 ? 120 : 59);
+		if (i == 2)
+			assert_true(want[wn - 33] == 0x02 ||
+			    want[wn - 33] == 0x03);
+		else
+			assert_int_equal(want[wn - (i == 1 ? 97 : 65)], 0x04);
 		assert_int_equal(gn, wn);
 		assert_memory_equal(got, want, (size_t)wn);
 		x = reparse(x);

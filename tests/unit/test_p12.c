@@ -396,6 +396,34 @@ test_p12_no_chain(void **state)
 	OPENSSL_free(der);
 }
 
+/*
+ * A password with bytes outside ASCII (the read-back then also opens the
+ * key bag through OpenSSL's reader): the file opens with exactly that
+ * password through PKCS12_parse(), in both formats, and not with its
+ * ASCII look-alike.
+ */
+static void
+test_p12_utf8_password(void **state)
+{
+	struct fixture *f = *state;
+	const char *pw = "p\xc3\xa4ssw\xc3\xb6rd-\xe2\x82\xac-42";
+	const enum p12_format fmts[] = { P12_MODERN, P12_LEGACY };
+	unsigned char *der = NULL;
+	size_t len = 0, i;
+
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		assert_int_equal(p12_build(f->key, f->cert, f->chain, FRIENDLY,
+		    pw, fmts[i], &der, &len), UC_OK);
+		p12_open(der, len, pw, f);
+		assert_int_equal(p12_check(der, len, pw, f->cert), UC_OK);
+		assert_int_equal(p12_check(der, len, "password-E-42",
+		    f->cert), UC_E_PASSPHRASE);
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	ERR_clear_error();
+}
+
 /* A key that does not belong to the certificate is refused. */
 static void
 test_p12_wrong_key(void **state)
@@ -458,6 +486,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_p12_legacy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_p12_no_chain, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_p12_utf8_password, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_p12_wrong_key, setup,
 		    teardown),

@@ -525,6 +525,81 @@ test_store_list(void **state)
 	assert_string_equal(cc.buf, "01 02");
 }
 
+/*
+ * A callback that walks the same list again while the outer walk holds
+ * its statement: the inner walk gets a statement of its own (and gives
+ * it back), and both see every row.
+ */
+struct nest {
+	struct store			*st;
+	const struct store_cert_filter	*flt;
+	int				 outer, inner;
+};
+
+static int
+inner_cb(const struct store_cert *c, void *arg)
+{
+	struct nest *n = arg;
+
+	(void)c;
+	n->inner++;
+	return 0;
+}
+
+static int
+outer_cb(const struct store_cert *c, void *arg)
+{
+	struct nest *n = arg;
+	struct store_cert got;
+
+	n->outer++;
+	assert_int_equal(store_cert_list(n->st, n->flt, inner_cb, n), UC_OK);
+	assert_int_equal(store_cert_get(n->st, c->serial, &got), UC_OK);
+	assert_string_equal(got.serial, c->serial);
+	store_cert_clear(&got);
+	return 0;
+}
+
+static void
+test_store_nested(void **state)
+{
+	struct fixture *f = *state;
+	struct store_cert_filter flt;
+	struct store_cert c;
+	struct collect cc;
+	struct nest n;
+	unsigned char der[4] = { 1, 2, 3, 4 };
+	int64_t alice;
+	int round;
+
+	alice = add_user(f->st, "alice");
+	cert_row(&c, "01", alice, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+	cert_row(&c, "02", alice, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+	cert_row(&c, "03", alice, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+
+	memset(&flt, 0, sizeof(flt));
+	flt.now = NOW;
+	/* Twice: the statements given back by the first round are reused. */
+	for (round = 0; round < 2; round++) {
+		memset(&n, 0, sizeof(n));
+		n.st = f->st;
+		n.flt = &flt;
+		assert_int_equal(store_cert_list(f->st, &flt, outer_cb, &n),
+		    UC_OK);
+		assert_int_equal(n.outer, 3);
+		assert_int_equal(n.inner, 9);
+	}
+	/* And a plain walk afterwards still sees the rows in order. */
+	assert_string_equal(list(f->st, &flt, &cc), "01 02 03");
+	/* A write between walks is not blocked by a statement left open. */
+	assert_int_equal(store_cert_revoke(f->st, "02", NOW, 1), UC_OK);
+	flt.status = "valid";
+	assert_string_equal(list(f->st, &flt, &cc), "01 03");
+}
+
 static void
 test_store_crls(void **state)
 {
@@ -664,6 +739,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_certs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_revoke, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_nested, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_list, setup,
 		    teardown),
