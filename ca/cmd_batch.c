@@ -64,26 +64,11 @@ ui_progress(void *arg, long done, long total)
 	fflush(stderr);
 }
 
+/* A token lifetime: a minute to a year. */
 static int
 parse_ttl(const char *s, int *out)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (end == s || v <= 0)
-		return 0;
-	switch (*end) {
-	case 'd': v *= 86400; end++; break;
-	case 'h': v *= 3600; end++; break;
-	case 'm': v *= 60; end++; break;
-	case 's': end++; break;
-	case '\0': break;
-	default: return 0;
-	}
-	if (*end != '\0' || v < 60 || v > 366L * 86400)
-		return 0;
-	*out = (int)v;
-	return 1;
+	return parse_duration(s, out) && *out >= 60 && *out <= 366 * 86400;
 }
 
 #define BATCH_USAGE "batch USERS.csv --out DIR [--jobs N] " \
@@ -112,8 +97,6 @@ cmd_batch(int argc, char **argv)
 	struct batch_stats st;
 	struct ui u;
 	const char *home = NULL, *passfile = NULL, *fmt = "modern";
-	char *end;
-	long v;
 	int c, rc, ex;
 	double secs;
 
@@ -125,10 +108,8 @@ cmd_batch(int argc, char **argv)
 		case O_HOME: home = optarg; break;
 		case O_OUT: o.out = optarg; break;
 		case O_JOBS:
-			v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v > 256)
+			if (!parse_int(optarg, 1, 256, &o.jobs))
 				return cli_usage(BATCH_USAGE);
-			o.jobs = (int)v;
 			break;
 		case O_P12FMT: fmt = optarg; break;
 		case O_TOKENS: o.tokens = 1; break;
@@ -139,10 +120,8 @@ cmd_batch(int argc, char **argv)
 		case O_REISSUE: o.reissue = 1; break;
 		case O_DRY: o.dry_run = 1; break;
 		case O_DAYS:
-			v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v > 3650)
+			if (!parse_int(optarg, 1, 3650, &o.days))
 				return cli_usage(BATCH_USAGE);
-			o.days = (int)v;
 			break;
 		case O_PASSF: passfile = optarg; break;
 		case O_HELP:

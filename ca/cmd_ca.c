@@ -263,8 +263,7 @@ cmd_crl(int argc, char **argv)
 	const char *out = NULL;
 	unsigned char *buf = NULL;
 	size_t len;
-	char *end;
-	long days = 0, runway = 0;
+	int days = 0, runway = 0;
 	int c, rc, ex, root = 0;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -272,14 +271,12 @@ cmd_crl(int argc, char **argv)
 		case O_HOME: home = optarg; break;
 		case O_ROOT: root = 1; break;
 		case O_DAYS:
-			days = strtol(optarg, &end, 10);
-			if (*end != '\0' || days < 1 || days > 3650)
+			if (!parse_int(optarg, 1, 3650, &days))
 				return cli_usage(CRL_USAGE);
 			break;
 		case O_IMPORT: import = optarg; break;
 		case O_RUNWAY:
-			runway = strtol(optarg, &end, 10);
-			if (*end != '\0' || runway < 1 || runway > 100)
+			if (!parse_int(optarg, 1, 100, &runway))
 				return cli_usage(CRL_USAGE);
 			break;
 		case O_OUT: out = optarg; break;
@@ -315,14 +312,14 @@ cmd_crl(int argc, char **argv)
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
 		return ex;
 	if (runway > 0) {
-		if ((rc = authority_crl_runway(a, (int)runway, (int)days, &buf,
+		if ((rc = authority_crl_runway(a, runway, days, &buf,
 		    &len)) != UC_OK)
 			ex = cli_fail(rc, "runway");
 		else if (out != NULL && (rc = file_write_atomic(out, buf, len,
 		    0644)) != UC_OK)
 			ex = cli_fail(rc, out);
 		else
-			printf("%ld root CRLs signed and recorded; the one in "
+			printf("%d root CRLs signed and recorded; the one in "
 			    "force is published%s%s\n", runway,
 			    out != NULL ? "; all written to " : "",
 			    out != NULL ? out : "");
@@ -333,7 +330,7 @@ cmd_crl(int argc, char **argv)
 			ex = cli_fail(rc, import);
 		else
 			printf("root CRL imported and published\n");
-	} else if ((rc = authority_crl(a, root, (int)days)) != UC_OK)
+	} else if ((rc = authority_crl(a, root, days)) != UC_OK)
 		ex = cli_fail(rc, "crl");
 	else
 		printf("CRL%s signed and published\n", root ? "s" : "");

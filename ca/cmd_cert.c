@@ -19,18 +19,6 @@ enum {
 };
 
 static int
-parse_days(const char *s, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*end != '\0' || end == s || v < 1 || v > 36500)
-		return 0;
-	*out = (int)v;
-	return 1;
-}
-
-static int
 write_out(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	if (path == NULL || strcmp(path, "-") == 0) {
@@ -90,7 +78,7 @@ cmd_issue(int argc, char **argv)
 		case O_NAME: r.id.name = optarg; break;
 		case O_OU: r.id.ou = optarg; break;
 		case O_DAYS:
-			if (!parse_days(optarg, &r.days))
+			if (!parse_int(optarg, 1, 36500, &r.days))
 				return cli_usage(ISSUE_USAGE);
 			break;
 		case O_EPROT: r.email_protection = 1; break;
@@ -343,7 +331,7 @@ cmd_list(int argc, char **argv)
 			f.status = optarg;
 			break;
 		case O_EXPIRING:
-			if (!parse_days(optarg, &days))
+			if (!parse_int(optarg, 1, 36500, &days))
 				return cli_usage(LIST_USAGE);
 			break;
 		case O_JSON: json = 1; break;

@@ -49,20 +49,6 @@ set_str(char **dst, const char *v)
 }
 
 static int
-set_int(int *dst, const char *v, int min, int max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
-		return 0;
-	*dst = (int)n;
-	return 1;
-}
-
-static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
@@ -83,24 +69,24 @@ handler(void *user, const char *section, const char *name, const char *value)
 		else if (strcmp(name, "issuing_cn") == 0)
 			ok = set_str(&c->issuing_cn, value);
 		else if (strcmp(name, "intermediate") == 0)
-			ok = set_int(&c->intermediate, value, 0, 1);
+			ok = parse_int(value, 0, 1, &c->intermediate);
 		else
 			goto unknown;
 	} else if (strcmp(section, "validity") == 0) {
 		if (strcmp(name, "root_days") == 0)
-			ok = set_int(&c->root_days, value, 1, 36500);
+			ok = parse_int(value, 1, 36500, &c->root_days);
 		else if (strcmp(name, "issuing_days") == 0)
-			ok = set_int(&c->issuing_days, value, 1, 36500);
+			ok = parse_int(value, 1, 36500, &c->issuing_days);
 		else if (strcmp(name, "user_days") == 0)
-			ok = set_int(&c->user_days, value, 1, 3650);
+			ok = parse_int(value, 1, 3650, &c->user_days);
 		else if (strcmp(name, "server_days") == 0)
-			ok = set_int(&c->server_days, value, 1, 3650);
+			ok = parse_int(value, 1, 3650, &c->server_days);
 		else if (strcmp(name, "crl_days") == 0)
-			ok = set_int(&c->crl_days, value, 1, 366);
+			ok = parse_int(value, 1, 366, &c->crl_days);
 		else if (strcmp(name, "root_crl_days") == 0)
-			ok = set_int(&c->root_crl_days, value, 1, 3650);
+			ok = parse_int(value, 1, 3650, &c->root_crl_days);
 		else if (strcmp(name, "token_ttl") == 0)
-			ok = set_int(&c->token_ttl, value, 60, 366 * 86400);
+			ok = parse_int(value, 60, 366 * 86400, &c->token_ttl);
 		else
 			goto unknown;
 	} else

@@ -64,6 +64,16 @@ void		 afile_abort(struct afile *f);
 /* Create path exclusively (O_EXCL) with mode, write, fsync. */
 int		 file_write_excl(const char *path, const void *buf, size_t len,
 		    mode_t mode);
+/*
+ * 1 and *out set if s is, as a whole, a decimal number in [min, max];
+ * 0 otherwise (empty, trailing text, overflow).
+ */
+int		 parse_int(const char *s, long min, long max, int *out);
+/*
+ * 1 and *seconds set if s is N, Ns, Nm, Nh or Nd (N decimal, at most
+ * 3,650 days in all); 0 otherwise.
+ */
+int		 parse_duration(const char *s, int *seconds);
 /* mkdir -p with mode for the last component; ok if it exists. */
 int		 dir_make(const char *path, mode_t mode);
 /* 1 if path exists. */

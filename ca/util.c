@@ -336,3 +336,41 @@ secret_free_buf(unsigned char *b, size_t len)
 	OPENSSL_cleanse(b, len);
 	free(b);
 }
+
+int
+parse_int(const char *s, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max ||
+	    v < INT_MIN || v > INT_MAX)
+		return 0;
+	*out = (int)v;
+	return 1;
+}
+
+int
+parse_duration(const char *s, int *seconds)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v < 0 || v > 3650LL * 86400)
+		return 0;
+	switch (*end) {
+	case 'd': v *= 86400; end++; break;
+	case 'h': v *= 3600; end++; break;
+	case 'm': v *= 60; end++; break;
+	case 's': end++; break;
+	default: break;
+	}
+	if (*end != '\0' || v > 3650LL * 86400)
+		return 0;
+	*seconds = (int)v;
+	return 1;
+}

@@ -15,29 +15,6 @@
 #endif
 
 int
-parse_duration(const char *s, int *seconds)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || v < 0)
-		return 0;
-	switch (*end) {
-	case 'd': v *= 86400; end++; break;
-	case 'h': v *= 3600; end++; break;
-	case 'm': v *= 60; end++; break;
-	case 's': end++; break;
-	default: break;
-	}
-	if (*end != '\0' || v > 3650L * 86400)
-		return 0;
-	*seconds = (int)v;
-	return 1;
-}
-
-int
 parse_size(const char *s, size_t *bytes)
 {
 	char *end;
@@ -87,20 +64,6 @@ set_bool(int *dst, const char *v)
 	return 1;
 }
 
-static int
-set_int(int *dst, const char *v, int min, int max)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
-		return 0;
-	*dst = (int)n;
-	return 1;
-}
-
 #define IS(s, n)	(strcmp(section, s) == 0 && strcmp(name, n) == 0)
 
 static int
@@ -139,15 +102,15 @@ handler(void *user, const char *section, const char *name, const char *v)
 	else if (IS("crl", "root_warn_before"))
 		ok = parse_duration(v, &c->root_warn_before);
 	else if (IS("crl", "runway_min"))
-		ok = set_int(&c->runway_min, v, 0, 100);
+		ok = parse_int(v, 0, 100, &c->runway_min);
 	else if (IS("limits", "max_body"))
 		ok = parse_size(v, &c->max_body);
 	else if (IS("limits", "max_connections"))
-		ok = set_int(&c->max_connections, v, 1, 65536);
+		ok = parse_int(v, 1, 65536, &c->max_connections);
 	else if (IS("limits", "timeout"))
 		ok = parse_duration(v, &c->timeout) && c->timeout >= 1;
 	else if (IS("limits", "rate_limit"))
-		ok = set_int(&c->rate_limit, v, 1, 1000000);
+		ok = parse_int(v, 1, 1000000, &c->rate_limit);
 	else if (IS("limits", "drain"))
 		ok = parse_duration(v, &c->drain);
 	else {

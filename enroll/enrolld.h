@@ -45,8 +45,7 @@ struct econf {
 
 int	econf_load(const char *path, struct econf *c);
 void	econf_clear(struct econf *c);
-/* "30s", "5m", "72h", "7d", or plain seconds. */
-int	parse_duration(const char *s, int *seconds);
+/* Durations ("30s", "5m", "72h", "7d"): parse_duration() in ca/pki.h. */
 /* "64k", "1m", or plain bytes. */
 int	parse_size(const char *s, size_t *bytes);
 

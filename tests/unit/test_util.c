@@ -206,6 +206,80 @@ test_write_atomic_fails_cleanly(void **state)
 	free(p);
 }
 
+/*
+ * afile_*: written in pieces, the file appears only at commit; abort
+ * leaves the old file and no temp file.
+ */
+static void
+test_afile(void **state)
+{
+	struct fixture *f = *state;
+	char *a = in_dir(f, "map.csv");
+	char listing[1024];
+	struct afile af;
+
+	assert_int_equal(file_write_atomic(a, "old\n", 4, 0644), UC_OK);
+	assert_int_equal(afile_open(&af, a, 0644), UC_OK);
+	assert_int_equal(afile_write(&af, "one,", 4), UC_OK);
+	assert_int_equal(afile_write(&af, "two\n", 4), UC_OK);
+	/* Not yet: readers still see the old file. */
+	assert_file(a, "old\n", 4, 0644);
+	assert_int_equal(afile_commit(&af), UC_OK);
+	assert_file(a, "one,two\n", 8, 0644);
+	dir_listing(f->dir, listing, sizeof(listing));
+	assert_string_equal(listing, "map.csv");
+
+	assert_int_equal(afile_open(&af, a, 0600), UC_OK);
+	assert_int_equal(afile_write(&af, "half", 4), UC_OK);
+	afile_abort(&af);
+	assert_file(a, "one,two\n", 8, 0644);
+	dir_listing(f->dir, listing, sizeof(listing));
+	assert_string_equal(listing, "map.csv");
+	free(a);
+}
+
+static void
+test_parse_numbers(void **state)
+{
+	int v = -7;
+
+	(void)state;
+	assert_int_equal(parse_int("1", 1, 10, &v), 1);
+	assert_int_equal(v, 1);
+	assert_int_equal(parse_int("10", 1, 10, &v), 1);
+	assert_int_equal(v, 10);
+	v = -7;
+	assert_int_equal(parse_int("0", 1, 10, &v), 0);
+	assert_int_equal(parse_int("11", 1, 10, &v), 0);
+	assert_int_equal(parse_int("", 1, 10, &v), 0);
+	assert_int_equal(parse_int("5x", 1, 10, &v), 0);
+	assert_int_equal(parse_int("99999999999999999999999", 1, 10, &v), 0);
+	assert_int_equal(v, -7);	/* untouched on failure */
+	assert_int_equal(parse_int("-3", -5, 5, &v), 1);
+	assert_int_equal(v, -3);
+
+	assert_int_equal(parse_duration("90", &v), 1);
+	assert_int_equal(v, 90);
+	assert_int_equal(parse_duration("30s", &v), 1);
+	assert_int_equal(v, 30);
+	assert_int_equal(parse_duration("5m", &v), 1);
+	assert_int_equal(v, 300);
+	assert_int_equal(parse_duration("72h", &v), 1);
+	assert_int_equal(v, 72 * 3600);
+	assert_int_equal(parse_duration("7d", &v), 1);
+	assert_int_equal(v, 7 * 86400);
+	assert_int_equal(parse_duration("3650d", &v), 1);
+	v = -7;
+	assert_int_equal(parse_duration("3651d", &v), 0);
+	assert_int_equal(parse_duration("-1", &v), 0);
+	assert_int_equal(parse_duration("7w", &v), 0);
+	assert_int_equal(parse_duration("7dd", &v), 0);
+	assert_int_equal(parse_duration("", &v), 0);
+	assert_int_equal(parse_duration("d", &v), 0);
+	assert_int_equal(parse_duration("99999999999999999999d", &v), 0);
+	assert_int_equal(v, -7);
+}
+
 static void
 test_write_excl(void **state)
 {
@@ -583,6 +657,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic_fails_cleanly,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_afile, setup, teardown),
+		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test_setup_teardown(test_write_excl, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_file_read, setup,
