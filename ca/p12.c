@@ -2,13 +2,16 @@
  * p12.c: PKCS#12 bundles that devices can import.
  *
  * modern: PBES2 (AES-256-CBC, PBKDF2-HMAC-SHA256, 2048 iterations) for
- *         key and certs, HMAC-SHA256 MAC.  Built here from OpenSSL's
- *         PKCS#12 pieces rather than PKCS12_create_ex(), so that one key
- *         derivation serves both safes (see p12_build_modern()).
+ *         key and certs, HMAC-SHA256 MAC.
  * legacy: pbeWithSHAAnd3-KeyTripleDES-CBC for key and certs, HMAC-SHA1 MAC,
  *         for clients that cannot read AES PKCS#12 (older Windows, iOS,
  *         Android).  Never RC2-40: OpenSSL 3 cannot read it back without
  *         the legacy provider.
+ *
+ * Both are assembled from OpenSSL's PKCS#12 pieces rather than made by
+ * PKCS12_create_ex(), so that the read-back need not derive every key
+ * again, and a modern file needs one key derivation, not two (see the
+ * comment above struct sealer).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -105,141 +108,94 @@ p12_parse_mac(const unsigned char *der, size_t len, const char *pass,
 }
 
 /*
- * The read-back after building, without the full parse: the MAC is
- * checked once, the key bag decrypted and compared with the key's own
- * PKCS#8, the certificate bags decrypted and the leaf found by its DER.
- * Everything a device will do with the password is done; what is skipped
- * is decoding objects we just encoded (60% of the cost of PKCS12_parse).
- */
-static int
-p12_readback(const unsigned char *der, size_t len, const char *pass,
-    EVP_PKEY *key, X509 *cert)
-{
-	PKCS12 *p12 = NULL;
-	STACK_OF(PKCS7) *safes = NULL;
-	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
-	PKCS8_PRIV_KEY_INFO *want = NULL, *got = NULL;
-	X509 *x = NULL;
-	unsigned char *wder = NULL, *gder = NULL;
-	int wlen = 0, glen = 0, i, j, key_ok = 0, cert_ok = 0, rc;
-
-	if ((rc = p12_parse_mac(der, len, pass, &p12)) != UC_OK)
-		goto out;
-	if ((want = EVP_PKEY2PKCS8(key)) == NULL ||
-	    (wlen = i2d_PKCS8_PRIV_KEY_INFO(want, &wder)) <= 0 ||
-	    (safes = PKCS12_unpack_authsafes(p12)) == NULL) {
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "PKCS#12 read-back");
-		goto out;
-	}
-	for (i = 0; i < sk_PKCS7_num(safes); i++) {
-		PKCS7 *p7 = sk_PKCS7_value(safes, i);
-
-		switch (OBJ_obj2nid(p7->type)) {
-		case NID_pkcs7_data:
-			bags = PKCS12_unpack_p7data(p7);
-			break;
-		case NID_pkcs7_encrypted:
-			bags = PKCS12_unpack_p7encdata(p7, pass, -1);
-			break;
-		default:
-			bags = NULL;
-			break;
-		}
-		if (bags == NULL) {
-			rc = uc_seterr_ssl(UC_E_CRYPTO, "PKCS#12 read-back: a "
-			    "safe does not open");
-			goto out;
-		}
-		for (j = 0; j < sk_PKCS12_SAFEBAG_num(bags); j++) {
-			PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, j);
-
-			switch (PKCS12_SAFEBAG_get_nid(bag)) {
-			case NID_pkcs8ShroudedKeyBag:
-				PKCS8_PRIV_KEY_INFO_free(got);
-				if (gder != NULL) {
-					OPENSSL_cleanse(gder, (size_t)glen);
-					OPENSSL_free(gder);
-				}
-				gder = NULL;
-				glen = 0;
-				if ((got = PKCS12_decrypt_skey(bag, pass,
-				    -1)) != NULL && (glen =
-				    i2d_PKCS8_PRIV_KEY_INFO(got, &gder)) ==
-				    wlen && memcmp(gder, wder, (size_t)wlen) ==
-				    0)
-					key_ok = 1;
-				break;
-			case NID_certBag:
-				/* Only the leaf carries the key's localKeyID. */
-				if (cert_ok || PKCS12_get_attr_gen(
-				    PKCS12_SAFEBAG_get0_attrs(bag),
-				    NID_localKeyID) == NULL)
-					break;
-				if ((x = PKCS12_SAFEBAG_get1_cert(bag)) !=
-				    NULL && X509_cmp(x, cert) == 0)
-					cert_ok = 1;
-				X509_free(x);
-				x = NULL;
-				break;
-			default:
-				break;
-			}
-		}
-		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
-		bags = NULL;
-	}
-	if (!key_ok || !cert_ok) {
-		rc = uc_seterr(UC_E_INVALID, "the PKCS#12 file does not hold "
-		    "the %s", !key_ok ? "key" : "certificate");
-		goto out;
-	}
-	ERR_clear_error();
-	rc = UC_OK;
-out:
-	if (wder != NULL) {
-		OPENSSL_cleanse(wder, (size_t)wlen);
-		OPENSSL_free(wder);
-	}
-	if (gder != NULL) {
-		OPENSSL_cleanse(gder, (size_t)glen);
-		OPENSSL_free(gder);
-	}
-	PKCS8_PRIV_KEY_INFO_free(want);
-	PKCS8_PRIV_KEY_INFO_free(got);
-	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
-	sk_PKCS7_pop_free(safes, PKCS7_free);
-	PKCS12_free(p12);
-	return rc;
-}
-
-/*
- * modern: one PBKDF2 for both safes.
+ * Both formats are built here from OpenSSL's PKCS#12 pieces rather than
+ * with PKCS12_create_ex(), which derives a fresh key for every safe it
+ * encrypts (and a read-back through the password derives each again):
+ * 2048-iteration derivations were 80% of the CPU of a batch.
  *
- * PKCS12_create_ex() derives a fresh key for every safe it encrypts, and a
- * read-back through PKCS12_parse() derives each again: four PBKDF2 runs of
- * 2048 HMAC-SHA256 iterations, 80% of the CPU time of a batch.  Here the
- * key bag and the certificate safe use one salt, so one derivation K
- * serves both (each with its own random IV, as AES-CBC requires); a reader
- * still derives K from the salt, iteration count and PRF written in each
- * AlgorithmIdentifier, so the files are ordinary PBES2 PKCS#12.  Passwords
- * are handed to PBKDF2 as their bytes, as OpenSSL does for PBES2.
+ * modern: the key bag and the certificate safe share one salt, so one
+ *         PBKDF2-HMAC-SHA256 result K serves both, each with its own
+ *         random IV, as AES-CBC requires.  Passwords go to PBKDF2 as their
+ *         bytes, as OpenSSL does for PBES2.
+ * legacy: pbeWithSHAAnd3-KeyTripleDES-CBC derives the IV from the salt
+ *         too, so each safe has its own salt, key and IV (four PKCS#12
+ *         KDF runs, as before); only the read-back's are saved.
+ *
+ * A reader derives each safe's key from the salt, iteration count and
+ * algorithm written in its AlgorithmIdentifier, so the files are ordinary
+ * PKCS#12, laid out as PKCS12_create_ex() lays them out: the certificates
+ * in one encrypted safe, then the shrouded key bag in a plain one, with
+ * friendlyName and localKeyID on the key and the leaf.
  */
-#define P12_SALT_LEN	16
-#define P12_KEY_LEN	32	/* AES-256 */
-#define P12_IV_LEN	16
+#define P12_SALT_LEN	16	/* modern; legacy keeps OpenSSL's 8 */
+#define P12_KEY_MAX	32	/* AES-256; 3DES is 24 */
+#define P12_IV_MAX	16	/* AES; 3DES is 8 */
 
-struct pbes2 {
-	unsigned char	 k[P12_KEY_LEN];
-	unsigned char	 salt[P12_SALT_LEN];
-	unsigned char	 key_iv[P12_IV_LEN];	/* the key bag's */
-	unsigned char	 cert_iv[P12_IV_LEN];	/* the certificate safe's */
-	X509_ALGOR	*key_alg;		/* borrowed from the key bag */
-	X509_ALGOR	*cert_alg;		/* borrowed from the cert safe */
+/* The key and IV one safe was sealed with. */
+struct seal {
+	unsigned char	 key[P12_KEY_MAX];
+	unsigned char	 iv[P12_IV_MAX];
+	X509_ALGOR	*alg;		/* borrowed from the bag or safe */
 };
 
-/* AES-256-CBC of in under the derived key and iv, into a new buffer. */
+struct sealer {
+	enum p12_format	 f;
+	const EVP_CIPHER *cipher;
+	const char	*pass;
+	unsigned char	 k[P12_KEY_MAX];	/* modern: the one PBKDF2 */
+	unsigned char	 salt[P12_SALT_LEN];	/* modern: its salt */
+	struct seal	 keybag, certs;
+};
+
 static int
-pbes2_cipher(const struct pbes2 *pb, const unsigned char *iv, int enc,
+sealer_init(struct sealer *sr, enum p12_format f, const char *pass)
+{
+	memset(sr, 0, sizeof(*sr));
+	sr->f = f;
+	sr->pass = pass;
+	if (f == P12_LEGACY) {
+		sr->cipher = EVP_des_ede3_cbc();
+		return 1;
+	}
+	sr->cipher = EVP_aes_256_cbc();
+	return RAND_bytes(sr->salt, sizeof(sr->salt)) > 0 &&
+	    PKCS5_PBKDF2_HMAC(pass, (int)strlen(pass), sr->salt,
+	    sizeof(sr->salt), P12_ITER, EVP_sha256(), 32, sr->k);
+}
+
+/* Key, IV and AlgorithmIdentifier for a new safe. */
+static int
+seal_new(struct sealer *sr, struct seal *se, X509_ALGOR **alg)
+{
+	unsigned char salt[PKCS5_SALT_LEN];
+	const int nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+	int plen = (int)strlen(sr->pass);
+
+	*alg = NULL;
+	if (sr->f == P12_MODERN) {
+		memcpy(se->key, sr->k, sizeof(se->key));
+		if (RAND_bytes(se->iv, 16) <= 0)
+			return 0;
+		*alg = PKCS5_pbe2_set_iv_ex(sr->cipher, P12_ITER, sr->salt,
+		    sizeof(sr->salt), se->iv, NID_hmacWithSHA256, NULL);
+		return *alg != NULL;
+	}
+	/* What PKCS12_PBE_keyivgen_ex() derives from this salt. */
+	if (RAND_bytes(salt, sizeof(salt)) <= 0 ||
+	    !PKCS12_key_gen_utf8_ex(sr->pass, plen, salt, sizeof(salt),
+	    PKCS12_KEY_ID, P12_ITER, EVP_CIPHER_get_key_length(sr->cipher),
+	    se->key, EVP_sha1(), NULL, NULL) ||
+	    !PKCS12_key_gen_utf8_ex(sr->pass, plen, salt, sizeof(salt),
+	    PKCS12_IV_ID, P12_ITER, EVP_CIPHER_get_iv_length(sr->cipher),
+	    se->iv, EVP_sha1(), NULL, NULL))
+		return 0;
+	*alg = PKCS5_pbe_set_ex(nid, P12_ITER, salt, sizeof(salt), NULL);
+	return *alg != NULL;
+}
+
+/* in en- or decrypted with se's key and IV, into a new buffer. */
+static int
+seal_cipher(const struct sealer *sr, const struct seal *se, int enc,
     const unsigned char *in, int inlen, unsigned char **out, int *outlen)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -248,9 +204,9 @@ pbes2_cipher(const struct pbes2 *pb, const unsigned char *iv, int enc,
 
 	*out = NULL;
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    (buf = OPENSSL_malloc((size_t)inlen + P12_IV_LEN)) == NULL)
+	    (buf = OPENSSL_malloc((size_t)inlen + P12_IV_MAX)) == NULL)
 		goto out;
-	if (EVP_CipherInit_ex2(ctx, EVP_aes_256_cbc(), pb->k, iv, enc,
+	if (EVP_CipherInit_ex2(ctx, sr->cipher, se->key, se->iv, enc,
 	    NULL) <= 0 || EVP_CipherUpdate(ctx, buf, &n, in, inlen) <= 0 ||
 	    EVP_CipherFinal_ex(ctx, buf + n, &fin) <= 0)
 		goto out;
@@ -260,29 +216,25 @@ pbes2_cipher(const struct pbes2 *pb, const unsigned char *iv, int enc,
 	ok = 1;
 out:
 	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)inlen + P12_IV_LEN);
+		OPENSSL_cleanse(buf, (size_t)inlen + P12_IV_MAX);
 		OPENSSL_free(buf);
 	}
 	EVP_CIPHER_CTX_free(ctx);
 	return ok;
 }
 
-/*
- * The PBES2 AlgorithmIdentifier for iv (salt, iterations and PRF from pb)
- * and pt encrypted under it.
- */
+/* A new safe's AlgorithmIdentifier, and pt encrypted under it. */
 static int
-pbes2_seal(struct pbes2 *pb, unsigned char *iv, const unsigned char *pt,
-    int ptlen, X509_ALGOR **alg, ASN1_OCTET_STRING **ct)
+seal(struct sealer *sr, struct seal *se, const unsigned char *pt, int ptlen,
+    X509_ALGOR **alg, ASN1_OCTET_STRING **ct)
 {
 	unsigned char *buf = NULL;
 	int n = 0;
 
 	*ct = NULL;
-	if ((*alg = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), P12_ITER, pb->salt,
-	    P12_SALT_LEN, iv, NID_hmacWithSHA256, NULL)) == NULL)
+	if (!seal_new(sr, se, alg))
 		return 0;
-	if (!pbes2_cipher(pb, iv, 1, pt, ptlen, &buf, &n) ||
+	if (!seal_cipher(sr, se, 1, pt, ptlen, &buf, &n) ||
 	    (*ct = ASN1_OCTET_STRING_new()) == NULL ||
 	    !ASN1_OCTET_STRING_set(*ct, buf, n)) {
 		OPENSSL_free(buf);
@@ -316,22 +268,23 @@ algor_same(const X509_ALGOR *a, const X509_ALGOR *b)
 	return same;
 }
 
-/* 1 if ct, sealed under alg, decrypts with pb and iv to exactly want. */
+/* 1 if ct, found under alg, is what se sealed: exactly want. */
 static int
-pbes2_opens_to(const struct pbes2 *pb, const X509_ALGOR *alg,
-    const X509_ALGOR *ours, const unsigned char *iv,
-    const ASN1_OCTET_STRING *ct, const unsigned char *want, int wantlen)
+seal_opens_to(const struct sealer *sr, const struct seal *se,
+    const X509_ALGOR *alg, const ASN1_OCTET_STRING *ct,
+    const unsigned char *want, int wantlen)
 {
 	unsigned char *pt = NULL;
 	int n = 0, ok;
 
 	/*
-	 * Same salt, iterations, PRF, cipher and IV as we derived K for, so
-	 * K is what a reader derives from the password.
+	 * The same algorithm, salt, iterations (PRF and IV) as se's key was
+	 * derived for, so that key is what a reader derives from the
+	 * password.
 	 */
-	if (alg == NULL || ct == NULL || !algor_same(alg, ours))
+	if (alg == NULL || ct == NULL || !algor_same(alg, se->alg))
 		return 0;
-	if (!pbes2_cipher(pb, iv, 0, ASN1_STRING_get0_data(ct),
+	if (!seal_cipher(sr, se, 0, ASN1_STRING_get0_data(ct),
 	    ASN1_STRING_length(ct), &pt, &n))
 		return 0;
 	ok = n == wantlen && CRYPTO_memcmp(pt, want, (size_t)n) == 0;
@@ -341,11 +294,11 @@ pbes2_opens_to(const struct pbes2 *pb, const X509_ALGOR *alg,
 }
 
 /*
- * Whether OpenSSL's reader has been seen to derive, from a password and a
- * file's parameters, the K this code derives: checked on the first modern
- * file a process makes (see p12_readback_modern()).
+ * Per format, whether OpenSSL's reader has been seen to derive, from a
+ * password and a file's parameters, the key this code derives: checked on
+ * the first file of each format a process makes (see p12_readback()).
  */
-static atomic_int reader_agrees;
+static atomic_int reader_agrees[2];
 
 /* 1 if every byte of pass is printable ASCII (all generated passwords). */
 static int
@@ -360,25 +313,25 @@ pass_ascii(const char *pass)
 }
 
 /*
- * The read-back of a modern file: parsed from its bytes, MAC checked with
- * the password by OpenSSL, then each safe's parameters compared with the
- * ones K was derived for and each safe decrypted and compared byte for
+ * The read-back: the file parsed from its bytes, its MAC checked with the
+ * password by OpenSSL, then each safe's parameters compared with the ones
+ * its key was derived for and each safe decrypted and compared byte for
  * byte with what was sealed (the key's PKCS#8, the certificate bags).
  *
- * K itself is not derived again: it is a function of the password and of
- * the parameters just compared.  What that leaves unchecked is whether a
- * reader's derivation is the same function as ours, and that is checked
+ * The keys are not derived again: each is a function of the password and
+ * of the parameters just compared.  What that leaves unchecked is whether
+ * a reader's derivation is the same function as ours, and that is checked
  * through OpenSSL's own PKCS#12 reader (the key bag opened with the
- * password, one more PBKDF2) on the first file of each process and on
- * every file whose password has bytes outside printable ASCII, the one
- * place PKCS#12 implementations differ.
+ * password: one more derivation) on the first file of each format a
+ * process makes and on every file whose password has bytes outside
+ * printable ASCII, the one place PKCS#12 implementations differ.
  */
 static int
-p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
-    const struct pbes2 *pb, const unsigned char *p8, int p8len,
-    const unsigned char *certs, int certslen, const unsigned char *keyid,
-    int keyidlen)
+p12_readback(const unsigned char *der, size_t len, const struct sealer *sr,
+    const unsigned char *p8, int p8len, const unsigned char *certs,
+    int certslen, const unsigned char *keyid, int keyidlen)
 {
+	const char *pass = sr->pass;
 	PKCS8_PRIV_KEY_INFO *rp8 = NULL;
 	unsigned char *rder = NULL;
 	int rlen = 0, full;
@@ -404,9 +357,8 @@ p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
 	ks = sk_PKCS7_value(safes, 1);
 	if (OBJ_obj2nid(cs->type) != NID_pkcs7_encrypted ||
 	    cs->d.encrypted == NULL || cs->d.encrypted->enc_data == NULL ||
-	    !pbes2_opens_to(pb, cs->d.encrypted->enc_data->algorithm,
-	    pb->cert_alg, pb->cert_iv, cs->d.encrypted->enc_data->enc_data,
-	    certs, certslen)) {
+	    !seal_opens_to(sr, &sr->certs, cs->d.encrypted->enc_data->algorithm,
+	    cs->d.encrypted->enc_data->enc_data, certs, certslen)) {
 		rc = uc_seterr_ssl(UC_E_INVALID, "PKCS#12 read-back: the "
 		    "certificate safe does not open to the certificates");
 		goto out;
@@ -421,13 +373,12 @@ p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
 		goto out;
 	}
 	X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(kb), &kalg, &kct);
-	if (!pbes2_opens_to(pb, kalg, pb->key_alg, pb->key_iv, kct, p8,
-	    p8len)) {
+	if (!seal_opens_to(sr, &sr->keybag, kalg, kct, p8, p8len)) {
 		rc = uc_seterr_ssl(UC_E_INVALID, "PKCS#12 read-back: the key "
 		    "bag does not open to the key");
 		goto out;
 	}
-	full = !atomic_load(&reader_agrees) || !pass_ascii(pass);
+	full = !atomic_load(&reader_agrees[sr->f]) || !pass_ascii(pass);
 	if (full && ((rp8 = PKCS12_decrypt_skey(kb, pass, -1)) == NULL ||
 	    (rlen = i2d_PKCS8_PRIV_KEY_INFO(rp8, &rder)) != p8len ||
 	    CRYPTO_memcmp(rder, p8, (size_t)p8len) != 0)) {
@@ -447,7 +398,7 @@ p12_readback_modern(const unsigned char *der, size_t len, const char *pass,
 		goto out;
 	}
 	if (full)
-		atomic_store(&reader_agrees, 1);
+		atomic_store(&reader_agrees[sr->f], 1);
 	ERR_clear_error();
 	rc = UC_OK;
 out:
@@ -516,12 +467,12 @@ bag_attrs(PKCS12_SAFEBAG *bag, const char *friendly, unsigned char *keyid,
 	    PKCS12_add_localkeyid(bag, keyid, keyidlen);
 }
 
-static int
-p12_build_modern(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
-    const char *friendly, const char *pass, unsigned char **der,
-    size_t *len)
+int
+p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
+    const char *friendly, const char *pass, enum p12_format f,
+    unsigned char **der, size_t *len)
 {
-	struct pbes2 pb;
+	struct sealer sr;
 	unsigned char keyid[EVP_MAX_MD_SIZE], *p8der = NULL, *certsder = NULL;
 	unsigned char *buf = NULL;
 	unsigned int keyidlen = 0;
@@ -536,30 +487,27 @@ p12_build_modern(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 	PKCS12 *p12 = NULL;
 	int p8len = 0, certslen = 0, n = 0, i, rc = UC_E_CRYPTO;
 
-	memset(&pb, 0, sizeof(pb));
+	*der = NULL;
+	memset(&sr, 0, sizeof(sr));
 	if (!key_matches_cert(key, cert)) {
 		ERR_clear_error();
 		return uc_seterr(UC_E_INVALID, "the key does not belong to the "
 		    "certificate");
 	}
-	if (RAND_bytes(pb.salt, sizeof(pb.salt)) <= 0 ||
-	    RAND_bytes(pb.key_iv, sizeof(pb.key_iv)) <= 0 ||
-	    RAND_bytes(pb.cert_iv, sizeof(pb.cert_iv)) <= 0 ||
-	    !PKCS5_PBKDF2_HMAC(pass, (int)strlen(pass), pb.salt,
-	    sizeof(pb.salt), P12_ITER, EVP_sha256(), sizeof(pb.k), pb.k) ||
+	if (!sealer_init(&sr, f, pass) ||
 	    !X509_digest(cert, EVP_sha1(), keyid, &keyidlen))
 		goto fail;
 
 	/* The key: a shrouded key bag in a plain data safe. */
 	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL ||
 	    (p8len = i2d_PKCS8_PRIV_KEY_INFO(p8, &p8der)) <= 0 ||
-	    !pbes2_seal(&pb, pb.key_iv, p8der, p8len, &alg, &ct) ||
+	    !seal(&sr, &sr.keybag, p8der, p8len, &alg, &ct) ||
 	    (sig = X509_SIG_new()) == NULL)
 		goto fail;
 	X509_SIG_getm(sig, &salg, &sct);
 	if (!X509_ALGOR_copy(salg, alg) || !ASN1_STRING_copy(sct, ct))
 		goto fail;
-	pb.key_alg = salg;
+	sr.keybag.alg = salg;
 	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) == NULL)
 		goto fail;
 	sig = NULL;	/* now owned by the bag */
@@ -590,11 +538,11 @@ p12_build_modern(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 	    ASN1_ITEM_rptr(PKCS12_SAFEBAGS))) <= 0 ||
 	    (p7 = PKCS7_new()) == NULL ||
 	    !PKCS7_set_type(p7, NID_pkcs7_encrypted) ||
-	    !pbes2_seal(&pb, pb.cert_iv, certsder, certslen, &alg, &ct))
+	    !seal(&sr, &sr.certs, certsder, certslen, &alg, &ct))
 		goto fail;
 	X509_ALGOR_free(p7->d.encrypted->enc_data->algorithm);
 	p7->d.encrypted->enc_data->algorithm = alg;
-	pb.cert_alg = alg;
+	sr.certs.alg = alg;
 	alg = NULL;	/* now owned by p7 */
 	ASN1_OCTET_STRING_free(p7->d.encrypted->enc_data->enc_data);
 	p7->d.encrypted->enc_data->enc_data = ct;
@@ -610,13 +558,14 @@ p12_build_modern(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 		goto fail;
 	p7 = NULL;	/* now owned by safes */
 	if ((p12 = PKCS12_add_safes(safes, 0)) == NULL ||
-	    !PKCS12_set_mac(p12, pass, -1, NULL, 0, P12_ITER, EVP_sha256()) ||
+	    !PKCS12_set_mac(p12, pass, -1, NULL, 0, P12_ITER,
+	    f == P12_LEGACY ? EVP_sha1() : EVP_sha256()) ||
 	    (n = i2d_PKCS12(p12, &buf)) <= 0)
 		goto fail;
 
 	/* Read it back: a file that does not open must never be handed out. */
-	if ((rc = p12_readback_modern(buf, (size_t)n, pass, &pb, p8der, p8len,
-	    certsder, certslen, keyid, (int)keyidlen)) != UC_OK) {
+	if ((rc = p12_readback(buf, (size_t)n, &sr, p8der, p8len, certsder,
+	    certslen, keyid, (int)keyidlen)) != UC_OK) {
 		rc = uc_errprefix(UC_E_CRYPTO, "PKCS#12 read-back check");
 		goto out;
 	}
@@ -637,7 +586,7 @@ out:
 		OPENSSL_free(p8der);
 	}
 	OPENSSL_free(certsder);
-	OPENSSL_cleanse(&pb, sizeof(pb));
+	OPENSSL_cleanse(&sr, sizeof(sr));
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	X509_SIG_free(sig);
 	X509_ALGOR_free(alg);
@@ -647,57 +596,6 @@ out:
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	sk_PKCS12_SAFEBAG_pop_free(kbags, PKCS12_SAFEBAG_free);
 	sk_PKCS12_SAFEBAG_pop_free(cbags, PKCS12_SAFEBAG_free);
-	PKCS12_free(p12);
-	return rc;
-}
-
-int
-p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
-    const char *friendly, const char *pass, enum p12_format f,
-    unsigned char **der, size_t *len)
-{
-	PKCS12 *p12 = NULL;
-	X509 *full = NULL;
-	unsigned char *buf = NULL;
-	int n = 0, rc = UC_E_CRYPTO;
-	const int nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
-
-	*der = NULL;
-	if (f == P12_MODERN)
-		return p12_build_modern(key, cert, chain, friendly, pass, der,
-		    len);
-	/*
-	 * legacy.  PKCS12_create_ex() matches the key with the certificate's
-	 * decoded public key, which a certificate fresh from cert_build() may
-	 * not have yet: a copy parsed from DER has it.  mac_iter -1: no MAC
-	 * here, we set it below with SHA-1.
-	 */
-	if ((full = X509_dup(cert)) == NULL ||
-	    (p12 = PKCS12_create_ex(pass, friendly, key, full, chain, nid, nid,
-	    P12_ITER, -1, 0, NULL, NULL)) == NULL ||
-	    !PKCS12_set_mac(p12, pass, -1, NULL, 0, P12_ITER, EVP_sha1())) {
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "building the PKCS#12 file");
-		goto out;
-	}
-	if ((n = i2d_PKCS12(p12, &buf)) <= 0) {
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding the PKCS#12 file");
-		goto out;
-	}
-	/* Read it back: a file that does not open must never be handed out. */
-	if ((rc = p12_readback(buf, (size_t)n, pass, key, full)) != UC_OK) {
-		rc = uc_errprefix(UC_E_CRYPTO, "PKCS#12 read-back check");
-		goto out;
-	}
-	*der = buf;
-	*len = (size_t)n;
-	buf = NULL;	/* now owned by the caller */
-	rc = UC_OK;
-out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)n);
-		OPENSSL_free(buf);
-	}
-	X509_free(full);
 	PKCS12_free(p12);
 	return rc;
 }
