@@ -313,23 +313,60 @@ pass_ascii(const char *pass)
 }
 
 /*
+ * 1 if the key's PKCS#8 and the certificate safe's contents decode, whole,
+ * into a PKCS#8 and into ncerts certificate bags.
+ */
+static int
+sealed_decodes(const unsigned char *p8, int p8len, const unsigned char *certs,
+    int certslen, int ncerts)
+{
+	const unsigned char *p;
+	PKCS8_PRIV_KEY_INFO *k;
+	STACK_OF(PKCS12_SAFEBAG) *bags;
+	int i, ok;
+
+	p = p8;
+	k = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, p8len);
+	ok = k != NULL && p == p8 + p8len;
+	PKCS8_PRIV_KEY_INFO_free(k);
+	if (!ok)
+		return 0;
+	p = certs;
+	bags = (STACK_OF(PKCS12_SAFEBAG) *)ASN1_item_d2i(NULL, &p, certslen,
+	    ASN1_ITEM_rptr(PKCS12_SAFEBAGS));
+	ok = bags != NULL && p == certs + certslen &&
+	    sk_PKCS12_SAFEBAG_num(bags) == ncerts;
+	for (i = 0; ok && i < ncerts; i++)
+		ok = PKCS12_SAFEBAG_get_bag_nid(sk_PKCS12_SAFEBAG_value(bags,
+		    i)) == NID_x509Certificate;
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	return ok;
+}
+
+/*
  * The read-back: the file parsed from its bytes, its MAC checked with the
  * password by OpenSSL, then each safe's parameters compared with the ones
  * its key was derived for and each safe decrypted and compared byte for
  * byte with what was sealed (the key's PKCS#8, the certificate bags).
  *
+ * What was sealed is itself decoded again, since a byte-for-byte match
+ * only says the file holds what the encoder wrote (OpenSSL 3.0's encoder
+ * can report success after a failed allocation inside a SET OF).
+ *
  * The keys are not derived again: each is a function of the password and
  * of the parameters just compared.  What that leaves unchecked is whether
- * a reader's derivation is the same function as ours, and that is checked
- * through OpenSSL's own PKCS#12 reader (the key bag opened with the
- * password: one more derivation) on the first file of each format a
- * process makes and on every file whose password has bytes outside
- * printable ASCII, the one place PKCS#12 implementations differ.
+ * OpenSSL's reader derives them the way this file's code asks it to (the
+ * digest, the key and IV IDs, the password's encoding); that is checked
+ * through the reader itself (the key bag opened with the password: one
+ * more derivation) on the first file of each format a process makes, and
+ * for every password with bytes outside printable ASCII, whose encoding
+ * (UTF-8 bytes for PBKDF2, BMPString for the PKCS#12 KDF) is the part
+ * most likely to go wrong.
  */
 static int
 p12_readback(const unsigned char *der, size_t len, const struct sealer *sr,
     const unsigned char *p8, int p8len, const unsigned char *certs,
-    int certslen, const unsigned char *keyid, int keyidlen)
+    int certslen, int ncerts, const unsigned char *keyid, int keyidlen)
 {
 	const char *pass = sr->pass;
 	PKCS8_PRIV_KEY_INFO *rp8 = NULL;
@@ -361,6 +398,11 @@ p12_readback(const unsigned char *der, size_t len, const struct sealer *sr,
 	    cs->d.encrypted->enc_data->enc_data, certs, certslen)) {
 		rc = uc_seterr_ssl(UC_E_INVALID, "PKCS#12 read-back: the "
 		    "certificate safe does not open to the certificates");
+		goto out;
+	}
+	if (!sealed_decodes(p8, p8len, certs, certslen, ncerts)) {
+		rc = uc_seterr_ssl(UC_E_INVALID, "PKCS#12 read-back: what was "
+		    "sealed does not decode");
 		goto out;
 	}
 	if (OBJ_obj2nid(ks->type) != NID_pkcs7_data ||
@@ -485,10 +527,13 @@ p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 	PKCS12_SAFEBAG *bag = NULL;
 	PKCS7 *p7 = NULL;
 	PKCS12 *p12 = NULL;
-	int p8len = 0, certslen = 0, n = 0, i, rc = UC_E_CRYPTO;
+	int p8len = 0, certslen = 0, ncerts, n = 0, i, rc = UC_E_CRYPTO;
 
 	*der = NULL;
 	memset(&sr, 0, sizeof(sr));
+	if (f != P12_MODERN && f != P12_LEGACY)
+		return uc_seterr(UC_E_INVALID, "unknown PKCS#12 format %d",
+		    (int)f);
 	if (!key_matches_cert(key, cert)) {
 		ERR_clear_error();
 		return uc_seterr(UC_E_INVALID, "the key does not belong to the "
@@ -564,8 +609,9 @@ p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 		goto fail;
 
 	/* Read it back: a file that does not open must never be handed out. */
+	ncerts = 1 + (chain != NULL ? sk_X509_num(chain) : 0);
 	if ((rc = p12_readback(buf, (size_t)n, &sr, p8der, p8len, certsder,
-	    certslen, keyid, (int)keyidlen)) != UC_OK) {
+	    certslen, ncerts, keyid, (int)keyidlen)) != UC_OK) {
 		rc = uc_errprefix(UC_E_CRYPTO, "PKCS#12 read-back check");
 		goto out;
 	}
