@@ -60,3 +60,12 @@ uc_time_iso(int64_t t, char *buf, size_t len)
 			buf[0] = '\0';
 	}
 }
+
+double
+uc_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -25,15 +25,6 @@ struct ui {
 	long		 errors;
 };
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 ui_error(void *arg, long line, const char *msg)
 {
@@ -49,7 +40,7 @@ static void
 ui_progress(void *arg, long done, long total)
 {
 	struct ui *u = arg;
-	double now = mono(), rate, eta;
+	double now = uc_mono(), rate, eta;
 	int w = 30, fill;
 
 	if (!u->tty || (now - u->last < 0.1 && done < total))
@@ -162,14 +153,14 @@ cmd_batch(int argc, char **argv)
 	o.csv = o.csv_name = argv[optind];
 	u.csv = o.csv;
 	u.tty = isatty(STDERR_FILENO);
-	u.t0 = u.last = mono();
+	u.t0 = u.last = uc_mono();
 	o.on_error = ui_error;
 	o.on_progress = ui_progress;
 	o.arg = &u;
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
 		return ex;
 	rc = authority_batch(a, &o, &st);
-	secs = mono() - u.t0;
+	secs = uc_mono() - u.t0;
 	if (u.tty)
 		fputs("\r\033[K", stderr);
 	if (rc != UC_OK) {

@@ -90,6 +90,27 @@ authority_ready(struct authority *a)
 	return rc;
 }
 
+/*
+ * Hand a committed mint to res: serial and PKCS#12 move over (m keeps the
+ * certificate), the chain is encoded as PEM.
+ */
+static int
+release_to(struct authority *a, struct mint *m, int64_t cert_id,
+    struct issue_result *res)
+{
+	res->cert_id = cert_id;
+	res->not_after = m->not_after;
+	res->serial = m->serial;
+	m->serial = NULL;	/* now owned by res */
+	res->p12 = m->p12;
+	res->p12_len = m->p12_len;
+	m->p12 = NULL;		/* now owned by res */
+	if (chain_pem(a, m->cert, &res->cert_pem, &res->cert_pem_len) != UC_OK)
+		return uc_seterr(UC_E_INTERNAL, "certificate %s was recorded "
+		    "but could not be encoded", res->serial);
+	return UC_OK;
+}
+
 /* authority_mint(), with the CSR's encoding of pub when there is one. */
 static int
 mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
@@ -340,17 +361,7 @@ authority_issue(struct authority *a, const struct issue_req *r,
 		goto out;
 	}
 	/* Committed: from here on the certificate exists and may be released. */
-	res->cert_id = rec.cert_id;
-	res->not_after = m.not_after;
-	res->serial = m.serial;
-	m.serial = NULL;	/* now owned by res */
-	res->p12 = m.p12;
-	res->p12_len = m.p12_len;
-	m.p12 = NULL;
-	if ((rc = chain_pem(a, m.cert, &res->cert_pem, &res->cert_pem_len)) !=
-	    UC_OK)
-		rc = uc_seterr(UC_E_INTERNAL, "certificate %s was recorded but "
-		    "could not be encoded", res->serial);
+	rc = release_to(a, &m, rec.cert_id, res);
 out:
 	mint_clear(&m);
 	X509_REQ_free(csr);
@@ -647,17 +658,7 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		goto out;
 	}
 	/* Committed: release. */
-	res->cert_id = cid;
-	res->not_after = m.not_after;
-	res->serial = m.serial;
-	m.serial = NULL;	/* now owned by res */
-	res->p12 = m.p12;
-	res->p12_len = m.p12_len;
-	m.p12 = NULL;
-	if ((rc = chain_pem(a, m.cert, &res->cert_pem, &res->cert_pem_len)) !=
-	    UC_OK)
-		rc = uc_seterr(UC_E_INTERNAL, "certificate %s was recorded but "
-		    "could not be encoded", res->serial);
+	rc = release_to(a, &m, cid, res);
 out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	token_info_clear(&ti);

@@ -28,6 +28,8 @@
  */
 int64_t		 uc_now(void);
 void		 uc_clock_set(int64_t (*fn)(void));
+/* Seconds on the monotonic clock, for measuring durations (never hooked). */
+double		 uc_mono(void);
 /* ASN1_TIME to Unix seconds; UC_E_INVALID for a malformed time. */
 int		 uc_asn1_time(const ASN1_TIME *t, int64_t *out);
 /* Unix seconds to "2026-11-22T00:00:00Z" into buf (at least 21 bytes). */

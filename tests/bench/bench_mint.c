@@ -37,15 +37,6 @@ struct bench {
 	atomic_long		 failed;
 };
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 ident(long i, char *user, size_t ulen, char *mail, size_t mlen, char *name,
     size_t nlen, struct identity *id)
@@ -133,20 +124,20 @@ breakdown(struct authority *a, const char *home, enum p12_format fmt, long n)
 	    (pws = calloc((size_t)n, sizeof(*pws))) == NULL)
 		goto out;
 
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++)
 		if ((rc = password_generate(&pws[i])) != UC_OK)
 			goto out;
-	tp = mono() - t;
+	tp = uc_mono() - t;
 
 	/* The profile's user key type, as authority_mint() makes it. */
 	if ((prof = profile_find(conf->profile)) == NULL)
 		goto out;
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++)
 		if ((rc = key_generate(prof->user, &keys[i])) != UC_OK)
 			goto out;
-	tk = mono() - t;
+	tk = uc_mono() - t;
 
 	memset(&cr, 0, sizeof(cr));
 	cr.kind = CK_USER;
@@ -155,43 +146,43 @@ breakdown(struct authority *a, const char *home, enum p12_format fmt, long n)
 	cr.not_before = now - 300;
 	cr.not_after = now + (int64_t)conf->user_days * 86400;
 	cr.id = &id;
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++) {
 		ident(i, user, sizeof(user), mail, sizeof(mail), name,
 		    sizeof(name), &id);
 		if ((rc = cert_build(&cr, keys[i], iss, &certs[i])) != UC_OK)
 			goto out;
 	}
-	tc = mono() - t;
+	tc = uc_mono() - t;
 
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++)
 		if ((rc = signer_sign_cert(sig, certs[i])) != UC_OK)
 			goto out;
-	ts = mono() - t;
+	ts = uc_mono() - t;
 
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++) {
 		snprintf(user, sizeof(user), "user%06ld", i);
 		if ((rc = p12_build(keys[i], certs[i], chain, user, pws[i],
 		    fmt, &ders[i], &lens[i])) != UC_OK)
 			goto out;
 	}
-	tb = mono() - t;
+	tb = uc_mono() - t;
 
 	/*
 	 * What a device's full open costs (p12_check(): PKCS12_parse()), for
 	 * comparison with the read-back inside p12_build(); not in the sum.
 	 */
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++)
 		if ((rc = p12_check(ders[i], lens[i], pws[i], certs[i])) !=
 		    UC_OK)
 			goto out;
-	tr = mono() - t;
+	tr = uc_mono() - t;
 
 	/* The whole of authority_mint(), same thread, for comparison. */
-	t = mono();
+	t = uc_mono();
 	for (i = 0; i < n; i++) {
 		struct mint m;
 
@@ -202,7 +193,7 @@ breakdown(struct authority *a, const char *home, enum p12_format fmt, long n)
 			goto out;
 		mint_clear(&m);
 	}
-	tm = mono() - t;
+	tm = uc_mono() - t;
 
 	sum = tp + tk + tc + ts + tb;
 	printf("breakdown (%s profile, p12 %s, 1 thread, %ld users):\n",
@@ -293,7 +284,7 @@ main(int argc, char **argv)
 		goto out;
 	atomic_init(&b.next, 0);
 	atomic_init(&b.failed, 0);
-	t0 = mono();
+	t0 = uc_mono();
 	for (i = 0; i < threads; i++) {
 		if (pthread_create(&th[i], NULL, worker, &b) != 0) {
 			fprintf(stderr, "bench_mint: pthread_create failed\n");
@@ -303,7 +294,7 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	secs = mono() - t0;
+	secs = uc_mono() - t0;
 	if (started == 0 || atomic_load(&b.failed) > 0) {
 		fprintf(stderr, "bench_mint: %ld of %ld failed\n",
 		    atomic_load(&b.failed), b.n);
