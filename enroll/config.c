@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
 #include <ini.h>
 
 #include "enrolld.h"
@@ -64,6 +65,23 @@ set_bool(int *dst, const char *v)
 	return 1;
 }
 
+/* A GnuTLS priority string GnuTLS accepts; else err says where it broke. */
+static int
+check_priorities(const char *v, char *err, size_t len)
+{
+	gnutls_priority_t pc;
+	const char *pos = NULL;
+	int rc;
+
+	if ((rc = gnutls_priority_init(&pc, v, &pos)) != GNUTLS_E_SUCCESS) {
+		snprintf(err, len, "[https] priorities: %s at '%.40s'",
+		    gnutls_strerror(rc), pos != NULL ? pos : v);
+		return 0;
+	}
+	gnutls_priority_deinit(pc);
+	return 1;
+}
+
 #define IS(s, n)	(strcmp(section, s) == 0 && strcmp(name, n) == 0)
 
 static int
@@ -83,6 +101,11 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = set_str(&c->tls_cert, v);
 	else if (IS("https", "key"))
 		ok = set_str(&c->tls_key, v);
+	else if (IS("https", "priorities")) {
+		if (!check_priorities(v, p->err, sizeof(p->err)))
+			return 0;
+		ok = set_str(&c->tls_priorities, v);
+	}
 	else if (IS("enroll", "allow_plain_http"))
 		ok = set_bool(&c->allow_plain_http, v);
 	else if (IS("enroll", "token_ttl"))
@@ -109,6 +132,11 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = parse_int(v, 1, 65536, &c->max_connections);
 	else if (IS("limits", "timeout"))
 		ok = parse_duration(v, &c->timeout) && c->timeout >= 1;
+	else if (IS("limits", "request_timeout"))
+		ok = parse_duration(v, &c->request_timeout) &&
+		    c->request_timeout >= 1;
+	else if (IS("limits", "per_address"))
+		ok = parse_int(v, 1, 65536, &c->per_address);
 	else if (IS("limits", "rate_limit"))
 		ok = parse_int(v, 1, 1000000, &c->rate_limit);
 	else if (IS("limits", "drain"))
@@ -139,6 +167,10 @@ econf_load(const char *path, struct econf *c)
 	c->max_body = 64 * 1024;
 	c->max_connections = 1024;
 	c->timeout = 30;
+	/* A 64 KiB body arrives in well under a second on any phone link. */
+	c->request_timeout = 10;
+	/* A NAT of many gateways or devices, not a thousand sockets. */
+	c->per_address = 32;
 	c->rate_limit = 10;
 	c->drain = 10;
 	memset(&p, 0, sizeof(p));
@@ -158,7 +190,9 @@ econf_load(const char *path, struct econf *c)
 	    (c->web_root == NULL &&
 	    (c->web_root = strdup(USERCA_WEB_DIR)) == NULL) ||
 	    (c->default_p12_format == NULL &&
-	    (c->default_p12_format = strdup("legacy")) == NULL)) {
+	    (c->default_p12_format = strdup("legacy")) == NULL) ||
+	    (c->tls_priorities == NULL &&
+	    (c->tls_priorities = strdup(ECONF_TLS_PRIORITIES)) == NULL)) {
 		econf_clear(c);
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	}
@@ -195,6 +229,7 @@ econf_clear(struct econf *c)
 	free(c->https_listen);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_priorities);
 	free(c->web_root);
 	free(c->default_p12_format);
 	memset(c, 0, sizeof(*c));

@@ -25,6 +25,7 @@ struct econf {
 	char	*https_listen;		/* [https] listen; NULL: off */
 	char	*tls_cert;		/* [https] cert */
 	char	*tls_key;		/* [https] key */
+	char	*tls_priorities;	/* [https] priorities (GnuTLS) */
 	int	 allow_plain_http;	/* [enroll] allow_plain_http */
 	int	 token_ttl;		/* [enroll] token_ttl (s) */
 	char	*web_root;		/* [enroll] web_root */
@@ -37,11 +38,25 @@ struct econf {
 					 * CRLs that must remain */
 	size_t	 max_body;		/* [limits] max_body (bytes) */
 	int	 max_connections;	/* [limits] max_connections */
-	int	 timeout;		/* [limits] timeout (s) */
+	int	 timeout;		/* [limits] timeout (s): idle */
+	int	 request_timeout;	/* [limits] request_timeout (s): the
+					 * whole request must arrive in it */
+	int	 per_address;		/* [limits] per_address: connections
+					 * from one address (IPv6: /64) */
 	int	 rate_limit;		/* [limits] rate_limit: failed token
 					 * attempts per address per minute */
 	int	 drain;			/* [limits] drain (s) on SIGTERM */
 };
+
+/*
+ * TLS 1.3 and 1.2 only; forward-secret key exchange (ECDHE; TLS 1.3's
+ * groups) and AEAD ciphers only: no static RSA, no CBC, no SHA-1 MAC.
+ * SECURE128 already refuses SHA-1 signatures and small groups.
+ */
+#define ECONF_TLS_PRIORITIES \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 int	econf_load(const char *path, struct econf *c);
 void	econf_clear(struct econf *c);
@@ -158,6 +173,41 @@ void	ratelimit_free(struct ratelimit *);
 int	ratelimit_blocked(struct ratelimit *, const char *addr, int limit,
 	    int64_t now);
 void	ratelimit_fail(struct ratelimit *, const char *addr, int64_t now);
+
+/* ---- conns.c: open connections, per-client limits, request deadlines ---- */
+
+#define CONN_KEYLEN	9	/* family + IPv4 address or IPv6 /64 */
+
+struct sockaddr;
+struct conns;
+struct conn;
+
+struct conns *conns_new(void);
+/* Frees the registry and any entries still in it (after the listeners). */
+void	conns_free(struct conns *);
+/* The client an address counts as: IPv4 address, IPv6 /64. */
+void	conn_key(const struct sockaddr *, unsigned char key[CONN_KEYLEN]);
+/*
+ * A new connection on socket fd from sa, receiving its first request until
+ * deadline (uc_mono()).  When the client already has limit (> 0) open
+ * connections, the socket is shut down at once.  Returns the entry, which
+ * stays registered until conns_close(); NULL when out of memory (the
+ * socket is then shut down too).
+ */
+struct conn *conns_open(struct conns *, int fd, const struct sockaddr *sa,
+	    int limit, double deadline);
+/* The connection closes (before its socket does).  NULL-safe; frees c. */
+void	conns_close(struct conns *, struct conn *);
+/* A (next) request starts arriving: it must be in by deadline. */
+void	conns_receiving(struct conns *, struct conn *, double deadline);
+/* The request is in; answering it has no deadline here. */
+void	conns_received(struct conns *, struct conn *);
+/* Shut down every connection still receiving past its deadline; returns
+ * how many. */
+size_t	conns_sweep(struct conns *, double now);
+/* Open connections of sa's client not shut down by us; sa NULL: every
+ * registered one. */
+size_t	conns_open_count(struct conns *, const struct sockaddr *sa);
 
 /* ---- metrics.c ---------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
  * accepting and lets in-flight requests finish; SIGHUP reloads the
  * config's limits, the TLS certificate and the published files.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,9 +35,13 @@ struct listener {
 	struct MHD_Daemon	*mhd;
 	int			 tls;
 	const char		*addr;
+	struct conns		*conns;		/* shared by a reload's old and
+						 * new daemon */
+	unsigned int		 max_connections;
 };
 
 struct rstate {
+	struct conn	*conn;		/* conns.c's entry, or NULL */
 	unsigned char	*body;
 	size_t		 len, cap;
 	int		 too_big;
@@ -88,6 +94,113 @@ ms_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
 	    (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static struct conn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The deadline of a request starting to arrive now; SIGHUP may change it. */
+static double
+request_deadline(struct enrolld *d)
+{
+	return uc_mono() + (double)__atomic_load_n(&d->conf.request_timeout,
+	    __ATOMIC_RELAXED);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct listener *l = cls;
+	const union MHD_ConnectionInfo *fd, *ca;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conns_close(l->conns, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	if ((fd = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+		return;
+	ca = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*socket_context = conns_open(l->conns, fd->connect_fd,
+	    ca != NULL ? ca->client_addr : NULL,
+	    __atomic_load_n(&l->d->conf.per_address, __ATOMIC_RELAXED),
+	    request_deadline(l->d));
+}
+
+/* {"error": ERROR, "detail": DETAIL} (caller frees), NULL: out of memory. */
+static char *
+json_error_body(const char *error, const char *detail)
+{
+	json_t *o;
+	char *s;
+
+	if ((o = json_pack("{s:s, s:s}", "error", error, "detail", detail)) ==
+	    NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+struct framing {
+	int		 cl, te;	/* Content-Length, Transfer-Encoding lines */
+	int		 cl_differ;	/* two Content-Length values differ */
+	int		 te_other;	/* a coding other than "chunked" */
+	const char	*clv;
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	if (key == NULL)
+		return MHD_YES;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->cl++ == 0)
+			f->clv = value;
+		else if (value == NULL || f->clv == NULL ||
+		    strcmp(value, f->clv) != 0)
+			f->cl_differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->te++;
+		if (value == NULL || strcasecmp(value, "chunked") != 0)
+			f->te_other = 1;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Why a request's body framing is ambiguous, or NULL.  A proxy in front
+ * of us may pick the other length than libmicrohttpd (which prefers
+ * Transfer-Encoding, and the first Content-Length), and the rest of the
+ * body would then be read as a second, smuggled request.
+ */
+static const char *
+ambiguous_framing(struct MHD_Connection *c)
+{
+	struct framing f;
+
+	memset(&f, 0, sizeof(f));
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	if (f.cl > 0 && f.te > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.cl_differ)
+		return "Content-Length values that differ";
+	if (f.te > 1)
+		return "more than one Transfer-Encoding";
+	if (f.te_other)
+		return "a Transfer-Encoding other than chunked";
+	return NULL;
 }
 
 static enum MHD_Result
@@ -179,7 +292,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct rstate *rs = *con_cls;
 	struct req q;
 	struct resp r;
-	const char *cl;
+	const char *cl, *why;
 	char client[64], *end;
 	unsigned long long n;
 	unsigned char *nb;
@@ -190,7 +303,24 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if ((rs = calloc(1, sizeof(*rs))) == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &rs->t0);
+		rs->conn = conn_of(c);
 		*con_cls = rs;
+		/* Read no body whose length is ambiguous: answer, and close. */
+		if ((why = ambiguous_framing(c)) != NULL) {
+			memset(&r, 0, sizeof(r));
+			rs->answered = 1;
+			r.route = "other";
+			r.status = 400;
+			r.type = "application/json";
+			snprintf(r.hdr_name, sizeof(r.hdr_name), "Connection");
+			snprintf(r.hdr_value, sizeof(r.hdr_value), "close");
+			if ((r.body = (unsigned char *)json_error_body(
+			    "bad_request", why)) != NULL)
+				r.len = strlen((char *)r.body);
+			return send_resp(l, c, &r, method, url,
+			    client_addr(c, client, sizeof(client)),
+			    &rs->t0);
+		}
 		/* Refuse a declared oversize body before reading any of it. */
 		if ((cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
@@ -245,6 +375,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (rs->answered)
 		return MHD_YES;
 	rs->answered = 1;
+	/* The whole request is in: its deadline no longer applies. */
+	conns_received(l->conns, rs->conn);
 	client_addr(c, client, sizeof(client));
 	if (rs->too_big) {
 		memset(&r, 0, sizeof(r));
@@ -281,8 +413,11 @@ static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct listener *l = cls;
 	struct rstate *rs = *con_cls;
 
+	/* A kept-alive connection now waits for its next request. */
+	conns_receiving(l->conns, conn_of(c), request_deadline(l->d));
 	if (rs == NULL)
 		return;
 	if (rs->body != NULL) {
@@ -389,10 +524,13 @@ start(struct listener *l)
 		    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned int)d->conf.max_connections,
+		    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned int)d->conf.per_address,
+		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_HTTPS_MEM_CERT, cs,
 		    MHD_OPTION_HTTPS_MEM_KEY, ks,
+		    MHD_OPTION_HTTPS_PRIORITIES, d->conf.tls_priorities,
 		    MHD_OPTION_END);
 		secret_free(ks);
 		free(cs);
@@ -404,13 +542,49 @@ start(struct listener *l)
 		    MHD_OPTION_SOCK_ADDR, &ss,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned int)d->conf.max_connections,
+		    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned int)d->conf.per_address,
+		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_END);
 	if (l->mhd == NULL)
 		return uc_seterr(UC_E_IO, "cannot listen on %s%s", l->addr,
-		    l->tls ? " (TLS: check [https] cert and key)" : "");
+		    l->tls ? " (TLS: check [https] cert, key and priorities)" :
+		    "");
 	return UC_OK;
+}
+
+/*
+ * Connections each listener may hold.  Every one is a descriptor (and on
+ * HTTPS a thread): raise the soft descriptor limit to the hard one, and
+ * keep the listeners (HTTPS twice while a reload drains the old daemon)
+ * inside it, so that one listener at its limit never leaves the other
+ * without descriptors.
+ */
+static unsigned int
+connection_budget(int want)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (unsigned int)want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return (unsigned int)want;
+	room = rl.rlim_cur > 128 ? (rl.rlim_cur - 128) / 3 : 1;
+	if ((rlim_t)want > room) {
+		fprintf(stderr, "userca-enrolld: max_connections %d is more "
+		    "than %llu open files allow; using %llu per listener\n",
+		    want, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)room);
+		return (unsigned int)room;
+	}
+	return (unsigned int)want;
 }
 
 /* Stop accepting, let in-flight requests finish (up to drain s), stop. */
@@ -515,6 +689,8 @@ usage(FILE *f)
 "  [https]  listen = ADDR:PORT      enrollment and public files; empty: off\n"
 "           cert = FILE             TLS chain (userca issue-server)\n"
 "           key = FILE              TLS key\n"
+"           priorities = ...        GnuTLS priority string; the default:\n"
+"                                   TLS 1.3 and 1.2, ECDHE, AEAD only\n"
 "  [enroll] allow_plain_http = false  enrollment over plain HTTP (tests)\n"
 "           token_ttl = 7d          lifetime of tokens made here\n"
 "           default_p12_format = legacy  what devices get unless they ask\n"
@@ -529,8 +705,13 @@ usage(FILE *f)
 "                                   root CRLs remain (userca crl --root\n"
 "                                   --runway N at the key ceremony)\n"
 "  [limits] max_body = 64k          larger request bodies get 413\n"
-"           max_connections = 1024\n"
+"           max_connections = 1024  per listener\n"
+"           per_address = 32        connections per client address (IPv6:\n"
+"                                   per /64), per listener\n"
 "           timeout = 30s           idle connection timeout\n"
+"           request_timeout = 10s   each request (TLS handshake, headers,\n"
+"                                   body) must arrive within this; also the\n"
+"                                   longest a kept-alive connection idles\n"
 "           rate_limit = 10         failed token attempts per address per\n"
 "                                   minute before 429\n"
 "           drain = 10s             how long SIGTERM waits for requests\n"
@@ -600,6 +781,13 @@ main(int argc, char *argv[])
 	memset(&https, 0, sizeof(https));
 	http.d = https.d = &d;
 	https.tls = 1;
+	http.max_connections = https.max_connections =
+	    connection_budget(d.conf.max_connections);
+	if ((http.conns = conns_new()) == NULL ||
+	    (https.conns = conns_new()) == NULL) {
+		fprintf(stderr, "userca-enrolld: out of memory\n");
+		goto out;
+	}
 	http.addr = d.conf.http_listen;
 	https.addr = d.conf.https_listen;
 	if ((http.addr != NULL && start(&http) != UC_OK) ||
@@ -635,6 +823,10 @@ main(int argc, char *argv[])
 				    __ATOMIC_RELAXED);
 				__atomic_store_n(&d.conf.rate_limit,
 				    nc.rate_limit, __ATOMIC_RELAXED);
+				__atomic_store_n(&d.conf.request_timeout,
+				    nc.request_timeout, __ATOMIC_RELAXED);
+				__atomic_store_n(&d.conf.per_address,
+				    nc.per_address, __ATOMIC_RELAXED);
 				d.conf.refresh_before = nc.refresh_before;
 				d.conf.crl_validity = nc.crl_validity;
 				d.conf.root_warn_before = nc.root_warn_before;
@@ -665,6 +857,8 @@ main(int argc, char *argv[])
 				    uc_errmsg());
 			next_watch = 0;
 		}
+		(void)conns_sweep(http.conns, uc_mono());
+		(void)conns_sweep(https.conns, uc_mono());
 		if (uc_now() >= next_watch) {
 			crl_watch(&d);
 			next_watch = uc_now() + d.conf.poll;
@@ -677,6 +871,8 @@ main(int argc, char *argv[])
 out:
 	stop(&http, 0);
 	stop(&https, 0);
+	conns_free(http.conns);
+	conns_free(https.conns);
 	enrolld_free(&d);
 	return ex;
 }
