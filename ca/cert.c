@@ -380,48 +380,115 @@ fail:
 }
 
 /*
- * The SubjectPublicKeyInfo of a named-curve EC key from its curve and
- * encoded point.  X509_set_pubkey() in OpenSSL 3.0 runs the key through an
- * encoder and decodes the result again, a sixth of a modern mint.  The
- * certificate's X509_PUBKEY is then not decoded (X509_get0_pubkey() gives
- * NULL until the certificate is parsed from DER), as with spki_copy(),
- * so it is used for user certificates only: CA certificates are checked
- * against their key as soon as they are built.
+ * The SubjectPublicKeyInfo of an EC key as RFC 5480 wants it: named curve,
+ * uncompressed point, built from the key's curve and point however they
+ * were encoded.  X509_set_pubkey() in OpenSSL 3.0 runs the key through an
+ * encoder and decodes the result again, a sixth of a modern mint; it would
+ * also keep a compressed point compressed.  The certificate's X509_PUBKEY
+ * is then not decoded (X509_get0_pubkey() gives NULL until the certificate
+ * is parsed from DER), as with spki_copy(), so it is used for user
+ * certificates only: CA certificates are checked against their key as
+ * soon as they are built.
  */
 static int
 spki_ec(X509 *x, EVP_PKEY *pub)
 {
-	char group[80], form[32], enc[32];
 	unsigned char *pt = NULL;
-	size_t glen = 0, flen = 0, elen = 0, ptlen;
+	size_t ptlen;
 	int nid;
 
-	/*
-	 * Only the shape key_generate() makes: a named curve and uncompressed
-	 * points.  Anything else goes through X509_set_pubkey(), which
-	 * follows the key's own settings.
-	 */
-	if (!EVP_PKEY_get_utf8_string_param(pub,
-	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form, sizeof(form),
-	    &flen) || strcmp(form, "uncompressed") != 0 ||
-	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING,
-	    enc, sizeof(enc), &elen) || strcmp(enc, "named_curve") != 0)
-		return X509_set_pubkey(x, pub);
-	if (!EVP_PKEY_is_a(pub, "EC") ||
-	    !EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen) ||
-	    (nid = OBJ_txt2nid(group)) == NID_undef ||
-	    (ptlen = EVP_PKEY_get1_encoded_public_key(pub, &pt)) == 0 ||
-	    ptlen > INT_MAX) {
-		OPENSSL_free(pt);
-		return 0;
-	}
+	if (key_ec_point(pub, &pt, &ptlen, &nid) != UC_OK || ptlen > INT_MAX)
+		goto fail;
 	/* nid2obj objects are static: nothing to free if this fails. */
 	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
 	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
 	    OBJ_nid2obj(nid), pt, (int)ptlen))
 		return 1;	/* pt now owned by the certificate */
+fail:
 	OPENSSL_free(pt);
 	return 0;
+}
+
+/* RFC 3279: rsaEncryption, NULL parameters, RSAPublicKey from n and e. */
+static int
+spki_rsa(X509 *x, const EVP_PKEY *pub)
+{
+	unsigned char *der = NULL;
+	size_t len;
+
+	if (key_rsa_pub_der(pub, &der, &len) != UC_OK || len > INT_MAX)
+		goto fail;
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+	    OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, NULL, der, (int)len))
+		return 1;	/* der now owned by the certificate */
+fail:
+	OPENSSL_free(der);
+	return 0;
+}
+
+/*
+ * The subject key of a user certificate: src (the CSR's encoding of pub)
+ * as it is when it is already what spki_ec() would write, which is what
+ * every client sends; otherwise our own encoding.  Nothing of src that we
+ * did not choose is signed: parameters, point format and bytes after the
+ * key are rebuilt from pub.  Other key types (refused in CSRs) go through
+ * OpenSSL's encoder.
+ */
+static int
+spki_user(X509 *x, EVP_PKEY *pub, X509_PUBKEY *src)
+{
+	ASN1_OBJECT *alg;
+	const ASN1_OBJECT *pobj;
+	const unsigned char *pk;
+	const void *pval;
+	X509_ALGOR *pa;
+	char group[64];
+	size_t glen;
+	int pklen, ptype, fsize;
+
+	/* Our own RSA keys keep a decoded key for p12_build()'s read-back. */
+	if (EVP_PKEY_is_a(pub, "RSA"))
+		return src != NULL ? spki_rsa(x, pub) : X509_set_pubkey(x, pub);
+	if (!EVP_PKEY_is_a(pub, "EC"))
+		return X509_set_pubkey(x, pub);
+	if (src == NULL)
+		return spki_ec(x, pub);
+	fsize = (EVP_PKEY_get_bits(pub) + 7) / 8;
+	if (!X509_PUBKEY_get0_param(&alg, &pk, &pklen, &pa, src) ||
+	    !EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen)) {
+		ERR_clear_error();
+		return spki_ec(x, pub);
+	}
+	X509_ALGOR_get0(&pobj, &ptype, &pval, pa);
+	if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey &&
+	    ptype == V_ASN1_OBJECT && OBJ_obj2nid(pval) == OBJ_txt2nid(group) &&
+	    fsize > 0 && pklen == 1 + 2 * fsize &&
+	    pk[0] == POINT_CONVERSION_UNCOMPRESSED)
+		return spki_copy(x, src);
+	return spki_ec(x, pub);
+}
+
+/*
+ * A CA's or server's key through OpenSSL's encoder (the certificate keeps
+ * a decoded key), as a named curve and an uncompressed point whatever the
+ * request used.
+ */
+static int
+spki_set(X509 *x, EVP_PKEY *pub)
+{
+	EVP_PKEY *dup = NULL;
+	int ok;
+
+	if (!EVP_PKEY_is_a(pub, "EC"))
+		return X509_set_pubkey(x, pub);
+	ok = (dup = EVP_PKEY_dup(pub)) != NULL &&
+	    EVP_PKEY_set_utf8_string_param(dup,
+	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed") &&
+	    EVP_PKEY_set_utf8_string_param(dup, OSSL_PKEY_PARAM_EC_ENCODING,
+	    OSSL_PKEY_EC_ENCODING_GROUP) &&
+	    X509_set_pubkey(x, dup);
+	EVP_PKEY_free(dup);
+	return ok;
 }
 
 int
@@ -476,10 +543,8 @@ cert_build(const struct cert_req *req, EVP_PKEY *pub, X509 *issuer,
 	    ASN1_TIME_set(X509_getm_notBefore(x),
 	    (time_t)req->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after) == NULL ||
-	    !(req->spki != NULL ? spki_copy(x, req->spki) :
-	    req->kind == CK_USER && EVP_PKEY_is_a(pub, "EC") ?
-	    spki_ec(x, pub) :
-	    X509_set_pubkey(x, pub))) {
+	    !(req->kind == CK_USER ? spki_user(x, pub, req->spki) :
+	    spki_set(x, pub))) {
 		rc = uc_seterr_ssl(UC_E_CRYPTO, "building certificate for %s",
 		    cn);
 		goto out;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 
 #include "pki.h"
@@ -42,6 +43,56 @@ csr_parse(const unsigned char *buf, size_t len, X509_REQ **out)
 	return UC_OK;
 }
 
+/*
+ * What the request's SubjectPublicKeyInfo may hold besides the key itself.
+ * EC: a named curve (explicit parameters matching P-256 decode as P-256);
+ * the point may be in any form, cert_build() re-encodes it uncompressed.
+ * RSA: NULL or absent parameters (cert_build() writes NULL) and exactly
+ * the DER of the key's numbers: no trailing bytes, no padded integers.
+ * The self-signature covers these bytes, but says nothing about them.
+ */
+static int
+spki_check(X509_PUBKEY *xpk, const EVP_PKEY *k)
+{
+	ASN1_OBJECT *alg;
+	const ASN1_OBJECT *pobj;
+	const unsigned char *pk;
+	const void *pval;
+	X509_ALGOR *pa;
+	unsigned char *der = NULL;
+	size_t dlen;
+	int pklen, ptype, rc;
+
+	if (!X509_PUBKEY_get0_param(&alg, &pk, &pklen, &pa, xpk) ||
+	    pklen <= 0)
+		return uc_seterr_ssl(UC_E_INVALID, "the CSR's public key "
+		    "cannot be read");
+	X509_ALGOR_get0(&pobj, &ptype, &pval, pa);
+	if (EVP_PKEY_is_a(k, "EC")) {
+		if (OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey ||
+		    ptype != V_ASN1_OBJECT)
+			return uc_seterr(UC_E_POLICY, "the CSR's EC key has "
+			    "explicit curve parameters (only named curves are "
+			    "allowed)");
+		return UC_OK;
+	}
+	if (!EVP_PKEY_is_a(k, "RSA"))
+		return UC_OK;	/* key_check_public() decides */
+	if (OBJ_obj2nid(alg) != NID_rsaEncryption)
+		return uc_seterr(UC_E_POLICY, "the CSR's RSA key is not "
+		    "rsaEncryption");
+	if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		return uc_seterr(UC_E_INVALID, "the CSR's RSA key has "
+		    "parameters other than NULL");
+	if ((rc = key_rsa_pub_der(k, &der, &dlen)) != UC_OK)
+		return rc;
+	if (dlen != (size_t)pklen || memcmp(der, pk, dlen) != 0)
+		rc = uc_seterr(UC_E_INVALID, "the CSR's RSA key is not DER "
+		    "(padded integers or trailing bytes)");
+	OPENSSL_free(der);
+	return rc;
+}
+
 int
 csr_check_req(const unsigned char *buf, size_t len, X509_REQ **out)
 {
@@ -57,8 +108,13 @@ csr_check_req(const unsigned char *buf, size_t len, X509_REQ **out)
 		    "be decoded");
 		goto out;
 	}
-	/* Policy first: a 512-bit RSA "signature" proves nothing. */
-	if ((rc = key_check_policy(k)) != UC_OK)
+	/*
+	 * The key first: a 512-bit RSA "signature" proves nothing, and one
+	 * for the point at infinity can be made without any private key
+	 * (u1*G + u2*O = u1*G: r = x(k*G), s = hash/k verify for any k).
+	 */
+	if ((rc = spki_check(X509_REQ_get_X509_PUBKEY(req), k)) != UC_OK ||
+	    (rc = key_check_public(k)) != UC_OK)
 		goto out;
 	switch (X509_REQ_verify(req, k)) {
 	case 1:

@@ -121,6 +121,28 @@ int		 key_generate(enum key_type t, EVP_PKEY **out);
  * P-384 or P-521, Ed25519.  UC_E_POLICY with the reason otherwise.
  */
 int		 key_check_policy(const EVP_PKEY *k);
+/*
+ * The full check of a public key someone else made, before we certify it:
+ * key_check_policy(), RSA or EC only (UC_E_POLICY for Ed25519: gateways
+ * do not take it and its keys cannot be validated), then OpenSSL's
+ * validation (UC_E_INVALID): EC points on their curve and not at
+ * infinity; RSA moduli odd, without small factors, neither prime nor a
+ * prime power (a Miller-Rabin round: milliseconds for RSA-2048).
+ */
+int		 key_check_public(EVP_PKEY *k);
+/*
+ * The DER RSAPublicKey { n, e } of k, built from its numbers (caller frees
+ * with OPENSSL_free).  UC_E_INVALID when k is not RSA.
+ */
+int		 key_rsa_pub_der(const EVP_PKEY *k, unsigned char **der,
+		    size_t *len);
+/*
+ * The uncompressed point (04 || X || Y) of the EC key k, however the key
+ * was encoded, and the NID of its named curve (caller frees *pt with
+ * OPENSSL_free).  UC_E_INVALID when k is not EC on a named curve.
+ */
+int		 key_ec_point(EVP_PKEY *k, unsigned char **pt, size_t *len,
+		    int *nid);
 /* "rsa-2048", "ec-p256", ... into buf. */
 void		 key_describe(const EVP_PKEY *k, char *buf, size_t len);
 /*

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -654,8 +655,10 @@ reparse(X509 *x)
 
 /*
  * A user certificate for an EC key carries the SubjectPublicKeyInfo that
- * OpenSSL's own encoder writes for the key (cert_build() writes it from
- * the curve and point), on both curves the profiles use.
+ * OpenSSL's own encoder writes for the key as a named curve with an
+ * uncompressed point (cert_build() writes it from the curve and point), on
+ * both curves the profiles use, also when the key itself is set to
+ * compressed points.
  */
 static void
 test_cert_ec_spki(void **state)
@@ -663,9 +666,9 @@ test_cert_ec_spki(void **state)
 	struct fixture *f = *state;
 	struct identity id = good_id();
 	struct cert_req req;
-	/* The third: P-256 set to compressed points, which the SPKI keeps. */
+	/* The third: P-256 set to compressed points, which the SPKI drops. */
 	const enum key_type kts[] = { KT_EC_P256, KT_EC_P384, KT_EC_P256 };
-	unsigned char *want = NULL, *got = NULL;
+	unsigned char *want = NULL, *got = NULL, *comp = NULL;
 	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
 	size_t i;
@@ -674,25 +677,23 @@ test_cert_ec_spki(void **state)
 	user_req(&req, &id);
 	for (i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
 		assert_int_equal(key_generate(kts[i], &k), UC_OK);
-		if (i == 2)
+		wn = i2d_PUBKEY(k, &want);
+		if (i == 2) {
 			assert_int_equal(EVP_PKEY_set_utf8_string_param(k,
 			    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
 			    "compressed"), 1);
+			/* 59 bytes: 0x02 or 0x03 || X */
+			assert_int_equal(i2d_PUBKEY(k, &comp), 59);
+			OPENSSL_free(comp);
+			comp = NULL;
+		}
 		assert_int_equal(cert_build(&req, k, f->ca_cert, &x), UC_OK);
 		assert_int_equal(signer_sign_cert(f->ca, x), UC_OK);
-		wn = i2d_PUBKEY(k, &want);
 		gn = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
 		assert_true(wn > 0);
-		/*
-		 * SPKI sizes: P-256 91 bytes (0x04 || X || Y), P-384 120, P-256
-		 * compressed 59 (0x02 or 0x03 || X).
-		 */
-		assert_int_equal(wn, i == 0 ? 91 : i == 1 ? 120 : 59);
-		if (i == 2)
-			assert_true(want[wn - 33] == 0x02 ||
-			    want[wn - 33] == 0x03);
-		else
-			assert_int_equal(want[wn - (i == 1 ? 97 : 65)], 0x04);
+		/* SPKI sizes: P-256 91 bytes (0x04 || X || Y), P-384 120. */
+		assert_int_equal(wn, i == 1 ? 120 : 91);
+		assert_int_equal(want[wn - (i == 1 ? 97 : 65)], 0x04);
 		assert_int_equal(gn, wn);
 		assert_memory_equal(got, want, (size_t)wn);
 		x = reparse(x);
@@ -706,6 +707,96 @@ test_cert_ec_spki(void **state)
 		x = NULL;
 		k = NULL;
 	}
+}
+
+/* ---- canonical keys from hostile requests (tests/data/csr-hostile) ------ */
+
+static unsigned char *
+corpus_read(const char *name, size_t *len)
+{
+	const char *dir = getenv("USERCA_TESTDATA");
+	char path[4096];
+	unsigned char *buf = NULL;
+
+	assert_non_null(dir);
+	assert_true(snprintf(path, sizeof(path), "%s/csr-hostile/%s", dir,
+	    name) < (int)sizeof(path));
+	if (file_read(path, 64 * 1024, &buf, len) != UC_OK)
+		print_error("%s: %s\n", path, uc_errmsg());
+	assert_non_null(buf);
+	return buf;
+}
+
+/*
+ * cert_build() of kind for the request in csr (parsed only: csr_check_req()
+ * refuses some of these, cert_build() must not depend on that) gives the
+ * SubjectPublicKeyInfo in want, byte for byte.
+ */
+static void
+expect_spki(struct fixture *f, enum cert_kind kind, const char *csr,
+    const char *want)
+{
+	struct identity id = good_id();
+	struct cert_req req;
+	unsigned char *buf, *exp, *got = NULL;
+	size_t len, elen;
+	X509_REQ *r = NULL;
+	X509 *x = NULL;
+	int gn;
+
+	buf = corpus_read(csr, &len);
+	exp = corpus_read(want, &elen);
+	assert_int_equal(csr_parse(buf, len, &r), UC_OK);
+	user_req(&req, &id);
+	req.kind = kind;
+	req.cn = "Example Issuing CA";
+	if (kind == CK_USER)
+		req.spki = X509_REQ_get_X509_PUBKEY(r);
+	assert_int_equal(cert_build(&req, X509_REQ_get0_pubkey(r),
+	    f->ca_cert, &x), UC_OK);
+	assert_int_equal(signer_sign_cert(f->ca, x), UC_OK);
+	gn = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
+	if (gn != (int)elen || memcmp(got, exp, elen) != 0)
+		print_error("%s: the certificate's SPKI is not %s\n", csr,
+		    want);
+	assert_int_equal(gn, (int)elen);
+	assert_memory_equal(got, exp, elen);
+	/* What a relying party decodes is the request's key. */
+	x = reparse(x);
+	assert_non_null(X509_get0_pubkey(x));
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x),
+	    X509_REQ_get0_pubkey(r)), 1);
+	OPENSSL_free(got);
+	X509_free(x);
+	X509_REQ_free(r);
+	free(exp);
+	free(buf);
+}
+
+static void
+test_cert_canonical_spki(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Canonical already: kept. */
+	expect_spki(f, CK_USER, "ec_ok.der", "ec_ok.spki.der");
+	expect_spki(f, CK_USER, "rsa_ok.der", "rsa_ok.spki.der");
+	/* Sound keys, other encodings: named curve, 0x04, NULL. */
+	expect_spki(f, CK_USER, "ec_compressed.der", "ec_compressed.spki.der");
+	expect_spki(f, CK_USER, "ec_hybrid.der", "ec_hybrid.spki.der");
+	expect_spki(f, CK_USER, "rsa_params_absent.der",
+	    "rsa_params_absent.spki.der");
+	/*
+	 * csr_check_req() refuses these; were one to reach cert_build(), no
+	 * byte of its encoding would be signed.
+	 */
+	expect_spki(f, CK_USER, "ec_explicit.der", "ec_ok.spki.der");
+	expect_spki(f, CK_USER, "rsa_params_junk.der", "rsa_ok.spki.der");
+	expect_spki(f, CK_USER, "rsa_trailing.der", "rsa_ok.spki.der");
+	expect_spki(f, CK_USER, "rsa_int_padded.der", "rsa_ok.spki.der");
+	/* An issuing CA from a request (root sign-intermediate). */
+	expect_spki(f, CK_ISSUING, "ec_compressed.der", "ec_ok.spki.der");
+	expect_spki(f, CK_ISSUING, "ec_ok.der", "ec_ok.spki.der");
 }
 
 /* OpenSSL's own path validation accepts the chain as a TLS client. */
@@ -840,6 +931,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_clipped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_refusals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cert_canonical_spki, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_ec_spki, setup,
 		    teardown),

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,21 +124,115 @@ test_csr_valid(void **state)
 	EVP_PKEY_free(k);
 }
 
+/*
+ * Ed25519 requests are refused (README, key policy): gateways do not take
+ * them, and OpenSSL cannot tell a small-order key from a good one.
+ */
 static void
-test_csr_valid_ed25519(void **state)
+test_csr_refuses_ed25519(void **state)
 {
-	EVP_PKEY *k = NULL, *pub = NULL;
+	EVP_PKEY *k = NULL;
 	unsigned char *der = NULL;
 	size_t derlen;
 
 	(void)state;
 	assert_int_equal(key_generate(KT_ED25519, &k), UC_OK);
 	make_csr(k, "bob", 0, &der, &derlen);
-	assert_int_equal(csr_check(der, derlen, &pub), UC_OK);
-	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
-	EVP_PKEY_free(pub);
+	expect_refused(der, derlen, UC_E_POLICY);
+	assert_non_null(strstr(uc_errmsg(), "Ed25519"));
 	free(der);
 	EVP_PKEY_free(k);
+}
+
+/* ---- the hostile corpus (tests/data/csr-hostile, gen_csr_hostile.py) ---- */
+
+static unsigned char *
+corpus_read(const char *name, size_t *len)
+{
+	const char *dir = getenv("USERCA_TESTDATA");
+	char path[4096];
+	unsigned char *buf = NULL;
+
+	assert_non_null(dir);
+	assert_true(snprintf(path, sizeof(path), "%s/csr-hostile/%s", dir,
+	    name) < (int)sizeof(path));
+	if (file_read(path, 64 * 1024, &buf, len) != UC_OK)
+		print_error("%s: %s\n", path, uc_errmsg());
+	assert_non_null(buf);
+	return buf;
+}
+
+/* Refused with rc, and the message names the problem (want, lower case). */
+static void
+expect_corpus_refused(const char *name, int rc, const char *want)
+{
+	unsigned char *buf;
+	size_t len;
+	char msg[1024];
+	size_t i;
+
+	buf = corpus_read(name, &len);
+	expect_refused(buf, len, rc);
+	snprintf(msg, sizeof(msg), "%s", uc_errmsg());
+	for (i = 0; msg[i] != '\0'; i++)
+		if (msg[i] >= 'A' && msg[i] <= 'Z')
+			msg[i] = (char)(msg[i] - 'A' + 'a');
+	if (strstr(msg, want) == NULL)
+		print_error("%s: '%s' does not say '%s'\n", name, msg, want);
+	assert_non_null(strstr(msg, want));
+	free(buf);
+}
+
+static void
+test_csr_hostile_refused(void **state)
+{
+	(void)state;
+	/* The forged signature verifies: only the key check stops it. */
+	expect_corpus_refused("ec_infinity.der", UC_E_INVALID, "infinity");
+	expect_corpus_refused("ec_offcurve.der", UC_E_INVALID, "public key");
+	expect_corpus_refused("ec_params_null.der", UC_E_INVALID,
+	    "public key");
+	expect_corpus_refused("ec_explicit.der", UC_E_POLICY, "explicit");
+	expect_corpus_refused("rsa_params_junk.der", UC_E_INVALID,
+	    "parameters");
+	expect_corpus_refused("rsa_params_octets.der", UC_E_INVALID,
+	    "parameters");
+	expect_corpus_refused("rsa_trailing.der", UC_E_INVALID, "not der");
+	expect_corpus_refused("rsa_int_padded.der", UC_E_INVALID, "not der");
+	expect_corpus_refused("rsa_e_huge.der", UC_E_POLICY, "exponent");
+	expect_corpus_refused("rsa_e_even.der", UC_E_POLICY, "exponent");
+	expect_corpus_refused("rsa_e_one.der", UC_E_POLICY, "exponent");
+	expect_corpus_refused("rsa_n_prime.der", UC_E_INVALID, "modulus");
+	expect_corpus_refused("ed25519.der", UC_E_POLICY, "ed25519");
+}
+
+/*
+ * Unusual but sound encodings pass csr_check_req(); cert_build() writes
+ * them canonically (test_cert.c, it_hostile_csr.sh).
+ */
+static void
+test_csr_hostile_accepted(void **state)
+{
+	static const char *const names[] = {
+		"ec_ok.der", "ec_compressed.der", "ec_hybrid.der",
+		"rsa_ok.der", "rsa_params_absent.der",
+	};
+	unsigned char *buf;
+	X509_REQ *req = NULL;
+	size_t i, len;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		buf = corpus_read(names[i], &len);
+		rc = csr_check_req(buf, len, &req);
+		if (rc != UC_OK)
+			print_error("%s: %s\n", names[i], uc_errmsg());
+		assert_int_equal(rc, UC_OK);
+		X509_REQ_free(req);
+		req = NULL;
+		free(buf);
+	}
 }
 
 static void
@@ -315,7 +410,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csr_valid),
-		cmocka_unit_test(test_csr_valid_ed25519),
+		cmocka_unit_test(test_csr_refuses_ed25519),
+		cmocka_unit_test(test_csr_hostile_refused),
+		cmocka_unit_test(test_csr_hostile_accepted),
 		cmocka_unit_test(test_csr_bad_signature),
 		cmocka_unit_test(test_csr_weak_keys),
 		cmocka_unit_test(test_csr_malformed),
