@@ -20,6 +20,7 @@
 
 
 static int	publish_locked(struct authority *);
+static int	publish_files(struct authority *);
 
 /* ---- paths ----------------------------------------------------------------- */
 
@@ -776,7 +777,7 @@ out:
 }
 
 static int
-publish_locked(struct authority *a)
+publish_files(struct authority *a)
 {
 	unsigned char *pem = NULL, *der = NULL, *rpem = NULL;
 	size_t pemlen, derlen, rpemlen, blen;
@@ -862,6 +863,26 @@ out:
 	free(pem);
 	free(rpem);
 	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * Two processes publishing at once (a CLI revoke beside the daemon's CRL
+ * refresh) would each write what the database held when they read it; the
+ * slower one could put an older CRL back.  The home's publish lock orders
+ * them, and each writes what is current once it holds the lock.
+ */
+static int
+publish_locked(struct authority *a)
+{
+	struct uc_lock *l = NULL;
+	int rc;
+
+	if ((rc = uc_lock_take(a->home, ".publish.lock", "userca publish", 1,
+	    &l)) != UC_OK)
+		return rc;
+	rc = publish_files(a);
+	uc_lock_release(l);
 	return rc;
 }
 

@@ -74,8 +74,16 @@ struct issue_req {
 	const char	*p12_password;	/* required when csr == NULL */
 	int		 days;		/* 0: the configured user_days */
 	int		 email_protection;
+	int		 supersede;	/* revoke the user's other valid
+					 * certificates when this one is in */
 	const char	*method;	/* recorded: csr, p12, batch, ... */
 };
+
+/* Which identity fields came from the user record (issue_result.filled). */
+#define ID_FROM_EMAIL	0x1
+#define ID_FROM_UPN	0x2
+#define ID_FROM_NAME	0x4
+#define ID_FROM_OU	0x8
 
 struct issue_result {
 	char		*serial;
@@ -85,12 +93,19 @@ struct issue_result {
 	size_t		 cert_pem_len;
 	unsigned char	*p12;		/* when a key was generated */
 	size_t		 p12_len;
+	unsigned	 filled;	/* ID_FROM_*: taken from the record */
+	int		 others;	/* the user's other valid certificates,
+					 * left valid (no supersede) */
+	int		 superseded;	/* revoked by supersede: the caller
+					 * re-signs the CRL */
 };
 void	issue_result_clear(struct issue_result *);
 
 /*
  * Issue one user certificate.  When this returns UC_OK the certificate's
  * row is committed, and only then may the caller release the result.
+ * Identity fields the request leaves NULL are taken from the user's
+ * record (res->filled says which), so a re-issue keeps the SAN.
  */
 int	authority_issue(struct authority *, const struct issue_req *,
 	    struct issue_result *);
@@ -121,6 +136,10 @@ struct record {
 	const char		*method;
 	int			 supersede;	/* revoke the user's other
 						 * valid certificates */
+	int			 only_new;	/* record nothing if the user
+						 * already has a valid
+						 * certificate (or, for a
+						 * token, an unused token) */
 	const unsigned char	*token_hash;	/* 32 bytes, or NULL */
 	int64_t			 token_expires;
 	/* results */
@@ -128,12 +147,18 @@ struct record {
 	char			 errmsg[256];
 	int64_t			 cert_id;
 	int			 revoked;	/* superseded and revoked */
+	int			 others;	/* the user's other valid
+						 * certificates, left valid */
+	int			 already;	/* only_new and the user had
+						 * one: rc is UC_E_STATE */
 };
 /*
  * Record n items in one transaction, each in its own savepoint: an item
  * that fails (r[i].rc, r[i].errmsg) is undone alone.  Returns UC_OK when
  * the transaction committed; then every r[i].rc == UC_OK is durable and
- * may be released.  Does not re-sign the CRL after supersede revocations:
+ * may be released.  The check behind only_new and the insert are one
+ * transaction (BEGIN IMMEDIATE), so of two processes racing for a user
+ * exactly one records.  Does not re-sign the CRL after supersede revocations:
  * call authority_crl() once afterwards.
  */
 int	authority_record(struct authority *, struct record *r, size_t n);

@@ -43,6 +43,7 @@
 #define JOURNAL		".userca-batch.journal"
 #define PARTIAL		".partial"
 #define MANIFEST	"manifest.csv"
+#define LOCKFILE	".userca.lock"
 
 /* ---- username set: duplicates and resumed users ---------------------------- */
 
@@ -140,6 +141,7 @@ struct job {
 	int		 token;		/* a token job: no minting */
 	/* results */
 	int		 rc;
+	int		 already;	/* recorded by another run */
 	char		 err[256];
 	struct mint	 m;
 	char		*password;
@@ -252,6 +254,7 @@ struct run {
 	int			 resuming;	/* journal: this run, unfinished */
 	int			 fatal;		/* rc that stops the run */
 	int			 dirfd, partfd, jfd;
+	struct uc_lock		*lock;		/* the output folder's */
 	char			*dir, *partdir;
 	long			 done;		/* rows handled in pass 2 */
 	int			 need_crl;
@@ -503,6 +506,8 @@ flush(struct run *r, struct job *list)
 		job_identity(j, &ids[i]);
 		recs[i].id = &ids[i];
 		recs[i].supersede = j->supersede;
+		/* Another run may have issued since already_done() looked. */
+		recs[i].only_new = !j->supersede;
 		if (j->rc != UC_OK) {
 			/* Nothing to record; keep the slot so indexes match. */
 			recs[i].id = NULL;
@@ -534,6 +539,7 @@ flush(struct run *r, struct job *list)
 		}
 		for (i = 0; i < m; i++) {
 			j = js[map[i]];
+			j->already = pk[i].already;
 			if (pk[i].rc != UC_OK) {
 				j->rc = pk[i].rc;
 				snprintf(j->err, sizeof(j->err), "%s",
@@ -565,6 +571,8 @@ flush(struct run *r, struct job *list)
 			(void)unlinkat(r->partfd, j->partial, 0);
 		if (j->rc == UC_OK)
 			r->st->issued++;
+		else if (j->already)
+			r->st->skipped++;	/* by a run beside this one */
 		else {
 			report(r, j->line, "%s: %s", j->username, j->err);
 			r->st->failed++;
@@ -1197,6 +1205,10 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	/* The folder, the journal, and what an interrupted run left. */
 	if ((rc = dir_make(o->out, 0700)) != UC_OK)
 		goto out;
+	/* One run per folder: two would share the journal and manifest. */
+	if ((rc = uc_lock_take(o->out, LOCKFILE, o->tokens ? "userca batch "
+	    "--tokens" : "userca batch", 0, &r.lock)) != UC_OK)
+		goto out;
 	if ((r.dir = strdup(o->out)) == NULL ||
 	    (r.partdir = path_join(o->out, PARTIAL)) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
@@ -1314,5 +1326,7 @@ out:
 		close(r.dirfd);
 	free(r.dir);
 	free(r.partdir);
+	/* Last: everything in the folder is settled. */
+	uc_lock_release(r.lock);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * cmd_cert.c: userca issue, revoke, list, export.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,46 @@
 enum {
 	O_HOME = 256, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_DAYS, O_EPROT,
 	O_CSR, O_OUT, O_P12, O_P12FMT, O_PWF, O_PASSF, O_JSON, O_SERIAL,
-	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_HELP
+	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_SUPERSEDE, O_FORCE, O_HELP
 };
+
+/*
+ * Refuse an output path before anything is recorded: a certificate that
+ * is committed and then cannot be written is a key lost (p12) or a
+ * revocation to make.  "-" and NULL are stdout.
+ */
+static int
+out_preflight(const char *flag, const char *path, int force)
+{
+	char *dir = NULL, *slash;
+	int ok;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if (path_exists(path) && !force) {
+		cli_err("%s %s: already exists; not overwriting it (--force "
+		    "replaces it)", flag, path);
+		return 1;
+	}
+	if ((dir = strdup(path)) == NULL) {
+		cli_err("out of memory");
+		return 1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		ok = access(".", W_OK | X_OK) == 0;
+	else {
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		ok = access(dir, W_OK | X_OK) == 0;
+	}
+	if (!ok)
+		cli_err("%s %s: cannot write there (%s); nothing was issued",
+		    flag, path, strerror(errno));
+	free(dir);
+	return ok ? 0 : 1;
+}
 
 static int
 write_out(const char *path, const void *buf, size_t len, mode_t mode)
@@ -33,7 +72,8 @@ write_out(const char *path, const void *buf, size_t len, mode_t mode)
 	"[--ou OU] [--days N] [--email-protection]\n" \
 	"       (--csr FILE [--out CERT.pem] | --p12 OUT [--p12-format " \
 	"modern|legacy] [--password-file F])\n" \
-	"       [--passphrase-file F] [--json] [--home DIR]"
+	"       [--supersede] [--force] [--passphrase-file F] [--json] " \
+	"[--home DIR]"
 
 int
 cmd_issue(int argc, char **argv)
@@ -54,6 +94,8 @@ cmd_issue(int argc, char **argv)
 		{ "password-file", required_argument, NULL, O_PWF },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "supersede", no_argument, NULL, O_SUPERSEDE },
+		{ "force", no_argument, NULL, O_FORCE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -64,7 +106,7 @@ cmd_issue(int argc, char **argv)
 	const char *fmt = "modern", *pwfile = NULL, *passfile = NULL;
 	unsigned char *csr = NULL;
 	char *pw = NULL, when[32];
-	int c, rc, ex, json = 0, generated = 0;
+	int c, rc, ex, json = 0, generated = 0, force = 0;
 	json_t *j;
 
 	memset(&r, 0, sizeof(r));
@@ -89,16 +131,27 @@ cmd_issue(int argc, char **argv)
 		case O_PWF: pwfile = optarg; break;
 		case O_PASSF: passfile = optarg; break;
 		case O_JSON: json = 1; break;
+		case O_SUPERSEDE: r.supersede = 1; break;
+		case O_FORCE: force = 1; break;
 		case O_HELP:
 			return cli_help(ISSUE_USAGE,
 			    "Issues one client certificate (EKU clientAuth) for "
 			    "user U.  The identity\n(CN, SAN email, Microsoft UPN "
 			    "otherName) comes from these options and the\nuser "
-			    "record, never from the CSR.\n\n"
+			    "record, never from the CSR: what an option leaves "
+			    "out is taken from the\nrecord, so a re-issue keeps "
+			    "the SAN.\n\n"
+			    "  --supersede     revoke the user's other valid "
+			    "certificates (reason\n"
+			    "                  superseded) once this one is "
+			    "recorded; without it they\n"
+			    "                  stay valid and a warning names "
+			    "them\n"
+			    "  --force         replace an existing --out file\n"
 			    "  --csr FILE      sign this PKCS#10 request (PEM or "
 			    "DER); its self-signature\n"
 			    "                  and key (RSA >= 2048, EC P-256/384/"
-			    "521, Ed25519) are checked;\n"
+			    "521) are checked;\n"
 			    "                  the certificate and chain go to "
 			    "--out (or stdout)\n"
 			    "  --p12 OUT       generate the key and write a "
@@ -118,10 +171,14 @@ cmd_issue(int argc, char **argv)
 		return cli_usage(ISSUE_USAGE);
 	if ((rc = p12_format_parse(fmt, &r.p12_format)) != UC_OK)
 		return cli_fail(rc, "--p12-format");
+	/* A PKCS#12 holds a key: never replaced, even with --force. */
 	if (p12 != NULL && path_exists(p12)) {
-		cli_err("%s: already exists; not overwriting it", p12);
+		cli_err("--p12 %s: already exists; not overwriting it", p12);
 		return 1;
 	}
+	if (out_preflight("--p12", p12, 0) != 0 ||
+	    out_preflight("--out", out, force) != 0)
+		return 1;
 	if (csrfile != NULL) {
 		if ((rc = file_read(csrfile, 64 * 1024, &csr, &r.csrlen)) !=
 		    UC_OK)
@@ -146,6 +203,17 @@ cmd_issue(int argc, char **argv)
 		ex = cli_fail(rc, csrfile != NULL ? csrfile : r.id.username);
 		goto out;
 	}
+	if (res.filled != 0)
+		fprintf(stderr, "userca: issue: %s%s%s%s taken from the record "
+		    "of %s\n", res.filled & ID_FROM_EMAIL ? "email " : "",
+		    res.filled & ID_FROM_UPN ? "upn " : "",
+		    res.filled & ID_FROM_NAME ? "name " : "",
+		    res.filled & ID_FROM_OU ? "ou " : "", r.id.username);
+	if (res.others > 0)
+		fprintf(stderr, "userca: issue: warning: %s has %d other valid "
+		    "certificate%s; %s valid (--supersede revokes them)\n",
+		    r.id.username, res.others, res.others == 1 ? "" : "s",
+		    res.others == 1 ? "it stays" : "they stay");
 	/* The row is committed: now, and only now, release the result. */
 	if (p12 != NULL)
 		rc = file_write_excl(p12, res.p12, res.p12_len, 0600);
@@ -157,12 +225,23 @@ cmd_issue(int argc, char **argv)
 		fprintf(stderr, "serial: %s\n", res.serial);
 		goto out;
 	}
+	if (res.superseded > 0) {
+		fprintf(stderr, "userca: issue: %d certificate%s of %s revoked "
+		    "(superseded)\n", res.superseded, res.superseded == 1 ?
+		    "" : "s", r.id.username);
+		if ((rc = authority_crl(a, 0, 0)) != UC_OK) {
+			ex = cli_fail(rc, "the CRL was not re-signed; run "
+			    "'userca crl'");
+			goto out;
+		}
+	}
 	uc_time_iso(res.not_after, when, sizeof(when));
 	if (json) {
-		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*}", "user",
+		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:i}", "user",
 		    r.id.username, "serial", res.serial, "not_after", when,
 		    "file", p12 != NULL ? p12 : out,
-		    "password", generated ? pw : NULL);
+		    "password", generated ? pw : NULL,
+		    "superseded", res.superseded);
 		if (j != NULL) {
 			json_dumpf(j, stdout, JSON_INDENT(2));
 			putchar('\n');

@@ -207,13 +207,38 @@ record_one(struct authority *a, struct record *r, int64_t now)
 	u.upn = (char *)(uintptr_t)r->id->upn;
 	u.ou = (char *)(uintptr_t)r->id->ou;
 	u.created_at = now;
-	if ((rc = store_user_upsert(a->st, &u, &uid)) != UC_OK)
-		return rc;
-	/* Certificates are superseded by a certificate, not by a token. */
-	if (r->supersede && r->cert != NULL &&
-	    (rc = store_user_valid_serials(a->st,
+	/*
+	 * Inside the transaction, so another process cannot record the same
+	 * user between this check and the insert below.
+	 */
+	if (r->cert != NULL && (rc = store_user_valid_serials(a->st,
 	    r->id->username, now, &old, &nold)) != UC_OK)
 		return rc;
+	if (r->only_new) {
+		int pending = 0;
+
+		if (r->cert == NULL && (rc = store_user_pending_token(a->st,
+		    r->id->username, now, &pending)) != UC_OK)
+			goto out;
+		if (nold > 0 || pending) {
+			r->already = 1;
+			rc = uc_seterr(UC_E_STATE, "%s already has %s",
+			    r->id->username, nold > 0 ? "a valid certificate" :
+			    "an unused enrollment token");
+			goto out;
+		}
+	}
+	/* Certificates are superseded by a certificate, not by a token. */
+	if (!r->supersede) {
+		r->others = (int)nold;
+		for (i = 0; i < nold; i++)
+			free(old[i]);
+		free(old);
+		old = NULL;
+		nold = 0;
+	}
+	if ((rc = store_user_upsert(a->st, &u, &uid)) != UC_OK)
+		goto out;
 	if (r->cert != NULL) {
 		if ((rc = record_cert(a->st, r->cert, a->issuing, uid, "user",
 		    r->method, &r->cert_id)) != UC_OK)
@@ -268,6 +293,8 @@ authority_record(struct authority *a, struct record *r, size_t n)
 		r[i].rc = UC_E_STATE;
 		r[i].cert_id = 0;
 		r[i].revoked = 0;
+		r[i].others = 0;
+		r[i].already = 0;
 	}
 	pthread_mutex_lock(&a->mu);
 	if ((rc = store_begin(a->st)) != UC_OK) {
@@ -325,31 +352,62 @@ authority_issue(struct authority *a, const struct issue_req *r,
 {
 	struct mint m;
 	struct record rec;
+	struct store_user u;
+	struct identity id = r->id;
 	X509_REQ *csr = NULL;
+	unsigned filled = 0;
 	int rc, tries;
 
 	memset(res, 0, sizeof(*res));
 	memset(&m, 0, sizeof(m));
+	memset(&u, 0, sizeof(u));
 	if ((rc = identity_check(&r->id)) != UC_OK)
 		return rc;
+	/* A re-issue keeps what the record knows unless told otherwise. */
+	pthread_mutex_lock(&a->mu);
+	rc = store_user_get(a->st, r->id.username, &u);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK && rc != UC_E_NOTFOUND)
+		return rc;
+	if (rc == UC_OK) {
+		if (id.email == NULL && u.email != NULL) {
+			id.email = u.email;
+			filled |= ID_FROM_EMAIL;
+		}
+		if (id.upn == NULL && u.upn != NULL) {
+			id.upn = u.upn;
+			filled |= ID_FROM_UPN;
+		}
+		if (id.name == NULL && u.name != NULL) {
+			id.name = u.name;
+			filled |= ID_FROM_NAME;
+		}
+		if (id.ou == NULL && u.ou != NULL) {
+			id.ou = u.ou;
+			filled |= ID_FROM_OU;
+		}
+		if ((rc = identity_check(&id)) != UC_OK)
+			goto out;
+	}
 	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen, &csr)) !=
 	    UC_OK)
-		return rc;
+		goto out;
 	/*
 	 * A serial collision (2^-126) is caught by the UNIQUE constraint and
 	 * retried with a fresh serial; anything else fails the issuance.
 	 */
 	for (tries = 0; tries < 3; tries++) {
 		mint_clear(&m);
-		if ((rc = mint_spki(a, &r->id, csr != NULL ?
+		if ((rc = mint_spki(a, &id, csr != NULL ?
 		    X509_REQ_get0_pubkey(csr) : NULL, csr != NULL ?
 		    X509_REQ_get_X509_PUBKEY(csr) : NULL, r->p12_format,
 		    r->p12_password, r->days, r->email_protection, &m)) !=
 		    UC_OK)
 			goto out;
 		memset(&rec, 0, sizeof(rec));
-		rec.id = &r->id;
+		rec.id = &id;
 		rec.cert = m.cert;
+		rec.supersede = r->supersede;
 		rec.method = r->method != NULL ? r->method : "cli";
 		if ((rc = authority_record(a, &rec, 1)) != UC_OK)
 			goto out;
@@ -361,9 +419,14 @@ authority_issue(struct authority *a, const struct issue_req *r,
 		goto out;
 	}
 	/* Committed: from here on the certificate exists and may be released. */
-	rc = release_to(a, &m, rec.cert_id, res);
+	if ((rc = release_to(a, &m, rec.cert_id, res)) != UC_OK)
+		goto out;
+	res->filled = filled;
+	res->others = rec.others;
+	res->superseded = rec.revoked;
 out:
 	mint_clear(&m);
+	store_user_clear(&u);
 	X509_REQ_free(csr);
 	if (rc != UC_OK)
 		issue_result_clear(res);

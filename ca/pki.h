@@ -76,6 +76,18 @@ int		 parse_int(const char *s, long min, long max, int *out);
  * 3,650 days in all); 0 otherwise.
  */
 int		 parse_duration(const char *s, int *seconds);
+/*
+ * lock.c: an exclusive advisory lock on DIR/name (created 0600, never
+ * through a symlink, refused unless a plain file with one link), held
+ * until uc_lock_release() or the process ends.  what names the holder in
+ * the message another run gets ("userca batch").  wait: block until it is
+ * free; else fail at once with UC_E_STATE "DIR is being written by
+ * userca batch, pid 1234".  *out is the caller's to release.
+ */
+struct uc_lock;
+int		 uc_lock_take(const char *dir, const char *name,
+		    const char *what, int wait, struct uc_lock **out);
+void		 uc_lock_release(struct uc_lock *);	/* NULL-safe */
 /* mkdir -p with mode for the last component; ok if it exists. */
 int		 dir_make(const char *path, mode_t mode);
 /* 1 if path exists. */

@@ -126,7 +126,7 @@ def check(mode, home, out, csvfile, total=None, old=None, cache=None):
             if key not in cache:
                 pws = [pw for s, pw in reversed(jl.get(name[:-4], []))]
                 todo.append((key, (path, pws)))
-        elif name in ("manifest.csv", ".userca-batch.journal", ".partial"):
+        elif name in ("manifest.csv", ".userca-batch.journal", ".partial", ".userca.lock"):
             continue
         elif ".tmp" in name:
             (errs if mode == "final" else notes).append("temporary file left in OUT: %s" % name)
