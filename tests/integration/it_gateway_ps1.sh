@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # regexes and check_cond conditions hold literal $
+# public/gateway/userca-trust.ps1, the script Windows/IIS admins run, for
+# three homes: root + issuing CA with a non-ASCII org full of PowerShell
+# quoting characters, a root-only CA, and a userca.conf edited by hand to
+# put "#>" (end of a PowerShell block comment) in the org name.
+#
+#   - every script parses with the tree-sitter PowerShell grammar (WASM, run
+#     by node + web-tree-sitter from tests/integration/node_modules): no
+#     ERROR or MISSING node
+#   - it never removes anything: no removal command or method at all, and
+#     every command and method it calls is on a short list of harmless ones
+#   - the root goes into Root, the issuing CA into CA and ClientAuthIssuer
+#     (root-only: the root into ClientAuthIssuer too), nothing else
+#   - each change (.Add, New-ItemProperty) sits behind $PSCmdlet.ShouldProcess
+#     in a function with SupportsShouldProcess, so -WhatIf works
+#   - the SCHANNEL values are set only under -RestrictClientAuthIssuers
+#   - UTF-8 BOM, #Requires -RunAsAdministrator first, CmdletBinding with
+#     SupportsShouldProcess; thumbprint lists split and checked (40 hex)
+#   - embedded thumbprints and certificates are openssl's SHA-1 and DER of
+#     the CA files; the SHA-256 the script computes is checked against
+#     -ExpectedRootSha256, and ca.json's root.sha256 (where the script sends
+#     the admin) is openssl's SHA-256 of root.crt
+#
+# No PowerShell runs here: what the script does on Windows is not executed.
+# Needs node and `npm ci --prefix tests/integration` (scripts/deps does it);
+# missing, the grammar check FAILS rather than skips.
+. "$(dirname "$0")/lib.sh"
+
+PS_DIR=$UC_SRC/tests/integration
+fp() { openssl x509 -in "$1" -noout -fingerprint -"$2" | sed 's/.*=//; s/://g'; }
+ps_var() { sed -n "s/^\\\$$1 = '\\(.*\\)'\$/\\1/p" "$2"; }
+
+# Harmless names: reading stores and the registry, output, the script's own
+# functions, certificate/hash helpers, and the two changes it may make
+# (X509Store.Add, New-ItemProperty), both checked below.
+ALLOWED="command Add-UsercaCert
+command ConvertTo-UsercaHex
+command Get-ItemProperty
+command Get-UsercaStore
+command New-ItemProperty
+command New-Object
+command New-UsercaCert
+command Out-Null
+command Set-StrictMode
+command Set-UsercaSchannel
+command Split-UsercaThumbprints
+command Where-Object
+command Write-Output
+command Write-Warning
+method Add
+method Close
+method ComputeHash
+method Create
+method Dispose
+method FromBase64String
+method GetNameInfo
+method Open
+method ShouldProcess
+method ToBase64String
+method ToString
+method ToUpperInvariant"
+
+# Functions whose body calls .Add( or New-ItemProperty: each must declare
+# SupportsShouldProcess and call ShouldProcess before the change; neither
+# change may appear outside a function.
+should_process_violations() {
+	awk '
+	/^function / { fn = $2; sp = 0; sup = 0; next }
+	/^}/ { fn = ""; next }
+	/SupportsShouldProcess/ { sup = 1 }
+	/ShouldProcess\(/ { sp = 1 }
+	/\.Add\(|New-ItemProperty/ {
+		if (fn == "") print "outside a function: " $0
+		else if (!sup) print fn ": no SupportsShouldProcess"
+		else if (!sp) print fn ": change before ShouldProcess: " $0
+	}' "$1"
+}
+
+# Lines calling Set-UsercaSchannel outside the if ($RestrictClientAuthIssuers)
+# block.
+schannel_outside_optin() {
+	awk '
+	/^if \(\$RestrictClientAuthIssuers\) \{/ { optin = 1; next }
+	optin && /^}/ { optin = 0 }
+	/^[ \t]*Set-UsercaSchannel / && !optin { print }' "$1"
+}
+
+check_ps1() {	# LABEL HOME ROOT_CRT ISSUING_CRT ORG
+	local l=$1 h=$2 rc=$3 ic=$4 org=$5 f=$2/public/gateway/userca-trust.ps1 stores
+	check_file "$l: userca-trust.ps1 written" "$f"
+	check_eq "$l: starts with a UTF-8 BOM (PowerShell 5.1 reads it as UTF-8)" \
+	    "$(head -c 3 "$f" | xxd -p)" "efbbbf"
+	check_eq "$l: first line is #Requires -RunAsAdministrator" \
+	    "$(head -1 "$f" | tail -c +4)" "#Requires -RunAsAdministrator"
+	check_grep "$l: script-level CmdletBinding(SupportsShouldProcess)" \
+	    '^\[CmdletBinding\(SupportsShouldProcess( = \$true)?\)\]$' "$f"
+	check_grep "$l: the org name, UTF-8, in the help" "Trust the .*userca CA" "$f"
+	if grep -qF -- "$org" "$f"; then pass "$l: org '$org' as written"; else bad "$l: org '$org' not in the script"; fi
+
+	# ---- never removes -------------------------------------------------
+	check_nogrep "$l: no removal of any certificate, store entry or value" \
+	    'Remove-Item|Remove-ItemProperty|Move-Item|\.Remove(Range)?\(|delstore|certutil|Clear-Item' "$f"
+	check_nogrep "$l: no -KeepThumbprints removal loop over Root" \
+	    'Cert:\\LocalMachine\\Root' "$f"
+	check_eq "$l: the changes it can make are behind ShouldProcess" \
+	    "$(should_process_violations "$f")" ""
+	check_eq "$l: one X509Store.Add and one New-ItemProperty in all" \
+	    "$(grep -c '\.Add(' "$f" || true) $(grep -c 'New-ItemProperty' "$f" || true)" "1 1"
+	check_grep "$l: New-ItemProperty only on the SCHANNEL key" \
+	    '^    New-ItemProperty -Path \$SchannelKey ' "$f"
+	check_grep "$l: SchannelKey is the SCHANNEL key" \
+	    "^\\\$SchannelKey = 'HKLM:\\\\SYSTEM\\\\CurrentControlSet\\\\Control\\\\SecurityProviders\\\\SCHANNEL'\$" "$f"
+	check_eq "$l: SCHANNEL values set only under -RestrictClientAuthIssuers" \
+	    "$(schannel_outside_optin "$f")" ""
+	check_grep "$l: opt-in sets SendTrustedIssuerList=1" "^    Set-UsercaSchannel 'SendTrustedIssuerList' 1\$" "$f"
+	check_grep "$l: opt-in sets ClientAuthTrustMode=2" "^    Set-UsercaSchannel 'ClientAuthTrustMode' 2\$" "$f"
+	check_grep "$l: reports certificates in Root that are not self-signed (403.16)" \
+	    'SubjectName\.RawData\) -ne \[Convert\]::ToBase64String\(\$c\.IssuerName\.RawData' "$f"
+	check_grep "$l: imports only with -Apply" 'if \(-not \$Apply\)' "$f"
+
+	# ---- where each certificate goes -------------------------------------
+	stores=$(sed -n "s/^ *Add-UsercaCert \\\$\\([a-zA-Z]*\\) '\\([A-Za-z]*\\)'\$/\\1>\\2/p" "$f" | sort | tr '\n' ' ')
+	if [[ $(ps_var RootThumbprint "$f") == "$(ps_var IssuingThumbprint "$f")" ]]; then
+		check_eq "$l: root-only: root into Root and ClientAuthIssuer" \
+		    "$stores" "rootCert>ClientAuthIssuer rootCert>Root "
+	else
+		check_eq "$l: root into Root; issuing CA into CA and ClientAuthIssuer" \
+		    "$stores" "issuingCert>CA issuingCert>ClientAuthIssuer rootCert>Root "
+	fi
+
+	# ---- embedded certificates -------------------------------------------
+	check_eq "$l: RootThumbprint is openssl's SHA-1 of the root" \
+	    "$(ps_var RootThumbprint "$f")" "$(fp "$rc" sha1)"
+	check_eq "$l: IssuingThumbprint is openssl's SHA-1 of the issuing CA" \
+	    "$(ps_var IssuingThumbprint "$f")" "$(fp "$ic" sha1)"
+	ps_var RootCer "$f" | openssl base64 -d -A >"$T/$l-root.der"
+	openssl x509 -in "$rc" -outform DER -out "$T/$l-root-want.der"
+	check_same "$l: the embedded root is the root certificate's DER" "$T/$l-root.der" "$T/$l-root-want.der"
+	ps_var IssuingCer "$f" | openssl base64 -d -A >"$T/$l-iss.der"
+	openssl x509 -in "$ic" -outform DER -out "$T/$l-iss-want.der"
+	check_same "$l: the embedded issuing CA is its certificate's DER" "$T/$l-iss.der" "$T/$l-iss-want.der"
+	check_grep "$l: embedded thumbprints checked before use" 'throw "thumbprint mismatch' "$f"
+
+	# ---- SHA-256 of the root ---------------------------------------------
+	check_grep "$l: computes SHA-256 of the embedded root DER" \
+	    '^\$rootSha256 = ConvertTo-UsercaHex \(\$sha\.ComputeHash\(\[Convert\]::FromBase64String\(\$RootCer\)\)\)$' "$f"
+	check_grep "$l: SHA256 from .NET" '^\$sha = \[System\.Security\.Cryptography\.SHA256\]::Create\(\)$' "$f"
+	check_grep "$l: -ExpectedRootSha256 must be 64 hex digits" "if \\(\\\$want -notmatch '\\^\\[0-9A-F\\]\\{64\\}\\\$'\\) \\{ throw" "$f"
+	check_grep "$l: aborts when -ExpectedRootSha256 differs" 'if \(\$want -ne \$rootSha256\) \{ throw ' "$f"
+	check_grep "$l: without it, says it only checked its own copy" 'only checked its own copy of the root' "$f"
+	check_grep "$l: and where the fingerprint is (ca.json)" 'root\.sha256 in public/ca\.json' "$f"
+	check_eq "$l: ca.json root.sha256 is openssl's SHA-256 of the root" \
+	    "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["root"]["sha256"])' "$h/public/ca.json")" \
+	    "$(fp "$rc" sha256)"
+	check_grep "$l: thumbprint lists split on commas/spaces/quotes" "-split '\\[\\\\s,''\"\\]\\+'" "$f"
+	check_grep "$l: each thumbprint exactly 40 hex digits, else abort" \
+	    "if \\(\\\$t -notmatch '\\^\\[0-9A-Fa-f\\]\\{40\\}\\\$'\\) \\{ throw" "$f"
+
+	cp "$f" "$T/ps1/$l.ps1"
+}
+
+mkdir -p "$T/ps1"
+
+ORG="Café Ünïcode & 'Quote' \"dq\" ‘curly’ \$(x) \`tick"
+ca_init "$T/inter" --intermediate --profile modern
+check_ps1 inter "$T/inter" "$T/inter/root/root.crt" "$T/inter/issuing/ca.crt" "$ORG"
+
+ORG='Root Only Org'
+ca_init "$T/rootonly"
+check_ps1 rootonly "$T/rootonly" "$T/rootonly/root/root.crt" "$T/rootonly/root/root.crt" "$ORG"
+check_eq "rootonly: one certificate, so the same thumbprint twice" \
+    "$(ps_var IssuingThumbprint "$T/rootonly/public/gateway/userca-trust.ps1")" \
+    "$(ps_var RootThumbprint "$T/rootonly/public/gateway/userca-trust.ps1")"
+
+# init refuses '#', but userca.conf is a text file: "#>" would end the help
+# comment and make the rest of the name PowerShell code.
+ORG='Plain'
+ca_init "$T/hand" --intermediate
+sed -i 's/^org = .*/org = Evil #> Write-Host pwned <#/' "$T/hand/userca.conf"
+must "publish after a hand edit of org" uc publish --home "$T/hand"
+check_ps1 hand "$T/hand" "$T/hand/root/root.crt" "$T/hand/issuing/ca.crt" "Evil # > Write-Host pwned <#"
+
+# ---- the PowerShell grammar ----------------------------------------------------
+if ! command -v node >/dev/null; then
+	bad "node is not installed (scripts/deps installs nodejs)"
+elif [[ ! -f $PS_DIR/node_modules/web-tree-sitter/package.json ||
+    ! -f $PS_DIR/node_modules/tree-sitter-powershell/tree-sitter-powershell.wasm ]]; then
+	bad "web-tree-sitter / tree-sitter-powershell missing: npm ci --prefix tests/integration (scripts/deps)"
+else
+	run node "$PS_DIR/ps1_parse.mjs" "$T"/ps1/*.ps1
+	if [[ $RC -eq 0 ]]; then
+		pass "every generated script parses (tree-sitter PowerShell grammar, no ERROR/MISSING node)"
+	else
+		bad "PowerShell grammar (exit $RC)"
+		grep -E '^(syntax|selftest)' "$OUT" | head -20 | sed 's/^/    | /'
+		_show
+	fi
+	check_eq "the grammar saw all three scripts" "$(grep -c '^parsed ' "$OUT")" 3
+	extra=$(grep -E '^(command|method|dynamic) ' "$OUT" | grep -vxF -- "$ALLOWED" || true)
+	check_eq "every command and method called is a harmless one (none removes)" "$extra" ""
+	check_cond "the census found the imports and the registry write" \
+	    'grep -qx "command Add-UsercaCert" "$OUT" && grep -qx "method Add" "$OUT" && grep -qx "command New-ItemProperty" "$OUT"'
+fi
+
+summary
