@@ -54,7 +54,8 @@ cmd_init(int argc, char **argv)
 		case O_HELP:
 			return cli_help(INIT_USAGE,
 			    "Creates a CA home: the root CA (key encrypted at "
-			    "rest with the passphrase,\nAES-256 PKCS#8, 0600), "
+			    "rest with the passphrase,\nAES-256 PKCS#8, PBKDF2 "
+			    "with 600,000 iterations, 0600), "
 			    "with --intermediate an issuing CA signed by it,\n"
 			    "the records database, the first CRLs and public/."
 			    "\n\n"
@@ -86,6 +87,22 @@ cmd_init(int argc, char **argv)
 	printf("created CA in %s (%s profile%s)\n", o.home,
 	    o.profile != NULL ? o.profile : "compatible",
 	    o.intermediate ? ", root + issuing CA" : ", root only");
+	/*
+	 * An --intermediate home is the one the daemon runs on; the root key
+	 * is not needed there once the first CRLs are signed.
+	 */
+	fflush(stdout);
+	if (o.intermediate)
+		fprintf(stderr, "userca: warning: the root key %s/root/root.key "
+		    "is on this host, which will issue\n"
+		    "  day to day (and may run userca-enrolld) without it.  "
+		    "Move it offline: copy\n"
+		    "  %s to offline media (the root's home: 'crl --root', "
+		    "'root sign-intermediate'),\n"
+		    "  then delete root/root.key here; import root CRLs with "
+		    "'crl --import-root'.\n"
+		    "  README: \"Moving the root key offline\".\n", o.home,
+		    o.home);
 	return 0;
 }
 

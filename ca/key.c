@@ -1,6 +1,7 @@
 /*
  * key.c: key generation, key policy, PKCS#8 on disk.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,8 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
 
 #include "pki.h"
 
@@ -322,6 +325,39 @@ out:
 	return rc;
 }
 
+/*
+ * PKCS#8 EncryptedPrivateKeyInfo of k: PBES2, AES-256-CBC, PBKDF2 with
+ * HMAC-SHA256, KEY_PBKDF2_ITER iterations and a 16-byte salt, as PEM
+ * into bio.  PEM_write_bio_PKCS8PrivateKey() would use 2,048 iterations.
+ */
+static int
+key_encrypt_pem(BIO *bio, EVP_PKEY *k, const char *pass)
+{
+	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+	X509_ALGOR *pbe = NULL;
+	X509_SIG *p8 = NULL;
+	unsigned char salt[16];
+	size_t plen = strlen(pass);
+	int ok = 0;
+
+	if (plen > INT_MAX || RAND_bytes(salt, sizeof(salt)) <= 0 ||
+	    (p8inf = EVP_PKEY2PKCS8(k)) == NULL ||
+	    (pbe = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), KEY_PBKDF2_ITER,
+	    salt, (int)sizeof(salt), NULL, NID_hmacWithSHA256, NULL)) == NULL)
+		goto out;
+	if ((p8 = PKCS8_set0_pbe_ex(pass, (int)plen, p8inf, pbe, NULL,
+	    NULL)) == NULL)
+		goto out;
+	pbe = NULL;	/* now owned by p8 */
+	ok = PEM_write_bio_PKCS8(bio, p8) == 1;
+out:
+	X509_SIG_free(p8);
+	X509_ALGOR_free(pbe);
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	OPENSSL_cleanse(salt, sizeof(salt));
+	return ok;
+}
+
 int
 key_write(const char *path, EVP_PKEY *k, const char *pass)
 {
@@ -333,9 +369,7 @@ key_write(const char *path, EVP_PKEY *k, const char *pass)
 	if ((bio = BIO_new(BIO_s_secmem())) == NULL)
 		return uc_seterr_ssl(UC_E_INTERNAL, "BIO_new");
 	if (pass != NULL)
-		/* PBES2: AES-256-CBC, PBKDF2 with HMAC-SHA256. */
-		ok = PEM_write_bio_PKCS8PrivateKey(bio, k, EVP_aes_256_cbc(),
-		    NULL, 0, NULL, (void *)(uintptr_t)pass);
+		ok = key_encrypt_pem(bio, k, pass);
 	else
 		ok = PEM_write_bio_PKCS8PrivateKey(bio, k, NULL, NULL, 0,
 		    NULL, NULL);
