@@ -90,7 +90,14 @@ struct pubfile {
 
 #define NPUB	6
 
+/*
+ * One generation of the public files, never changed once published.
+ * Readers take a reference (pub_get) and may use it without the lock;
+ * a reload swaps in a new set, and the old one goes when its last
+ * reader puts it back.
+ */
 struct pubset {
+	int		 refs;		/* atomic: d->pub's, and each reader's */
 	struct pubfile	 f[NPUB];
 };
 
@@ -103,7 +110,8 @@ struct enrolld {
 	struct econf		 conf;
 	struct authority	*a;
 	pthread_rwlock_t	 publock;
-	struct pubset		*pub;		/* replaced whole on reload */
+	struct pubset		*pub;		/* replaced whole on reload,
+						 * under publock (write) */
 	struct ratelimit	*rl;
 	struct metrics		*m;
 	char			 health_why[512];
@@ -119,6 +127,11 @@ int	enrolld_init(struct enrolld *, const char *config);
 void	enrolld_free(struct enrolld *);
 /* Load public/ into memory (again) and swap it in. */
 int	pub_reload(struct enrolld *);
+/* The set in force with a reference the caller gives back with pub_put();
+ * NULL before the first pub_reload(). */
+struct pubset *pub_get(struct enrolld *);
+/* Drop a reference; the last one frees the set.  NULL-safe. */
+void	pub_put(struct pubset *);
 /*
  * The periodic job: re-sign the issuing CRL when nextUpdate comes within
  * refresh_before or a revocation is not yet on it (the CLI may revoke on

@@ -123,16 +123,15 @@ etag_match(const char *inm, const char *etag)
 	return 0;
 }
 
+/* ps: a reference the caller holds, so no lock is needed. */
 static void
-serve_pub(struct enrolld *d, const struct req *q, struct resp *r, int idx)
+serve_pub(const struct pubset *ps, const struct req *q, struct resp *r,
+    int idx)
 {
-	const struct pubfile *f;
+	const struct pubfile *f = &ps->f[idx];
 	int64_t now = uc_now(), ims, age;
 
-	pthread_rwlock_rdlock(&d->publock);
-	f = &d->pub->f[idx];
 	if (f->body == NULL) {
-		pthread_rwlock_unlock(&d->publock);
 		json_error(r, 404, "not_published", "%s has not been published "
 		    "yet (userca publish)", q->path);
 		return;
@@ -163,24 +162,25 @@ serve_pub(struct enrolld *d, const struct req *q, struct resp *r, int idx)
 	    (ims = parse_http_date(q->if_modified_since)) >= 0 &&
 	    f->mtime <= ims)) {
 		r->status = 304;
-		pthread_rwlock_unlock(&d->publock);
 		return;
 	}
 	r->status = 200;
 	r->blob = blob_ref(f->body);
-	pthread_rwlock_unlock(&d->publock);
 }
 
 static void
 serve_health(struct enrolld *d, struct resp *r)
 {
 	json_t *o;
+	int healthy;
 
+	/* crl_watch() rewrites both under the write lock. */
 	pthread_rwlock_rdlock(&d->publock);
-	o = json_pack("{s:s, s:s}", "status", d->healthy ? "ok" : "unhealthy",
+	healthy = d->healthy;
+	o = json_pack("{s:s, s:s}", "status", healthy ? "ok" : "unhealthy",
 	    "detail", d->health_why);
 	pthread_rwlock_unlock(&d->publock);
-	json_ok(r, d->healthy ? 200 : 503, o, 0);
+	json_ok(r, healthy ? 200 : 503, o, 0);
 }
 
 static void
@@ -591,6 +591,7 @@ method_is(const struct req *q, const char *m)
 void
 handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 {
+	struct pubset *ps;
 	char tok[TOKEN_LEN + 1];
 	int i, get = method_is(q, "GET") || method_is(q, "HEAD");
 
@@ -598,18 +599,24 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 	r->route = "other";
 
 	/* Public files, health and metrics: any transport. */
+	if ((ps = pub_get(d)) == NULL) {
+		json_error(r, 503, "not_ready", "the public files are not "
+		    "loaded");
+		return;
+	}
 	for (i = 0; i < NPUB; i++) {
-		if (strcmp(q->path, d->pub->f[i].route) != 0)
+		if (strcmp(q->path, ps->f[i].route) != 0)
 			continue;
-		r->route = d->pub->f[i].route;
+		r->route = ps->f[i].route;	/* static: outlives ps */
 		if (!get) {
 			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
 			json_error(r, 405, "method_not_allowed", "use GET");
-			return;
-		}
-		serve_pub(d, q, r, i);
+		} else
+			serve_pub(ps, q, r, i);
+		pub_put(ps);
 		return;
 	}
+	pub_put(ps);
 	if (strcmp(q->path, "/healthz") == 0 || strcmp(q->path, "/metrics") ==
 	    0) {
 		r->route = strcmp(q->path, "/healthz") == 0 ? "/healthz" :

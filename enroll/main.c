@@ -645,13 +645,8 @@ enrolld_free(struct enrolld *d)
 	authority_free(d->a);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);
-	if (d->pub != NULL) {
-		int i;
-
-		for (i = 0; i < NPUB; i++)
-			blob_unref(d->pub->f[i].body);
-		free(d->pub);
-	}
+	pub_put(d->pub);
+	d->pub = NULL;
 	pthread_rwlock_destroy(&d->publock);
 	sem_destroy(&d->keygen);
 	econf_clear(&d->conf);

@@ -57,6 +57,27 @@ pubset_free(struct pubset *ps)
 	free(ps);
 }
 
+struct pubset *
+pub_get(struct enrolld *d)
+{
+	struct pubset *ps;
+
+	pthread_rwlock_rdlock(&d->publock);
+	if ((ps = d->pub) != NULL)
+		__atomic_add_fetch(&ps->refs, 1, __ATOMIC_SEQ_CST);
+	pthread_rwlock_unlock(&d->publock);
+	return ps;
+}
+
+void
+pub_put(struct pubset *ps)
+{
+	if (ps == NULL || __atomic_sub_fetch(&ps->refs, 1, __ATOMIC_SEQ_CST) >
+	    0)
+		return;
+	pubset_free(ps);
+}
+
 /* CRL facts for health, metrics and Cache-Control. */
 static void
 crl_facts(struct pubfile *f)
@@ -115,6 +136,7 @@ pub_reload(struct enrolld *d)
 
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	ps->refs = 1;		/* d->pub's, once swapped in */
 	for (i = 0; i < NPUB; i++) {
 		f = &ps->f[i];
 		f->route = pubs[i].route;
@@ -168,7 +190,8 @@ pub_reload(struct enrolld *d)
 	old = d->pub;
 	d->pub = ps;
 	pthread_rwlock_unlock(&d->publock);
-	pubset_free(old);	/* in-flight responses hold their own refs */
+	/* Requests still reading the old set hold their own references. */
+	pub_put(old);
 	return UC_OK;
 }
 
