@@ -180,11 +180,19 @@ void	redact_path(const char *path, char *out, size_t len);
 
 /* ---- ratelimit.c ---------------------------------------------------------------- */
 
+#define RL_KEYLEN	9	/* family + IPv4 address or IPv6 /64 */
+
+/* NULL: out of memory (or no randomness for the hash seed). */
 struct ratelimit *ratelimit_new(void);
 void	ratelimit_free(struct ratelimit *);
-/* 1 if addr has had limit or more failures in the last minute. */
+/* The client addr (text) counts as: IPv4 address or IPv6 /64.  Returns 0
+ * (key all zero, one shared client) when addr is not an address. */
+int	ratelimit_key(const char *addr, unsigned char key[RL_KEYLEN]);
+/* 1 if addr's client has had limit or more failures in its current
+ * one-minute window. */
 int	ratelimit_blocked(struct ratelimit *, const char *addr, int limit,
 	    int64_t now);
+/* Count one failure for addr's client. */
 void	ratelimit_fail(struct ratelimit *, const char *addr, int64_t now);
 
 /* ---- conns.c: open connections, per-client limits, request deadlines ---- */

@@ -559,6 +559,31 @@ redact_path(const char *path, char *out, size_t len)
 			out[i] = '?';
 }
 
+/*
+ * A client over the failure limit is refused, unless the token it brings
+ * is valid and unused: others behind the same address (a NAT) failing
+ * must not stop a user with a good link.  Returns 1 when the request may
+ * go on; else r holds the 429.
+ */
+static int
+limit_pass(struct enrolld *d, struct resp *r, const char *token, int limited)
+{
+	struct token_info ti;
+	int valid;
+
+	if (!limited)
+		return 1;
+	memset(&ti, 0, sizeof(ti));
+	valid = authority_token_lookup(d->a, token, &ti) == UC_OK &&
+	    ti.state == TOKEN_VALID;
+	token_info_clear(&ti);
+	if (valid)
+		return 1;
+	json_error(r, 429, "rate_limited", "too many failed enrollment "
+	    "attempts from this address; wait a minute");
+	return 0;
+}
+
 /* "/prefix<token>suffix" -> token (copied) if the path has that shape. */
 static int
 take_token(const char *path, const char *prefix, const char *suffix,
@@ -593,7 +618,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 {
 	struct pubset *ps;
 	char tok[TOKEN_LEN + 1];
-	int i, get = method_is(q, "GET") || method_is(q, "HEAD");
+	int i, limited = 0, get = method_is(q, "GET") || method_is(q, "HEAD");
 
 	memset(r, 0, sizeof(*r));
 	r->route = "other";
@@ -656,14 +681,9 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			    "only served over HTTPS");
 			return;
 		}
-		if (ratelimit_blocked(d->rl, q->client,
+		limited = ratelimit_blocked(d->rl, q->client,
 		    __atomic_load_n(&d->conf.rate_limit, __ATOMIC_RELAXED),
-		    uc_now())) {
-			json_error(r, 429, "rate_limited", "too many failed "
-			    "enrollment attempts from this address; wait a "
-			    "minute");
-			return;
-		}
+		    uc_now());
 	}
 	if (take_token(q->path, "/enroll/", "", tok)) {
 		r->route = "/enroll/:token";
@@ -672,6 +692,8 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
+		if (!limit_pass(d, r, tok, limited))
+			return;
 		/* The page itself asks the API; it needs no token check. */
 		serve_web(d, r, "enroll.html", "text/html; charset=utf-8");
 		return;
@@ -683,6 +705,8 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
+		if (!limit_pass(d, r, tok, limited))
+			return;
 		token_json(d, q, r, tok);
 		return;
 	}
@@ -697,6 +721,8 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use POST");
 			return;
 		}
+		if (!limit_pass(d, r, tok, limited))
+			return;
 		if (csr)
 			enroll_csr(d, q, r, tok);
 		else

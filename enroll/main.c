@@ -597,8 +597,13 @@ stop(struct listener *l, int drain)
 
 	if (l->mhd == NULL)
 		return;
+	/*
+	 * Stop listening at once, but close the socket only after the daemon
+	 * has stopped: its epoll workers may still be taking it out of their
+	 * sets, and a closed number could already be another file's.
+	 */
 	if ((s = MHD_quiesce_daemon(l->mhd)) != MHD_INVALID_SOCKET)
-		close(s);
+		(void)shutdown(s, SHUT_RDWR);
 	for (i = 0; i < drain * 10; i++) {
 		di = MHD_get_daemon_info(l->mhd,
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -608,6 +613,8 @@ stop(struct listener *l, int drain)
 	}
 	MHD_stop_daemon(l->mhd);
 	l->mhd = NULL;
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
 }
 
 int
