@@ -87,8 +87,11 @@ check_eq "installed root.crl.pem = served /root.crl" "$(openssl crl -in "$GW/roo
 check_eq "crls.pem: root CRL + issuing CRL" "$(grep -c 'BEGIN X509 CRL' "$GW/crls.pem")" 2
 check "openssl verify -crl_check_all with the installed files: u1 good" \
     openssl verify -no-CApath -no-CAstore -crl_check_all -CAfile "$GW/ca.pem" -CRLfile "$GW/crls.pem" "$T/u1c1.pem"
-check_eq "installed files are 0644" "$(stat -c %a "$GW/ca.pem" "$GW/crls.pem" | sort -u)" 644
-check_eq "no temporary files left in DIR" "$(cd "$GW" && find . -mindepth 1 -maxdepth 1 | sort | tr "\n" " ")" "./.state ./ca.pem ./crl.pem ./crls.pem ./root.crl.pem "
+check_eq "installed files are 0644" "$(stat -L -c %a "$GW/ca.pem" "$GW/crls.pem" | sort -u)" 644
+check_eq "no temporary files left in DIR" "$(cd "$GW" && find . -mindepth 1 -maxdepth 1 | sort | tr "\n" " ")" "./.current ./.sets ./.state ./ca.pem ./crl.pem ./crls.pem ./root.crl.pem "
+check_eq "DIR/ca.pem etc. are links into .current (one rename switches all four)" \
+    "$(cd "$GW" && readlink ca.pem crl.pem root.crl.pem crls.pem | tr "\n" " ")" ".current/ca.pem .current/crl.pem .current/root.crl.pem .current/crls.pem "
+check_eq "one set of files in .sets" "$(find "$GW/.sets" -mindepth 1 -maxdepth 1 | wc -l)" 1
 cp "$GW/crl.pem" "$T/crl-old.pem"	# number 1: the rollback case below
 STATE1=$(gw_state)
 
