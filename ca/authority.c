@@ -434,6 +434,23 @@ authority_enroll_url(struct authority *a, const char *token)
 }
 
 int
+authority_enroll_check(struct authority *a)
+{
+	const char *u = a->conf.enroll_url;
+
+	if ((u != NULL && strncmp(u, "https://", 8) == 0) ||
+	    a->conf.allow_http_links)
+		return UC_OK;
+	return uc_seterr(UC_E_POLICY, "%s%.100s%s is not https, and an "
+	    "enrollment link is a one-time credential: give the CA an https "
+	    "--enroll-url (userca init --enroll-url https://HOST:PORT; on "
+	    "this home: enroll_url in userca.conf); plain http links only "
+	    "on a test or lab CA made with --allow-http-links",
+	    u != NULL ? "the enrollment URL '" : "the CA has no enrollment "
+	    "URL and its base URL '", u != NULL ? u : a->conf.base_url, "'");
+}
+
+int
 reader_store(struct authority *a, struct store **out)
 {
 	char *p;
@@ -1042,15 +1059,25 @@ fill_conf(const struct init_opts *o, int intermediate, struct ca_conf *c)
 		    "(compatible or modern)", o->profile);
 	c->org = strdup(o->org);
 	c->base_url = strdup(o->base_url);
+	/* Links are one-time credentials: https, unless a lab asks. */
 	if (o->enroll_url != NULL) {
 		if (!url_valid(o->enroll_url) ||
 		    o->enroll_url[strlen(o->enroll_url) - 1] == '/')
 			return uc_seterr(UC_E_INVALID, "--enroll-url '%.100s' "
 			    "must be an http(s) URL, no trailing '/'",
 			    o->enroll_url);
+		if (strncmp(o->enroll_url, "https://", 8) != 0 &&
+		    !o->allow_http_links)
+			return uc_seterr(UC_E_POLICY, "--enroll-url '%.100s' "
+			    "is not https (plain http links only with "
+			    "--allow-http-links, for tests and labs)",
+			    o->enroll_url);
 		if ((c->enroll_url = strdup(o->enroll_url)) == NULL)
 			return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
+	} else if (strncmp(o->base_url, "https://", 8) == 0 &&
+	    (c->enroll_url = strdup(o->base_url)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	c->allow_http_links = o->allow_http_links != 0;
 	c->profile = strdup(o->profile != NULL ? o->profile : "compatible");
 	snprintf(cn, sizeof(cn), "%.60s Root CA", o->org);
 	c->root_cn = strdup(o->root_cn != NULL ? o->root_cn : cn);

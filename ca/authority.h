@@ -16,11 +16,13 @@
 struct ca_conf {
 	char	*org;
 	char	*base_url;
-	char	*enroll_url;	/* where enrollment links point; NULL: base */
+	char	*enroll_url;	/* where enrollment links point; NULL: none
+				 * (base_url with allow_http_links) */
 	char	*profile;
 	char	*root_cn;
 	char	*issuing_cn;
 	int	 intermediate;	/* issuing CA distinct from the root */
+	int	 allow_http_links; /* tests and labs: http enrollment links */
 	int	 root_days;
 	int	 issuing_days;
 	int	 user_days;
@@ -42,11 +44,13 @@ struct init_opts {
 	const char	*home;
 	const char	*org;
 	const char	*base_url;
-	const char	*enroll_url;	/* NULL: base_url */
+	const char	*enroll_url;	/* https; NULL: base_url when that
+					 * is https, else none */
 	const char	*profile;	/* NULL: compatible */
 	const char	*root_cn;	/* NULL: "<org> Root CA" */
 	const char	*issuing_cn;	/* NULL: "<org> Issuing CA" */
 	int		 intermediate;
+	int		 allow_http_links; /* http enrollment links allowed */
 };
 
 /* Create a new CA home (refuses, UC_E_EXISTS, if one is there). */
@@ -224,6 +228,13 @@ int	authority_crl_state(struct authority *, int root, struct crl_state *);
 
 /* "<enroll_url or base_url>/enroll/<token>" (caller frees). */
 char	*authority_enroll_url(struct authority *, const char *token);
+/*
+ * UC_OK when enrollment links may be handed out: the CA's enrollment URL
+ * is https, or userca.conf allows http links (allow_http_links, for tests
+ * and labs).  UC_E_POLICY naming --enroll-url otherwise.  Call it before
+ * making a token: a link is a password, never sent in clear.
+ */
+int	authority_enroll_check(struct authority *);
 
 /* The CA home's path; borrowed. */
 const char *authority_home(struct authority *);

@@ -140,6 +140,11 @@ cmd_batch(int argc, char **argv)
 			    "of cores)\n"
 			    "  --dry-run    check the whole file, report every "
 			    "problem, issue nothing\n"
+			    "  --tokens     links, not files; refused when the "
+			    "CA's enrollment URL is not\n"
+			    "               https (init --enroll-url) and the CA "
+			    "was not made with\n"
+			    "               --allow-http-links\n"
 			    "  --ttl T      token lifetime: 7d, 72h, ... "
 			    "(default: userca.conf)\n");
 		default:
@@ -159,6 +164,10 @@ cmd_batch(int argc, char **argv)
 	o.arg = &u;
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
 		return ex;
+	if (o.tokens && (rc = authority_enroll_check(a)) != UC_OK) {
+		ex = cli_fail(rc, "batch --tokens");
+		goto out;
+	}
 	rc = authority_batch(a, &o, &st);
 	secs = uc_mono() - u.t0;
 	if (u.tty)
@@ -229,9 +238,12 @@ cmd_token(int argc, char **argv)
 		case O_HELP:
 			return cli_help(TOKEN_USAGE,
 			    "Creates a one-time enrollment token for the user "
-			    "and prints the enrollment\nURL (<base-url>/enroll/"
+			    "and prints the enrollment\nURL (<enroll-url>/enroll/"
 			    "<token>).  Only the token's SHA-256 is stored; the "
-			    "URL\nis shown once.\n");
+			    "URL\nis shown once.  Refused when the CA's "
+			    "enrollment URL is not https (userca init\n"
+			    "--enroll-url), unless the CA was made with "
+			    "--allow-http-links.\n");
 		default:
 			return cli_usage(TOKEN_USAGE);
 		}
@@ -240,6 +252,11 @@ cmd_token(int argc, char **argv)
 		return cli_usage(TOKEN_USAGE);
 	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
 		return ex;
+	/* Before the token is recorded: a refused link leaves nothing. */
+	if ((rc = authority_enroll_check(a)) != UC_OK) {
+		ex = cli_fail(rc, "token");
+		goto out;
+	}
 	if ((rc = authority_token(a, &id, ttl, &tok, &expires)) != UC_OK) {
 		ex = cli_fail(rc, id.username);
 		goto out;

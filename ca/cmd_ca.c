@@ -11,11 +11,11 @@
 enum {
 	O_HOME = 256, O_ORG, O_BASE, O_INTER, O_PROFILE, O_ROOTCN, O_ISSCN,
 	O_PASSF, O_OUT, O_ROOT, O_DAYS, O_IMPORT, O_CN, O_ENROLL, O_RUNWAY,
-	O_HELP
+	O_HTTPLINKS, O_HELP
 };
 
 #define INIT_USAGE "init --org NAME --base-url URL [--enroll-url URL] " \
-	"[--intermediate] " \
+	"[--allow-http-links] [--intermediate] " \
 	"[--profile compatible|modern] [--root-cn CN] [--issuing-cn CN] " \
 	"[--passphrase-file F] [--home DIR]"
 
@@ -27,6 +27,7 @@ cmd_init(int argc, char **argv)
 		{ "org", required_argument, NULL, O_ORG },
 		{ "base-url", required_argument, NULL, O_BASE },
 		{ "enroll-url", required_argument, NULL, O_ENROLL },
+		{ "allow-http-links", no_argument, NULL, O_HTTPLINKS },
 		{ "intermediate", no_argument, NULL, O_INTER },
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "root-cn", required_argument, NULL, O_ROOTCN },
@@ -46,6 +47,7 @@ cmd_init(int argc, char **argv)
 		case O_ORG: o.org = optarg; break;
 		case O_BASE: o.base_url = optarg; break;
 		case O_ENROLL: o.enroll_url = optarg; break;
+		case O_HTTPLINKS: o.allow_http_links = 1; break;
 		case O_INTER: o.intermediate = 1; break;
 		case O_PROFILE: o.profile = optarg; break;
 		case O_ROOTCN: o.root_cn = optarg; break;
@@ -62,9 +64,15 @@ cmd_init(int argc, char **argv)
 			    "  --org NAME          organisation (subject O)\n"
 			    "  --base-url URL      where gateways fetch CRLs "
 			    "and CA (CRL DP, AIA)\n"
-			    "  --enroll-url URL    where enrollment links point "
-			    "(the daemon's HTTPS;\n"
-			    "                      default: --base-url)\n"
+			    "  --enroll-url URL    where enrollment links point: "
+			    "the daemon's HTTPS, e.g.\n"
+			    "                      https://pki.example.com:8443 "
+			    "(default: --base-url when\n"
+			    "                      that is https; else token "
+			    "and batch --tokens refuse)\n"
+			    "  --allow-http-links  tests and labs only: allow "
+			    "plain http enrollment links\n"
+			    "                      (recorded in userca.conf)\n"
 			    "  --intermediate      an issuing CA below the root "
 			    "(recommended)\n"
 			    "  --profile P         compatible: RSA root 4096, "
@@ -172,7 +180,8 @@ out:
 }
 
 #define INTER_USAGE "intermediate request --org NAME --base-url URL " \
-	"[--profile P] [--issuing-cn CN] --out REQ.csr [--home DIR]\n" \
+	"[--enroll-url URL] [--allow-http-links] [--profile P] " \
+	"[--issuing-cn CN] --out REQ.csr [--home DIR]\n" \
 	"       userca intermediate install CA.crt --root ROOT.crt [--home DIR]"
 
 int
@@ -182,6 +191,8 @@ cmd_intermediate(int argc, char **argv)
 		{ "home", required_argument, NULL, O_HOME },
 		{ "org", required_argument, NULL, O_ORG },
 		{ "base-url", required_argument, NULL, O_BASE },
+		{ "enroll-url", required_argument, NULL, O_ENROLL },
+		{ "allow-http-links", no_argument, NULL, O_HTTPLINKS },
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "issuing-cn", required_argument, NULL, O_ISSCN },
 		{ "out", required_argument, NULL, O_OUT },
@@ -201,6 +212,8 @@ cmd_intermediate(int argc, char **argv)
 		case O_HOME: home = optarg; break;
 		case O_ORG: o.org = optarg; break;
 		case O_BASE: o.base_url = optarg; break;
+		case O_ENROLL: o.enroll_url = optarg; break;
+		case O_HTTPLINKS: o.allow_http_links = 1; break;
 		case O_PROFILE: o.profile = optarg; break;
 		case O_ISSCN: o.issuing_cn = optarg; break;
 		case O_OUT: out = optarg; break;
@@ -212,6 +225,8 @@ cmd_intermediate(int argc, char **argv)
 			    "and writes its CSR;\n"
 			    "           carry REQ.csr to the offline host "
 			    "('userca root sign-intermediate').\n"
+			    "           --enroll-url and --allow-http-links as "
+			    "for 'userca init'.\n"
 			    "  install  checks that CA.crt matches the issuing "
 			    "key and chains to\n"
 			    "           ROOT.crt, installs both, creates the "

@@ -70,6 +70,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 			ok = set_str(&c->issuing_cn, value);
 		else if (strcmp(name, "intermediate") == 0)
 			ok = parse_int(value, 0, 1, &c->intermediate);
+		else if (strcmp(name, "allow_http_links") == 0)
+			ok = parse_int(value, 0, 1, &c->allow_http_links);
 		else
 			goto unknown;
 	} else if (strcmp(section, "validity") == 0) {
@@ -136,19 +138,25 @@ conf_load(const char *path, struct ca_conf *c)
 int
 conf_save(const char *path, const struct ca_conf *c)
 {
-	char buf[4096];
+	char buf[4096], eu[1100];
 	int n;
 
+	/* No enrollment URL: no line (an empty value would be a URL). */
+	eu[0] = '\0';
+	if (c->enroll_url != NULL)
+		snprintf(eu, sizeof(eu), "enroll_url = %s\n", c->enroll_url);
 	n = snprintf(buf, sizeof(buf),
 	    "; userca CA home settings (written by userca init)\n"
 	    "[ca]\n"
 	    "org = %s\n"
 	    "base_url = %s\n"
-	    "enroll_url = %s\n"
+	    "%s"
 	    "profile = %s\n"
 	    "root_cn = %s\n"
 	    "issuing_cn = %s\n"
 	    "intermediate = %d\n"
+	    "; 1: enrollment links may be plain http (tests and labs only)\n"
+	    "allow_http_links = %d\n"
 	    "\n[validity]\n"
 	    "root_days = %d\n"
 	    "issuing_days = %d\n"
@@ -157,9 +165,8 @@ conf_save(const char *path, const struct ca_conf *c)
 	    "crl_days = %d\n"
 	    "root_crl_days = %d\n"
 	    "token_ttl = %d\n",
-	    c->org, c->base_url, c->enroll_url != NULL ? c->enroll_url :
-	    c->base_url, c->profile, c->root_cn, c->issuing_cn,
-	    c->intermediate, c->root_days, c->issuing_days, c->user_days,
+	    c->org, c->base_url, eu, c->profile, c->root_cn, c->issuing_cn,
+	    c->intermediate, c->allow_http_links, c->root_days, c->issuing_days, c->user_days,
 	    c->server_days, c->crl_days, c->root_crl_days, c->token_ttl);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return uc_seterr(UC_E_INVALID, "settings too long");

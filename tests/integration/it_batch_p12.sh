@@ -11,12 +11,13 @@
 # with the documented header.  A re-run issues nothing and keeps the
 # manifest; --reissue replaces every certificate and revokes the old ones
 # (superseded, in userca list --json and in the published CRL); --tokens
-# writes enrollment URLs whose SHA-256 alone is stored.
+# writes enrollment URLs whose SHA-256 alone is stored (a plain-http lab CA:
+# --allow-http-links; it_enroll_url checks that links are https otherwise).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BASE_URL=http://127.0.0.1:1
 H=$T/pki
-ca_init "$H" --intermediate --profile modern
+ca_init "$H" --intermediate --profile modern --allow-http-links
 [[ $(split_pem "$H/public/ca-bundle.pem" "$T/pub") -eq 2 ]] || fail "ca-bundle.pem does not hold 2 certificates"
 
 # ---- the users ------------------------------------------------------------------
