@@ -95,8 +95,8 @@ GW=$T/gw
 RELOADS=$T/reloads
 : >"$RELOADS"
 reloads() { wc -l <"$RELOADS"; }
-# gw_state [DIR]: the installed files' contents (through the links)
-gw_state() { (cd "${1:-$GW}" && sha256sum ca.pem crl.pem root.crl.pem crls.pem 2>&1); }
+# gw_state: the installed files' contents (through the links)
+gw_state() { (cd "$GW" && sha256sum ca.pem crl.pem root.crl.pem crls.pem 2>&1); }
 EXTRA_RELOAD=
 # sync_gw [--dir D] [--url U] [more args]: RC, $OUT, $ERR
 sync_gw() {
@@ -174,14 +174,33 @@ if [[ -n $NX ]]; then
 	done
 fi
 gateway "genuine files"
-STATE=$(gw_state)
-NR=$(reloads)
+# base_save: the gateway as it is now is the one each attack starts from
+# (so that every attack is judged alone, also against a version that lets
+# an earlier one through); base_restore puts it back, nginx included.
+base_save() {
+	rm -rf "$T/gw.base"
+	cp -a "$GW" "$T/gw.base"
+	STATE=$(gw_state)
+	NR=$(reloads)
+}
+base_restore() {
+	rm -rf "$GW"
+	cp -a "$T/gw.base" "$GW"
+	if [[ $(reloads) -ne $NR ]]; then
+		head -n "$NR" "$RELOADS" >"$T/reloads.tmp"
+		cat "$T/reloads.tmp" >"$RELOADS"
+		if [[ -n $NX ]]; then eval "$EXTRA_RELOAD"; fi
+	fi
+}
+base_save
+KEEP_GW=0
 
 # expect_refused DESC ERE [sync_gw args]: exit 1 or 3, one line matching
 # ERE, files unchanged, no reload, nginx as before
 expect_refused() {
 	local d=$1 re=$2
 	shift 2
+	[[ $KEEP_GW -eq 1 ]] || base_restore
 	sync_gw "$@"
 	check_cond "$d: refused (exit $RC)" '[[ $RC == 1 || $RC == 3 ]]'
 	if grep -Eq -- "$re" "$ERR" && [[ $(wc -l <"$ERR") -eq 1 ]]; then
@@ -314,12 +333,13 @@ HOME=$T/home sync_gw
 check_eq "a ~/.curlrc (proxy to a closed port) is not read: exit 0" "$RC" 0
 [[ $RC -eq 0 ]] || _show
 gateway "the genuine files with the new root CRL (the second issuing CA revoked)"
-STATE=$(gw_state)
-NR=$(reloads)
+base_save
 
 # ---- 4. local attacks: the state folder ----
 must "a newer issuing CRL" uc crl --home "$H"
 serve_good
+base_restore
+KEEP_GW=1
 printf 'precious\n' >"$T/victim1"
 printf 'precious\n' >"$T/victim2"
 plant() {
@@ -342,6 +362,8 @@ expect_refused "gateway folder writable by others" "$GW is writable by group or 
 chmod 700 "$GW"
 rm -rf "$GW/.state"
 cp -a "$T/state.save" "$GW/.state"
+KEEP_GW=0
+base_restore
 
 # ---- 5. a full temporary folder (a 1 MiB tmpfs; every amount of free space) ----
 SMALL=$T/small
@@ -427,8 +449,7 @@ check_eq "next run after the kill: the reload that did not happen runs" "$(reloa
 check_cond "...the new CRL is installed" \
     '[[ $(openssl crl -in "$GW/crl.pem" -outform DER | sha256sum) == "$(openssl crl -in "$SD/crl.pem" -outform DER | sha256sum)" ]]'
 gateway "after the kill and the next run"
-STATE=$(gw_state)
-NR=$(reloads)
+base_save
 
 # ---- 7. --check refusing the new files: the previous ones come back ----
 must "a newer issuing CRL" uc crl --home "$H"
@@ -437,16 +458,18 @@ expect_refused "--check fails with the new files" 'the check command failed with
 sync_gw --check "test -s '$GW/crls.pem'"
 check_eq "--check passes: installed, reloaded" "$RC:$(reloads)" "0:$((NR + 1))"
 gateway "after --check"
-STATE=$(gw_state)
-NR=$(reloads)
+base_save
 
 # ---- 8. the lock ----
+base_restore
+KEEP_GW=1
 sleep 60 &
 PIDS[sleeper]=$!
 mkdir "$GW/.state/lock"
 echo "${PIDS[sleeper]}" >"$GW/.state/lock/pid"
 touch -d '-20 minutes' "$GW/.state/lock"
 expect_refused "a live run's lock, 20 minutes old" 'another run \(pid [0-9]+\) is in progress'
+KEEP_GW=0
 rm -rf "$GW/.state/lock"
 must "a newer issuing CRL" uc crl --home "$H"
 serve_good
