@@ -1078,6 +1078,7 @@ fill_conf(const struct init_opts *o, int intermediate, struct ca_conf *c)
 	    (c->enroll_url = strdup(o->base_url)) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	c->allow_http_links = o->allow_http_links != 0;
+	c->smime = o->smime != 0;
 	c->profile = strdup(o->profile != NULL ? o->profile : "compatible");
 	snprintf(cn, sizeof(cn), "%.60s Root CA", o->org);
 	c->root_cn = strdup(o->root_cn != NULL ? o->root_cn : cn);
@@ -1193,6 +1194,7 @@ authority_init(const struct init_opts *o, authority_getpass_fn getpass,
 		cr.org = c.org;
 		cr.cn = c.issuing_cn;
 		cr.base_url = c.base_url;
+		cr.smime = c.smime;
 		cr.not_before = now - 300;
 		cr.not_after = now + (int64_t)c.issuing_days * 86400;
 		if ((rc = sign_new_cert(rsig, &cr, pub, &x)) != UC_OK)
@@ -1339,6 +1341,7 @@ authority_sign_intermediate(struct authority *a, const unsigned char *csr,
 	cr.org = a->conf.org;
 	cr.cn = cn;
 	cr.base_url = a->conf.base_url;
+	cr.smime = a->conf.smime;	/* the root's home decides */
 	cr.not_before = now - 300;
 	cr.not_after = now + (int64_t)a->conf.issuing_days * 86400;
 	if ((rc = sign_new_cert(rsig, &cr, pub, &x)) != UC_OK)

@@ -23,6 +23,7 @@ struct ca_conf {
 	char	*issuing_cn;
 	int	 intermediate;	/* issuing CA distinct from the root */
 	int	 allow_http_links; /* tests and labs: http enrollment links */
+	int	 smime;		/* the issuing CA may issue S/MIME */
 	int	 root_days;
 	int	 issuing_days;
 	int	 user_days;
@@ -51,6 +52,7 @@ struct init_opts {
 	const char	*issuing_cn;	/* NULL: "<org> Issuing CA" */
 	int		 intermediate;
 	int		 allow_http_links; /* http enrollment links allowed */
+	int		 smime;		/* issuing CA EKU with emailProtection */
 };
 
 /* Create a new CA home (refuses, UC_E_EXISTS, if one is there). */

@@ -288,10 +288,19 @@ add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
 		    "critical,keyCertSign,cRLSign") &&
 		    ext_add(x, &ctx, NID_subject_key_identifier, "hash");
 	case CK_ISSUING:
+		/*
+		 * Relying parties (OpenSSL, GnuTLS, Windows CryptoAPI) take a
+		 * CA's EKU as the limit of what certificates below it may be
+		 * used for.  Not critical: RFC 5280 defines EKU for end
+		 * entities only.
+		 */
 		if (!ext_add(x, &ctx, NID_basic_constraints,
 		    "critical,CA:TRUE,pathlen:0") ||
 		    !ext_add(x, &ctx, NID_key_usage,
 		    "critical,keyCertSign,cRLSign") ||
+		    !ext_add(x, &ctx, NID_ext_key_usage, req->smime ?
+		    "clientAuth,serverAuth,OCSPSigning,emailProtection" :
+		    "clientAuth,serverAuth,OCSPSigning") ||
 		    !ext_add(x, &ctx, NID_subject_key_identifier, "hash") ||
 		    !ext_add(x, &ctx, NID_authority_key_identifier,
 		    "keyid:always"))

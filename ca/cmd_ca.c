@@ -11,11 +11,11 @@
 enum {
 	O_HOME = 256, O_ORG, O_BASE, O_INTER, O_PROFILE, O_ROOTCN, O_ISSCN,
 	O_PASSF, O_OUT, O_ROOT, O_DAYS, O_IMPORT, O_CN, O_ENROLL, O_RUNWAY,
-	O_HTTPLINKS, O_HELP
+	O_HTTPLINKS, O_SMIME, O_HELP
 };
 
 #define INIT_USAGE "init --org NAME --base-url URL [--enroll-url URL] " \
-	"[--allow-http-links] [--intermediate] " \
+	"[--allow-http-links] [--intermediate] [--smime] " \
 	"[--profile compatible|modern] [--root-cn CN] [--issuing-cn CN] " \
 	"[--passphrase-file F] [--home DIR]"
 
@@ -29,6 +29,7 @@ cmd_init(int argc, char **argv)
 		{ "enroll-url", required_argument, NULL, O_ENROLL },
 		{ "allow-http-links", no_argument, NULL, O_HTTPLINKS },
 		{ "intermediate", no_argument, NULL, O_INTER },
+		{ "smime", no_argument, NULL, O_SMIME },
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "root-cn", required_argument, NULL, O_ROOTCN },
 		{ "issuing-cn", required_argument, NULL, O_ISSCN },
@@ -49,6 +50,7 @@ cmd_init(int argc, char **argv)
 		case O_ENROLL: o.enroll_url = optarg; break;
 		case O_HTTPLINKS: o.allow_http_links = 1; break;
 		case O_INTER: o.intermediate = 1; break;
+		case O_SMIME: o.smime = 1; break;
 		case O_PROFILE: o.profile = optarg; break;
 		case O_ROOTCN: o.root_cn = optarg; break;
 		case O_ISSCN: o.issuing_cn = optarg; break;
@@ -57,10 +59,9 @@ cmd_init(int argc, char **argv)
 			return cli_help(INIT_USAGE,
 			    "Creates a CA home: the root CA (key encrypted at "
 			    "rest with the passphrase,\nAES-256 PKCS#8, PBKDF2 "
-			    "with 600,000 iterations, 0600), "
-			    "with --intermediate an issuing CA signed by it,\n"
-			    "the records database, the first CRLs and public/."
-			    "\n\n"
+			    "with 600,000 iterations, 0600), with --intermediate"
+			    "\nan issuing CA signed by it, the records database, "
+			    "the first CRLs and public/.\n\n"
 			    "  --org NAME          organisation (subject O)\n"
 			    "  --base-url URL      where gateways fetch CRLs "
 			    "and CA (CRL DP, AIA)\n"
@@ -74,7 +75,13 @@ cmd_init(int argc, char **argv)
 			    "plain http enrollment links\n"
 			    "                      (recorded in userca.conf)\n"
 			    "  --intermediate      an issuing CA below the root "
-			    "(recommended)\n"
+			    "(recommended); its EKU is\n"
+			    "                      clientAuth, serverAuth, "
+			    "OCSPSigning: what it issues\n"
+			    "  --smime             the issuing CA may issue "
+			    "S/MIME too (EKU emailProtection;\n"
+			    "                      on an offline root's home: "
+			    "for 'root sign-intermediate')\n"
 			    "  --profile P         compatible: RSA root 4096, "
 			    "issuing 3072, users 2048\n"
 			    "                      modern: EC P-384 root, "
@@ -146,7 +153,10 @@ cmd_root(int argc, char **argv)
 			    "(made with 'userca\nintermediate request' on the "
 			    "online host) with the root key, records it,\nand "
 			    "writes the certificate to --out.  Carry CA.crt and "
-			    "root/root.crt back.\n");
+			    "root/root.crt back.\n"
+			    "The issuing CA's EKU is clientAuth, serverAuth, "
+			    "OCSPSigning, and emailProtection\nwhen this root's "
+			    "home was made with 'init --smime'.\n");
 		default:
 			return cli_usage(ROOT_USAGE);
 		}
@@ -180,7 +190,7 @@ out:
 }
 
 #define INTER_USAGE "intermediate request --org NAME --base-url URL " \
-	"[--enroll-url URL] [--allow-http-links] [--profile P] " \
+	"[--enroll-url URL] [--allow-http-links] [--smime] [--profile P] " \
 	"[--issuing-cn CN] --out REQ.csr [--home DIR]\n" \
 	"       userca intermediate install CA.crt --root ROOT.crt [--home DIR]"
 
@@ -193,6 +203,7 @@ cmd_intermediate(int argc, char **argv)
 		{ "base-url", required_argument, NULL, O_BASE },
 		{ "enroll-url", required_argument, NULL, O_ENROLL },
 		{ "allow-http-links", no_argument, NULL, O_HTTPLINKS },
+		{ "smime", no_argument, NULL, O_SMIME },
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "issuing-cn", required_argument, NULL, O_ISSCN },
 		{ "out", required_argument, NULL, O_OUT },
@@ -214,6 +225,7 @@ cmd_intermediate(int argc, char **argv)
 		case O_BASE: o.base_url = optarg; break;
 		case O_ENROLL: o.enroll_url = optarg; break;
 		case O_HTTPLINKS: o.allow_http_links = 1; break;
+		case O_SMIME: o.smime = 1; break;
 		case O_PROFILE: o.profile = optarg; break;
 		case O_ISSCN: o.issuing_cn = optarg; break;
 		case O_OUT: out = optarg; break;
@@ -225,8 +237,10 @@ cmd_intermediate(int argc, char **argv)
 			    "and writes its CSR;\n"
 			    "           carry REQ.csr to the offline host "
 			    "('userca root sign-intermediate').\n"
-			    "           --enroll-url and --allow-http-links as "
-			    "for 'userca init'.\n"
+			    "           --enroll-url, --allow-http-links and "
+			    "--smime as for 'userca init'\n"
+			    "           (the EKU of the issuing CA is the offline "
+			    "root home's choice).\n"
 			    "  install  checks that CA.crt matches the issuing "
 			    "key and chains to\n"
 			    "           ROOT.crt, installs both, creates the "

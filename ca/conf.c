@@ -72,6 +72,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 			ok = parse_int(value, 0, 1, &c->intermediate);
 		else if (strcmp(name, "allow_http_links") == 0)
 			ok = parse_int(value, 0, 1, &c->allow_http_links);
+		else if (strcmp(name, "smime") == 0)
+			ok = parse_int(value, 0, 1, &c->smime);
 		else
 			goto unknown;
 	} else if (strcmp(section, "validity") == 0) {
@@ -157,6 +159,8 @@ conf_save(const char *path, const struct ca_conf *c)
 	    "intermediate = %d\n"
 	    "; 1: enrollment links may be plain http (tests and labs only)\n"
 	    "allow_http_links = %d\n"
+	    "; 1: the issuing CA may issue S/MIME (EKU emailProtection)\n"
+	    "smime = %d\n"
 	    "\n[validity]\n"
 	    "root_days = %d\n"
 	    "issuing_days = %d\n"
@@ -166,7 +170,7 @@ conf_save(const char *path, const struct ca_conf *c)
 	    "root_crl_days = %d\n"
 	    "token_ttl = %d\n",
 	    c->org, c->base_url, eu, c->profile, c->root_cn, c->issuing_cn,
-	    c->intermediate, c->allow_http_links, c->root_days, c->issuing_days, c->user_days,
+	    c->intermediate, c->allow_http_links, c->smime, c->root_days, c->issuing_days, c->user_days,
 	    c->server_days, c->crl_days, c->root_crl_days, c->token_ttl);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return uc_seterr(UC_E_INVALID, "settings too long");

@@ -207,6 +207,9 @@ struct cert_req {
 	const char *const	*dns;		/* CK_SERVER: NULL-terminated */
 	const char *const	*ip;		/* CK_SERVER: NULL-terminated */
 	int			 email_protection; /* CK_USER: add EKU */
+	int			 smime;		/* CK_ISSUING: the CA may
+						 * issue S/MIME (EKU
+						 * emailProtection too) */
 	X509_PUBKEY		*spki;		/* optional: pub as a CSR
 						 * encoded it (copied as is) */
 	int64_t			 not_before;
@@ -224,7 +227,11 @@ int		 url_valid(const char *u);
 /*
  * An unsigned certificate for pub per req, issued by issuer (NULL: self-
  * issued, for a root).  Serial random, version 3, all extensions of the
- * profile.  Caller frees; sign it with signer_sign_cert().
+ * profile.  An issuing CA carries the EKUs of what it issues, so that its
+ * key cannot mint certificates for anything else that chain to the root:
+ * clientAuth, serverAuth (the daemon's certificate), OCSPSigning (a
+ * delegated OCSP responder), emailProtection when req->smime.  A root has
+ * no EKU.  Caller frees; sign it with signer_sign_cert().
  */
 int		 cert_build(const struct cert_req *req, EVP_PKEY *pub,
 		    X509 *issuer, X509 **out);

@@ -374,6 +374,59 @@ check_eku(X509 *x, int email_protection)
 	    (XKU_SSL_CLIENT | XKU_SMIME) : XKU_SSL_CLIENT);
 }
 
+/*
+ * An issuing CA's EKU: exactly what it issues, in this order, not
+ * critical; emailProtection only for an S/MIME CA.  OpenSSL then refuses,
+ * for the S/MIME purpose, anything the issuing CA signs unless smime.
+ */
+static void
+test_cert_issuing_eku(void **state)
+{
+	struct fixture *f = *state;
+	static const int want[] = {
+		NID_client_auth, NID_server_auth, NID_OCSP_sign,
+		NID_email_protect
+	};
+	struct cert_req req;
+	EXTENDED_KEY_USAGE *eku;
+	X509 *x;
+	int crit, i, smime;
+
+	for (smime = 0; smime <= 1; smime++) {
+		memset(&req, 0, sizeof(req));
+		req.kind = CK_ISSUING;
+		req.org = ORG;
+		req.cn = "Example Issuing CA";
+		req.base_url = BASE_URL;
+		req.smime = smime;
+		req.not_before = T0;
+		req.not_after = T0 + 365 * DAY;
+		x = build_signed(f, &req);
+		crit = -2;
+		eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL);
+		assert_non_null(eku);
+		assert_int_equal(crit, 0);
+		assert_int_equal(sk_ASN1_OBJECT_num(eku), smime ? 4 : 3);
+		for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+			assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku,
+			    i)), want[i]);
+		EXTENDED_KEY_USAGE_free(eku);
+		assert_int_equal(X509_check_purpose(x, X509_PURPOSE_SSL_CLIENT,
+		    1), 1);
+		assert_int_equal(X509_check_purpose(x, X509_PURPOSE_SSL_SERVER,
+		    1), 1);
+		assert_int_equal(X509_check_purpose(x, X509_PURPOSE_SMIME_SIGN,
+		    1), smime ? 1 : 0);
+		X509_free(x);
+	}
+	/* The root (the fixture's CA) has none: it limits nothing. */
+	crit = -2;
+	assert_null(X509_get_ext_d2i(f->ca_cert, NID_ext_key_usage, &crit,
+	    NULL));
+	assert_int_equal(crit, -1);
+	ERR_clear_error();
+}
+
 static void
 test_cert_user_profile(void **state)
 {
@@ -923,6 +976,8 @@ main(void)
 		cmocka_unit_test(test_identity_bad),
 		cmocka_unit_test(test_url_valid),
 		cmocka_unit_test_setup_teardown(test_cert_user_profile, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cert_issuing_eku, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_email_protection,
 		    setup, teardown),
