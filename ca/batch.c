@@ -257,6 +257,8 @@ struct run {
 	struct uc_lock		*lock;		/* the output folder's */
 	char			*dir, *partdir;
 	long			 done;		/* rows handled in pass 2 */
+	int			 finished;	/* journal ends with "E" */
+	struct uset		 listed;	/* manifest rows, by serial/URL */
 	int			 need_crl;
 	char			 runid[65];
 	int64_t			 now;
@@ -460,7 +462,8 @@ flush(struct run *r, struct job *list)
 		}
 		snprintf(path, sizeof(path), "%s.%s.p12", j->username,
 		    j->m.serial);
-		if ((fd = openat(r->partfd, path, O_WRONLY | O_CREAT | O_TRUNC |
+		(void)unlinkat(r->partfd, path, 0);
+		if ((fd = openat(r->partfd, path, O_WRONLY | O_CREAT | O_EXCL |
 		    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
 		    write_all(fd, (const char *)j->m.p12, j->m.p12_len) == -1) {
 			j->rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir,
@@ -828,6 +831,92 @@ out:
 
 /* ---- start-up: folder, journal replay, partial bundles ------------------------------ */
 
+/*
+ * The folder receives every password and enrollment link: it must be ours
+ * and closed to others, or a local user who made it first reads them all.
+ */
+static int
+dir_private(int fd, const char *path)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1)
+		return uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+	if (sb.st_uid != geteuid())
+		return uc_seterr(UC_E_POLICY, "%s belongs to uid %ld, not to "
+		    "this user; batch writes passwords there: use a folder of "
+		    "your own", path, (long)sb.st_uid);
+	if ((sb.st_mode & 022) != 0)
+		return uc_seterr(UC_E_POLICY, "%s is writable by %s; batch "
+		    "writes passwords there: chmod 700 it or use a new folder",
+		    path, (sb.st_mode & 002) != 0 ? "everyone" : "its group");
+	return UC_OK;
+}
+
+/* A file about to hold secrets: a plain file of ours, one link, 0600. */
+static int
+file_private(int fd, const char *dir, const char *name)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1)
+		return uc_seterr(UC_E_IO, "%s/%s: %s", dir, name,
+		    strerror(errno));
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    sb.st_nlink != 1 || (sb.st_mode & 077) != 0)
+		return uc_seterr(UC_E_POLICY, "%s/%s is not a private file of "
+		    "this user (owner, mode or links); batch will not write "
+		    "passwords into it: remove it", dir, name);
+	return UC_OK;
+}
+
+static int
+journal_open(struct run *r)
+{
+	int rc;
+
+	if ((r->jfd = openat(r->dirfd, JOURNAL, O_RDWR | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, JOURNAL,
+		    strerror(errno));
+	if ((rc = file_private(r->jfd, r->dir, JOURNAL)) != UC_OK) {
+		close(r->jfd);
+		r->jfd = -1;
+	}
+	return rc;
+}
+
+/*
+ * A finished run's journal holds every password and link, which the
+ * manifest now has: overwrite it, then unlink it.
+ */
+static int
+journal_remove(struct run *r)
+{
+	static const char zero[4096];
+	struct stat sb;
+	off_t off;
+	size_t n;
+
+	if (fstat(r->jfd, &sb) == -1)
+		goto fail;
+	for (off = 0; off < sb.st_size; off += (off_t)n) {
+		n = sb.st_size - off < (off_t)sizeof(zero) ?
+		    (size_t)(sb.st_size - off) : sizeof(zero);
+		if (pwrite(r->jfd, zero, n, off) != (ssize_t)n)
+			goto fail;
+	}
+	if (fsync(r->jfd) == -1 || unlinkat(r->dirfd, JOURNAL, 0) == -1)
+		goto fail;
+	close(r->jfd);
+	r->jfd = -1;
+	(void)fsync(r->dirfd);
+	return UC_OK;
+fail:
+	return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, JOURNAL,
+	    strerror(errno));
+}
+
 struct jrow {
 	char	*f[10];
 	int	 nf;
@@ -873,9 +962,9 @@ jp_row(int c, void *arg)
 	jp->row.nf = 0;
 }
 
-/* Read the journal, calling fn per line. */
+/* Read the CSV file name of the folder (journal, manifest), fn per line. */
 static int
-journal_walk(struct run *r, jrow_fn fn)
+csv_walk(struct run *r, const char *name, jrow_fn fn)
 {
 	struct csv_parser p;
 	struct jparse jp;
@@ -883,9 +972,10 @@ journal_walk(struct run *r, jrow_fn fn)
 	ssize_t n;
 	int fd, rc = UC_OK;
 
-	if ((fd = openat(r->dirfd, JOURNAL, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
+	    -1)
 		return errno == ENOENT ? UC_OK : uc_seterr(UC_E_IO, "%s/%s: %s",
-		    r->dir, JOURNAL, strerror(errno));
+		    r->dir, name, strerror(errno));
 	memset(&jp, 0, sizeof(jp));
 	jp.r = r;
 	jp.fn = fn;
@@ -904,7 +994,7 @@ journal_walk(struct run *r, jrow_fn fn)
 		jp.row.nf = 0;
 	}
 	if (n == -1)
-		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, JOURNAL,
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, name,
 		    strerror(errno));
 	else
 		rc = jp.rc;
@@ -923,6 +1013,12 @@ journal_walk(struct run *r, jrow_fn fn)
 	return rc;
 }
 
+static int
+journal_walk(struct run *r, jrow_fn fn)
+{
+	return csv_walk(r, JOURNAL, fn);
+}
+
 /* Collect the users made after the last unfinished start of this run. */
 static int
 scan_resume(struct run *r, struct jrow *row)
@@ -930,11 +1026,13 @@ scan_resume(struct run *r, struct jrow *row)
 	if (row->nf >= 2 && strcmp(row->f[0], "B") == 0) {
 		uset_free(&r->resumed);
 		r->resuming = strcmp(row->f[1], r->runid) == 0;
+		r->finished = 0;
 		return UC_OK;
 	}
 	if (row->nf >= 2 && strcmp(row->f[0], "E") == 0) {
 		uset_free(&r->resumed);
 		r->resuming = 0;
+		r->finished = 1;
 		return UC_OK;
 	}
 	if (!r->resuming || row->nf < 9)
@@ -1120,6 +1218,65 @@ render_row(struct run *r, struct jrow *row)
 	return m->len >= 65536 ? manifest_flush(r, m) : UC_OK;
 }
 
+/* Remember what the journal will list, so an old row is not listed twice. */
+static int
+list_row(struct run *r, struct jrow *row)
+{
+	const char *key;
+
+	if (row->nf < 9 || (strcmp(row->f[0], "I") != 0 &&
+	    strcmp(row->f[0], "T") != 0))
+		return UC_OK;
+	key = row->f[0][0] == 'I' ? row->f[3] : row->f[7];
+	if (uset_get(&r->listed, uhash(key), 1) < 0)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	return UC_OK;
+}
+
+/*
+ * A row of the manifest an earlier run wrote (its journal is gone): kept
+ * while its certificate is valid or its token unused.  Its fields were
+ * made safe for spreadsheets when it was first written.
+ */
+static int
+carry_row(struct run *r, struct jrow *row)
+{
+	struct manifest *m = cur_manifest;
+	struct store_cert c;
+	unsigned char hash[32];
+	const char *key, *tok, *f[8];
+	int keep = 0, pending, i;
+
+	if (row->nf < 8 || (strcmp(row->f[0], "username") == 0 &&
+	    strcmp(row->f[2], "serial") == 0))
+		return UC_OK;
+	key = row->f[2][0] != '\0' ? row->f[2] : row->f[6];
+	if (key[0] == '\0' || uset_get(&r->listed, uhash(key), 0) != 0)
+		return UC_OK;
+	if (row->f[2][0] != '\0') {
+		if (store_cert_get(authority_store(r->a), row->f[2], &c) ==
+		    UC_OK) {
+			keep = strcmp(c.status, "valid") == 0 &&
+			    c.not_after > r->now;
+			store_cert_clear(&c);
+		}
+	} else if ((tok = strrchr(row->f[6], '/')) != NULL &&
+	    token_hash(tok + 1, hash) == UC_OK &&
+	    store_token_pending(authority_store(r->a), hash, r->now,
+	    &pending) == UC_OK)
+		keep = pending;
+	if (!keep)
+		return UC_OK;
+	if (uset_get(&r->listed, uhash(key), 1) < 0)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	for (i = 0; i < 8; i++)
+		f[i] = row->f[i];
+	m->rows++;
+	if ((i = jline(r, &m->buf, &m->len, &m->cap, f, 8)) != UC_OK)
+		return i;
+	return m->len >= 65536 ? manifest_flush(r, m) : UC_OK;
+}
+
 static int
 render_manifest(struct run *r)
 {
@@ -1144,8 +1301,11 @@ render_manifest(struct run *r)
 		    strerror(errno));
 	if ((rc = jline(r, &m.buf, &m.len, &m.cap, hdr, 8)) != UC_OK)
 		goto fail;
+	/* Earlier runs' rows first (their journals are gone), then this one's. */
 	cur_manifest = &m;
-	rc = journal_walk(r, render_row);
+	if ((rc = journal_walk(r, list_row)) == UC_OK &&
+	    (rc = csv_walk(r, MANIFEST, carry_row)) == UC_OK)
+		rc = journal_walk(r, render_row);
 	cur_manifest = NULL;
 	if (rc != UC_OK || (rc = manifest_flush(r, &m)) != UC_OK)
 		goto fail;
@@ -1205,33 +1365,43 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	/* The folder, the journal, and what an interrupted run left. */
 	if ((rc = dir_make(o->out, 0700)) != UC_OK)
 		goto out;
-	/* One run per folder: two would share the journal and manifest. */
-	if ((rc = uc_lock_take(o->out, LOCKFILE, o->tokens ? "userca batch "
-	    "--tokens" : "userca batch", 0, &r.lock)) != UC_OK)
-		goto out;
 	if ((r.dir = strdup(o->out)) == NULL ||
 	    (r.partdir = path_join(o->out, PARTIAL)) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if ((rc = dir_make(r.partdir, 0700)) != UC_OK)
-		goto out;
 	if ((r.dirfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || (r.partfd = open(r.partdir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
+	    -1) {
 		rc = uc_seterr(UC_E_IO, "%s: %s", o->out, strerror(errno));
 		goto out;
 	}
+	if ((rc = dir_private(r.dirfd, r.dir)) != UC_OK)
+		goto out;
+	/* One run per folder: two would share the journal and manifest. */
+	if ((rc = uc_lock_take(o->out, LOCKFILE, o->tokens ? "userca batch "
+	    "--tokens" : "userca batch", 0, &r.lock)) != UC_OK)
+		goto out;
+	if (mkdirat(r.dirfd, PARTIAL, 0700) == -1 && errno != EEXIST) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", r.partdir, strerror(errno));
+		goto out;
+	}
+	if ((r.partfd = openat(r.dirfd, PARTIAL, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", r.partdir, strerror(errno));
+		goto out;
+	}
+	if ((rc = dir_private(r.partfd, r.partdir)) != UC_OK)
+		goto out;
 	if ((rc = journal_walk(&r, scan_resume)) != UC_OK ||
 	    (rc = recover_partials(&r)) != UC_OK ||
 	    (rc = remove_stale_manifests(&r)) != UC_OK)
 		goto out;
-	if ((r.jfd = openat(r.dirfd, JOURNAL, O_RDWR | O_APPEND | O_CREAT |
-	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s/%s: %s", o->out, JOURNAL,
-		    strerror(errno));
+	if ((rc = journal_open(&r)) != UC_OK)
 		goto out;
-	}
+	/* Killed after its manifest was in place: the journal is done with. */
+	if (r.finished && ((rc = journal_remove(&r)) != UC_OK ||
+	    (rc = journal_open(&r)) != UC_OK))
+		goto out;
 	if ((rc = journal_trim(&r)) != UC_OK)
 		goto out;
 	if (!r.resuming && (rc = journal_marker(&r, "B")) != UC_OK)
@@ -1290,7 +1460,9 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	 * done. */
 	if ((rc = render_manifest(&r)) != UC_OK)
 		goto out;
-	rc = journal_marker(&r, "E");
+	if ((rc = journal_marker(&r, "E")) != UC_OK)
+		goto out;
+	rc = journal_remove(&r);
 out:
 	if (r.threads != NULL) {
 		pthread_mutex_lock(&r.pool.mu);
@@ -1318,6 +1490,7 @@ out:
 	pthread_cond_destroy(&r.pool.done_cv);
 	uset_free(&r.seen);
 	uset_free(&r.resumed);
+	uset_free(&r.listed);
 	if (r.jfd != -1)
 		close(r.jfd);
 	if (r.partfd != -1)

@@ -27,12 +27,19 @@ uc_now(void)
 
 	if (clock_hook != NULL)
 		return clock_hook();
+#ifdef USERCA_TEST_CLOCK
+	/* Test builds only (cmake -DUSERCA_TEST_CLOCK=ON). */
 	if ((s = getenv("USERCA_NOW")) != NULL && *s != '\0') {
 		errno = 0;
 		v = strtoll(s, &end, 10);
 		if (errno == 0 && *end == '\0' && v > 0)
 			return (int64_t)v;
 	}
+#else
+	(void)s;
+	(void)end;
+	(void)v;
+#endif
 	return (int64_t)time(NULL);
 }
 

@@ -94,8 +94,9 @@ uc_lock_take(const char *dir, const char *name, const char *what, int wait,
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	/* The name is only for messages: failing to write it is harmless. */
-	if (ftruncate(fd, 0) == 0 && n > 0)
-		(void)pwrite(fd, line, (size_t)n, 0);
+	if (ftruncate(fd, 0) == 0 && n > 0 &&
+	    pwrite(fd, line, (size_t)n, 0) != (ssize_t)n)
+		n = 0;
 	l->fd = fd;
 	fd = -1;
 	*out = l;
@@ -115,7 +116,9 @@ uc_lock_release(struct uc_lock *l)
 	if (l == NULL)
 		return;
 	/* Empty it first: a reader never names a holder that is gone. */
-	(void)ftruncate(l->fd, 0);
+	if (ftruncate(l->fd, 0) == -1) {
+		/* Harmless: the lock itself goes with the descriptor. */
+	}
 	close(l->fd);
 	free(l);
 }

@@ -243,6 +243,10 @@ main(int argc, char *argv[])
 	int rc;
 
 	umask(077);
+	if (proc_nocore() != UC_OK) {
+		fprintf(stderr, "userca: %s\n", uc_errmsg());
+		return EX_ERR;
+	}
 	if (argc < 2)
 		return usage_all(stderr);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

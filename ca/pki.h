@@ -24,7 +24,8 @@
 
 /*
  * Seconds since the epoch.  Reads the hook set by uc_clock_set() if any,
- * else $USERCA_NOW (a test hook: Unix seconds), else time(2).
+ * else $USERCA_NOW (a test hook: Unix seconds; only in builds configured
+ * with USERCA_TEST_CLOCK), else time(2).
  */
 int64_t		 uc_now(void);
 void		 uc_clock_set(int64_t (*fn)(void));
@@ -102,6 +103,8 @@ char		*hex_encode(const unsigned char *buf, size_t len);
  */
 int		 bio_take(BIO *bio, unsigned char **buf, size_t *len,
 		    const char *what);
+/* No core dumps (RLIMIT_CORE 0) and not dumpable (no ptrace, no core). */
+int		 proc_nocore(void);
 /* OPENSSL_cleanse then free; NULL-safe. */
 void		 secret_free(char *s);
 void		 secret_free_buf(unsigned char *b, size_t len);

@@ -1,6 +1,8 @@
 /*
  * util.c: atomic files, hex, secret wiping.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -373,4 +375,28 @@ parse_duration(const char *s, int *seconds)
 		return 0;
 	*seconds = (int)v;
 	return 1;
+}
+
+/*
+ * Keys and passwords live in this process's memory: no core file may
+ * carry them to disk, and no other process of the same user may attach.
+ * LeakSanitizer stops the world through ptrace, so sanitizer builds keep
+ * the process dumpable (they still get no core file).
+ */
+int
+proc_nocore(void)
+{
+	struct rlimit rl = { 0, 0 };
+	int rc = UC_OK;
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		rc = uc_seterr(UC_E_INTERNAL, "setrlimit(RLIMIT_CORE): %s",
+		    strerror(errno));
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(USERCA_SANITIZE)
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		rc = uc_seterr(UC_E_INTERNAL, "prctl(PR_SET_DUMPABLE): %s",
+		    strerror(errno));
+#endif
+	return rc;
 }

@@ -450,8 +450,13 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		if ((in = json_loadb((const char *)q->body, q->bodylen,
 		    JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 		    !json_is_object(in)) {
+			/*
+			 * Only where: jansson's text quotes the body near
+			 * the error, and the body may hold a password.
+			 */
 			json_error(r, 400, "bad_json", "the body is not a JSON "
-			    "object: %s", in == NULL ? jerr.text : "");
+			    "object (error at byte %d)", in == NULL ?
+			    jerr.position : 0);
 			json_decref(in);
 			return;
 		}

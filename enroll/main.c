@@ -757,6 +757,11 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	umask(077);
+	/* The issuing key and users' passwords are in this memory. */
+	if (proc_nocore() != UC_OK) {
+		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
+		return 1;
+	}
 	json_set_alloc_funcs(malloc, json_wipe_free);
 	/* Signals go to the main loop alone, through sigtimedwait(). */
 	sigemptyset(&set);

@@ -111,6 +111,12 @@ def check(mode, home, out, csvfile, total=None, old=None, cache=None):
                            "where c.status = 'valid' group by u.id having count(*) > 1"):
         errs.append("%s has %d valid certificates" % (u, n))
     jl, marks = journal(out)
+    # A finished run removes its journal; its passwords are in the manifest.
+    mpath = os.path.join(out, "manifest.csv")
+    if os.path.exists(mpath):
+        for r in list(csv.reader(open(mpath, newline="")))[1:]:
+            if len(r) >= 6 and r[5]:
+                jl.setdefault(r[0], []).insert(0, (r[2].lstrip("0"), r[5]))
 
     # Every bundle with a final name.
     todo, keys = [], {}
@@ -297,6 +303,8 @@ def cmd_crash(argv):
     for sc, n, count in points:
         tag = "%s: killed at %s #%d/%d" % (kind, sc, n, count)
         reset()
+        mpath = os.path.join(o, "manifest.csv")
+        m0 = os.stat(mpath).st_mtime_ns if os.path.exists(mpath) else None
         rc = subprocess.run(["strace", "-o", "/dev/null", "-e", "trace=" + sc,
                              "-e", "inject=%s:signal=KILL:when=%d" % (sc, n)] + batch, **quiet).returncode
         if rc not in (-9, 137):
@@ -309,7 +317,13 @@ def cmd_crash(argv):
         report("%s: %s" % (tag, summary), not errs, "\n".join(errs))
         # Did the killed run record itself as finished?  Then the re-run is
         # a new run: with --reissue, a second reissue of everyone.
-        ended = nmarks(o) > e0
+        # A finished run also wipes and removes its journal (it holds the
+        # passwords): gone, or zero-filled when killed before the unlink.
+        jpath = os.path.join(o, ".userca-batch.journal")
+        m1 = os.stat(mpath).st_mtime_ns if os.path.exists(mpath) else None
+        wiped = (not os.path.exists(jpath) and m1 != m0) or (os.path.exists(jpath) and
+            os.path.getsize(jpath) > 0 and not open(jpath, "rb").read().strip(b"\0"))
+        ended = nmarks(o) > e0 or (os.path.isdir(o) and wiped)
         total, old = nusers, None
         if old0 is not None:
             if ended:

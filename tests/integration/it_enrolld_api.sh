@@ -216,6 +216,11 @@ bad_case "p12: body not JSON" 400 bad_json p12 -H 'Content-Type: application/jso
 bad_case "p12: JSON not an object" 400 bad_json p12 -H 'Content-Type: application/json' -d '[1,2]'
 bad_case "p12: unknown field" 400 bad_json p12 -H 'Content-Type: application/json' -d '{"p12_format":"legacy","x":1}'
 bad_case "p12: password not a string" 400 bad_json p12 -H 'Content-Type: application/json' -d '{"password":12345678}'
+# A malformed body that holds the user's chosen password: the error names
+# where, never what (jansson's own text quotes the body near the error).
+bad_case "p12: malformed JSON holding a password" 400 bad_json p12 -H 'Content-Type: application/json' \
+    -d '{"p12_format": "modern", "password" "Sekr1t-Kennwort-42"}'
+check_nogrep "p12: malformed JSON: the error body does not echo the password" 'Sekr1t|Kennwort' "$T/body"
 bad_case "p12: bad p12_format" 400 bad_format p12 -H 'Content-Type: application/json' -d '{"p12_format":"rc2-40"}'
 bad_case "p12: password too short" 400 bad_password p12 -H 'Content-Type: application/json' -d '{"password":"short"}'
 bad_case "p12: body as text/plain" 415 unsupported_media_type p12 -H 'Content-Type: text/plain' -d '{}'
@@ -413,8 +418,8 @@ check_eq "rate limit: failures 3..10 are 404" "$i" 11
 hs "$API/$UNKNOWN"
 expect_http "rate limit: 11th bad token attempt within a minute" 429 rate_limited
 hs "$API/$TOK_OK"
-expect_http "rate limit: a good token from that address also waits" 429 rate_limited
-check_eq "rate limit: the good token was not consumed" "$(used_at "$TOK_OK")" NULL
+expect_http "rate limit: a valid, unused token from that address is still served (a neighbour behind the same NAT)" 200
+check_eq "rate limit: looking the good token up did not consume it" "$(used_at "$TOK_OK")" NULL
 hp /crl.der
 expect_http "rate limit: public files still served" 200
 hp /metrics

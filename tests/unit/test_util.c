@@ -546,7 +546,13 @@ test_clock(void **state)
 	assert_int_equal(setenv("USERCA_NOW", "1000000", 1), 0);
 	assert_true(uc_now() == INT64_C(4102444800));
 	uc_clock_set(NULL);
+#ifdef USERCA_TEST_CLOCK
 	assert_true(uc_now() == INT64_C(1000000));
+#else
+	/* Not a test build: the variable has no effect. */
+	now = uc_now();
+	assert_true(now >= sys && now <= sys + 5);
+#endif
 	/* A malformed value is ignored. */
 	assert_int_equal(setenv("USERCA_NOW", "12abc", 1), 0);
 	now = uc_now();
