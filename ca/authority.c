@@ -406,10 +406,11 @@ authority_crl_state(struct authority *a, int root, struct crl_state *cs)
 	if (rc == UC_OK)
 		rc = store_cert_count_revoked(a->st, ski, &cs->revoked);
 	pthread_mutex_unlock(&a->mu);
-	if (rc == UC_E_NOTFOUND)
-		return UC_OK;
-	if (rc != UC_OK)
-		return rc;
+	/* der is ours as soon as the first lookup found a CRL. */
+	if (rc != UC_OK) {
+		free(der);
+		return rc == UC_E_NOTFOUND ? UC_OK : rc;
+	}
 	if ((rc = crl_parse(der, len, &crl)) == UC_OK) {
 		rev = X509_CRL_get_REVOKED(crl);
 		cs->entries = rev != NULL ? sk_X509_REVOKED_num(rev) : 0;
@@ -474,10 +475,44 @@ authority_home(struct authority *a)
 	return a->home;
 }
 
-struct store *
-authority_store(struct authority *a)
+/*
+ * Reading the records for the front doors: every database step holds the
+ * authority's lock (authority_int.h), readers included.
+ */
+int
+authority_user_get(struct authority *a, const char *username,
+    struct store_user *u)
 {
-	return a->st;
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = store_user_get(a->st, username, u);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+authority_cert_get(struct authority *a, const char *serial,
+    struct store_cert *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = store_cert_get(a->st, serial, c);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+authority_cert_list(struct authority *a, const struct store_cert_filter *f,
+    int (*cb)(const struct store_cert *, void *), void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = store_cert_list(a->st, f, cb, arg);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
 }
 
 const struct ca_conf *
@@ -1154,9 +1189,10 @@ authority_init(const struct init_opts *o, authority_getpass_fn getpass,
 	/* Root: key, self-signed certificate. */
 	if ((rc = key_generate(prof->root, &key)) != UC_OK)
 		goto out;
-	if ((rc = signer_from_key(key, NULL, &rsig)) != UC_OK)
-		goto out;	/* key freed by signer_from_key */
-	key = NULL;	/* now owned by rsig */
+	rc = signer_from_key(key, NULL, &rsig);
+	key = NULL;	/* taken by signer_from_key, even on failure */
+	if (rc != UC_OK)
+		goto out;
 	if ((pub = signer_pubkey(rsig)) == NULL) {
 		rc = uc_seterr_ssl(UC_E_CRYPTO, "root public key");
 		goto out;
@@ -1182,9 +1218,10 @@ authority_init(const struct init_opts *o, authority_getpass_fn getpass,
 	if (c.intermediate) {
 		if ((rc = key_generate(prof->issuing, &key)) != UC_OK)
 			goto out;
-		if ((rc = signer_from_key(key, NULL, &isig)) != UC_OK)
+		rc = signer_from_key(key, NULL, &isig);
+		key = NULL;	/* taken by signer_from_key, even on failure */
+		if (rc != UC_OK)
 			goto out;
-		key = NULL;	/* now owned by isig */
 		if ((pub = signer_pubkey(isig)) == NULL) {
 			rc = uc_seterr_ssl(UC_E_CRYPTO, "issuing public key");
 			goto out;
@@ -1395,9 +1432,10 @@ authority_intermediate_request(const struct init_opts *o,
 	}
 	if ((rc = key_generate(prof->issuing, &key)) != UC_OK)
 		goto out;
-	if ((rc = signer_from_key(key, NULL, &isig)) != UC_OK)
+	rc = signer_from_key(key, NULL, &isig);
+	key = NULL;	/* taken by signer_from_key, even on failure */
+	if (rc != UC_OK)
 		goto out;
-	key = NULL;	/* now owned by isig */
 	if ((rc = csr_make(isig, c.org, c.issuing_cn, csr_pem, len)) != UC_OK)
 		goto out;
 	if ((rc = home_dirs(o->home)) != UC_OK)

@@ -66,7 +66,19 @@ void	authority_set_getpass(struct authority *, authority_getpass_fn,
 	    void *arg);
 /* "cli", "enrolld": recorded in the audit table. */
 void	authority_set_actor(struct authority *, const char *actor);
-struct store		*authority_store(struct authority *);
+/*
+ * The records, read under the authority's lock (the front doors never
+ * hold the store itself).  Results are the caller's to clear with
+ * store_user_clear() / store_cert_clear(); UC_E_NOTFOUND when absent.
+ */
+int	authority_user_get(struct authority *, const char *username,
+	    struct store_user *);
+int	authority_cert_get(struct authority *, const char *serial,
+	    struct store_cert *);
+/* cb is called under the lock: it must not call back into the authority. */
+int	authority_cert_list(struct authority *,
+	    const struct store_cert_filter *,
+	    int (*cb)(const struct store_cert *, void *), void *arg);
 const struct ca_conf	*authority_conf(struct authority *);
 /* Borrowed CA certificates; root may be NULL on an online-only home. */
 X509	*authority_issuing_cert(struct authority *);

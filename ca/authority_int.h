@@ -27,7 +27,10 @@ struct authority {
 	const char		*actor;
 	/*
 	 * One connection, shared by the daemon's threads: every database
-	 * step holds mu (recursive: crl -> publish).  Crypto runs outside.
+	 * step holds mu (recursive: crl -> publish), readers included, in
+	 * the CLI too (batch.c's cert_current/url_pending; the front doors
+	 * read through authority_user_get/cert_get/cert_list).  Crypto runs
+	 * outside.  Token lookups use rst under rmu instead.
 	 */
 	pthread_mutex_t		 mu;
 	/*

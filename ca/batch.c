@@ -63,7 +63,8 @@ uhash(const char *s)
 
 	/* A keyless but collision-resistant hash: a crafted CSV can't fake
 	 * a duplicate. */
-	(void)EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+	if (!EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL))
+		abort();	/* SHA-256 of memory cannot fail but for a bug */
 	for (i = 0; i < 8; i++)
 		h = h << 8 | md[i];
 	return h != 0 ? h : 1;
@@ -128,6 +129,44 @@ uset_free(struct uset *u)
 	free(u->key);
 	free(u->line);
 	memset(u, 0, sizeof(*u));
+}
+
+/* ---- the records, read under the authority's lock (authority_int.h) ------------ */
+
+/* 1 if serial is recorded, valid, unexpired at now, and user's (if given). */
+static int
+cert_current(struct authority *a, const char *serial, const char *user,
+    int64_t now)
+{
+	struct store_cert c;
+	int rc, cur = 0;
+
+	pthread_mutex_lock(&a->mu);
+	rc = store_cert_get(a->st, serial, &c);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		return 0;
+	cur = strcmp(c.status, "valid") == 0 && c.not_after > now &&
+	    (user == NULL || (c.username != NULL &&
+	    strcmp(c.username, user) == 0));
+	store_cert_clear(&c);
+	return cur;
+}
+
+/* 1 if the token at the end of an enrollment URL is unused and unexpired. */
+static int
+url_pending(struct authority *a, const char *url, int64_t now)
+{
+	unsigned char hash[32];
+	const char *tok = strrchr(url, '/');
+	int pending = 0, rc;
+
+	if (tok == NULL || token_hash(tok + 1, hash) != UC_OK)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	rc = store_token_pending(a->st, hash, now, &pending);
+	pthread_mutex_unlock(&a->mu);
+	return rc == UC_OK && pending;
 }
 
 /* ---- jobs and the worker pool ------------------------------------------------ */
@@ -643,14 +682,17 @@ already_done(struct run *r, const char *username, int *skip)
 	int rc, pending = 0;
 
 	*skip = 0;
-	if ((rc = store_user_valid_serials(authority_store(r->a), username,
-	    r->now, &serials, &n)) != UC_OK)
-		return rc;
+	pthread_mutex_lock(&r->a->mu);
+	rc = store_user_valid_serials(r->a->st, username, r->now, &serials,
+	    &n);
+	if (rc == UC_OK && r->o->tokens)
+		rc = store_user_pending_token(r->a->st, username, r->now,
+		    &pending);
+	pthread_mutex_unlock(&r->a->mu);
 	for (i = 0; i < n; i++)
 		free(serials[i]);
 	free(serials);
-	if (r->o->tokens && (rc = store_user_pending_token(
-	    authority_store(r->a), username, r->now, &pending)) != UC_OK)
+	if (rc != UC_OK)
 		return rc;
 	/* Made by the run this one resumes: never again, even with reissue. */
 	if (uset_get(&r->resumed, uhash(username), 0) != 0) {
@@ -795,8 +837,10 @@ read_pass(struct run *r)
 		}
 		if (n == 0)
 			break;
-		if (md != NULL)
-			(void)EVP_DigestUpdate(md, buf, (size_t)n);
+		if (md != NULL && !EVP_DigestUpdate(md, buf, (size_t)n)) {
+			rc = uc_seterr_ssl(UC_E_CRYPTO, "sha256");
+			goto out;
+		}
 		if ((rc = usercsv_feed(u, buf, (size_t)n)) != UC_OK)
 			goto fatal;
 		if (r->fatal != UC_OK) {
@@ -811,7 +855,11 @@ read_pass(struct run *r)
 	if (r->pass == 1) {
 		r->st->rows = rows;
 		dlen = sizeof(digest);
-		(void)EVP_DigestFinal_ex(md, digest, &dlen);
+		/* The run id decides what is resumed: never from a failed hash. */
+		if (!EVP_DigestFinal_ex(md, digest, &dlen) || dlen != 32) {
+			rc = uc_seterr_ssl(UC_E_CRYPTO, "sha256");
+			goto out;
+		}
 		for (unsigned int i = 0; i < 32; i++)
 			snprintf(r->runid + 2 * i, 3, "%02x", digest[i]);
 		/* The flags that change what a run makes are part of its id. */
@@ -1042,28 +1090,10 @@ scan_resume(struct run *r, struct jrow *row)
 	 * committed and is still current: with --reissue the user's other
 	 * valid certificate is the old one, which must not count.
 	 */
-	if (strcmp(row->f[0], "I") == 0) {
-		struct store_cert c;
-		int cur = 0;
-
-		if (store_cert_get(authority_store(r->a), row->f[3], &c) ==
-		    UC_OK) {
-			cur = strcmp(c.status, "valid") == 0 &&
-			    c.username != NULL && strcmp(c.username,
-			    row->f[1]) == 0;
-			store_cert_clear(&c);
-		}
-		if (cur && uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
-	} else if (strcmp(row->f[0], "T") == 0) {
-		unsigned char hash[32];
-		const char *tok = strrchr(row->f[7], '/');
-		int pending = 0;
-
-		if (tok != NULL && token_hash(tok + 1, hash) == UC_OK &&
-		    store_token_pending(authority_store(r->a), hash, r->now,
-		    &pending) == UC_OK && pending &&
-		    uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
+	if ((strcmp(row->f[0], "I") == 0 && cert_current(r->a, row->f[3],
+	    row->f[1], r->now)) || (strcmp(row->f[0], "T") == 0 &&
+	    url_pending(r->a, row->f[7], r->now))) {
+		if (uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
 			return uc_seterr(UC_E_INTERNAL, "out of memory");
 	}
 	return UC_OK;
@@ -1073,7 +1103,6 @@ scan_resume(struct run *r, struct jrow *row)
 static int
 recover_partials(struct run *r)
 {
-	struct store_cert c;
 	struct dirent *de;
 	DIR *d;
 	char *dot, name[NAME_MAX + 1], final[PATH_MAX];
@@ -1096,13 +1125,7 @@ recover_partials(struct run *r)
 			name[strlen(name) - 4] = '\0';
 			if ((dot = strrchr(name, '.')) != NULL) {
 				*dot = '\0';
-				if (store_cert_get(authority_store(r->a),
-				    dot + 1, &c) == UC_OK) {
-					ok = strcmp(c.status, "valid") == 0 &&
-					    c.username != NULL &&
-					    strcmp(c.username, name) == 0;
-					store_cert_clear(&c);
-				}
+				ok = cert_current(r->a, dot + 1, name, r->now);
 			}
 		}
 		if (ok) {
@@ -1184,28 +1207,16 @@ static int
 render_row(struct run *r, struct jrow *row)
 {
 	struct manifest *m = cur_manifest;
-	struct store_cert c;
-	unsigned char hash[32];
-	const char *tok, *f[8];
+	const char *f[8];
 	char t[8][1100];
-	int keep = 0, pending, i, rc;
+	int keep = 0, i, rc;
 
 	if (row->nf < 9)
 		return UC_OK;
-	if (strcmp(row->f[0], "I") == 0) {
-		if (store_cert_get(authority_store(r->a), row->f[3], &c) ==
-		    UC_OK) {
-			keep = strcmp(c.status, "valid") == 0 &&
-			    c.not_after > r->now;
-			store_cert_clear(&c);
-		}
-	} else if (strcmp(row->f[0], "T") == 0) {
-		tok = strrchr(row->f[7], '/');
-		if (tok != NULL && token_hash(tok + 1, hash) == UC_OK &&
-		    store_token_pending(authority_store(r->a), hash, r->now,
-		    &pending) == UC_OK)
-			keep = pending;
-	}
+	if (strcmp(row->f[0], "I") == 0)
+		keep = cert_current(r->a, row->f[3], row->f[1], r->now);
+	else if (strcmp(row->f[0], "T") == 0)
+		keep = url_pending(r->a, row->f[7], r->now);
 	if (!keep)
 		return UC_OK;
 	for (i = 0; i < 8; i++)
@@ -1242,10 +1253,8 @@ static int
 carry_row(struct run *r, struct jrow *row)
 {
 	struct manifest *m = cur_manifest;
-	struct store_cert c;
-	unsigned char hash[32];
-	const char *key, *tok, *f[8];
-	int keep = 0, pending, i;
+	const char *key, *f[8];
+	int keep, i;
 
 	if (row->nf < 8 || (strcmp(row->f[0], "username") == 0 &&
 	    strcmp(row->f[2], "serial") == 0))
@@ -1253,18 +1262,9 @@ carry_row(struct run *r, struct jrow *row)
 	key = row->f[2][0] != '\0' ? row->f[2] : row->f[6];
 	if (key[0] == '\0' || uset_get(&r->listed, uhash(key), 0) != 0)
 		return UC_OK;
-	if (row->f[2][0] != '\0') {
-		if (store_cert_get(authority_store(r->a), row->f[2], &c) ==
-		    UC_OK) {
-			keep = strcmp(c.status, "valid") == 0 &&
-			    c.not_after > r->now;
-			store_cert_clear(&c);
-		}
-	} else if ((tok = strrchr(row->f[6], '/')) != NULL &&
-	    token_hash(tok + 1, hash) == UC_OK &&
-	    store_token_pending(authority_store(r->a), hash, r->now,
-	    &pending) == UC_OK)
-		keep = pending;
+	/* The username may carry a spreadsheet guard ("'"): not compared. */
+	keep = row->f[2][0] != '\0' ? cert_current(r->a, row->f[2], NULL,
+	    r->now) : url_pending(r->a, row->f[6], r->now);
 	if (!keep)
 		return UC_OK;
 	if (uset_get(&r->listed, uhash(key), 1) < 0)

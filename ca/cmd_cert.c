@@ -435,7 +435,7 @@ cmd_list(int argc, char **argv)
 	if (days > 0)
 		f.expiring_before = f.now + (int64_t)days * 86400;
 	if (f.username != NULL) {
-		if ((rc = store_user_get(authority_store(a), f.username, &u)) !=
+		if ((rc = authority_user_get(a, f.username, &u)) !=
 		    UC_OK) {
 			ex = cli_fail(rc, "--user");
 			goto out;
@@ -446,7 +446,7 @@ cmd_list(int argc, char **argv)
 		ex = cli_fail(UC_E_INTERNAL, "json");
 		goto out;
 	}
-	if ((rc = store_cert_list(authority_store(a), &f, list_cb, &lc)) !=
+	if ((rc = authority_cert_list(a, &f, list_cb, &lc)) !=
 	    UC_OK) {
 		ex = cli_fail(rc, "list");
 		goto out;
@@ -514,7 +514,7 @@ cmd_export(int argc, char **argv)
 		return cli_fail(rc, "--serial");
 	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
 		goto out;
-	if ((rc = store_cert_get(authority_store(a), norm, &sc)) != UC_OK) {
+	if ((rc = authority_cert_get(a, norm, &sc)) != UC_OK) {
 		ex = cli_fail(rc, "export");
 		goto out;
 	}

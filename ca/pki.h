@@ -264,7 +264,8 @@ int		 signer_open(const char *certpath, const char *keypath,
 		    const char *pass, struct signer **out);
 /*
  * A signer for a key this process just generated.  Takes ownership of
- * key (and of cert, which may be NULL until signer_set_cert()).
+ * key (and of cert, which may be NULL until signer_set_cert()), also when
+ * it fails: the caller forgets both either way.
  */
 int		 signer_from_key(EVP_PKEY *key, X509 *cert,
 		    struct signer **out);

@@ -3,6 +3,7 @@
  * this from libmicrohttpd, and the fuzzer feeds it directly.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,16 +111,35 @@ parse_http_date(const char *s)
 /* ---- publication -------------------------------------------------------------- */
 
 /* An If-None-Match list ("a", "b" or *) that names etag. */
+/*
+ * If-None-Match is "*" or a comma-separated list of entity tags, each
+ * possibly weak (W/"..."): a match is one whole tag equal to ours, never
+ * a substring of something longer.
+ */
 static int
 etag_match(const char *inm, const char *etag)
 {
-	size_t el = strlen(etag);
-	const char *p;
+	size_t el = strlen(etag), n;
+	const char *p = inm, *e;
 
-	if (strcmp(inm, "*") == 0)
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strcmp(p, "*") == 0)
 		return 1;
-	for (p = inm; (p = strstr(p, etag)) != NULL; p += el)
-		return 1;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p != '"')
+			return 0;	/* malformed: no match */
+		if ((e = strchr(p + 1, '"')) == NULL)
+			return 0;
+		n = (size_t)(e - p) + 1;
+		if (n == el && memcmp(p, etag, el) == 0)
+			return 1;
+		p = e + 1;
+	}
 	return 0;
 }
 
@@ -489,8 +509,13 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		generated = 1;
 	}
 	rr.p12_password = pw;
-	while (sem_wait(&d->keygen) == -1)
-		;	/* EINTR */
+	while (sem_wait(&d->keygen) == -1) {
+		if (errno != EINTR) {
+			json_error(r, 500, "internal", "key generation slot: %s",
+			    strerror(errno));
+			goto out;
+		}
+	}
 	rc = authority_redeem(d->a, &rr, &res, &st);
 	sem_post(&d->keygen);
 	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {

@@ -177,8 +177,14 @@ pub_reload(struct enrolld *d)
 			return rc;
 		}
 		mdlen = sizeof(md);
-		(void)EVP_Digest(f->body->data, f->body->len, md, &mdlen,
-		    EVP_sha256(), NULL);
+		/* A failed digest would give every version the same ETag. */
+		if (!EVP_Digest(f->body->data, f->body->len, md, &mdlen,
+		    EVP_sha256(), NULL)) {
+			rc = uc_seterr_ssl(UC_E_CRYPTO, "%s: sha256",
+			    f->route);
+			pubset_free(ps);
+			return rc;
+		}
 		snprintf(f->etag, sizeof(f->etag),
 		    "\"%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x\"",
 		    md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7],

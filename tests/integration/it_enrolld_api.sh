@@ -276,6 +276,15 @@ for spec in crl.der:application/pkix-crl:crl.der root.crl:application/pkix-crl:r
 	expect_http "/$route: If-None-Match with the ETag" 304
 	hp "/$route" -H 'If-None-Match: "0000"'
 	expect_http "/$route: If-None-Match with another ETag" 200
+	# A tag that merely contains ours (or ours without quotes) is another tag.
+	hp "/$route" -H "If-None-Match: \"x${ETAG//\"/}y\""
+	expect_http "/$route: If-None-Match with a longer tag containing ours" 200
+	hp "/$route" -H "If-None-Match: \"a${ETAG}b\""
+	expect_http "/$route: If-None-Match with ours, quotes included, inside garbage" 200
+	hp "/$route" -H "If-None-Match: ${ETAG//\"/}"
+	expect_http "/$route: If-None-Match with our tag unquoted (malformed)" 200
+	hp "/$route" -H "If-None-Match: \"0000\", W/$ETAG"
+	expect_http "/$route: If-None-Match list holding our tag as weak" 304
 	hp "/$route" -H "If-Modified-Since: $LM"
 	expect_http "/$route: If-Modified-Since Last-Modified" 304
 	hp "/$route" -H "If-Modified-Since: $(date -u -d @$((NOW - 86400 * 400)) '+%a, %d %b %Y %H:%M:%S GMT')"

@@ -63,4 +63,19 @@ check_eq "userca-enrolld: core-file limit 0" "$(prlimit --pid "${ED_PID[d]}" --c
 ed_stop d
 check_eq "userca-enrolld: SIGTERM exit 0" "$ED_RC" 0
 
+# The systemd unit confines the daemon (systemd-analyze reads it offline).
+U=$UC_SRC/scripts/userca-enrolld.service
+for d in 'NoNewPrivileges=yes' 'SystemCallFilter=@system-service' 'MemoryDenyWriteExecute=yes' \
+    'LockPersonality=yes' 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' 'ProtectSystem=strict' \
+    'ReadWritePaths=/var/lib/userca' 'LimitCORE=0'; do
+	check_grep "userca-enrolld.service: $d" "^${d}\$" "$U"
+done
+if command -v systemd-analyze >/dev/null; then
+	sed "s|^ExecStart=[^ ]*|ExecStart=/bin/true|" "$U" >"$T/userca-enrolld.service"
+	check "systemd-analyze verify accepts the unit" systemd-analyze verify "$T/userca-enrolld.service"
+	systemd-analyze security --offline=true "$T/userca-enrolld.service" >"$T/sec.txt" 2>&1 || true
+	lvl=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/sec.txt")
+	check_cond "systemd-analyze security: exposure ${lvl:-?} below 2.0 (OK)" "awk 'BEGIN { exit !(${lvl:-10} < 2.0) }'"
+fi
+
 summary
