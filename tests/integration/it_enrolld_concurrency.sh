@@ -15,10 +15,13 @@ H=$T/pki
 DB=$H/userca.db
 ed_home "$H"
 ED_CACERT=$H/public/ca-bundle.pem
+# 50 racing clients share one address: above the default per-address
+# connection limit (32), which it_enrolld_slowloris tests.
 ed_conf "$T/ec.ini" "$H" "[crl]
 poll = 1s
 [limits]
-rate_limit = 1000000"
+rate_limit = 1000000
+per_address = 256"
 ed_start ec "$T/ec.ini"
 API=$HTTPS/api/v1/enroll
 # A response quicker than this is "not stalled" (sanitizer builds are slower).
@@ -180,7 +183,8 @@ ca_init "$R" --intermediate --profile compatible
 must "issue-server (RSA home)" uc issue-server --home "$R" --dns localhost --ip 127.0.0.1 \
     --out "$R.tls" --passphrase-file "$PASSFILE"
 ed_conf "$T/rsa.ini" "$R" "[limits]
-rate_limit = 1000000"
+rate_limit = 1000000
+per_address = 256"
 ED_CACERT=$R/public/ca-bundle.pem
 ed_start rsa "$T/rsa.ini"
 : >"$T/rwork"
