@@ -219,13 +219,18 @@
 
 	/* ---- device and format -------------------------------------------------------- */
 
+	function isIos() {
+		var ua = navigator.userAgent || '';
+
+		/* iPadOS 13+ says "Macintosh" but has a touch screen. */
+		return /iPhone|iPad|iPod/.test(ua) ||
+		    (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
+	}
+
 	function detectPlatform() {
 		var ua = navigator.userAgent || '';
 
-		if (/iPhone|iPad|iPod/.test(ua))
-			return 'ios';
-		/* iPadOS 13+ says "Macintosh" but has a touch screen. */
-		if (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)
+		if (isIos())
 			return 'ios';
 		if (/Android/.test(ua))
 			return 'android';
@@ -236,6 +241,57 @@
 		if (/Linux|X11|CrOS|FreeBSD|OpenBSD/.test(ua))
 			return 'linux';
 		return 'windows';
+	}
+
+	/*
+	 * A browser that cannot take the certificate, or null.  On iOS only
+	 * Safari (and Apple's own apps) can install an identity from a download
+	 * and use it (Apple QA1745): Chrome, Firefox, Edge, the Google app and
+	 * the in-app views of Gmail, Outlook and the rest cannot.  An in-app view
+	 * on iOS is a WKWebView, whose user agent has no "Safari/" token.  On
+	 * Android an in-app view (WebView, "; wv)") usually cannot save the file.
+	 */
+	var IOS_APPS = [
+		[/CriOS\//, 'Chrome'], [/FxiOS\//, 'Firefox'], [/EdgiOS\//, 'Edge'],
+		[/OPiOS\/|OPT\//, 'Opera'], [/YaBrowser\//, 'Yandex Browser'],
+		[/DuckDuckGo\//, 'DuckDuckGo'], [/Brave\//, 'Brave'],
+		[/GSA\/|GoogleApp/, 'the Google app or Gmail'],
+		[/Outlook|MSOutlook/i, 'Outlook'], [/Gmail/i, 'Gmail'],
+		[/FBAN|FBAV|FB_IAB/, 'Facebook'], [/Instagram/, 'Instagram'],
+		[/LinkedInApp/, 'LinkedIn'], [/MicroMessenger/, 'WeChat'],
+		[/\bLine\//, 'LINE'], [/Teams\//, 'Teams'], [/Slack/, 'Slack']
+	];
+	var ANDROID_APPS = [
+		[/GSA\/|GoogleApp/, 'the Google app or Gmail'],
+		[/Outlook/i, 'Outlook'], [/Gmail/i, 'Gmail'],
+		[/FBAN|FBAV|FB_IAB/, 'Facebook'], [/Instagram/, 'Instagram'],
+		[/LinkedInApp/, 'LinkedIn'], [/\bLine\//, 'LINE'],
+		[/MicroMessenger/, 'WeChat']
+	];
+
+	function appName(list, ua) {
+		var i;
+
+		for (i = 0; i < list.length; i++)
+			if (list[i][0].test(ua))
+				return list[i][1];
+		return '';
+	}
+
+	function wrongBrowser() {
+		var ua = navigator.userAgent || '';
+		var app;
+
+		if (isIos()) {
+			app = appName(IOS_APPS, ua);
+			if (app || !/Safari\//.test(ua))
+				return { platform: 'ios', want: 'Safari', app: app };
+			return null;
+		}
+		if (/Android/.test(ua) && /; wv\)|FBAN|FBAV|Instagram/.test(ua))
+			return { platform: 'android', want: 'Chrome',
+			    app: appName(ANDROID_APPS, ua) };
+		return null;
 	}
 
 	function selectedPlatform() {
@@ -286,6 +342,79 @@
 		show($('loading'), false);
 		show($('enroll'), true);
 		document.title = 'Get your certificate: ' + j.user;
+		if (wrongBrowser())
+			showWrongBrowser(wrongBrowser());
+	}
+
+	/* ---- the wrong browser: send the user to Safari / Chrome first -------------- */
+
+	function showWrongBrowser(w) {
+		var here = w.app ? w.app : 'this app';
+
+		$('wrong-title').textContent = 'Open this link in ' + w.want;
+		if (w.platform === 'ios') {
+			$('wrong-why').textContent = 'On an iPhone or iPad only Safari can ' +
+			    'install your certificate and use it (with Apple\u2019s own apps). ' +
+			    'Opened in ' + here + ', it would not install or could not be ' +
+			    'used, and this link works only once.';
+			$('wrong-how').textContent = 'Tap Copy link, open Safari, tap the ' +
+			    'address bar, paste and go. Some apps also offer \u201cOpen in ' +
+			    'Safari\u201d in their \u22ef or share menu.';
+		} else {
+			$('wrong-why').textContent = 'This page is open inside ' + here +
+			    '. Its built-in browser usually cannot save the certificate ' +
+			    'file, and this link works only once.';
+			$('wrong-how').textContent = 'Tap Copy link, open Chrome (or ' +
+			    'another browser such as Samsung Internet), tap the address ' +
+			    'bar, paste and go. Many apps also offer \u201cOpen in ' +
+			    'Chrome\u201d or \u201cOpen in browser\u201d in their \u22ee menu.';
+		}
+		$('wrong-browser').setAttribute('data-want', w.want.toLowerCase());
+		$('wrong-url').value = window.location.href;
+		show($('p12-form'), false);
+		show($('csr-path'), false);
+		show($('wrong-browser'), true);
+		document.title = 'Open this link in ' + w.want;
+	}
+
+	function continueAnyway() {
+		show($('wrong-browser'), false);
+		show($('p12-form'), true);
+		show($('csr-path'), true);
+		document.title = 'Get your certificate: ' + info.user;
+		$('get-p12').focus();
+	}
+
+	function copyLink() {
+		var input = $('wrong-url');
+		var button = $('copy-link');
+
+		function copied() {
+			button.textContent = 'Link copied';
+			setStatus('The link was copied. Now open it in ' +
+			    ($('wrong-browser').getAttribute('data-want') === 'safari' ?
+			    'Safari' : 'Chrome') + '.', 'info');
+		}
+		function fallback() {
+			var ok = false;
+
+			input.focus();
+			input.select();
+			input.setSelectionRange(0, input.value.length);
+			try {
+				ok = document.execCommand('copy');
+			} catch (e) { /* not supported */ }
+			if (ok)
+				copied();
+			else
+				setStatus('The link is selected: copy it with your ' +
+				    'device\'s Copy menu.', 'info');
+		}
+
+		if (navigator.clipboard && navigator.clipboard.writeText)
+			navigator.clipboard.writeText(input.value).then(copied, fallback);
+		else
+			fallback();
 	}
 
 	function loadToken() {
@@ -508,6 +637,8 @@
 		$('p12-form').addEventListener('submit', submitP12);
 		$('csr-form').addEventListener('submit', submitCsr);
 		$('copy-pw').addEventListener('click', copyPassword);
+		$('copy-link').addEventListener('click', copyLink);
+		$('wrong-anyway').addEventListener('click', continueAnyway);
 		$('pw').addEventListener('click', selectPassword);
 		$('csr-file').addEventListener('change', function () {
 			if ($('csr-file').files.length > 0)

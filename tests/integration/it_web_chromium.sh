@@ -10,6 +10,12 @@
 #   - the same link again says "already used"; bogus/expired links say so
 #   - keyboard only: Tab to the button, Enter -> bob.p12 (modern: AES-256)
 #   - own password + Advanced override; own CSR (bad one reported, good one signed)
+#   - device emulation (user agent + client hints through CDP): iOS Chrome,
+#     Firefox, Edge, the Gmail/Google app and Outlook in-app views, Android
+#     WebView in-app views get "Open this link in Safari/Chrome" + Copy link
+#     and no enrollment button; Safari, Android Chrome, Windows, macOS, Linux
+#     get the form, the right device and format; the link they all opened is
+#     still unused in the database (tokens.used_at NULL)
 #   - screenshots in $USERCA_BUILD (paths printed)
 #
 # ctest runs it as `bash FILE` with USERCA, USERCA_SRC, USERCA_BUILD (and
@@ -75,6 +81,7 @@ trap 'exit 1' INT TERM
 command -v node >/dev/null || die "node is not installed (apt-get install nodejs; scripts/deps)"
 command -v openssl >/dev/null || die "openssl is not installed"
 command -v curl >/dev/null || die "curl is not installed"
+command -v sqlite3 >/dev/null || die "sqlite3 is not installed (scripts/deps)"
 # playwright-core: tests/integration/node_modules (npm ci --prefix tests/integration),
 # or $USERCA_BUILD/node_modules, or $UC_NODE_MODULES/.. .
 MODDIRS=()
@@ -139,6 +146,9 @@ U_P12=$(token alice alice@example.com "Alice Adams")
 U_KEY=$(token bob bob@example.com "Bob Brown")
 U_OWN=$(token dave dave@example.com "Dave Davis")
 U_CSR=$(token carol carol@example.com "Carol Clark")
+# Looked at by every emulated device, never used: the wrong-browser views
+# must not spend it.
+U_LOOK=$(token frank frank@example.com "Frank Fischer")
 # Made two hours ago, valid for one: expired.
 U_EXP=$(NOW=$(($(date +%s) - 7200)) token erin erin@example.com "Erin Evans" 1h)
 BOGUS=$BASE/enroll/$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
@@ -174,12 +184,12 @@ cat >"$T/e2e.json" <<EOF
   "csr_pem": "$T/carol.csr",
   "urls": {
     "p12": "$U_P12", "keyboard": "$U_KEY", "own": "$U_OWN", "csr": "$U_CSR",
-    "bogus": "$BOGUS", "malformed": "$BASE/enroll/nope", "expired": "$U_EXP"
+    "look": "$U_LOOK", "bogus": "$BOGUS", "malformed": "$BASE/enroll/nope", "expired": "$U_EXP"
   }
 }
 EOF
 set +e
-timeout 90 node "$SRC/tests/integration/web_e2e.mjs" "$T/e2e.json" >"$T/e2e.out" 2>&1
+timeout 150 node "$SRC/tests/integration/web_e2e.mjs" "$T/e2e.json" >"$T/e2e.out" 2>&1
 RC=$?
 set -e
 while IFS= read -r line; do
@@ -241,3 +251,16 @@ if [[ -s $PEM ]]; then
 else
 	bad "own CSR: no PEM downloaded"
 fi
+
+# ---- looking spends nothing: the link every device opened is unused ---------------
+# token_sql TOKEN: its row (only the SHA-256 is stored); as in lib_enrolld.sh.
+token_sql() {
+	printf "hex(hash) = '%s'" "$(printf '%s' "${1##*/}" | sha256sum | cut -d' ' -f1 | tr a-f A-F)"
+}
+used_at() { sqlite3 "$H/userca.db" "select ifnull(used_at, 'NULL') from tokens where $(token_sql "$1")"; }
+u=$(used_at "$U_LOOK")
+[[ $u == NULL ]] && pass "the link opened by every emulated device (wrong browsers included) is unused (tokens.used_at NULL)" ||
+    bad "the looked-at link was spent: used_at '$u'"
+u=$(used_at "$U_P12")
+[[ -n $u && $u != NULL ]] && pass "(the same query sees alice's link as used: $u)" ||
+    bad "the used_at query does not see alice's used link ('$u')"

@@ -4,8 +4,10 @@
 //   node web_e2e.mjs CONFIG.json
 //
 // CONFIG: { "chromium": "/usr/bin/chromium", "out": DIR, "modules": [DIR...],
-//           "urls": { "p12", "keyboard", "csr", "own", "bogus", "malformed",
-//                     "expired" }, "csr_pem": FILE }
+//           "urls": { "p12", "keyboard", "csr", "own", "look", "bogus",
+//                     "malformed", "expired" }, "csr_pem": FILE }
+// "look" is opened by every emulated device and never used (the shell checks
+// the database).
 // Prints PASS:/FAIL: lines; writes DIR/result.json with what the shell checks
 // with openssl (downloaded files, passwords shown on the page).  Exit status 0
 // when it ran to the end (the FAIL lines count), 1 when it could not.
@@ -74,6 +76,118 @@ async function ready(page) {
 async function noSideScroll(page, label) {
 	const w = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
 	check(w[0] <= w[1], `${label}: fits a 390px wide screen (no sideways scrolling)`, `scrollWidth ${w[0]} > ${w[1]}`);
+}
+
+// ---- device emulation -------------------------------------------------------------
+// User agents as the devices send them, and the client hints (userAgentData)
+// of the Chromium-based ones, set through CDP Emulation.setUserAgentOverride.
+// Safari and the iOS apps have no navigator.userAgentData: it is removed.
+const IOS = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)';
+const CH = (platform, mobile, extra = {}) => ({
+	brands: [{ brand: 'Chromium', version: '126' }, { brand: 'Google Chrome', version: '126' },
+	    { brand: 'Not/A)Brand', version: '8' }],
+	fullVersion: '126.0.6478.71', platform, platformVersion: extra.platformVersion || '',
+	architecture: extra.architecture || '', model: extra.model || '', mobile, ...extra,
+});
+const DEVICES = [
+	{ name: 'iOS Safari', ua: `${IOS} Version/17.5 Mobile/15E148 Safari/604.1`, touch: 5,
+	    device: 'ios', format: 'legacy' },
+	{ name: 'iPadOS Safari (desktop-class, says Macintosh)', touch: 5,
+	    ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+	    device: 'ios', format: 'legacy' },
+	{ name: 'iOS Chrome (CriOS)', ua: `${IOS} CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1`, touch: 5,
+	    wrong: 'Safari', app: /Chrome/ },
+	{ name: 'iOS Firefox (FxiOS)', ua: `${IOS} FxiOS/127.0 Mobile/15E148 Safari/605.1.15`, touch: 5,
+	    wrong: 'Safari', app: /Firefox/ },
+	{ name: 'iOS Edge (EdgiOS)', ua: `${IOS} Version/17.0 EdgiOS/126.2592.56 Mobile/15E148 Safari/605.1.15`, touch: 5,
+	    wrong: 'Safari', app: /Edge/ },
+	{ name: 'Gmail / Google app in-app view on iOS (GSA)', ua: `${IOS} GSA/322.0.648915268 Mobile/15E148 Safari/604.1`,
+	    touch: 5, wrong: 'Safari', app: /Gmail/ },
+	{ name: 'Outlook in-app view on iOS (WKWebView, no Safari/ token)', ua: `${IOS} Mobile/15E148`, touch: 5,
+	    wrong: 'Safari', app: /this app/ },
+	{ name: 'Android Chrome', ua: 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36',
+	    ch: CH('Android', true, { platformVersion: '14.0.0', model: 'Pixel 8' }), touch: 5,
+	    device: 'android', format: 'legacy' },
+	{ name: 'Android WebView in-app view (; wv)', touch: 5,
+	    ua: 'Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36',
+	    ch: CH('Android', true, { brands: [{ brand: 'Android WebView', version: '126' }, { brand: 'Chromium', version: '126' }] }),
+	    wrong: 'Chrome', app: /this app/ },
+	{ name: 'Windows (Edge)', ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0',
+	    ch: CH('Windows', false, { platformVersion: '15.0.0' }), touch: 0, device: 'windows', format: 'legacy' },
+	{ name: 'macOS Safari', ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+	    touch: 0, device: 'macos', format: 'legacy' },
+	{ name: 'Linux desktop (Chromium)', ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+	    ch: CH('Linux', false), touch: 0, device: 'linux', format: 'modern' },
+];
+
+// A page that looks like DEVICE d: user agent, client hints (or none), touch points.
+async function emulate(browser, d, opts = {}) {
+	const context = await browser.newContext({
+		viewport: VIEW, acceptDownloads: true, ignoreHTTPSErrors: true, locale: 'en-GB',
+		timezoneId: 'UTC', userAgent: d.ua, hasTouch: d.touch > 0, ...opts,
+	});
+	context.setDefaultTimeout(T);
+	const origin = new URL(cfg.urls.p12).origin;
+	await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin }).catch(() => {});
+	await context.addInitScript(({ touch, noCH }) => {
+		Object.defineProperty(Navigator.prototype, 'maxTouchPoints', { get: () => touch, configurable: true });
+		if (noCH) delete Navigator.prototype.userAgentData;
+	}, { touch: d.touch || 0, noCH: !d.ch });
+	const page = await context.newPage();
+	if (d.ch) {
+		const cdp = await context.newCDPSession(page);
+		await cdp.send('Emulation.setUserAgentOverride', { userAgent: d.ua, userAgentMetadata: d.ch });
+	}
+	return { context, page };
+}
+
+async function devices(browser) {
+	for (const d of DEVICES) {
+		const { context, page } = await emulate(browser, d);
+		const done = watch(page, d.name);
+		try {
+			await page.goto(cfg.urls.look);
+			await ready(page);
+			if (d.ch) {
+				const p = await page.evaluate(() => navigator.userAgentData && navigator.userAgentData.platform);
+				check(p === d.ch.platform, `${d.name}: client hints are emulated`, `userAgentData.platform ${p}`);
+			}
+			if (d.wrong) {
+				const title = await page.locator('#wrong-title').innerText().catch(() => '');
+				const why = await page.locator('#wrong-browser').innerText().catch(() => '');
+				check(await page.locator('#wrong-browser').isVisible() && title === `Open this link in ${d.wrong}`,
+				    `${d.name}: says "Open this link in ${d.wrong}"`, title || 'no wrong-browser notice');
+				check(d.app.test(why), `${d.name}: names the app it is in`, why.slice(0, 200));
+				check(await page.locator('#get-p12').isHidden() && await page.locator('#p12-form').isHidden() &&
+				    await page.locator('#csr-path').isHidden(), `${d.name}: no enrollment button, no CSR form`);
+				await page.getByRole('button', { name: 'Copy link' }).click();
+				const clip = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `(${e.message})`);
+				check(clip === cfg.urls.look, `${d.name}: "Copy link" copies this page's link`, clip);
+				if (d === DEVICES.find((x) => x.wrong)) await shot(page, 'web-enroll-wrong-browser.png');
+			} else {
+				check(await page.locator('#wrong-browser').isHidden() && await page.locator('#get-p12').isVisible(),
+				    `${d.name}: the enrollment button is offered`);
+				const dev = await page.locator('input[name="device"]:checked').getAttribute('value').catch(() => null);
+				check(dev === d.device, `${d.name}: device pre-selected as ${d.device}`, `got ${dev}`);
+				const fmt = await page.locator('#format-hint').getAttribute('data-format');
+				check(fmt === d.format, `${d.name}: ${d.format} format`, `got ${fmt}`);
+			}
+			await done();
+		} finally {
+			await context.close();
+		}
+	}
+	// "Continue in this app anyway" brings the form back (nothing is sent).
+	const { context, page } = await emulate(browser, DEVICES.find((x) => x.wrong === 'Chrome'));
+	try {
+		await page.goto(cfg.urls.look);
+		await ready(page);
+		await page.getByRole('button', { name: 'Continue in this app anyway' }).click();
+		check(await page.locator('#get-p12').isVisible() && await page.locator('#wrong-browser').isHidden(),
+		    '"Continue in this app anyway" shows the form');
+	} finally {
+		await context.close();
+	}
 }
 
 async function main() {
@@ -273,6 +387,10 @@ async function main() {
 		check(/^[0-9A-Fa-f:]+$/.test(result.csr_serial), 'the serial is shown', result.csr_serial);
 		await done();
 		await page.close();
+		await context.close();
+
+		// ---- 6. devices: the right browser first, the safe format ---------------------
+		await devices(browser);
 	} finally {
 		await browser.close();
 	}
