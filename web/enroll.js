@@ -314,6 +314,23 @@
 		$('format-hint').textContent = FORMAT_HINTS[f] +
 		    (forced ? ' (Chosen under Advanced.)' : '');
 		$('format-hint').setAttribute('data-format', f);
+		showApps(selectedPlatform());
+	}
+
+	/* Which apps can use it, for that device: on the form and the result. */
+	function showApps(platform) {
+		var blocks = document.querySelectorAll('#apps-info .apps');
+		var i, copy;
+
+		for (i = 0; i < blocks.length; i++) {
+			show(blocks[i], blocks[i].getAttribute('data-platform') === platform);
+			if (blocks[i].getAttribute('data-platform') === platform) {
+				copy = blocks[i].cloneNode(true);
+				copy.hidden = false;
+				$('apps-done').textContent = '';
+				$('apps-done').appendChild(copy);
+			}
+		}
 	}
 
 	/* ---- the token ------------------------------------------------------------------ */

@@ -120,6 +120,16 @@ const DEVICES = [
 	    ch: CH('Linux', false), touch: 0, device: 'linux', format: 'modern' },
 ];
 
+// What "Which apps can use the certificate?" must say per device.
+const APPS = {
+	ios: [/Safari.*yes/, /Mail.*configuration profile/s, /Exchange profile/, /Outlook.*Gmail.*no/s],
+	android: [/Chrome.*yes/, /Samsung Email.*certificate/s, /Gmail.*Nine.*manages/s, /Outlook.*no.*Microsoft/s],
+	windows: [/Edge.*Chrome.*yes/s, /Firefox.*own store/s],
+	macos: [/login keychain/, /Firefox.*own store/s, /Exchange profile/],
+	linux: [/each one you use/, /Firefox/],
+	chromeos: [/Chrome/],
+};
+
 // A page that looks like DEVICE d: user agent, client hints (or none), touch points.
 async function emulate(browser, d, opts = {}) {
 	const context = await browser.newContext({
@@ -171,6 +181,10 @@ async function devices(browser) {
 				check(dev === d.device, `${d.name}: device pre-selected as ${d.device}`, `got ${dev}`);
 				const fmt = await page.locator('#format-hint').getAttribute('data-format');
 				check(fmt === d.format, `${d.name}: ${d.format} format`, `got ${fmt}`);
+				await page.getByText('Which apps can use the certificate?').click();
+				const apps = await page.locator('#apps-info .apps:visible').allInnerTexts();
+				check(apps.length === 1 && APPS[d.device].every((re) => re.test(apps[0])),
+				    `${d.name}: says which apps can use it`, apps.join(' | ').slice(0, 300));
 			}
 			await done();
 		} finally {
@@ -262,6 +276,9 @@ async function main() {
 		const steps = await page.locator('#done ol.steps:visible').innerText();
 		check(/VPN & app user certificate/.test(steps) && steps.includes('alice.p12'),
 		    'Android import steps are shown', steps.slice(0, 200));
+		const appsDone = await page.locator('#apps-done').innerText();
+		check(APPS.android.every((re) => re.test(appsDone)), 'the result says which Android apps can use it',
+		    appsDone.slice(0, 300));
 		check(await page.locator('#done ol.steps:visible').count() === 1, 'only one platform\'s steps are shown');
 		check(await page.locator('#p12-form').isHidden(), 'the form is gone after issuance');
 		check(/^[0-9A-Fa-f:]+$/.test(await page.locator('#done-serial').innerText()), 'the serial is shown');
@@ -312,8 +329,8 @@ async function main() {
 			order.push(id);
 			if (id === 'get-p12') break;
 		}
-		const want = ['device=linux', 'summary', 'own-password', 'get-p12'];
-		check(JSON.stringify(order) === JSON.stringify(want), 'tab order: device, advanced, password, button',
+		const want = ['device=linux', 'summary', 'summary', 'own-password', 'get-p12'];
+		check(JSON.stringify(order) === JSON.stringify(want), 'tab order: device, which apps, advanced, password, button',
 		    order.join(' > '));
 		const outline = await page.locator('#get-p12').evaluate((e) => getComputedStyle(e).outlineStyle);
 		check(outline !== 'none', 'the focused button has a visible focus ring', outline);
