@@ -148,6 +148,7 @@ U_OWN=$(token dave dave@example.com "Dave Davis")
 U_CSR=$(token carol carol@example.com "Carol Clark")
 # Looked at by every emulated device, never used: the wrong-browser views
 # must not spend it.
+U_IOS=$(token grace grace@example.com "Grace Green")
 U_LOOK=$(token frank frank@example.com "Frank Fischer")
 # Made two hours ago, valid for one: expired.
 U_EXP=$(NOW=$(($(date +%s) - 7200)) token erin erin@example.com "Erin Evans" 1h)
@@ -184,7 +185,7 @@ cat >"$T/e2e.json" <<EOF
   "csr_pem": "$T/carol.csr",
   "urls": {
     "p12": "$U_P12", "keyboard": "$U_KEY", "own": "$U_OWN", "csr": "$U_CSR",
-    "look": "$U_LOOK", "bogus": "$BOGUS", "malformed": "$BASE/enroll/nope", "expired": "$U_EXP"
+    "look": "$U_LOOK", "ios": "$U_IOS", "bogus": "$BOGUS", "malformed": "$BASE/enroll/nope", "expired": "$U_EXP"
   }
 }
 EOF
@@ -230,6 +231,7 @@ p12_check() {
 }
 p12_check "Android (legacy)" "$(res p12)" "$(res password)" alice 'pbeWithSHA1And3-KeyTripleDES-CBC'
 p12_check "keyboard, Linux (modern)" "$(res keyboard_p12)" "$(res keyboard_password)" bob 'AES-256-CBC'
+p12_check "iOS Safari (legacy)" "$(res ios_p12)" "$(res ios_password)" grace 'pbeWithSHA1And3-KeyTripleDES-CBC'
 p12_check "own password, forced modern" "$(res own_p12)" "$(res own_password)" dave 'AES-256-CBC'
 
 PEM=$(res pem)

@@ -191,6 +191,34 @@ async function devices(browser) {
 			await context.close();
 		}
 	}
+	// An iPhone in Safari gets its certificate: legacy, and the iOS steps.
+	if (cfg.urls.ios) {
+		const { context, page } = await emulate(browser, DEVICES[0]);
+		const done = watch(page, 'iOS Safari enrollment');
+		try {
+			await page.goto(cfg.urls.ios);
+			await ready(page);
+			const [dl] = await Promise.all([page.waitForEvent('download'),
+			    page.getByRole('button', { name: 'Get my certificate' }).click()]);
+			result.ios_p12 = path.join(out, 'ios.p12');
+			await dl.saveAs(result.ios_p12);
+			await page.locator('#done').waitFor({ state: 'visible' });
+			result.ios_password = (await page.locator('#pw').innerText()).trim();
+			const steps = await page.locator('#done ol.steps:visible').innerText();
+			check(/within 8 minutes/i.test(steps) && /Profile Downloaded/.test(steps) &&
+			    /General → VPN & Device Management/.test(steps) && /Not Verified.*expected/s.test(steps) &&
+			    /including the dashes/.test(steps), 'iOS steps: 8 minutes, both Settings places, "Not Verified" expected, dashes',
+			    steps);
+			const mac = await page.locator('#done ol.steps[data-platform="macos"]').textContent();
+			check(/login keychain password/.test(mac) && /Always Allow/.test(mac) && /Firefox keeps its own/.test(mac),
+			    'macOS steps: login keychain password, Always Allow, Firefox\'s own store', mac);
+			await shot(page, 'web-enroll-ios-done.png');
+			await done();
+		} finally {
+			await context.close();
+		}
+	}
+
 	// "Continue in this app anyway" brings the form back (nothing is sent).
 	const { context, page } = await emulate(browser, DEVICES.find((x) => x.wrong === 'Chrome'));
 	try {
@@ -276,6 +304,12 @@ async function main() {
 		const steps = await page.locator('#done ol.steps:visible').innerText();
 		check(/VPN & app user certificate/.test(steps) && steps.includes('alice.p12'),
 		    'Android import steps are shown', steps.slice(0, 200));
+		check(/search for certificate/.test(steps) && /Install from device storage/.test(steps) &&
+		    /never Wi-Fi certificate/.test(steps) && /User credentials.*Remove/s.test(steps) &&
+		    /screen lock/.test(steps) && /including the dashes/.test(steps),
+		    'Android steps: search, Samsung, never Wi-Fi (and the fix), screen lock, dashes', steps);
+		check(/Copy the password before leaving this page/.test(await page.locator('#pw-box').innerText()),
+		    'says "Copy the password before leaving this page"');
 		const appsDone = await page.locator('#apps-done').innerText();
 		check(APPS.android.every((re) => re.test(appsDone)), 'the result says which Android apps can use it',
 		    appsDone.slice(0, 300));
@@ -342,8 +376,10 @@ async function main() {
 		result.keyboard_password = (await page.locator('#pw').innerText()).trim();
 		check(await page.evaluate(() => document.activeElement.id) === 'done-title',
 		    'focus moves to the result heading');
-		check(/Your Certificates/.test(await page.locator('#done ol.steps:visible').innerText()),
-		    'Linux/Firefox import steps are shown');
+		const lsteps = await page.locator('#done ol.steps:visible').innerText();
+		check(/Your Certificates/.test(lsteps) && /chrome:\/\/settings\/certificates/.test(lsteps) &&
+		    /its own certificates/.test(lsteps), 'Linux steps: chrome://settings/certificates, Firefox, each its own store',
+		    lsteps);
 		await done();
 		await page.close();
 
@@ -372,8 +408,10 @@ async function main() {
 		await page.locator('#done').waitFor({ state: 'visible' });
 		check(await page.locator('#pw-box').isHidden() && await page.locator('#pw-own').isVisible(),
 		    'with an own password no password is shown');
-		check(/Current User/.test(await page.locator('#done ol.steps:visible').innerText()),
-		    'Windows import steps are shown');
+		const wsteps = await page.locator('#done ol.steps:visible').innerText();
+		check(/Current User/.test(wsteps) && /Import Wizard/.test(wsteps) && /Browse/.test(wsteps) &&
+		    /open it again/.test(wsteps) && /Firefox.*Your Certificates/s.test(wsteps),
+		    'Windows import steps are shown (wizard, restart the browser, Firefox)', wsteps);
 		await done();
 		await page.close();
 
