@@ -18,24 +18,25 @@
 		android: 'Android',
 		windows: 'Windows',
 		macos: 'macOS',
-		linux: 'Linux'
+		linux: 'Linux',
+		chromeos: 'ChromeOS'
 	};
-	/* Older iOS, Android, Windows and macOS cannot read AES PKCS#12. */
-	var PLATFORM_FORMAT = {
-		ios: 'legacy',
-		android: 'legacy',
-		windows: 'legacy',
-		macos: 'legacy',
-		linux: 'modern'
-	};
+	/*
+	 * Fail safe: the modern (AES) file only for a browser that is positively
+	 * a Linux desktop.  Current iOS, macOS and Android still cannot read it,
+	 * and ChromeOS and Android's "desktop site" look like Linux.
+	 */
 	var FORMAT_HINTS = {
-		legacy: 'You get a legacy PKCS#12 file (3DES, SHA\u20111 MAC): older ' +
-		    'iPhones, iPads, Android phones, Windows and macOS cannot open ' +
-		    'the newer AES-encrypted files, and every version opens this one.',
-		modern: 'You get a modern PKCS#12 file (AES\u2011256, SHA\u2011256): ' +
-		    'Firefox, Chrome and other current Linux software read it, and it ' +
-		    'protects your key better.'
+		legacy: 'You get a legacy PKCS#12 file (3DES, SHA\u20111 MAC): current ' +
+		    'iPhones, iPads, Macs and Android phones still need it, and every ' +
+		    'Windows version opens it.',
+		modern: 'You get a modern PKCS#12 file (AES\u2011256, SHA\u2011256 MAC): ' +
+		    'Firefox, Chrome and other current Linux software read it. iPhones, ' +
+		    'iPads, Macs and Android phones cannot open it.'
 	};
+	var NOT_LINUX_DESKTOP = ' This browser did not show that it runs on a ' +
+	    'Linux desktop, so you get the format every device reads; choose ' +
+	    'Modern under Advanced if the file is for a Linux desktop.';
 	var FORMAT_NAMES = {
 		legacy: 'legacy PKCS#12 (3DES)',
 		modern: 'modern PKCS#12 (AES-256)'
@@ -227,20 +228,49 @@
 		    (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
 	}
 
+	/* navigator.userAgentData (Chromium), believed over the user agent. */
+	function clientHints() {
+		var d = navigator.userAgentData;
+
+		return d && typeof d.platform === 'string' ? d : null;
+	}
+
 	function detectPlatform() {
 		var ua = navigator.userAgent || '';
+		var ch = clientHints();
+		var p = ch ? ch.platform : '';
 
 		if (isIos())
 			return 'ios';
-		if (/Android/.test(ua))
+		if (p === 'Android' || /Android/.test(ua))
 			return 'android';
-		if (/Windows/.test(ua))
+		if (p === 'Chrome OS' || p === 'ChromeOS' || /CrOS/.test(ua))
+			return 'chromeos';
+		if (p === 'Windows' || /Windows/.test(ua))
 			return 'windows';
-		if (/Macintosh|Mac OS X/.test(ua))
+		if (p === 'macOS' || /Macintosh|Mac OS X/.test(ua))
 			return 'macos';
-		if (/Linux|X11|CrOS|FreeBSD|OpenBSD/.test(ua))
+		if (/Linux|X11|FreeBSD|OpenBSD/.test(ua))
 			return 'linux';
 		return 'windows';
+	}
+
+	/*
+	 * Positively a Linux desktop: says Linux, not Android or ChromeOS, no
+	 * touch screen (Android's "desktop site" sends a Linux user agent), and
+	 * client hints, where the browser has them, say Linux and not mobile.
+	 */
+	function isLinuxDesktop() {
+		var ua = navigator.userAgent || '';
+		var ch = clientHints();
+
+		if (detectPlatform() !== 'linux' || /Android|CrOS|Mobile/.test(ua))
+			return false;
+		if ((navigator.maxTouchPoints || 0) > 0)
+			return false;
+		if (ch && (ch.platform !== 'Linux' || ch.mobile !== false))
+			return false;
+		return true;
 	}
 
 	/*
@@ -303,8 +333,10 @@
 	function selectedFormat() {
 		var f = $('p12-format').value;
 
-		return f === 'legacy' || f === 'modern' ? f :
-		    PLATFORM_FORMAT[selectedPlatform()];
+		if (f === 'legacy' || f === 'modern')
+			return f;
+		return selectedPlatform() === 'linux' && isLinuxDesktop() ?
+		    'modern' : 'legacy';
 	}
 
 	function updateHint() {
@@ -312,7 +344,9 @@
 		var forced = $('p12-format').value !== 'auto';
 
 		$('format-hint').textContent = FORMAT_HINTS[f] +
-		    (forced ? ' (Chosen under Advanced.)' : '');
+		    (forced ? ' (Chosen under Advanced.)' :
+		    selectedPlatform() === 'linux' && f === 'legacy' ?
+		    NOT_LINUX_DESKTOP : '');
 		$('format-hint').setAttribute('data-format', f);
 		showApps(selectedPlatform());
 	}

@@ -112,6 +112,14 @@ const DEVICES = [
 	    ua: 'Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36',
 	    ch: CH('Android', true, { brands: [{ brand: 'Android WebView', version: '126' }, { brand: 'Chromium', version: '126' }] }),
 	    wrong: 'Chrome', app: /this app/ },
+	{ name: 'Android Chrome, desktop site (says Linux; client hints say Android)', touch: 5,
+	    ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+	    ch: CH('Android', false), device: 'android', format: 'legacy' },
+	{ name: 'Android, desktop site without client hints (Linux UA, touch screen)', touch: 5, noCH: true,
+	    ua: 'Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0',
+	    device: 'linux', format: 'legacy' },
+	{ name: 'ChromeOS', ua: 'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+	    ch: CH('Chrome OS', false), touch: 0, device: 'chromeos', format: 'legacy' },
 	{ name: 'Windows (Edge)', ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0',
 	    ch: CH('Windows', false, { platformVersion: '15.0.0' }), touch: 0, device: 'windows', format: 'legacy' },
 	{ name: 'macOS Safari', ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
@@ -181,6 +189,11 @@ async function devices(browser) {
 				check(dev === d.device, `${d.name}: device pre-selected as ${d.device}`, `got ${dev}`);
 				const fmt = await page.locator('#format-hint').getAttribute('data-format');
 				check(fmt === d.format, `${d.name}: ${d.format} format`, `got ${fmt}`);
+				const hint = await page.locator('#format-hint').innerText();
+				check(d.format === 'modern' ? /Linux/.test(hint) && /cannot open it/.test(hint) :
+				    /iPhones, iPads, Macs and Android phones still need it/.test(hint) &&
+				    (d.device !== 'linux' || /did not show that it runs on a Linux desktop/.test(hint)),
+				    `${d.name}: the hint says why`, hint);
 				await page.getByText('Which apps can use the certificate?').click();
 				const apps = await page.locator('#apps-info .apps:visible').allInnerTexts();
 				check(apps.length === 1 && APPS[d.device].every((re) => re.test(apps[0])),
@@ -393,6 +406,8 @@ async function main() {
 		await page.getByLabel('PKCS#12 format').selectOption('modern');
 		check(await page.locator('#format-hint').getAttribute('data-format') === 'modern',
 		    'the Advanced override wins over the device');
+		check(/same number of password iterations/.test(await page.locator('#p12-format-hint').innerText()),
+		    'Advanced says both formats use the same iteration count');
 		await page.getByLabel(/Your own password/).fill('short');
 		await page.getByRole('button', { name: 'Get my certificate' }).click();
 		check(/at least 8/.test(await page.locator('#status').innerText()) &&
