@@ -507,8 +507,24 @@
 		for (i = 0; i < lists.length; i++)
 			show(lists[i], lists[i].getAttribute('data-platform') === platform);
 		$('steps-platform').textContent = PLATFORM_NAMES[platform];
+		$('apps-platform').textContent = PLATFORM_NAMES[platform];
+		$('steps-device').value = platform;
+		showApps(platform);
 		Array.prototype.forEach.call(document.querySelectorAll('#done .filename'),
 		    function (el) { el.textContent = name; });
+	}
+
+	/* "Show steps for another device": a modern file does not open there. */
+	function otherDevice() {
+		var platform = $('steps-device').value;
+		var format = $('done').getAttribute('data-format');
+
+		showSteps(platform, safeName(info.user, '.p12'));
+		$('steps-device-note').textContent = format === 'modern' &&
+		    platform !== 'linux' && platform !== 'windows' ?
+		    'This file is in the modern format, which ' +
+		    PLATFORM_NAMES[platform] + ' cannot open: ask your administrator ' +
+		    'for a new link and choose Legacy under Advanced.' : '';
 	}
 
 	function p12Done(j, platform, ownPassword) {
@@ -521,6 +537,7 @@
 		setStatus('');
 		if (j.password) {
 			$('pw').textContent = j.password;
+			$('pw-spelled').textContent = spell(j.password);
 			show($('pw-box'), true);
 			show($('pw-own'), false);
 		} else {
@@ -530,6 +547,7 @@
 		$('done-serial').textContent = j.serial;
 		setTime($('done-until'), j.not_after);
 		$('done-format').textContent = FORMAT_NAMES[j.p12_format] || j.p12_format;
+		$('done').setAttribute('data-format', j.p12_format);
 		showSteps(platform, name);
 		show($('done'), true);
 		document.title = 'Your certificate is ready';
@@ -576,6 +594,20 @@
 		}).then(function () {
 			setBusy(button, false);
 		});
+	}
+
+	/* The password for a screen reader, one character at a time. */
+	function spell(pw) {
+		var names = { '-': 'dash', '_': 'underscore', '.': 'dot', ' ': 'space' };
+
+		return 'Password, character by character: ' +
+		    Array.prototype.map.call(pw, function (c) {
+			if (names[c])
+				return names[c];
+			if (/[A-Z]/.test(c))
+				return 'capital ' + c;
+			return c;
+		    }).join(', ') + '.';
 	}
 
 	/* ---- copy the password ------------------------------------------------------------- */
@@ -689,6 +721,7 @@
 		$('csr-form').addEventListener('submit', submitCsr);
 		$('copy-pw').addEventListener('click', copyPassword);
 		$('copy-link').addEventListener('click', copyLink);
+		$('steps-device').addEventListener('change', otherDevice);
 		$('wrong-anyway').addEventListener('click', continueAnyway);
 		$('pw').addEventListener('click', selectPassword);
 		$('csr-file').addEventListener('change', function () {

@@ -16,6 +16,11 @@
 #     and no enrollment button; Safari, Android Chrome, Windows, macOS, Linux
 #     get the form, the right device and format; the link they all opened is
 #     still unused in the database (tokens.used_at NULL)
+#   - ChromeOS and Android's desktop site (Linux user agent; with and without
+#     client hints) get legacy; only a positive Linux desktop gets modern
+#   - accessibility: the password spelled out for screen readers, labelled
+#     groups, "Show steps for another device"; axe-core (npm, WCAG 2.0/2.1 A
+#     and AA) on every page state, light and dark: no violations
 #   - screenshots in $USERCA_BUILD (paths printed)
 #
 # ctest runs it as `bash FILE` with USERCA, USERCA_SRC, USERCA_BUILD (and

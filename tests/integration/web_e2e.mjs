@@ -68,6 +68,32 @@ function watch(page, label) {
 	};
 }
 
+// axe-core (npm) on the page as it is now: WCAG 2.0/2.1 A and AA, no violations.
+// Evaluated through the DevTools protocol, so the page's CSP does not block it.
+let axeSource = null;
+function loadAxe() {
+	if (axeSource !== null) return axeSource;
+	for (const dir of [...(cfg.modules || []), path.dirname(new URL(import.meta.url).pathname)]) {
+		const f = path.join(dir, 'node_modules', 'axe-core', 'axe.min.js');
+		if (existsSync(f)) return (axeSource = readFileSync(f, 'utf8'));
+	}
+	return (axeSource = '');
+}
+const axeStates = [];
+async function a11y(page, label) {
+	const src = loadAxe();
+	if (!src) { bad(`${label}: axe-core is not installed (npm ci --prefix tests/integration)`); return; }
+	if (!await page.evaluate(() => typeof window.axe === 'object')) await page.evaluate(src);
+	const r = await page.evaluate(() => window.axe.run(document, {
+		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+		resultTypes: ['violations'],
+	}));
+	axeStates.push(label);
+	check(r.violations.length === 0, `axe-core (WCAG 2.1 A/AA): ${label}: no violations`,
+	    r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)
+	        .join('; '));
+}
+
 async function ready(page) {
 	await page.waitForFunction(() => !document.getElementById('enroll').hidden ||
 	    !document.getElementById('problem').hidden, null, { timeout: T });
@@ -182,6 +208,8 @@ async function devices(browser) {
 				const clip = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `(${e.message})`);
 				check(clip === cfg.urls.look, `${d.name}: "Copy link" copies this page's link`, clip);
 				if (d === DEVICES.find((x) => x.wrong)) await shot(page, 'web-enroll-wrong-browser.png');
+				if (d === DEVICES.find((x) => x.wrong) || d === DEVICES.find((x) => x.wrong === 'Chrome'))
+					await a11y(page, `wrong browser: ${d.name}`);
 			} else {
 				check(await page.locator('#wrong-browser').isHidden() && await page.locator('#get-p12').isVisible(),
 				    `${d.name}: the enrollment button is offered`);
@@ -226,6 +254,7 @@ async function devices(browser) {
 			check(/login keychain password/.test(mac) && /Always Allow/.test(mac) && /Firefox keeps its own/.test(mac),
 			    'macOS steps: login keychain password, Always Allow, Firefox\'s own store', mac);
 			await shot(page, 'web-enroll-ios-done.png');
+			await a11y(page, 'iOS result');
 			await done();
 		} finally {
 			await context.close();
@@ -294,6 +323,14 @@ async function main() {
 		check(await page.locator('#format-hint').getAttribute('data-format') === 'modern',
 		    'Linux means the modern format');
 		await noSideScroll(page, 'form');
+		await page.getByText('Which apps can use the certificate?').click();
+		await page.getByText('Advanced: file format').click();
+		await a11y(page, 'form (Linux desktop, details open)');
+		await page.emulateMedia({ colorScheme: 'dark' });
+		await a11y(page, 'form, dark mode');
+		await page.emulateMedia({ colorScheme: 'light' });
+		await page.getByText('Advanced: file format').click();
+		await page.getByText('Which apps can use the certificate?').click();
 		await page.getByLabel('Android').check();
 		check(await page.locator('#format-hint').getAttribute('data-format') === 'legacy' &&
 		    /legacy/i.test(await page.locator('#format-hint').innerText()),
@@ -333,6 +370,29 @@ async function main() {
 		const clip = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `(${e.message})`);
 		check(clip === result.password, 'Copy puts the password on the clipboard', clip);
 		await noSideScroll(page, 'result');
+		const spelled = await page.locator('#pw-spelled').textContent();
+		const want1 = 'Password, character by character: ' + [...result.password]
+		    .map((c) => (c === '-' ? 'dash' : c)).join(', ') + '.';
+		check(spelled === want1, 'screen readers get the password character by character', spelled);
+		check(await page.locator('#pw').getAttribute('aria-hidden') === 'true' &&
+		    await page.locator('#pw').getAttribute('aria-labelledby') === null,
+		    'the visual password is not read as one word, and <code> carries no aria-labelledby');
+		check(await page.getByRole('group', { name: 'Password for the file' }).count() === 1 &&
+		    await page.getByRole('group', { name: /^Install it on Android$/ }).count() === 1 &&
+		    await page.getByRole('group', { name: /^What can use it on Android$/ }).count() === 1,
+		    'password, steps and apps are groups labelled by their headings');
+		await a11y(page, 'result (generated password)');
+		await page.emulateMedia({ colorScheme: 'dark' });
+		await a11y(page, 'result, dark mode');
+		await page.emulateMedia({ colorScheme: 'light' });
+		await page.getByLabel('Show steps for another device').selectOption('windows');
+		check(/Import Wizard/.test(await page.locator('#done ol.steps:visible').innerText()) &&
+		    await page.locator('#done ol.steps:visible').count() === 1 &&
+		    /Install it on Windows/.test(await page.locator('#steps-title').innerText()) &&
+		    /Edge/.test(await page.locator('#apps-done').innerText()),
+		    '"Show steps for another device" shows that device\'s steps and apps');
+		await a11y(page, 'result, steps for another device');
+		await page.getByLabel('Show steps for another device').selectOption('android');
 		await shot(page, 'web-enroll-done.png');
 		await done();
 
@@ -345,6 +405,7 @@ async function main() {
 		check(await page.locator('#enroll').isHidden() && await page.locator('#done').isHidden(),
 		    'and nothing else');
 		await shot(page, 'web-enroll-used.png');
+		await a11y(page, 'link already used');
 		await page.close();
 
 		// ---- 2. unknown, malformed and expired links --------------------------------------
@@ -358,6 +419,7 @@ async function main() {
 			    re.test(await page.locator('#problem-title').innerText()) &&
 			    await page.locator('#enroll').isHidden(),
 			    `${key} link shows the "${code}" message only`, await page.locator('main').innerText());
+			await a11y(page, `${key} link`);
 		}
 		await page.close();
 
@@ -412,6 +474,7 @@ async function main() {
 		await page.getByRole('button', { name: 'Get my certificate' }).click();
 		check(/at least 8/.test(await page.locator('#status').innerText()) &&
 		    await page.locator('#enroll').isVisible(), 'a short own password is refused on the page');
+		await a11y(page, 'form with a refused password');
 		result.own_password = 'correct horse battery';
 		await page.getByLabel(/Your own password/).fill(result.own_password);
 		const [dl3] = await Promise.all([
@@ -423,6 +486,11 @@ async function main() {
 		await page.locator('#done').waitFor({ state: 'visible' });
 		check(await page.locator('#pw-box').isHidden() && await page.locator('#pw-own').isVisible(),
 		    'with an own password no password is shown');
+		await page.getByLabel('Show steps for another device').selectOption('ios');
+		check(/modern format.*cannot open/.test(await page.locator('#steps-device-note').innerText()),
+		    'a modern file: steps for an iPhone warn that it cannot open it');
+		await a11y(page, 'result (own password, modern, steps for an iPhone)');
+		await page.getByLabel('Show steps for another device').selectOption('windows');
 		const wsteps = await page.locator('#done ol.steps:visible').innerText();
 		check(/Current User/.test(wsteps) && /Import Wizard/.test(wsteps) && /Browse/.test(wsteps) &&
 		    /open it again/.test(wsteps) && /Firefox.*Your Certificates/s.test(wsteps),
@@ -443,6 +511,7 @@ async function main() {
 		check(st.length > 0 && await page.locator('#status').getAttribute('aria-live') === 'polite' &&
 		    await page.locator('#enroll').isVisible(), 'a bad CSR: the API detail is shown in the live region', st);
 		await shot(page, 'web-enroll-csr-error.png');
+		await a11y(page, 'CSR form with an error');
 		await page.getByLabel('Paste the request (PEM)').fill('');
 		await page.locator('#csr-file').setInputFiles(cfg.csr_pem);
 		const [dl4] = await Promise.all([
@@ -455,12 +524,25 @@ async function main() {
 		await page.locator('#csr-done').waitFor({ state: 'visible' });
 		result.csr_serial = (await page.locator('#csr-serial').innerText()).trim();
 		check(/^[0-9A-Fa-f:]+$/.test(result.csr_serial), 'the serial is shown', result.csr_serial);
+		await a11y(page, 'CSR result');
 		await done();
 		await page.close();
-		await context.close();
 
 		// ---- 6. devices: the right browser first, the safe format ---------------------
+		// The loading state, held by delaying the API answer.
+		page = await context.newPage();
+		await page.route('**/api/v1/enroll/*', async (r) => { await new Promise((f) => setTimeout(f, 1500)); await r.continue(); });
+		await page.goto(cfg.urls.look, { waitUntil: 'domcontentloaded' });
+		if (await page.locator('#loading').isVisible()) await a11y(page, 'loading');
+		else bad('the loading state was not seen');
+		// Negative control: axe does report a field without a label.
+		await page.evaluate(() => document.body.appendChild(document.createElement('input')));
+		const ctl = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a'] } }));
+		check(ctl.violations.some((v) => v.id === 'label'), 'axe-core itself works (an unlabelled field is reported)');
+		await page.close();
 		await devices(browser);
+		await context.close();
+		console.log(`axe-core checked ${axeStates.length} page states: ${axeStates.join('; ')}`);
 	} finally {
 		await browser.close();
 	}
