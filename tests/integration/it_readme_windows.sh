@@ -17,7 +17,7 @@
 #   - revocation: nextUpdate, 403.13, WinHTTP proxy, certutil flush commands;
 #     Microsoft's Next CRL Publish extension (1.3.6.1.4.1.311.21.4) named
 #     only if ca/ implements it
-#   - every public/gateway/ file README names is one ca/gateway.c writes
+#   - every public/gateway/ file README names is one ca/authority/gateway.c writes
 #
 # Nothing runs on Windows here: whether the commands work is not tested.
 . "$(dirname "$0")/lib.sh"
@@ -91,10 +91,10 @@ fi
 grep -o 'public/gateway/[A-Za-z0-9._-]*[A-Za-z0-9]' "$README" | sort -u >"$T/named"
 while read -r f; do
 	[[ $f == public/gateway/ ]] && continue
-	if grep -qF "\"$f\"" "$UC_SRC/ca/gateway.c"; then
-		pass "README's $f is written by ca/gateway.c"
+	if grep -qF "\"$f\"" "$UC_SRC/ca/authority/gateway.c"; then
+		pass "README's $f is written by ca/authority/gateway.c"
 	else
-		bad "README names $f, which ca/gateway.c does not write"
+		bad "README names $f, which ca/authority/gateway.c does not write"
 	fi
 done <"$T/named"
 check_nogrep "no generated mapping script documented before it exists" \

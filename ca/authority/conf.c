@@ -9,7 +9,8 @@
 
 #include <ini.h>
 
-#include "authority.h"
+#include "conf.h"
+#include "core.h"
 
 void
 conf_defaults(struct ca_conf *c)

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pki.h"
+#include "core.h"
 
 struct uc_lock {
 	int	 fd;

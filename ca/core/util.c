@@ -13,11 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "pki.h"
+#include "core.h"
 
 int
 file_read(const char *path, size_t max, unsigned char **buf, size_t *len)
@@ -299,26 +298,6 @@ hex_encode(const unsigned char *buf, size_t len)
 	}
 	s[len * 2] = '\0';
 	return s;
-}
-
-int
-bio_take(BIO *bio, unsigned char **buf, size_t *len, const char *what)
-{
-	char *data;
-	long n;
-	int rc = UC_OK;
-
-	*buf = NULL;
-	if ((n = BIO_get_mem_data(bio, &data)) <= 0)
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding %s", what);
-	else if ((*buf = malloc((size_t)n)) == NULL)
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-	else {
-		memcpy(*buf, data, (size_t)n);
-		*len = (size_t)n;
-	}
-	BIO_free(bio);
-	return rc;
 }
 
 void

@@ -1,8 +1,8 @@
 /*
- * pki.h: the PKI core of userca (keys, profiles, serials, certificates,
- * CSR checks, CRLs, PKCS#12, fingerprints, passwords, files, clock).
+ * pki.h: the PKI layer of userca (keys, profiles, serials, certificates,
+ * CSR checks, CRLs, PKCS#12, fingerprints, passwords, tokens, the signer).
  *
- * The core knows nothing of SQLite or HTTP.  Every int-returning function
+ * It knows nothing of SQLite, HTTP or our records.  Every int-returning function
  * returns UC_OK or a negative UC_E_* code with the detail set (uc_err.h);
  * OpenSSL's error queue is drained into that detail where a call fails.
  * Functions that hand back an object say who frees it.
@@ -18,96 +18,19 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "core.h"
 #include "uc_err.h"
 
-/* ---- clock.c: the one clock, injectable for tests ------------------------ */
+/* ---- ossl.c: small OpenSSL helpers --------------------------------------- */
 
-/*
- * Seconds since the epoch.  Reads the hook set by uc_clock_set() if any,
- * else $USERCA_NOW (a test hook: Unix seconds; only in builds configured
- * with USERCA_TEST_CLOCK), else time(2).
- */
-int64_t		 uc_now(void);
-void		 uc_clock_set(int64_t (*fn)(void));
-/* Seconds on the monotonic clock, for measuring durations (never hooked). */
-double		 uc_mono(void);
 /* ASN1_TIME to Unix seconds; UC_E_INVALID for a malformed time. */
 int		 uc_asn1_time(const ASN1_TIME *t, int64_t *out);
-/* Unix seconds to "2026-11-22T00:00:00Z" into buf (at least 21 bytes). */
-void		 uc_time_iso(int64_t t, char *buf, size_t len);
-
-/* ---- util.c: files, hex, secrets ---------------------------------------- */
-
-/* Read at most max bytes of path into a new buffer (caller frees). */
-int		 file_read(const char *path, size_t max, unsigned char **buf,
-		    size_t *len);
-/*
- * Replace path atomically: temp file in the same folder, fchmod(mode),
- * write, fsync, rename, fsync of the folder; the temp file is unlinked on
- * failure.  Readers see the old file or the new one, never half of one.
- */
-int		 file_write_atomic(const char *path, const void *buf,
-		    size_t len, mode_t mode);
-/*
- * The same, written in pieces: afile_open() creates the temp file,
- * afile_write() appends, afile_commit() fsyncs and renames it into place.
- * Each of them unlinks the temp file itself when it fails; afile_abort()
- * gives up a file that was opened and not committed.
- */
-struct afile {
-	int	 fd;
-	char	 tmp[PATH_MAX];
-	char	 path[PATH_MAX];
-};
-
-int		 afile_open(struct afile *f, const char *path, mode_t mode);
-int		 afile_write(struct afile *f, const void *buf, size_t len);
-int		 afile_commit(struct afile *f);
-void		 afile_abort(struct afile *f);
-/* Create path exclusively (O_EXCL) with mode, write, fsync. */
-int		 file_write_excl(const char *path, const void *buf, size_t len,
-		    mode_t mode);
-/*
- * 1 and *out set if s is, as a whole, a decimal number in [min, max];
- * 0 otherwise (empty, trailing text, overflow).
- */
-int		 parse_int(const char *s, long min, long max, int *out);
-/*
- * 1 and *seconds set if s is N, Ns, Nm, Nh or Nd (N decimal, at most
- * 3,650 days in all); 0 otherwise.
- */
-int		 parse_duration(const char *s, int *seconds);
-/*
- * lock.c: an exclusive advisory lock on DIR/name (created 0600, never
- * through a symlink, refused unless a plain file with one link), held
- * until uc_lock_release() or the process ends.  what names the holder in
- * the message another run gets ("userca batch").  wait: block until it is
- * free; else fail at once with UC_E_STATE "DIR is being written by
- * userca batch, pid 1234".  *out is the caller's to release.
- */
-struct uc_lock;
-int		 uc_lock_take(const char *dir, const char *name,
-		    const char *what, int wait, struct uc_lock **out);
-void		 uc_lock_release(struct uc_lock *);	/* NULL-safe */
-/* mkdir -p with mode for the last component; ok if it exists. */
-int		 dir_make(const char *path, mode_t mode);
-/* 1 if path exists. */
-int		 path_exists(const char *path);
-/* "dir/name" in a new string (caller frees); NULL on overflow/oom. */
-char		*path_join(const char *dir, const char *name);
-/* Upper-case hex of buf in a new string (caller frees). */
-char		*hex_encode(const unsigned char *buf, size_t len);
 /*
  * The contents of a memory BIO in a new buffer (caller frees); the BIO is
  * freed whatever happens.  what names the object for the error message.
  */
 int		 bio_take(BIO *bio, unsigned char **buf, size_t *len,
 		    const char *what);
-/* No core dumps (RLIMIT_CORE 0) and not dumpable (no ptrace, no core). */
-int		 proc_nocore(void);
-/* OPENSSL_cleanse then free; NULL-safe. */
-void		 secret_free(char *s);
-void		 secret_free_buf(unsigned char *b, size_t len);
 
 /* ---- profile.c: key types and profiles ------------------------------------ */
 

@@ -9,29 +9,9 @@
 #ifndef UC_AUTHORITY_H
 #define UC_AUTHORITY_H
 
+#include "conf.h"
 #include "pki.h"
 #include "store.h"
-
-/* userca.conf */
-struct ca_conf {
-	char	*org;
-	char	*base_url;
-	char	*enroll_url;	/* where enrollment links point; NULL: none
-				 * (base_url with allow_http_links) */
-	char	*profile;
-	char	*root_cn;
-	char	*issuing_cn;
-	int	 intermediate;	/* issuing CA distinct from the root */
-	int	 allow_http_links; /* tests and labs: http enrollment links */
-	int	 smime;		/* the issuing CA may issue S/MIME */
-	int	 root_days;
-	int	 issuing_days;
-	int	 user_days;
-	int	 server_days;
-	int	 crl_days;
-	int	 root_crl_days;
-	int	 token_ttl;	/* seconds */
-};
 
 /*
  * Asks for the root passphrase when a command needs it.  Returns UC_OK
@@ -297,12 +277,5 @@ int	authority_intermediate_install(const char *home,
 /* Install a root CRL signed offline (checked against the root). */
 int	authority_import_root_crl(struct authority *,
 	    const unsigned char *crl, size_t len);
-
-/* ---- conf.c ------------------------------------------------------------- */
-
-int	conf_load(const char *path, struct ca_conf *c);
-int	conf_save(const char *path, const struct ca_conf *c);
-void	conf_defaults(struct ca_conf *c);
-void	conf_clear(struct ca_conf *c);
 
 #endif /* UC_AUTHORITY_H */

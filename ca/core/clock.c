@@ -6,9 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/asn1.h>
-
-#include "pki.h"
+#include "core.h"
 
 static int64_t (*clock_hook)(void);
 
@@ -41,18 +39,6 @@ uc_now(void)
 	(void)v;
 #endif
 	return (int64_t)time(NULL);
-}
-
-int
-uc_asn1_time(const ASN1_TIME *t, int64_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return uc_seterr_ssl(UC_E_INVALID, "malformed ASN.1 time");
-	*out = (int64_t)timegm(&tm);
-	return UC_OK;
 }
 
 void

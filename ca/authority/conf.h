@@ -1,0 +1,37 @@
+/*
+ * conf.h: userca.conf, the CA home's settings (INI).  A plain value type
+ * with its reader and writer; it knows nothing of the authority that
+ * uses it.  Strings in struct ca_conf are owned by it (conf_clear()).
+ */
+#ifndef UC_CONF_H
+#define UC_CONF_H
+
+struct ca_conf {
+	char	*org;
+	char	*base_url;
+	char	*enroll_url;	/* where enrollment links point; NULL: none
+				 * (base_url with allow_http_links) */
+	char	*profile;
+	char	*root_cn;
+	char	*issuing_cn;
+	int	 intermediate;	/* issuing CA distinct from the root */
+	int	 allow_http_links; /* tests and labs: http enrollment links */
+	int	 smime;		/* the issuing CA may issue S/MIME */
+	int	 root_days;
+	int	 issuing_days;
+	int	 user_days;
+	int	 server_days;
+	int	 crl_days;
+	int	 root_crl_days;
+	int	 token_ttl;	/* seconds */
+};
+
+/* Defaults for every field (strings NULL). */
+void	conf_defaults(struct ca_conf *c);
+/* Read path over the defaults; UC_E_INVALID naming the bad line. */
+int	conf_load(const char *path, struct ca_conf *c);
+/* Write c to a new file at path (exclusive create, 0644). */
+int	conf_save(const char *path, const struct ca_conf *c);
+void	conf_clear(struct ca_conf *c);
+
+#endif /* UC_CONF_H */
