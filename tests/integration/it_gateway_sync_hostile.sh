@@ -3,8 +3,10 @@
 # scripts/userca-gateway-sync (under dash) against a hostile HTTP server
 # (it_gateway_sync_server.py on 127.0.0.1) and a hostile local user, issue
 # 20.  Each attack must be refused (exit 1 or 3) with one line saying why,
-# the installed files untouched and no reload; a real nginx (when installed)
-# on the gateway folder goes on accepting alice and refusing bob (revoked):
+# the installed files untouched and no reload; a real nginx and a real
+# Apache httpd (mod_ssl, lib_apache.sh; each when installed, Apache required
+# when CI=true) on the gateway folder go on accepting alice and refusing bob
+# (revoked):
 #   - a bundle with the pinned root twice and the root CRL as crl.pem; the
 #     root CRL as crl.pem; a root-only bundle (drops the issuing CA);
 #   - an issuing CA revoked on the root CRL, with a CRL signed by its key;
@@ -30,6 +32,10 @@ SERVER=$HERE/it_gateway_sync_server.py
 NGINX=${NGINX:-/usr/sbin/nginx}
 
 declare -A PIDS=()
+AP_PIDS_VAR=PIDS
+. "$HERE/lib_apache.sh"
+AP_OK=0
+ap_have && AP_OK=1	# CI=true: stops here when Apache is missing
 MOUNTS=()
 # stop the servers (by PID) and unmount our tmpfs, then lib.sh's handler
 _hostile_exit() {
@@ -112,13 +118,16 @@ sync_gw() {
 	    --reload "echo x >>'$RELOADS'${EXTRA_RELOAD:+; $EXTRA_RELOAD}" "$@"
 }
 
-# ---- nginx on the gateway folder (when installed) ----
+# ---- nginx and Apache on the gateway folder (when installed) ----
 NX=
+AP=
+if [[ -x $NGINX || $AP_OK -eq 1 ]]; then
+	must "issue-server for the gateways" uc issue-server --home "$H" --dns localhost --ip 127.0.0.1 \
+	    --out "$T/tls" --passphrase-file "$PASSFILE"
+fi
 if [[ -x $NGINX ]]; then
 	NX=$T/nx
 	NX_PORT=$(free_port)
-	must "issue-server for nginx" uc issue-server --home "$H" --dns localhost --ip 127.0.0.1 \
-	    --out "$T/tls" --passphrase-file "$PASSFILE"
 	mkdir -p "$NX/tmp"
 	cat >"$NX/nginx.conf" <<NGX
 daemon off;
@@ -148,17 +157,46 @@ http {
 NGX
 	EXTRA_RELOAD="'$NGINX' -p '$NX' -c '$NX/nginx.conf' -e stderr -s reload 2>/dev/null; sleep 0.3"
 else
-	echo "NOTE: nginx is not installed ($NGINX): the gateway's behaviour is not checked"
+	echo "NOTE: nginx is not installed ($NGINX): nginx's behaviour is not checked"
+fi
+# Apache: the generated snippet (made fail closed, see lib_apache.sh) on the
+# gateway folder, in front of an upstream; its --reload waits for the new
+# generation after apache2 -k graceful.
+if [[ $AP_OK -eq 1 ]]; then
+	AP=$T/ap
+	AP_PORT=$(free_port)
+	ap_upstream ap-echo
+	ap_conf ap "$AP_PORT" "$GW"
+	[[ -n $AP_SNIPPET_NOTE ]] && echo "NOTE: $AP_SNIPPET_NOTE"
+	EXTRA_RELOAD="${EXTRA_RELOAD:+$EXTRA_RELOAD; }$(ap_reload_cmd ap) 2>/dev/null"
+	for u in alice bob; do ap_cert "$u" --cert "$T/$u.c1.pem" --key "$T/$u.key"; done
+else
+	echo "NOTE: $AP_WHY: Apache's behaviour is not checked"
 fi
 # code USER: HTTP status nginx gives USER's certificate
 code() {
 	curl -sS --max-time 10 --cacert "$H/public/ca-bundle.pem" -o /dev/null -w '%{http_code}' \
 	    --cert "$T/$1.c1.pem" --key "$T/$1.key" "https://127.0.0.1:$NX_PORT/" 2>/dev/null || true
 }
-# gateway DESC: nginx lets alice in, keeps bob (revoked) out
+# apcode USER: what Apache does with USER's certificate: 200 (and the
+# upstream saw SUCCESS and CN=USER), or refused (the TLS handshake)
+apcode() {
+	ap_req "$1" "$AP_PORT"
+	case $CODE in
+	000) echo refused ;;
+	200) if grep -q '^X-SSL-Client-Verify: SUCCESS' "$T/body" && grep -q "^X-SSL-Client-S-DN: .*CN=$1\b" "$T/body"; then
+		echo 200; else echo "200 (upstream saw: $(tr '\n' ' ' <"$T/body"))"; fi ;;
+	*) echo "$CODE" ;;
+	esac
+}
+# gateway DESC: nginx and Apache let alice in, keep bob (revoked) out
 gateway() {
-	[[ -n $NX ]] || return 0
-	check_eq "$1: nginx: alice 200, bob (revoked) 400" "$(code alice) $(code bob)" "200 400"
+	if [[ -n $NX ]]; then
+		check_eq "$1: nginx: alice 200, bob (revoked) 400" "$(code alice) $(code bob)" "200 400"
+	fi
+	if [[ -n $AP ]]; then
+		check_eq "$1: Apache: alice 200, bob (revoked) refused" "$(apcode alice) $(apcode bob)" "200 refused"
+	fi
 }
 
 # ---- first install: the genuine files ----
@@ -173,10 +211,15 @@ if [[ -n $NX ]]; then
 		sleep 0.1
 	done
 fi
+if [[ -n $AP ]]; then
+	check "apache2 -t with the generated snippet" "$APACHE2" -f "$AP/httpd.conf" -t
+	ap_start ap "$AP_PORT"
+fi
 gateway "genuine files"
 # base_save: the gateway as it is now is the one each attack starts from
 # (so that every attack is judged alone, also against a version that lets
-# an earlier one through); base_restore puts it back, nginx included.
+# an earlier one through); base_restore puts it back, nginx and Apache
+# included.
 base_save() {
 	rm -rf "$T/gw.base"
 	cp -a "$GW" "$T/gw.base"
@@ -189,7 +232,7 @@ base_restore() {
 	if [[ $(reloads) -ne $NR ]]; then
 		head -n "$NR" "$RELOADS" >"$T/reloads.tmp"
 		cat "$T/reloads.tmp" >"$RELOADS"
-		if [[ -n $NX ]]; then eval "$EXTRA_RELOAD"; fi
+		if [[ -n $NX || -n $AP ]]; then eval "$EXTRA_RELOAD"; fi
 	fi
 }
 base_save
@@ -488,6 +531,8 @@ check_nofile "...and released" "$GW/.state/lock"
 gateway "at the end"
 
 stop nginx
+ap_stop ap
+stop ap-echo
 stop s1
 stop s2
 summary
