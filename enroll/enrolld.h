@@ -123,8 +123,13 @@ struct enrolld {
 	int64_t			 runway_until;	/* last root nextUpdate */
 };
 
-int	enrolld_init(struct enrolld *, const char *config);
-void	enrolld_free(struct enrolld *);
+/*
+ * enrolld.c: zero d, load the settings at config, open the CA home (an
+ * issuing CA apart from the root, or UC_E_STATE), its issuing signer, rate
+ * limits, metrics and public/.  Call enrolld_free() whatever it returns.
+ */
+int	enrolld_init(struct enrolld *d, const char *config);
+void	enrolld_free(struct enrolld *d);
 /* Load public/ into memory (again) and swap it in. */
 int	pub_reload(struct enrolld *);
 /* The set in force with a reference the caller gives back with pub_put();

@@ -617,48 +617,6 @@ stop(struct listener *l, int drain)
 		close(s);
 }
 
-int
-enrolld_init(struct enrolld *d, const char *config)
-{
-	int rc;
-
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	memset(d, 0, sizeof(*d));
-	pthread_rwlock_init(&d->publock, NULL);
-	sem_init(&d->keygen, 0, ncpu > 0 ? (unsigned int)ncpu : 1);
-	if ((rc = econf_load(config, &d->conf)) != UC_OK)
-		return rc;
-	if ((rc = authority_open(d->conf.home, &d->a)) != UC_OK)
-		return rc;
-	authority_set_actor(d->a, "enrolld");
-	if (!authority_conf(d->a)->intermediate)
-		return uc_seterr(UC_E_STATE, "%s has no issuing CA apart from "
-		    "the root; the daemon never holds the root key (userca "
-		    "init --intermediate)", d->conf.home);
-	if ((rc = authority_ready(d->a)) != UC_OK)
-		return rc;
-	if ((d->rl = ratelimit_new()) == NULL ||
-	    (d->m = metrics_new()) == NULL)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	if ((rc = pub_reload(d)) != UC_OK)
-		return rc;
-	return UC_OK;
-}
-
-void
-enrolld_free(struct enrolld *d)
-{
-	authority_free(d->a);
-	ratelimit_free(d->rl);
-	metrics_free(d->m);
-	pub_put(d->pub);
-	d->pub = NULL;
-	pthread_rwlock_destroy(&d->publock);
-	sem_destroy(&d->keygen);
-	econf_clear(&d->conf);
-}
-
 /*
  * jansson holds request bodies (a user's chosen PKCS#12 password) and
  * responses (a generated one): wipe every block it frees.

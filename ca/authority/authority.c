@@ -469,52 +469,6 @@ reader_store(struct authority *a, struct store **out)
 	return UC_OK;
 }
 
-const char *
-authority_home(struct authority *a)
-{
-	return a->home;
-}
-
-/*
- * Reading the records for the front doors: every database step holds the
- * authority's lock (authority_int.h), readers included.
- */
-int
-authority_user_get(struct authority *a, const char *username,
-    struct store_user *u)
-{
-	int rc;
-
-	pthread_mutex_lock(&a->mu);
-	rc = store_user_get(a->st, username, u);
-	pthread_mutex_unlock(&a->mu);
-	return rc;
-}
-
-int
-authority_cert_get(struct authority *a, const char *serial,
-    struct store_cert *c)
-{
-	int rc;
-
-	pthread_mutex_lock(&a->mu);
-	rc = store_cert_get(a->st, serial, c);
-	pthread_mutex_unlock(&a->mu);
-	return rc;
-}
-
-int
-authority_cert_list(struct authority *a, const struct store_cert_filter *f,
-    int (*cb)(const struct store_cert *, void *), void *arg)
-{
-	int rc;
-
-	pthread_mutex_lock(&a->mu);
-	rc = store_cert_list(a->st, f, cb, arg);
-	pthread_mutex_unlock(&a->mu);
-	return rc;
-}
-
 const struct ca_conf *
 authority_conf(struct authority *a)
 {

@@ -1,17 +1,24 @@
 /*
- * authority.h: the one place that issues, revokes and publishes.
+ * authority.h: the one place that issues, revokes and publishes, and the
+ * only door onto it for the front doors (ca/cli/, enroll/).
  *
- * It combines the PKI core (pki.h) with the records (store.h) and keeps
- * the issuance contract: validate -> identity from our records -> random
- * serial -> sign -> INSERT + COMMIT -> only then release.  The CLI and the
- * daemon are thin front doors onto these functions.
+ * It combines the PKI layer (pki.h) with the records (db/store.h) and
+ * keeps the issuance contract: validate -> identity from our records ->
+ * random serial -> sign -> INSERT + COMMIT -> only then release.  The CLI
+ * and the daemon are thin front doors onto these functions.
+ *
+ * The store is not part of this interface: front doors do not have db/ on
+ * their include path.  What they read of the records comes as the
+ * authority's own value types (struct authority_user, authority_cert),
+ * filled under the authority's lock; their strings and DER are malloc'd
+ * and owned by the struct until its *_clear().  Every buffer this header
+ * hands out is malloc'd (free(), or secret_free_buf() for keys).
  */
 #ifndef UC_AUTHORITY_H
 #define UC_AUTHORITY_H
 
 #include "conf.h"
 #include "pki.h"
-#include "store.h"
 
 /*
  * Asks for the root passphrase when a command needs it.  Returns UC_OK
@@ -46,19 +53,68 @@ void	authority_set_getpass(struct authority *, authority_getpass_fn,
 	    void *arg);
 /* "cli", "enrolld": recorded in the audit table. */
 void	authority_set_actor(struct authority *, const char *actor);
+/* A user's record. */
+struct authority_user {
+	int64_t	 id;
+	char	*username;
+	char	*email;		/* each of these may be NULL */
+	char	*name;
+	char	*upn;
+	char	*ou;
+};
+void	authority_user_clear(struct authority_user *);	/* NULL-safe */
+
+/* A certificate's record. */
+struct authority_cert {
+	int64_t		 id;
+	char		*serial;	/* upper-case hex */
+	int64_t		 user_id;	/* 0: none */
+	char		*username;	/* NULL if none */
+	char		*kind;		/* user, server, intermediate */
+	char		*issuer_ski;	/* hex */
+	char		*subject;
+	int64_t		 not_before;
+	int64_t		 not_after;
+	char		*sha256;	/* hex */
+	unsigned char	*der;		/* with_der only */
+	size_t		 derlen;
+	char		*status;	/* valid, revoked */
+	int64_t		 revoked_at;	/* 0 unless revoked */
+	int		 reason;	/* -1 unless revoked */
+	char		*method;
+	int64_t		 created_at;
+};
+void	authority_cert_clear(struct authority_cert *);	/* NULL-safe */
+
+struct authority_cert_filter {
+	const char	*username;	/* NULL: all */
+	const char	*issuer_ski;	/* NULL: all */
+	const char	*kind;		/* NULL: all */
+	const char	*status;	/* NULL, "valid", "revoked", "expired" */
+	int64_t		 now;		/* for valid/expired/expiring */
+	int64_t		 expiring_before; /* 0: none; else valid and
+					  * not_after < this */
+	int		 with_der;	/* fill der/derlen */
+};
+
 /*
- * The records, read under the authority's lock (the front doors never
- * hold the store itself).  Results are the caller's to clear with
- * store_user_clear() / store_cert_clear(); UC_E_NOTFOUND when absent.
+ * The records, read under the authority's lock like every other database
+ * step.  Results are the caller's to clear with authority_user_clear() /
+ * authority_cert_clear(); UC_E_NOTFOUND when absent.
  */
 int	authority_user_get(struct authority *, const char *username,
-	    struct store_user *);
+	    struct authority_user *);
 int	authority_cert_get(struct authority *, const char *serial,
-	    struct store_cert *);
-/* cb is called under the lock: it must not call back into the authority. */
+	    struct authority_cert *);
+/*
+ * cb for each matching certificate, oldest first; the struct is borrowed
+ * for the call only.  cb runs under the lock: it must not call back into
+ * the authority.  A non-zero return from cb stops the walk and is
+ * returned.
+ */
 int	authority_cert_list(struct authority *,
-	    const struct store_cert_filter *,
-	    int (*cb)(const struct store_cert *, void *), void *arg);
+	    const struct authority_cert_filter *,
+	    int (*cb)(const struct authority_cert *, void *), void *arg);
 const struct ca_conf	*authority_conf(struct authority *);
 /* Borrowed CA certificates; root may be NULL on an online-only home. */
 X509	*authority_issuing_cert(struct authority *);
@@ -167,7 +223,7 @@ enum token_state {
 
 struct token_info {
 	enum token_state	 state;
-	struct store_user	 user;		/* when the token is known */
+	struct authority_user	 user;		/* when the token is known */
 	int64_t			 expires_at;
 	int64_t			 used_at;
 };
@@ -229,9 +285,6 @@ char	*authority_enroll_url(struct authority *, const char *token);
  * making a token: a link is a password, never sent in clear.
  */
 int	authority_enroll_check(struct authority *);
-
-/* The CA home's path; borrowed. */
-const char *authority_home(struct authority *);
 
 /* A one-time enrollment token for the user (ttl seconds; 0: conf). */
 int	authority_token(struct authority *, const struct identity *, int ttl,

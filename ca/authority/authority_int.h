@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "authority.h"
+#include "store.h"
 
 struct authority {
 	char			*home;
@@ -90,6 +91,9 @@ int	p12_for(struct authority *a, EVP_PKEY *key, X509 *cert,
 
 /* The reading connection (rmu held by the caller); UC_OK or an error. */
 int	reader_store(struct authority *a, struct store **out);
+
+/* A store row's strings moved into u (su is left empty); records.c. */
+void	records_user_take(struct store_user *su, struct authority_user *u);
 
 /* public/gateway/: nginx, Apache, PowerShell, IIS mappings (gateway.c). */
 int	gateway_write(struct authority *a);

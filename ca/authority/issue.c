@@ -470,7 +470,7 @@ token_info_clear(struct token_info *ti)
 {
 	if (ti == NULL)
 		return;
-	store_user_clear(&ti->user);
+	authority_user_clear(&ti->user);
 	memset(ti, 0, sizeof(*ti));
 }
 
@@ -479,6 +479,7 @@ lookup_on(struct store *st, const char *token, struct token_info *ti,
     unsigned char hash[32])
 {
 	struct store_token t;
+	struct store_user su;
 	int64_t now = uc_now();
 	int rc;
 
@@ -496,8 +497,9 @@ lookup_on(struct store *st, const char *token, struct token_info *ti,
 		return UC_OK;
 	if (rc != UC_OK)
 		return rc;
-	if ((rc = store_user_get_id(st, t.user_id, &ti->user)) != UC_OK)
+	if ((rc = store_user_get_id(st, t.user_id, &su)) != UC_OK)
 		return rc;
+	records_user_take(&su, &ti->user);
 	ti->expires_at = t.expires_at;
 	ti->used_at = t.used_at;
 	if (t.used_at != 0)

@@ -339,7 +339,7 @@ struct list_ctx {
 };
 
 static const char *
-shown_status(const struct store_cert *c, int64_t now)
+shown_status(const struct authority_cert *c, int64_t now)
 {
 	if (strcmp(c->status, "revoked") == 0)
 		return "revoked";
@@ -347,7 +347,7 @@ shown_status(const struct store_cert *c, int64_t now)
 }
 
 static int
-list_cb(const struct store_cert *c, void *arg)
+list_cb(const struct authority_cert *c, void *arg)
 {
 	struct list_ctx *lc = arg;
 	char nb[32], na[32], ra[32];
@@ -390,8 +390,8 @@ cmd_list(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct authority *a = NULL;
-	struct store_cert_filter f;
-	struct store_user u;
+	struct authority_cert_filter f;
+	struct authority_user u;
 	struct list_ctx lc;
 	const char *home = NULL;
 	int c, rc, ex, json = 0, days = 0;
@@ -440,7 +440,7 @@ cmd_list(int argc, char **argv)
 			ex = cli_fail(rc, "--user");
 			goto out;
 		}
-		store_user_clear(&u);
+		authority_user_clear(&u);
 	}
 	if (json && (lc.arr = json_array()) == NULL) {
 		ex = cli_fail(UC_E_INTERNAL, "json");
@@ -477,7 +477,7 @@ cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct authority *a = NULL;
-	struct store_cert sc;
+	struct authority_cert sc;
 	const char *home = NULL, *serial = NULL, *fmt = NULL, *out = NULL;
 	unsigned char *buf = NULL;
 	const unsigned char *p;
@@ -543,7 +543,7 @@ out:
 	X509_free(x);
 	free(buf);
 	free(norm);
-	store_cert_clear(&sc);
+	authority_cert_clear(&sc);
 	authority_free(a);
 	return ex;
 }

@@ -6,9 +6,8 @@
  *
  * LLVMFuzzerInitialize makes a scratch CA home (authority_init, modern,
  * root + intermediate) under $TMPDIR (/dev/shm when it exists), a daemon
- * config, and the struct enrolld the way enrolld_init() does (main.c is not
- * in the ucenroll library).  The clock is frozen (uc_clock_set) so a run is
- * reproducible.
+ * config, and the struct enrolld with enrolld_init(), as the daemon does.
+ * The clock is frozen (uc_clock_set) so a run is reproducible.
  *
  * Input: lines separated by '\n'; a missing or empty line is "no header".
  *   0 method          1 path               2 Content-Type
@@ -152,21 +151,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    "[limits]\nrate_limit = 1000000\nmax_body = 64k\n", home);
 	fclose(f);
 
-	/* enrolld_init(), main.c */
-	memset(&D, 0, sizeof(D));
-	pthread_rwlock_init(&D.publock, NULL);
-	sem_init(&D.keygen, 0, 2);
-	if (econf_load(conf, &D.conf) != UC_OK)
-		die("econf_load");
-	if (authority_open(D.conf.home, &D.a) != UC_OK)
-		die("authority_open");
-	authority_set_actor(D.a, "enrolld");
-	if (authority_ready(D.a) != UC_OK)
-		die("authority_ready");
-	if ((D.rl = ratelimit_new()) == NULL || (D.m = metrics_new()) == NULL)
-		die("ratelimit_new/metrics_new");
-	if (pub_reload(&D) != UC_OK)
-		die("pub_reload");
+	if (enrolld_init(&D, conf) != UC_OK)
+		die("enrolld_init");
 	crl_watch(&D);
 
 	/* An expired token: made two days ago with a one-minute life. */

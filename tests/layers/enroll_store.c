@@ -1,0 +1,10 @@
+/* Forbidden: the daemon reads records through authority.h, never the store. */
+#include "store.h"
+
+int	main(void);
+
+int
+main(void)
+{
+	return 0;
+}

@@ -1,0 +1,18 @@
+# cmake -DDIR=<folder> -DRE=<regex> -P scan.cmake: fail, naming the line,
+# when a C file directly in DIR has a line matching RE.
+file(GLOB files ${DIR}/*.c ${DIR}/*.h)
+if(NOT files)
+  message(FATAL_ERROR "${DIR}: no C files (wrong folder?)")
+endif()
+set(bad 0)
+foreach(f ${files})
+  file(STRINGS ${f} lines REGEX "${RE}")
+  foreach(l ${lines})
+    message(SEND_ERROR "${f}: forbidden in this layer: ${l}")
+    set(bad 1)
+  endforeach()
+endforeach()
+list(LENGTH files n)
+if(NOT bad)
+  message(STATUS "${DIR}: ${n} files, none includes what it must not")
+endif()
