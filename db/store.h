@@ -187,10 +187,10 @@ int	store_cert_count_revoked(struct store *, const char *issuer_ski,
 int	store_crl_current(struct store *, const char *issuer_ski, int64_t now,
 	    unsigned char **der, size_t *derlen, int64_t *number,
 	    int64_t *next_update);
-/* Pre-signed CRLs not yet in force at now, and the last nextUpdate of all. */
 /* Forget this issuer's CRLs not yet in force (a voided runway). */
 int	store_crl_drop_future(struct store *, const char *issuer_ski,
 	    int64_t now, long *dropped);
+/* Pre-signed CRLs not yet in force at now, and the last nextUpdate of all. */
 int	store_crl_runway(struct store *, const char *issuer_ski, int64_t now,
 	    long *future, int64_t *last_next_update);
 

@@ -3,7 +3,7 @@
  *
  * The request handling (routing, enrollment, publication, health, metrics)
  * is a pure function of a parsed request, so it is unit-testable and
- * fuzzable without a socket; mhd.c is the only file that knows
+ * fuzzable without a socket; main.c is the only file that knows
  * libmicrohttpd.
  */
 #ifndef UC_ENROLLD_H

@@ -1,5 +1,5 @@
 /*
- * http.c: one request in, one response out.  No sockets here: mhd.c feeds
+ * http.c: one request in, one response out.  No sockets here: main.c feeds
  * this from libmicrohttpd, and the fuzzer feeds it directly.
  */
 #include <ctype.h>

@@ -642,6 +642,7 @@ usage(FILE *f)
 "  --config FILE  the settings (INI, below)\n"
 "  --check        load the settings and the CA home, then exit\n"
 "  --quiet        no request log\n"
+"  --version      print the version and exit\n"
 "\n"
 "Settings (durations: 30s, 5m, 72h, 7d; sizes: 64k, 1m):\n"
 "  [ca]     home = DIR              the CA home (userca init --intermediate)\n"
@@ -691,6 +692,7 @@ main(int argc, char *argv[])
 		{ "check", no_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct enrolld d;
@@ -701,12 +703,16 @@ main(int argc, char *argv[])
 	int64_t next_watch = 0;
 	int c, sig, check = 0, ex = 1;
 
-	while ((c = getopt_long(argc, argv, "c:hkq", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:hkqV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'k': check = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("userca-enrolld %s (%s)\n", uc_version(),
+			    OpenSSL_version(OPENSSL_VERSION));
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -253,7 +253,8 @@ main(int argc, char *argv[])
 	    strcmp(argv[1], "help") == 0)
 		return usage_all(stdout);
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("userca 0.1.0 (%s)\n", OpenSSL_version(OPENSSL_VERSION));
+		printf("userca %s (%s)\n", uc_version(),
+		    OpenSSL_version(OPENSSL_VERSION));
 		return EX_OK;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

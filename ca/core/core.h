@@ -31,6 +31,11 @@ double		 uc_mono(void);
 /* Unix seconds to "2026-11-22T00:00:00Z" into buf (at least 21 bytes). */
 void		 uc_time_iso(int64_t t, char *buf, size_t len);
 
+/* ---- version.c ----------------------------------------------------------- */
+
+/* "0.1.0": the project VERSION in CMakeLists.txt; static storage. */
+const char	*uc_version(void);
+
 /* ---- util.c: files, numbers, hex, secrets --------------------------------- */
 
 /* Read at most max bytes of path into a new buffer (caller frees). */
