@@ -2,12 +2,12 @@
  * metrics.c: counters for /metrics (Prometheus text format 0.0.4).
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "enrolld.h"
+#include "ucbuf.h"
 
 #define MAXSERIES	128
 
@@ -93,64 +93,22 @@ metrics_token_failure(struct metrics *m, const char *why)
 	pthread_mutex_unlock(&m->mu);
 }
 
-struct buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
 static void
-bprintf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *np;
-
-	if (b->p == NULL && b->cap == 0) {
-		if ((b->p = malloc(4096)) == NULL)
-			return;
-		b->cap = 4096;
-	}
-	for (;;) {
-		if (b->p == NULL)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		if ((np = realloc(b->p, b->cap * 2)) == NULL) {
-			free(b->p);
-			b->p = NULL;
-			return;
-		}
-		b->p = np;
-		b->cap *= 2;
-	}
-}
-
-static void
-family(struct buf *b, const char *name, const char *help, const char *type,
+family(struct ucbuf *b, const char *name, const char *help, const char *type,
     const struct series *s, size_t n)
 {
 	size_t i;
 
-	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	ucbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 	for (i = 0; i < n && s[i].labels[0] != '\0'; i++)
-		bprintf(b, "%s{%s} %lu\n", name, s[i].labels, s[i].n);
+		ucbuf_printf(b, "%s{%s} %lu\n", name, s[i].labels, s[i].n);
 }
 
 char *
 metrics_render(struct metrics *m, struct enrolld *d)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	unsigned char *out = NULL;
 	const struct pubfile *f;
 	int64_t now = uc_now();
 	int i;
@@ -165,36 +123,38 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	pthread_mutex_unlock(&m->mu);
 
 	pthread_rwlock_rdlock(&d->publock);
-	bprintf(&b, "# HELP userca_crl_next_update_seconds Seconds until the "
+	ucbuf_printf(&b, "# HELP userca_crl_next_update_seconds Seconds until the "
 	    "CRL's nextUpdate (negative: expired).\n"
 	    "# TYPE userca_crl_next_update_seconds gauge\n");
 	for (i = 0; i < NPUB; i++) {
 		f = &d->pub->f[i];
 		if (f->next_update != 0 && strcmp(f->route, "/crl.pem") != 0)
-			bprintf(&b, "userca_crl_next_update_seconds{crl=\"%s\"} "
+			ucbuf_printf(&b, "userca_crl_next_update_seconds{crl=\"%s\"} "
 			    "%lld\n", strcmp(f->route, "/root.crl") == 0 ?
 			    "root" : "issuing", (long long)(f->next_update -
 			    now));
 	}
-	bprintf(&b, "# HELP userca_crl_number The published CRL's number.\n"
+	ucbuf_printf(&b, "# HELP userca_crl_number The published CRL's number.\n"
 	    "# TYPE userca_crl_number gauge\n");
 	for (i = 0; i < NPUB; i++) {
 		f = &d->pub->f[i];
 		if (f->next_update != 0 && strcmp(f->route, "/crl.pem") != 0)
-			bprintf(&b, "userca_crl_number{crl=\"%s\"} %lld\n",
+			ucbuf_printf(&b, "userca_crl_number{crl=\"%s\"} %lld\n",
 			    strcmp(f->route, "/root.crl") == 0 ? "root" :
 			    "issuing", (long long)f->crl_number);
 	}
-	bprintf(&b, "# HELP userca_root_crl_runway Pre-signed root CRLs not yet "
+	ucbuf_printf(&b, "# HELP userca_root_crl_runway Pre-signed root CRLs not yet "
 	    "in force.\n# TYPE userca_root_crl_runway gauge\n"
 	    "userca_root_crl_runway %ld\n", d->runway);
-	bprintf(&b, "# HELP userca_root_crl_runway_seconds Seconds until the "
+	ucbuf_printf(&b, "# HELP userca_root_crl_runway_seconds Seconds until the "
 	    "last root CRL's nextUpdate.\n"
 	    "# TYPE userca_root_crl_runway_seconds gauge\n"
 	    "userca_root_crl_runway_seconds %lld\n", (long long)
 	    (d->runway_until != 0 ? d->runway_until - now : 0));
-	bprintf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
+	ucbuf_printf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);
-	return b.p;
+	if (ucbuf_take(&b, &out, NULL) != UC_OK)
+		ucbuf_free(&b);
+	return (char *)out;
 }

@@ -11,8 +11,8 @@
  * their include path.  What they read of the records comes as the
  * authority's own value types (struct authority_user, authority_cert),
  * filled under the authority's lock; their strings and DER are malloc'd
- * and owned by the struct until its *_clear().  Every buffer this header
- * hands out is malloc'd (free(), or secret_free_buf() for keys).
+ * and owned by the struct until its *_clear().  Buffers handed out are
+ * freed as each function says (or by the result's *_clear()).
  */
 #ifndef UC_AUTHORITY_H
 #define UC_AUTHORITY_H

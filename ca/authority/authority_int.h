@@ -5,10 +5,22 @@
 #ifndef UC_AUTHORITY_INT_H
 #define UC_AUTHORITY_INT_H
 
+#include <sys/types.h>
+
 #include <pthread.h>
 
 #include "authority.h"
 #include "store.h"
+
+/* The CA home's layout, relative to its folder (README.md "The CA home"). */
+#define P_CONF		"userca.conf"
+#define P_DB		"userca.db"
+#define P_ROOT_CRT	"root/root.crt"
+#define P_ROOT_KEY	"root/root.key"
+#define P_ROOT_CRL	"root/root.crl"
+#define P_ISS_CRT	"issuing/ca.crt"
+#define P_ISS_KEY	"issuing/ca.key"
+#define P_ISS_CSR	"issuing/ca.csr"
 
 struct authority {
 	char			*home;
@@ -35,16 +47,16 @@ struct authority {
 	 */
 	pthread_mutex_t		 mu;
 	/*
-	 * Group commit for redemptions: the first waiter leads, commits
-	 * everything queued in one transaction (one fsync), and wakes the
-	 * others.  Each item has its own savepoint.
-	 */
-	/*
 	 * A second connection for token lookups: in WAL mode it reads the
 	 * last committed state while a group commit holds mu over its fsync.
 	 */
 	pthread_mutex_t		 rmu;
 	struct store		*rst;		/* opened when first needed */
+	/*
+	 * Group commit for redemptions: the first waiter leads, commits
+	 * everything queued in one transaction (one fsync), and wakes the
+	 * others.  Each item has its own savepoint.
+	 */
 	pthread_mutex_t		 gcmu;
 	pthread_cond_t		 gccv;
 	struct gc_item		*gc_pending;
@@ -67,35 +79,57 @@ struct gc_item {
 	int64_t			 cert_id;
 };
 
-/* Build from req and sign with sig (caller frees *out). */
-int	sign_new_cert(struct signer *sig, const struct cert_req *req,
+/*
+ * Shared by the files of this layer; each name says its file:
+ * auth_ authority.c, home_ home.c, records_ records.c, crls_ crls.c,
+ * publish_ publish.c, issue_ issue.c, gateway_ gateway.c.
+ */
+
+/* authority.c: build from req and sign with sig (caller frees *out). */
+int	auth_sign_cert(struct signer *sig, const struct cert_req *req,
 	    EVP_PKEY *pub, X509 **out);
-/* INSERT a certificate row; UC_E_EXISTS when the serial is taken. */
-int	record_cert(struct store *st, X509 *x, X509 *issuer, int64_t user_id,
-	    const char *kind, const char *method, int64_t *id);
-/* The CA signers, opened once (the root asks for the passphrase). */
-int	issuing_signer(struct authority *a, struct signer **out);
-int	root_signer(struct authority *a, struct signer **out);
-/* Sign, record and commit the next CRL of the CA behind sig. */
-int	sign_crl(struct authority *a, struct signer *sig, int days);
-int	sign_crl_at(struct authority *a, struct signer *sig,
+/* authority.c: the CA signers, opened once (the root asks for the
+ * passphrase); borrowed. */
+int	auth_issuing_signer(struct authority *a, struct signer **out);
+int	auth_root_signer(struct authority *a, struct signer **out);
+/* authority.c: the reading connection (rmu held by the caller). */
+int	auth_reader_store(struct authority *a, struct store **out);
+
+/* home.c: "home/rel" (caller frees); 1 if it exists; write it atomically
+ * (or exclusively with excl). */
+char	*home_path(const char *home, const char *rel);
+int	 home_has(const char *home, const char *rel);
+int	 home_write(const char *home, const char *rel, const void *buf,
+	    size_t len, mode_t mode, int excl);
+
+/* records.c: INSERT a certificate row; UC_E_EXISTS when the serial is
+ * taken. */
+int	records_cert_insert(struct store *st, X509 *x, X509 *issuer,
+	    int64_t user_id, const char *kind, const char *method,
+	    int64_t *id);
+/* records.c: a store row's strings moved into u (su is left empty). */
+void	records_user_take(struct store_user *su, struct authority_user *u);
+
+/* crls.c: sign, record and commit the next CRL of the CA behind sig (the
+ * root's with crls_sign_root); crls_sign_at for a given window. */
+int	crls_sign(struct authority *a, struct signer *sig, int days);
+int	crls_sign_root(struct authority *a, struct signer *sig, int days);
+int	crls_sign_at(struct authority *a, struct signer *sig,
 	    int64_t this_update, int64_t next_update, unsigned char **pem,
 	    size_t *pemlen);
-/* Leaf PEM then chain to the root (caller frees). */
-int	chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
+
+/* publish.c: write public/ and the gateway kit; mu held. */
+int	publish_locked(struct authority *a);
+
+/* issue.c: leaf PEM then chain to the root (caller frees). */
+int	issue_chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 	    size_t *len);
-/* PKCS#12 with the chain (caller OPENSSL_free()s *der). */
-int	p12_for(struct authority *a, EVP_PKEY *key, X509 *cert,
+/* issue.c: PKCS#12 with the chain (caller OPENSSL_free()s *der). */
+int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
 
-/* The reading connection (rmu held by the caller); UC_OK or an error. */
-int	reader_store(struct authority *a, struct store **out);
-
-/* A store row's strings moved into u (su is left empty); records.c. */
-void	records_user_take(struct store_user *su, struct authority_user *u);
-
-/* public/gateway/: nginx, Apache, PowerShell, IIS mappings (gateway.c). */
+/* gateway.c: public/gateway/: nginx, Apache, PowerShell, IIS mappings. */
 int	gateway_write(struct authority *a);
 
 #endif /* UC_AUTHORITY_INT_H */

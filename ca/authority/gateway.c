@@ -12,7 +12,6 @@
  * The nginx and Apache snippets point at the folder userca-gateway-sync
  * keeps up to date (/etc/userca-gateway).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,75 +19,21 @@
 #include <openssl/evp.h>
 
 #include "authority_int.h"
+#include "ucbuf.h"
 
 #define SYNC_DIR	"/etc/userca-gateway"
 
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
-};
-
-static void sb_printf(struct sbuf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *np;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		if (b->cap - b->len < 2) {
-			size_t cap = b->cap ? b->cap * 2 : 4096;
-
-			if ((np = realloc(b->p, cap)) == NULL) {
-				b->oom = 1;
-				return;
-			}
-			b->p = np;
-			b->cap = cap;
-		}
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		if ((np = realloc(b->p, b->cap * 2 + (size_t)n)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = b->cap * 2 + (size_t)n;
-	}
-}
-
-static void
-sb_puts(struct sbuf *b, const char *s)
-{
-	sb_printf(b, "%s", s);
-}
-
 static int
-sb_write(struct authority *a, const char *rel, struct sbuf *b)
+write_buf(struct authority *a, const char *rel, struct ucbuf *b)
 {
 	char *path;
 	int rc;
 
-	if (b->oom)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (b->err != UC_OK)
+		return b->err;
 	if ((path = path_join(a->home, rel)) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	rc = file_write_atomic(path, b->p != NULL ? b->p : "", b->len, 0644);
+	rc = file_write_atomic(path, ucbuf_str(b), ucbuf_len(b), 0644);
 	free(path);
 	return rc;
 }
@@ -114,10 +59,10 @@ b64_der(X509 *x)
 static int
 write_nginx(struct authority *a)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct ucbuf b = UCBUF_INIT(0, 0);
 	int rc;
 
-	sb_printf(&b,
+	ucbuf_printf(&b,
 "# userca: TLS client certificates for %s users.\n"
 "# Include inside a 'server { listen 443 ssl; ... }' block.  The files in\n"
 "# %s are kept current by userca-gateway-sync (cron or its\n"
@@ -140,18 +85,18 @@ write_nginx(struct authority *a)
 "proxy_set_header X-SSL-Client-Fingerprint $ssl_client_fingerprint;\n",
 	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, SYNC_DIR,
 	    SYNC_DIR);
-	rc = sb_write(a, "public/gateway/nginx-userca.conf", &b);
-	free(b.p);
+	rc = write_buf(a, "public/gateway/nginx-userca.conf", &b);
+	ucbuf_free(&b);
 	return rc;
 }
 
 static int
 write_apache(struct authority *a)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct ucbuf b = UCBUF_INIT(0, 0);
 	int rc;
 
-	sb_printf(&b,
+	ucbuf_printf(&b,
 "# userca: TLS client certificates for %s users (Apache httpd, mod_ssl,\n"
 "# mod_headers).  Inside the <VirtualHost *:443> with SSLEngine on.  The\n"
 "# files in %s are kept current by userca-gateway-sync\n"
@@ -167,8 +112,8 @@ write_apache(struct authority *a)
 "RequestHeader set X-SSL-Client-S-DN \"%%{SSL_CLIENT_S_DN}s\"\n"
 "RequestHeader set X-SSL-Client-Serial \"%%{SSL_CLIENT_M_SERIAL}s\"\n",
 	    a->conf.org, SYNC_DIR, SYNC_DIR, SYNC_DIR);
-	rc = sb_write(a, "public/gateway/apache-userca.conf", &b);
-	free(b.p);
+	rc = write_buf(a, "public/gateway/apache-userca.conf", &b);
+	ucbuf_free(&b);
 	return rc;
 }
 
@@ -179,12 +124,12 @@ write_apache(struct authority *a)
  * edited by hand (a newline cannot get through the INI reader).
  */
 static void
-sb_ps_comment(struct sbuf *b, const char *s)
+ps_comment(struct ucbuf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
-		sb_printf(b, "%c", *s);
+		ucbuf_printf(b, "%c", *s);
 		if (s[0] == '#' && s[1] == '>')
-			sb_printf(b, " ");
+			ucbuf_printf(b, " ");
 	}
 }
 
@@ -204,7 +149,7 @@ sb_ps_comment(struct sbuf *b, const char *s)
 static int
 write_powershell(struct authority *a)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct ucbuf b = UCBUF_INIT(0, 0);
 	X509 *root = a->root != NULL ? a->root : a->issuing;
 	char *rt = NULL, *it = NULL, *rb = NULL, *ib = NULL;
 	int rc;
@@ -216,13 +161,13 @@ write_powershell(struct authority *a)
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	sb_puts(&b,
+	ucbuf_addstr(&b,
 "\xEF\xBB\xBF#Requires -RunAsAdministrator\n"
 "<#\n"
 ".SYNOPSIS\n"
 "  Trust the ");
-	sb_ps_comment(&b, a->conf.org);
-	sb_puts(&b, " userca CA on this Windows server (IIS, Exchange).\n"
+	ps_comment(&b, a->conf.org);
+	ucbuf_addstr(&b, " userca CA on this Windows server (IIS, Exchange).\n"
 ".DESCRIPTION\n"
 "  Imports the userca root CA into LocalMachine\\Root and the issuing CA\n"
 "  into LocalMachine\\CA and LocalMachine\\ClientAuthIssuer (a CA without\n"
@@ -270,7 +215,7 @@ write_powershell(struct authority *a)
 "$ErrorActionPreference = 'Stop'\n"
 "Set-StrictMode -Version 2.0\n"
 "\n");
-	sb_printf(&b,
+	ucbuf_printf(&b,
 "$RootThumbprint = '%s'\n"
 "$IssuingThumbprint = '%s'\n"
 "$RootCer = '%s'\n"
@@ -278,7 +223,7 @@ write_powershell(struct authority *a)
 "$SchannelKey = 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL'\n"
 "\n",
 	    rt, it, rb, ib);
-	sb_puts(&b,
+	ucbuf_addstr(&b,
 "function ConvertTo-UsercaHex([byte[]]$Bytes) {\n"
 "    return ([BitConverter]::ToString($Bytes) -replace '-', '')\n"
 "}\n"
@@ -309,7 +254,7 @@ write_powershell(struct authority *a)
 "    try { return @($store.Certificates) } finally { $store.Close() }\n"
 "}\n"
 "\n");
-	sb_puts(&b,
+	ucbuf_addstr(&b,
 "# Adds one certificate to one store; never removes anything.\n"
 "function Add-UsercaCert {\n"
 "    [CmdletBinding(SupportsShouldProcess = $true)]\n"
@@ -341,7 +286,7 @@ write_powershell(struct authority *a)
 "    Write-Output \"set      $SchannelKey $Name=$Value (Windows reads it at boot: restart)\"\n"
 "}\n"
 "\n");
-	sb_puts(&b,
+	ucbuf_addstr(&b,
 "# ---- checks: all before any change ----\n"
 "if (@(Split-UsercaThumbprints $KeepThumbprints 'KeepThumbprints').Count -gt 0) {\n"
 "    Write-Warning '-KeepThumbprints is ignored: this script never removes trusted roots.'\n"
@@ -367,15 +312,15 @@ write_powershell(struct authority *a)
 "Add-UsercaCert $rootCert 'Root'\n");
 	/* The CA that signs user certificates is the one clients must chain to. */
 	if (strcmp(rt, it) != 0)
-		sb_puts(&b,
+		ucbuf_addstr(&b,
 "Add-UsercaCert $issuingCert 'CA'\n"
 "Add-UsercaCert $issuingCert 'ClientAuthIssuer'\n"
 "\n");
 	else
-		sb_puts(&b,
+		ucbuf_addstr(&b,
 "Add-UsercaCert $rootCert 'ClientAuthIssuer'\n"
 "\n");
-	sb_puts(&b,
+	ucbuf_addstr(&b,
 "# ---- reports: nothing below removes or changes a certificate ----\n"
 "$roots = @(Get-UsercaStore 'Root')\n"
 "Write-Output \"info     LocalMachine\\Root holds $($roots.Count) certificates; this script removes none\"\n"
@@ -395,9 +340,9 @@ write_powershell(struct authority *a)
 "} else {\n"
 "    Write-Output 'info     Schannel settings unchanged; -RestrictClientAuthIssuers trusts only LocalMachine\\ClientAuthIssuer for client certificates'\n"
 "}\n");
-	rc = sb_write(a, "public/gateway/userca-trust.ps1", &b);
+	rc = write_buf(a, "public/gateway/userca-trust.ps1", &b);
 out:
-	free(b.p);
+	ucbuf_free(&b);
 	free(rt);
 	free(it);
 	free(rb);
@@ -410,7 +355,7 @@ out:
  * 64 KB buffer: a home of 50,000 users must not need 70 MB to publish.
  */
 struct iis {
-	struct sbuf	 b;
+	struct ucbuf	 b;
 	struct afile	 f;
 };
 
@@ -419,10 +364,10 @@ iis_flush(struct iis *m)
 {
 	int rc;
 
-	if (m->b.oom)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	rc = afile_write(&m->f, m->b.p != NULL ? m->b.p : "", m->b.len);
-	m->b.len = 0;
+	if (m->b.err != UC_OK)
+		return m->b.err;
+	rc = afile_write(&m->f, ucbuf_str(&m->b), ucbuf_len(&m->b));
+	ucbuf_reset(&m->b);
 	return rc;
 }
 
@@ -442,9 +387,12 @@ iis_cb(const struct store_cert *c, void *arg)
 	b64[n] = '\0';
 	uc_time_iso(c->not_after, when, sizeof(when));
 	/* Usernames are [A-Za-z0-9._@-]: nothing to quote. */
-	sb_printf(&m->b, "%s,%s,%s,%s\n", c->username, c->serial, when, b64);
+	ucbuf_printf(&m->b, "%s,%s,%s,%s\n", c->username, c->serial, when,
+	    b64);
 	free(b64);
-	return m->b.len >= 65536 || m->b.oom ? iis_flush(m) : 0;
+	if (ucbuf_len(&m->b) >= 65536 || m->b.err != UC_OK)
+		return iis_flush(m);
+	return 0;
 }
 
 static int
@@ -468,14 +416,14 @@ write_iis(struct authority *a)
 	free(path);
 	if (rc != UC_OK)
 		return rc;
-	sb_printf(&m.b, "username,serial,not_after,certificate\n");
+	ucbuf_printf(&m.b, "username,serial,not_after,certificate\n");
 	if ((rc = store_cert_list(a->st, &f, iis_cb, &m)) == UC_OK &&
 	    (rc = iis_flush(&m)) == UC_OK)
 		rc = afile_commit(&m.f);
 	/* A failed write or commit gave up the file already; not the rest. */
 	if (rc != UC_OK && m.f.fd != -1)
 		afile_abort(&m.f);
-	free(m.b.p);
+	ucbuf_free(&m.b);
 	return rc;
 }
 

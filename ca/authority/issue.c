@@ -12,14 +12,16 @@
 #include <openssl/crypto.h>
 
 #include "authority_int.h"
+#include "ucbuf.h"
 
 /* Leaf PEM followed by the chain up to and including the root. */
 int
-chain_pem(struct authority *a, X509 *leaf, unsigned char **out, size_t *len)
+issue_chain_pem(struct authority *a, X509 *leaf, unsigned char **out, size_t *len)
 {
+	struct ucbuf b = UCBUF_INIT(0, 0);
 	X509 *chain[3];
-	unsigned char *buf = NULL, *pem, *nb;
-	size_t n = 0, plen, blen = 0;
+	unsigned char *pem;
+	size_t n = 0, plen;
 	int rc = UC_OK;
 
 	chain[n++] = leaf;
@@ -29,27 +31,19 @@ chain_pem(struct authority *a, X509 *leaf, unsigned char **out, size_t *len)
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = cert_to_pem(chain[i], &pem, &plen)) != UC_OK)
 			break;
-		if ((nb = realloc(buf, blen + plen)) == NULL) {
-			free(pem);
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			break;
-		}
-		buf = nb;
-		memcpy(buf + blen, pem, plen);
-		blen += plen;
+		rc = ucbuf_add(&b, pem, plen);
 		free(pem);
+		if (rc != UC_OK)
+			break;
 	}
-	if (rc != UC_OK) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	*len = blen;
-	return UC_OK;
+	if (rc == UC_OK)
+		rc = ucbuf_take(&b, out, len);	/* now owned by the caller */
+	ucbuf_free(&b);
+	return rc;
 }
 
 int
-p12_for(struct authority *a, EVP_PKEY *key, X509 *cert, const char *friendly,
+issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert, const char *friendly,
     const char *pass, enum p12_format f, unsigned char **der, size_t *len)
 {
 	STACK_OF(X509) *chain;
@@ -85,7 +79,7 @@ authority_ready(struct authority *a)
 	int rc;
 
 	pthread_mutex_lock(&a->mu);
-	rc = issuing_signer(a, &sig);
+	rc = auth_issuing_signer(a, &sig);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
@@ -105,7 +99,7 @@ release_to(struct authority *a, struct mint *m, int64_t cert_id,
 	res->p12 = m->p12;
 	res->p12_len = m->p12_len;
 	m->p12 = NULL;		/* now owned by res */
-	if (chain_pem(a, m->cert, &res->cert_pem, &res->cert_pem_len) != UC_OK)
+	if (issue_chain_pem(a, m->cert, &res->cert_pem, &res->cert_pem_len) != UC_OK)
 		return uc_seterr(UC_E_INTERNAL, "certificate %s was recorded "
 		    "but could not be encoded", res->serial);
 	return UC_OK;
@@ -130,7 +124,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 		return rc;
 	if (pub == NULL && pass == NULL)
 		return uc_seterr(UC_E_INVALID, "a PKCS#12 password is needed");
-	if ((rc = issuing_signer(a, &sig)) != UC_OK)
+	if ((rc = auth_issuing_signer(a, &sig)) != UC_OK)
 		return rc;
 	if (pub == NULL) {
 		if ((rc = key_generate(a->prof->user, &key)) != UC_OK)
@@ -147,7 +141,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	cr.not_before = now - 300;	/* tolerate clients' clock skew */
 	cr.not_after = now + (int64_t)(days > 0 ? days : a->conf.user_days) *
 	    86400;
-	if ((rc = sign_new_cert(sig, &cr, pub, &m->cert)) != UC_OK)
+	if ((rc = auth_sign_cert(sig, &cr, pub, &m->cert)) != UC_OK)
 		goto out;
 	if ((m->serial = serial_hex(X509_get0_serialNumber(m->cert))) ==
 	    NULL) {
@@ -159,7 +153,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 		goto out;
 	/* The bundle is made (and read back) before anything is recorded. */
 	if (key != NULL) {
-		if ((rc = p12_for(a, key, m->cert, id->username, pass, f, &der,
+		if ((rc = issue_p12(a, key, m->cert, id->username, pass, f, &der,
 		    &len)) != UC_OK)
 			goto out;
 		if ((m->p12 = malloc(len)) == NULL) {
@@ -240,7 +234,7 @@ record_one(struct authority *a, struct record *r, int64_t now)
 	if ((rc = store_user_upsert(a->st, &u, &uid)) != UC_OK)
 		goto out;
 	if (r->cert != NULL) {
-		if ((rc = record_cert(a->st, r->cert, a->issuing, uid, "user",
+		if ((rc = records_cert_insert(a->st, r->cert, a->issuing, uid, "user",
 		    r->method, &r->cert_id)) != UC_OK)
 			goto out;
 		if ((serial = serial_hex(X509_get0_serialNumber(r->cert))) ==
@@ -528,7 +522,7 @@ lookup_reader(struct authority *a, const char *token, struct token_info *ti,
 	int rc;
 
 	pthread_mutex_lock(&a->rmu);
-	if ((rc = reader_store(a, &st)) == UC_OK)
+	if ((rc = auth_reader_store(a, &st)) == UC_OK)
 		rc = lookup_on(st, token, ti, hash);
 	pthread_mutex_unlock(&a->rmu);
 	return rc;
@@ -581,7 +575,7 @@ gc_commit(struct authority *a, struct gc_item *list)
 		it->cert_id = 0;
 		if ((rc = store_savepoint(a->st)) != UC_OK)
 			goto fail;
-		it->rc = record_cert(a->st, it->cert, a->issuing, it->user_id,
+		it->rc = records_cert_insert(a->st, it->cert, a->issuing, it->user_id,
 		    "user", it->method, &it->cert_id);
 		if (it->rc == UC_OK)
 			it->rc = store_token_consume(a->st, it->hash, now,
@@ -758,7 +752,7 @@ authority_issue_server(struct authority *a, const char *const *dns,
 	if ((rc = authority_ready(a)) != UC_OK)
 		return rc;
 	pthread_mutex_lock(&a->mu);
-	rc = issuing_signer(a, &sig);
+	rc = auth_issuing_signer(a, &sig);
 	pthread_mutex_unlock(&a->mu);
 	if (rc != UC_OK)
 		return rc;
@@ -773,11 +767,11 @@ authority_issue_server(struct authority *a, const char *const *dns,
 	cr.base_url = a->conf.base_url;
 	cr.not_before = now - 300;
 	cr.not_after = now + (int64_t)a->conf.server_days * 86400;
-	if ((rc = sign_new_cert(sig, &cr, k, &x)) != UC_OK)
+	if ((rc = auth_sign_cert(sig, &cr, k, &x)) != UC_OK)
 		goto out;
 	pthread_mutex_lock(&a->mu);
 	if ((rc = store_begin(a->st)) == UC_OK) {
-		if ((rc = record_cert(a->st, x, a->issuing, 0, "server",
+		if ((rc = records_cert_insert(a->st, x, a->issuing, 0, "server",
 		    "issue-server", &cid)) != UC_OK ||
 		    (rc = store_audit(a->st, now, a->actor, "issue-server",
 		    cr.cn, NULL)) != UC_OK ||

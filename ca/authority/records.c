@@ -1,8 +1,9 @@
 /*
- * records.c: the records as the front doors see them.  The store's rows
- * become the authority's own value types (authority.h) by moving their
- * pointers, never by copying the bytes; every read holds the authority's
- * lock like every other database step.
+ * records.c: the records as the front doors see them, and the one
+ * certificate INSERT.  The store's rows become the authority's own value
+ * types (authority.h) by moving their pointers, never by copying the
+ * bytes; every read holds the authority's lock like every other database
+ * step.  records_cert_insert() turns a signed certificate into its row.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -143,5 +144,57 @@ authority_cert_list(struct authority *a,
 	pthread_mutex_lock(&a->mu);
 	rc = store_cert_list(a->st, &f, list_cb, &ctx);
 	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* The fields of a certificate row that come from the certificate. */
+static int
+cert_row(X509 *x, X509 *issuer, struct store_cert *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->serial = serial_hex(X509_get0_serialNumber(x));
+	c->issuer_ski = cert_ski_hex(issuer);
+	c->subject = cert_subject(x);
+	c->sha256 = cert_fingerprint(x, EVP_sha256());
+	if (c->serial == NULL || c->issuer_ski == NULL || c->subject == NULL ||
+	    c->sha256 == NULL) {
+		store_cert_clear(c);
+		return uc_seterr(UC_E_INTERNAL, "certificate fields");
+	}
+	if (uc_asn1_time(X509_get0_notBefore(x), &c->not_before) != UC_OK ||
+	    uc_asn1_time(X509_get0_notAfter(x), &c->not_after) != UC_OK ||
+	    cert_der(x, &c->der, &c->derlen) != UC_OK) {
+		store_cert_clear(c);
+		return UC_E_CRYPTO;
+	}
+	return UC_OK;
+}
+
+/* cert_row's DER is OPENSSL_malloc'ed; give it back the same way. */
+static void
+cert_row_clear(struct store_cert *c)
+{
+	OPENSSL_free(c->der);
+	c->der = NULL;
+	store_cert_clear(c);
+}
+
+int
+records_cert_insert(struct store *st, X509 *x, X509 *issuer, int64_t user_id,
+    const char *kind, const char *method, int64_t *id)
+{
+	struct store_cert c;
+	int rc;
+
+	if ((rc = cert_row(x, issuer, &c)) != UC_OK)
+		return rc;
+	c.user_id = user_id;
+	c.kind = (char *)(uintptr_t)kind;
+	c.method = (char *)(uintptr_t)method;
+	c.created_at = uc_now();
+	rc = store_cert_insert(st, &c, id);
+	c.kind = NULL;
+	c.method = NULL;
+	cert_row_clear(&c);
 	return rc;
 }

@@ -25,11 +25,14 @@ ucbuf_reserve(struct ucbuf *b, size_t n)
 	unsigned char *np;
 	size_t need, cap;
 
+	if (b->err != UC_OK)
+		return b->err;
 	if (n > SIZE_MAX - 1 - b->len)
-		return uc_seterr(UC_E_INTERNAL, "buffer size overflow");
+		return b->err = uc_seterr(UC_E_INTERNAL, "buffer size overflow");
 	need = b->len + n + 1;			/* the NUL */
 	if (b->max != 0 && need - 1 > b->max)
-		return uc_seterr(UC_E_INVALID, "more than %zu bytes", b->max);
+		return b->err = uc_seterr(UC_E_INVALID, "more than %zu bytes",
+		    b->max);
 	if (need <= b->cap)
 		return UC_OK;
 	cap = b->cap != 0 ? b->cap : 256;
@@ -38,14 +41,15 @@ ucbuf_reserve(struct ucbuf *b, size_t n)
 	if (b->wipe) {
 		/* realloc could leave a copy behind: move it by hand. */
 		if ((np = malloc(cap)) == NULL)
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
+			return b->err = uc_seterr(UC_E_INTERNAL,
+			    "out of memory");
 		if (b->p != NULL) {
 			memcpy(np, b->p, b->len + 1);
 			OPENSSL_cleanse(b->p, b->cap);
 			free(b->p);
 		}
 	} else if ((np = realloc(b->p, cap)) == NULL)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+		return b->err = uc_seterr(UC_E_INTERNAL, "out of memory");
 	b->p = np;
 	b->cap = cap;
 	b->p[b->len] = '\0';
@@ -79,17 +83,19 @@ ucbuf_printf(struct ucbuf *b, const char *fmt, ...)
 	size_t room;
 	int n, rc;
 
+	if (b->err != UC_OK)
+		return b->err;
 	room = b->cap > b->len ? b->cap - b->len : 0;
 	va_start(ap, fmt);
 	n = vsnprintf(room > 0 ? (char *)b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return uc_seterr(UC_E_INTERNAL, "printf failed");
+		return b->err = uc_seterr(UC_E_INTERNAL, "printf failed");
 	if ((size_t)n < room) {
 		if (b->max != 0 && b->len + (size_t)n > b->max) {
 			b->p[b->len] = '\0';
-			return uc_seterr(UC_E_INVALID, "more than %zu bytes",
-			    b->max);
+			return b->err = uc_seterr(UC_E_INVALID,
+			    "more than %zu bytes", b->max);
 		}
 		b->len += (size_t)n;
 		return UC_OK;
@@ -104,7 +110,7 @@ ucbuf_printf(struct ucbuf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0) {
 		b->p[b->len] = '\0';
-		return uc_seterr(UC_E_INTERNAL, "printf failed");
+		return b->err = uc_seterr(UC_E_INTERNAL, "printf failed");
 	}
 	b->len += (size_t)n;
 	return UC_OK;
@@ -125,6 +131,7 @@ ucbuf_len(const struct ucbuf *b)
 void
 ucbuf_reset(struct ucbuf *b)
 {
+	b->err = UC_OK;
 	if (b->p == NULL)
 		return;
 	if (b->wipe)
@@ -139,6 +146,8 @@ ucbuf_take(struct ucbuf *b, unsigned char **out, size_t *len)
 	int rc;
 
 	*out = NULL;
+	if (b->err != UC_OK)
+		return b->err;
 	if (b->p == NULL && (rc = ucbuf_reserve(b, 0)) != UC_OK)
 		return rc;
 	*out = b->p;			/* now owned by the caller */
@@ -152,7 +161,10 @@ ucbuf_take(struct ucbuf *b, unsigned char **out, size_t *len)
 void
 ucbuf_free(struct ucbuf *b)
 {
-	if (b == NULL || b->p == NULL)
+	if (b == NULL)
+		return;
+	b->err = UC_OK;
+	if (b->p == NULL)
 		return;
 	if (b->wipe)
 		OPENSSL_cleanse(b->p, b->cap);

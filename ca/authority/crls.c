@@ -1,0 +1,220 @@
+/*
+ * crls.c: the CRLs of the issuing CA and the root: collect the revoked
+ * serials, sign, record and commit, and report their state.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "authority_int.h"
+
+int
+authority_crl_state(struct authority *a, int root, struct crl_state *cs)
+{
+	const char *ski = root ? a->root_ski : a->issuing_ski;
+	unsigned char *der = NULL;
+	size_t len;
+	X509_CRL *crl = NULL;
+	STACK_OF(X509_REVOKED) *rev;
+	int rc;
+
+	memset(cs, 0, sizeof(*cs));
+	if (ski == NULL)
+		return UC_OK;
+	pthread_mutex_lock(&a->mu);
+	rc = store_crl_current(a->st, ski, uc_now(), &der, &len, &cs->number,
+	    &cs->next_update);
+	if (rc == UC_OK)
+		rc = store_crl_runway(a->st, ski, uc_now(), &cs->runway,
+		    &cs->runway_until);
+	if (rc == UC_OK)
+		rc = store_cert_count_revoked(a->st, ski, &cs->revoked);
+	pthread_mutex_unlock(&a->mu);
+	/* der is ours as soon as the first lookup found a CRL. */
+	if (rc != UC_OK) {
+		free(der);
+		return rc == UC_E_NOTFOUND ? UC_OK : rc;
+	}
+	if ((rc = crl_parse(der, len, &crl)) == UC_OK) {
+		rev = X509_CRL_get_REVOKED(crl);
+		cs->entries = rev != NULL ? sk_X509_REVOKED_num(rev) : 0;
+		cs->have = 1;
+	}
+	X509_CRL_free(crl);
+	free(der);
+	return rc;
+}
+
+struct crl_collect {
+	struct crl_entry	*e;
+	size_t			 n;
+	size_t			 cap;
+};
+
+static int
+collect_cb(const struct store_cert *c, void *arg)
+{
+	struct crl_collect *cc = arg;
+	struct crl_entry *ne;
+	char *serial;
+
+	if (cc->n == cc->cap) {
+		cc->cap = cc->cap ? cc->cap * 2 : 64;
+		if ((ne = reallocarray(cc->e, cc->cap, sizeof(*ne))) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		cc->e = ne;
+	}
+	if ((serial = strdup(c->serial)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	cc->e[cc->n].serial = serial;
+	cc->e[cc->n].revoked_at = c->revoked_at;
+	cc->e[cc->n].reason = c->reason;
+	cc->n++;
+	return 0;
+}
+
+static void
+collect_free(struct crl_collect *cc)
+{
+	size_t i;
+
+	for (i = 0; i < cc->n; i++)
+		free((char *)(uintptr_t)cc->e[i].serial);
+	free(cc->e);
+	memset(cc, 0, sizeof(*cc));
+}
+
+/*
+ * Sign and record the next CRL of the CA behind sig.  The number is taken
+ * inside the write transaction, so it only ever goes up.
+ */
+int
+crls_sign(struct authority *a, struct signer *sig, int days)
+{
+	int64_t now = uc_now();
+
+	/*
+	 * thisUpdate a few minutes back: a gateway whose clock is behind
+	 * ours would otherwise see "CRL is not yet valid" and lock every
+	 * user out.
+	 */
+	return crls_sign_at(a, sig, now - 300, now + (int64_t)days * 86400,
+	    NULL, NULL);
+}
+
+/*
+ * The CRL valid from this_update to next_update (this_update may be in
+ * the future: a pre-signed root CRL).  *pem, if asked, gets its PEM.
+ * Inside a caller's transaction it joins it (the caller commits);
+ * otherwise it is its own transaction.
+ */
+int
+crls_sign_at(struct authority *a, struct signer *sig, int64_t this_update,
+    int64_t next_update, unsigned char **pem, size_t *pemlen)
+{
+	struct store_cert_filter f;
+	struct crl_collect cc;
+	X509_CRL *crl = NULL;
+	unsigned char *der = NULL;
+	size_t derlen;
+	char *ski = NULL;
+	int64_t number, now = uc_now();
+	int rc, own = !store_in_transaction(a->st);
+
+	memset(&cc, 0, sizeof(cc));
+	memset(&f, 0, sizeof(f));
+	if ((ski = cert_ski_hex(signer_cert(sig))) == NULL)
+		return uc_seterr(UC_E_INVALID, "CA without a key identifier");
+	if (own && (rc = store_begin(a->st)) != UC_OK)
+		goto out;
+	f.issuer_ski = ski;
+	f.status = "revoked";
+	f.now = now;
+	if ((rc = store_cert_list(a->st, &f, collect_cb, &cc)) != UC_OK ||
+	    (rc = store_crl_next_number(a->st, ski, &number)) != UC_OK ||
+	    (rc = crl_build(signer_cert(sig), cc.e, cc.n, number, this_update,
+	    next_update, &crl)) != UC_OK ||
+	    (rc = signer_sign_crl(sig, crl)) != UC_OK ||
+	    (rc = crl_der(crl, &der, &derlen)) != UC_OK ||
+	    (rc = store_crl_insert(a->st, ski, number, this_update,
+	    next_update, der, derlen)) != UC_OK ||
+	    (rc = store_audit(a->st, now, a->actor, "crl", ski, NULL)) != UC_OK)
+		goto fail;
+	if ((!own || (rc = store_commit(a->st)) == UC_OK) && pem != NULL)
+		rc = crl_to_pem(crl, pem, pemlen);
+	goto out;
+fail:
+	if (own)
+		store_rollback(a->st);
+out:
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	collect_free(&cc);
+	free(ski);
+	return rc;
+}
+
+/*
+ * A root CRL signed outside a runway has the highest number, so it would
+ * hide the pre-signed ones after it expires: they would never be served
+ * again and gateways would end up with an expired root CRL.  Void the
+ * runway instead (health then says how soon it runs out).
+ */
+int
+crls_sign_root(struct authority *a, struct signer *sig, int days)
+{
+	long dropped;
+	int rc;
+
+	/* One transaction: the runway is voided only if the CRL is in. */
+	if ((rc = store_begin(a->st)) != UC_OK)
+		return rc;
+	if ((a->root_ski != NULL && (rc = store_crl_drop_future(a->st,
+	    a->root_ski, uc_now(), &dropped)) != UC_OK) ||
+	    (rc = crls_sign(a, sig, days)) != UC_OK) {
+		store_rollback(a->st);
+		return rc;
+	}
+	return store_commit(a->st);
+}
+
+static int
+crl_locked(struct authority *a, int root, int days)
+{
+	struct signer *sig;
+	int rc;
+
+	/* Open every signer first: a wrong passphrase changes nothing. */
+	if (root && (rc = auth_root_signer(a, &sig)) != UC_OK)
+		return rc;
+	if ((rc = auth_issuing_signer(a, &sig)) != UC_OK)
+		return rc;
+	if ((rc = crls_sign(a, sig, days > 0 ? days : a->conf.crl_days)) !=
+	    UC_OK)
+		return rc;
+	if (root && a->conf.intermediate) {
+		if ((rc = auth_root_signer(a, &sig)) != UC_OK ||
+		    (rc = crls_sign_root(a, sig, days > 0 ? days :
+		    a->conf.root_crl_days)) != UC_OK)
+			return rc;
+	}
+	return publish_locked(a);
+}
+
+int
+authority_crl(struct authority *a, int root, int days)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = crl_locked(a, root, days);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}

@@ -1,0 +1,584 @@
+/*
+ * home.c: a CA home's lifecycle: its folder layout, init, and the air gap
+ * (sign an issuing CA with the root; request and install one on the
+ * online side).
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "authority_int.h"
+
+char *
+home_path(const char *home, const char *rel)
+{
+	return path_join(home, rel);
+}
+
+int
+home_has(const char *home, const char *rel)
+{
+	char *p;
+	int r;
+
+	if ((p = home_path(home, rel)) == NULL)
+		return 0;
+	r = path_exists(p);
+	free(p);
+	return r;
+}
+
+int
+home_write(const char *home, const char *rel, const void *buf, size_t len,
+    mode_t mode, int excl)
+{
+	char *p;
+	int rc;
+
+	if ((p = home_path(home, rel)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	rc = excl ? file_write_excl(p, buf, len, mode) :
+	    file_write_atomic(p, buf, len, mode);
+	free(p);
+	return rc;
+}
+
+static int
+write_cert_rel(const char *home, const char *rel, X509 *x, int excl)
+{
+	unsigned char *pem = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = cert_to_pem(x, &pem, &len)) != UC_OK)
+		return rc;
+	rc = home_write(home, rel, pem, len, 0644, excl);
+	free(pem);
+	return rc;
+}
+
+static int
+home_dirs(const char *home)
+{
+	static const char *const sub[] = { "root", "issuing", "public" };
+	char *p;
+	size_t i;
+	int rc;
+
+	if ((rc = dir_make(home, 0700)) != UC_OK)
+		return rc;
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if ((p = home_path(home, sub[i])) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		rc = dir_make(p, strcmp(sub[i], "public") == 0 ? 0755 : 0700);
+		free(p);
+		if (rc != UC_OK)
+			return rc;
+	}
+	return UC_OK;
+}
+
+static int
+refuse_existing(const char *home)
+{
+	static const char *const any[] = {
+		P_CONF, P_DB, P_ROOT_CRT, P_ROOT_KEY, P_ISS_CRT, P_ISS_KEY,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(any) / sizeof(any[0]); i++)
+		if (home_has(home, any[i]))
+			return uc_seterr(UC_E_EXISTS, "%s already holds a CA "
+			    "(%s exists); refusing to overwrite it", home,
+			    any[i]);
+	return UC_OK;
+}
+
+static int
+fill_conf(const struct init_opts *o, int intermediate, struct ca_conf *c)
+{
+	char cn[200];
+	const char *p;
+
+	conf_defaults(c);
+	if (o->org == NULL || o->base_url == NULL)
+		return uc_seterr(UC_E_INVALID, "--org and --base-url are "
+		    "required");
+	/* These go into an INI file: no line breaks or comment markers. */
+	for (p = o->org; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == ';' || *p == '#')
+			return uc_seterr(UC_E_INVALID, "--org must not contain "
+			    "control characters, ';' or '#'");
+	if (strlen(o->base_url) > 1 &&
+	    o->base_url[strlen(o->base_url) - 1] == '/')
+		return uc_seterr(UC_E_INVALID, "--base-url '%s' must not end "
+		    "with '/'", o->base_url);
+	if (profile_find(o->profile != NULL ? o->profile : "compatible") ==
+	    NULL)
+		return uc_seterr(UC_E_INVALID, "unknown profile '%s' "
+		    "(compatible or modern)", o->profile);
+	c->org = strdup(o->org);
+	c->base_url = strdup(o->base_url);
+	/* Links are one-time credentials: https, unless a lab asks. */
+	if (o->enroll_url != NULL) {
+		if (!url_valid(o->enroll_url) ||
+		    o->enroll_url[strlen(o->enroll_url) - 1] == '/')
+			return uc_seterr(UC_E_INVALID, "--enroll-url '%.100s' "
+			    "must be an http(s) URL, no trailing '/'",
+			    o->enroll_url);
+		if (strncmp(o->enroll_url, "https://", 8) != 0 &&
+		    !o->allow_http_links)
+			return uc_seterr(UC_E_POLICY, "--enroll-url '%.100s' "
+			    "is not https (plain http links only with "
+			    "--allow-http-links, for tests and labs)",
+			    o->enroll_url);
+		if ((c->enroll_url = strdup(o->enroll_url)) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+	} else if (strncmp(o->base_url, "https://", 8) == 0 &&
+	    (c->enroll_url = strdup(o->base_url)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	c->allow_http_links = o->allow_http_links != 0;
+	c->smime = o->smime != 0;
+	c->profile = strdup(o->profile != NULL ? o->profile : "compatible");
+	snprintf(cn, sizeof(cn), "%.60s Root CA", o->org);
+	c->root_cn = strdup(o->root_cn != NULL ? o->root_cn : cn);
+	snprintf(cn, sizeof(cn), "%.60s Issuing CA", o->org);
+	c->issuing_cn = strdup(o->issuing_cn != NULL ? o->issuing_cn : cn);
+	c->intermediate = intermediate;
+	if (c->org == NULL || c->base_url == NULL || c->profile == NULL ||
+	    c->root_cn == NULL || c->issuing_cn == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	for (p = c->root_cn; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == ';' || *p == '#')
+			return uc_seterr(UC_E_INVALID, "CA names must not "
+			    "contain control characters, ';' or '#'");
+	for (p = c->issuing_cn; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == ';' || *p == '#')
+			return uc_seterr(UC_E_INVALID, "CA names must not "
+			    "contain control characters, ';' or '#'");
+	return UC_OK;
+}
+
+static int
+new_store(const char *home, struct store **st)
+{
+	char *p;
+	int rc;
+
+	if ((p = home_path(home, P_DB)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	rc = store_open(p, 1, st);
+	free(p);
+	return rc;
+}
+
+int
+authority_init(const struct init_opts *o, authority_getpass_fn getpass,
+    void *arg)
+{
+	struct ca_conf c;
+	const struct profile *prof;
+	struct signer *rsig = NULL, *isig = NULL;
+	struct authority *a = NULL;
+	struct cert_req cr;
+	EVP_PKEY *key = NULL, *pub = NULL;
+	X509 *x = NULL;
+	char *pass = NULL, *p = NULL;
+	int64_t now = uc_now();
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	if ((rc = fill_conf(o, o->intermediate, &c)) != UC_OK)
+		goto out;
+	if (!url_valid(c.base_url)) {
+		rc = uc_seterr(UC_E_INVALID, "--base-url '%.100s' must be an "
+		    "http(s) URL without spaces or commas", c.base_url);
+		goto out;
+	}
+	prof = profile_find(c.profile);
+	if ((rc = refuse_existing(o->home)) != UC_OK)
+		goto out;
+	if (getpass == NULL) {
+		rc = uc_seterr(UC_E_PASSPHRASE, "a root key passphrase is "
+		    "needed");
+		goto out;
+	}
+	if ((rc = getpass(arg, 1, &pass)) != UC_OK)
+		goto out;
+	if (strlen(pass) < 8) {
+		rc = uc_seterr(UC_E_PASSPHRASE, "the root key passphrase must "
+		    "be at least 8 characters");
+		goto out;
+	}
+
+	/* Root: key, self-signed certificate. */
+	if ((rc = key_generate(prof->root, &key)) != UC_OK)
+		goto out;
+	rc = signer_from_key(key, NULL, &rsig);
+	key = NULL;	/* taken by signer_from_key, even on failure */
+	if (rc != UC_OK)
+		goto out;
+	if ((pub = signer_pubkey(rsig)) == NULL) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "root public key");
+		goto out;
+	}
+	memset(&cr, 0, sizeof(cr));
+	cr.kind = CK_ROOT;
+	cr.org = c.org;
+	cr.cn = c.root_cn;
+	cr.not_before = now - 300;
+	cr.not_after = now + (int64_t)c.root_days * 86400;
+	if ((rc = cert_build(&cr, pub, NULL, &x)) != UC_OK ||
+	    (rc = signer_sign_cert(rsig, x)) != UC_OK)
+		goto out;
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	if ((rc = signer_set_cert(rsig, x)) != UC_OK) {
+		x = NULL;	/* freed by signer_set_cert */
+		goto out;
+	}
+	x = NULL;	/* now owned by rsig */
+
+	/* Issuing CA, signed by the root. */
+	if (c.intermediate) {
+		if ((rc = key_generate(prof->issuing, &key)) != UC_OK)
+			goto out;
+		rc = signer_from_key(key, NULL, &isig);
+		key = NULL;	/* taken by signer_from_key, even on failure */
+		if (rc != UC_OK)
+			goto out;
+		if ((pub = signer_pubkey(isig)) == NULL) {
+			rc = uc_seterr_ssl(UC_E_CRYPTO, "issuing public key");
+			goto out;
+		}
+		memset(&cr, 0, sizeof(cr));
+		cr.kind = CK_ISSUING;
+		cr.org = c.org;
+		cr.cn = c.issuing_cn;
+		cr.base_url = c.base_url;
+		cr.smime = c.smime;
+		cr.not_before = now - 300;
+		cr.not_after = now + (int64_t)c.issuing_days * 86400;
+		if ((rc = auth_sign_cert(rsig, &cr, pub, &x)) != UC_OK)
+			goto out;
+		if ((rc = signer_set_cert(isig, x)) != UC_OK) {
+			x = NULL;
+			goto out;
+		}
+		x = NULL;	/* now owned by isig */
+	}
+
+	/* Everything is made; now write it, keys first and exclusively. */
+	if ((rc = home_dirs(o->home)) != UC_OK)
+		goto out;
+	if ((p = home_path(o->home, P_ROOT_KEY)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((rc = signer_save_key(rsig, p, pass)) != UC_OK)
+		goto out;
+	free(p);
+	p = NULL;
+	if ((rc = write_cert_rel(o->home, P_ROOT_CRT, signer_cert(rsig), 1)) !=
+	    UC_OK)
+		goto out;
+	if (isig != NULL) {
+		if ((p = home_path(o->home, P_ISS_KEY)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		/* The daemon signs with it unattended: 0600, not encrypted. */
+		if ((rc = signer_save_key(isig, p, NULL)) != UC_OK)
+			goto out;
+		free(p);
+		p = NULL;
+	}
+	if ((rc = write_cert_rel(o->home, P_ISS_CRT, signer_cert(isig != NULL ?
+	    isig : rsig), 1)) != UC_OK)
+		goto out;
+	if ((p = home_path(o->home, P_CONF)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((rc = conf_save(p, &c)) != UC_OK)
+		goto out;
+	free(p);
+	p = NULL;
+	{
+		struct store *st = NULL;
+
+		if ((rc = new_store(o->home, &st)) != UC_OK)
+			goto out;
+		if (isig != NULL)
+			rc = records_cert_insert(st, signer_cert(isig),
+			    signer_cert(rsig), 0, "intermediate", "init", NULL);
+		if (rc == UC_OK)
+			rc = store_audit(st, now, "cli", "init", c.org,
+			    c.profile);
+		store_close(st);
+		if (rc != UC_OK)
+			goto out;
+	}
+
+	/* First CRLs, signed while the root key is at hand, and publish. */
+	if ((rc = authority_open(o->home, &a)) != UC_OK)
+		goto out;
+	a->rsig = rsig;
+	rsig = NULL;	/* now owned by a */
+	a->isig = isig;
+	isig = NULL;
+	if ((rc = crls_sign(a, a->rsig, c.intermediate ? c.root_crl_days :
+	    c.crl_days)) != UC_OK)
+		goto out;
+	if (c.intermediate && (rc = crls_sign(a, a->isig, c.crl_days)) != UC_OK)
+		goto out;
+	rc = authority_publish(a);
+out:
+	authority_free(a);
+	signer_free(rsig);
+	signer_free(isig);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+	X509_free(x);
+	secret_free(pass);
+	free(p);
+	conf_clear(&c);
+	return rc;
+}
+
+/* The first CN of a name as UTF-8 (caller frees); NULL if none. */
+static char *
+name_cn(const X509_NAME *n)
+{
+	const X509_NAME_ENTRY *e;
+	unsigned char *utf8 = NULL;
+	char *s;
+	int i, len;
+
+	if ((i = X509_NAME_get_index_by_NID(n, NID_commonName, -1)) < 0 ||
+	    (e = X509_NAME_get_entry(n, i)) == NULL ||
+	    (len = ASN1_STRING_to_UTF8(&utf8,
+	    X509_NAME_ENTRY_get_data(e))) < 0)
+		return NULL;
+	/* Embedded NULs: refuse rather than truncate. */
+	if ((int)strlen((char *)utf8) != len) {
+		OPENSSL_free(utf8);
+		return NULL;
+	}
+	s = strdup((char *)utf8);
+	OPENSSL_free(utf8);
+	return s;
+}
+
+int
+authority_sign_intermediate(struct authority *a, const unsigned char *csr,
+    size_t len, const char *cn, unsigned char **pem, size_t *pemlen)
+{
+	struct signer *rsig;
+	struct cert_req cr;
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub = NULL;
+	X509 *x = NULL;
+	char *reqcn = NULL;
+	int64_t now = uc_now();
+	int rc;
+
+	*pem = NULL;
+	if ((rc = csr_check(csr, len, &pub)) != UC_OK)
+		return rc;
+	if (cn == NULL) {
+		if ((rc = csr_parse(csr, len, &req)) != UC_OK)
+			goto out;
+		if ((reqcn = name_cn(X509_REQ_get_subject_name(req))) == NULL) {
+			rc = uc_seterr(UC_E_INVALID, "the request has no "
+			    "usable CN; give --cn");
+			goto out;
+		}
+		cn = reqcn;
+	}
+	if ((rc = auth_root_signer(a, &rsig)) != UC_OK)
+		goto out;
+	memset(&cr, 0, sizeof(cr));
+	cr.kind = CK_ISSUING;
+	cr.org = a->conf.org;
+	cr.cn = cn;
+	cr.base_url = a->conf.base_url;
+	cr.smime = a->conf.smime;	/* the root's home decides */
+	cr.not_before = now - 300;
+	cr.not_after = now + (int64_t)a->conf.issuing_days * 86400;
+	if ((rc = auth_sign_cert(rsig, &cr, pub, &x)) != UC_OK)
+		goto out;
+	if ((rc = store_begin(a->st)) != UC_OK)
+		goto out;
+	if ((rc = records_cert_insert(a->st, x, signer_cert(rsig), 0, "intermediate",
+	    "sign-intermediate", NULL)) != UC_OK ||
+	    (rc = store_audit(a->st, now, a->actor, "sign-intermediate", cn,
+	    NULL)) != UC_OK ||
+	    (rc = store_commit(a->st)) != UC_OK) {
+		store_rollback(a->st);
+		goto out;
+	}
+	rc = cert_to_pem(x, pem, pemlen);
+out:
+	free(reqcn);
+	X509_REQ_free(req);
+	X509_free(x);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int
+authority_intermediate_request(const struct init_opts *o,
+    unsigned char **csr_pem, size_t *len)
+{
+	struct ca_conf c;
+	const struct profile *prof;
+	struct signer *isig = NULL;
+	EVP_PKEY *key = NULL;
+	char *p = NULL;
+	int rc;
+
+	*csr_pem = NULL;
+	memset(&c, 0, sizeof(c));
+	if ((rc = fill_conf(o, 1, &c)) != UC_OK)
+		goto out;
+	if (!url_valid(c.base_url)) {
+		rc = uc_seterr(UC_E_INVALID, "--base-url '%.100s' must be an "
+		    "http(s) URL without spaces or commas", c.base_url);
+		goto out;
+	}
+	prof = profile_find(c.profile);
+	if ((rc = refuse_existing(o->home)) != UC_OK)
+		goto out;
+	if (home_has(o->home, P_ISS_CSR)) {
+		rc = uc_seterr(UC_E_EXISTS, "%s already has a pending request "
+		    "(%s)", o->home, P_ISS_CSR);
+		goto out;
+	}
+	if ((rc = key_generate(prof->issuing, &key)) != UC_OK)
+		goto out;
+	rc = signer_from_key(key, NULL, &isig);
+	key = NULL;	/* taken by signer_from_key, even on failure */
+	if (rc != UC_OK)
+		goto out;
+	if ((rc = csr_make(isig, c.org, c.issuing_cn, csr_pem, len)) != UC_OK)
+		goto out;
+	if ((rc = home_dirs(o->home)) != UC_OK)
+		goto out;
+	if ((p = home_path(o->home, P_ISS_KEY)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((rc = signer_save_key(isig, p, NULL)) != UC_OK ||
+	    (rc = home_write(o->home, P_ISS_CSR, *csr_pem, *len, 0644, 1)) !=
+	    UC_OK)
+		goto out;
+	free(p);
+	if ((p = home_path(o->home, P_CONF)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = conf_save(p, &c);
+out:
+	if (rc != UC_OK) {
+		free(*csr_pem);
+		*csr_pem = NULL;
+	}
+	free(p);
+	signer_free(isig);
+	EVP_PKEY_free(key);
+	conf_clear(&c);
+	return rc;
+}
+
+int
+authority_intermediate_install(const char *home, const unsigned char *ca,
+    size_t calen, const unsigned char *root, size_t rootlen)
+{
+	struct authority *a = NULL;
+	struct store *st = NULL;
+	struct signer *isig = NULL;
+	X509 *cax = NULL, *rootx = NULL;
+	EVP_PKEY *rpub;
+	char *keyp = NULL;
+	int rc;
+
+	if (home_has(home, P_ISS_CRT) || home_has(home, P_DB))
+		return uc_seterr(UC_E_EXISTS, "%s already has an issuing CA "
+		    "installed", home);
+	if (!home_has(home, P_ISS_KEY))
+		return uc_seterr(UC_E_NOTFOUND, "%s has no issuing key: run "
+		    "'userca intermediate request' there first", home);
+	if ((rc = cert_parse(ca, calen, &cax)) != UC_OK ||
+	    (rc = cert_parse(root, rootlen, &rootx)) != UC_OK)
+		goto out;
+	/* The root must be a self-signed CA, and the CA signed by it. */
+	if ((rpub = X509_get0_pubkey(rootx)) == NULL ||
+	    X509_verify(rootx, rpub) != 1 || X509_check_ca(rootx) == 0) {
+		rc = uc_seterr_ssl(UC_E_SIGNATURE, "the root certificate is "
+		    "not a self-signed CA");
+		goto out;
+	}
+	if (X509_check_issued(rootx, cax) != X509_V_OK ||
+	    X509_verify(cax, rpub) != 1) {
+		rc = uc_seterr_ssl(UC_E_SIGNATURE, "the issuing certificate "
+		    "was not signed by this root");
+		goto out;
+	}
+	if (X509_check_ca(cax) == 0) {
+		rc = uc_seterr(UC_E_INVALID, "the issuing certificate is not "
+		    "a CA certificate");
+		goto out;
+	}
+	if ((keyp = home_path(home, P_ISS_KEY)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	{
+		EVP_PKEY *k = NULL;
+
+		if ((rc = key_read(keyp, NULL, &k)) != UC_OK)
+			goto out;
+		if ((rc = signer_from_key(k, NULL, &isig)) != UC_OK)
+			goto out;
+	}
+	{
+		X509 *dup;
+
+		if ((dup = X509_dup(cax)) == NULL) {
+			rc = uc_seterr_ssl(UC_E_INTERNAL, "X509_dup");
+			goto out;
+		}
+		if ((rc = signer_set_cert(isig, dup)) != UC_OK) {
+			rc = uc_seterr(UC_E_INVALID, "the certificate does not "
+			    "match this home's issuing key (%s)", P_ISS_KEY);
+			goto out;
+		}
+	}
+	if ((rc = write_cert_rel(home, P_ROOT_CRT, rootx, 0)) != UC_OK ||
+	    (rc = write_cert_rel(home, P_ISS_CRT, cax, 0)) != UC_OK ||
+	    (rc = new_store(home, &st)) != UC_OK ||
+	    (rc = store_audit(st, uc_now(), "cli", "intermediate-install",
+	    NULL, NULL)) != UC_OK)
+		goto out;
+	store_close(st);
+	st = NULL;
+	if ((rc = authority_open(home, &a)) != UC_OK ||
+	    (rc = authority_crl(a, 0, 0)) != UC_OK)
+		goto out;
+out:
+	free(keyp);
+	authority_free(a);
+	store_close(st);
+	signer_free(isig);
+	X509_free(cax);
+	X509_free(rootx);
+	return rc;
+}

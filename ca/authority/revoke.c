@@ -1,0 +1,130 @@
+/*
+ * revoke.c: revoking one certificate or every valid certificate of a
+ * user, then re-signing the affected CRL and publishing.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "authority_int.h"
+
+struct serials {
+	char	**s;
+	size_t	  n;
+};
+
+static int
+serials_cb(const struct store_cert *c, void *arg)
+{
+	struct serials *ss = arg;
+	char **ns;
+
+	if ((ns = reallocarray(ss->s, ss->n + 1, sizeof(*ns))) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	ss->s = ns;
+	if ((ss->s[ss->n] = strdup(c->serial)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	ss->n++;
+	return 0;
+}
+
+static int
+revoke_locked(struct authority *a, const char *serial, const char *username,
+    int reason, int *count)
+{
+	struct store_cert_filter f;
+	struct store_cert c;
+	struct store_user u;
+	struct serials ss;
+	struct signer *isig = NULL, *rsig = NULL;
+	int64_t now = uc_now();
+	size_t i;
+	int rc, need_root = 0;
+
+	*count = 0;
+	memset(&ss, 0, sizeof(ss));
+	memset(&c, 0, sizeof(c));
+	memset(&f, 0, sizeof(f));
+	if (serial != NULL) {
+		if ((rc = store_cert_get(a->st, serial, &c)) != UC_OK)
+			return rc;
+		if (strcmp(c.status, "revoked") == 0) {
+			rc = uc_seterr(UC_E_STATE, "certificate %s is already "
+			    "revoked (%s)", serial, crl_reason_name(c.reason));
+			store_cert_clear(&c);
+			return rc;
+		}
+		need_root = a->root_ski != NULL &&
+		    strcmp(c.issuer_ski, a->root_ski) == 0 &&
+		    a->conf.intermediate;
+		store_cert_clear(&c);
+		if ((rc = serials_cb(&(struct store_cert){ .serial =
+		    (char *)(uintptr_t)serial }, &ss)) != UC_OK)
+			goto out;
+	} else {
+		if ((rc = store_user_get(a->st, username, &u)) != UC_OK)
+			return rc;
+		store_user_clear(&u);
+		f.username = username;
+		f.status = "valid";
+		f.now = now;
+		if ((rc = store_cert_list(a->st, &f, serials_cb, &ss)) != UC_OK)
+			goto out;
+		/* Expired but unrevoked certificates go on the CRL too. */
+		f.status = "expired";
+		if ((rc = store_cert_list(a->st, &f, serials_cb, &ss)) != UC_OK)
+			goto out;
+		if (ss.n == 0) {
+			rc = uc_seterr(UC_E_STATE, "user '%s' has no "
+			    "unrevoked certificate", username);
+			goto out;
+		}
+	}
+	/* The CRL signer first: without it nothing is revoked. */
+	if ((rc = auth_issuing_signer(a, &isig)) != UC_OK)
+		goto out;
+	if (need_root && (rc = auth_root_signer(a, &rsig)) != UC_OK)
+		goto out;
+	if ((rc = store_begin(a->st)) != UC_OK)
+		goto out;
+	for (i = 0; i < ss.n; i++) {
+		if ((rc = store_cert_revoke(a->st, ss.s[i], now, reason)) !=
+		    UC_OK || (rc = store_audit(a->st, now, a->actor, "revoke",
+		    ss.s[i], crl_reason_name(reason))) != UC_OK) {
+			store_rollback(a->st);
+			goto out;
+		}
+	}
+	if ((rc = store_commit(a->st)) != UC_OK)
+		goto out;
+	*count = (int)ss.n;
+	/* Publish a fresh CRL at once. */
+	if ((rc = need_root ? crls_sign_root(a, rsig, a->conf.root_crl_days) :
+	    crls_sign(a, isig, a->conf.crl_days)) != UC_OK)
+		goto out;
+	rc = publish_locked(a);
+out:
+	for (i = 0; i < ss.n; i++)
+		free(ss.s[i]);
+	free(ss.s);
+	return rc;
+}
+
+int
+authority_revoke(struct authority *a, const char *serial, const char *username,
+    int reason, int *count)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = revoke_locked(a, serial, username, reason, count);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
