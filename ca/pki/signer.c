@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "pki.h"
+#include "pki_ocsp.h"
 
 struct signer {
 	EVP_PKEY	*key;
@@ -134,6 +135,19 @@ signer_sign_req(struct signer *s, X509_REQ *req)
 	if (!X509_REQ_set_pubkey(req, s->key) ||
 	    X509_REQ_sign(req, s->key, sign_md(s->key)) <= 0)
 		return uc_seterr_ssl(UC_E_CRYPTO, "signing a request");
+	return UC_OK;
+}
+
+int
+signer_sign_ocsp(struct signer *s, OCSP_BASICRESP *bs, STACK_OF(X509) *certs)
+{
+	if (s->cert == NULL)
+		return uc_seterr(UC_E_STATE, "the OCSP responder has no "
+		    "certificate");
+	/* Responder ID by key hash, as RFC 5019 asks. */
+	if (OCSP_basic_sign(bs, s->cert, s->key, sign_md(s->key), certs,
+	    OCSP_RESPID_KEY) <= 0)
+		return uc_seterr_ssl(UC_E_CRYPTO, "signing an OCSP response");
 	return UC_OK;
 }
 
