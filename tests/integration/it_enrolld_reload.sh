@@ -46,7 +46,12 @@ def read_response(f):
             length = int(v)
         if k.lower() == "connection" and "close" in v.lower():
             close = True
-    return status, f.read(length), close
+    body = f.read(length)
+    if len(body) < length:
+        # Cut short: the connection ended inside the body.  Content-Length
+        # tells every client so; it is a lost connection, not an answer.
+        raise ConnectionError("closed after %d of %d bytes" % (len(body), length))
+    return status, body, close
 
 def client(port, tls):
     end = time.monotonic() + SECS
@@ -76,10 +81,14 @@ def client(port, tls):
         try:
             s.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path.encode())
             status, body, close = read_response(f)
-        except (OSError, ConnectionError, ValueError, IndexError):
-            # A reload may close an HTTPS keep-alive connection: reconnect.
+        except (OSError, ConnectionError, ValueError, IndexError) as e:
+            # A reload may close an HTTPS keep-alive connection (the old
+            # daemon stops after the drain): reconnect.  The plain-HTTP
+            # listener is never replaced: a lost connection there is a bug.
             with lock:
                 stats["reconnects"] += 1
+                if not tls:
+                    stats["bad"].append("%s over http: %s" % (path, e))
             s.close()
             s = None
             continue
@@ -87,7 +96,8 @@ def client(port, tls):
             if status == 200 and (want[path] is None or body == want[path]):
                 stats["ok"] += 1
             else:
-                stats["bad"].append("%s: HTTP %d, %d bytes" % (path, status, len(body)))
+                stats["bad"].append("%s over %s: HTTP %d, %d bytes" % (
+                    path, "https" if tls else "http", status, len(body)))
         if close:
             s.close()
             s = None

@@ -49,10 +49,6 @@ _hostile_exit() {
 	_uc_exit
 }
 trap _hostile_exit EXIT
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 stop() {
 	local pid=${PIDS[$1]:-}
 	[[ -n $pid ]] || return 0
@@ -159,7 +155,7 @@ NGX
 else
 	echo "NOTE: nginx is not installed ($NGINX): nginx's behaviour is not checked"
 fi
-# Apache: the generated snippet (made fail closed, see lib_apache.sh) on the
+# Apache: the generated snippet (fail closed, as generated) on the
 # gateway folder, in front of an upstream; its --reload waits for the new
 # generation after apache2 -k graceful.
 if [[ $AP_OK -eq 1 ]]; then
@@ -167,7 +163,6 @@ if [[ $AP_OK -eq 1 ]]; then
 	AP_PORT=$(free_port)
 	ap_upstream ap-echo
 	ap_conf ap "$AP_PORT" "$GW"
-	[[ -n $AP_SNIPPET_NOTE ]] && echo "NOTE: $AP_SNIPPET_NOTE"
 	EXTRA_RELOAD="${EXTRA_RELOAD:+$EXTRA_RELOAD; }$(ap_reload_cmd ap) 2>/dev/null"
 	for u in alice bob; do ap_cert "$u" --cert "$T/$u.c1.pem" --key "$T/$u.key"; done
 else

@@ -67,6 +67,15 @@ need_tool() {
 need_tool openssl sqlite3 xxd setsid "$PY"
 "$PY" -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed"
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now and that this
+# test has not handed out before.  Chosen at random below the kernel's
+# ephemeral range (32768+), so the outgoing connections of tests running
+# beside this one (curl, wrk, the slowloris clients) never hold it, and two
+# tests rarely pick the same one.
+free_port() {
+	"$PY" "$UC_SRC/tests/integration/free_port.py" "$T/.ports"
+}
+
 # ---- results ------------------------------------------------------------------
 
 pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }

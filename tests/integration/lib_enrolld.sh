@@ -49,15 +49,9 @@ _ed_exit() {
 }
 trap _ed_exit EXIT
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 HTTP_PORT=$(free_port)
 HTTPS_PORT=$(free_port)
-while [[ $HTTPS_PORT == "$HTTP_PORT" ]]; do HTTPS_PORT=$(free_port); done
 HTTPS=https://127.0.0.1:$HTTPS_PORT
 HTTP=http://127.0.0.1:$HTTP_PORT
 
