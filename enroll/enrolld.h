@@ -182,6 +182,21 @@ void	handle_request(struct enrolld *, const struct req *, struct resp *);
 void	resp_clear(struct resp *);
 /* The path with any token replaced by "<token>", for logs. */
 void	redact_path(const char *path, char *out, size_t len);
+/* HTTP dates (RFC 9110): t into buf; -1 when s is not one. */
+void	http_date(int64_t t, char *buf, size_t len);
+int64_t	parse_http_date(const char *s);
+/* 1 if an If-None-Match list (or "*") names etag, a whole tag. */
+int	etag_match(const char *inm, const char *etag);
+
+/* ---- ocsp.c: POST /ocsp, GET /ocsp/<base64> (authority_ocsp.h) ------------- */
+
+struct ucbuf;
+/* Answer an OCSP request (path /ocsp or /ocsp/...). */
+void	ocsp_serve(struct enrolld *, const struct req *, struct resp *);
+/* Renew the responder certificate when due; unhealthy if it is not. */
+void	ocsp_watch(struct enrolld *);
+/* OCSP counters and the responder's remaining lifetime for /metrics. */
+void	ocsp_metrics(struct enrolld *, struct ucbuf *);
 
 /* ---- ratelimit.c ---------------------------------------------------------------- */
 

@@ -84,7 +84,7 @@ json_ok(struct resp *r, int status, json_t *o, int secret)
 
 /* ---- dates ------------------------------------------------------------------ */
 
-static void
+void
 http_date(int64_t t, char *buf, size_t len)
 {
 	struct tm tm;
@@ -95,7 +95,7 @@ http_date(int64_t t, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
-static int64_t
+int64_t
 parse_http_date(const char *s)
 {
 	struct tm tm;
@@ -116,7 +116,7 @@ parse_http_date(const char *s)
  * possibly weak (W/"..."): a match is one whole tag equal to ours, never
  * a substring of something longer.
  */
-static int
+int
 etag_match(const char *inm, const char *etag)
 {
 	size_t el = strlen(etag), n;
@@ -700,6 +700,12 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		return;
 	}
 
+	/* OCSP: signed, not secret; any transport (clients use http). */
+	if (strcmp(q->path, "/ocsp") == 0 || strncmp(q->path, "/ocsp/", 6) ==
+	    0) {
+		ocsp_serve(d, q, r);
+		return;
+	}
 	/* Enrollment: HTTPS, unless the config allows plain HTTP (tests). */
 	if (strncmp(q->path, "/enroll/", 8) == 0 ||
 	    strncmp(q->path, "/api/v1/enroll/", 15) == 0) {

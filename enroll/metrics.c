@@ -154,6 +154,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	ucbuf_printf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);
+	ocsp_metrics(d, &b);
 	if (ucbuf_take(&b, &out, NULL) != UC_OK)
 		ucbuf_free(&b);
 	return (char *)out;

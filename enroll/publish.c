@@ -346,4 +346,5 @@ crl_watch(struct enrolld *d)
 		}
 	}
 	health(d);
+	ocsp_watch(d);
 }

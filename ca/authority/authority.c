@@ -210,6 +210,7 @@ authority_free(struct authority *a)
 	pthread_mutex_destroy(&a->gcmu);
 	pthread_mutex_destroy(&a->rmu);
 	store_close(a->rst);
+	aocsp_free(a->ocsp);
 	pthread_cond_destroy(&a->gccv);
 	free(a);
 }

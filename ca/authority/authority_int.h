@@ -61,6 +61,7 @@ struct authority {
 	pthread_cond_t		 gccv;
 	struct gc_item		*gc_pending;
 	int			 gc_leading;
+	struct aocsp		*ocsp;		/* ocsp.c: the responder */
 };
 
 struct gc_item {
@@ -128,6 +129,12 @@ int	issue_chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
+
+/* ocsp.c: the responder's state (authority_free). */
+void	aocsp_free(struct aocsp *);
+/* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]
+ * url, or <base_url>/ocsp); NULL when url = off. */
+const char *auth_ocsp_url(struct authority *a, char *buf, size_t len);
 
 /* gateway.c: public/gateway/: nginx, Apache, PowerShell, IIS mappings. */
 int	gateway_write(struct authority *a);

@@ -23,6 +23,9 @@ conf_defaults(struct ca_conf *c)
 	c->crl_days = 7;
 	c->root_crl_days = 180;
 	c->token_ttl = 7 * 86400;
+	c->ocsp_days = 7;
+	c->ocsp_next_update = 3600;
+	c->ocsp_max_age = 60;
 }
 
 void
@@ -34,6 +37,7 @@ conf_clear(struct ca_conf *c)
 	free(c->profile);
 	free(c->root_cn);
 	free(c->issuing_cn);
+	free(c->ocsp_url);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -92,6 +96,20 @@ handler(void *user, const char *section, const char *name, const char *value)
 			ok = parse_int(value, 1, 3650, &c->root_crl_days);
 		else if (strcmp(name, "token_ttl") == 0)
 			ok = parse_int(value, 60, 366 * 86400, &c->token_ttl);
+		else
+			goto unknown;
+	} else if (strcmp(section, "ocsp") == 0) {
+		if (strcmp(name, "url") == 0)
+			ok = set_str(&c->ocsp_url, value);
+		else if (strcmp(name, "responder_days") == 0)
+			ok = parse_int(value, 1, 90, &c->ocsp_days);
+		else if (strcmp(name, "next_update") == 0)
+			ok = parse_duration(value, &c->ocsp_next_update) &&
+			    c->ocsp_next_update >= 60 &&
+			    c->ocsp_next_update <= 7 * 86400;
+		else if (strcmp(name, "max_age") == 0)
+			ok = parse_duration(value, &c->ocsp_max_age) &&
+			    c->ocsp_max_age <= 3600;
 		else
 			goto unknown;
 	} else

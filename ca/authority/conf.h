@@ -24,6 +24,11 @@ struct ca_conf {
 	int	 crl_days;
 	int	 root_crl_days;
 	int	 token_ttl;	/* seconds */
+	/* [ocsp] */
+	char	*ocsp_url;	/* AIA OCSP; NULL: <base_url>/ocsp; "off" */
+	int	 ocsp_days;	/* the responder certificate's validity */
+	int	 ocsp_next_update; /* seconds from thisUpdate */
+	int	 ocsp_max_age;	/* seconds a cacheable answer may be kept */
 };
 
 /* Defaults for every field (strings NULL). */

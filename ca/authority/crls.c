@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "authority_int.h"
+#include "authority_ocsp.h"
 
 int
 authority_crl_state(struct authority *a, int root, struct crl_state *cs)
@@ -216,5 +217,8 @@ authority_crl(struct authority *a, int root, int days)
 	pthread_mutex_lock(&a->mu);
 	rc = crl_locked(a, root, days);
 	pthread_mutex_unlock(&a->mu);
+	/* The OCSP responder certificate is renewed on the same schedule. */
+	if (rc == UC_OK)
+		rc = authority_ocsp_refresh(a);
 	return rc;
 }

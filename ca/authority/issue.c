@@ -116,6 +116,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	EVP_PKEY *key = NULL;
 	unsigned char *der = NULL;
 	size_t len = 0;
+	char ocsp_url[1100];
 	int64_t now = uc_now();
 	int rc;
 
@@ -136,6 +137,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	cr.org = a->conf.org;
 	cr.id = id;
 	cr.base_url = a->conf.base_url;
+	cr.ocsp_url = auth_ocsp_url(a, ocsp_url, sizeof(ocsp_url));
 	cr.email_protection = email_protection;
 	cr.spki = key == NULL ? spki : NULL;
 	cr.not_before = now - 300;	/* tolerate clients' clock skew */

@@ -333,8 +333,15 @@ add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
 			    req->base_url);
 			if (!ext_add(x, &ctx, NID_crl_distribution_points, buf))
 				return 0;
-			snprintf(buf, sizeof(buf), "caIssuers;URI:%s/ca.crt",
-			    req->base_url);
+			/* The OCSP responder beside caIssuers (RFC 5280
+			 * 4.2.2.1), when the CA runs one. */
+			if (req->kind == CK_USER && req->ocsp_url != NULL)
+				snprintf(buf, sizeof(buf), "OCSP;URI:%s,"
+				    "caIssuers;URI:%s/ca.crt", req->ocsp_url,
+				    req->base_url);
+			else
+				snprintf(buf, sizeof(buf), "caIssuers;URI:%s/"
+				    "ca.crt", req->base_url);
 			if (!ext_add(x, &ctx, NID_info_access, buf))
 				return 0;
 		}
@@ -515,6 +522,10 @@ cert_build(const struct cert_req *req, EVP_PKEY *pub, X509 *issuer,
 	if (req->base_url != NULL && !url_valid(req->base_url))
 		return uc_seterr(UC_E_INVALID, "base URL '%.100s' must be an "
 		    "http(s) URL without spaces or commas", req->base_url);
+	if (req->ocsp_url != NULL && (!url_valid(req->ocsp_url) ||
+	    strlen(req->ocsp_url) > 500))
+		return uc_seterr(UC_E_INVALID, "OCSP URL '%.80s' is not an "
+		    "http(s) URL without spaces or commas", req->ocsp_url);
 	if (req->org == NULL || !text_ok(req->org, 64))
 		return uc_seterr(UC_E_INVALID, "organisation name must be 1 "
 		    "to 64 characters of text");

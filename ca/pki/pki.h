@@ -130,6 +130,8 @@ struct cert_req {
 	const char		*cn;		/* CA or server CN */
 	const struct identity	*id;		/* CK_USER */
 	const char		*base_url;	/* CRL DP, AIA; may be NULL */
+	const char		*ocsp_url;	/* CK_USER: AIA OCSP; may be
+						 * NULL */
 	const char *const	*dns;		/* CK_SERVER: NULL-terminated */
 	const char *const	*ip;		/* CK_SERVER: NULL-terminated */
 	int			 email_protection; /* CK_USER: add EKU */

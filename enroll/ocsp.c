@@ -1,0 +1,306 @@
+/*
+ * ocsp.c: the OCSP routes of the daemon (RFC 6960 appendix A): POST /ocsp
+ * with an application/ocsp-request body, GET /ocsp/<base64 request> for
+ * caches (RFC 5019), the responder's renewal and health, and its metrics.
+ * The answers themselves come from the authority (authority_ocsp.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "authority_ocsp.h"
+#include "enrolld.h"
+#include "ucbuf.h"
+
+/* A GET request's base64 is at most this long (a 16 KiB request). */
+#define OCSP_GET_MAX	(22 * 1024)
+
+static const char *const status_names[] = {
+	"successful", "malformedRequest", "internalError", "tryLater",
+	"unknown4", "sigRequired", "unauthorized",
+};
+
+/* Counters for /metrics; one daemon per process. */
+static unsigned long	by_status[7];
+static unsigned long	by_cert[3];	/* good, revoked, unknown */
+static unsigned long	kept_hits;
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')	/* base64url too */
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * The request in a GET path: URL-decoded (%XX; a space is a '+' some
+ * client failed to encode), base64 or base64url, padding optional.
+ * Returns a new buffer (caller frees) or NULL when it is not base64.
+ */
+static unsigned char *
+get_decode(const char *s, size_t *outlen)
+{
+	size_t len = strlen(s), i, n = 0, o = 0;
+	unsigned char *out = NULL;
+	char *t = NULL;
+	unsigned acc = 0;
+	int bits = 0, v, pad = 0, h1, h2;
+
+	if (len == 0 || len > OCSP_GET_MAX || (t = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len &&
+		    (h1 = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (h2 = hexval((unsigned char)s[i + 2])) >= 0) {
+			t[n++] = (char)(h1 << 4 | h2);
+			i += 2;
+		} else
+			t[n++] = s[i] == ' ' ? '+' : s[i];
+	}
+	if ((out = malloc(n / 4 * 3 + 3)) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (t[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || (v = b64val((unsigned char)t[i])) < 0)
+			goto fail;	/* data after padding, or not base64 */
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (pad > 2 || bits >= 6 || o == 0)
+		goto fail;
+	free(t);
+	*outlen = o;
+	return out;
+fail:
+	free(t);
+	free(out);
+	return NULL;
+}
+
+static int
+content_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' ||
+	    ct[n] == ';' || ct[n] == ' ');
+}
+
+static void
+plain_error(struct resp *r, int status, const char *msg)
+{
+	size_t len = strlen(msg);
+
+	r->status = status;
+	r->type = "text/plain; charset=utf-8";
+	if ((r->body = malloc(len)) != NULL) {
+		memcpy(r->body, msg, len);
+		r->len = len;
+	}
+}
+
+static void
+count(const struct ocsp_answer *ans)
+{
+	if (ans->status >= 0 && ans->status < 7)
+		__atomic_add_fetch(&by_status[ans->status], 1,
+		    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&by_cert[0], (unsigned long)ans->good,
+	    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&by_cert[1], (unsigned long)ans->revoked,
+	    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&by_cert[2], (unsigned long)ans->unknown,
+	    __ATOMIC_RELAXED);
+	if (ans->cached)
+		__atomic_add_fetch(&kept_hits, 1, __ATOMIC_RELAXED);
+}
+
+void
+ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
+{
+	struct ocsp_answer ans;
+	unsigned char *dec = NULL;
+	const unsigned char *body;
+	size_t len;
+	int64_t ims;
+	int get = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") ==
+	    0;
+
+	memset(&ans, 0, sizeof(ans));
+	if (strcmp(q->path, "/ocsp") == 0 || strcmp(q->path, "/ocsp/") == 0) {
+		r->route = "/ocsp";
+		if (strcmp(q->method, "POST") != 0) {
+			snprintf(r->allow, sizeof(r->allow), "POST");
+			plain_error(r, 405, "POST an application/ocsp-request, "
+			    "or GET /ocsp/<base64 request>\n");
+			return;
+		}
+		if (!content_type_is(q->content_type,
+		    "application/ocsp-request")) {
+			plain_error(r, 415, "the body must be an "
+			    "application/ocsp-request\n");
+			return;
+		}
+		body = q->body;
+		len = q->bodylen;
+	} else {
+		r->route = "/ocsp/:request";
+		if (!get) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+			plain_error(r, 405, "GET /ocsp/<base64 request>, or "
+			    "POST /ocsp\n");
+			return;
+		}
+		if (strlen(q->path + 6) > OCSP_GET_MAX) {
+			plain_error(r, 414, "the request is too long for a "
+			    "GET: POST it to /ocsp\n");
+			return;
+		}
+		/* Not base64: an empty body, answered malformedRequest. */
+		dec = get_decode(q->path + 6, &len);
+		body = dec != NULL ? dec : (const unsigned char *)"";
+		if (dec == NULL)
+			len = 0;
+	}
+	if (authority_ocsp_respond(d->a, body, len, &ans) != UC_OK) {
+		free(dec);
+		plain_error(r, 500, "the OCSP answer could not be built\n");
+		return;
+	}
+	free(dec);
+	count(&ans);
+	r->status = 200;
+	r->type = "application/ocsp-response";
+	if (ans.status != AOCSP_SUCCESSFUL || ans.nonce || ans.max_age <= 0)
+		snprintf(r->cache_control, sizeof(r->cache_control),
+		    "no-cache, no-store");
+	else {
+		/* RFC 5019 6.2: max-age never past nextUpdate. */
+		snprintf(r->cache_control, sizeof(r->cache_control),
+		    "public, max-age=%d, no-transform", ans.max_age);
+		snprintf(r->etag, sizeof(r->etag), "%s", ans.etag);
+		http_date(ans.this_update, r->last_modified,
+		    sizeof(r->last_modified));
+		snprintf(r->hdr_name, sizeof(r->hdr_name), "Expires");
+		http_date(uc_now() + ans.max_age, r->hdr_value,
+		    sizeof(r->hdr_value));
+		if (get && ((q->if_none_match != NULL &&
+		    etag_match(q->if_none_match, ans.etag)) ||
+		    (q->if_none_match == NULL && q->if_modified_since != NULL &&
+		    (ims = parse_http_date(q->if_modified_since)) >= 0 &&
+		    ans.this_update <= ims))) {
+			r->status = 304;
+			ocsp_answer_clear(&ans);
+			return;
+		}
+	}
+	r->body = ans.der;
+	r->len = ans.len;
+	ans.der = NULL;		/* now owned by the response */
+	ocsp_answer_clear(&ans);
+}
+
+void
+ocsp_watch(struct enrolld *d)
+{
+	char why[200] = "";
+	int64_t nb, na, now;
+	size_t len;
+
+	if (!authority_ocsp_enabled(d->a))
+		return;
+	if (authority_ocsp_refresh(d->a) != UC_OK)
+		fprintf(stderr, "userca-enrolld: OCSP responder: %s\n",
+		    uc_errmsg());
+	now = uc_now();
+	if (!authority_ocsp_responder(d->a, &nb, &na))
+		snprintf(why, sizeof(why), "no OCSP responder certificate "
+		    "(issuing/ocsp.crt could not be made)");
+	else if (na <= now)
+		snprintf(why, sizeof(why), "the OCSP responder certificate "
+		    "expired %lld s ago", (long long)(now - na));
+	else if (now >= nb + (na - nb) / 2)
+		snprintf(why, sizeof(why), "the OCSP responder certificate "
+		    "expires in %lld s and could not be renewed",
+		    (long long)(na - now));
+	if (why[0] == '\0')
+		return;
+	pthread_rwlock_wrlock(&d->publock);
+	d->healthy = 0;
+	len = strlen(d->health_why);
+	snprintf(d->health_why + len, sizeof(d->health_why) - len, "%s%s",
+	    len > 0 ? "; " : "", why);
+	pthread_rwlock_unlock(&d->publock);
+}
+
+void
+ocsp_metrics(struct enrolld *d, struct ucbuf *b)
+{
+	int64_t nb, na;
+	size_t i;
+
+	ucbuf_printf(b, "# HELP userca_ocsp_responses_total OCSP responses "
+	    "by responseStatus.\n# TYPE userca_ocsp_responses_total "
+	    "counter\n");
+	for (i = 0; i < 7; i++) {
+		if (i == 4 || i == 5)
+			continue;
+		ucbuf_printf(b, "userca_ocsp_responses_total{status=\"%s\"} "
+		    "%lu\n", status_names[i], __atomic_load_n(&by_status[i],
+		    __ATOMIC_RELAXED));
+	}
+	ucbuf_printf(b, "# HELP userca_ocsp_cert_status_total Certificate "
+	    "statuses answered.\n# TYPE userca_ocsp_cert_status_total "
+	    "counter\n"
+	    "userca_ocsp_cert_status_total{cert=\"good\"} %lu\n"
+	    "userca_ocsp_cert_status_total{cert=\"revoked\"} %lu\n"
+	    "userca_ocsp_cert_status_total{cert=\"unknown\"} %lu\n",
+	    __atomic_load_n(&by_cert[0], __ATOMIC_RELAXED),
+	    __atomic_load_n(&by_cert[1], __ATOMIC_RELAXED),
+	    __atomic_load_n(&by_cert[2], __ATOMIC_RELAXED));
+	ucbuf_printf(b, "# HELP userca_ocsp_kept_hits_total Nonce-less "
+	    "requests answered with a kept signed answer.\n"
+	    "# TYPE userca_ocsp_kept_hits_total counter\n"
+	    "userca_ocsp_kept_hits_total %lu\n",
+	    __atomic_load_n(&kept_hits, __ATOMIC_RELAXED));
+	if (authority_ocsp_responder(d->a, &nb, &na))
+		ucbuf_printf(b, "# HELP userca_ocsp_responder_expiry_seconds "
+		    "Seconds until the OCSP responder certificate expires.\n"
+		    "# TYPE userca_ocsp_responder_expiry_seconds gauge\n"
+		    "userca_ocsp_responder_expiry_seconds %lld\n",
+		    (long long)(na - uc_now()));
+}
