@@ -56,12 +56,26 @@ b64_der(X509 *x)
 	return out;
 }
 
+/*
+ * The root's SHA-256, hex, for the --pin-sha256 the snippets' sync command
+ * lines carry: the real value, never a placeholder to fill in.
+ */
+static char *
+root_pin(struct authority *a)
+{
+	return cert_fingerprint(a->root != NULL ? a->root : a->issuing,
+	    EVP_sha256());
+}
+
 static int
 write_nginx(struct authority *a)
 {
 	struct ucbuf b = UCBUF_INIT(0, 0);
+	char *pin;
 	int rc;
 
+	if ((pin = root_pin(a)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	ucbuf_printf(&b,
 "# userca: TLS client certificates for %s users.\n"
 "# Include inside a 'server { listen 443 ssl; ... }' block.  The files in\n"
@@ -69,7 +83,7 @@ write_nginx(struct authority *a)
 "# systemd timer), which checks every CRL before installing it and runs\n"
 "# 'nginx -s reload' when something changed:\n"
 "#   userca-gateway-sync --url %s --dir %s \\\n"
-"#       --pin-sha256 <root sha256 from ca.json> --reload 'nginx -s reload'\n"
+"#       --pin-sha256 %s --reload 'nginx -s reload'\n"
 "\n"
 "ssl_client_certificate %s/ca.pem;   # issuing CA + root\n"
 "ssl_verify_client on;\n"
@@ -83,37 +97,51 @@ write_nginx(struct authority *a)
 "proxy_set_header X-SSL-Client-S-DN $ssl_client_s_dn;\n"
 "proxy_set_header X-SSL-Client-Serial $ssl_client_serial;\n"
 "proxy_set_header X-SSL-Client-Fingerprint $ssl_client_fingerprint;\n",
-	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, SYNC_DIR,
+	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, pin, SYNC_DIR,
 	    SYNC_DIR);
 	rc = write_buf(a, "public/gateway/nginx-userca.conf", &b);
 	ucbuf_free(&b);
+	free(pin);
 	return rc;
 }
 
+/*
+ * "SSLCARevocationCheck chain" alone fails closed: a certificate whose
+ * issuer has no CRL in the file is refused ("no_crl_for_cert_ok" would let
+ * a revoked user in while the issuing CRL is missing).
+ */
 static int
 write_apache(struct authority *a)
 {
 	struct ucbuf b = UCBUF_INIT(0, 0);
+	char *pin;
 	int rc;
 
+	if ((pin = root_pin(a)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	ucbuf_printf(&b,
 "# userca: TLS client certificates for %s users (Apache httpd, mod_ssl,\n"
 "# mod_headers).  Inside the <VirtualHost *:443> with SSLEngine on.  The\n"
-"# files in %s are kept current by userca-gateway-sync\n"
-"# (--reload 'apachectl graceful').\n"
+"# files in %s are kept current by userca-gateway-sync (cron or\n"
+"# its systemd timer), which checks every CRL before installing it:\n"
+"#   userca-gateway-sync --url %s --dir %s \\\n"
+"#       --pin-sha256 %s --reload 'apachectl graceful'\n"
+"# Without a current CRL for every CA in the chain, Apache refuses.\n"
 "\n"
 "SSLCACertificateFile %s/ca.pem\n"
 "SSLVerifyClient require\n"
 "SSLVerifyDepth 2\n"
 "SSLCARevocationFile %s/crls.pem\n"
-"SSLCARevocationCheck chain no_crl_for_cert_ok\n"
+"SSLCARevocationCheck chain\n"
 "\n"
 "RequestHeader set X-SSL-Client-Verify \"%%{SSL_CLIENT_VERIFY}s\"\n"
 "RequestHeader set X-SSL-Client-S-DN \"%%{SSL_CLIENT_S_DN}s\"\n"
 "RequestHeader set X-SSL-Client-Serial \"%%{SSL_CLIENT_M_SERIAL}s\"\n",
-	    a->conf.org, SYNC_DIR, SYNC_DIR, SYNC_DIR);
+	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, pin, SYNC_DIR,
+	    SYNC_DIR);
 	rc = write_buf(a, "public/gateway/apache-userca.conf", &b);
 	ucbuf_free(&b);
+	free(pin);
 	return rc;
 }
 

@@ -44,6 +44,19 @@ for d in 'SSLVerifyClient require' 'SSLVerifyDepth 2' \
     'SSLCARevocationFile /etc/userca-gateway/crls.pem'; do
 	check_grep "apache snippet: $d" "^$d" "$G/apache-userca.conf"
 done
+# Fails closed (a missing CRL refuses): no no_crl_for_cert_ok.
+check_grep "apache snippet: SSLCARevocationCheck chain, nothing after it" \
+    '^SSLCARevocationCheck chain$' "$G/apache-userca.conf"
+check_nogrep "apache snippet: no no_crl_for_cert_ok" 'no_crl_for_cert_ok' "$G/apache-userca.conf"
+# The sync command lines carry the real root pin and URL, never a placeholder.
+pin=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["root"]["sha256"])' "$H/public/ca.json")
+base=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["base_url"])' "$H/public/ca.json")
+check_eq "ca.json's root.sha256 is the root's (openssl)" "$(tr A-F a-f <<<"$pin")" "$(cert_fp "$H/root/root.crt" sha256)"
+for f in nginx-userca.conf apache-userca.conf; do
+	check_grep "$f: userca-gateway-sync --url $base" "userca-gateway-sync --url $base --dir /etc/userca-gateway" "$G/$f"
+	check_grep "$f: --pin-sha256 is the root's SHA-256" "--pin-sha256 $pin " "$G/$f"
+	check_nogrep "$f: no placeholder (<root sha256 ...>)" '<[^>]*(sha256|pin|url|fingerprint)[^>]*>' "$G/$f"
+done
 check_mode "public/gateway/ files are world-readable" "$G/nginx-userca.conf" 644
 
 summary

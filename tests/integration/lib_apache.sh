@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2178,SC2004  # AP_SNIPPET_NOTE, CODE, CURL_RC: read by the tests; _ap_pids: a nameref to an associative array
+# shellcheck shell=bash disable=SC2034,SC2178,SC2004  # CODE, CURL_RC: read by the tests; _ap_pids: a nameref to an associative array
 #
 # A real Apache httpd (Debian's /usr/sbin/apache2, mod_ssl) for the gateway
 # tests: its own ServerRoot and config in the scratch folder, 127.0.0.1 on a
@@ -17,7 +17,7 @@
 #                             every GET with 200 and the X-SSL-Client-*
 #                             headers it got as the body; AP_UP_PORT
 #   ap_snippet SRC GWDIR OUT  the generated public/gateway/apache-userca.conf,
-#                             /etc/userca-gateway -> GWDIR, fail closed
+#                             /etc/userca-gateway -> GWDIR, nothing else
 #   ap_conf NAME PORT GWDIR [SNIPPET]
 #                             $T/NAME/ (ServerRoot) with httpd.conf: TLS on
 #                             127.0.0.1:PORT with $T/tls/tls.{crt,key},
@@ -89,20 +89,13 @@ EOF
 	fail "the Apache upstream (python echo) does not answer on port $AP_UP_PORT"
 }
 
-# The Apache snippet must fail closed: "SSLCARevocationCheck chain" alone.
-# With "no_crl_for_cert_ok" (what ca/gateway.c writes today) a certificate
-# whose issuer has no CRL in the file is let in: a revoked user gets through
-# when the issuing CRL is missing.  Until the generator is changed (pending:
-# ca/gateway.c write_apache), the tests take that flag out here and say so
-# (AP_SNIPPET_NOTE); it_gateway_apache.sh shows the hole it opens.
+# The generated snippet as it is, with /etc/userca-gateway pointed at GWDIR:
+# nothing else is changed, so a snippet that stops failing closed (e.g.
+# "SSLCARevocationCheck chain no_crl_for_cert_ok", which lets a revoked user
+# in while the issuing CRL is missing) fails the tests that use it.
 ap_snippet() {
 	local src=$1 gw=$2 out=$3
-	AP_SNIPPET_NOTE=
-	if grep -Eq '^[[:space:]]*SSLCARevocationCheck[[:space:]].*no_crl_for_cert_ok' "$src"; then
-		AP_SNIPPET_NOTE="the generated $(basename "$src") says 'SSLCARevocationCheck chain no_crl_for_cert_ok' (fails open); tested without no_crl_for_cert_ok (ca/gateway.c change pending)"
-	fi
-	sed -e "s|/etc/userca-gateway|$gw|g" \
-	    -e '/^[[:space:]]*SSLCARevocationCheck[[:space:]]/s/[[:space:]]*no_crl_for_cert_ok//' "$src" >"$out"
+	sed -e "s|/etc/userca-gateway|$gw|g" "$src" >"$out"
 }
 
 ap_conf() {
