@@ -1000,6 +1000,80 @@ store_user_expire_tokens(struct store *st, int64_t user_id, int64_t now)
 }
 
 int
+store_user_expire_tokens_count(struct store *st, int64_t user_id, int64_t now,
+    int *count)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*count = 0;
+	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE "
+	    "user_id = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	    UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) == SQLITE_DONE) {
+		*count = sqlite3_changes(st->db);
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "cancel tokens");
+	release(st, s);
+	return rc;
+}
+
+int
+store_tokens_forget_expired(struct store *st, int64_t now, int *count)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*count = 0;
+	if ((rc = prepare(st, "DELETE FROM tokens WHERE used_at IS NULL AND "
+	    "expires_at <= ?1", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, now);
+	if (sqlite3_step(s) == SQLITE_DONE) {
+		*count = sqlite3_changes(st->db);
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "forget expired tokens");
+	release(st, s);
+	return rc;
+}
+
+int
+store_token_list(struct store *st, const char *username,
+    int (*cb)(const struct store_token_row *, void *), void *arg)
+{
+	struct store_token_row r;
+	sqlite3_stmt *s = NULL;
+	int rc, step;
+
+	if ((rc = prepare(st, "SELECT t.id, u.username, t.created_at, "
+	    "t.expires_at, coalesce(t.used_at, 0), c.serial FROM tokens t "
+	    "JOIN users u ON u.id = t.user_id LEFT JOIN certificates c ON "
+	    "c.id = t.cert_id WHERE ?1 IS NULL OR u.username = ?1 "
+	    "ORDER BY t.id", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, username);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(s, 0);
+		r.username = (const char *)sqlite3_column_text(s, 1);
+		r.created_at = sqlite3_column_int64(s, 2);
+		r.expires_at = sqlite3_column_int64(s, 3);
+		r.used_at = sqlite3_column_int64(s, 4);
+		r.serial = (const char *)sqlite3_column_text(s, 5);
+		if ((rc = cb(&r, arg)) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = dberr(st, "token list");
+	release(st, s);
+	return rc;
+}
+
+int
 store_cert_count_revoked(struct store *st, const char *issuer_ski, long *n)
 {
 	int64_t v = 0;

@@ -175,6 +175,24 @@ int	store_token_pending(struct store *, const unsigned char hash[32],
 	    int64_t now, int *pending);
 /* End the user's unused tokens (expires_at = now). */
 int	store_user_expire_tokens(struct store *, int64_t user_id, int64_t now);
+/* The same, telling how many it ended. */
+int	store_user_expire_tokens_count(struct store *, int64_t user_id,
+	    int64_t now, int *count);
+/* Forget the tokens that expired unused before now; *count: how many. */
+int	store_tokens_forget_expired(struct store *, int64_t now, int *count);
+
+/* A token row as store_token_list() hands it: strings borrowed. */
+struct store_token_row {
+	int64_t		 id;
+	const char	*username;
+	int64_t		 created_at;
+	int64_t		 expires_at;
+	int64_t		 used_at;	/* 0: unused */
+	const char	*serial;	/* NULL: no certificate */
+};
+/* cb per token (of username, NULL: all), oldest first; non-zero stops. */
+int	store_token_list(struct store *, const char *username,
+	    int (*cb)(const struct store_token_row *, void *), void *arg);
 
 /* How many certificates of this issuer are revoked. */
 int	store_cert_count_revoked(struct store *, const char *issuer_ski,

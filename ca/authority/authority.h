@@ -297,6 +297,47 @@ int	authority_token(struct authority *, const struct identity *, int ttl,
 int	authority_revoke(struct authority *, const char *serial,
 	    const char *username, int reason, int *count);
 
+struct revoke_result {
+	char		**serials;	/* revoked by this call */
+	size_t		  n;
+	int64_t		  crl_number;	/* of the CRL signed after (n > 0) */
+	int		  crl_root;	/* that CRL is the root's */
+	int		  tokens_cancelled; /* the user's unused tokens */
+};
+void	revoke_result_clear(struct revoke_result *);	/* NULL-safe */
+/*
+ * As authority_revoke(), telling what was done.  For a user it also
+ * cancels the user's unused enrollment tokens, and a user with nothing
+ * left to revoke is UC_OK with res->n == 0 (offboarding scripts re-run).
+ * A serial already revoked is UC_E_STATE.  Clear res in every case.
+ */
+int	authority_revoke_ex(struct authority *, const char *serial,
+	    const char *username, int reason, struct revoke_result *res);
+
+/* An enrollment token's record (never the token itself). */
+struct authority_token {
+	int64_t		 id;
+	char		*username;
+	int64_t		 created_at;
+	int64_t		 expires_at;
+	int64_t		 used_at;	/* 0: unused */
+	char		*serial;	/* the certificate it became, or NULL */
+};
+/*
+ * cb for each token (of username, or all when NULL), oldest first; the
+ * struct is borrowed for the call, under the lock.  A non-zero return
+ * from cb stops the walk and is returned.
+ */
+int	authority_token_list(struct authority *, const char *username,
+	    int (*cb)(const struct authority_token *, void *), void *arg);
+/*
+ * Cancel the unused, unexpired tokens of username (they expire now), or
+ * with username NULL forget every token that expired unused.  *count:
+ * how many.  UC_E_NOTFOUND for an unknown user.
+ */
+int	authority_token_cancel(struct authority *, const char *username,
+	    int *count);
+
 /*
  * Re-sign the issuing CA's CRL (days: validity, 0 for the configured
  * one) and, with root != 0, the root's CRL; then publish.

@@ -37,7 +37,7 @@ serials_cb(const struct store_cert *c, void *arg)
 
 static int
 revoke_locked(struct authority *a, const char *serial, const char *username,
-    int reason, int *count)
+    int reason, struct revoke_result *res)
 {
 	struct store_cert_filter f;
 	struct store_cert c;
@@ -46,9 +46,11 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	struct signer *isig = NULL, *rsig = NULL;
 	int64_t now = uc_now();
 	size_t i;
-	int rc, need_root = 0;
+	unsigned char *der = NULL;
+	size_t derlen;
+	int64_t next;
+	int rc, need_root = 0, ntok = 0;
 
-	*count = 0;
 	memset(&ss, 0, sizeof(ss));
 	memset(&c, 0, sizeof(c));
 	memset(&f, 0, sizeof(f));
@@ -71,7 +73,15 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	} else {
 		if ((rc = store_user_get(a->st, username, &u)) != UC_OK)
 			return rc;
+		/* Offboarding: links not yet used die with the user's access. */
+		rc = store_user_expire_tokens_count(a->st, u.id, now, &ntok);
+		if (rc == UC_OK && ntok > 0)
+			rc = store_audit(a->st, now, a->actor, "token-cancel",
+			    username, "revoke --user");
 		store_user_clear(&u);
+		if (rc != UC_OK)
+			return rc;
+		res->tokens_cancelled = ntok;
 		f.username = username;
 		f.status = "valid";
 		f.now = now;
@@ -82,8 +92,8 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 		if ((rc = store_cert_list(a->st, &f, serials_cb, &ss)) != UC_OK)
 			goto out;
 		if (ss.n == 0) {
-			rc = uc_seterr(UC_E_STATE, "user '%s' has no "
-			    "unrevoked certificate", username);
+			/* Nothing to revoke: the caller says so (idempotent). */
+			rc = UC_OK;
 			goto out;
 		}
 	}
@@ -104,11 +114,18 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	}
 	if ((rc = store_commit(a->st)) != UC_OK)
 		goto out;
-	*count = (int)ss.n;
+	/* The serials are the caller's now. */
+	res->serials = ss.s;
+	res->n = ss.n;
+	memset(&ss, 0, sizeof(ss));
 	/* Publish a fresh CRL at once. */
 	if ((rc = need_root ? crls_sign_root(a, rsig, a->conf.root_crl_days) :
 	    crls_sign(a, isig, a->conf.crl_days)) != UC_OK)
 		goto out;
+	res->crl_root = need_root;
+	if (store_crl_latest(a->st, need_root ? a->root_ski : a->issuing_ski,
+	    &der, &derlen, &res->crl_number, &next) == UC_OK)
+		free(der);
 	rc = publish_locked(a);
 out:
 	for (i = 0; i < ss.n; i++)
@@ -117,14 +134,44 @@ out:
 	return rc;
 }
 
+void
+revoke_result_clear(struct revoke_result *res)
+{
+	size_t i;
+
+	if (res == NULL)
+		return;
+	for (i = 0; i < res->n; i++)
+		free(res->serials[i]);
+	free(res->serials);
+	memset(res, 0, sizeof(*res));
+}
+
+int
+authority_revoke_ex(struct authority *a, const char *serial,
+    const char *username, int reason, struct revoke_result *res)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&a->mu);
+	rc = revoke_locked(a, serial, username, reason, res);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
 int
 authority_revoke(struct authority *a, const char *serial, const char *username,
     int reason, int *count)
 {
+	struct revoke_result res;
 	int rc;
 
-	pthread_mutex_lock(&a->mu);
-	rc = revoke_locked(a, serial, username, reason, count);
-	pthread_mutex_unlock(&a->mu);
+	rc = authority_revoke_ex(a, serial, username, reason, &res);
+	*count = (int)res.n;
+	if (rc == UC_OK && res.n == 0)
+		rc = uc_seterr(UC_E_STATE, "user '%s' has no unrevoked "
+		    "certificate", username);
+	revoke_result_clear(&res);
 	return rc;
 }

@@ -14,8 +14,10 @@
 enum {
 	O_HOME = 256, O_OUT, O_JOBS, O_P12FMT, O_TOKENS, O_REISSUE, O_DRY,
 	O_DAYS, O_TTL, O_PASSF, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_JSON,
-	O_HELP
+	O_HELP, O_LIST, O_CANCEL, O_ALLEXP
 };
+
+#define TTL_HINT "a lifetime with a unit, from 1m to 366d, e.g. 72h or 7d"
 
 struct ui {
 	const char	*csv;
@@ -64,7 +66,12 @@ parse_ttl(const char *s, int *out)
 
 #define BATCH_USAGE "batch USERS.csv --out DIR [--jobs N] " \
 	"[--p12-format modern|legacy] [--tokens] [--ttl 7d] [--reissue] " \
-	"[--dry-run] [--days N] [--passphrase-file F] [--home DIR]"
+	"[--dry-run] [--days N] [--json] [--passphrase-file F] " \
+	"[--home DIR]"
+#define BATCH_EXAMPLES \
+	"  userca batch staff.csv --dry-run\n" \
+	"  userca batch staff.csv --out ./out\n" \
+	"  userca batch staff.csv --out ./links --tokens --ttl 7d\n"
 
 int
 cmd_batch(int argc, char **argv)
@@ -80,6 +87,7 @@ cmd_batch(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "days", required_argument, NULL, O_DAYS },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -88,35 +96,40 @@ cmd_batch(int argc, char **argv)
 	struct batch_stats st;
 	struct ui u;
 	const char *home = NULL, *passfile = NULL, *fmt = "modern";
-	int c, rc, ex;
+	int c, rc, ex, json = 0;
 	double secs;
 
 	memset(&o, 0, sizeof(o));
 	memset(&u, 0, sizeof(u));
 	o.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_OUT: o.out = optarg; break;
 		case O_JOBS:
 			if (!parse_int(optarg, 1, 256, &o.jobs))
-				return cli_usage(BATCH_USAGE);
+				return cli_badval("--jobs", optarg, "a number of "
+				    "threads from 1 to 256", BATCH_USAGE);
 			break;
 		case O_P12FMT: fmt = optarg; break;
 		case O_TOKENS: o.tokens = 1; break;
 		case O_TTL:
 			if (!parse_ttl(optarg, &o.ttl))
-				return cli_usage(BATCH_USAGE);
+				return cli_badval("--ttl", optarg, TTL_HINT,
+				    BATCH_USAGE);
 			break;
 		case O_REISSUE: o.reissue = 1; break;
 		case O_DRY: o.dry_run = 1; break;
 		case O_DAYS:
 			if (!parse_int(optarg, 1, 3650, &o.days))
-				return cli_usage(BATCH_USAGE);
+				return cli_badval("--days", optarg, "a number of "
+				    "days from 1 to 3650", BATCH_USAGE);
 			break;
 		case O_PASSF: passfile = optarg; break;
+		case O_JSON: json = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(BATCH_USAGE,
+			return cli_help(BATCH_USAGE, BATCH_EXAMPLES,
 			    "Issues for every user in a CSV file: one PKCS#12 "
 			    "(DIR/<username>.p12, 0600)\nwith its own generated "
 			    "password, or with --tokens a one-time enrollment "
@@ -148,13 +161,19 @@ cmd_batch(int argc, char **argv)
 			    "  --ttl T      token lifetime: 7d, 72h, ... "
 			    "(default: userca.conf)\n");
 		default:
-			return cli_usage(BATCH_USAGE);
+			return cli_badopt(c, argv, lo, BATCH_USAGE);
 		}
 	}
-	if (argc - optind != 1 || (o.out == NULL && !o.dry_run))
-		return cli_usage(BATCH_USAGE);
+	if (argc - optind == 0)
+		return cli_required("USERS.csv (the file to read)", BATCH_USAGE);
+	if (argc - optind > 1)
+		return cli_badval("argument", argv[optind + 1], "one CSV file "
+		    "per run", BATCH_USAGE);
+	if (o.out == NULL && !o.dry_run)
+		return cli_required("--out DIR (or --dry-run)", BATCH_USAGE);
 	if ((rc = p12_format_parse(fmt, &o.format)) != UC_OK)
-		return cli_fail(rc, "--p12-format");
+		return cli_badval("--p12-format", fmt, "use modern or legacy",
+		    BATCH_USAGE);
 	o.csv = o.csv_name = argv[optind];
 	u.csv = o.csv;
 	u.tty = isatty(STDERR_FILENO);
@@ -180,7 +199,14 @@ cmd_batch(int argc, char **argv)
 			    "to resume\n", st.issued, st.skipped, st.failed);
 		goto out;
 	}
-	if (o.dry_run)
+	if (json)
+		cli_json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, "
+		    "s:f, s:s*}", "csv", o.csv, "dry_run", o.dry_run,
+		    "rows", (int)st.rows, "issued", (int)st.issued, "skipped",
+		    (int)st.skipped, "failed", (int)st.failed, "superseded",
+		    (int)st.superseded, "seconds", secs, "manifest",
+		    o.dry_run ? NULL : o.out));
+	else if (o.dry_run)
 		printf("%s: %ld rows: %ld would be issued, %ld skipped "
 		    "(already issued), %ld with errors\n", o.csv, st.rows,
 		    st.issued, st.skipped, st.failed);
@@ -197,7 +223,110 @@ out:
 }
 
 #define TOKEN_USAGE "token --user U [--email E] [--upn P] [--name N] " \
-	"[--ou OU] [--ttl 72h] [--json] [--home DIR]"
+	"[--ou OU] [--ttl 72h] [--json] [--home DIR]\n" \
+	"       userca token --list [--user U] [--json] [--home DIR]\n" \
+	"       userca token --cancel (--user U | --all-expired) [--json] " \
+	"[--home DIR]"
+#define TOKEN_EXAMPLES \
+	"  userca token --user kim --ttl 72h\n" \
+	"  userca token --list --user kim\n" \
+	"  userca token --cancel --user kim\n" \
+	"  userca token --cancel --all-expired\n"
+
+static const char *
+token_status(const struct authority_token *t, int64_t now)
+{
+	if (t->used_at != 0)
+		return "used";
+	return t->expires_at <= now ? "expired" : "pending";
+}
+
+struct token_ctx {
+	json_t	*arr;
+	int64_t	 now;
+	int	 n;
+};
+
+static int
+token_cb(const struct authority_token *t, void *arg)
+{
+	struct token_ctx *tc = arg;
+	char cr[32], ex[32], us[32];
+	json_t *o;
+
+	uc_time_iso(t->created_at, cr, sizeof(cr));
+	uc_time_iso(t->expires_at, ex, sizeof(ex));
+	if (t->used_at != 0)
+		uc_time_iso(t->used_at, us, sizeof(us));
+	if (tc->arr == NULL) {
+		if (tc->n++ == 0)
+			printf("%-6s  %-16s  %-7s  %-20s  %-20s  %s\n", "ID",
+			    "USER", "STATUS", "CREATED", "EXPIRES", "SERIAL");
+		printf("%-6lld  %-16s  %-7s  %-20s  %-20s  %s\n",
+		    (long long)t->id, t->username, token_status(t, tc->now), cr,
+		    ex, t->serial != NULL ? t->serial : "-");
+		return 0;
+	}
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s*, s:s*}", "id",
+	    (json_int_t)t->id, "user", t->username, "status",
+	    token_status(t, tc->now), "created", cr, "expires", ex, "used",
+	    t->used_at != 0 ? us : NULL, "serial", t->serial);
+	if (o == NULL || json_array_append_new(tc->arr, o) != 0)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	return 0;
+}
+
+/* token --list / --cancel: the records, never a token's text. */
+static int
+token_admin(const char *home, const char *user, int list, int allexp,
+    int json)
+{
+	struct authority *a = NULL;
+	struct token_ctx tc;
+	int rc, ex, n = 0;
+
+	memset(&tc, 0, sizeof(tc));
+	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
+		return ex;
+	if (list) {
+		tc.now = uc_now();
+		if (json && (tc.arr = json_array()) == NULL) {
+			ex = cli_fail(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		if ((rc = authority_token_list(a, user, token_cb, &tc)) !=
+		    UC_OK) {
+			ex = cli_fail(rc, user != NULL ? user : "token --list");
+			goto out;
+		}
+		if (json) {
+			ex = cli_json_print(tc.arr);
+			tc.arr = NULL;
+		} else if (tc.n == 0)
+			fprintf(stderr, "userca: token: no tokens%s%s\n",
+			    user != NULL ? " for " : "",
+			    user != NULL ? user : "");
+		goto out;
+	}
+	if ((rc = authority_token_cancel(a, allexp ? NULL : user, &n)) !=
+	    UC_OK) {
+		ex = cli_fail(rc, user != NULL ? user : "token --cancel");
+		goto out;
+	}
+	if (json)
+		ex = cli_json_print(json_pack("{s:s*, s:i, s:b}", "user",
+		    allexp ? NULL : user, "cancelled", n, "all_expired",
+		    allexp));
+	else if (allexp)
+		printf("%d expired token%s forgotten\n", n, n == 1 ? "" : "s");
+	else
+		printf("%d unused token%s of %s cancelled\n", n,
+		    n == 1 ? "" : "s", user);
+out:
+	json_decref(tc.arr);
+	authority_free(a);
+	return ex;
+}
 
 int
 cmd_token(int argc, char **argv)
@@ -211,6 +340,9 @@ cmd_token(int argc, char **argv)
 		{ "ou", required_argument, NULL, O_OU },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "list", no_argument, NULL, O_LIST },
+		{ "cancel", no_argument, NULL, O_CANCEL },
+		{ "all-expired", no_argument, NULL, O_ALLEXP },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -219,10 +351,10 @@ cmd_token(int argc, char **argv)
 	const char *home = NULL;
 	char *tok = NULL, *url = NULL, when[32];
 	int64_t expires;
-	int c, rc, ex, ttl = 0, json = 0;
+	int c, rc, ex, ttl = 0, json = 0, list = 0, cancel = 0, allexp = 0;
 
 	memset(&id, 0, sizeof(id));
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_USER: id.username = optarg; break;
@@ -232,24 +364,52 @@ cmd_token(int argc, char **argv)
 		case O_OU: id.ou = optarg; break;
 		case O_TTL:
 			if (!parse_ttl(optarg, &ttl))
-				return cli_usage(TOKEN_USAGE);
+				return cli_badval("--ttl", optarg, TTL_HINT,
+				    TOKEN_USAGE);
 			break;
 		case O_JSON: json = 1; break;
+		case O_LIST: list = 1; break;
+		case O_CANCEL: cancel = 1; break;
+		case O_ALLEXP: allexp = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(TOKEN_USAGE,
+			return cli_help(TOKEN_USAGE, TOKEN_EXAMPLES,
 			    "Creates a one-time enrollment token for the user "
 			    "and prints the enrollment\nURL (<enroll-url>/enroll/"
 			    "<token>).  Only the token's SHA-256 is stored; the "
 			    "URL\nis shown once.  Refused when the CA's "
 			    "enrollment URL is not https (userca init\n"
 			    "--enroll-url), unless the CA was made with "
-			    "--allow-http-links.\n");
+			    "--allow-http-links.\n\n"
+			    "  --list         the tokens (of --user U): status "
+			    "pending, used or expired,\n"
+			    "                 created, expires, the certificate "
+			    "a used one became\n"
+			    "  --cancel --user U     end the user's unused tokens "
+			    "now ('userca revoke\n"
+			    "                 --user' does it too)\n"
+			    "  --cancel --all-expired  forget the tokens that "
+			    "expired unused\n");
 		default:
-			return cli_usage(TOKEN_USAGE);
+			return cli_badopt(c, argv, lo, TOKEN_USAGE);
 		}
 	}
-	if (optind != argc || id.username == NULL)
-		return cli_usage(TOKEN_USAGE);
+	if (optind != argc)
+		return cli_badval("argument", argv[optind], "token takes no "
+		    "arguments; did you mean --user?", TOKEN_USAGE);
+	if (list && cancel)
+		return cli_badval("--cancel", "", "give --list or --cancel, "
+		    "not both", TOKEN_USAGE);
+	if (allexp && !cancel)
+		return cli_required("--cancel (with --all-expired)",
+		    TOKEN_USAGE);
+	if (cancel && (id.username == NULL) == !allexp)
+		return cli_required("--user U or --all-expired (one of them)",
+		    TOKEN_USAGE);
+	if (list || cancel)
+		return token_admin(home, id.username, list, allexp, json);
+	if (id.username == NULL)
+		return cli_required("--user U", TOKEN_USAGE);
 	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
 		return ex;
 	/* Before the token is recorded: a refused link leaves nothing. */
@@ -267,8 +427,8 @@ cmd_token(int argc, char **argv)
 		goto out;
 	}
 	if (json)
-		printf("{\"user\": \"%s\", \"url\": \"%s\", "
-		    "\"expires\": \"%s\"}\n", id.username, url, when);
+		cli_json_print(json_pack("{s:s, s:s, s:s}", "user",
+		    id.username, "url", url, "expires", when));
 	else
 		printf("%s\nexpires: %s\n", url, when);
 	ex = 0;

@@ -10,52 +10,17 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "cli.h"
 
 enum {
 	O_HOME = 256, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_DAYS, O_EPROT,
 	O_CSR, O_OUT, O_P12, O_P12FMT, O_PWF, O_PASSF, O_JSON, O_SERIAL,
-	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_SUPERSEDE, O_FORCE, O_HELP
+	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_SUPERSEDE, O_FORCE, O_YES,
+	O_HELP
 };
-
-/*
- * Refuse an output path before anything is recorded: a certificate that
- * is committed and then cannot be written is a key lost (p12) or a
- * revocation to make.  "-" and NULL are stdout.
- */
-static int
-out_preflight(const char *flag, const char *path, int force)
-{
-	char *dir = NULL, *slash;
-	int ok;
-
-	if (path == NULL || strcmp(path, "-") == 0)
-		return 0;
-	if (path_exists(path) && !force) {
-		cli_err("%s %s: already exists; not overwriting it (--force "
-		    "replaces it)", flag, path);
-		return 1;
-	}
-	if ((dir = strdup(path)) == NULL) {
-		cli_err("out of memory");
-		return 1;
-	}
-	if ((slash = strrchr(dir, '/')) == NULL)
-		ok = access(".", W_OK | X_OK) == 0;
-	else {
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		ok = access(dir, W_OK | X_OK) == 0;
-	}
-	if (!ok)
-		cli_err("%s %s: cannot write there (%s); nothing was issued",
-		    flag, path, strerror(errno));
-	free(dir);
-	return ok ? 0 : 1;
-}
 
 static int
 write_out(const char *path, const void *buf, size_t len, mode_t mode)
@@ -74,6 +39,12 @@ write_out(const char *path, const void *buf, size_t len, mode_t mode)
 	"modern|legacy] [--password-file F])\n" \
 	"       [--supersede] [--force] [--passphrase-file F] [--json] " \
 	"[--home DIR]"
+#define ISSUE_EXAMPLES \
+	"  userca issue --user kim --p12 kim.p12\n" \
+	"  userca issue --user kim --email kim@example.com --upn " \
+	"kim@corp.example.com --p12 kim.p12\n" \
+	"  userca issue --user kim --csr kim.csr --out kim.pem " \
+	"--supersede\n"
 
 int
 cmd_issue(int argc, char **argv)
@@ -111,7 +82,7 @@ cmd_issue(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	memset(&res, 0, sizeof(res));
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_USER: r.id.username = optarg; break;
@@ -121,7 +92,8 @@ cmd_issue(int argc, char **argv)
 		case O_OU: r.id.ou = optarg; break;
 		case O_DAYS:
 			if (!parse_int(optarg, 1, 36500, &r.days))
-				return cli_usage(ISSUE_USAGE);
+				return cli_badval("--days", optarg, "a number of "
+				    "days from 1 to 36500", ISSUE_USAGE);
 			break;
 		case O_EPROT: r.email_protection = 1; break;
 		case O_CSR: csrfile = optarg; break;
@@ -133,8 +105,9 @@ cmd_issue(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_SUPERSEDE: r.supersede = 1; break;
 		case O_FORCE: force = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(ISSUE_USAGE,
+			return cli_help(ISSUE_USAGE, ISSUE_EXAMPLES,
 			    "Issues one client certificate (EKU clientAuth) for "
 			    "user U.  The identity\n(CN, SAN email, Microsoft UPN "
 			    "otherName) comes from these options and the\nuser "
@@ -163,21 +136,32 @@ cmd_issue(int argc, char **argv)
 			    "  --password-file F  PKCS#12 password; else one is "
 			    "generated and printed once\n");
 		default:
-			return cli_usage(ISSUE_USAGE);
+			return cli_badopt(c, argv, lo, ISSUE_USAGE);
 		}
 	}
-	if (optind != argc || r.id.username == NULL ||
-	    (csrfile == NULL) == (p12 == NULL) || (p12 != NULL && out != NULL))
-		return cli_usage(ISSUE_USAGE);
+	if (optind != argc)
+		return cli_badval("argument", argv[optind], "issue takes no "
+		    "arguments; did you mean --csr or --p12?", ISSUE_USAGE);
+	if (r.id.username == NULL)
+		return cli_required("--user U", ISSUE_USAGE);
+	if (csrfile == NULL && p12 == NULL)
+		return cli_required("--csr FILE or --p12 OUT", ISSUE_USAGE);
+	if (csrfile != NULL && p12 != NULL)
+		return cli_badval("--p12", p12, "give --csr or --p12, not both",
+		    ISSUE_USAGE);
+	if (p12 != NULL && out != NULL)
+		return cli_badval("--out", out, "the PKCS#12 goes to --p12; "
+		    "--out is for --csr", ISSUE_USAGE);
 	if ((rc = p12_format_parse(fmt, &r.p12_format)) != UC_OK)
-		return cli_fail(rc, "--p12-format");
+		return cli_badval("--p12-format", fmt, "use modern or legacy",
+		    ISSUE_USAGE);
 	/* A PKCS#12 holds a key: never replaced, even with --force. */
 	if (p12 != NULL && path_exists(p12)) {
 		cli_err("--p12 %s: already exists; not overwriting it", p12);
 		return 1;
 	}
-	if (out_preflight("--p12", p12, 0) != 0 ||
-	    out_preflight("--out", out, force) != 0)
+	if (cli_out_preflight("--p12", p12, 0) != 0 ||
+	    cli_out_preflight("--out", out, force) != 0)
 		return 1;
 	if (csrfile != NULL) {
 		if ((rc = file_read(csrfile, 64 * 1024, &csr, &r.csrlen)) !=
@@ -263,7 +247,33 @@ out:
 }
 
 #define REVOKE_USAGE "revoke (--serial HEX | --user U) [--reason R] " \
-	"[--passphrase-file F] [--home DIR]"
+	"[--yes] [--json] [--passphrase-file F] [--home DIR]"
+#define REVOKE_EXAMPLES \
+	"  userca revoke --user fobrien --reason affiliationChanged --yes\n" \
+	"  userca revoke --serial 4F3A9C... --reason keyCompromise\n" \
+	"  for u in $(cat leavers.txt); do userca revoke --user \"$u\" " \
+	"--yes --json; done\n"
+
+struct pending {
+	json_t	*serials;
+	int	 n;
+	char	 shown[20][200];	/* what the question lists */
+};
+
+static int
+pending_cb(const struct authority_cert *c, void *arg)
+{
+	struct pending *p = arg;
+	char na[32];
+
+	uc_time_iso(c->not_after, na, sizeof(na));
+	if (json_array_append_new(p->serials, json_string(c->serial)) != 0)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (p->n++ < 20)
+		snprintf(p->shown[p->n - 1], sizeof(p->shown[0]), "%s  %s  "
+		    "expires %s", c->serial, c->subject, na);
+	return 0;
+}
 
 int
 cmd_revoke(int argc, char **argv)
@@ -274,56 +284,159 @@ cmd_revoke(int argc, char **argv)
 		{ "user", required_argument, NULL, O_USER },
 		{ "reason", required_argument, NULL, O_REASON },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "yes", no_argument, NULL, O_YES },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct authority *a = NULL;
+	struct authority_cert_filter f;
+	struct authority_cert sc;
+	struct revoke_result res;
+	struct pending p;
 	const char *home = NULL, *serial = NULL, *user = NULL;
 	const char *passfile = NULL, *reason = "unspecified";
-	char *norm = NULL;
-	int c, rc, ex, code, count = 0;
+	char *norm = NULL, q[160];
+	int c, rc, ex, code, yes = 0, json = 0;
+	json_t *arr;
+	size_t i;
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	memset(&res, 0, sizeof(res));
+	memset(&sc, 0, sizeof(sc));
+	memset(&p, 0, sizeof(p));
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_SERIAL: serial = optarg; break;
 		case O_USER: user = optarg; break;
 		case O_REASON: reason = optarg; break;
 		case O_PASSF: passfile = optarg; break;
+		case O_YES: yes = 1; break;
+		case O_JSON: json = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(REVOKE_USAGE,
+			return cli_help(REVOKE_USAGE, REVOKE_EXAMPLES,
 			    "Revokes one certificate, or every unrevoked "
 			    "certificate of a user, then\nsigns and publishes a "
-			    "fresh CRL at once.\n"
+			    "fresh CRL at once, and lists what it revoked.\n"
+			    "Revoking a user also cancels the user's unused "
+			    "enrollment tokens.  Revoking\nwhat is already "
+			    "revoked is not an error: a notice, exit status 0 "
+			    "(so an\noffboarding script can run twice).\n"
+			    "  --yes       do not ask (on a terminal, revoking "
+			    "more than one certificate\n"
+			    "              asks first)\n"
 			    "  --reason R  unspecified, keyCompromise, "
 			    "cACompromise, affiliationChanged,\n"
 			    "              superseded, cessationOfOperation, "
 			    "certificateHold,\n"
-			    "              privilegeWithdrawn, aACompromise\n");
+			    "              privilegeWithdrawn, aACompromise\n"
+			    "  --json      {\"revoked\": [serials], "
+			    "\"crl_number\": N, \"tokens_cancelled\": N, ...}\n");
 		default:
-			return cli_usage(REVOKE_USAGE);
+			return cli_badopt(c, argv, lo, REVOKE_USAGE);
 		}
 	}
-	if (optind != argc || (serial == NULL) == (user == NULL))
-		return cli_usage(REVOKE_USAGE);
+	if (optind != argc)
+		return cli_badval("argument", argv[optind], "revoke takes no "
+		    "arguments; use --serial HEX or --user U", REVOKE_USAGE);
+	if (serial == NULL && user == NULL)
+		return cli_required("--serial HEX or --user U", REVOKE_USAGE);
+	if (serial != NULL && user != NULL)
+		return cli_badval("--serial", serial, "give --serial or --user, "
+		    "not both", REVOKE_USAGE);
 	if ((rc = crl_reason_parse(reason, &code)) != UC_OK)
-		return cli_fail(rc, "--reason");
+		return cli_badval("--reason", reason, "use one of "
+		    "unspecified, keyCompromise, affiliationChanged, superseded, "
+		    "cessationOfOperation, ...", REVOKE_USAGE);
 	if (serial != NULL && (rc = serial_normalize(serial, &norm)) != UC_OK)
-		return cli_fail(rc, "--serial");
+		return cli_badval("--serial", serial, "a hexadecimal serial "
+		    "number, as 'userca list' shows it", REVOKE_USAGE);
+	if ((p.serials = json_array()) == NULL) {
+		free(norm);
+		return cli_fail(UC_E_INTERNAL, "out of memory");
+	}
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
 		goto out;
-	if ((rc = authority_revoke(a, norm, user, code, &count)) != UC_OK) {
+	if (norm != NULL) {
+		if ((rc = authority_cert_get(a, norm, &sc)) != UC_OK) {
+			ex = cli_fail(rc, norm);
+			goto out;
+		}
+		if (strcmp(sc.status, "revoked") == 0) {
+			fprintf(stderr, "userca: revoke: %s is already revoked "
+			    "(%s); nothing to do\n", norm,
+			    crl_reason_name(sc.reason));
+			goto done;
+		}
+	} else {
+		memset(&f, 0, sizeof(f));
+		f.username = user;
+		f.now = uc_now();
+		f.status = "valid";
+		if ((rc = authority_cert_list(a, &f, pending_cb, &p)) ==
+		    UC_OK) {
+			f.status = "expired";
+			rc = authority_cert_list(a, &f, pending_cb, &p);
+		}
+		if (rc != UC_OK) {
+			ex = cli_fail(rc, user);
+			goto out;
+		}
+		if (p.n > 1 && !yes && isatty(STDIN_FILENO)) {
+			for (i = 0; i < (size_t)p.n && i < 20; i++)
+				fprintf(stderr, "  %s\n", p.shown[i]);
+			snprintf(q, sizeof(q), "Revoke these %d certificates "
+			    "of %s (%s)?", p.n, user, crl_reason_name(code));
+			if (!cli_confirm(q)) {
+				fprintf(stderr, "userca: revoke: nothing "
+				    "revoked (--yes does not ask)\n");
+				ex = 1;
+				goto out;
+			}
+		}
+	}
+	if ((rc = authority_revoke_ex(a, norm, user, code, &res)) != UC_OK) {
 		ex = cli_fail(rc, norm != NULL ? norm : user);
-		if (count > 0)
-			fprintf(stderr, "userca: revoke: %d certificate(s) "
+		if (res.n > 0)
+			fprintf(stderr, "userca: revoke: %zu certificate(s) "
 			    "were revoked but the CRL was not published; run "
-			    "'userca crl'\n", count);
+			    "'userca crl'\n", res.n);
 		goto out;
 	}
-	printf("revoked %d certificate(s) (%s); CRL published\n", count,
-	    crl_reason_name(code));
+	if (res.n == 0 && user != NULL)
+		fprintf(stderr, "userca: revoke: %s has no unrevoked "
+		    "certificate; nothing to do\n", user);
+	if (res.tokens_cancelled > 0)
+		fprintf(stderr, "userca: revoke: %d unused enrollment token%s "
+		    "of %s cancelled\n", res.tokens_cancelled,
+		    res.tokens_cancelled == 1 ? "" : "s", user);
+done:
+	if (json) {
+		if ((arr = json_array()) == NULL) {
+			ex = cli_fail(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < res.n; i++)
+			json_array_append_new(arr, json_string(res.serials[i]));
+		ex = cli_json_print(json_pack("{s:o, s:s, s:I, s:i, s:b}",
+		    "revoked", arr, "reason", crl_reason_name(code),
+		    "crl_number", res.n > 0 ? (json_int_t)res.crl_number : 0,
+		    "tokens_cancelled", res.tokens_cancelled,
+		    "already_revoked", res.n == 0));
+		goto out;
+	}
+	for (i = 0; i < res.n; i++)
+		printf("revoked %s (%s)\n", res.serials[i],
+		    crl_reason_name(code));
+	if (res.n > 0)
+		printf("%s CRL number %lld published\n", res.crl_root ? "root" :
+		    "issuing", (long long)res.crl_number);
 	ex = 0;
 out:
+	json_decref(p.serials);
+	revoke_result_clear(&res);
+	authority_cert_clear(&sc);
 	free(norm);
 	authority_free(a);
 	return ex;
@@ -331,12 +444,58 @@ out:
 
 #define LIST_USAGE "list [--user U] [--status valid|revoked|expired] " \
 	"[--expiring DAYS] [--json] [--home DIR]"
+#define LIST_EXAMPLES \
+	"  userca list --status valid\n" \
+	"  userca list --user kim\n" \
+	"  userca list --expiring 30 --json\n"
 
 struct list_ctx {
 	json_t	*arr;
 	int	 n;
 	int64_t	 now;
 };
+
+/* The email and UPN the certificate carries (SAN), as issued. */
+static void
+cert_san(const struct authority_cert *c, char *email, char *upn, size_t len)
+{
+	GENERAL_NAMES *gens = NULL;
+	const GENERAL_NAME *g;
+	const unsigned char *p = c->der;
+	ASN1_OBJECT *oid = NULL;
+	ASN1_TYPE *v;
+	X509 *x;
+	int i;
+
+	snprintf(email, len, "-");
+	snprintf(upn, len, "-");
+	if (c->der == NULL || (x = d2i_X509(NULL, &p, (long)c->derlen)) ==
+	    NULL)
+		return;
+	if ((gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL)) != NULL && (oid = OBJ_txt2obj("1.3.6.1.4.1.311.20.2.3",
+	    1)) != NULL) {
+		for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+			g = sk_GENERAL_NAME_value(gens, i);
+			if (g->type == GEN_EMAIL)
+				snprintf(email, len, "%.*s",
+				    ASN1_STRING_length(g->d.rfc822Name),
+				    (const char *)ASN1_STRING_get0_data(
+				    g->d.rfc822Name));
+			else if (g->type == GEN_OTHERNAME &&
+			    OBJ_cmp(g->d.otherName->type_id, oid) == 0 &&
+			    (v = g->d.otherName->value) != NULL &&
+			    v->type == V_ASN1_UTF8STRING)
+				snprintf(upn, len, "%.*s",
+				    ASN1_STRING_length(v->value.utf8string),
+				    (const char *)ASN1_STRING_get0_data(
+				    v->value.utf8string));
+		}
+	}
+	ASN1_OBJECT_free(oid);
+	GENERAL_NAMES_free(gens);
+	X509_free(x);
+}
 
 static const char *
 shown_status(const struct authority_cert *c, int64_t now)
@@ -350,18 +509,24 @@ static int
 list_cb(const struct authority_cert *c, void *arg)
 {
 	struct list_ctx *lc = arg;
-	char nb[32], na[32], ra[32];
+	char nb[32], na[32], ra[32], email[256], upn[256];
 	json_t *o;
 
 	uc_time_iso(c->not_before, nb, sizeof(nb));
 	uc_time_iso(c->not_after, na, sizeof(na));
-	lc->n++;
+	cert_san(c, email, upn, sizeof(email));
 	if (lc->arr == NULL) {
-		printf("%-32s  %-7s  %s  %-20s  %s\n", c->serial,
-		    shown_status(c, lc->now), na,
-		    c->username != NULL ? c->username : "-", c->subject);
+		if (lc->n++ == 0)
+			printf("%-32s  %-7s  %-20s  %-16s  %-28s  %-28s  %s\n",
+			    "SERIAL", "STATUS", "NOT_AFTER", "USER", "EMAIL",
+			    "UPN", "SUBJECT");
+		printf("%-32s  %-7s  %-20s  %-16s  %-28s  %-28s  %s\n",
+		    c->serial, shown_status(c, lc->now), na,
+		    c->username != NULL ? c->username : "-", email, upn,
+		    c->subject);
 		return 0;
 	}
+	lc->n++;
 	if (c->revoked_at != 0)
 		uc_time_iso(c->revoked_at, ra, sizeof(ra));
 	o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, "
@@ -372,6 +537,12 @@ list_cb(const struct authority_cert *c, void *arg)
 	    "method", c->method,
 	    "revoked_at", c->revoked_at != 0 ? ra : NULL,
 	    "reason", c->reason >= 0 ? crl_reason_name(c->reason) : NULL);
+	if (o != NULL) {
+		json_object_set_new(o, "email", strcmp(email, "-") != 0 ?
+		    json_string(email) : json_null());
+		json_object_set_new(o, "upn", strcmp(upn, "-") != 0 ?
+		    json_string(upn) : json_null());
+	}
 	if (o == NULL || json_array_append_new(lc->arr, o) != 0)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	return 0;
@@ -398,7 +569,7 @@ cmd_list(int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	memset(&lc, 0, sizeof(lc));
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_USER: f.username = optarg; break;
@@ -406,31 +577,37 @@ cmd_list(int argc, char **argv)
 			if (strcmp(optarg, "valid") != 0 &&
 			    strcmp(optarg, "revoked") != 0 &&
 			    strcmp(optarg, "expired") != 0)
-				return cli_usage(LIST_USAGE);
+				return cli_badval("--status", optarg, "use "
+				    "valid, revoked or expired", LIST_USAGE);
 			f.status = optarg;
 			break;
 		case O_EXPIRING:
 			if (!parse_int(optarg, 1, 36500, &days))
-				return cli_usage(LIST_USAGE);
+				return cli_badval("--expiring", optarg, "a number "
+				    "of days, e.g. 30", LIST_USAGE);
 			break;
 		case O_JSON: json = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(LIST_USAGE,
+			return cli_help(LIST_USAGE, LIST_EXAMPLES,
 			    "Lists recorded certificates, oldest first.\n"
 			    "  --expiring N  valid certificates whose notAfter "
 			    "is within N days\n"
 			    "  --json        an array of objects (serial, user, "
 			    "kind, subject, status,\n"
 			    "                not_before, not_after, sha256, "
-			    "method, revoked_at, reason)\n");
+			    "method, revoked_at, reason,\n"
+			    "                email, upn)\n");
 		default:
-			return cli_usage(LIST_USAGE);
+			return cli_badopt(c, argv, lo, LIST_USAGE);
 		}
 	}
 	if (optind != argc)
-		return cli_usage(LIST_USAGE);
+		return cli_badval("argument", argv[optind], "list takes no "
+		    "arguments; did you mean --user?", LIST_USAGE);
 	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
 		return ex;
+	f.with_der = 1;
 	lc.now = f.now = uc_now();
 	if (days > 0)
 		f.expiring_before = f.now + (int64_t)days * 86400;
@@ -463,7 +640,10 @@ out:
 }
 
 #define EXPORT_USAGE "export --serial HEX --format pem|der|iis-mapping " \
-	"[--out FILE] [--home DIR]"
+	"[--out FILE [--force]] [--json] [--home DIR]"
+#define EXPORT_EXAMPLES \
+	"  userca export --serial 4F3A9C... --format pem --out kim.pem\n" \
+	"  userca export --serial 4F3A9C... --format iis-mapping\n"
 
 int
 cmd_export(int argc, char **argv)
@@ -473,9 +653,12 @@ cmd_export(int argc, char **argv)
 		{ "serial", required_argument, NULL, O_SERIAL },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "out", required_argument, NULL, O_OUT },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
+	int force = 0, json = 0;
 	struct authority *a = NULL;
 	struct authority_cert sc;
 	const char *home = NULL, *serial = NULL, *fmt = NULL, *out = NULL;
@@ -487,14 +670,17 @@ cmd_export(int argc, char **argv)
 	int c, rc, ex, n;
 
 	memset(&sc, 0, sizeof(sc));
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_SERIAL: serial = optarg; break;
 		case O_FORMAT: fmt = optarg; break;
 		case O_OUT: out = optarg; break;
+		case O_FORCE: force = 1; break;
+		case O_JSON: json = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(EXPORT_USAGE,
+			return cli_help(EXPORT_USAGE, EXPORT_EXAMPLES,
 			    "Writes a recorded certificate to --out (or "
 			    "stdout).\n"
 			    "  pem          PEM\n"
@@ -503,15 +689,31 @@ cmd_export(int argc, char **argv)
 			    "header: what IIS one-to-one\n"
 			    "               client certificate mapping wants\n");
 		default:
-			return cli_usage(EXPORT_USAGE);
+			return cli_badopt(c, argv, lo, EXPORT_USAGE);
 		}
 	}
-	if (optind != argc || serial == NULL || fmt == NULL ||
-	    (strcmp(fmt, "pem") != 0 && strcmp(fmt, "der") != 0 &&
-	    strcmp(fmt, "iis-mapping") != 0))
-		return cli_usage(EXPORT_USAGE);
+	if (optind != argc)
+		return cli_badval("argument", argv[optind], "export takes no "
+		    "arguments; use --serial HEX", EXPORT_USAGE);
+	if (serial == NULL)
+		return cli_required("--serial HEX", EXPORT_USAGE);
+	if (fmt == NULL)
+		return cli_required("--format pem|der|iis-mapping",
+		    EXPORT_USAGE);
+	if (strcmp(fmt, "pem") != 0 && strcmp(fmt, "der") != 0 &&
+	    strcmp(fmt, "iis-mapping") != 0)
+		return cli_badval("--format", fmt, "use pem, der or "
+		    "iis-mapping", EXPORT_USAGE);
+	if (json && (out == NULL || strcmp(out, "-") == 0))
+		return cli_required("--out FILE (with --json, stdout is for "
+		    "the JSON)", EXPORT_USAGE);
 	if ((rc = serial_normalize(serial, &norm)) != UC_OK)
-		return cli_fail(rc, "--serial");
+		return cli_badval("--serial", serial, "a hexadecimal serial "
+		    "number, as 'userca list' shows it", EXPORT_USAGE);
+	if (cli_out_preflight("--out", out, force) != 0) {
+		free(norm);
+		return 1;
+	}
 	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
 		goto out;
 	if ((rc = authority_cert_get(a, norm, &sc)) != UC_OK) {
@@ -539,6 +741,9 @@ cmd_export(int argc, char **argv)
 		}
 	}
 	ex = rc == UC_OK ? 0 : cli_fail(rc, "export");
+	if (ex == 0 && json)
+		cli_json_print(json_pack("{s:s, s:s, s:s}", "serial", norm,
+		    "format", fmt, "file", out));
 out:
 	X509_free(x);
 	free(buf);
@@ -549,7 +754,11 @@ out:
 }
 
 #define SERVER_USAGE "issue-server --dns NAME [--dns NAME...] [--ip IP...] " \
-	"--out DIR [--passphrase-file F] [--home DIR]"
+	"--out DIR [--force] [--json] [--passphrase-file F] [--home DIR]"
+#define SERVER_EXAMPLES \
+	"  userca issue-server --dns pki.example.com --out /etc/userca\n" \
+	"  userca issue-server --dns pki.example.com --ip 10.0.0.5 --out " \
+	"/etc/userca --force   (renew)\n"
 
 int
 cmd_issue_server(int argc, char **argv)
@@ -560,9 +769,12 @@ cmd_issue_server(int argc, char **argv)
 		{ "ip", required_argument, NULL, O_EMAIL },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
+	int force = 0, json = 0;
 	struct authority *a = NULL;
 	const char *dns[17], *ip[17];
 	const char *home = NULL, *out = NULL, *passfile = NULL;
@@ -571,34 +783,45 @@ cmd_issue_server(int argc, char **argv)
 	char *serial = NULL, *crt = NULL, *kp = NULL;
 	int c, rc, ex, nd = 0, ni = 0;
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
 		case O_USER:
 			if (nd == 16)
-				return cli_usage(SERVER_USAGE);
+				return cli_badval("--dns", optarg, "at most 16 "
+				    "names", SERVER_USAGE);
 			dns[nd++] = optarg;
 			break;
 		case O_EMAIL:
 			if (ni == 16)
-				return cli_usage(SERVER_USAGE);
+				return cli_badval("--ip", optarg, "at most 16 "
+				    "addresses", SERVER_USAGE);
 			ip[ni++] = optarg;
 			break;
 		case O_OUT: out = optarg; break;
 		case O_PASSF: passfile = optarg; break;
+		case O_FORCE: force = 1; break;
+		case O_JSON: json = 1; break;
+		case 'h':
 		case O_HELP:
-			return cli_help(SERVER_USAGE,
+			return cli_help(SERVER_USAGE, SERVER_EXAMPLES,
 			    "Issues the enrollment daemon's own TLS certificate "
 			    "(EKU serverAuth) from the\nissuing CA, so devices "
 			    "and curl trust it with public/ca-bundle.pem.\n"
 			    "Writes DIR/tls.crt (server then issuing CA) and "
-			    "DIR/tls.key (0600).\n");
+			    "DIR/tls.key (0600); refuses to replace them "
+			    "without --force.\n");
 		default:
-			return cli_usage(SERVER_USAGE);
+			return cli_badopt(c, argv, lo, SERVER_USAGE);
 		}
 	}
-	if (optind != argc || out == NULL || (nd == 0 && ni == 0))
-		return cli_usage(SERVER_USAGE);
+	if (optind != argc)
+		return cli_badval("argument", argv[optind], "issue-server "
+		    "takes no arguments; did you mean --dns?", SERVER_USAGE);
+	if (nd == 0 && ni == 0)
+		return cli_required("--dns NAME (or --ip IP)", SERVER_USAGE);
+	if (out == NULL)
+		return cli_required("--out DIR", SERVER_USAGE);
 	dns[nd] = NULL;
 	ip[ni] = NULL;
 	if ((rc = dir_make(out, 0700)) != UC_OK)
@@ -606,6 +829,11 @@ cmd_issue_server(int argc, char **argv)
 	if ((crt = path_join(out, "tls.crt")) == NULL ||
 	    (kp = path_join(out, "tls.key")) == NULL) {
 		ex = cli_fail(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (cli_out_preflight("--out", crt, force) != 0 ||
+	    cli_out_preflight("--out", kp, force) != 0) {
+		ex = 1;
 		goto out;
 	}
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
@@ -620,7 +848,11 @@ cmd_issue_server(int argc, char **argv)
 		ex = cli_fail(rc, "writing the TLS files");
 		goto out;
 	}
-	printf("serial: %s\ncert: %s\nkey: %s\n", serial, crt, kp);
+	if (json)
+		cli_json_print(json_pack("{s:s, s:s, s:s}", "serial", serial,
+		    "file", crt, "key_file", kp));
+	else
+		printf("serial: %s\ncert: %s\nkey: %s\n", serial, crt, kp);
 	ex = 0;
 out:
 	free(crt);

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #define EX_USAGE	2
 
 static const char *cmdname = "userca";
+static const char *home_from = "no --home, $USERCA_HOME unset";
 
 void
 cli_err(const char *fmt, ...)
@@ -65,14 +67,181 @@ cli_usage(const char *usage)
 }
 
 int
-cli_help(const char *usage, const char *text)
+cli_required(const char *what, const char *usage)
+{
+	fprintf(stderr, "userca: %s: %s is required\n", cmdname, what);
+	return cli_usage(usage);
+}
+
+int
+cli_badval(const char *flag, const char *val, const char *hint,
+    const char *usage)
+{
+	fprintf(stderr, "userca: %s: %s '%s': %s\n", cmdname, flag, val, hint);
+	return cli_usage(usage);
+}
+
+/* Edit distance, for "did you mean": short strings only. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[64], prev, t;
+
+	if (lb >= sizeof(d) / sizeof(d[0]) || la >= 64)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = d[0];
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			t = d[j];
+			d[j] = prev + (a[i - 1] != b[j - 1]);
+			if (d[j - 1] + 1 < d[j])
+				d[j] = d[j - 1] + 1;
+			if (t + 1 < d[j])
+				d[j] = t + 1;
+			prev = t;
+		}
+	}
+	return d[lb];
+}
+
+/* The closest of names (NULL-terminated) to s, or NULL when none is near. */
+static const char *
+closest(const char *s, const char *const *names)
+{
+	const char *best = NULL;
+	size_t d, bd = SIZE_MAX, len = strlen(s);
+
+	for (; *names != NULL; names++) {
+		if (strncmp(*names, s, len) == 0 && len >= 2)
+			d = 1;		/* a prefix of it */
+		else
+			d = edit_distance(s, *names);
+		if (d < bd) {
+			bd = d;
+			best = *names;
+		}
+	}
+	return bd <= (len < 6 ? 2 : len / 3 + 1) ? best : NULL;
+}
+
+int
+cli_badopt(int c, char **argv, const struct option *lo, const char *usage)
+{
+	const char *names[64], *arg = argv[optind - 1], *near;
+	char flag[64];
+	size_t n = 0, i;
+
+	if (c == ':') {
+		for (i = 0; lo[i].name != NULL; i++)
+			if (lo[i].val == optopt)
+				break;
+		fprintf(stderr, "userca: %s: %s%s needs a value\n", cmdname,
+		    lo[i].name != NULL ? "--" : "-",
+		    lo[i].name != NULL ? lo[i].name : (char[]){ (char)optopt,
+		    '\0' });
+		return cli_usage(usage);
+	}
+	for (i = 0; lo[i].name != NULL && n < 63; i++)
+		names[n++] = lo[i].name;
+	names[n] = NULL;
+	if (optopt != 0 || arg == NULL || strncmp(arg, "--", 2) != 0) {
+		fprintf(stderr, "userca: %s: unknown option '-%c'\n", cmdname,
+		    optopt != 0 ? optopt : '?');
+		return cli_usage(usage);
+	}
+	snprintf(flag, sizeof(flag), "%.*s", (int)strcspn(arg + 2, "="),
+	    arg + 2);
+	near = closest(flag, names);
+	fprintf(stderr, "userca: %s: unknown option '--%s'", cmdname, flag);
+	if (near != NULL)
+		fprintf(stderr, "; did you mean '--%s'?", near);
+	fputc('\n', stderr);
+	return cli_usage(usage);
+}
+
+int
+cli_help(const char *usage, const char *examples, const char *text)
 {
 	printf("Usage: userca %s\n\n%s", usage, text);
 	printf("\nCommon options:\n"
 	    "  --home DIR   CA home (default: $USERCA_HOME, else ./pki)\n"
-	    "  --help       this text\n"
+	    "  --json       machine-readable output on stdout\n"
+	    "  -h, --help   this text\n"
 	    "Exit status: 0 ok, 1 error, 2 usage, 3 partial success.\n");
+	if (examples != NULL)
+		printf("\nExamples:\n%s", examples);
 	return EX_OK;
+}
+
+int
+cli_json_print(json_t *j)
+{
+	if (j == NULL) {
+		cli_err("out of memory");
+		return EX_ERR;
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(j);
+	return EX_OK;
+}
+
+int
+cli_confirm(const char *question)
+{
+	char buf[16];
+	FILE *tty;
+	int yes = 0;
+
+	if ((tty = fopen("/dev/tty", "r+")) == NULL)
+		return 0;
+	fprintf(tty, "%s [y/N] ", question);
+	fflush(tty);
+	if (fgets(buf, sizeof(buf), tty) != NULL)
+		yes = buf[0] == 'y' || buf[0] == 'Y';
+	fclose(tty);
+	return yes;
+}
+
+/*
+ * Refuse an output path before anything is recorded: a certificate that
+ * is committed and then cannot be written is a key lost (p12) or a
+ * revocation to make.  "-" and NULL are stdout.
+ */
+int
+cli_out_preflight(const char *flag, const char *path, int force)
+{
+	char *dir = NULL, *slash;
+	int ok;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if (path_exists(path) && !force) {
+		cli_err("%s %s: already exists; not overwriting it (--force "
+		    "replaces it)", flag, path);
+		return 1;
+	}
+	if ((dir = strdup(path)) == NULL) {
+		cli_err("out of memory");
+		return 1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		ok = access(".", W_OK | X_OK) == 0;
+	else {
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		ok = access(dir, W_OK | X_OK) == 0;
+	}
+	if (!ok)
+		cli_err("%s %s: cannot write there (%s); nothing was done",
+		    flag, path, strerror(errno));
+	free(dir);
+	return ok ? 0 : 1;
 }
 
 const char *
@@ -80,10 +249,15 @@ cli_home(const char *opt)
 {
 	const char *h;
 
-	if (opt != NULL)
+	if (opt != NULL) {
+		home_from = "from --home";
 		return opt;
-	if ((h = getenv("USERCA_HOME")) != NULL && *h != '\0')
+	}
+	if ((h = getenv("USERCA_HOME")) != NULL && *h != '\0') {
+		home_from = "from $USERCA_HOME";
 		return h;
+	}
+	home_from = "no --home, $USERCA_HOME unset";
 	return "./pki";
 }
 
@@ -191,8 +365,14 @@ cli_open(const char *home, const char *passfile, struct authority **a)
 {
 	int rc;
 
-	if ((rc = authority_open(home, a)) != UC_OK)
-		return cli_fail(rc, "opening the CA home");
+	if ((rc = authority_open(home, a)) != UC_OK) {
+		if (rc != UC_E_NOTFOUND)
+			return cli_fail(rc, "opening the CA home");
+		cli_err("%s is not a CA home (%s); create one with 'userca "
+		    "init --home %s ...', or point at it with --home DIR or "
+		    "$USERCA_HOME", home, home_from, home);
+		return EX_ERR;
+	}
 	authority_set_getpass(*a, cli_getpass, (void *)(uintptr_t)passfile);
 	return EX_OK;
 }
@@ -236,6 +416,23 @@ usage_all(FILE *f)
 	return f == stdout ? EX_OK : EX_USAGE;
 }
 
+static int
+unknown_cmd(const char *name)
+{
+	const char *names[sizeof(cmds) / sizeof(cmds[0]) + 1], *near;
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		names[i] = cmds[i].name;
+	names[i] = NULL;
+	near = closest(name, names);
+	fprintf(stderr, "userca: unknown command '%s'", name);
+	if (near != NULL)
+		fprintf(stderr, "; did you mean '%s'?", near);
+	fprintf(stderr, "\n(userca --help lists the commands)\n");
+	return EX_USAGE;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -247,15 +444,22 @@ main(int argc, char *argv[])
 		fprintf(stderr, "userca: %s\n", uc_errmsg());
 		return EX_ERR;
 	}
+	opterr = 0;
 	if (argc < 2)
 		return usage_all(stderr);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0)
+	    (strcmp(argv[1], "help") == 0 && argc == 2))
 		return usage_all(stdout);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("userca %s (%s)\n", uc_version(),
 		    OpenSSL_version(OPENSSL_VERSION));
 		return EX_OK;
+	}
+	/* "userca help CMD" is "userca CMD --help". */
+	if (strcmp(argv[1], "help") == 0) {
+		argv[1] = argv[2];
+		argv[2] = (char *)(uintptr_t)"--help";
+		argc = 3;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name) == 0) {
@@ -264,7 +468,5 @@ main(int argc, char *argv[])
 			return rc;
 		}
 	}
-	fprintf(stderr, "userca: unknown command '%s'\n", argv[1]);
-	usage_all(stderr);
-	return EX_USAGE;
+	return unknown_cmd(argv[1]);
 }

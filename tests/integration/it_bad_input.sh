@@ -126,12 +126,12 @@ unchanged "revoke bad reason"
 
 must "revoke alice (first time)" uc revoke --serial "$ALICE" --reason keyCompromise
 snap
-expect_rc 1 "revoke the same serial again" uc revoke --serial "$ALICE" --reason superseded
+expect_rc 0 "revoke the same serial again: a notice, exit 0 (idempotent offboarding)" uc revoke --serial "$ALICE" --reason superseded
 check_stderr "...says already revoked" 'already revoked'
 unchanged "second revoke by serial"
 check_eq "...the reason stays keyCompromise" \
     "$(sqlite3 "$H/userca.db" "select reason from certificates where ltrim(upper(serial), '0') = '$ALICE'")" 1
-expect_rc 1 "revoke --user alice whose only certificate is revoked" uc revoke --user alice
+expect_rc 0 "revoke --user alice whose only certificate is revoked: a notice, exit 0" uc revoke --user alice
 unchanged "second revoke by user"
 
 # ---- init over an existing CA ----
