@@ -285,6 +285,7 @@ store_user_clear(struct store_user *u)
 	free(u->name);
 	free(u->upn);
 	free(u->ou);
+	free(u->sid);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -295,7 +296,7 @@ store_user_get(struct store *st, const char *username, struct store_user *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = prepare(st, "SELECT id, username, email, name, upn, ou "
+	if ((rc = prepare(st, "SELECT id, username, email, name, upn, ou, sid "
 	    "FROM users WHERE username = ?1", &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, username);
@@ -307,6 +308,7 @@ store_user_get(struct store *st, const char *username, struct store_user *out)
 		out->name = col_strdup(s, 3);
 		out->upn = col_strdup(s, 4);
 		out->ou = col_strdup(s, 5);
+		out->sid = col_strdup(s, 6);
 		rc = out->username != NULL ? UC_OK :
 		    uc_seterr(UC_E_INTERNAL, "out of memory");
 		break;
@@ -330,13 +332,14 @@ store_user_upsert(struct store *st, const struct store_user *u, int64_t *id)
 	int rc;
 
 	if ((rc = prepare(st, "INSERT INTO users "
-	    "(username, email, name, upn, ou, created_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "(username, email, name, upn, ou, created_at, sid) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 	    "ON CONFLICT (username) DO UPDATE SET "
 	    "email = coalesce(excluded.email, email), "
 	    "name = coalesce(excluded.name, name), "
 	    "upn = coalesce(excluded.upn, upn), "
-	    "ou = coalesce(excluded.ou, ou) "
+	    "ou = coalesce(excluded.ou, ou), "
+	    "sid = coalesce(excluded.sid, sid) "
 	    "RETURNING id", &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, u->username);
@@ -345,6 +348,7 @@ store_user_upsert(struct store *st, const struct store_user *u, int64_t *id)
 	bind_text(s, 4, u->upn);
 	bind_text(s, 5, u->ou);
 	sqlite3_bind_int64(s, 6, u->created_at);
+	bind_text(s, 7, u->sid);
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		rc = dberr(st, "user insert");
 		goto out;

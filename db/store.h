@@ -49,6 +49,7 @@ struct store_user {
 	char	*name;
 	char	*upn;
 	char	*ou;
+	char	*sid;		/* AD SID (migration 0002) */
 	int64_t	 created_at;	/* for a new user (upsert) */
 };
 

@@ -106,6 +106,8 @@ handler(void *user, const char *section, const char *name, const char *v)
 			return 0;
 		ok = set_str(&c->tls_priorities, v);
 	}
+	else if (IS("enroll", "smime"))
+		ok = set_bool(&c->smime, v);
 	else if (IS("enroll", "allow_plain_http"))
 		ok = set_bool(&c->allow_plain_http, v);
 	else if (IS("enroll", "token_ttl"))

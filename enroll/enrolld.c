@@ -26,6 +26,10 @@ enrolld_init(struct enrolld *d, const char *config)
 		return uc_seterr(UC_E_STATE, "%s has no issuing CA apart from "
 		    "the root; the daemon never holds the root key (userca "
 		    "init --intermediate)", d->conf.home);
+	if (d->conf.smime && !authority_conf(d->a)->smime)
+		return uc_seterr(UC_E_POLICY, "%s: [enroll] smime = true, but "
+		    "%s was not made for S/MIME ('userca init --smime')",
+		    d->conf.path, d->conf.home);
 	if ((rc = authority_ready(d->a)) != UC_OK)
 		return rc;
 	if ((d->rl = ratelimit_new()) == NULL ||

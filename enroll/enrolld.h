@@ -30,6 +30,8 @@ struct econf {
 	int	 token_ttl;		/* [enroll] token_ttl (s) */
 	char	*web_root;		/* [enroll] web_root */
 	char	*default_p12_format;	/* [enroll] default_p12_format */
+	int	 smime;			/* [enroll] smime: S/MIME for users
+					 * with an email address */
 	int	 crl_validity;		/* [crl] validity (s) */
 	int	 refresh_before;	/* [crl] refresh_before (s) */
 	int	 poll;			/* [crl] poll (s) */

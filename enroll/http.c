@@ -388,6 +388,7 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 	rr.token = token;
 	rr.csr = q->body;
 	rr.csrlen = q->bodylen;
+	rr.smime = d->conf.smime;
 	if (q->bodylen == 0) {
 		json_error(r, 400, "bad_csr", "the request body is empty: send "
 		    "a PKCS#10 certificate request");
@@ -509,6 +510,7 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		generated = 1;
 	}
 	rr.p12_password = pw;
+	rr.smime = d->conf.smime;
 	while (sem_wait(&d->keygen) == -1) {
 		if (errno != EINTR) {
 			json_error(r, 500, "internal", "key generation slot: %s",

@@ -61,6 +61,7 @@ struct authority_user {
 	char	*name;
 	char	*upn;
 	char	*ou;
+	char	*sid;		/* AD SID for strong mapping */
 };
 void	authority_user_clear(struct authority_user *);	/* NULL-safe */
 
@@ -138,6 +139,7 @@ struct issue_req {
 #define ID_FROM_UPN	0x2
 #define ID_FROM_NAME	0x4
 #define ID_FROM_OU	0x8
+#define ID_FROM_SID	0x10
 
 struct issue_result {
 	char		*serial;
@@ -242,6 +244,8 @@ struct redeem_req {
 	size_t			 csrlen;
 	enum p12_format		 p12_format;
 	const char		*p12_password;	/* required without csr */
+	int			 smime;		/* S/MIME when the user has an
+						 * email address */
 };
 /*
  * Redeem a token: the certificate for the token's user (identity from

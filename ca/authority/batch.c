@@ -174,7 +174,8 @@ url_pending(struct authority *a, const char *url, int64_t now)
 struct job {
 	struct job	*next;
 	long		 line;
-	char		*username, *email, *name, *upn, *ou;
+	char		*username, *email, *name, *upn, *ou, *sid;
+	int		 smime;
 	enum p12_format	 format;
 	int		 supersede;
 	int		 token;		/* a token job: no minting */
@@ -213,6 +214,7 @@ job_free(struct job *j)
 	free(j->name);
 	free(j->upn);
 	free(j->ou);
+	free(j->sid);
 	mint_clear(&j->m);
 	secret_free(j->password);
 	secret_free(j->tok);
@@ -228,6 +230,8 @@ job_identity(const struct job *j, struct identity *id)
 	id->name = j->name;
 	id->upn = j->upn;
 	id->ou = j->ou;
+	id->sid = j->sid;
+	id->smime = j->smime;
 }
 
 static void
@@ -759,12 +763,14 @@ on_row(const struct user_row *row, void *arg)
 	    (row->id.email && (j->email = strdup(row->id.email)) == NULL) ||
 	    (row->id.name && (j->name = strdup(row->id.name)) == NULL) ||
 	    (row->id.upn && (j->upn = strdup(row->id.upn)) == NULL) ||
-	    (row->id.ou && (j->ou = strdup(row->id.ou)) == NULL)) {
+	    (row->id.ou && (j->ou = strdup(row->id.ou)) == NULL) ||
+	    (row->id.sid && (j->sid = strdup(row->id.sid)) == NULL)) {
 		job_free(j);
 		r->fatal = uc_seterr(UC_E_INTERNAL, "out of memory");
 		return;
 	}
 	j->line = row->line;
+	j->smime = row->smime >= 0 ? row->smime : r->o->smime;
 	j->format = row->p12_format >= 0 ? (enum p12_format)row->p12_format :
 	    r->o->format;
 	j->supersede = r->o->reissue;

@@ -29,6 +29,7 @@ struct batch_opts {
 	int		 dry_run;
 	int		 days;		/* 0: conf */
 	int		 ttl;		/* token lifetime, 0: conf */
+	int		 smime;		/* S/MIME unless the row says no */
 	/* Called from the calling thread only. */
 	void		(*on_error)(void *arg, long line, const char *msg);
 	void		(*on_progress)(void *arg, long done, long total);

@@ -123,6 +123,15 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	memset(m, 0, sizeof(m[0]));
 	if ((rc = identity_check(id)) != UC_OK)
 		return rc;
+	email_protection = email_protection || id->smime;
+	/* The issuing CA's EKU would make such a certificate unusable. */
+	if (email_protection && !a->conf.smime)
+		return uc_seterr(UC_E_POLICY, "S/MIME for %s: this CA was not "
+		    "made for S/MIME (its issuing CA lacks the emailProtection "
+		    "EKU); create it with 'userca init --smime'", id->username);
+	if (email_protection && id->email == NULL)
+		return uc_seterr(UC_E_INVALID, "S/MIME for %s needs an email "
+		    "address (--email, or the CSV column email)", id->username);
 	if (pub == NULL && pass == NULL)
 		return uc_seterr(UC_E_INVALID, "a PKCS#12 password is needed");
 	if ((rc = auth_issuing_signer(a, &sig)) != UC_OK)
@@ -202,6 +211,7 @@ record_one(struct authority *a, struct record *r, int64_t now)
 	u.name = (char *)(uintptr_t)r->id->name;
 	u.upn = (char *)(uintptr_t)r->id->upn;
 	u.ou = (char *)(uintptr_t)r->id->ou;
+	u.sid = (char *)(uintptr_t)r->id->sid;
 	u.created_at = now;
 	/*
 	 * Inside the transaction, so another process cannot record the same
@@ -381,6 +391,10 @@ authority_issue(struct authority *a, const struct issue_req *r,
 		if (id.ou == NULL && u.ou != NULL) {
 			id.ou = u.ou;
 			filled |= ID_FROM_OU;
+		}
+		if (id.sid == NULL && u.sid != NULL) {
+			id.sid = u.sid;
+			filled |= ID_FROM_SID;
 		}
 		if ((rc = identity_check(&id)) != UC_OK)
 			goto out;
@@ -680,6 +694,8 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	id.name = ti.user.name;
 	id.upn = ti.user.upn;
 	id.ou = ti.user.ou;
+	id.sid = ti.user.sid;
+	id.smime = r->smime && id.email != NULL;
 	if ((rc = mint_spki(a, &id, csr != NULL ? X509_REQ_get0_pubkey(csr) :
 	    NULL, csr != NULL ? X509_REQ_get_X509_PUBKEY(csr) : NULL,
 	    r->p12_format, r->p12_password, 0, 0, &m)) != UC_OK)

@@ -20,6 +20,7 @@ authority_user_clear(struct authority_user *u)
 	free(u->name);
 	free(u->upn);
 	free(u->ou);
+	free(u->sid);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -72,6 +73,7 @@ records_user_take(struct store_user *su, struct authority_user *u)
 	u->name = su->name;
 	u->upn = su->upn;
 	u->ou = su->ou;
+	u->sid = su->sid;
 	memset(su, 0, sizeof(*su));	/* now owned by u */
 }
 

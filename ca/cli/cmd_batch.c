@@ -14,7 +14,7 @@
 enum {
 	O_HOME = 256, O_OUT, O_JOBS, O_P12FMT, O_TOKENS, O_REISSUE, O_DRY,
 	O_DAYS, O_TTL, O_PASSF, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_JSON,
-	O_HELP, O_LIST, O_CANCEL, O_ALLEXP
+	O_HELP, O_SMIME, O_SID, O_LIST, O_CANCEL, O_ALLEXP
 };
 
 #define TTL_HINT "a lifetime with a unit, from 1m to 366d, e.g. 72h or 7d"
@@ -66,7 +66,7 @@ parse_ttl(const char *s, int *out)
 
 #define BATCH_USAGE "batch USERS.csv --out DIR [--jobs N] " \
 	"[--p12-format modern|legacy] [--tokens] [--ttl 7d] [--reissue] " \
-	"[--dry-run] [--days N] [--json] [--passphrase-file F] " \
+	"[--dry-run] [--days N] [--smime] [--json] [--passphrase-file F] " \
 	"[--home DIR]"
 #define BATCH_EXAMPLES \
 	"  userca batch staff.csv --dry-run\n" \
@@ -86,6 +86,7 @@ cmd_batch(int argc, char **argv)
 		{ "reissue", no_argument, NULL, O_REISSUE },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "days", required_argument, NULL, O_DAYS },
+		{ "smime", no_argument, NULL, O_SMIME },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
@@ -119,6 +120,7 @@ cmd_batch(int argc, char **argv)
 				    BATCH_USAGE);
 			break;
 		case O_REISSUE: o.reissue = 1; break;
+		case O_SMIME: o.smime = 1; break;
 		case O_DRY: o.dry_run = 1; break;
 		case O_DAYS:
 			if (!parse_int(optarg, 1, 3650, &o.days))
@@ -139,7 +141,9 @@ cmd_batch(int argc, char **argv)
 			    "CSV: UTF-8 (BOM tolerated), RFC 4180 quoting, a "
 			    "header row naming the columns:\n"
 			    "  username (required), email, name, upn, ou, "
-			    "p12_format (modern|legacy)\n\n"
+			    "p12_format (modern|legacy),\n"
+			    "  smime (yes|no; blank: --smime), sid (AD SID "
+			    "S-1-5-21-...)\n\n"
 			    "A bad row is reported as FILE:LINE: what is wrong "
 			    "and skipped; the rest goes\non (exit status 3). "
 			    "Users who already have a valid certificate (or "
@@ -159,7 +163,10 @@ cmd_batch(int argc, char **argv)
 			    "was not made with\n"
 			    "               --allow-http-links\n"
 			    "  --ttl T      token lifetime: 7d, 72h, ... "
-			    "(default: userca.conf)\n");
+			    "(default: userca.conf)\n"
+			    "  --smime      S/MIME certificates for rows whose "
+			    "smime column is blank\n"
+			    "               (as 'userca issue --smime')\n");
 		default:
 			return cli_badopt(c, argv, lo, BATCH_USAGE);
 		}
@@ -223,7 +230,7 @@ out:
 }
 
 #define TOKEN_USAGE "token --user U [--email E] [--upn P] [--name N] " \
-	"[--ou OU] [--ttl 72h] [--json] [--home DIR]\n" \
+	"[--ou OU] [--sid S-1-5-21-...] [--ttl 72h] [--json] [--home DIR]\n" \
 	"       userca token --list [--user U] [--json] [--home DIR]\n" \
 	"       userca token --cancel (--user U | --all-expired) [--json] " \
 	"[--home DIR]"
@@ -338,6 +345,7 @@ cmd_token(int argc, char **argv)
 		{ "upn", required_argument, NULL, O_UPN },
 		{ "name", required_argument, NULL, O_NAME },
 		{ "ou", required_argument, NULL, O_OU },
+		{ "sid", required_argument, NULL, O_SID },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "list", no_argument, NULL, O_LIST },
@@ -362,6 +370,7 @@ cmd_token(int argc, char **argv)
 		case O_UPN: id.upn = optarg; break;
 		case O_NAME: id.name = optarg; break;
 		case O_OU: id.ou = optarg; break;
+		case O_SID: id.sid = optarg; break;
 		case O_TTL:
 			if (!parse_ttl(optarg, &ttl))
 				return cli_badval("--ttl", optarg, TTL_HINT,

@@ -19,7 +19,7 @@ enum {
 	O_HOME = 256, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_DAYS, O_EPROT,
 	O_CSR, O_OUT, O_P12, O_P12FMT, O_PWF, O_PASSF, O_JSON, O_SERIAL,
 	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_SUPERSEDE, O_FORCE, O_YES,
-	O_HELP
+	O_HELP, O_SID
 };
 
 static int
@@ -34,7 +34,7 @@ write_out(const char *path, const void *buf, size_t len, mode_t mode)
 }
 
 #define ISSUE_USAGE "issue --user U [--email E] [--upn P] [--name N] " \
-	"[--ou OU] [--days N] [--email-protection]\n" \
+	"[--ou OU] [--sid S-1-5-21-...] [--days N] [--smime]\n" \
 	"       (--csr FILE [--out CERT.pem] | --p12 OUT [--p12-format " \
 	"modern|legacy] [--password-file F])\n" \
 	"       [--supersede] [--force] [--passphrase-file F] [--json] " \
@@ -56,7 +56,10 @@ cmd_issue(int argc, char **argv)
 		{ "upn", required_argument, NULL, O_UPN },
 		{ "name", required_argument, NULL, O_NAME },
 		{ "ou", required_argument, NULL, O_OU },
+		{ "sid", required_argument, NULL, O_SID },
 		{ "days", required_argument, NULL, O_DAYS },
+		{ "smime", no_argument, NULL, O_EPROT },
+		/* the name before S/MIME had its own option */
 		{ "email-protection", no_argument, NULL, O_EPROT },
 		{ "csr", required_argument, NULL, O_CSR },
 		{ "out", required_argument, NULL, O_OUT },
@@ -90,6 +93,7 @@ cmd_issue(int argc, char **argv)
 		case O_UPN: r.id.upn = optarg; break;
 		case O_NAME: r.id.name = optarg; break;
 		case O_OU: r.id.ou = optarg; break;
+		case O_SID: r.id.sid = optarg; break;
 		case O_DAYS:
 			if (!parse_int(optarg, 1, 36500, &r.days))
 				return cli_badval("--days", optarg, "a number of "
@@ -121,6 +125,16 @@ cmd_issue(int argc, char **argv)
 			    "                  stay valid and a warning names "
 			    "them\n"
 			    "  --force         replace an existing --out file\n"
+			    "  --sid SID       the user's AD SID: the SID "
+			    "extension (1.3.6.1.4.1.311.25.2)\n"
+			    "                  and SAN URL AD strong mapping "
+			    "needs; kept in the record\n"
+			    "  --smime         also for S/MIME mail (EKU "
+			    "emailProtection, the key usages\n"
+			    "                  mail needs, SMIMECapabilities); "
+			    "needs an email address\n"
+			    "                  and a CA made with 'userca init "
+			    "--smime'\n"
 			    "  --csr FILE      sign this PKCS#10 request (PEM or "
 			    "DER); its self-signature\n"
 			    "                  and key (RSA >= 2048, EC P-256/384/"
@@ -639,11 +653,12 @@ out:
 	return ex;
 }
 
-#define EXPORT_USAGE "export --serial HEX --format pem|der|iis-mapping " \
+#define EXPORT_USAGE "export --serial HEX --format pem|der|iis-mapping|altsecid " \
 	"[--out FILE [--force]] [--json] [--home DIR]"
 #define EXPORT_EXAMPLES \
 	"  userca export --serial 4F3A9C... --format pem --out kim.pem\n" \
-	"  userca export --serial 4F3A9C... --format iis-mapping\n"
+	"  userca export --serial 4F3A9C... --format iis-mapping\n" \
+	"  userca export --serial 4F3A9C... --format altsecid\n"
 
 int
 cmd_export(int argc, char **argv)
@@ -687,7 +702,13 @@ cmd_export(int argc, char **argv)
 			    "  der          DER\n"
 			    "  iis-mapping  base64 of the DER on one line, no "
 			    "header: what IIS one-to-one\n"
-			    "               client certificate mapping wants\n");
+			    "               client certificate mapping wants\n"
+			    "  altsecid     the AD altSecurityIdentities strong "
+			    "mappings, one a line:\n"
+			    "               X509:<I>issuer<SR>serial (bytes "
+			    "reversed) and\n"
+			    "               X509:<SHA1-PUKEY>key hash "
+			    "(Set-ADUser -Add @{altSecurityIdentities=...})\n");
 		default:
 			return cli_badopt(c, argv, lo, EXPORT_USAGE);
 		}
@@ -698,12 +719,12 @@ cmd_export(int argc, char **argv)
 	if (serial == NULL)
 		return cli_required("--serial HEX", EXPORT_USAGE);
 	if (fmt == NULL)
-		return cli_required("--format pem|der|iis-mapping",
+		return cli_required("--format pem|der|iis-mapping|altsecid",
 		    EXPORT_USAGE);
 	if (strcmp(fmt, "pem") != 0 && strcmp(fmt, "der") != 0 &&
-	    strcmp(fmt, "iis-mapping") != 0)
-		return cli_badval("--format", fmt, "use pem, der or "
-		    "iis-mapping", EXPORT_USAGE);
+	    strcmp(fmt, "iis-mapping") != 0 && strcmp(fmt, "altsecid") != 0)
+		return cli_badval("--format", fmt, "use pem, der, "
+		    "iis-mapping or altsecid", EXPORT_USAGE);
 	if (json && (out == NULL || strcmp(out, "-") == 0))
 		return cli_required("--out FILE (with --json, stdout is for "
 		    "the JSON)", EXPORT_USAGE);
@@ -729,6 +750,24 @@ cmd_export(int argc, char **argv)
 			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
 		else
 			rc = write_out(out, buf, len, 0644);
+	} else if (strcmp(fmt, "altsecid") == 0) {
+		char *isr = NULL, *pk = NULL;
+
+		p = sc.der;
+		if ((x = d2i_X509(NULL, &p, (long)sc.derlen)) == NULL)
+			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
+		else if ((rc = altsecid_strings(x, &isr, &pk)) == UC_OK) {
+			len = strlen(isr) + strlen(pk) + 3;
+			if ((buf = malloc(len)) == NULL)
+				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			else {
+				n = snprintf((char *)buf, len, "%s\n%s\n", isr,
+				    pk);
+				rc = write_out(out, buf, (size_t)n, 0644);
+			}
+		}
+		free(isr);
+		free(pk);
 	} else {
 		/* 4 output bytes per 3 input, plus NUL and a newline. */
 		len = ((sc.derlen + 2) / 3) * 4 + 2;

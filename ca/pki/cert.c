@@ -125,6 +125,9 @@ identity_check(const struct identity *id)
 	if (id->ou != NULL && !text_ok(id->ou, 64))
 		return uc_seterr(UC_E_INVALID, "ou is not 1 to 64 characters "
 		    "of UTF-8 text without control characters");
+	if (id->sid != NULL && !sid_valid(id->sid))
+		return uc_seterr(UC_E_INVALID, "sid '%.80s' is not a Windows "
+		    "SID (S-1-5-21-<domain>-<RID>)", id->sid);
 	return UC_OK;
 }
 
@@ -246,6 +249,7 @@ static int
 add_san(X509 *x, const struct cert_req *req)
 {
 	GENERAL_NAMES *gens = NULL;
+	char sid[256];
 	size_t i;
 	int ok = 0;
 
@@ -256,6 +260,9 @@ add_san(X509 *x, const struct cert_req *req)
 		    !san_add_name(gens, GEN_EMAIL, req->id->email))
 			goto out;
 		if (req->id->upn != NULL && !san_add_upn(gens, req->id->upn))
+			goto out;
+		if (req->id->sid != NULL && (!adsid_san_url(req->id->sid, sid,
+		    sizeof(sid)) || !san_add_name(gens, GEN_URI, sid)))
 			goto out;
 	} else if (req->kind == CK_SERVER) {
 		for (i = 0; req->dns != NULL && req->dns[i] != NULL; i++)
@@ -318,6 +325,8 @@ add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
 		    "critical,CA:FALSE") ||
 		    !ext_add(x, &ctx, NID_key_usage, is_rsa ?
 		    "critical,digitalSignature,keyEncipherment" :
+		    req->email_protection ? /* S/MIME: ECDH key agreement */
+		    "critical,digitalSignature,keyAgreement" :
 		    "critical,digitalSignature") ||
 		    !ext_add(x, &ctx, NID_ext_key_usage,
 		    req->kind == CK_SERVER ? "serverAuth" :
@@ -327,6 +336,10 @@ add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
 		    !ext_add(x, &ctx, NID_authority_key_identifier,
 		    "keyid:always") ||
 		    !add_san(x, req))
+			return 0;
+		if (req->kind == CK_USER && ((req->email_protection &&
+		    !smime_caps_add(x)) || (req->id->sid != NULL &&
+		    !adsid_ext_add(x, req->id->sid))))
 			return 0;
 		if (req->base_url != NULL) {
 			snprintf(buf, sizeof(buf), "URI:%s/crl.der",

@@ -122,6 +122,10 @@ struct identity {
 	const char	*name;		/* not in the cert; for records */
 	const char	*upn;		/* SAN otherName UPN; may be NULL */
 	const char	*ou;		/* subject OU; may be NULL */
+	const char	*sid;		/* AD SID (S-1-5-21-...): the SID
+					 * extension and SAN URL; may be NULL */
+	int		 smime;		/* S/MIME: emailProtection, needs
+					 * email (also cert_req's flag) */
 };
 
 struct cert_req {
@@ -149,6 +153,24 @@ struct cert_req {
  * characters).  UC_E_INVALID naming the field.
  */
 int		 identity_check(const struct identity *id);
+/* 1 if sid is a SID's string form, S-1-<authority>-<sub>[-<sub>...]. */
+int		 sid_valid(const char *sid);
+/*
+ * adsid.c: add szOID_NTDS_CA_SECURITY_EXT for sid exactly as AD CS encodes
+ * it (1 on success); the SAN URL tag:microsoft.com,2022-09-14:sid:<sid>
+ * into buf (1 when it fits).
+ */
+int		 adsid_ext_add(X509 *x, const char *sid);
+int		 adsid_san_url(const char *sid, char *buf, size_t len);
+/*
+ * The altSecurityIdentities strong mappings of x (KB5014754), new strings
+ * the caller frees: "X509:<I>issuer<SR>serial, bytes reversed, hex" and
+ * "X509:<SHA1-PUKEY>SHA-1 of the subject public key, hex".
+ */
+int		 altsecid_strings(X509 *x, char **issuer_serial,
+		    char **sha1_pukey);
+/* smime.c: add SMIMECapabilities (AES-256/192/128-CBC); 1 on success. */
+int		 smime_caps_add(X509 *x);
 /* 1 if u is an http(s) URL safe to put into certificate extensions. */
 int		 url_valid(const char *u);
 

@@ -10,9 +10,10 @@
 
 #include "usercsv.h"
 
-enum col { C_USERNAME, C_EMAIL, C_NAME, C_UPN, C_OU, C_P12FMT, C_NCOLS };
+enum col { C_USERNAME, C_EMAIL, C_NAME, C_UPN, C_OU, C_P12FMT, C_SMIME,
+	C_SID, C_NCOLS };
 static const char *const colnames[C_NCOLS] = {
-	"username", "email", "name", "upn", "ou", "p12_format",
+	"username", "email", "name", "upn", "ou", "p12_format", "smime", "sid",
 };
 #define MAXFIELDS	32
 
@@ -192,7 +193,7 @@ header_row(struct usercsv *u)
 	if (unknown[0] != '\0') {
 		snprintf(u->fatalmsg, sizeof(u->fatalmsg), "line %ld: unknown "
 		    "column(s) %s in the header (known: username, email, name, "
-		    "upn, ou, p12_format)", u->rowline, unknown);
+		    "upn, ou, p12_format, smime, sid)", u->rowline, unknown);
 		u->fatal = 1;
 		return;
 	}
@@ -243,7 +244,26 @@ data_row(struct usercsv *u)
 	r.id.name = opt_field(v[C_NAME]);
 	r.id.upn = opt_field(v[C_UPN]);
 	r.id.ou = opt_field(v[C_OU]);
+	r.id.sid = opt_field(v[C_SID]);
 	r.p12_format = -1;
+	r.smime = -1;
+	if (opt_field(v[C_SMIME]) != NULL) {
+		if (strcasecmp(v[C_SMIME], "yes") == 0 ||
+		    strcasecmp(v[C_SMIME], "true") == 0 ||
+		    strcmp(v[C_SMIME], "1") == 0)
+			r.smime = 1;
+		else if (strcasecmp(v[C_SMIME], "no") == 0 ||
+		    strcasecmp(v[C_SMIME], "false") == 0 ||
+		    strcmp(v[C_SMIME], "0") == 0)
+			r.smime = 0;
+		else {
+			snprintf(msg, sizeof(msg), "smime '%.40s' is not yes "
+			    "or no", v[C_SMIME]);
+			u->on_err(u->rowline, msg, u->arg);
+			return;
+		}
+		r.id.smime = r.smime;
+	}
 	if (identity_check(&r.id) != UC_OK) {
 		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
 		u->on_err(u->rowline, msg, u->arg);

@@ -21,6 +21,7 @@ struct user_row {
 	long		 line;		/* where the row starts (1-based) */
 	struct identity	 id;		/* borrowed for the callback only */
 	int		 p12_format;	/* -1: not given, else enum p12_format */
+	int		 smime;		/* -1: not given, 0: no, 1: yes */
 };
 
 typedef void (*usercsv_row_fn)(const struct user_row *, void *arg);
