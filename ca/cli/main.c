@@ -81,30 +81,34 @@ cli_badval(const char *flag, const char *val, const char *hint,
 	return cli_usage(usage);
 }
 
-/* Edit distance, for "did you mean": short strings only. */
+/*
+ * Edit distance with transpositions (optimal string alignment), for "did
+ * you mean": "lsit" is one step from "list".  Short strings only.
+ */
 static size_t
 edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), i, j, d[64], prev, t;
+	size_t la = strlen(a), lb = strlen(b), i, j, d[33][33], v;
 
-	if (lb >= sizeof(d) / sizeof(d[0]) || la >= 64)
+	if (la > 32 || lb > 32)
 		return SIZE_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (j = 0; j <= lb; j++)
-		d[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = d[0];
-		d[0] = i;
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
 		for (j = 1; j <= lb; j++) {
-			t = d[j];
-			d[j] = prev + (a[i - 1] != b[j - 1]);
-			if (d[j - 1] + 1 < d[j])
-				d[j] = d[j - 1] + 1;
-			if (t + 1 < d[j])
-				d[j] = t + 1;
-			prev = t;
+			v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
 		}
-	}
-	return d[lb];
+	return d[la][lb];
 }
 
 /* The closest of names (NULL-terminated) to s, or NULL when none is near. */
