@@ -71,7 +71,8 @@ static int
 write_nginx(struct authority *a)
 {
 	struct ucbuf b = UCBUF_INIT(0, 0);
-	char *pin;
+	char *pin, ubuf[1100];
+	const char *url;
 	int rc;
 
 	if ((pin = root_pin(a)) == NULL)
@@ -99,6 +100,17 @@ write_nginx(struct authority *a)
 "proxy_set_header X-SSL-Client-Fingerprint $ssl_client_fingerprint;\n",
 	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, pin, SYNC_DIR,
 	    SYNC_DIR);
+	if ((url = auth_ocsp_url(a, ubuf, sizeof(ubuf))) != NULL)
+		ucbuf_printf(&b,
+"\n"
+"# OCSP: nginx asks the CA's responder about each user's certificate as\n"
+"# they connect, so a revocation is refused at once, without waiting for\n"
+"# a CRL sync or a reload.  No answer means no access (fail closed).  The\n"
+"# answer cache stays off (or keep it under a minute: ssl_ocsp_cache\n"
+"# shared:userca_ocsp:1m; answers may then be up to 60 s old).  A responder\n"
+"# URL naming a host needs a 'resolver' in this server block.\n"
+"ssl_ocsp leaf;\n"
+"ssl_ocsp_responder %s;\n", url);
 	rc = write_buf(a, "public/gateway/nginx-userca.conf", &b);
 	ucbuf_free(&b);
 	free(pin);
@@ -114,7 +126,8 @@ static int
 write_apache(struct authority *a)
 {
 	struct ucbuf b = UCBUF_INIT(0, 0);
-	char *pin;
+	char *pin, ubuf[1100];
+	const char *url;
 	int rc;
 
 	if ((pin = root_pin(a)) == NULL)
@@ -139,6 +152,17 @@ write_apache(struct authority *a)
 "RequestHeader set X-SSL-Client-Serial \"%%{SSL_CLIENT_M_SERIAL}s\"\n",
 	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, pin, SYNC_DIR,
 	    SYNC_DIR);
+	if ((url = auth_ocsp_url(a, ubuf, sizeof(ubuf))) != NULL)
+		ucbuf_printf(&b,
+"\n"
+"# OCSP: mod_ssl asks the CA's responder about each user's certificate,\n"
+"# so a revocation is refused at once; certificates issued before the CA\n"
+"# ran a responder have no OCSP URL, hence the override.  No answer means\n"
+"# no access.\n"
+"SSLOCSPEnable leaf\n"
+"SSLOCSPDefaultResponder %s\n"
+"SSLOCSPOverrideResponder on\n"
+"SSLOCSPResponderTimeout 5\n", url);
 	rc = write_buf(a, "public/gateway/apache-userca.conf", &b);
 	ucbuf_free(&b);
 	free(pin);
