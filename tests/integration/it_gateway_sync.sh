@@ -321,7 +321,7 @@ for u in service timer; do
 done
 if command -v systemd-analyze >/dev/null && [[ -f $UC_SRC/scripts/userca-gateway-sync.service ]]; then
 	mkdir -p "$T/units"
-	sed "s|/usr/local/bin/userca-gateway-sync|$SYNC|" "$UC_SRC/scripts/userca-gateway-sync.service" \
+	sed "s|^ExecStart=[^ ]*userca-gateway-sync|ExecStart=$SYNC|" "$UC_SRC/scripts/userca-gateway-sync.service" \
 	    >"$T/units/userca-gateway-sync.service"
 	cp "$UC_SRC/scripts/userca-gateway-sync.timer" "$T/units/"
 	run systemd-analyze verify "$T/units/userca-gateway-sync.timer" "$T/units/userca-gateway-sync.service"
