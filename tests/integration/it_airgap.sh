@@ -172,8 +172,9 @@ check_fails "openssl verify -crl_check_all: alice fails once her issuing CA is r
 
 # ---- custody ----
 check_nofile "online never has root/root.key" "$ON/root/root.key"
-check_eq "online: the only private key file is issuing/ca.key" \
-    "$(cd "$ON" && grep -rl 'PRIVATE KEY' --exclude='*.db*' . | sort | tr '\n' ' ')" './issuing/ca.key '
+# (issuing/ocsp.key: the delegated OCSP responder's, issued by the issuing CA.)
+check_eq "online: the only private key files are issuing/ca.key and the OCSP responder's" \
+    "$(cd "$ON" && grep -rl 'PRIVATE KEY' --exclude='*.db*' . | sort | tr '\n' ' ')" './issuing/ca.key ./issuing/ocsp.key '
 check_nofile "offline: still no issuing key" "$OFF/issuing/ca.key"
 
 db_checks "$OFF"

@@ -174,7 +174,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	rmdir "$T/ro" && echo x >"$T/ro"
 fi
 expect_rc 1 "issue --p12 into an unwritable place" uc issue --home "$H" --user kim --p12 "$T/ro/kim.p12" --password-file "$PASSFILE"
-check_stderr "the refusal says nothing was issued" "nothing was issued"
+check_stderr "the refusal says nothing was issued" "nothing was (issued|done)"
 check_eq "an unwritable output records nothing" "$(db_state "$H")" "$before"
 must "issue --out with --force replaces it" uc issue --home "$H" --user kim --csr kim2.csr --out kim2.pem --force
 
