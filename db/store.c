@@ -666,6 +666,66 @@ out:
 	return rc;
 }
 
+/*
+ * certificates_issuer (issuer_ski, status) and certificates_user (user_id,
+ * status) answer these; the generic query above cannot use either, since
+ * each condition there may be switched off.
+ */
+const char store_sql_cert_revoked[] = "SELECT " CERT_COLS
+    "WHERE c.issuer_ski = ?1 AND c.status = 'revoked' ORDER BY c.id";
+const char store_sql_cert_unrevoked[] = "SELECT " CERT_COLS
+    "WHERE c.user_id = ?1 AND c.status = 'valid' "
+    "ORDER BY c.not_after <= ?2, c.id";
+
+/* Step s (bound, prepared here) through cb; releases s. */
+static int
+cert_walk(struct store *st, sqlite3_stmt *s, store_cert_cb cb, void *arg,
+    const char *what)
+{
+	struct store_cert c;
+	int rc, step;
+
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = cert_from_row(s, &c, 0)) != UC_OK)
+			goto out;
+		rc = cb(&c, arg);
+		store_cert_clear(&c);
+		if (rc != 0)
+			goto out;
+	}
+	rc = step == SQLITE_DONE ? UC_OK : dberr(st, what);
+out:
+	release(st, s);
+	return rc;
+}
+
+int
+store_cert_list_revoked(struct store *st, const char *issuer_ski,
+    store_cert_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, store_sql_cert_revoked, &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, issuer_ski);
+	return cert_walk(st, s, cb, arg, "revoked certificates");
+}
+
+int
+store_cert_list_unrevoked(struct store *st, int64_t user_id, int64_t now,
+    store_cert_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, store_sql_cert_unrevoked, &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, now);
+	return cert_walk(st, s, cb, arg, "a user's certificates");
+}
+
 /* ---- CRLs and audit ------------------------------------------------------ */
 
 /* The one integer a query keyed by issuer_ski answers. */
@@ -1106,6 +1166,51 @@ store_audit(struct store *st, int64_t at, const char *actor,
 	bind_text(s, 4, subject);
 	bind_text(s, 5, detail);
 	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "audit");
+	release(st, s);
+	return rc;
+}
+
+int
+store_mapping_list(struct store *st, int64_t now,
+    int (*cb)(const struct store_mapping *, void *), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_mapping m;
+	int rc = UC_OK, step;
+
+	if ((rc = prepare(st, "SELECT c.serial, u.username, u.upn, c.sha256, "
+	    "c.not_after, c.status = 'revoked' OR c.superseded_by IS NOT NULL "
+	    "AS gone, coalesce(c.reason, -1), c.der "
+	    "FROM certificates c JOIN users u ON u.id = c.user_id "
+	    "WHERE c.kind = 'user' AND (c.status = 'revoked' OR "
+	    "c.superseded_by IS NOT NULL OR c.not_after > ?1) "
+	    "ORDER BY gone, c.id", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, now);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.serial = (const char *)sqlite3_column_text(s, 0);
+		m.username = (const char *)sqlite3_column_text(s, 1);
+		m.upn = (const char *)sqlite3_column_text(s, 2);
+		m.sha256 = (const char *)sqlite3_column_text(s, 3);
+		m.not_after = sqlite3_column_int64(s, 4);
+		m.gone = sqlite3_column_int(s, 5) != 0;
+		m.reason = sqlite3_column_int(s, 6);
+		if (!m.gone) {
+			m.der = sqlite3_column_blob(s, 7);
+			m.derlen = (size_t)sqlite3_column_bytes(s, 7);
+		}
+		if (m.serial == NULL || m.username == NULL ||
+		    m.sha256 == NULL || (!m.gone && m.der == NULL)) {
+			rc = uc_seterr(UC_E_INTERNAL, "mapping list: out of "
+			    "memory");
+			goto out;
+		}
+		if ((rc = cb(&m, arg)) != 0)
+			goto out;
+	}
+	rc = step == SQLITE_DONE ? UC_OK : dberr(st, "mapping list");
+out:
 	release(st, s);
 	return rc;
 }

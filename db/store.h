@@ -126,6 +126,24 @@ struct store_cert_filter {
 typedef int (*store_cert_cb)(const struct store_cert *, void *arg);
 int	store_cert_list(struct store *, const struct store_cert_filter *,
 	    store_cert_cb, void *arg);
+/*
+ * The walks on the revocation path, each one indexed lookup (not a scan of
+ * every certificate; tests/unit/test_store.c checks the query plans), so a
+ * revoke costs the same at 100 users as at 100,000:
+ * store_cert_list_revoked: the certificates issuer_ski revoked, for its
+ * CRL, oldest first, without their DER.
+ * store_cert_list_unrevoked: user_id's certificates not revoked, the
+ * valid ones (not_after > now) first, then the expired, each oldest first,
+ * without their DER.
+ * Same callback rule as store_cert_list.
+ */
+int	store_cert_list_revoked(struct store *, const char *issuer_ski,
+	    store_cert_cb, void *arg);
+int	store_cert_list_unrevoked(struct store *, int64_t user_id, int64_t now,
+	    store_cert_cb, void *arg);
+/* The SQL of those two walks, for EXPLAIN QUERY PLAN in the tests. */
+extern const char store_sql_cert_revoked[];
+extern const char store_sql_cert_unrevoked[];
 
 /* The next CRL number for an issuer: one more than the highest recorded. */
 int	store_crl_next_number(struct store *, const char *issuer_ski,
@@ -212,6 +230,30 @@ int	store_crl_drop_future(struct store *, const char *issuer_ski,
 /* Pre-signed CRLs not yet in force at now, and the last nextUpdate of all. */
 int	store_crl_runway(struct store *, const char *issuer_ski, int64_t now,
 	    long *future, int64_t *last_next_update);
+
+/*
+ * IIS one-to-one mapping material: user certificates with their owner's
+ * record.  Strings and DER are borrowed for the call only.
+ */
+struct store_mapping {
+	const char		*serial;
+	const char		*username;
+	const char		*upn;		/* NULL if none */
+	const char		*sha256;	/* hex, of the DER */
+	int64_t			 not_after;
+	int			 gone;		/* revoked or superseded */
+	int			 reason;	/* -1 unless revoked */
+	const unsigned char	*der;		/* NULL when gone */
+	size_t			 derlen;
+};
+/*
+ * cb for every user certificate to map (valid at now, not superseded:
+ * gone 0), then for every revoked or superseded one (gone 1), each oldest
+ * first; expired ones that are neither come in neither list.  A non-zero
+ * return from cb stops the walk and is returned.
+ */
+int	store_mapping_list(struct store *, int64_t now,
+	    int (*cb)(const struct store_mapping *, void *), void *arg);
 
 /* Append to the audit table.  subject and detail may be NULL. */
 int	store_audit(struct store *, int64_t at, const char *actor,

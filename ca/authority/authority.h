@@ -117,6 +117,19 @@ int	authority_cert_list(struct authority *,
 	    const struct authority_cert_filter *,
 	    int (*cb)(const struct authority_cert *, void *), void *arg);
 const struct ca_conf	*authority_conf(struct authority *);
+
+/*
+ * IIS one-to-one mapping material, made from the records (never
+ * published): IIS_CSV, a header and one line per user certificate to map
+ * (username,account,serial,not_after,certificate; account is the UPN, or
+ * [iis] domain\username, or username); IIS_PS1, userca-iis-mappings.ps1,
+ * which adds those mappings and removes the ones of revoked or superseded
+ * certificates.  The text goes to out() in pieces; a non-zero return from
+ * out() stops the export and is returned.
+ */
+enum iis_format { IIS_CSV, IIS_PS1 };
+int	authority_iis_export(struct authority *, enum iis_format,
+	    int (*out)(const void *buf, size_t len, void *arg), void *arg);
 /* Borrowed CA certificates; root may be NULL on an online-only home. */
 X509	*authority_issuing_cert(struct authority *);
 X509	*authority_root_cert(struct authority *);

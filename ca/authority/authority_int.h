@@ -136,7 +136,10 @@ void	aocsp_free(struct aocsp *);
  * url, or <base_url>/ocsp); NULL when url = off. */
 const char *auth_ocsp_url(struct authority *a, char *buf, size_t len);
 
-/* gateway.c: public/gateway/: nginx, Apache, PowerShell, IIS mappings. */
+/* gateway.c: public/gateway/: nginx, Apache, PowerShell. */
 int	gateway_write(struct authority *a);
+/* s for a PowerShell <# #> help comment ("#>" defused). */
+struct ucbuf;
+void	gateway_ps_comment(struct ucbuf *b, const char *s);
 
 #endif /* UC_AUTHORITY_INT_H */

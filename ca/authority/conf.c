@@ -37,6 +37,7 @@ conf_clear(struct ca_conf *c)
 	free(c->profile);
 	free(c->root_cn);
 	free(c->issuing_cn);
+	free(c->iis_domain);
 	free(c->ocsp_url);
 	memset(c, 0, sizeof(*c));
 }
@@ -51,6 +52,22 @@ set_str(char **dst, const char *v)
 {
 	free(*dst);
 	return (*dst = strdup(v)) != NULL;
+}
+
+/*
+ * The DOMAIN of DOMAIN\user: a NetBIOS or DNS domain name, letters,
+ * digits, '-', '_' and '.', which also keeps it safe inside the quoted
+ * strings of the generated PowerShell.
+ */
+static int
+set_domain(char **dst, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 63 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
+		return 0;
+	return set_str(dst, v);
 }
 
 static int
@@ -79,6 +96,11 @@ handler(void *user, const char *section, const char *name, const char *value)
 			ok = parse_int(value, 0, 1, &c->allow_http_links);
 		else if (strcmp(name, "smime") == 0)
 			ok = parse_int(value, 0, 1, &c->smime);
+		else
+			goto unknown;
+	} else if (strcmp(section, "iis") == 0) {
+		if (strcmp(name, "domain") == 0)
+			ok = set_domain(&c->iis_domain, value);
 		else
 			goto unknown;
 	} else if (strcmp(section, "validity") == 0) {

@@ -24,6 +24,9 @@ struct ca_conf {
 	int	 crl_days;
 	int	 root_crl_days;
 	int	 token_ttl;	/* seconds */
+	/* [iis] */
+	char	*iis_domain;	/* DOMAIN of DOMAIN\user for users without a
+				 * UPN; NULL: none */
 	/* [ocsp] */
 	char	*ocsp_url;	/* AIA OCSP; NULL: <base_url>/ocsp; "off" */
 	int	 ocsp_days;	/* the responder certificate's validity */

@@ -111,6 +111,22 @@ crls_sign(struct authority *a, struct signer *sig, int days)
 }
 
 /*
+ * When Windows should fetch the issuing CA's next CRL (Next CRL Publish):
+ * 3 days before nextUpdate, when userca-enrolld re-signs it with its
+ * default [crl] refresh_before, but never before the middle of a shorter
+ * CRL's validity.
+ */
+static int64_t
+crls_next_publish(int64_t this_update, int64_t next_update)
+{
+	int64_t ahead = 3 * 86400;
+
+	if (ahead > (next_update - this_update) / 2)
+		ahead = (next_update - this_update) / 2;
+	return next_update - ahead;
+}
+
+/*
  * The CRL valid from this_update to next_update (this_update may be in
  * the future: a pre-signed root CRL).  *pem, if asked, gets its PEM.
  * Inside a caller's transaction it joins it (the caller commits);
@@ -120,7 +136,6 @@ int
 crls_sign_at(struct authority *a, struct signer *sig, int64_t this_update,
     int64_t next_update, unsigned char **pem, size_t *pemlen)
 {
-	struct store_cert_filter f;
 	struct crl_collect cc;
 	X509_CRL *crl = NULL;
 	unsigned char *der = NULL;
@@ -130,18 +145,19 @@ crls_sign_at(struct authority *a, struct signer *sig, int64_t this_update,
 	int rc, own = !store_in_transaction(a->st);
 
 	memset(&cc, 0, sizeof(cc));
-	memset(&f, 0, sizeof(f));
 	if ((ski = cert_ski_hex(signer_cert(sig))) == NULL)
 		return uc_seterr(UC_E_INVALID, "CA without a key identifier");
 	if (own && (rc = store_begin(a->st)) != UC_OK)
 		goto out;
-	f.issuer_ski = ski;
-	f.status = "revoked";
-	f.now = now;
-	if ((rc = store_cert_list(a->st, &f, collect_cb, &cc)) != UC_OK ||
+	/* Indexed: a revoke must not read every user's certificate. */
+	if ((rc = store_cert_list_revoked(a->st, ski, collect_cb, &cc)) !=
+	    UC_OK ||
 	    (rc = store_crl_next_number(a->st, ski, &number)) != UC_OK ||
 	    (rc = crl_build(signer_cert(sig), cc.e, cc.n, number, this_update,
 	    next_update, &crl)) != UC_OK ||
+	    (a->issuing_ski != NULL && strcmp(ski, a->issuing_ski) == 0 &&
+	    (rc = crl_add_next_publish(crl,
+	    crls_next_publish(this_update, next_update))) != UC_OK) ||
 	    (rc = signer_sign_crl(sig, crl)) != UC_OK ||
 	    (rc = crl_der(crl, &der, &derlen)) != UC_OK ||
 	    (rc = store_crl_insert(a->st, ski, number, this_update,

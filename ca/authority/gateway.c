@@ -6,15 +6,18 @@
  *   userca-trust.ps1    imports our root and issuing CA into the Windows
  *                       stores (never removes one), checks thumbprints
  *                       and, given one, the root's SHA-256
- *   iis-mappings.csv    one line per valid user certificate: the base64
- *                       DER IIS one-to-one mapping wants
+ *
+ * IIS one-to-one mappings name every user: they are made on demand
+ * (iis.c), never published here.
  *
  * The nginx and Apache snippets point at the folder userca-gateway-sync
  * keeps up to date (/etc/userca-gateway).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -175,8 +178,8 @@ write_apache(struct authority *a)
  * code.  init refuses '#' and control characters, but userca.conf can be
  * edited by hand (a newline cannot get through the INI reader).
  */
-static void
-ps_comment(struct ucbuf *b, const char *s)
+void
+gateway_ps_comment(struct ucbuf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		ucbuf_printf(b, "%c", *s);
@@ -218,7 +221,7 @@ write_powershell(struct authority *a)
 "<#\n"
 ".SYNOPSIS\n"
 "  Trust the ");
-	ps_comment(&b, a->conf.org);
+	gateway_ps_comment(&b, a->conf.org);
 	ucbuf_addstr(&b, " userca CA on this Windows server (IIS, Exchange).\n"
 ".DESCRIPTION\n"
 "  Imports the userca root CA into LocalMachine\\Root and the issuing CA\n"
@@ -402,83 +405,6 @@ out:
 	return rc;
 }
 
-/*
- * One line per valid user certificate, streamed to the file through a
- * 64 KB buffer: a home of 50,000 users must not need 70 MB to publish.
- */
-struct iis {
-	struct ucbuf	 b;
-	struct afile	 f;
-};
-
-static int
-iis_flush(struct iis *m)
-{
-	int rc;
-
-	if (m->b.err != UC_OK)
-		return m->b.err;
-	rc = afile_write(&m->f, ucbuf_str(&m->b), ucbuf_len(&m->b));
-	ucbuf_reset(&m->b);
-	return rc;
-}
-
-static int
-iis_cb(const struct store_cert *c, void *arg)
-{
-	struct iis *m = arg;
-	char *b64;
-	char when[32];
-	int n;
-
-	if (c->der == NULL || c->username == NULL)
-		return 0;
-	if ((b64 = malloc((c->derlen + 2) / 3 * 4 + 1)) == NULL)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	n = EVP_EncodeBlock((unsigned char *)b64, c->der, (int)c->derlen);
-	b64[n] = '\0';
-	uc_time_iso(c->not_after, when, sizeof(when));
-	/* Usernames are [A-Za-z0-9._@-]: nothing to quote. */
-	ucbuf_printf(&m->b, "%s,%s,%s,%s\n", c->username, c->serial, when,
-	    b64);
-	free(b64);
-	if (ucbuf_len(&m->b) >= 65536 || m->b.err != UC_OK)
-		return iis_flush(m);
-	return 0;
-}
-
-static int
-write_iis(struct authority *a)
-{
-	struct store_cert_filter f;
-	struct iis m;
-	char *path;
-	int rc;
-
-	memset(&m, 0, sizeof(m));
-	memset(&f, 0, sizeof(f));
-	f.kind = "user";
-	f.status = "valid";
-	f.now = uc_now();
-	f.with_der = 1;
-	if ((path = path_join(a->home, "public/gateway/iis-mappings.csv")) ==
-	    NULL)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	rc = afile_open(&m.f, path, 0644);
-	free(path);
-	if (rc != UC_OK)
-		return rc;
-	ucbuf_printf(&m.b, "username,serial,not_after,certificate\n");
-	if ((rc = store_cert_list(a->st, &f, iis_cb, &m)) == UC_OK &&
-	    (rc = iis_flush(&m)) == UC_OK)
-		rc = afile_commit(&m.f);
-	/* A failed write or commit gave up the file already; not the rest. */
-	if (rc != UC_OK && m.f.fd != -1)
-		afile_abort(&m.f);
-	ucbuf_free(&m.b);
-	return rc;
-}
-
 int
 gateway_write(struct authority *a)
 {
@@ -492,7 +418,17 @@ gateway_write(struct authority *a)
 	if (rc != UC_OK)
 		return rc;
 	if ((rc = write_nginx(a)) != UC_OK || (rc = write_apache(a)) != UC_OK ||
-	    (rc = write_powershell(a)) != UC_OK || (rc = write_iis(a)) != UC_OK)
+	    (rc = write_powershell(a)) != UC_OK)
 		return rc;
-	return UC_OK;
+	/*
+	 * Homes from before 'userca export --format iis-mapping --all' had
+	 * every user's certificate here, rewritten on each revoke.
+	 */
+	if ((dir = path_join(a->home, "public/gateway/iis-mappings.csv")) ==
+	    NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (unlink(dir) == -1 && errno != ENOENT)
+		rc = uc_seterr(UC_E_IO, "%s: %s", dir, strerror(errno));
+	free(dir);
+	return rc;
 }

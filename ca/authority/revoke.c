@@ -39,7 +39,6 @@ static int
 revoke_locked(struct authority *a, const char *serial, const char *username,
     int reason, struct revoke_result *res)
 {
-	struct store_cert_filter f;
 	struct store_cert c;
 	struct store_user u;
 	struct serials ss;
@@ -48,12 +47,11 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	size_t i;
 	unsigned char *der = NULL;
 	size_t derlen;
-	int64_t next;
+	int64_t next, uid;
 	int rc, need_root = 0, ntok = 0;
 
 	memset(&ss, 0, sizeof(ss));
 	memset(&c, 0, sizeof(c));
-	memset(&f, 0, sizeof(f));
 	if (serial != NULL) {
 		if ((rc = store_cert_get(a->st, serial, &c)) != UC_OK)
 			return rc;
@@ -73,8 +71,9 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	} else {
 		if ((rc = store_user_get(a->st, username, &u)) != UC_OK)
 			return rc;
+		uid = u.id;
 		/* Offboarding: links not yet used die with the user's access. */
-		rc = store_user_expire_tokens_count(a->st, u.id, now, &ntok);
+		rc = store_user_expire_tokens_count(a->st, uid, now, &ntok);
 		if (rc == UC_OK && ntok > 0)
 			rc = store_audit(a->st, now, a->actor, "token-cancel",
 			    username, "revoke --user");
@@ -82,14 +81,12 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 		if (rc != UC_OK)
 			return rc;
 		res->tokens_cancelled = ntok;
-		f.username = username;
-		f.status = "valid";
-		f.now = now;
-		if ((rc = store_cert_list(a->st, &f, serials_cb, &ss)) != UC_OK)
-			goto out;
-		/* Expired but unrevoked certificates go on the CRL too. */
-		f.status = "expired";
-		if ((rc = store_cert_list(a->st, &f, serials_cb, &ss)) != UC_OK)
+		/*
+		 * The valid ones, then expired but unrevoked ones (they go on
+		 * the CRL too); indexed by user, not a scan of every user.
+		 */
+		if ((rc = store_cert_list_unrevoked(a->st, uid, now, serials_cb,
+		    &ss)) != UC_OK)
 			goto out;
 		if (ss.n == 0) {
 			/* Nothing to revoke: the caller says so (idempotent). */

@@ -19,7 +19,7 @@ enum {
 	O_HOME = 256, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_DAYS, O_EPROT,
 	O_CSR, O_OUT, O_P12, O_P12FMT, O_PWF, O_PASSF, O_JSON, O_SERIAL,
 	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_SUPERSEDE, O_FORCE, O_YES,
-	O_HELP, O_SID
+	O_HELP, O_SID, O_ALL
 };
 
 static int
@@ -653,12 +653,77 @@ out:
 	return ex;
 }
 
-#define EXPORT_USAGE "export --serial HEX --format pem|der|iis-mapping|altsecid " \
+/*
+ * export --all: the IIS one-to-one mapping material of every user, made
+ * from the records now (authority_iis_export).  It names every user and
+ * holds every certificate, so a file is written 0600.
+ */
+struct export_sink {
+	struct afile	f;
+	int		file;
+};
+
+static int
+export_sink_write(const void *buf, size_t len, void *arg)
+{
+	struct export_sink *s = arg;
+
+	if (s->file)
+		return afile_write(&s->f, buf, len);
+	if (fwrite(buf, 1, len, stdout) != len)
+		return uc_seterr(UC_E_IO, "stdout: write failed");
+	return UC_OK;
+}
+
+static int
+export_all(const char *home, const char *fmt, const char *out, int force,
+    int json)
+{
+	struct authority *a = NULL;
+	struct export_sink s;
+	enum iis_format f;
+	int rc, ex;
+
+	if (strcmp(fmt, "iis-mapping") == 0)
+		f = IIS_CSV;
+	else
+		f = IIS_PS1;
+	memset(&s, 0, sizeof(s));
+	s.f.fd = -1;
+	s.file = out != NULL && strcmp(out, "-") != 0;
+	if (cli_out_preflight("--out", out, force) != 0)
+		return 1;
+	if ((ex = cli_open(cli_home(home), NULL, &a)) != 0)
+		return ex;
+	if (s.file && (rc = afile_open(&s.f, out, 0600)) != UC_OK) {
+		ex = cli_fail(rc, "export");
+		goto out;
+	}
+	rc = authority_iis_export(a, f, export_sink_write, &s);
+	if (rc == UC_OK && s.file)
+		rc = afile_commit(&s.f);
+	else if (rc == UC_OK && fflush(stdout) != 0)
+		rc = uc_seterr(UC_E_IO, "stdout: write failed");
+	/* A failed write or commit gave up the file already. */
+	if (rc != UC_OK && s.file && s.f.fd != -1)
+		afile_abort(&s.f);
+	ex = rc == UC_OK ? 0 : cli_fail(rc, "export");
+	if (ex == 0 && json)
+		cli_json_print(json_pack("{s:s, s:s}", "format", fmt, "file",
+		    out));
+out:
+	authority_free(a);
+	return ex;
+}
+
+#define EXPORT_USAGE "export (--serial HEX --format pem|der|iis-mapping|altsecid " \
+	"| --all --format iis-mapping|iis-ps1) " \
 	"[--out FILE [--force]] [--json] [--home DIR]"
 #define EXPORT_EXAMPLES \
 	"  userca export --serial 4F3A9C... --format pem --out kim.pem\n" \
 	"  userca export --serial 4F3A9C... --format iis-mapping\n" \
-	"  userca export --serial 4F3A9C... --format altsecid\n"
+	"  userca export --serial 4F3A9C... --format altsecid\n" \
+	"  userca export --all --format iis-ps1 --out userca-iis-mappings.ps1\n"
 
 int
 cmd_export(int argc, char **argv)
@@ -667,13 +732,14 @@ cmd_export(int argc, char **argv)
 		{ "home", required_argument, NULL, O_HOME },
 		{ "serial", required_argument, NULL, O_SERIAL },
 		{ "format", required_argument, NULL, O_FORMAT },
+		{ "all", no_argument, NULL, O_ALL },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
-	int force = 0, json = 0;
+	int force = 0, json = 0, all = 0;
 	struct authority *a = NULL;
 	struct authority_cert sc;
 	const char *home = NULL, *serial = NULL, *fmt = NULL, *out = NULL;
@@ -690,6 +756,7 @@ cmd_export(int argc, char **argv)
 		case O_HOME: home = optarg; break;
 		case O_SERIAL: serial = optarg; break;
 		case O_FORMAT: fmt = optarg; break;
+		case O_ALL: all = 1; break;
 		case O_OUT: out = optarg; break;
 		case O_FORCE: force = 1; break;
 		case O_JSON: json = 1; break;
@@ -708,7 +775,21 @@ cmd_export(int argc, char **argv)
 			    "               X509:<I>issuer<SR>serial (bytes "
 			    "reversed) and\n"
 			    "               X509:<SHA1-PUKEY>key hash "
-			    "(Set-ADUser -Add @{altSecurityIdentities=...})\n");
+			    "(Set-ADUser -Add @{altSecurityIdentities=...})\n"
+			    "With --all (instead of --serial): every user's IIS "
+			    "one-to-one mapping\n"
+			    "material, made from the records now (written 0600 "
+			    "with --out):\n"
+			    "  iis-mapping  CSV: username,account,serial,"
+			    "not_after,certificate, one\n"
+			    "               line per valid, unsuperseded user "
+			    "certificate; account is\n"
+			    "               the UPN, else [iis] domain\\username, "
+			    "else username\n"
+			    "  iis-ps1      userca-iis-mappings.ps1: adds those "
+			    "mappings, removes the\n"
+			    "               ones of revoked or superseded "
+			    "certificates\n");
 		default:
 			return cli_badopt(c, argv, lo, EXPORT_USAGE);
 		}
@@ -716,6 +797,22 @@ cmd_export(int argc, char **argv)
 	if (optind != argc)
 		return cli_badval("argument", argv[optind], "export takes no "
 		    "arguments; use --serial HEX", EXPORT_USAGE);
+	if (all) {
+		if (serial != NULL)
+			return cli_badval("--serial", serial, "--all exports "
+			    "every user; give one or the other", EXPORT_USAGE);
+		if (fmt == NULL)
+			return cli_required("--format iis-mapping|iis-ps1",
+			    EXPORT_USAGE);
+		if (strcmp(fmt, "iis-mapping") != 0 &&
+		    strcmp(fmt, "iis-ps1") != 0)
+			return cli_badval("--format", fmt, "with --all, use "
+			    "iis-mapping or iis-ps1", EXPORT_USAGE);
+		if (json && (out == NULL || strcmp(out, "-") == 0))
+			return cli_required("--out FILE (with --json, stdout "
+			    "is for the JSON)", EXPORT_USAGE);
+		return export_all(home, fmt, out, force, json);
+	}
 	if (serial == NULL)
 		return cli_required("--serial HEX", EXPORT_USAGE);
 	if (fmt == NULL)

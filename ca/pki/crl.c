@@ -147,6 +147,44 @@ out:
 	return rc;
 }
 
+/*
+ * Microsoft's Next CRL Publish (szOID_CRL_NEXT_PUBLISH): a UTCTime,
+ * non-critical.  CryptoAPI fetches a new CRL from that time on, instead of
+ * serving the cached one until nextUpdate.  Other verifiers ignore it.
+ */
+#define OID_NEXT_CRL_PUBLISH	"1.3.6.1.4.1.311.21.4"
+
+int
+crl_add_next_publish(X509_CRL *crl, int64_t when)
+{
+	ASN1_UTCTIME *t = NULL;
+	ASN1_OBJECT *obj = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	X509_EXTENSION *ext = NULL;
+	unsigned char *der = NULL;
+	int n, rc = UC_E_CRYPTO;
+
+	if ((t = ASN1_UTCTIME_set(NULL, (time_t)when)) == NULL ||
+	    (n = i2d_ASN1_UTCTIME(t, &der)) <= 0 ||
+	    (os = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(os, der, n) ||
+	    (obj = OBJ_txt2obj(OID_NEXT_CRL_PUBLISH, 1)) == NULL ||
+	    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL ||
+	    !X509_CRL_add_ext(crl, ext, -1)) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "CRL Next CRL Publish "
+		    "extension");
+		goto out;
+	}
+	rc = UC_OK;
+out:
+	X509_EXTENSION_free(ext);
+	ASN1_OBJECT_free(obj);
+	ASN1_OCTET_STRING_free(os);
+	OPENSSL_free(der);
+	ASN1_UTCTIME_free(t);
+	return rc;
+}
+
 int
 crl_der(X509_CRL *crl, unsigned char **der, size_t *len)
 {

@@ -267,6 +267,12 @@ int		 crl_build(X509 *issuer, const struct crl_entry *e, size_t n,
 		    int64_t number, int64_t this_update, int64_t next_update,
 		    X509_CRL **out);
 /* RFC 5280 reason names ("keyCompromise", ...) <-> codes. */
+/*
+ * Add Microsoft's Next CRL Publish extension (1.3.6.1.4.1.311.21.4, a
+ * UTCTime, non-critical): when Windows should fetch the next CRL.  Before
+ * signing; UC_E_CRYPTO when when does not fit a UTCTime.
+ */
+int		 crl_add_next_publish(X509_CRL *crl, int64_t when);
 int		 crl_reason_parse(const char *s, int *code);
 const char	*crl_reason_name(int code);
 int		 crl_der(X509_CRL *crl, unsigned char **der, size_t *len);

@@ -15,9 +15,10 @@
 #     Set-Owa/Ecp/ActiveSyncVirtualDirectory, uploadReadAheadSize, KB5014754
 #     and the SID extension said to be missing, not present
 #   - revocation: nextUpdate, 403.13, WinHTTP proxy, certutil flush commands;
-#     Microsoft's Next CRL Publish extension (1.3.6.1.4.1.311.21.4) named
-#     only if ca/ implements it
-#   - every public/gateway/ file README names is one ca/authority/gateway.c writes
+#     Microsoft's Next CRL Publish extension (1.3.6.1.4.1.311.21.4), which
+#     ca/ implements (it_revocation checks the CRL itself)
+#   - every public/gateway/ file README names is one ca/authority/gateway.c writes;
+#     the IIS mappings are exported (userca export --all), not published
 #
 # Nothing runs on Windows here: whether the commands work is not tested.
 . "$(dirname "$0")/lib.sh"
@@ -80,12 +81,10 @@ check_grep "WinHTTP proxy shown" 'netsh winhttp show proxy' "$W"
 check_grep "WinHTTP proxy set" 'netsh winhttp set proxy' "$W"
 check_grep "CRL disk cache flush" 'certutil -urlcache crl delete' "$W"
 check_grep "chain cache resync" 'certutil -setreg chain\\ChainCacheResyncFiletime @now' "$W"
-if grep -rqF '311.21.4' "$UC_SRC/ca"; then
-	pass "ca/ implements Next CRL Publish: README may name it"
-else
-	check_nogrep "Next CRL Publish (311.21.4) not claimed: ca/ does not have it" \
-	    '311\.21\.4|Next CRL Publish' "$README"
-fi
+check_grep "ca/ implements Next CRL Publish (311.21.4)" '1\.3\.6\.1\.4\.1\.311\.21\.4' "$UC_SRC/ca/pki/crl.c"
+check_grep "README names Next CRL Publish (1.3.6.1.4.1.311.21.4)" \
+    'Next CRL Publish extension' "$W"
+check_grep "...with its OID" '1\.3\.6\.1\.4\.1\.311\.21\.4' "$W"
 
 # Only files that exist
 grep -o 'public/gateway/[A-Za-z0-9._-]*[A-Za-z0-9]' "$README" | sort -u >"$T/named"
@@ -97,7 +96,15 @@ while read -r f; do
 		bad "README names $f, which ca/authority/gateway.c does not write"
 	fi
 done <"$T/named"
-check_nogrep "no generated mapping script documented before it exists" \
-    'userca-iis-mappings\.ps1' "$W"
+# IIS mappings: exported on demand, never published
+check_nogrep "README does not send admins to public/gateway/iis-mappings.csv" \
+    'public/gateway/iis-mappings' "$README"
+check_grep "IIS mapping script exported with userca export --all --format iis-ps1" \
+    'userca export --all --format iis-ps1 --out userca-iis-mappings\.ps1' "$W"
+check_grep "IIS mapping CSV exported with userca export --all --format iis-mapping" \
+    'userca export --all --format iis-mapping' "$W"
+check_grep "the CSV's columns as export prints them" \
+    'username,account,serial,not_after,certificate' "$W"
+check_grep "Unblock-File before running the mapping script" 'Unblock-File \.\\userca-iis-mappings\.ps1' "$W"
 
 summary

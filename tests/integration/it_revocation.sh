@@ -135,6 +135,37 @@ check_grep "CRL is v2" 'Version 2 \(0x1\)' "$T/crl.txt"
 check_grep "CRL has a CRL Number" 'X509v3 CRL Number' "$T/crl.txt"
 check_grep "CRL has an AKI" 'X509v3 Authority Key Identifier' "$T/crl.txt"
 check_grep "bob's entry has reason Key Compromise" 'Key Compromise' "$T/crl.txt"
+# Microsoft's Next CRL Publish (1.3.6.1.4.1.311.21.4, issue 18 item 5): when
+# Windows fetches the next CRL.  A non-critical UTCTime, after thisUpdate and
+# before nextUpdate (3 days before it for a 7-day CRL); the root's CRL has
+# none.  The openssl verify rows above, certtool and it_gateway_nginx show that
+# verifiers that do not know it still take the CRL.
+check_grep "openssl crl -text shows Next CRL Publish (1.3.6.1.4.1.311.21.4)" '^ *1\.3\.6\.1\.4\.1\.311\.21\.4: *$' "$T/crl.txt"
+check_nogrep "...not critical" '1\.3\.6\.1\.4\.1\.311\.21\.4: critical' "$T/crl.txt"
+ncp_py='
+import sys, datetime
+from cryptography import x509
+from cryptography.x509 import ObjectIdentifier
+crl = x509.load_der_x509_crl(open(sys.argv[1], "rb").read())
+try:
+    e = crl.extensions.get_extension_for_oid(ObjectIdentifier("1.3.6.1.4.1.311.21.4"))
+except x509.ExtensionNotFound:
+    print("absent"); sys.exit(0)
+v = e.value.value
+assert not e.critical, "critical"
+assert v[0] == 0x17 and v[1] == len(v) - 2, "not a DER UTCTime: %s" % v.hex()
+t = datetime.datetime.strptime(v[2:].decode(), "%y%m%d%H%M%SZ")
+nu, lu = crl.next_update, crl.last_update
+print("ok" if lu < t < nu else "bad", round((nu - t).total_seconds() / 3600, 2))
+'
+py "$ncp_py" "$P/crl.der" >"$T/ncp.txt" 2>&1
+check_eq "Next CRL Publish: a UTCTime after thisUpdate, 72 h before nextUpdate" "$(cat "$T/ncp.txt")" "ok 72.0"
+check_grep "...and the same time in openssl crl -text's dump" \
+    "$(py 'import datetime,sys; print(datetime.datetime.strptime(sys.argv[1], "%b %d %H:%M:%S %Y GMT").replace(tzinfo=None) - datetime.timedelta(hours=72))' \
+    "$(openssl crl -in "$P/crl.pem" -noout -nextupdate | sed 's/^nextUpdate=//; s/  */ /g')" | sed 's/^20\(..\)-\(..\)-\(..\) \(..\):\(..\):\(..\)$/\1\2\3\4\5\6Z/')" \
+    "$T/crl.txt"
+py "$ncp_py" "$P/root.crl" >"$T/ncp-root.txt" 2>&1
+check_eq "root.crl (the root's CRL) has no Next CRL Publish" "$(cat "$T/ncp-root.txt")" "absent"
 crl_py='
 import sys, datetime
 from cryptography import x509
