@@ -1,7 +1,7 @@
 /*
  * publish.c: public/, what gateways fetch: ca-bundle.pem, ca.crt,
- * crl.der, crl.pem, root.crl and ca.json, each replaced atomically; then
- * the gateway kit (gateway.c).
+ * crl.der, crl.pem, root.crl, ca.json and audit-checkpoint.json, each
+ * replaced atomically; then the gateway kit (gateway.c).
  */
 #include <sys/stat.h>
 
@@ -163,7 +163,7 @@ publish_files(struct authority *a)
 		goto out;
 	}
 	if ((rc = home_write(a->home, "public/ca.json", js, strlen(js), 0644,
-	    0)) != UC_OK)
+	    0)) != UC_OK || (rc = auditlog_publish(a)) != UC_OK)
 		goto out;
 	rc = gateway_write(a);
 out:

@@ -58,5 +58,6 @@ int	cmd_export(int, char **);
 int	cmd_batch(int, char **);
 int	cmd_token(int, char **);
 int	cmd_issue_server(int, char **);
+int	cmd_log(int, char **);
 
 #endif /* UC_CLI_H */

@@ -402,6 +402,7 @@ static const struct cmd {
 	{ "publish", cmd_publish, "write public/: CA bundle, CRLs, ca.json" },
 	{ "list", cmd_list, "list certificates" },
 	{ "export", cmd_export, "export a certificate (pem, der, iis-mapping)" },
+	{ "log", cmd_log, "the audit log; --verify checks its hash chain" },
 };
 
 static int

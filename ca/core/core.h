@@ -31,6 +31,13 @@ double		 uc_mono(void);
 /* Unix seconds to "2026-11-22T00:00:00Z" into buf (at least 21 bytes). */
 void		 uc_time_iso(int64_t t, char *buf, size_t len);
 
+/* ---- digest.c ------------------------------------------------------------ */
+
+#define UC_SHA256_LEN	32
+/* SHA-256 of buf into out (UC_E_CRYPTO if libcrypto fails). */
+int		 uc_sha256(const void *buf, size_t len,
+		    unsigned char out[UC_SHA256_LEN]);
+
 /* ---- version.c ----------------------------------------------------------- */
 
 /* "0.1.0": the project VERSION in CMakeLists.txt; static storage. */

@@ -139,6 +139,67 @@ signer_sign_req(struct signer *s, X509_REQ *req)
 }
 
 int
+signer_sign_data(struct signer *s, const void *data, size_t len,
+    unsigned char **sig, size_t *siglen)
+{
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char *buf = NULL;
+	size_t n = 0;
+	int rc = UC_E_CRYPTO;
+
+	*sig = NULL;
+	*siglen = 0;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(ctx, NULL, sign_md(s->key), NULL, s->key) <= 0 ||
+	    EVP_DigestSign(ctx, NULL, &n, data, len) <= 0) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "signing a checkpoint");
+		goto out;
+	}
+	if ((buf = malloc(n)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (EVP_DigestSign(ctx, buf, &n, data, len) <= 0) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "signing a checkpoint");
+		goto out;
+	}
+	*sig = buf;
+	*siglen = n;
+	buf = NULL;	/* now owned by the caller */
+	rc = UC_OK;
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+pki_verify_data(X509 *cert, const void *data, size_t len,
+    const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = NULL;
+	EVP_PKEY *pub;
+	int rc = UC_E_CRYPTO, v;
+
+	if ((pub = X509_get0_pubkey(cert)) == NULL)
+		return uc_seterr_ssl(UC_E_INVALID, "CA certificate without a "
+		    "usable public key");
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(ctx, NULL, sign_md(pub), NULL, pub) <= 0) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "checking a signature");
+		goto out;
+	}
+	/* 1 good, 0 bad, < 0 malformed: both of the latter are "does not". */
+	v = EVP_DigestVerify(ctx, sig, siglen, data, len);
+	ERR_clear_error();
+	rc = v == 1 ? UC_OK : uc_seterr(UC_E_SIGNATURE, "the signature does "
+	    "not verify with the CA certificate");
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
 signer_sign_ocsp(struct signer *s, OCSP_BASICRESP *bs, STACK_OF(X509) *certs)
 {
 	if (s->cert == NULL)
