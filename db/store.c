@@ -7,7 +7,9 @@
 
 #include <sqlite3.h>
 
+#include "core.h"
 #include "store.h"
+#include "ucbuf.h"
 
 extern const char *const store_migrations[];
 extern const int store_nmigrations;
@@ -144,6 +146,8 @@ out:
 	return rc;
 }
 
+static int	audit_chain_existing(struct store *);
+
 /* Apply the embedded migrations this database has not seen yet. */
 static int
 migrate(struct store *st)
@@ -162,6 +166,10 @@ migrate(struct store *st)
 	}
 	for (i = v; i < store_nmigrations; i++) {
 		if ((rc = exec(st, store_migrations[i], "migration")) != UC_OK)
+			goto fail;
+		/* Step 3 is 0003_audit_chain (schema.sql is step 1): SQL cannot
+		 * hash the rows written before it. */
+		if (i + 1 == 3 && (rc = audit_chain_existing(st)) != UC_OK)
 			goto fail;
 		/* style-ok: PRAGMA takes no bound parameters; the value is our int. */
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
@@ -1150,22 +1158,328 @@ store_cert_count_revoked(struct store *st, const char *issuer_ski, long *n)
 	return rc;
 }
 
+/* ---- the audit chain (migration 0003) ------------------------------------ */
+
+/* One field: 0 for NULL, else 1, a 4-byte big-endian length and the bytes. */
+static int
+chain_field(struct ucbuf *b, const char *v)
+{
+	unsigned char hdr[5];
+	size_t n = v != NULL ? strlen(v) : 0;
+
+	if (n > 0xffffffffUL)
+		return uc_seterr(UC_E_INVALID, "audit field too long");
+	hdr[0] = v != NULL;
+	hdr[1] = (unsigned char)(n >> 24);
+	hdr[2] = (unsigned char)(n >> 16);
+	hdr[3] = (unsigned char)(n >> 8);
+	hdr[4] = (unsigned char)n;
+	(void)ucbuf_add(b, hdr, v != NULL ? sizeof(hdr) : 1);
+	if (n > 0)
+		(void)ucbuf_add(b, v, n);
+	return b->err;	/* the first failure sticks */
+}
+
+int
+store_audit_hash(int64_t id, int64_t at, const char *actor,
+    const char *action, const char *subject, const char *detail,
+    const char *prev_hash, char out[STORE_HASH_HEX])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[UC_SHA256_LEN];
+	char ids[24], ats[24];
+	struct ucbuf b;
+	size_t i;
+	int rc;
+
+	ucbuf_init(&b, 0, 0);
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	snprintf(ats, sizeof(ats), "%lld", (long long)at);
+	if ((rc = chain_field(&b, "userca-audit-v1")) != UC_OK ||
+	    (rc = chain_field(&b, ids)) != UC_OK ||
+	    (rc = chain_field(&b, ats)) != UC_OK ||
+	    (rc = chain_field(&b, actor)) != UC_OK ||
+	    (rc = chain_field(&b, action)) != UC_OK ||
+	    (rc = chain_field(&b, subject)) != UC_OK ||
+	    (rc = chain_field(&b, detail)) != UC_OK ||
+	    (rc = chain_field(&b, prev_hash)) != UC_OK ||
+	    (rc = uc_sha256(ucbuf_str(&b), ucbuf_len(&b), md)) != UC_OK)
+		goto out;
+	for (i = 0; i < sizeof(md); i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[2 * sizeof(md)] = '\0';
+out:
+	ucbuf_free(&b);
+	return rc;
+}
+
+/* The newest row's id and hash (0 and NULL prev when the log is empty). */
+static int
+audit_last(struct store *st, int64_t *id, char hash[STORE_HASH_HEX],
+    int *has_hash)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *h;
+	int rc = UC_OK, step;
+
+	*id = 0;
+	*has_hash = 0;
+	if ((rc = prepare(st, "SELECT id, hash FROM audit ORDER BY id DESC "
+	    "LIMIT 1", &s)) != UC_OK)
+		return rc;
+	if ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		if ((h = sqlite3_column_text(s, 1)) != NULL &&
+		    strlen((const char *)h) == STORE_HASH_HEX - 1) {
+			memcpy(hash, h, STORE_HASH_HEX);
+			*has_hash = 1;
+		}
+	} else if (step != SQLITE_DONE)
+		rc = dberr(st, "audit head");
+	release(st, s);
+	return rc;
+}
+
+static int
+audit_insert(struct store *st, int64_t id, int64_t at, const char *actor,
+    const char *action, const char *subject, const char *detail,
+    const char *prev)
+{
+	sqlite3_stmt *s = NULL;
+	char hash[STORE_HASH_HEX];
+	int rc;
+
+	if ((rc = store_audit_hash(id, at, actor, action, subject, detail,
+	    prev, hash)) != UC_OK)
+		return rc;
+	if ((rc = prepare(st, "INSERT INTO audit (id, at, actor, action, "
+	    "subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8)", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	bind_text(s, 3, actor);
+	bind_text(s, 4, action);
+	bind_text(s, 5, subject);
+	bind_text(s, 6, detail);
+	bind_text(s, 7, prev);
+	bind_text(s, 8, hash);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "audit");
+	release(st, s);
+	return rc;
+}
+
 int
 store_audit(struct store *st, int64_t at, const char *actor,
     const char *action, const char *subject, const char *detail)
 {
+	char prev[STORE_HASH_HEX];
+	int64_t id;
+	int rc, has, own = !store_in_transaction(st);
+
+	/*
+	 * Reading the head and appending must be one write transaction
+	 * (BEGIN IMMEDIATE holds the write lock), or the CLI and the
+	 * daemon could both chain onto the same row.
+	 */
+	if (own && (rc = store_begin(st)) != UC_OK)
+		return rc;
+	if ((rc = audit_last(st, &id, prev, &has)) != UC_OK ||
+	    (rc = audit_insert(st, id + 1, at, actor, action, subject, detail,
+	    has ? prev : NULL)) != UC_OK) {
+		if (own)
+			store_rollback(st);
+		return rc;
+	}
+	return own ? store_commit(st) : UC_OK;
+}
+
+/* Migration 0003: chain the rows written before it, oldest first. */
+static int
+audit_chain_existing(struct store *st)
+{
+	sqlite3_stmt *s = NULL, *u = NULL;
+	char prev[STORE_HASH_HEX], hash[STORE_HASH_HEX];
+	int rc = UC_OK, step, has = 0;
+
+	if ((rc = prepare(st, "SELECT id, at, actor, action, subject, detail "
+	    "FROM audit ORDER BY id", &s)) != UC_OK ||
+	    (rc = prepare(st, "UPDATE audit SET prev_hash = ?2, hash = ?3 "
+	    "WHERE id = ?1", &u)) != UC_OK)
+		goto out;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = store_audit_hash(sqlite3_column_int64(s, 0),
+		    sqlite3_column_int64(s, 1),
+		    (const char *)sqlite3_column_text(s, 2),
+		    (const char *)sqlite3_column_text(s, 3),
+		    (const char *)sqlite3_column_text(s, 4),
+		    (const char *)sqlite3_column_text(s, 5),
+		    has ? prev : NULL, hash)) != UC_OK)
+			goto out;
+		sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
+		bind_text(u, 2, has ? prev : NULL);
+		bind_text(u, 3, hash);
+		if (sqlite3_step(u) != SQLITE_DONE) {
+			rc = dberr(st, "audit chain");
+			goto out;
+		}
+		sqlite3_reset(u);
+		memcpy(prev, hash, sizeof(prev));
+		has = 1;
+	}
+	if (step != SQLITE_DONE) {
+		rc = dberr(st, "audit chain");
+		goto out;
+	}
+	release(st, u);
+	release(st, s);
+	u = s = NULL;
+	/*
+	 * Mark where the chain starts: from here on every CRL signing has
+	 * a signed checkpoint, so their absence is itself a finding.
+	 */
+	rc = store_audit(st, uc_now(), "userca", "audit-chain", NULL,
+	    "the log is a hash chain from here (migration 0003)");
+out:
+	release(st, u);
+	release(st, s);
+	return rc;
+}
+
+void
+store_audit_filter_init(struct store_audit_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+}
+
+int
+store_audit_list(struct store *st, const struct store_audit_filter *f,
+    int (*cb)(const struct store_audit_row *, void *), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_audit_row r;
+	int rc = UC_OK, step;
+
+	/*
+	 * A user's rows: those naming the user, and those naming one of
+	 * the user's certificates by serial.
+	 */
+	if ((rc = prepare(st, "SELECT id, at, actor, action, subject, detail, "
+	    "prev_hash, hash FROM audit WHERE at >= ?2 AND (?1 IS NULL OR "
+	    "subject = ?1 OR subject IN (SELECT c.serial FROM certificates c "
+	    "JOIN users u ON u.id = c.user_id WHERE u.username = ?1)) "
+	    "ORDER BY id", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, f != NULL ? f->username : NULL);
+	sqlite3_bind_int64(s, 2, f != NULL ? f->since : INT64_MIN);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&r, 0, sizeof(r));
+		r.id = sqlite3_column_int64(s, 0);
+		r.at = sqlite3_column_int64(s, 1);
+		r.actor = (const char *)sqlite3_column_text(s, 2);
+		r.action = (const char *)sqlite3_column_text(s, 3);
+		r.subject = (const char *)sqlite3_column_text(s, 4);
+		r.detail = (const char *)sqlite3_column_text(s, 5);
+		r.prev_hash = (const char *)sqlite3_column_text(s, 6);
+		r.hash = (const char *)sqlite3_column_text(s, 7);
+		if ((rc = cb(&r, arg)) != 0)
+			goto out;
+	}
+	rc = step == SQLITE_DONE ? UC_OK : dberr(st, "audit list");
+out:
+	release(st, s);
+	return rc;
+}
+
+int
+store_audit_head(struct store *st, int64_t *rows, int64_t *head_id,
+    char head_hash[STORE_HASH_HEX])
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *h;
+	int rc;
+
+	if ((rc = prepare(st, "SELECT (SELECT count(*) FROM audit), id, hash "
+	    "FROM audit ORDER BY id DESC LIMIT 1", &s)) != UC_OK)
+		return rc;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		rc = uc_seterr(UC_E_NOTFOUND, "the audit log is empty");
+		goto out;
+	}
+	*rows = sqlite3_column_int64(s, 0);
+	*head_id = sqlite3_column_int64(s, 1);
+	if ((h = sqlite3_column_text(s, 2)) == NULL ||
+	    strlen((const char *)h) != STORE_HASH_HEX - 1) {
+		rc = uc_seterr(UC_E_STATE, "audit row %lld has no hash",
+		    (long long)*head_id);
+		goto out;
+	}
+	memcpy(head_hash, h, STORE_HASH_HEX);
+	rc = UC_OK;
+out:
+	release(st, s);
+	return rc;
+}
+
+int
+store_checkpoint_insert(struct store *st, const struct store_checkpoint *c)
+{
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = prepare(st, "INSERT INTO audit (at, actor, action, subject, "
-	    "detail) VALUES (?1, ?2, ?3, ?4, ?5)", &s)) != UC_OK)
+	if ((rc = prepare(st, "INSERT INTO audit_checkpoints (at, issuer_ski, "
+	    "crl_number, rows, head_id, head_hash, signature) VALUES (?1, ?2, "
+	    "?3, ?4, ?5, ?6, ?7)", &s)) != UC_OK)
 		return rc;
-	sqlite3_bind_int64(s, 1, at);
-	bind_text(s, 2, actor);
-	bind_text(s, 3, action);
-	bind_text(s, 4, subject);
-	bind_text(s, 5, detail);
-	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "audit");
+	sqlite3_bind_int64(s, 1, c->at);
+	bind_text(s, 2, c->issuer_ski);
+	sqlite3_bind_int64(s, 3, c->crl_number);
+	sqlite3_bind_int64(s, 4, c->rows);
+	sqlite3_bind_int64(s, 5, c->head_id);
+	bind_text(s, 6, c->head_hash);
+	sqlite3_bind_blob(s, 7, c->sig, (int)c->siglen, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK :
+	    dberr(st, "audit checkpoint");
+	release(st, s);
+	return rc;
+}
+
+int
+store_checkpoint_list(struct store *st, int newest_only,
+    int (*cb)(const struct store_checkpoint *, void *), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_checkpoint c;
+	int rc = UC_OK, step;
+
+	if ((rc = prepare(st, "SELECT id, at, issuer_ski, crl_number, rows, "
+	    "head_id, head_hash, signature FROM audit_checkpoints "
+	    "ORDER BY id DESC LIMIT ?1", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, newest_only ? 1 : -1);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof(c));
+		c.id = sqlite3_column_int64(s, 0);
+		c.at = sqlite3_column_int64(s, 1);
+		c.issuer_ski = (const char *)sqlite3_column_text(s, 2);
+		c.crl_number = sqlite3_column_int64(s, 3);
+		c.rows = sqlite3_column_int64(s, 4);
+		c.head_id = sqlite3_column_int64(s, 5);
+		c.head_hash = (const char *)sqlite3_column_text(s, 6);
+		c.sig = sqlite3_column_blob(s, 7);
+		c.siglen = (size_t)sqlite3_column_bytes(s, 7);
+		if (c.issuer_ski == NULL || c.head_hash == NULL) {
+			rc = uc_seterr(UC_E_STATE, "audit checkpoint %lld is "
+			    "incomplete", (long long)c.id);
+			goto out;
+		}
+		if ((rc = cb(&c, arg)) != 0)
+			goto out;
+	}
+	rc = step == SQLITE_DONE ? UC_OK : dberr(st, "audit checkpoints");
+out:
 	release(st, s);
 	return rc;
 }

@@ -255,8 +255,66 @@ struct store_mapping {
 int	store_mapping_list(struct store *, int64_t now,
 	    int (*cb)(const struct store_mapping *, void *), void *arg);
 
-/* Append to the audit table.  subject and detail may be NULL. */
+/*
+ * Append to the audit log.  subject and detail may be NULL.  The row is
+ * chained: it records the previous row's hash (prev_hash) and its own,
+ * store_audit_hash() of its fields, in the caller's transaction or, when
+ * there is none, in one of its own (the write lock orders writers).
+ */
 int	store_audit(struct store *, int64_t at, const char *actor,
 	    const char *action, const char *subject, const char *detail);
+
+#define STORE_HASH_HEX	65	/* 64 lower-case hex digits and a NUL */
+/*
+ * A row's hash: SHA-256 over "userca-audit-v1", id, at (decimal), actor,
+ * action, subject, detail and prev_hash, each field encoded as one byte
+ * (0: NULL, 1: present), then, if present, a 4-byte big-endian length
+ * and the bytes.  out gets lower-case hex.
+ */
+int	store_audit_hash(int64_t id, int64_t at, const char *actor,
+	    const char *action, const char *subject, const char *detail,
+	    const char *prev_hash, char out[STORE_HASH_HEX]);
+
+/* An audit row as store_audit_list() hands it: strings borrowed. */
+struct store_audit_row {
+	int64_t		 id;
+	int64_t		 at;
+	const char	*actor;
+	const char	*action;
+	const char	*subject;	/* each of these may be NULL */
+	const char	*detail;
+	const char	*prev_hash;
+	const char	*hash;
+};
+struct store_audit_filter {
+	const char	*username;	/* NULL: all; else rows naming the
+					 * user or one of its serials */
+	int64_t		 since;		/* at >= since */
+};
+void	store_audit_filter_init(struct store_audit_filter *);
+/* cb per row (f may be NULL: all), by id; non-zero from cb stops. */
+int	store_audit_list(struct store *, const struct store_audit_filter *f,
+	    int (*cb)(const struct store_audit_row *, void *), void *arg);
+/* How many rows, and the newest one's id and hash (UC_E_NOTFOUND: none). */
+int	store_audit_head(struct store *, int64_t *rows, int64_t *head_id,
+	    char head_hash[STORE_HASH_HEX]);
+
+/* A signed anchor of the log (audit_checkpoints); borrowed when listed. */
+struct store_checkpoint {
+	int64_t			 id;
+	int64_t			 at;
+	const char		*issuer_ski;	/* the CA that signed */
+	int64_t			 crl_number;	/* the CRL signed with it */
+	int64_t			 rows;		/* rows in the log then */
+	int64_t			 head_id;
+	const char		*head_hash;
+	const unsigned char	*sig;
+	size_t			 siglen;
+};
+int	store_checkpoint_insert(struct store *,
+	    const struct store_checkpoint *);
+/* cb per checkpoint, newest first (only the newest with newest_only). */
+int	store_checkpoint_list(struct store *, int newest_only,
+	    int (*cb)(const struct store_checkpoint *, void *), void *arg);
 
 #endif /* UC_STORE_H */

@@ -385,6 +385,49 @@ int	authority_intermediate_request(const struct init_opts *o,
 int	authority_intermediate_install(const char *home,
 	    const unsigned char *ca, size_t calen,
 	    const unsigned char *root, size_t rootlen);
+/* ---- the audit log (auditlog.c) ------------------------------------------ */
+
+/* A row as authority_log_list() hands it: strings borrowed for the call. */
+struct authority_log_row {
+	int64_t		 id;
+	int64_t		 at;
+	const char	*actor;
+	const char	*action;
+	const char	*subject;	/* may be NULL */
+	const char	*detail;	/* may be NULL */
+	const char	*prev_hash;	/* NULL for the first row */
+	const char	*hash;
+};
+/*
+ * cb per audit row, oldest first: all (username NULL) or those naming
+ * the user or one of the user's serials, written at or after since.  A
+ * non-zero return from cb stops the walk and is returned.
+ */
+int	authority_log_list(struct authority *, const char *username,
+	    int64_t since, int (*cb)(const struct authority_log_row *, void *),
+	    void *arg);
+
+struct authority_log_report {
+	int64_t		 rows;		/* rows in the log */
+	int64_t		 problems;	/* each one told to problem() */
+	int64_t		 checkpoints;	/* signed checkpoints checked */
+	int64_t		 anchored;	/* rows covered by the newest good one */
+	char		 head_hash[65];
+};
+/*
+ * Check the log: each row's hash against its contents, each row's
+ * prev_hash against the row before it, no missing ids, then every signed
+ * checkpoint (the table's, and checkpoint_file or, when NULL,
+ * public/audit-checkpoint.json if present): its signature with the CA
+ * certificate, and that the chain's first rows reproduce its head hash
+ * (a truncated or recomputed chain does not).  Each finding goes to
+ * problem(row id or 0, message); UC_OK when the check ran, whatever it
+ * found (rep->problems says), else an error.
+ */
+int	authority_log_verify(struct authority *, const char *checkpoint_file,
+	    void (*problem)(int64_t id, const char *msg, void *), void *arg,
+	    struct authority_log_report *rep);
+
 /* Install a root CRL signed offline (checked against the root). */
 int	authority_import_root_crl(struct authority *,
 	    const unsigned char *crl, size_t len);

@@ -111,6 +111,13 @@ int	records_cert_insert(struct store *st, X509 *x, X509 *issuer,
 /* records.c: a store row's strings moved into u (su is left empty). */
 void	records_user_take(struct store_user *su, struct authority_user *u);
 
+/* auditlog.c: a checkpoint of the log as it stands, signed by sig, in the
+ * caller's transaction (after the CRL's audit row); public/
+ * audit-checkpoint.json from the newest one (publish.c calls it). */
+int	auditlog_checkpoint(struct authority *a, struct signer *sig,
+	    int64_t at, const char *issuer_ski, int64_t crl_number);
+int	auditlog_publish(struct authority *a);
+
 /* crls.c: sign, record and commit the next CRL of the CA behind sig (the
  * root's with crls_sign_root); crls_sign_at for a given window. */
 int	crls_sign(struct authority *a, struct signer *sig, int days);

@@ -162,7 +162,8 @@ crls_sign_at(struct authority *a, struct signer *sig, int64_t this_update,
 	    (rc = crl_der(crl, &der, &derlen)) != UC_OK ||
 	    (rc = store_crl_insert(a->st, ski, number, this_update,
 	    next_update, der, derlen)) != UC_OK ||
-	    (rc = store_audit(a->st, now, a->actor, "crl", ski, NULL)) != UC_OK)
+	    (rc = store_audit(a->st, now, a->actor, "crl", ski, NULL)) != UC_OK ||
+	    (rc = auditlog_checkpoint(a, sig, now, ski, number)) != UC_OK)
 		goto fail;
 	if ((!own || (rc = store_commit(a->st)) == UC_OK) && pem != NULL)
 		rc = crl_to_pem(crl, pem, pemlen);

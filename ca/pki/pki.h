@@ -226,6 +226,18 @@ EVP_PKEY	*signer_pubkey(const struct signer *);
 int		 signer_sign_cert(struct signer *, X509 *x);
 int		 signer_sign_crl(struct signer *, X509_CRL *crl);
 int		 signer_sign_req(struct signer *, X509_REQ *req);
+/*
+ * Sign the bytes data (an audit checkpoint) with the CA key: SHA-256
+ * with RSA PKCS#1 v1.5 or ECDSA, or Ed25519.  *sig is new (caller frees).
+ */
+int		 signer_sign_data(struct signer *, const void *data,
+		    size_t len, unsigned char **sig, size_t *siglen);
+/*
+ * Check sig over data with cert's public key, as signer_sign_data()
+ * made it: UC_OK, or UC_E_SIGNATURE when it does not verify.
+ */
+int		 pki_verify_data(X509 *cert, const void *data, size_t len,
+		    const unsigned char *sig, size_t siglen);
 /* Store the key at path (exclusive, 0600), encrypted if pass != NULL. */
 int		 signer_save_key(struct signer *, const char *path,
 		    const char *pass);

@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 
+#include "core.h"
 #include "store.h"
 
 /* Embedded by db/embed.cmake: one entry per schema step. */
@@ -812,14 +813,54 @@ test_store_audit(void **state)
 	    NULL), UC_OK);
 	assert_int_equal(store_audit(f->st, NOW + 1, "enrolld", "issue", NULL,
 	    "method=p12"), UC_OK);
+	/* Row 1 marks where the chain starts (migration 0003). */
 	v = query_text(f->path, "SELECT count(*) FROM audit");
-	assert_string_equal(v, "2");
+	assert_string_equal(v, "3");
+	free(v);
+	v = query_text(f->path, "SELECT action FROM audit WHERE id = 1");
+	assert_string_equal(v, "audit-chain");
 	free(v);
 	v = query_text(f->path, "SELECT actor || '/' || action || '/' || "
 	    "coalesce(subject, '-') || '/' || coalesce(detail, '-') "
 	    "FROM audit ORDER BY id DESC LIMIT 1");
 	assert_string_equal(v, "enrolld/issue/-/method=p12");
 	free(v);
+}
+
+/* Each row holds the previous row's hash and its own, as documented. */
+static void
+test_store_audit_chain(void **state)
+{
+	struct fixture *f = *state;
+	char h[STORE_HASH_HEX], *v, *prev;
+
+	assert_int_equal(store_audit(f->st, NOW, "cli", "revoke", "0A1B",
+	    NULL), UC_OK);
+	prev = query_text(f->path, "SELECT hash FROM audit WHERE id = 1");
+	v = query_text(f->path, "SELECT prev_hash FROM audit WHERE id = 2");
+	assert_string_equal(v, prev);
+	free(v);
+	assert_int_equal(store_audit_hash(2, NOW, "cli", "revoke", "0A1B",
+	    NULL, prev, h), UC_OK);
+	v = query_text(f->path, "SELECT hash FROM audit WHERE id = 2");
+	assert_string_equal(v, h);
+	free(v);
+	/* NULL and "" differ, and so do fields split differently. */
+	assert_int_equal(store_audit_hash(2, NOW, "cli", "revoke", "0A1B",
+	    "", prev, h), UC_OK);
+	v = query_text(f->path, "SELECT hash FROM audit WHERE id = 2");
+	assert_string_not_equal(v, h);
+	free(v);
+	assert_int_equal(store_audit_hash(2, NOW, "cli", "revoke0", "A1B",
+	    NULL, prev, h), UC_OK);
+	v = query_text(f->path, "SELECT hash FROM audit WHERE id = 2");
+	assert_string_not_equal(v, h);
+	free(v);
+	/* The empty string's digest, hashed apart from the store. */
+	assert_int_equal(uc_sha256("", 0, (unsigned char *)h), UC_OK);
+	assert_int_equal((unsigned char)h[0], 0xe3);
+	assert_int_equal((unsigned char)h[31], 0x55);
+	free(prev);
 }
 
 int
@@ -845,6 +886,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_transactions, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_audit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_audit_chain, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_revoked_indexed,
 		    setup, teardown),
