@@ -302,6 +302,8 @@ struct run {
 	long			 done;		/* rows handled in pass 2 */
 	int			 finished;	/* journal ends with "E" */
 	struct uset		 listed;	/* manifest rows, by serial/URL */
+	struct usercsv_opts	 copts;		/* how the CSV is written */
+	struct usercsv_map	*cmap;
 	int			 need_crl;
 	char			 runid[65];
 	int64_t			 now;
@@ -678,34 +680,107 @@ drain(struct run *r, long min)
 
 /* ---- CSV callbacks ---------------------------------------------------------------- */
 
+/* 1 if a and b (either may be NULL) name the same address. */
 static int
-already_done(struct run *r, const char *username, int *skip)
+same_name(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcasecmp(a, b) == 0;
+}
+
+/*
+ * What of the row's email and UPN none of the user's valid certificates
+ * carries: 0, or 1 (email) | 2 (UPN) for the newest.  Columns the row
+ * leaves blank are not compared.
+ */
+static int
+row_changed(struct run *r, const struct identity *id, char **serials,
+    size_t n, int *what)
+{
+	struct store_cert c;
+	X509 *x = NULL;
+	char *email = NULL, *upn = NULL;
+	size_t i;
+	int rc = UC_OK, diff;
+
+	*what = 0;
+	if (id->email == NULL && id->upn == NULL)
+		return UC_OK;
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&r->a->mu);
+		rc = store_cert_get(r->a->st, serials[i], &c);
+		pthread_mutex_unlock(&r->a->mu);
+		if (rc != UC_OK)
+			return rc;
+		rc = cert_parse(c.der, c.derlen, &x);
+		store_cert_clear(&c);
+		if (rc != UC_OK || (rc = cert_san_identity(x, &email, &upn)) !=
+		    UC_OK)
+			return uc_errprefix(rc, serials[i]);
+		diff = (id->email != NULL && !same_name(id->email, email)) |
+		    (id->upn != NULL && !same_name(id->upn, upn)) << 1;
+		X509_free(x);
+		x = NULL;
+		free(email);
+		free(upn);
+		if (diff == 0) {
+			*what = 0;
+			return UC_OK;
+		}
+		if (*what == 0)
+			*what = diff;
+	}
+	return UC_OK;
+}
+
+/*
+ * *skip: the user has what the run would make.  *changed (1 email, 2 UPN)
+ * when it is a certificate that no longer says what the row does.
+ */
+static int
+already_done(struct run *r, const struct identity *id, int *skip,
+    int *changed)
 {
 	char **serials = NULL;
 	size_t n = 0, i;
 	int rc, pending = 0;
 
-	*skip = 0;
+	*skip = *changed = 0;
 	pthread_mutex_lock(&r->a->mu);
-	rc = store_user_valid_serials(r->a->st, username, r->now, &serials,
-	    &n);
+	rc = store_user_valid_serials(r->a->st, id->username, r->now,
+	    &serials, &n);
 	if (rc == UC_OK && r->o->tokens)
-		rc = store_user_pending_token(r->a->st, username, r->now,
+		rc = store_user_pending_token(r->a->st, id->username, r->now,
 		    &pending);
 	pthread_mutex_unlock(&r->a->mu);
+	if (rc != UC_OK)
+		goto out;
+	/* Made by the run this one resumes: never again, even with reissue. */
+	if (uset_get(&r->resumed, uhash(id->username), 0) != 0) {
+		*skip = 1;
+		goto out;
+	}
+	if (!r->o->reissue && (n > 0 || pending)) {
+		*skip = 1;
+		if (n > 0)
+			rc = row_changed(r, id, serials, n, changed);
+	}
+out:
 	for (i = 0; i < n; i++)
 		free(serials[i]);
 	free(serials);
-	if (rc != UC_OK)
-		return rc;
-	/* Made by the run this one resumes: never again, even with reissue. */
-	if (uset_get(&r->resumed, uhash(username), 0) != 0) {
-		*skip = 1;
-		return UC_OK;
-	}
-	if (!r->o->reissue && (n > 0 || pending))
-		*skip = 1;
-	return UC_OK;
+	return rc;
+}
+
+/* Report a user skipped although the row says something new. */
+static void
+report_changed(struct run *r, const struct user_row *row, int changed)
+{
+	report(r, row->line, "%s: %s differ%s from the issued certificate; "
+	    "use --reissue", row->id.username, changed == 3 ? "email and upn" :
+	    changed == 1 ? "email" : "upn", changed == 3 ? "" : "s");
+	r->st->changed++;
 }
 
 static void
@@ -715,7 +790,7 @@ on_row(const struct user_row *row, void *arg)
 	struct job *j;
 	uint64_t h;
 	long first;
-	int skip, rc;
+	int skip, changed, rc;
 
 	if (r->fatal != UC_OK)
 		return;
@@ -733,12 +808,14 @@ on_row(const struct user_row *row, void *arg)
 			return;
 		}
 		if (r->o->dry_run) {
-			if ((rc = already_done(r, row->id.username, &skip)) !=
+			if ((rc = already_done(r, &row->id, &skip, &changed)) !=
 			    UC_OK) {
 				r->fatal = rc;
 				return;
 			}
-			if (skip)
+			if (changed)
+				report_changed(r, row, changed);
+			else if (skip)
 				r->st->skipped++;
 			else
 				r->st->issued++;	/* would issue */
@@ -748,12 +825,15 @@ on_row(const struct user_row *row, void *arg)
 	/* pass 2: only each username's first row; errors were reported. */
 	if (uset_get(&r->seen, h, 0) != row->line)
 		return;
-	if ((rc = already_done(r, row->id.username, &skip)) != UC_OK) {
+	if ((rc = already_done(r, &row->id, &skip, &changed)) != UC_OK) {
 		r->fatal = rc;
 		return;
 	}
+	if (changed)
+		report_changed(r, row, changed);
 	if (skip) {
-		r->st->skipped++;
+		if (!changed)
+			r->st->skipped++;
 		r->done++;
 		progress(r);
 		return;
@@ -826,7 +906,7 @@ read_pass(struct run *r)
 	if ((fd = open(r->o->csv, O_RDONLY | O_CLOEXEC)) == -1)
 		return uc_seterr(UC_E_IO, "%s: %s", r->o->csv_name,
 		    strerror(errno));
-	if ((rc = usercsv_new(on_row, on_err, r, &u)) != UC_OK)
+	if ((rc = usercsv_new_ex(&r->copts, on_row, on_err, r, &u)) != UC_OK)
 		goto out;
 	if (r->pass == 1 && ((md = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL))) {
@@ -1340,11 +1420,48 @@ fail:
 
 /* ---- entry point -------------------------------------------------------------------- */
 
+/* How o says the CSV is written; *map (may be NULL) is the caller's. */
+static int
+csv_opts(const struct batch_opts *o, struct usercsv_opts *co,
+    struct usercsv_map **map, const char **flag)
+{
+	int rc = UC_OK;
+
+	memset(co, 0, sizeof(*co));
+	*map = NULL;
+	*flag = NULL;
+	if (o->delimiter != NULL &&
+	    (rc = usercsv_delimiter_parse(o->delimiter, &co->delimiter)) !=
+	    UC_OK)
+		*flag = "--delimiter";
+	else if (o->encoding != NULL &&
+	    (rc = usercsv_encoding_parse(o->encoding, &co->encoding)) != UC_OK)
+		*flag = "--encoding";
+	else if (o->map != NULL &&
+	    (rc = usercsv_map_parse(o->map, map)) != UC_OK)
+		*flag = "--map";
+	co->map = *map;
+	return rc;
+}
+
+int
+authority_batch_check(const struct batch_opts *o, const char **flag)
+{
+	struct usercsv_opts co;
+	struct usercsv_map *map;
+	int rc;
+
+	rc = csv_opts(o, &co, &map, flag);
+	usercsv_map_free(map);
+	return rc;
+}
+
 int
 authority_batch(struct authority *a, const struct batch_opts *o,
     struct batch_stats *st)
 {
 	struct run r;
+	const char *flag;
 	int rc, i;
 
 	memset(st, 0, sizeof(*st));
@@ -1361,6 +1478,10 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	r.pool.a = a;
 	r.pool.days = o->days;
 
+	if ((rc = csv_opts(o, &r.copts, &r.cmap, &flag)) != UC_OK) {
+		rc = uc_errprefix(rc, flag);
+		goto out;
+	}
 	/* Pass 1: every problem in the file, before anything is issued. */
 	r.pass = 1;
 	if ((rc = read_pass(&r)) != UC_OK || o->dry_run)
@@ -1497,6 +1618,7 @@ out:
 	uset_free(&r.seen);
 	uset_free(&r.resumed);
 	uset_free(&r.listed);
+	usercsv_map_free(r.cmap);
 	if (r.jfd != -1)
 		close(r.jfd);
 	if (r.partfd != -1)

@@ -30,6 +30,11 @@ struct batch_opts {
 	int		 days;		/* 0: conf */
 	int		 ttl;		/* token lifetime, 0: conf */
 	int		 smime;		/* S/MIME unless the row says no */
+	/* How the CSV is written (authority_batch_check() says if valid). */
+	const char	*delimiter;	/* ",", ";", "tab", "|"; NULL: "," */
+	const char	*encoding;	/* "cp1252", "utf-8"; NULL: UTF-8 */
+	const char	*map;		/* "username=SamAccountName,..."; NULL:
+					 * the header names our columns */
 	/* Called from the calling thread only. */
 	void		(*on_error)(void *arg, long line, const char *msg);
 	void		(*on_progress)(void *arg, long done, long total);
@@ -42,7 +47,15 @@ struct batch_stats {
 	long	skipped;	/* already had a certificate / token */
 	long	failed;		/* bad rows, duplicates, issuance errors */
 	long	superseded;	/* old certificates revoked by --reissue */
+	long	changed;	/* not issued: the row's email or UPN is not
+				 * what the user's certificate carries */
 };
+
+/*
+ * UC_OK when o's delimiter, encoding and map are valid; else UC_E_INVALID
+ * with the detail, *flag naming the option ("--map", ...).
+ */
+int	authority_batch_check(const struct batch_opts *, const char **flag);
 
 /*
  * Run the batch.  UC_OK when the file was read to the end (rows may have

@@ -14,7 +14,8 @@
 enum {
 	O_HOME = 256, O_OUT, O_JOBS, O_P12FMT, O_TOKENS, O_REISSUE, O_DRY,
 	O_DAYS, O_TTL, O_PASSF, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_JSON,
-	O_HELP, O_SMIME, O_SID, O_LIST, O_CANCEL, O_ALLEXP
+	O_HELP, O_SMIME, O_SID, O_LIST, O_CANCEL, O_ALLEXP, O_DELIM, O_ENC,
+	O_MAP
 };
 
 #define TTL_HINT "a lifetime with a unit, from 1m to 366d, e.g. 72h or 7d"
@@ -66,10 +67,15 @@ parse_ttl(const char *s, int *out)
 
 #define BATCH_USAGE "batch USERS.csv --out DIR [--jobs N] " \
 	"[--p12-format modern|legacy] [--tokens] [--ttl 7d] [--reissue] " \
-	"[--dry-run] [--days N] [--smime] [--json] [--passphrase-file F] " \
-	"[--home DIR]"
+	"[--dry-run] [--days N] [--smime] [--delimiter ';'] " \
+	"[--encoding cp1252] [--map COL=Header,...] [--json] " \
+	"[--passphrase-file F] [--home DIR]"
 #define BATCH_EXAMPLES \
 	"  userca batch staff.csv --dry-run\n" \
+	"  userca batch excel.csv --delimiter ';' --encoding cp1252 --dry-run\n" \
+	"  userca batch ad.csv --out ./out --map username=SamAccountName," \
+	"upn=UserPrincipalName,\n      email=mail,name=DisplayName," \
+	"ou=Department\n" \
 	"  userca batch staff.csv --out ./out\n" \
 	"  userca batch staff.csv --out ./links --tokens --ttl 7d\n"
 
@@ -88,12 +94,16 @@ cmd_batch(int argc, char **argv)
 		{ "days", required_argument, NULL, O_DAYS },
 		{ "smime", no_argument, NULL, O_SMIME },
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
+		{ "delimiter", required_argument, NULL, O_DELIM },
+		{ "encoding", required_argument, NULL, O_ENC },
+		{ "map", required_argument, NULL, O_MAP },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct authority *a = NULL;
 	struct batch_opts o;
+	const char *flag, *bad;
 	struct batch_stats st;
 	struct ui u;
 	const char *home = NULL, *passfile = NULL, *fmt = "modern";
@@ -128,6 +138,9 @@ cmd_batch(int argc, char **argv)
 				    "days from 1 to 3650", BATCH_USAGE);
 			break;
 		case O_PASSF: passfile = optarg; break;
+		case O_DELIM: o.delimiter = optarg; break;
+		case O_ENC: o.encoding = optarg; break;
+		case O_MAP: o.map = optarg; break;
 		case O_JSON: json = 1; break;
 		case 'h':
 		case O_HELP:
@@ -143,14 +156,30 @@ cmd_batch(int argc, char **argv)
 			    "  username (required), email, name, upn, ou, "
 			    "p12_format (modern|legacy),\n"
 			    "  smime (yes|no; blank: --smime), sid (AD SID "
-			    "S-1-5-21-...)\n\n"
+			    "S-1-5-21-...)\n"
+			    "From Excel or Active Directory: UTF-16 with a byte "
+			    "order mark is converted and\nPowerShell's '#TYPE' "
+			    "first line skipped; the whole file is refused, "
+			    "naming the\noption, when it needs one of:\n"
+			    "  --delimiter ';'    fields separated by ';' (or "
+			    "tab, |)\n"
+			    "  --encoding cp1252  Windows-1252 / Latin-1 text "
+			    "(Excel's 'CSV (Comma delimited)')\n"
+			    "  --map COL=Header,...  read our columns from other "
+			    "headers; the rest are\n"
+			    "                     ignored (e.g. username="
+			    "SamAccountName,upn=UserPrincipalName,\n"
+			    "                     email=mail,name=DisplayName,"
+			    "ou=Department)\n\n"
 			    "A bad row is reported as FILE:LINE: what is wrong "
 			    "and skipped; the rest goes\non (exit status 3). "
 			    "Users who already have a valid certificate (or "
 			    "with\n--tokens a pending token) are skipped unless "
 			    "--reissue, which revokes the old\ncertificate "
 			    "(reason superseded) once the new one is "
-			    "committed.\n\n"
+			    "committed.  A user whose row\nhas another email or "
+			    "UPN than the certificate is reported ('use "
+			    "--reissue').\n\n"
 			    "Safe to re-run: a killed batch resumes where it "
 			    "stopped; nobody is issued twice.\n"
 			    "  --jobs N     worker threads (default: the number "
@@ -181,6 +210,11 @@ cmd_batch(int argc, char **argv)
 	if ((rc = p12_format_parse(fmt, &o.format)) != UC_OK)
 		return cli_badval("--p12-format", fmt, "use modern or legacy",
 		    BATCH_USAGE);
+	if (authority_batch_check(&o, &flag) != UC_OK) {
+		bad = strcmp(flag, "--map") == 0 ? o.map : strcmp(flag,
+		    "--encoding") == 0 ? o.encoding : o.delimiter;
+		return cli_badval(flag, bad, uc_errmsg(), BATCH_USAGE);
+	}
 	o.csv = o.csv_name = argv[optind];
 	u.csv = o.csv;
 	u.tty = isatty(STDERR_FILENO);
@@ -200,7 +234,7 @@ cmd_batch(int argc, char **argv)
 		fputs("\r\033[K", stderr);
 	if (rc != UC_OK) {
 		ex = cli_fail(rc, "batch");
-		if (st.issued > 0)
+		if (st.issued > 0 && !o.dry_run)
 			fprintf(stderr, "userca: batch: so far: %ld issued, "
 			    "%ld skipped, %ld failed; re-run the same command "
 			    "to resume\n", st.issued, st.skipped, st.failed);
@@ -208,11 +242,11 @@ cmd_batch(int argc, char **argv)
 	}
 	if (json)
 		cli_json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, "
-		    "s:f, s:s*}", "csv", o.csv, "dry_run", o.dry_run,
+		    "s:i, s:f, s:s*}", "csv", o.csv, "dry_run", o.dry_run,
 		    "rows", (int)st.rows, "issued", (int)st.issued, "skipped",
 		    (int)st.skipped, "failed", (int)st.failed, "superseded",
-		    (int)st.superseded, "seconds", secs, "manifest",
-		    o.dry_run ? NULL : o.out));
+		    (int)st.superseded, "changed", (int)st.changed, "seconds",
+		    secs, "manifest", o.dry_run ? NULL : o.out));
 	else if (o.dry_run)
 		printf("%s: %ld rows: %ld would be issued, %ld skipped "
 		    "(already issued), %ld with errors\n", o.csv, st.rows,
@@ -223,7 +257,11 @@ cmd_batch(int argc, char **argv)
 		    "users/s; manifest: %s/manifest.csv\n", o.csv, st.rows,
 		    st.issued, st.skipped, st.failed, st.superseded, secs,
 		    secs > 0 ? st.issued / secs : 0.0, o.out);
-	ex = st.failed > 0 ? 3 : 0;
+	if (st.changed > 0 && !json)
+		printf("%ld user%s not issued: the CSV changed since the "
+		    "certificate was issued (use --reissue)\n", st.changed,
+		    st.changed == 1 ? "" : "s");
+	ex = st.failed > 0 || st.changed > 0 ? 3 : 0;
 out:
 	authority_free(a);
 	return ex;

@@ -640,6 +640,64 @@ cert_subject(X509 *x)
 	return s;
 }
 
+/* A copy of an ASN.1 string that must hold text: no NUL inside. */
+static int
+san_text(const ASN1_STRING *as, char **out)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(as);
+	int n = ASN1_STRING_length(as);
+
+	if (n < 0 || (n > 0 && memchr(d, '\0', (size_t)n) != NULL))
+		return uc_seterr(UC_E_INVALID, "a SAN name holds a NUL byte");
+	free(*out);
+	if ((*out = malloc((size_t)n + 1)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	memcpy(*out, d, (size_t)n);
+	(*out)[n] = '\0';
+	return UC_OK;
+}
+
+int
+cert_san_identity(X509 *x, char **email, char **upn)
+{
+	GENERAL_NAMES *gens = NULL;
+	const GENERAL_NAME *g;
+	ASN1_OBJECT *oid = NULL;
+	const ASN1_TYPE *v;
+	int crit = -1, i, rc = UC_OK;
+
+	*email = *upn = NULL;
+	if ((gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit,
+	    NULL)) == NULL) {
+		if (crit == -1)
+			return UC_OK;	/* no SAN */
+		return uc_seterr_ssl(UC_E_INVALID, "subjectAltName");
+	}
+	if ((oid = OBJ_txt2obj(OID_MS_UPN, 1)) == NULL) {
+		rc = uc_seterr_ssl(UC_E_INTERNAL, "OBJ_txt2obj");
+		goto out;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(gens) && rc == UC_OK; i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_EMAIL)
+			rc = san_text(g->d.rfc822Name, email);
+		else if (g->type == GEN_OTHERNAME &&
+		    OBJ_cmp(g->d.otherName->type_id, oid) == 0 &&
+		    (v = g->d.otherName->value) != NULL &&
+		    v->type == V_ASN1_UTF8STRING)
+			rc = san_text(v->value.utf8string, upn);
+	}
+out:
+	if (rc != UC_OK) {
+		free(*email);
+		free(*upn);
+		*email = *upn = NULL;
+	}
+	ASN1_OBJECT_free(oid);
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
 int
 cert_der(X509 *x, unsigned char **der, size_t *len)
 {

@@ -191,6 +191,12 @@ char		*cert_fingerprint(X509 *x, const EVP_MD *md);
 char		*cert_ski_hex(X509 *x);
 /* One-line RFC 2253 subject (caller frees). */
 char		*cert_subject(X509 *x);
+/*
+ * The SAN email and UPN of x as issued: new strings (caller frees), NULL
+ * when absent.  UC_E_INVALID for a SAN that does not parse or a name with
+ * a NUL byte; UC_E_INTERNAL when out of memory.
+ */
+int		 cert_san_identity(X509 *x, char **email, char **upn);
 /* DER of x (caller frees with OPENSSL_free). */
 int		 cert_der(X509 *x, unsigned char **der, size_t *len);
 /* PEM or DER certificate from a buffer / file (caller frees). */

@@ -222,12 +222,16 @@ check_eq "quoting: the rejected multi-line rows made no user record" \
     "$(sqlite3 "$T/h-quoting/userca.db" "select count(*) from users where username in ('bob', 'carol', 'erin', 'grace')")" 0
 check_eq "quoting: frank's OU in the certificate (python3-cryptography)" \
     "$(p12_ou "$T/out-quoting/frank.p12" "$(p12_password "$T/out-quoting" frank)")" 'R&D, "Lab"'
-check_eq "bad_utf8: alice's UTF-8 OU is in the certificate intact" \
-    "$(p12_ou "$T/out-bad_utf8/alice.p12" "$(p12_password "$T/out-bad_utf8" alice)")" \
-    "$(printf 'Z\xc3\xbcrich \xe2\x82\xac \xf0\x9f\x94\x91')"
-check_eq "bad_utf8: the name is stored as UTF-8" \
-    "$(sqlite3 "$T/h-bad_utf8/userca.db" "select hex(name) from users where username = 'alice'")" \
-    "$(printf 'Alice Caf\xc3\xa9' | xxd -p | tr a-f A-F)"
+# UTF-16 (a byte order mark: Excel's "Unicode Text", PowerShell's -Encoding
+# Unicode) reaches the certificate and the records as UTF-8.
+for n in utf16le_bom utf16be_bom; do
+	check_eq "$n: jurgen's OU is in the certificate intact" \
+	    "$(p12_ou "$T/out-$n/jurgen.p12" "$(p12_password "$T/out-$n" jurgen)")" \
+	    "$(printf 'Z\xc3\xbcrich')"
+	check_eq "$n: the name is stored as UTF-8" \
+	    "$(sqlite3 "$T/h-$n/userca.db" "select hex(name) from users where username = 'zoe'")" \
+	    "$(printf 'Zo\xc3\xab Lef\xc3\xa8vre' | xxd -p | tr a-f A-F)"
+done
 
 # A BOM and a quoted, upper-case header: the first column is still username.
 check_eq "bom_quoted_header: users zed and yan (the BOM is not part of a name)" \

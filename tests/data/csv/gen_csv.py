@@ -50,7 +50,7 @@ def rows_10k(w):
         elif line == 8001:
             row = u + b"," + u + b"@example.com"                 # 2 fields of 6
         elif line == 9001:
-            row = u + b"," + u + b"@example.com,User,,Dept \xff,"  # bad UTF-8
+            row = u + b"," + u + b"@example.com,User,,Dept \x01,"  # control
         elif line == 9500:
             row = u + b"," + u + b"@example.com,User,,,rc4"      # bad p12_format
         elif line == 10002:
