@@ -331,6 +331,42 @@ void	revoke_result_clear(struct revoke_result *);	/* NULL-safe */
 int	authority_revoke_ex(struct authority *, const char *serial,
 	    const char *username, int reason, struct revoke_result *res);
 
+/* One line of a revoke --csv file and what became of it. */
+enum { REVOKE_LINE_OK = 0, REVOKE_LINE_NOTICE = 1, REVOKE_LINE_ERROR = -1 };
+struct revoke_bulk_line {
+	long		  line;		/* in the file, from 1 (the header) */
+	char		 *key;		/* the username or serial as written */
+	int		  status;	/* REVOKE_LINE_* */
+	char		 *msg;		/* the notice or error; NULL if none */
+	char		**serials;	/* revoked for this line */
+	size_t		  n;
+	int		  tokens_cancelled;
+};
+struct revoke_bulk_result {
+	struct revoke_bulk_line	*l;	/* every data line, in file order */
+	size_t			 n;
+	int			 by_serial;	/* the key column is serial */
+	size_t			 revoked;	/* lines that revoked something */
+	size_t			 notices;	/* lines with nothing to revoke */
+	size_t			 errors;	/* lines in error */
+	size_t			 certificates;	/* serials revoked in all */
+	int64_t			 crl_number;	/* the one CRL signed after */
+};
+/*
+ * revoke --csv: the users (column username) or certificates (column
+ * serial) of a CSV file, with reason, in one transaction, then one CRL of
+ * the issuing CA and a publish.  A line naming nothing known is an error
+ * of that line (the others still go through); one already revoked is a
+ * notice.  dry_run: what would happen, nothing written.  UC_OK when the
+ * file was handled (res says how each line went); UC_E_INVALID for a file
+ * that is not such a CSV; other errors revoke nothing.  Clear res in
+ * every case.
+ */
+int	authority_revoke_csv(struct authority *, const unsigned char *csv,
+	    size_t len, int reason, int dry_run,
+	    struct revoke_bulk_result *res);
+void	revoke_bulk_result_clear(struct revoke_bulk_result *);	/* NULL-safe */
+
 /* An enrollment token's record (never the token itself). */
 struct authority_token {
 	int64_t		 id;

@@ -19,7 +19,7 @@ enum {
 	O_HOME = 256, O_USER, O_EMAIL, O_UPN, O_NAME, O_OU, O_DAYS, O_EPROT,
 	O_CSR, O_OUT, O_P12, O_P12FMT, O_PWF, O_PASSF, O_JSON, O_SERIAL,
 	O_REASON, O_STATUS, O_EXPIRING, O_FORMAT, O_SUPERSEDE, O_FORCE, O_YES,
-	O_HELP, O_SID, O_ALL
+	O_HELP, O_SID, O_ALL, O_CSV, O_DRYRUN
 };
 
 static int
@@ -260,9 +260,12 @@ out:
 	return ex;
 }
 
-#define REVOKE_USAGE "revoke (--serial HEX | --user U) [--reason R] " \
-	"[--yes] [--json] [--passphrase-file F] [--home DIR]"
+#define REVOKE_USAGE "revoke (--serial HEX | --user U | --csv FILE) " \
+	"[--reason R] [--dry-run] [--yes] [--json] [--passphrase-file F] " \
+	"[--home DIR]"
 #define REVOKE_EXAMPLES \
+	"  userca revoke --csv leavers.csv --reason affiliationChanged " \
+	"--dry-run\n" \
 	"  userca revoke --user fobrien --reason affiliationChanged --yes\n" \
 	"  userca revoke --serial 4F3A9C... --reason keyCompromise\n" \
 	"  for u in $(cat leavers.txt); do userca revoke --user \"$u\" " \
@@ -289,6 +292,122 @@ pending_cb(const struct authority_cert *c, void *arg)
 	return 0;
 }
 
+/*
+ * revoke --csv: the whole file in one transaction and one CRL.  Each line's
+ * outcome is named FILE:LINE; exit 3 when some lines failed and others
+ * did not, 1 when every line failed.
+ */
+static int
+revoke_csv(struct authority *a, const char *path, int code, int dry_run,
+    int yes, int json)
+{
+	struct revoke_bulk_result res;
+	struct revoke_bulk_line *l;
+	unsigned char *buf = NULL;
+	json_t *done = NULL, *notes = NULL, *errs = NULL, *ser;
+	size_t len, i, j;
+	char q[200];
+	int rc, ex = 1;
+
+	memset(&res, 0, sizeof(res));
+	if ((rc = file_read(path, 64 * 1024 * 1024, &buf, &len)) != UC_OK)
+		return cli_fail(rc, path);
+	if (!dry_run && !yes && isatty(STDIN_FILENO)) {
+		snprintf(q, sizeof(q), "Revoke every certificate %s names "
+		    "(%s)?", path, crl_reason_name(code));
+		if (!cli_confirm(q)) {
+			fprintf(stderr, "userca: revoke: nothing revoked "
+			    "(--yes does not ask; --dry-run shows what would "
+			    "be)\n");
+			goto out;
+		}
+	}
+	if ((rc = authority_revoke_csv(a, buf, len, code, dry_run, &res)) !=
+	    UC_OK) {
+		ex = cli_fail(rc, path);
+		goto out;
+	}
+	if (json && ((done = json_array()) == NULL ||
+	    (notes = json_array()) == NULL || (errs = json_array()) == NULL)) {
+		ex = cli_fail(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < res.n; i++) {
+		l = &res.l[i];
+		if (l->status == REVOKE_LINE_ERROR) {
+			if (json)
+				json_array_append_new(errs, json_pack("{s:i, "
+				    "s:s, s:s}", "line", (int)l->line, "key",
+				    l->key, "error", l->msg != NULL ? l->msg :
+				    "error"));
+			else
+				fprintf(stderr, "userca: revoke: %s:%ld: %s\n",
+				    path, l->line, l->msg != NULL ? l->msg :
+				    "error");
+			continue;
+		}
+		if (l->msg != NULL) {
+			if (json)
+				json_array_append_new(notes, json_pack("{s:i, "
+				    "s:s, s:s}", "line", (int)l->line, "key",
+				    l->key, "notice", l->msg));
+			else
+				fprintf(stderr, "userca: revoke: %s:%ld: %s; "
+				    "nothing to do\n", path, l->line, l->msg);
+		}
+		if (l->n == 0)
+			continue;
+		if (json) {
+			if ((ser = json_array()) == NULL)
+				continue;
+			for (j = 0; j < l->n; j++)
+				json_array_append_new(ser,
+				    json_string(l->serials[j]));
+			json_array_append_new(done, json_pack("{s:i, s:s, "
+			    "s:o, s:i}", "line", (int)l->line, "key", l->key,
+			    "serials", ser, "tokens_cancelled",
+			    l->tokens_cancelled));
+			continue;
+		}
+		for (j = 0; j < l->n; j++)
+			printf("%s %s (%s:%ld %s)\n", dry_run ? "would revoke" :
+			    "revoked", l->serials[j], path, l->line, l->key);
+	}
+	if (json) {
+		(void)cli_json_print(json_pack("{s:o, s:o, s:o, s:s, s:I, "
+		    "s:I, s:b}", "revoked", done, "notices", notes, "errors",
+		    errs, "reason", crl_reason_name(code), "certificates",
+		    (json_int_t)res.certificates, "crl_number",
+		    (json_int_t)res.crl_number, "dry_run", dry_run));
+		done = notes = errs = NULL;	/* taken by json_pack */
+	} else if (dry_run)
+		printf("dry run: %zu certificate%s of %zu line%s would be "
+		    "revoked (%s); nothing was changed\n", res.certificates,
+		    res.certificates == 1 ? "" : "s", res.revoked,
+		    res.revoked == 1 ? "" : "s", crl_reason_name(code));
+	else if (res.certificates > 0)
+		printf("%zu certificate%s revoked (%s); issuing CRL number "
+		    "%lld published\n", res.certificates,
+		    res.certificates == 1 ? "" : "s", crl_reason_name(code),
+		    (long long)res.crl_number);
+	if (res.errors > 0 && !json)
+		fprintf(stderr, "userca: revoke: %zu of %zu line%s of %s "
+		    "failed%s\n", res.errors, res.n, res.n == 1 ? "" : "s",
+		    path, res.revoked + res.notices > 0 ? "; the others "
+		    "went through" : "");
+	if (res.errors == 0)
+		ex = 0;
+	else
+		ex = res.revoked + res.notices > 0 ? 3 : 1;
+out:
+	json_decref(done);
+	json_decref(notes);
+	json_decref(errs);
+	revoke_bulk_result_clear(&res);
+	free(buf);
+	return ex;
+}
+
 int
 cmd_revoke(int argc, char **argv)
 {
@@ -300,6 +419,8 @@ cmd_revoke(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, O_PASSF },
 		{ "yes", no_argument, NULL, O_YES },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "csv", required_argument, NULL, O_CSV },
+		{ "dry-run", no_argument, NULL, O_DRYRUN },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -307,6 +428,8 @@ cmd_revoke(int argc, char **argv)
 	struct authority_cert_filter f;
 	struct authority_cert sc;
 	struct revoke_result res;
+	const char *csv = NULL;
+	int dry_run = 0;
 	struct pending p;
 	const char *home = NULL, *serial = NULL, *user = NULL;
 	const char *passfile = NULL, *reason = "unspecified";
@@ -327,6 +450,8 @@ cmd_revoke(int argc, char **argv)
 		case O_PASSF: passfile = optarg; break;
 		case O_YES: yes = 1; break;
 		case O_JSON: json = 1; break;
+		case O_CSV: csv = optarg; break;
+		case O_DRYRUN: dry_run = 1; break;
 		case 'h':
 		case O_HELP:
 			return cli_help(REVOKE_USAGE, REVOKE_EXAMPLES,
@@ -346,7 +471,15 @@ cmd_revoke(int argc, char **argv)
 			    "certificateHold,\n"
 			    "              privilegeWithdrawn, aACompromise\n"
 			    "  --json      {\"revoked\": [serials], "
-			    "\"crl_number\": N, \"tokens_cancelled\": N, ...}\n");
+			    "\"crl_number\": N, \"tokens_cancelled\": N, ...}\n"
+			    "  --csv FILE  every user (column username) or "
+			    "certificate (column serial)\n"
+			    "              of FILE, in one transaction and one "
+			    "CRL; each failing line is\n"
+			    "              named FILE:LINE and the others still "
+			    "go through (exit 3)\n"
+			    "  --dry-run   with --csv: say what would be revoked, "
+			    "change nothing\n");
 		default:
 			return cli_badopt(c, argv, lo, REVOKE_USAGE);
 		}
@@ -354,15 +487,27 @@ cmd_revoke(int argc, char **argv)
 	if (optind != argc)
 		return cli_badval("argument", argv[optind], "revoke takes no "
 		    "arguments; use --serial HEX or --user U", REVOKE_USAGE);
-	if (serial == NULL && user == NULL)
-		return cli_required("--serial HEX or --user U", REVOKE_USAGE);
-	if (serial != NULL && user != NULL)
-		return cli_badval("--serial", serial, "give --serial or --user, "
-		    "not both", REVOKE_USAGE);
+	if (serial == NULL && user == NULL && csv == NULL)
+		return cli_required("--serial HEX, --user U or --csv FILE",
+		    REVOKE_USAGE);
+	if ((serial != NULL) + (user != NULL) + (csv != NULL) > 1)
+		return cli_badval(csv != NULL ? "--csv" : "--serial",
+		    csv != NULL ? csv : serial, "give one of --serial, --user "
+		    "and --csv", REVOKE_USAGE);
+	if (dry_run && csv == NULL)
+		return cli_badval("--dry-run", "", "goes with --csv FILE",
+		    REVOKE_USAGE);
 	if ((rc = crl_reason_parse(reason, &code)) != UC_OK)
 		return cli_badval("--reason", reason, "use one of "
 		    "unspecified, keyCompromise, affiliationChanged, superseded, "
 		    "cessationOfOperation, ...", REVOKE_USAGE);
+	if (csv != NULL) {
+		if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+			return ex;
+		ex = revoke_csv(a, csv, code, dry_run, yes, json);
+		authority_free(a);
+		return ex;
+	}
 	if (serial != NULL && (rc = serial_normalize(serial, &norm)) != UC_OK)
 		return cli_badval("--serial", serial, "a hexadecimal serial "
 		    "number, as 'userca list' shows it", REVOKE_USAGE);

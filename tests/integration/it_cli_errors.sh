@@ -33,7 +33,7 @@ done <<'TABLE'
 2|--csr FILE or --p12 OUT is required|issue --user k
 2|--out .*--out is for --csr|issue --user k --p12 a.p12 --out b
 2|did you mean '--user'\?|issue --usr k --p12 k.p12
-2|--serial HEX or --user U is required|revoke
+2|--serial HEX, --user U or --csv FILE is required|revoke
 2|--reason 'because'|revoke --user k --reason because
 2|--serial 'zz'|revoke --serial zz
 2|--status 'ok': use valid, revoked or expired|list --status ok
