@@ -23,10 +23,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <csv.h>
@@ -44,6 +46,7 @@
 #define PARTIAL		".partial"
 #define MANIFEST	"manifest.csv"
 #define LOCKFILE	".userca.lock"
+#define TICK_MS		100		/* progress while waiting on workers */
 
 /* ---- username set: duplicates and resumed users ---------------------------- */
 
@@ -199,6 +202,12 @@ struct pool {
 	struct job	*done, *done_tail;
 	long		 ndone;
 	long		 inflight;	/* queued + minting + done */
+	/*
+	 * Users handled in pass 2 (minted, made a token, or skipped): what
+	 * progress shows.  Workers add to it without a lock; only the
+	 * calling thread reads it.
+	 */
+	atomic_long	 handled;
 	int		 stop;
 	struct authority *a;
 	int		 days;
@@ -271,6 +280,7 @@ worker(void *arg)
 			    j->password, p->days, 0, &j->m);
 		if (j->rc != UC_OK)
 			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
+		atomic_fetch_add_explicit(&p->handled, 1, memory_order_relaxed);
 
 		pthread_mutex_lock(&p->mu);
 		push(&p->done, &p->done_tail, j);
@@ -299,7 +309,8 @@ struct run {
 	int			 dirfd, partfd, jfd;
 	struct uc_lock		*lock;		/* the output folder's */
 	char			*dir, *partdir;
-	long			 done;		/* rows handled in pass 2 */
+	long			 done;		/* rows recorded in pass 2 */
+	long			 total;		/* rows pass 2 handles */
 	int			 finished;	/* journal ends with "E" */
 	struct uset		 listed;	/* manifest rows, by serial/URL */
 	struct usercsv_opts	 copts;		/* how the CSV is written */
@@ -326,11 +337,13 @@ report(struct run *r, long line, const char *fmt, ...)
 		r->o->on_error(r->o->arg, line, msg);
 }
 
+/* Users minted or skipped so far, not only those recorded. */
 static void
 progress(struct run *r)
 {
 	if (r->o->on_progress != NULL)
-		r->o->on_progress(r->o->arg, r->done, r->st->rows);
+		r->o->on_progress(r->o->arg, atomic_load_explicit(
+		    &r->pool.handled, memory_order_relaxed), r->total);
 }
 
 /* ---- journal lines (CSV, quoted by libcsv) ---------------------------------------- */
@@ -643,8 +656,23 @@ drain(struct run *r, long min)
 	int rc;
 
 	pthread_mutex_lock(&r->pool.mu);
-	while (r->pool.ndone < min)
-		pthread_cond_wait(&r->pool.done_cv, &r->pool.mu);
+	while (r->pool.ndone < min) {
+		struct timespec ts;
+
+		/* Wake now and then to show the workers' progress. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&r->pool.done_cv, &r->pool.mu,
+		    &ts) != 0 && r->pool.ndone < min) {
+			pthread_mutex_unlock(&r->pool.mu);
+			progress(r);
+			pthread_mutex_lock(&r->pool.mu);
+		}
+	}
 	list = r->pool.done;
 	n = r->pool.ndone;
 	r->pool.done = r->pool.done_tail = NULL;
@@ -835,6 +863,8 @@ on_row(const struct user_row *row, void *arg)
 		if (!changed)
 			r->st->skipped++;
 		r->done++;
+		atomic_fetch_add_explicit(&r->pool.handled, 1,
+		    memory_order_relaxed);
 		progress(r);
 		return;
 	}
@@ -860,6 +890,8 @@ on_row(const struct user_row *row, void *arg)
 		    authority_conf(r->a)->token_ttl);
 		if ((j->rc = token_new(&j->tok, j->hash)) != UC_OK)
 			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
+		atomic_fetch_add_explicit(&r->pool.handled, 1,
+		    memory_order_relaxed);
 		pthread_mutex_lock(&r->pool.mu);
 		push(&r->pool.done, &r->pool.done_tail, j);
 		r->pool.ndone++;
@@ -1554,7 +1586,9 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 		}
 	}
 
-	/* Pass 2: issue. */
+	/* Pass 2: issue.  Rows that failed pass 1 are not handled again. */
+	r.total = st->rows - st->failed;
+	atomic_init(&r.pool.handled, 0);
 	r.pass = 2;
 	rc = read_pass(&r);
 	{

@@ -25,8 +25,38 @@ struct ui {
 	int		 tty;
 	double		 t0;
 	double		 last;
+	double		 every;		/* seconds between lines without a TTY */
 	long		 errors;
 };
+
+/* Lines for cron logs and '| tee': every 10 s (tests may ask sooner). */
+static double
+ui_interval(void)
+{
+#ifdef USERCA_TEST_CLOCK
+	const char *e = getenv("USERCA_TEST_PROGRESS_INTERVAL");
+	char *end;
+	double v;
+
+	if (e != NULL && (v = strtod(e, &end)) > 0 && *end == '\0')
+		return v;
+#endif
+	return 10.0;
+}
+
+/* "2m45s", "1h05m", "9s". */
+static void
+ui_eta(double secs, char *buf, size_t len)
+{
+	long s = secs > 0 && secs < 1e7 ? (long)(secs + 0.5) : 0;
+
+	if (s >= 3600)
+		snprintf(buf, len, "%ldh%02ldm", s / 3600, s / 60 % 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lds", s);
+}
 
 static void
 ui_error(void *arg, long line, const char *msg)
@@ -44,17 +74,28 @@ ui_progress(void *arg, long done, long total)
 {
 	struct ui *u = arg;
 	double now = uc_mono(), rate, eta;
+	char etas[32];
 	int w = 30, fill;
 
-	if (!u->tty || (now - u->last < 0.1 && done < total))
+	if (u->tty ? now - u->last < 0.1 && done < total :
+	    now - u->last < u->every || done >= total)
 		return;
 	u->last = now;
 	rate = done / (now - u->t0 > 0.001 ? now - u->t0 : 0.001);
 	eta = rate > 0 ? (total - done) / rate : 0;
+	ui_eta(eta, etas, sizeof(etas));
+	if (!u->tty) {
+		/* The summary line follows the last one. */
+		fprintf(stderr, "batch: %ld/%ld users, %.0f/s, ETA %s\n", done,
+		    total, rate, etas);
+		return;
+	}
 	fill = total > 0 ? (int)((double)w * done / total) : w;
-	fprintf(stderr, "\r\033[K[%.*s%*s] %ld/%ld  %.0f users/s  ETA %.0fs",
+	if (fill > w)
+		fill = w;
+	fprintf(stderr, "\r\033[K[%.*s%*s] %ld/%ld  %.0f users/s  ETA %s",
 	    fill, "##############################", w - fill, "", done,
-	    total, rate, eta);
+	    total, rate, etas);
 	fflush(stderr);
 }
 
@@ -219,6 +260,7 @@ cmd_batch(int argc, char **argv)
 	u.csv = o.csv;
 	u.tty = isatty(STDERR_FILENO);
 	u.t0 = u.last = uc_mono();
+	u.every = ui_interval();
 	o.on_error = ui_error;
 	o.on_progress = ui_progress;
 	o.arg = &u;
