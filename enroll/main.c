@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@
 #include <malloc.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "enrolld.h"
 
@@ -554,6 +558,170 @@ start(struct listener *l)
 	return UC_OK;
 }
 
+/* ---- --check: every problem, not only the first ------------------------------------ */
+
+struct problems {
+	int	n;
+};
+
+static void problem(struct problems *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->n++ == 0)
+		fputs("userca-enrolld: --check failed:\n", stderr);
+	fputs("  ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* strerror(), first letter lower-case, to follow "what: ". */
+static const char *
+errstr(int e, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && (buf[1] < 'A' || buf[1] > 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+/*
+ * Bind addr as the daemon will: 0, or -1 with why (address in use, no
+ * such address, not allowed) in buf.
+ */
+static int
+listen_probe(const char *addr, char *why, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, rc = -1;
+
+	if (!parse_listen(addr, &ss)) {
+		snprintf(why, len, "not host:port (e.g. 127.0.0.1:8080 or "
+		    "[::1]:8443)");
+		return -1;
+	}
+	sl = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		errstr(errno, why, len);
+		return -1;
+	}
+	/* As libmicrohttpd does: a port in TIME_WAIT is not in use. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1) == -1)
+		errstr(errno, why, len);
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/* The TLS certificate and key: readable, PEM, one pair, not expired. */
+static void
+check_tls(const struct econf *c, struct problems *p)
+{
+	static char nopass[] = "";
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	char why[128];
+
+	if ((f = fopen(c->tls_cert, "r")) == NULL)
+		problem(p, "[https] cert %s: %s", c->tls_cert,
+		    errstr(errno, why, sizeof(why)));
+	else {
+		if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
+			problem(p, "[https] cert %s: not a PEM certificate",
+			    c->tls_cert);
+		fclose(f);
+	}
+	if ((f = fopen(c->tls_key, "r")) == NULL)
+		problem(p, "[https] key %s: %s", c->tls_key,
+		    errstr(errno, why, sizeof(why)));
+	else {
+		/* An empty passphrase: the daemon cannot ask for one. */
+		if ((k = PEM_read_PrivateKey(f, NULL, NULL, nopass)) == NULL)
+			problem(p, "[https] key %s: not an unencrypted PEM "
+			    "private key", c->tls_key);
+		fclose(f);
+	}
+	ERR_clear_error();
+	if (x != NULL && k != NULL && X509_check_private_key(x, k) != 1)
+		problem(p, "[https] key %s does not match the certificate %s",
+		    c->tls_key, c->tls_cert);
+	ERR_clear_error();
+	if (x != NULL && X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
+		problem(p, "[https] cert %s has expired ('userca issue-server' "
+		    "makes a new one)", c->tls_cert);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * userca-enrolld --check: what the daemon needs before it serves, each
+ * problem listed (exit 1), or one line saying what was checked (exit 0).
+ */
+static int
+preflight(const char *config)
+{
+	struct problems p = { 0 };
+	struct econf c;
+	struct enrolld d;
+	struct stat sb;
+	char why[128], *page;
+	int ex = 1;
+
+	memset(&c, 0, sizeof(c));
+	if (econf_load(config, &c) != UC_OK) {
+		/* Without the settings nothing else can be looked at. */
+		problem(&p, "%s", uc_errmsg());
+		return 1;
+	}
+	if (c.http_listen != NULL && listen_probe(c.http_listen, why,
+	    sizeof(why)) != 0)
+		problem(&p, "[http] listen %s: %s", c.http_listen, why);
+	if (c.https_listen != NULL && listen_probe(c.https_listen, why,
+	    sizeof(why)) != 0)
+		problem(&p, "[https] listen %s: %s", c.https_listen, why);
+	if (c.https_listen != NULL)
+		check_tls(&c, &p);
+	if (stat(c.web_root, &sb) == -1)
+		problem(&p, "[enroll] web_root %s: %s", c.web_root,
+		    errstr(errno, why, sizeof(why)));
+	else if (!S_ISDIR(sb.st_mode))
+		problem(&p, "[enroll] web_root %s: not a folder", c.web_root);
+	else if ((page = path_join(c.web_root, "enroll.html")) != NULL) {
+		if (access(page, R_OK) == -1)
+			problem(&p, "[enroll] web_root %s has no readable "
+			    "enroll.html: %s", c.web_root,
+			    errstr(errno, why, sizeof(why)));
+		free(page);
+	}
+	/* The CA home, its database and the issuing key, as at start. */
+	if (enrolld_init(&d, config) != UC_OK)
+		problem(&p, "[ca] home %s: %s", c.home, uc_errmsg());
+	else if (p.n == 0) {
+		crl_watch(&d);
+		printf("config ok: %s%s%s%s%s, web_root %s, CA home %s; CRL "
+		    "%s\n", c.http_listen ? "[http] " : "", c.http_listen ?
+		    c.http_listen : "", c.http_listen && c.https_listen ?
+		    ", " : "", c.https_listen ? "[https] " : "",
+		    c.https_listen ? c.https_listen : "", c.web_root, c.home,
+		    d.healthy ? "healthy" : d.health_why);
+		ex = 0;
+	}
+	enrolld_free(&d);
+	econf_clear(&c);
+	return ex;
+}
+
 /*
  * Connections each listener may hold.  Every one is a descriptor (and on
  * HTTPS a thread): raise the soft descriptor limit to the hard one, and
@@ -735,6 +903,8 @@ main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (check)
+		return preflight(config);
 	if (enrolld_init(&d, config) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
 		enrolld_free(&d);
@@ -742,12 +912,6 @@ main(int argc, char *argv[])
 	}
 	/* Health is known before the first request is answered. */
 	crl_watch(&d);
-	if (check) {
-		printf("config ok; CRL %s\n", d.healthy ? "healthy" :
-		    d.health_why);
-		enrolld_free(&d);
-		return 0;
-	}
 	memset(&http, 0, sizeof(http));
 	memset(&https, 0, sizeof(https));
 	http.d = https.d = &d;
@@ -761,6 +925,18 @@ main(int argc, char *argv[])
 	}
 	http.addr = d.conf.http_listen;
 	https.addr = d.conf.https_listen;
+	{
+		char why[128];
+
+		/* Name the listener and the reason, not libmicrohttpd's port 0. */
+		if ((http.addr != NULL && listen_probe(http.addr, why,
+		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
+		    "[http] listen %s: %s\n", http.addr, why) > 0) ||
+		    (https.addr != NULL && listen_probe(https.addr, why,
+		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
+		    "[https] listen %s: %s\n", https.addr, why) > 0))
+			goto out;
+	}
 	if ((http.addr != NULL && start(&http) != UC_OK) ||
 	    (https.addr != NULL && start(&https) != UC_OK)) {
 		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
@@ -782,12 +958,14 @@ main(int argc, char *argv[])
 		}
 		if (sig == SIGHUP) {
 			struct econf nc;
+			int kept = 0;
 
 			fprintf(stderr, "userca-enrolld: SIGHUP: reloading\n");
-			if (econf_load(config, &nc) != UC_OK)
+			if (econf_load(config, &nc) != UC_OK) {
 				fprintf(stderr, "userca-enrolld: keeping the "
 				    "old settings: %s\n", uc_errmsg());
-			else {
+				kept = 1;
+			} else {
 				/* Limits and CRL timing; listen and home need
 				 * a restart. */
 				__atomic_store_n(&d.conf.max_body, nc.max_body,
@@ -820,12 +998,18 @@ main(int argc, char *argv[])
 					    "HTTPS: keeping the old certificate: "
 					    "%s\n", uc_errmsg());
 					https = old;
+					kept = 1;
 				} else
 					stop(&old, d.conf.drain);
 			}
-			if (pub_reload(&d) != UC_OK)
+			if (pub_reload(&d) != UC_OK) {
 				fprintf(stderr, "userca-enrolld: %s\n",
 				    uc_errmsg());
+				kept = 1;
+			}
+			fprintf(stderr, "userca-enrolld: reloaded%s\n", kept ?
+			    " (in part: see above)" : " (settings, TLS "
+			    "certificate, public files)");
 			next_watch = 0;
 		}
 		(void)conns_sweep(http.conns, uc_mono());
