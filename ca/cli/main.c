@@ -438,6 +438,63 @@ unknown_cmd(const char *name)
 	return EX_USAGE;
 }
 
+/*
+ * userca completion bash: the commands come from cmds[] above; each
+ * command's flags from its own usage and help text ('userca help CMD'),
+ * read when completing, so the script never lists a flag the command
+ * does not print.
+ */
+static int
+completion(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc != 3 || strcmp(argv[2], "bash") != 0) {
+		fprintf(stderr, "userca: completion: %s%s%s\nusage: userca "
+		    "completion bash   (e.g. source <(userca completion "
+		    "bash))\n", argc < 3 ? "the shell is required" :
+		    "unknown shell '", argc < 3 ? "" : argv[2],
+		    argc < 3 ? "" : "': only bash");
+		return EX_USAGE;
+	}
+	printf("# bash completion for userca: source <(userca completion "
+	    "bash)\n"
+	    "_userca_flags() {\n"
+	    "\t# the usage lines and the option lines of the help\n"
+	    "\t\"${COMP_WORDS[0]}\" help \"$1\" 2>/dev/null |\n"
+	    "\t    awk 'NR == 1, /^$/ { print; next } /^  --/' |\n"
+	    "\t    grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u\n"
+	    "\techo --help\n"
+	    "}\n"
+	    "_userca() {\n"
+	    "\tlocal cur=${COMP_WORDS[COMP_CWORD]} cmds='");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		printf("%s ", cmds[i].name);
+	printf("help completion'\n"
+	    "\tCOMPREPLY=()\n"
+	    "\tif [[ $COMP_CWORD -eq 1 ]]; then\n"
+	    "\t\tCOMPREPLY=($(compgen -W \"$cmds --help --version\" -- "
+	    "\"$cur\"))\n"
+	    "\t\treturn 0\n"
+	    "\tfi\n"
+	    "\tcase ${COMP_WORDS[1]} in\n"
+	    "\thelp) [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "
+	    "\"$cmds\" -- \"$cur\")); return 0 ;;\n"
+	    "\tcompletion) COMPREPLY=($(compgen -W bash -- \"$cur\")); "
+	    "return 0 ;;\n"
+	    "\tesac\n"
+	    "\tif [[ $cur == -* ]]; then\n"
+	    "\t\tCOMPREPLY=($(compgen -W \"$(_userca_flags "
+	    "\"${COMP_WORDS[1]}\")\" -- \"$cur\"))\n"
+	    "\telse\n"
+	    "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+	    "\tfi\n"
+	    "\treturn 0\n"
+	    "}\n"
+	    "complete -o filenames -F _userca userca\n");
+	return EX_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -460,6 +517,8 @@ main(int argc, char *argv[])
 		    OpenSSL_version(OPENSSL_VERSION));
 		return EX_OK;
 	}
+	if (strcmp(argv[1], "completion") == 0)
+		return completion(argc, argv);
 	/* "userca help CMD" is "userca CMD --help". */
 	if (strcmp(argv[1], "help") == 0) {
 		argv[1] = argv[2];
