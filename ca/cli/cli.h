@@ -59,5 +59,7 @@ int	cmd_batch(int, char **);
 int	cmd_token(int, char **);
 int	cmd_issue_server(int, char **);
 int	cmd_log(int, char **);
+int	cmd_backup(int, char **);
+int	cmd_restore(int, char **);
 
 #endif /* UC_CLI_H */

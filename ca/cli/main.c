@@ -403,6 +403,8 @@ static const struct cmd {
 	{ "list", cmd_list, "list certificates" },
 	{ "export", cmd_export, "export a certificate (pem, der, iis-mapping)" },
 	{ "log", cmd_log, "the audit log; --verify checks its hash chain" },
+	{ "backup", cmd_backup, "an encrypted archive of the CA home; --verify" },
+	{ "restore", cmd_restore, "a backup into an empty folder" },
 };
 
 static int
