@@ -91,6 +91,9 @@ handler(void *user, const char *section, const char *name, const char *v)
 	struct econf *c = p->c;
 	int ok;
 
+	/* inih reports the first bad line: keep that line's message. */
+	if (p->err[0] != '\0')
+		return 1;
 	if (IS("ca", "home"))
 		ok = set_str(&c->home, v);
 	else if (IS("http", "listen"))

@@ -77,6 +77,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 	struct ca_conf *c = p->c;
 	int ok;
 
+	/* inih reports the first bad line: keep that line's message. */
+	if (p->err[0] != '\0')
+		return 1;
 	if (strcmp(section, "ca") == 0) {
 		if (strcmp(name, "org") == 0)
 			ok = set_str(&c->org, value);
