@@ -1528,3 +1528,94 @@ out:
 	release(st, s);
 	return rc;
 }
+
+/* ---- the retry window (migration 0004) ------------------------------------ */
+
+int
+store_token_set_retry(struct store *st, const unsigned char hash[32],
+    const unsigned char retry_hash[32], int64_t retry_until)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "UPDATE tokens SET retry_hash = ?2, "
+	    "retry_until = ?3, retry_used_at = NULL WHERE hash = ?1", &s)) !=
+	    UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 2, retry_hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, retry_until);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "token retry");
+	else if (sqlite3_changes(st->db) != 1)
+		rc = uc_seterr(UC_E_NOTFOUND, "unknown token");
+	release(st, s);
+	return rc;
+}
+
+int
+store_token_retry_get(struct store *st, const unsigned char hash[32],
+    struct store_token_retry *out)
+{
+	sqlite3_stmt *s = NULL;
+	const void *h;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT t.retry_hash, coalesce(t.retry_until, 0), "
+	    "coalesce(t.retry_used_at, 0), c.serial FROM tokens t LEFT JOIN "
+	    "certificates c ON c.id = t.cert_id WHERE t.hash = ?1", &s)) !=
+	    UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		h = sqlite3_column_blob(s, 0);
+		if (h != NULL && sqlite3_column_bytes(s, 0) == 32) {
+			memcpy(out->retry_hash, h, 32);
+			out->has_retry = 1;
+		}
+		out->retry_until = sqlite3_column_int64(s, 1);
+		out->retry_used_at = sqlite3_column_int64(s, 2);
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL &&
+		    (out->serial = col_strdup(s, 3)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			break;
+		}
+		rc = UC_OK;
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "unknown token");
+		break;
+	default:
+		rc = dberr(st, "token retry lookup");
+		break;
+	}
+	release(st, s);
+	return rc;
+}
+
+int
+store_token_retry_use(struct store *st, const unsigned char hash[32],
+    const unsigned char retry_hash[32], int64_t now, int64_t cert_id,
+    int *used)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*used = 0;
+	if ((rc = prepare(st, "UPDATE tokens SET retry_used_at = ?3, "
+	    "cert_id = ?4 WHERE hash = ?1 AND retry_hash = ?2 AND "
+	    "retry_used_at IS NULL AND retry_until > ?3", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 2, retry_hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_int64(s, 4, cert_id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "token retry use");
+	else
+		*used = sqlite3_changes(st->db) == 1;
+	release(st, s);
+	return rc;
+}

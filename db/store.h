@@ -213,6 +213,34 @@ struct store_token_row {
 int	store_token_list(struct store *, const char *username,
 	    int (*cb)(const struct store_token_row *, void *), void *arg);
 
+/*
+ * The retry window (DESIGN 25): a used token may be redeemed once more
+ * with a secret handed out with its first answer; only the secret's
+ * SHA-256 is kept.  store_token_set_retry() arms it (in the transaction
+ * that consumed the token).
+ */
+int	store_token_set_retry(struct store *, const unsigned char hash[32],
+	    const unsigned char retry_hash[32], int64_t retry_until);
+struct store_token_retry {
+	int		 has_retry;	/* retry_hash is set */
+	unsigned char	 retry_hash[32];
+	int64_t		 retry_until;	/* 0: none */
+	int64_t		 retry_used_at;	/* 0: not yet */
+	char		*serial;	/* the token's certificate (caller
+					 * frees); NULL: none */
+};
+/* The retry state of the token with this hash; UC_E_NOTFOUND: none. */
+int	store_token_retry_get(struct store *, const unsigned char hash[32],
+	    struct store_token_retry *out);
+/*
+ * Spend the retry: only if retry_hash matches, it is unused and
+ * retry_until is after now; the token then points at cert_id.  *used is
+ * 1 if this call did it (of two racing retries exactly one gets 1).
+ */
+int	store_token_retry_use(struct store *, const unsigned char hash[32],
+	    const unsigned char retry_hash[32], int64_t now, int64_t cert_id,
+	    int *used);
+
 /* How many certificates of this issuer are revoked. */
 int	store_cert_count_revoked(struct store *, const char *issuer_ski,
 	    long *n);

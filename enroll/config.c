@@ -115,6 +115,9 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = set_bool(&c->allow_plain_http, v);
 	else if (IS("enroll", "token_ttl"))
 		ok = parse_duration(v, &c->token_ttl) && c->token_ttl >= 60;
+	else if (IS("enroll", "retry_window"))
+		ok = parse_duration(v, &c->retry_window) &&
+		    c->retry_window >= 0 && c->retry_window <= 86400;
 	else if (IS("enroll", "web_root"))
 		ok = set_str(&c->web_root, v);
 	else if (IS("enroll", "default_p12_format"))
@@ -165,6 +168,7 @@ econf_load(const char *path, struct econf *c)
 
 	memset(c, 0, sizeof(*c));
 	c->token_ttl = 7 * 86400;
+	c->retry_window = 15 * 60;
 	c->crl_validity = 7 * 86400;
 	c->refresh_before = 3 * 86400;
 	c->poll = 5;

@@ -28,6 +28,9 @@ struct econf {
 	char	*tls_priorities;	/* [https] priorities (GnuTLS) */
 	int	 allow_plain_http;	/* [enroll] allow_plain_http */
 	int	 token_ttl;		/* [enroll] token_ttl (s) */
+	int	 retry_window;		/* [enroll] retry_window (s): a second
+					 * try of a server-made PKCS#12;
+					 * 0: off */
 	char	*web_root;		/* [enroll] web_root */
 	char	*default_p12_format;	/* [enroll] default_p12_format */
 	int	 smime;			/* [enroll] smime: S/MIME for users
@@ -156,6 +159,7 @@ struct req {
 	const char		*if_none_match;
 	const char		*if_modified_since;
 	const char		*user_agent;
+	const char		*retry;		/* X-Userca-Retry */
 	const unsigned char	*body;
 	size_t			 bodylen;
 	const char		*client;	/* address, for rate limits */
@@ -176,6 +180,10 @@ struct resp {
 	char		 allow[32];
 	char		 hdr_name[32];	/* one extra header, if set */
 	char		 hdr_value[160];
+	struct {
+		char	 name[32];
+		char	 value[64];
+	}		 xhdr[3];	/* more headers, if name is set */
 	const char	*route;		/* for metrics and the log */
 };
 

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "enrolld.h"
+#include "pki_mobileconfig.h"
 
 #define TOKEN_LEN	22
 
@@ -446,17 +447,105 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 	issue_result_clear(&res);
 }
 
+#define PROFILE_TYPE	"application/x-apple-aspen-config"
+
+/*
+ * The identity profile (DESIGN 22) of a redeemed token: the PKCS#12, the
+ * top of the chain, and Exchange ActiveSync when userca.conf has [eas]
+ * host.  The password stays out of the profile: the file alone (left in
+ * Downloads, forwarded by mail) must not be enough to use the key; the
+ * device asks for it while installing.  *out: secret_free_buf().
+ */
+static int
+identity_profile(struct enrolld *d, const char *token,
+    const struct issue_result *res, unsigned char **out, size_t *len)
+{
+	const struct ca_conf *cc = authority_conf(d->a);
+	struct mobileconfig mc;
+	struct token_info ti;
+	X509 *top;
+	unsigned char *der = NULL;
+	char user[512], name[256];
+	int n, rc;
+
+	*out = NULL;
+	memset(&ti, 0, sizeof(ti));
+	if ((rc = authority_token_lookup(d->a, token, &ti)) != UC_OK)
+		return rc;
+	if (ti.user.username == NULL) {
+		rc = uc_seterr(UC_E_NOTFOUND, "the token's user is gone");
+		goto out;
+	}
+	if ((top = authority_root_cert(d->a)) == NULL)
+		top = authority_issuing_cert(d->a);
+	if ((n = i2d_X509(top, &der)) <= 0) {
+		rc = uc_seterr(UC_E_CRYPTO, "encoding the root");
+		goto out;
+	}
+	name[0] = '\0';
+	X509_NAME_get_text_by_NID(X509_get_subject_name(top), NID_commonName,
+	    name, sizeof(name));
+	memset(&mc, 0, sizeof(mc));
+	mc.org = cc->org;
+	mc.username = ti.user.username;
+	mc.p12 = res->p12;
+	mc.p12_len = res->p12_len;
+	mc.root_der = der;
+	mc.root_len = (size_t)n;
+	mc.root_name = name[0] != '\0' ? name : NULL;
+	if (cc->eas_host != NULL) {
+		mc.eas_host = cc->eas_host;
+		mc.eas_email = ti.user.email;
+		if (ti.user.upn != NULL)
+			snprintf(user, sizeof(user), "%s", ti.user.upn);
+		else if (cc->eas_domain != NULL)
+			snprintf(user, sizeof(user), "%s\\%s", cc->eas_domain,
+			    ti.user.username);
+		else
+			snprintf(user, sizeof(user), "%s", ti.user.username);
+		mc.eas_user = user;
+	}
+	rc = mobileconfig_identity(&mc, out, len);
+out:
+	OPENSSL_free(der);
+	token_info_clear(&ti);
+	return rc;
+}
+
+/* The retry secret and its deadline as response headers. */
+static void
+retry_headers(struct resp *r, const struct issue_result *res)
+{
+	if (res->retry == NULL)
+		return;
+	snprintf(r->xhdr[0].name, sizeof(r->xhdr[0].name), "X-Userca-Retry");
+	snprintf(r->xhdr[0].value, sizeof(r->xhdr[0].value), "%s",
+	    res->retry);
+	snprintf(r->xhdr[1].name, sizeof(r->xhdr[1].name),
+	    "X-Userca-Retry-Until");
+	uc_time_iso(res->retry_until, r->xhdr[1].value,
+	    sizeof(r->xhdr[1].value));
+}
+
+/*
+ * POST /p12 and POST /mobileconfig (profile): a server-made key.  With
+ * X-Userca-Retry, a used token may be redeemed once more within the
+ * retry window (DESIGN 25).
+ */
 static void
 enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
-    const char *token)
+    const char *token, int profile)
 {
 	struct redeem_req rr;
 	struct issue_result res;
 	enum token_state st;
 	json_t *in = NULL, *o;
 	json_error_t jerr;
-	const char *fmt = d->conf.default_p12_format, *pw = NULL;
-	char *gen = NULL, *b64 = NULL, mt[64], when[32];
+	const char *fmt = profile ? "legacy" : d->conf.default_p12_format,
+	    *pw = NULL;
+	char *gen = NULL, *b64 = NULL, mt[64], when[32], rwhen[32];
+	unsigned char *body = NULL;
+	size_t bodylen = 0;
 	int rc, n, generated = 0;
 
 	media_type(q->content_type, mt, sizeof(mt));
@@ -491,6 +580,11 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 	memset(&rr, 0, sizeof(rr));
 	rr.token = token;
+	if (profile && strcmp(fmt, "legacy") != 0) {
+		json_error(r, 400, "bad_format", "Apple devices read only the "
+		    "legacy format: leave p12_format out or say legacy");
+		goto out;
+	}
 	if (p12_format_parse(fmt, &rr.p12_format) != UC_OK) {
 		json_error(r, 400, "bad_format", "p12_format must be legacy or "
 		    "modern");
@@ -511,6 +605,9 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 	rr.p12_password = pw;
 	rr.smime = d->conf.smime;
+	rr.retry_window = __atomic_load_n(&d->conf.retry_window,
+	    __ATOMIC_RELAXED);
+	rr.retry = q->retry;
 	while (sem_wait(&d->keygen) == -1) {
 		if (errno != EINTR) {
 			json_error(r, 500, "internal", "key generation slot: %s",
@@ -530,8 +627,48 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		    uc_strerror(rc), uc_errmsg());
 		goto out;
 	}
-	metrics_issue(d->m, "p12");
-	if (accepts(q->accept, "application/x-pkcs12")) {
+	if (res.superseded)
+		fprintf(stderr, "userca-enrolld: a retry issued %s and "
+		    "revoked the first certificate (superseded)\n",
+		    res.serial);
+	metrics_issue(d->m, profile ? "mobileconfig" : "p12");
+	if (profile) {
+		if (identity_profile(d, token, &res, &body, &bodylen) !=
+		    UC_OK) {
+			/* Only memory or the database fail here. */
+			fprintf(stderr, "userca-enrolld: profile for %s: %s\n",
+			    res.serial, uc_errmsg());
+			issue_result_clear(&res);
+			json_error(r, 500, "internal", "the profile could not "
+			    "be made");
+			goto out;
+		}
+		/* The profile stands in for the PKCS#12 below. */
+		secret_free_buf(res.p12, res.p12_len);
+		res.p12 = body;
+		res.p12_len = bodylen;
+		body = NULL;	/* now owned by res */
+	}
+	if (profile && accepts(q->accept, PROFILE_TYPE)) {
+		r->status = 200;
+		r->type = PROFILE_TYPE;
+		r->body = res.p12;
+		r->len = res.p12_len;
+		r->secret = 1;
+		res.p12 = NULL;	/* now owned by the response */
+		snprintf(r->disposition, sizeof(r->disposition),
+		    "attachment; filename=\"%s.mobileconfig\"", "userca");
+		if (generated) {
+			snprintf(r->hdr_name, sizeof(r->hdr_name),
+			    "X-Userca-Password");
+			snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", pw);
+		}
+		retry_headers(r, &res);
+		snprintf(r->xhdr[2].name, sizeof(r->xhdr[2].name),
+		    "X-Userca-Serial");
+		snprintf(r->xhdr[2].value, sizeof(r->xhdr[2].value), "%s",
+		    res.serial);
+	} else if (!profile && accepts(q->accept, "application/x-pkcs12")) {
 		r->status = 200;
 		r->type = "application/x-pkcs12";
 		r->body = res.p12;
@@ -545,6 +682,11 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 			    "X-Userca-Password");
 			snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", pw);
 		}
+		retry_headers(r, &res);
+		snprintf(r->xhdr[2].name, sizeof(r->xhdr[2].name),
+		    "X-Userca-Serial");
+		snprintf(r->xhdr[2].value, sizeof(r->xhdr[2].value), "%s",
+		    res.serial);
 	} else {
 		if ((b64 = malloc((res.p12_len + 2) / 3 * 4 + 1)) == NULL) {
 			issue_result_clear(&res);
@@ -555,9 +697,16 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		    (int)res.p12_len);
 		b64[n] = '\0';
 		uc_time_iso(res.not_after, when, sizeof(when));
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "serial",
-		    res.serial, "not_after", when, "p12_format", fmt,
-		    "p12", b64, "password", generated ? pw : NULL);
+		rwhen[0] = '\0';
+		if (res.retry != NULL)
+			uc_time_iso(res.retry_until, rwhen, sizeof(rwhen));
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}",
+		    "serial", res.serial, "not_after", when, "p12_format", fmt,
+		    profile ? "mobileconfig" : "p12", b64,
+		    "password", generated ? pw : NULL,
+		    "retry", res.retry,
+		    "retry_until", res.retry != NULL ? rwhen : NULL,
+		    "superseded", res.superseded != 0);
 		json_ok(r, 200, o, 1);
 		OPENSSL_cleanse(b64, (size_t)n);
 	}
@@ -565,6 +714,7 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 	issue_result_clear(&res);
 out:
 	free(b64);
+	secret_free_buf(body, bodylen);
 	secret_free(gen);
 	json_decref(in);	/* the caller's password string lived in it */
 }
@@ -764,7 +914,31 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		if (csr)
 			enroll_csr(d, q, r, tok);
 		else
-			enroll_p12(d, q, r, tok);
+			enroll_p12(d, q, r, tok, 0);
+		return;
+	}
+	if (take_token(q->path, "/api/v1/enroll/", "/mobileconfig", tok)) {
+		r->route = "/api/v1/enroll/:token/mobileconfig";
+		if (get) {
+			/*
+			 * DESIGN 22's SCEP profile: it needs SCEP, which is
+			 * not served yet.  Nothing is looked up or consumed.
+			 */
+			json_error(r, 404, "scep_unavailable", "the SCEP "
+			    "profile needs SCEP, which this server does not "
+			    "offer yet; POST to this address for the identity "
+			    "profile");
+			return;
+		}
+		if (!method_is(q, "POST")) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD, POST");
+			json_error(r, 405, "method_not_allowed", "use POST (or "
+			    "GET for the SCEP profile)");
+			return;
+		}
+		if (!limit_pass(d, r, tok, limited))
+			return;
+		enroll_p12(d, q, r, tok, 1);
 		return;
 	}
 	json_error(r, 404, "not_found", "no such resource");

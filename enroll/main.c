@@ -216,6 +216,7 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 	struct secret_body *sb;
 	enum MHD_Result ret;
 	char red[256];
+	size_t i;
 
 	if (r->blob != NULL) {
 		mr = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -260,6 +261,10 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->hdr_name[0] != '\0')
 		MHD_add_response_header(mr, r->hdr_name, r->hdr_value);
+	for (i = 0; i < sizeof(r->xhdr) / sizeof(r->xhdr[0]); i++)
+		if (r->xhdr[i].name[0] != '\0')
+			MHD_add_response_header(mr, r->xhdr[i].name,
+			    r->xhdr[i].value);
 	/* The token is in the URL: never let it leak in a Referer. */
 	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
@@ -405,6 +410,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	    MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
 	q.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_USER_AGENT);
+	q.retry = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Userca-Retry");
 	q.body = rs->body;
 	q.bodylen = rs->len;
 	q.client = client;
@@ -981,6 +988,8 @@ main(int argc, char *argv[])
 				d.conf.root_warn_before = nc.root_warn_before;
 				d.conf.runway_min = nc.runway_min;
 				d.conf.poll = nc.poll;
+				__atomic_store_n(&d.conf.retry_window,
+				    nc.retry_window, __ATOMIC_RELAXED);
 				__atomic_store_n(&d.conf.allow_plain_http,
 				    nc.allow_plain_http, __ATOMIC_RELAXED);
 				econf_clear(&nc);

@@ -167,6 +167,9 @@ struct issue_result {
 					 * left valid (no supersede) */
 	int		 superseded;	/* revoked by supersede: the caller
 					 * re-signs the CRL */
+	char		*retry;		/* authority_redeem(): the retry
+					 * secret; NULL: none */
+	int64_t		 retry_until;
 };
 void	issue_result_clear(struct issue_result *);
 
@@ -259,6 +262,10 @@ struct redeem_req {
 	const char		*p12_password;	/* required without csr */
 	int			 smime;		/* S/MIME when the user has an
 						 * email address */
+	int			 retry_window;	/* s: > 0 hands out a retry
+						 * secret with a PKCS#12 */
+	const char		*retry;		/* the secret of a first
+						 * answer: a second try */
 };
 /*
  * Redeem a token: the certificate for the token's user (identity from
@@ -267,6 +274,15 @@ struct redeem_req {
  * *state says why a token was refused (UC_E_NOTFOUND: unknown,
  * UC_E_STATE: used or expired); other errors are about the request and
  * leave the token unused.
+ *
+ * The retry window (DESIGN 25): a PKCS#12 redemption with retry_window
+ * set also returns res->retry (a secret, freed by issue_result_clear())
+ * and res->retry_until.  A used token with r->retry, before retry_until
+ * and for the first time, issues once more (a new key and PKCS#12) and
+ * revokes the first certificate (superseded; res->superseded is 1, and
+ * the CRL is re-signed by the caller or the daemon's CRL watch); the
+ * answer carries no further retry.  Otherwise the used token is refused
+ * as ever (UC_E_STATE, TOKEN_USED).
  */
 int	authority_redeem(struct authority *, const struct redeem_req *,
 	    struct issue_result *, enum token_state *state);

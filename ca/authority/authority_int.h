@@ -72,6 +72,9 @@ struct gc_item {
 	const char		*username;
 	const char		*serial;
 	const unsigned char	*hash;
+	const unsigned char	*retry_hash;	/* 32 bytes: arm the retry
+						 * window; NULL: none */
+	int64_t			 retry_until;
 	/* results */
 	int			 done;
 	int			 rc;
@@ -136,6 +139,15 @@ int	issue_chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
+
+/* retry.c: a retry secret for a redemption (*secret freed with
+ * secret_free(); hash its SHA-256). */
+int	retry_new(char **secret, unsigned char hash[32]);
+/* retry.c: the second try of a used token (authority_redeem()); ti is
+ * the token's, hash its SHA-256. */
+int	retry_redeem(struct authority *a, const struct redeem_req *r,
+	    const struct token_info *ti, const unsigned char hash[32],
+	    struct issue_result *res, enum token_state *state);
 
 /* ocsp.c: the responder's state (authority_free). */
 void	aocsp_free(struct aocsp *);

@@ -38,6 +38,8 @@ conf_clear(struct ca_conf *c)
 	free(c->root_cn);
 	free(c->issuing_cn);
 	free(c->iis_domain);
+	free(c->eas_host);
+	free(c->eas_domain);
 	free(c->ocsp_url);
 	memset(c, 0, sizeof(*c));
 }
@@ -66,6 +68,18 @@ set_domain(char **dst, const char *v)
 
 	if (n == 0 || n > 63 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
+		return 0;
+	return set_str(dst, v);
+}
+
+/* A host name, IPv4 or [IPv6] address, with an optional :port. */
+static int
+set_host(char **dst, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 253 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-.:[]") != n)
 		return 0;
 	return set_str(dst, v);
 }
@@ -104,6 +118,13 @@ handler(void *user, const char *section, const char *name, const char *value)
 	} else if (strcmp(section, "iis") == 0) {
 		if (strcmp(name, "domain") == 0)
 			ok = set_domain(&c->iis_domain, value);
+		else
+			goto unknown;
+	} else if (strcmp(section, "eas") == 0) {
+		if (strcmp(name, "host") == 0)
+			ok = set_host(&c->eas_host, value);
+		else if (strcmp(name, "domain") == 0)
+			ok = set_domain(&c->eas_domain, value);
 		else
 			goto unknown;
 	} else if (strcmp(section, "validity") == 0) {

@@ -27,6 +27,10 @@ struct ca_conf {
 	/* [iis] */
 	char	*iis_domain;	/* DOMAIN of DOMAIN\user for users without a
 				 * UPN; NULL: none */
+	/* [eas]: Exchange ActiveSync in Apple identity profiles */
+	char	*eas_host;	/* NULL: no EAS payload */
+	char	*eas_domain;	/* DOMAIN of DOMAIN\user for users without a
+				 * UPN; NULL: the username alone */
 	/* [ocsp] */
 	char	*ocsp_url;	/* AIA OCSP; NULL: <base_url>/ocsp; "off" */
 	int	 ocsp_days;	/* the responder certificate's validity */

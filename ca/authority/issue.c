@@ -349,6 +349,7 @@ issue_result_clear(struct issue_result *r)
 	free(r->serial);
 	free(r->cert_pem);
 	secret_free_buf(r->p12, r->p12_len);
+	secret_free(r->retry);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -596,6 +597,9 @@ gc_commit(struct authority *a, struct gc_item *list)
 		if (it->rc == UC_OK)
 			it->rc = store_token_consume(a->st, it->hash, now,
 			    it->cert_id, &it->consumed);
+		if (it->rc == UC_OK && it->consumed && it->retry_hash != NULL)
+			it->rc = store_token_set_retry(a->st, it->hash,
+			    it->retry_hash, it->retry_until);
 		if (it->rc == UC_OK && it->consumed)
 			it->rc = store_audit(a->st, now, a->actor, it->method,
 			    it->username, it->serial);
@@ -669,17 +673,23 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	struct mint m;
 	X509_REQ *csr = NULL;
 	struct gc_item gi;
-	unsigned char hash[32];
+	unsigned char hash[32], retry_hash[32];
+	char *retry = NULL;
 	int64_t cid = 0;
 	int rc, consumed = 0;
 
 	memset(res, 0, sizeof(*res));
+	memset(retry_hash, 0, sizeof(retry_hash));
 	memset(&m, 0, sizeof(m));
 	memset(&ti, 0, sizeof(ti));
 	*state = TOKEN_UNKNOWN;
 	/* A stale read only costs work: the commit re-checks the token. */
 	if ((rc = lookup_reader(a, r->token, &ti, hash)) != UC_OK)
 		goto out;
+	if (ti.state == TOKEN_USED && r->retry != NULL && r->csr == NULL) {
+		rc = retry_redeem(a, r, &ti, hash, res, state);
+		goto out;
+	}
 	if ((*state = ti.state) != TOKEN_VALID) {
 		rc = token_refused(ti.state);
 		goto out;
@@ -709,6 +719,12 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	gi.username = ti.user.username;
 	gi.serial = m.serial;
 	gi.hash = hash;
+	if (r->csr == NULL && r->retry_window > 0) {
+		if ((rc = retry_new(&retry, retry_hash)) != UC_OK)
+			goto out;
+		gi.retry_hash = retry_hash;
+		gi.retry_until = uc_now() + r->retry_window;
+	}
 	group_commit(a, &gi);
 	if ((rc = gi.rc) != UC_OK) {
 		/* The leader thread ran the transaction: its message, here. */
@@ -735,8 +751,14 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		goto out;
 	}
 	/* Committed: release. */
-	rc = release_to(a, &m, cid, res);
+	if ((rc = release_to(a, &m, cid, res)) == UC_OK && retry != NULL) {
+		res->retry = retry;
+		retry = NULL;	/* now owned by res */
+		res->retry_until = gi.retry_until;
+	}
 out:
+	secret_free(retry);
+	OPENSSL_cleanse(retry_hash, sizeof(retry_hash));
 	OPENSSL_cleanse(hash, sizeof(hash));
 	token_info_clear(&ti);
 	mint_clear(&m);

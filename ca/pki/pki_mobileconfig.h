@@ -1,0 +1,39 @@
+/*
+ * pki_mobileconfig.h: Apple configuration profiles (mobileconfig.c).
+ */
+#ifndef UC_PKI_MOBILECONFIG_H
+#define UC_PKI_MOBILECONFIG_H
+
+#include <stddef.h>
+
+/* What goes into an identity profile; every pointer is borrowed. */
+struct mobileconfig {
+	const char		*org;		/* PayloadOrganization; NULL:
+						 * none */
+	const char		*username;	/* names and identifiers */
+	const unsigned char	*p12;		/* the identity (legacy
+						 * PKCS#12, DER) */
+	size_t			 p12_len;
+	const char		*p12_password;	/* NULL: not in the profile,
+						 * the device asks for it */
+	const unsigned char	*root_der;	/* the root certificate */
+	size_t			 root_len;
+	const char		*root_name;	/* its display name */
+	const char		*eas_host;	/* NULL: no Exchange payload */
+	const char		*eas_user;	/* UPN or DOMAIN\user; NULL:
+						 * the device asks */
+	const char		*eas_email;	/* NULL: the device asks */
+};
+
+/*
+ * An unsigned XML plist holding the identity (com.apple.security.pkcs12),
+ * the root (com.apple.security.root) and, with eas_host, an Exchange
+ * ActiveSync account (com.apple.eas.account) whose PayloadCertificateUUID
+ * is the identity payload's PayloadUUID.  UUIDs are random (version 4);
+ * every string is XML-escaped.  *out is NUL-terminated, holds key
+ * material and is the caller's to free with secret_free_buf(*out, *len).
+ */
+int	mobileconfig_identity(const struct mobileconfig *mc,
+	    unsigned char **out, size_t *len);
+
+#endif /* UC_PKI_MOBILECONFIG_H */
