@@ -349,6 +349,8 @@
 		    NOT_LINUX_DESKTOP : '');
 		$('format-hint').setAttribute('data-format', f);
 		showApps(selectedPlatform());
+		show($('profile-box'), selectedPlatform() === 'ios' ||
+		    selectedPlatform() === 'macos');
 	}
 
 	/* Which apps can use it, for that device: on the form and the result. */
@@ -527,12 +529,26 @@
 		    'for a new link and choose Legacy under Advanced.' : '';
 	}
 
-	function p12Done(j, platform, ownPassword) {
-		var name = safeName(info.user, '.p12');
-		var bytes = base64ToBytes(j.p12);
+	/*
+	 * The retry window: the first answer's secret, kept by this page only,
+	 * fetches the other format (or the profile) once; the first
+	 * certificate is then revoked.
+	 */
+	var retry = null;
 
-		download(new Blob([bytes], { type: 'application/x-pkcs12' }), name,
-		    $('again-p12'));
+	function p12Done(j, platform, ownPassword) {
+		var profile = !!j.mobileconfig;
+		var name = safeName(info.user, profile ? '.mobileconfig' : '.p12');
+		var bytes = base64ToBytes(profile ? j.mobileconfig : j.p12);
+
+		download(new Blob([bytes], { type: profile ?
+		    'application/x-apple-aspen-config' : 'application/x-pkcs12' }),
+		    name, $('again-p12'));
+		retry = j.retry ? { secret: j.retry, until: j.retry_until,
+		    format: j.p12_format, platform: platform } : null;
+		show($('retry-box'), !!retry);
+		if (retry)
+			setTime($('retry-until'), retry.until);
 		show($('enroll'), false);
 		setStatus('');
 		if (j.password) {
@@ -554,11 +570,12 @@
 		$('done-title').focus();
 	}
 
-	function submitP12(ev) {
-		var button = $('get-p12');
+	function submitP12(ev, route) {
+		var button = route === '/mobileconfig' ? $('get-profile') : $('get-p12');
 		var pw = $('own-password').value;
 		var platform = selectedPlatform();
-		var body = { p12_format: selectedFormat() };
+		var body = route === '/mobileconfig' ? {} :
+		    { p12_format: selectedFormat() };
 
 		ev.preventDefault();
 		if (busy)
@@ -575,7 +592,7 @@
 			body.password = pw;
 		setBusy(button, true, 'Creating your certificate\u2026');
 		setStatus('Creating your certificate. This can take a few seconds.', 'info');
-		fetch(apiUrl('/p12'), {
+		fetch(apiUrl(route || '/p12'), {
 			method: 'POST',
 			headers: { 'Content-Type': 'application/json',
 			    'Accept': 'application/json' },
@@ -588,6 +605,36 @@
 			return resp.json().then(function (j) {
 				$('own-password').value = '';
 				p12Done(j, platform, pw.length > 0);
+			});
+		}).catch(function (e) {
+			handleError(networkError(e));
+		}).then(function () {
+			setBusy(button, false);
+		});
+	}
+
+	/* The second try: the other format, a new password, once. */
+	function retryOther() {
+		var button = $('retry');
+		var r = retry;
+
+		if (busy || r === null)
+			return;
+		setBusy(button, true, 'Creating it again\u2026');
+		setStatus('Creating your certificate again in the other format.', 'info');
+		fetch(apiUrl('/p12'), {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json',
+			    'Accept': 'application/json', 'X-Userca-Retry': r.secret },
+			body: JSON.stringify({ p12_format: r.format === 'legacy' ?
+			    'modern' : 'legacy' }),
+			cache: 'no-store',
+			credentials: 'same-origin'
+		}).then(function (resp) {
+			if (!resp.ok)
+				return readError(resp).then(handleError);
+			return resp.json().then(function (j) {
+				p12Done(j, r.platform, false);
 			});
 		}).catch(function (e) {
 			handleError(networkError(e));
@@ -717,7 +764,13 @@
 		for (i = 0; i < radios.length; i++)
 			radios[i].addEventListener('change', updateHint);
 		$('p12-format').addEventListener('change', updateHint);
-		$('p12-form').addEventListener('submit', submitP12);
+		$('p12-form').addEventListener('submit', function (ev) {
+			submitP12(ev, '/p12');
+		});
+		$('get-profile').addEventListener('click', function (ev) {
+			submitP12(ev, '/mobileconfig');
+		});
+		$('retry').addEventListener('click', retryOther);
 		$('csr-form').addEventListener('submit', submitCsr);
 		$('copy-pw').addEventListener('click', copyPassword);
 		$('copy-link').addEventListener('click', copyLink);
