@@ -41,6 +41,7 @@ for f in /usr/bin/userca /usr/sbin/userca-enrolld /usr/sbin/userca-gateway-sync 
     /etc/userca/enrolld.conf \
     /usr/share/man/man1/userca.1.gz /usr/share/man/man5/userca-enrolld.conf.5.gz \
     /usr/share/man/man8/userca-enrolld.8.gz /usr/share/man/man8/userca-gateway-sync.8.gz \
+    /usr/share/bash-completion/completions/userca \
     /usr/share/doc/userca/copyright /usr/share/doc/userca/changelog.Debian.gz; do
 	if grep -qxF -- "$f" "$T/files.txt"; then pass "ships $f"; else bad "ships $f: missing"; fi
 done
