@@ -18,6 +18,17 @@
 #      keep-alive HTTPS connection, EC (modern home) and RSA-2048
 #      (compatible home) user keys; beside it the in-process mint time
 #      (bench_mint, one thread)
+#   4. OCSP answers per second at --ocsp-conns connections (p99 beside):
+#      cacheable GETs (GET /ocsp/<base64 request without nonce>, always the
+#      same request) and POSTs each with its own nonce (--ocsp-n requests
+#      made in advance, about as many certificates, valid and revoked,
+#      cycled: tests/bench/ocsp_reqs.py, tests/bench/ocsp_post.lua), each
+#      against userca-enrolld, `openssl ocsp -index -multi M` (an index.txt
+#      of the same certificates, the responder certificate and key the
+#      daemon made; it binds every address, so it runs in a network
+#      namespace of its own with only loopback: needs root and unshare) and
+#      nginx serving a pre-signed answer as a static file (no nonce: a
+#      ceiling, not a responder).  With 100,000 certificates: not measured.
 #   Options (environment variable in brackets):
 #     --crl-n N        revoked certificates in the CRL  [BENCH_CRL_N=2000]
 #     --conns LIST     wrk connections, CRL runs        [BENCH_CONNS=8,32,64]
@@ -30,6 +41,9 @@
 #     --p12-ec N       EC PKCS#12 requests              [BENCH_P12_EC=200]
 #     --p12-rsa N      RSA PKCS#12 requests             [BENCH_P12_RSA=30]
 #     --threads T      wrk threads                      [BENCH_THREADS=2]
+#     --ocsp-n N       pre-made nonce requests          [BENCH_OCSP_N=1000]
+#     --ocsp-conns C   connections of the OCSP runs     [BENCH_OCSP_CONNS=32]
+#     --ocsp-multi M   openssl ocsp -multi              [BENCH_OCSP_MULTI=2]
 #     --build-dir D    CMake build folder               [USERCA_BUILD_DIR=build]
 #     --quick          3 s x 1 round, 3000 + 2 x 1000 CSRs, 60 EC, 10 RSA
 #     --keep           keep the scratch folder
@@ -37,7 +51,7 @@
 # the table, not in the exit status); 1 when something failed; 2 for usage.
 set -euo pipefail
 
-usage() { sed -n '7,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '7,50p' "$0" | sed 's/^# \{0,1\}//'; }
 
 crl_n=${BENCH_CRL_N:-2000}
 conns=${BENCH_CONNS:-8,32,64}
@@ -49,13 +63,16 @@ sweep_n=${BENCH_SWEEP_N:-2000}
 p12_ec=${BENCH_P12_EC:-200}
 p12_rsa=${BENCH_P12_RSA:-30}
 threads=${BENCH_THREADS:-2}
+ocsp_n=${BENCH_OCSP_N:-1000}
+ocsp_c=${BENCH_OCSP_CONNS:-32}
+ocsp_multi=${BENCH_OCSP_MULTI:-2}
 build=${USERCA_BUILD_DIR:-build}
 keep=0
 
 while [[ $# -gt 0 ]]; do
   case $1 in
     --crl-n|--conns|--secs|--rounds|--enroll-n|--enroll-conns|--sweep-n|\
-    --p12-ec|--p12-rsa|--threads|--build-dir)
+    --p12-ec|--p12-rsa|--threads|--build-dir|--ocsp-n|--ocsp-conns|--ocsp-multi)
       if [[ $# -lt 2 ]]; then
         echo "scripts/bench http: $1 needs a value" >&2; exit 2
       fi ;;
@@ -71,6 +88,9 @@ while [[ $# -gt 0 ]]; do
     --p12-ec) p12_ec=$2; shift ;;
     --p12-rsa) p12_rsa=$2; shift ;;
     --threads) threads=$2; shift ;;
+    --ocsp-n) ocsp_n=$2; shift ;;
+    --ocsp-conns) ocsp_c=$2; shift ;;
+    --ocsp-multi) ocsp_multi=$2; shift ;;
     --build-dir) build=$2; shift ;;
     --quick) secs=3; rounds=1; enroll_n=3000; sweep_n=1000; p12_ec=60
              p12_rsa=10 ;;
@@ -80,7 +100,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-for v in crl_n secs rounds enroll_n enroll_c p12_ec p12_rsa threads; do
+for v in crl_n secs rounds enroll_n enroll_c p12_ec p12_rsa threads ocsp_n ocsp_c ocsp_multi; do
   if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
     echo "scripts/bench http: $v must be a positive integer (got '${!v}')" >&2
     exit 2
@@ -95,7 +115,7 @@ if ! [[ $conns =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]]; then
   exit 2
 fi
 IFS=, read -r -a conn_list <<<"$conns"
-for c in "${conn_list[@]}" "$enroll_c"; do
+for c in "${conn_list[@]}" "$enroll_c" "$ocsp_c"; do
   if (( c < threads )); then
     echo "scripts/bench http: $c connections are fewer than $threads wrk threads" >&2
     exit 2
@@ -112,11 +132,13 @@ root=$PWD
 case $build in /*) ;; *) build=$root/$build ;; esac
 lua=$root/tests/bench/enroll_csr.lua
 csr_jobs=$root/tests/bench/csr_jobs.py
+ocsp_reqs=$root/tests/bench/ocsp_reqs.py
+ocsp_lua=$root/tests/bench/ocsp_post.lua
 
 # ---- tools and build ----------------------------------------------------------
 scripts/deps
 PY=/usr/bin/python3
-for t in wrk curl sqlite3 openssl; do
+for t in wrk curl sqlite3 openssl unshare nsenter ip; do
   command -v "$t" >/dev/null || die "$t missing (run scripts/deps as root)"
 done
 NGINX=/usr/sbin/nginx
@@ -139,7 +161,10 @@ work=$(mktemp -d /tmp/userca-bench-http.XXXXXX)
 declare -A PIDS=()
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-  local n
+  local n p
+  if [[ -n ${PIDS[ossl]:-} ]]; then  # openssl ocsp's children, by PID
+    for p in $(ps -o pid= --ppid "${PIDS[ossl]}"); do kill -KILL "$p" 2>/dev/null || true; done
+  fi
   for n in "${!PIDS[@]}"; do kill -TERM "${PIDS[$n]}" 2>/dev/null || true; done
   for n in "${!PIDS[@]}"; do wait "${PIDS[$n]}" 2>/dev/null || true; done
   if [[ $keep -eq 1 ]]; then echo "scripts/bench http: kept $work" >&2
@@ -493,6 +518,20 @@ http {
     listen 127.0.0.1:$p_nginx;
     root $work/ec/public;
     location = /crl.der { }
+    # OCSP: one pre-signed answer (made below) for every GET, and for
+    # POSTs too (the static module refuses POST: 405 -> internal GET).
+    location ^~ /ocsp/ {
+      root $work/ngx/www; types { } default_type application/ocsp-response;
+      try_files /ocsp.der =404;
+    }
+    location = /ocsp {
+      root $work/ngx/www; types { } default_type application/ocsp-response;
+      error_page 405 =200 /ocsp.der;
+      try_files /ocsp.der =404;
+    }
+    location = /ocsp.der {
+      internal; root $work/ngx/www; types { } default_type application/ocsp-response;
+    }
     location / { return 404; }
   }
 }
@@ -581,6 +620,149 @@ for ((r = 1; r <= rounds; r++)); do
 done
 same_bodies
 [[ $(stat -c '%i %Y' "$crl") == "$crl_ino" ]] || die "$crl changed during the runs"
+# ---- 4. OCSP: enrolld against openssl ocsp and a static answer in nginx ------------
+say "OCSP: $ocsp_n requests with nonces, an index.txt of the same certificates"
+ocsp_info=$("$PY" "$ocsp_reqs" ec/userca.db ec/issuing/ca.crt "$ocsp_n" \
+    ocsp-post.txt ocsp-get.txt ocsp-index.txt) || die "ocsp_reqs.py failed"
+[[ -s ec/issuing/ocsp.crt && -s ec/issuing/ocsp.key ]] ||
+  die "userca-enrolld made no responder certificate (ec/issuing/ocsp.crt)"
+get_b64=$(sed -n 1p ocsp-get.txt)
+sed -n 2p ocsp-get.txt | xxd -r -p >ocsp-get.der
+sed -n 1p ocsp-post.txt | xxd -r -p >ocsp-post1.der
+mkdir -p ngx/www
+openssl ocsp -index ocsp-index.txt -rsigner ec/issuing/ocsp.crt \
+    -rkey ec/issuing/ocsp.key -CA ec/issuing/ca.crt -ndays 1 \
+    -reqin ocsp-get.der -respout ngx/www/ocsp.der >ossl-presign.log 2>&1 ||
+  { cat ossl-presign.log >&2; die "openssl ocsp -respout failed"; }
+
+# openssl ocsp -port binds every address: a network namespace of its own,
+# with loopback only; wrk and curl enter it.  OpenSSL 3.0's -multi children
+# can spin on a connection wrk drops at the end of a run, so every openssl
+# run gets a fresh responder, stopped right after it.
+start_ossl() {
+  local i code
+  # Started from a subshell: not a job of this shell (it is stopped by PID).
+  (unshare --net --fork sh -c 'ip link set lo up && exec openssl ocsp -index "$1" \
+      -port "$2" -rsigner "$3" -rkey "$4" -CA "$5" -multi "$6" -ndays 1' sh \
+      "$work/ocsp-index.txt" 8888 "$work/ec/issuing/ocsp.crt" \
+      "$work/ec/issuing/ocsp.key" "$work/ec/issuing/ca.crt" "$ocsp_multi" \
+      >>ossl-ocsp.out 2>>ossl-ocsp.log </dev/null & echo $! >ossl-ocsp.pid)
+  PIDS[unshare]=$(cat ossl-ocsp.pid)
+  ossl_parent=
+  for ((i = 0; i < 100; i++)); do
+    ossl_parent=$(ps -o pid= --ppid "${PIDS[unshare]}" | tr -d ' ' | head -1)
+    [[ -n $ossl_parent ]] && break
+    sleep 0.1
+  done
+  [[ -n $ossl_parent ]] || { cat ossl-ocsp.log >&2; die "openssl ocsp did not start"; }
+  PIDS[ossl]=$ossl_parent
+  NS=(nsenter "--net=/proc/$ossl_parent/ns/net")
+  for ((i = 0; i < 100; i++)); do
+    code=$("${NS[@]}" curl -s -o ossl-post1.der -w '%{http_code}' --max-time 2 \
+        -H 'Content-Type: application/ocsp-request' --data-binary @ocsp-post1.der \
+        http://127.0.0.1:8888/ 2>/dev/null) || true
+    [[ $code == 200 ]] && break
+    sleep 0.1
+  done
+  [[ $code == 200 ]] || { cat ossl-ocsp.log >&2; die "openssl ocsp did not answer within 10 s"; }
+}
+ossl_pids() { echo "$ossl_parent"; ps -o pid= --ppid "$ossl_parent"; }
+stop_ossl() {  # SIGTERM the parent (it stops its children), then by PID
+  local kids p
+  kids=$(ps -o pid= --ppid "$ossl_parent" | tr '\n' ' ')
+  kill -TERM "$ossl_parent" 2>/dev/null || true
+  sleep 0.5
+  for p in $kids "$ossl_parent" "${PIDS[unshare]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  unset "PIDS[unshare]"
+  unset "PIDS[ossl]"
+}
+start_ossl
+
+# Every server's answers verify against the root, good for the GET's
+# certificate; the POST answers echo the nonce (nginx's cannot).
+check_ocsp() {  # NAME FILE REQ|- 
+  local out
+  if [[ $3 == - ]]; then
+    out=$(openssl ocsp -respin "$2" -CAfile ec/public/ca-bundle.pem -resp_text 2>&1) || true
+  else
+    out=$(openssl ocsp -respin "$2" -reqin "$3" -CAfile ec/public/ca-bundle.pem -resp_text 2>&1) || true
+  fi
+  grep -q 'Response verify OK' <<<"$out" || { echo "$out" >&2; die "OCSP ($1): the answer does not verify"; }
+  if [[ $3 != - ]] && grep -q 'WARNING: no nonce' <<<"$out"; then
+    die "OCSP ($1): no nonce in the answer"
+  fi
+}
+curl -sS -o enrolld-get.der "http://127.0.0.1:$p_ec_http/ocsp/$get_b64" || die "curl enrolld GET /ocsp failed"
+curl -sS -o enrolld-post1.der -H 'Content-Type: application/ocsp-request' \
+    --data-binary @ocsp-post1.der "http://127.0.0.1:$p_ec_http/ocsp" || die "curl enrolld POST /ocsp failed"
+"${NS[@]}" curl -sS --max-time 10 -o ossl-get.der "http://127.0.0.1:8888/$get_b64" || die "curl openssl ocsp GET failed"
+curl -sS -o nginx-get.der "http://127.0.0.1:$p_nginx/ocsp/$get_b64" || die "curl nginx GET /ocsp failed"
+curl -sS -o nginx-post.der -H 'Content-Type: application/ocsp-request' \
+    --data-binary @ocsp-post1.der "http://127.0.0.1:$p_nginx/ocsp" || die "curl nginx POST /ocsp failed"
+check_ocsp "enrolld GET" enrolld-get.der -
+check_ocsp "enrolld POST" enrolld-post1.der ocsp-post1.der
+check_ocsp "openssl GET" ossl-get.der -
+check_ocsp "openssl POST" ossl-post1.der ocsp-post1.der
+check_ocsp "nginx GET" nginx-get.der -
+check_ocsp "nginx POST" nginx-post.der -
+stop_ossl
+
+# run_ocsp NAME KIND URL PIDS... (KIND get|post; NAME ossl runs wrk in its
+# namespace) -> O_RPS O_P50 O_P99 O_US O_OTHER O_ERR, like run_crl
+run_ocsp() {
+  local name=$1 kind=$2 url=$3 s0 s1 b0 b1 t0 t1 wu ws wall out=wrk-ocsp.txt
+  local -a pre=() lua=()
+  shift 3
+  [[ $name == openssl ]] && pre=("${NS[@]}")
+  [[ $kind == post ]] && lua=(-s "$ocsp_lua")
+  s0=$(proc_ticks "$@") b0=$(busy_ticks)
+  t0=$EPOCHREALTIME
+  if [[ $kind == post ]]; then
+    /usr/bin/time -f '%U %S' -o wrk.time "${pre[@]}" wrk -t"$threads" -c"$ocsp_c" \
+        -d"${secs}s" --latency "${lua[@]}" "$url" -- "$work/ocsp-post.txt" "$threads" \
+        >"$out" 2>&1 || die "wrk (OCSP $kind, $name) failed: $(tail -5 "$out")"
+  else
+    /usr/bin/time -f '%U %S' -o wrk.time "${pre[@]}" wrk -t"$threads" -c"$ocsp_c" \
+        -d"${secs}s" --latency "$url" \
+        >"$out" 2>&1 || die "wrk (OCSP $kind, $name) failed: $(tail -5 "$out")"
+  fi
+  t1=$EPOCHREALTIME
+  s1=$(proc_ticks "$@") b1=$(busy_ticks)
+  read -r wu ws <wrk.time
+  O_RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  [[ -n $O_RPS ]] || die "wrk (OCSP $kind, $name): no result: $(tail -5 "$out")"
+  O_P50=$(awk '$1 == "50%" { print $2 }' "$out" | to_ms)
+  O_P99=$(awk '$1 == "99%" { print $2 }' "$out" | to_ms)
+  O_ERR=$(awk '/Socket errors|Non-2xx/ { $1 = $1; printf "%s; ", $0 }' "$out")
+  wall=$(calc "$t1 - $t0")
+  O_US=$(calc "1e6 * ($s1 - $s0) / $clk_tck / ($O_RPS * $wall)")
+  O_OTHER=$(other_load "$b0" "$b1" "$(calc "($s1 - $s0) + ($wu + $ws) * $clk_tck")" "$wall")
+}
+declare -A OC=()
+for ((r = 1; r <= rounds; r++)); do
+  for k in get post; do
+    if (( r % 2 == 1 )); then order=(enrolld openssl nginx); else order=(nginx openssl enrolld); fi
+    for s in "${order[@]}"; do
+      say "OCSP $k, $s, wrk -t$threads -c$ocsp_c -d${secs}s, round $r/$rounds"
+      [[ $s == openssl ]] && start_ossl
+      # shellcheck disable=SC2046  # $(ossl_pids), $(nginx_pids): PIDs
+      case $s,$k in
+        enrolld,get) run_ocsp "$s" get "http://127.0.0.1:$p_ec_http/ocsp/$get_b64" "${PIDS[crl]}" ;;
+        enrolld,post) run_ocsp "$s" post "http://127.0.0.1:$p_ec_http" "${PIDS[crl]}" ;;
+        openssl,get) run_ocsp "$s" get "http://127.0.0.1:8888/$get_b64" $(ossl_pids) ;;
+        openssl,post) run_ocsp "$s" post "http://127.0.0.1:8888" $(ossl_pids) ;;
+        nginx,get) run_ocsp "$s" get "http://127.0.0.1:$p_nginx/ocsp/$get_b64" $(nginx_pids) ;;
+        nginx,post) run_ocsp "$s" post "http://127.0.0.1:$p_nginx" $(nginx_pids) ;;
+      esac
+      [[ $s == openssl ]] && stop_ossl
+      say "   $(printf '%.0f' "$O_RPS") req/s, p99 $O_P99 ms, server CPU $(printf '%.1f' "$O_US") us/req, other load $O_OTHER%${O_ERR:+, $O_ERR}"
+      read -r best _ <<<"${OC[$s,$k]:-0}"
+      if [[ -z ${OC[$s,$k]:-} ]] || (( $(calc "$O_RPS > $best") )); then
+        OC[$s,$k]="$O_RPS $O_P50 $O_P99 $O_US $O_OTHER ${O_ERR:-}"
+      fi
+    done
+  done
+done
 stop_pid crl
 [[ $STOP_RC -eq 0 ]] || die "userca-enrolld (CRL) exited with status $STOP_RC"
 stop_pid nginx
@@ -662,6 +844,44 @@ printf '   %-10s %5d %5d %8.1f %8.1f %8.1f %8.1f  %.1f ms\n' "RSA-2048" "$n" "$o
 echo "   (mint: bench_mint's mean over as many users of the same home, one thread,"
 echo "   no HTTP, no database: compare it with the mean; RSA key generation varies"
 echo "   widely.  $p12_rows EC enroll-p12 rows recorded)"
+echo
+echo "4. OCSP, wrk -t$threads -c$ocsp_c -d${secs}s, best of $rounds round(s), same run;"
+echo "   $ocsp_info in the database and index.txt"
+printf '   %-30s %9s %7s %7s %7s  %s\n' server "answers/s" "p50 ms" "p99 ms" "CPU us" other
+for k in get post; do
+  if [[ $k == get ]]; then
+    echo "   cacheable GET /ocsp/<base64>, one request without nonce"
+  else
+    echo "   POST /ocsp, a fresh nonce each ($ocsp_n pre-made requests, cycled)"
+  fi
+  for s in enrolld openssl nginx; do
+    case $s in
+      enrolld) lab="userca-enrolld" ;;
+      openssl) lab="openssl ocsp -multi $ocsp_multi" ;;
+      nginx) lab="nginx, static answer" ;;
+    esac
+    [[ $s == nginx && $k == post ]] && lab="nginx, static (no nonce)"
+    read -r rps p50 p99 us oth err <<<"${OC[$s,$k]}"
+    printf '   %-30s %9.0f %7s %7s %7.1f  %s%%\n' "$lab" "$rps" "$p50" "$p99" "$us" "$oth"
+    [[ -z ${err:-} ]] || echo "          errors: $err"
+    if (( oth > worst )); then worst=$oth; fi
+  done
+done
+read -r eg _ egp99 _ <<<"${OC[enrolld,get]}"
+read -r ng _ <<<"${OC[nginx,get]}"
+read -r ep _ epp99 _ <<<"${OC[enrolld,post]}"
+read -r op _ <<<"${OC[openssl,post]}"
+read -r og _ <<<"${OC[openssl,get]}"
+r_get=$(calc "$ng > 0 ? 100 * $eg / $ng : 0")
+r_post=$(calc "$op > 0 ? $ep / $op : 0")
+printf '   %-52s %8.1f%% %8s  %s\n' "cacheable GET, enrolld / nginx" "$r_get" ">= 80%" "$(verdict "$r_get" '>=' 80)"
+printf '   %-52s %8.1fx\n' "cacheable GET, enrolld / openssl ocsp" "$(calc "$og > 0 ? $eg / $og : 0")"
+printf '   %-52s %8.1fx %8s  %s\n' "nonce POST, enrolld / openssl ocsp -multi $ocsp_multi" "$r_post" ">= 10x" "$(verdict "$r_post" '>=' 10)"
+printf '   %-52s %6s ms %8s  %s\n' "enrolld p99 at $ocsp_c connections, GET" "$egp99" "< 5 ms" "$(verdict "$egp99" '<' 5)"
+printf '   %-52s %6s ms %8s  %s\n' "enrolld p99 at $ocsp_c connections, nonce POST" "$epp99" "< 5 ms" "$(verdict "$epp99" '<' 5)"
+echo "   (openssl ocsp closes the connection after each answer; wrk reconnects."
+echo "   nginx answers every request with one pre-signed file: a ceiling for"
+echo "   GETs, and no nonce for POSTs.  100,000 certificates: not measured)"
 if (( busy0 > worst )); then worst=$busy0; fi
 if (( worst > 10 )); then
   echo
