@@ -5,7 +5,8 @@
  *   apache-userca.conf  the same for Apache httpd (mod_ssl)
  *   userca-trust.ps1    imports our root and issuing CA into the Windows
  *                       stores (never removes one), checks thumbprints
- *                       and, given one, the root's SHA-256
+ *                       and, given one, the root's SHA-256; sets the
+ *                       root's enabled purposes to the issuing CA's EKU
  *
  * IIS one-to-one mappings name every user: they are made on demand
  * (iis.c), never published here.
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "authority_int.h"
 #include "ucbuf.h"
@@ -189,6 +192,126 @@ gateway_ps_comment(struct ucbuf *b, const char *s)
 }
 
 /*
+ * The issuing CA's EKU as a PowerShell list of dotted OIDs, in the
+ * certificate's order ("'1.3.6.1.5.5.7.3.2', '1.3.6.1.5.5.7.3.1'"), into
+ * *out; *out stays empty for a CA certificate without EKU (a root-only CA:
+ * the root has none).  The script gives the root exactly these purposes.
+ */
+static int
+eku_oids(X509 *x, struct ucbuf *out)
+{
+	EXTENDED_KEY_USAGE *eku;
+	char oid[128];
+	int crit, i, n, rc = UC_OK;
+
+	if ((eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL)) ==
+	    NULL) {
+		if (crit == -1)
+			return UC_OK;
+		return uc_seterr(UC_E_INVALID, "the issuing CA's extended key "
+		    "usage is %s", crit == -2 ? "there twice" : "malformed");
+	}
+	if ((n = sk_ASN1_OBJECT_num(eku)) <= 0)
+		rc = uc_seterr(UC_E_INVALID,
+		    "the issuing CA's extended key usage is empty");
+	for (i = 0; rc == UC_OK && i < n; i++) {
+		int len = OBJ_obj2txt(oid, sizeof(oid),
+		    sk_ASN1_OBJECT_value(eku, i), 1);
+
+		/* Dotted digits only: it goes between single quotes. */
+		if (len <= 0 || (size_t)len >= sizeof(oid) ||
+		    strspn(oid, "0123456789.") != (size_t)len)
+			rc = uc_seterr(UC_E_INVALID, "the issuing CA's "
+			    "extended key usage holds an OID it cannot write");
+		else
+			ucbuf_printf(out, "%s'%s'", i > 0 ? ", " : "", oid);
+	}
+	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+	return rc;
+}
+
+/*
+ * The root's enabled purposes: property 9 (CERT_ENHKEY_USAGE_PROP_ID) of its
+ * certificate context in LocalMachine\Root, what certmgr's "Enable only the
+ * following purposes" sets, becomes exactly the issuing CA's EKU (the DER of
+ * an ExtKeyUsageSyntax, which .NET's X509EnhancedKeyUsageExtension makes).
+ * Only the root found there by its thumbprint; skipped when already equal;
+ * behind ShouldProcess.  crypt32 through a two-function Add-Type class; the
+ * C# is indented so that no line of it starts or ends a PowerShell function
+ * for the test's line-based checks.
+ */
+static const char ps_purposes_fn[] =
+"# The root's enabled purposes (certificate property 9,\n"
+"# CERT_ENHKEY_USAGE_PROP_ID: what certmgr's 'Enable only the following\n"
+"# purposes' sets) become exactly what the issuing CA may issue for, its EKU.\n"
+"# Only the root found in LocalMachine\\Root by its thumbprint is changed.\n"
+"function Set-UsercaRootPurposes {\n"
+"    [CmdletBinding(SupportsShouldProcess = $true)]\n"
+"    param([string[]]$Purposes)\n"
+"    $where = \"LocalMachine\\Root $RootThumbprint\"\n"
+"    $names = $Purposes -join ', '\n"
+"    if (-not ('UsercaCrypt32' -as [type])) {\n"
+"        Add-Type -TypeDefinition @'\n"
+"        using System;\n"
+"        using System.Runtime.InteropServices;\n"
+"        public static class UsercaCrypt32 {\n"
+"            [StructLayout(LayoutKind.Sequential)]\n"
+"            public struct CRYPT_DATA_BLOB { public uint cbData; public IntPtr pbData; }\n"
+"            [DllImport(\"crypt32.dll\", SetLastError = true)]\n"
+"            public static extern bool CertGetCertificateContextProperty(IntPtr pCertContext, uint dwPropId, byte[] pvData, ref uint pcbData);\n"
+"            [DllImport(\"crypt32.dll\", SetLastError = true)]\n"
+"            public static extern bool CertSetCertificateContextProperty(IntPtr pCertContext, uint dwPropId, uint dwFlags, ref CRYPT_DATA_BLOB pvData);\n"
+"        }\n"
+"'@\n"
+"    }\n"
+"    $oids = New-Object System.Security.Cryptography.OidCollection\n"
+"    foreach ($o in $Purposes) { [void]$oids.Add((New-Object System.Security.Cryptography.Oid($o))) }\n"
+"    $want = (New-Object System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension($oids, $false)).RawData\n"
+"    $wantHex = ConvertTo-UsercaHex $want\n"
+"\n"
+"    $store = New-Object System.Security.Cryptography.X509Certificates.X509Store('Root', 'LocalMachine')\n"
+"    $store.Open('ReadOnly')\n"
+"    try { $found = @($store.Certificates.Find('FindByThumbprint', $RootThumbprint, $false)) } finally { $store.Close() }\n"
+"    if ($found.Count -eq 0) {\n"
+"        if ($Apply -and -not $WhatIfPreference) { throw \"$where is not there: its purposes were not set\" }\n"
+"        Write-Output \"missing  $where purposes (-Apply imports the root, then sets them to $names)\"\n"
+"        return\n"
+"    }\n"
+"    [uint32]$size = 0\n"
+"    $now = 'none (all)'\n"
+"    if ([UsercaCrypt32]::CertGetCertificateContextProperty($found[0].Handle, 9, $null, [ref]$size) -and $size -gt 0) {\n"
+"        $buf = New-Object byte[] $size\n"
+"        if (-not [UsercaCrypt32]::CertGetCertificateContextProperty($found[0].Handle, 9, $buf, [ref]$size)) { throw \"CertGetCertificateContextProperty failed on $where\" }\n"
+"        $now = ConvertTo-UsercaHex $buf\n"
+"    }\n"
+"    if ($now -eq $wantHex) { Write-Output \"present  $where purposes $names\"; return }\n"
+"    if (-not $Apply) { Write-Output \"differs  $where purposes differ from $names (-Apply sets them)\"; return }\n"
+"    if (-not $PSCmdlet.ShouldProcess($where, \"set the enabled purposes to $names\")) { return }\n"
+"    $store = New-Object System.Security.Cryptography.X509Certificates.X509Store('Root', 'LocalMachine')\n"
+"    $store.Open('ReadWrite')\n"
+"    $p = [IntPtr]::Zero\n"
+"    try {\n"
+"        $found = @($store.Certificates.Find('FindByThumbprint', $RootThumbprint, $false))\n"
+"        if ($found.Count -ne 1) { throw \"$where is not there: its purposes were not set\" }\n"
+"        $c = $found[0]\n"
+"        if ($c.Thumbprint -ne $RootThumbprint) { throw \"thumbprint mismatch: $($c.Thumbprint) is not $RootThumbprint\" }\n"
+"        $blob = New-Object UsercaCrypt32+CRYPT_DATA_BLOB\n"
+"        $p = [System.Runtime.InteropServices.Marshal]::AllocHGlobal($want.Length)\n"
+"        [System.Runtime.InteropServices.Marshal]::Copy($want, 0, $p, $want.Length)\n"
+"        $blob.cbData = [uint32]$want.Length\n"
+"        $blob.pbData = $p\n"
+"        if (-not [UsercaCrypt32]::CertSetCertificateContextProperty($c.Handle, 9, 0, [ref]$blob)) {\n"
+"            throw \"CertSetCertificateContextProperty: error $([System.Runtime.InteropServices.Marshal]::GetLastWin32Error()); the purposes of $where were not set\"\n"
+"        }\n"
+"    } finally {\n"
+"        [System.Runtime.InteropServices.Marshal]::FreeHGlobal($p)\n"
+"        $store.Close()\n"
+"    }\n"
+"    Write-Output \"set      $where purposes $names\"\n"
+"}\n"
+"\n";
+
+/*
  * userca-trust.ps1 only ever adds: our root to Root, the issuing CA to
  * CA and ClientAuthIssuer.  Earlier versions removed every other trusted
  * root to keep the issuer list IIS sends short; that breaks Windows
@@ -204,11 +327,14 @@ gateway_ps_comment(struct ucbuf *b, const char *s)
 static int
 write_powershell(struct authority *a)
 {
-	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct ucbuf b = UCBUF_INIT(0, 0), oids = UCBUF_INIT(0, 0);
 	X509 *root = a->root != NULL ? a->root : a->issuing;
 	char *rt = NULL, *it = NULL, *rb = NULL, *ib = NULL;
 	int rc;
 
+	if ((rc = eku_oids(a->issuing, &oids)) != UC_OK ||
+	    (rc = oids.err) != UC_OK)
+		goto out;
 	if ((rt = cert_fingerprint(root, EVP_sha1())) == NULL ||
 	    (it = cert_fingerprint(a->issuing, EVP_sha1())) == NULL ||
 	    (rb = b64_der(root)) == NULL || (ib = b64_der(a->issuing)) ==
@@ -278,6 +404,11 @@ write_powershell(struct authority *a)
 "$SchannelKey = 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL'\n"
 "\n",
 	    rt, it, rb, ib);
+	if (ucbuf_len(&oids) > 0)
+		ucbuf_printf(&b,
+"# What the issuing CA may issue for (its EKU): the root's enabled purposes.\n"
+"$RootPurposes = @(%s)\n"
+"\n", ucbuf_str(&oids));
 	ucbuf_addstr(&b,
 "function ConvertTo-UsercaHex([byte[]]$Bytes) {\n"
 "    return ([BitConverter]::ToString($Bytes) -replace '-', '')\n"
@@ -341,6 +472,8 @@ write_powershell(struct authority *a)
 "    Write-Output \"set      $SchannelKey $Name=$Value (Windows reads it at boot: restart)\"\n"
 "}\n"
 "\n");
+	if (ucbuf_len(&oids) > 0)
+		ucbuf_addstr(&b, ps_purposes_fn);
 	ucbuf_addstr(&b,
 "# ---- checks: all before any change ----\n"
 "if (@(Split-UsercaThumbprints $KeepThumbprints 'KeepThumbprints').Count -gt 0) {\n"
@@ -375,6 +508,15 @@ write_powershell(struct authority *a)
 		ucbuf_addstr(&b,
 "Add-UsercaCert $rootCert 'ClientAuthIssuer'\n"
 "\n");
+	if (ucbuf_len(&oids) > 0)
+		ucbuf_addstr(&b,
+"# ---- the root's enabled purposes: the issuing CA's EKU ----\n"
+"Set-UsercaRootPurposes $RootPurposes\n"
+"\n");
+	else
+		ucbuf_addstr(&b,
+"Write-Output \"info     the issuing CA's certificate has no EKU: the root's enabled purposes are left as they are\"\n"
+"\n");
 	ucbuf_addstr(&b,
 "# ---- reports: nothing below removes or changes a certificate ----\n"
 "$roots = @(Get-UsercaStore 'Root')\n"
@@ -398,6 +540,7 @@ write_powershell(struct authority *a)
 	rc = write_buf(a, "public/gateway/userca-trust.ps1", &b);
 out:
 	ucbuf_free(&b);
+	ucbuf_free(&oids);
 	free(rt);
 	free(it);
 	free(rb);

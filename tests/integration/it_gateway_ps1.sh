@@ -15,6 +15,13 @@
 #   - each change (.Add, New-ItemProperty) sits behind $PSCmdlet.ShouldProcess
 #     in a function with SupportsShouldProcess, so -WhatIf works
 #   - the SCHANNEL values are set only under -RestrictClientAuthIssuers
+#   - the root's enabled purposes (CERT_ENHKEY_USAGE_PROP_ID, 9) are set to
+#     exactly the issuing CA's EKU (openssl -ext extendedKeyUsage; a plain and
+#     an --smime CA), only on the root found in LocalMachine\Root by its
+#     thumbprint, behind ShouldProcess, only with -Apply, skipped when
+#     already equal; crypt32 is reached only through a DllImport of
+#     CertGet/CertSetCertificateContextProperty; a CA without EKU (root-only)
+#     sets nothing and says so
 #   - UTF-8 BOM, #Requires -RunAsAdministrator first, CmdletBinding with
 #     SupportsShouldProcess; thumbprint lists split and checked (40 hex)
 #   - embedded thumbprints and certificates are openssl's SHA-1 and DER of
@@ -22,7 +29,8 @@
 #     -ExpectedRootSha256, and ca.json's root.sha256 (where the script sends
 #     the admin) is openssl's SHA-256 of root.crt
 #
-# No PowerShell runs here: what the script does on Windows is not executed.
+# No PowerShell runs here: what the script does on Windows is not executed
+# (nor is the C# it hands to Add-Type compiled).
 # Needs node and `npm ci --prefix tests/integration` (scripts/deps does it);
 # missing, the grammar check FAILS rather than skips.
 . "$(dirname "$0")/lib.sh"
@@ -32,9 +40,15 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -"$2" | sed 's/.*=//; s/://g'; 
 ps_var() { sed -n "s/^\\\$$1 = '\\(.*\\)'\$/\\1/p" "$2"; }
 
 # Harmless names: reading stores and the registry, output, the script's own
-# functions, certificate/hash helpers, and the two changes it may make
-# (X509Store.Add, New-ItemProperty), both checked below.
-ALLOWED="command Add-UsercaCert
+# functions, certificate/hash helpers, and the three changes it may make
+# (X509Store.Add, New-ItemProperty, CertSetCertificateContextProperty), all
+# checked below.  The root's purposes add: Add-Type (compiles the small
+# UsercaCrypt32 class: two crypt32 DllImports, checked below), Find (the root
+# by thumbprint), CertGet/CertSetCertificateContextProperty, Marshal's
+# AllocHGlobal/Copy/FreeHGlobal (the blob's memory) and GetLastWin32Error;
+# Add is also OidCollection.Add.
+ALLOWED="command Add-Type
+command Add-UsercaCert
 command ConvertTo-UsercaHex
 command Get-ItemProperty
 command Get-UsercaStore
@@ -43,17 +57,25 @@ command New-Object
 command New-UsercaCert
 command Out-Null
 command Set-StrictMode
+command Set-UsercaRootPurposes
 command Set-UsercaSchannel
 command Split-UsercaThumbprints
 command Where-Object
 command Write-Output
 command Write-Warning
 method Add
+method AllocHGlobal
+method CertGetCertificateContextProperty
+method CertSetCertificateContextProperty
 method Close
 method ComputeHash
+method Copy
 method Create
 method Dispose
+method Find
+method FreeHGlobal
 method FromBase64String
+method GetLastWin32Error
 method GetNameInfo
 method Open
 method ShouldProcess
@@ -61,16 +83,18 @@ method ToBase64String
 method ToString
 method ToUpperInvariant"
 
-# Functions whose body calls .Add( or New-ItemProperty: each must declare
-# SupportsShouldProcess and call ShouldProcess before the change; neither
-# change may appear outside a function.
+# Functions whose body calls $store.Add(, New-ItemProperty or
+# CertSetCertificateContextProperty: each must declare SupportsShouldProcess
+# and call ShouldProcess before the change; no change may appear outside a
+# function.  (The C# handed to Add-Type is indented: no line of it starts a
+# function or closes one here.)
 should_process_violations() {
 	awk '
 	/^function / { fn = $2; sp = 0; sup = 0; next }
 	/^}/ { fn = ""; next }
 	/SupportsShouldProcess/ { sup = 1 }
 	/ShouldProcess\(/ { sp = 1 }
-	/\.Add\(|New-ItemProperty/ {
+	/\$store\.Add\(|New-ItemProperty|::CertSetCertificateContextProperty\(/ {
 		if (fn == "") print "outside a function: " $0
 		else if (!sup) print fn ": no SupportsShouldProcess"
 		else if (!sp) print fn ": change before ShouldProcess: " $0
@@ -106,7 +130,10 @@ check_ps1() {	# LABEL HOME ROOT_CRT ISSUING_CRT ORG
 	check_eq "$l: the changes it can make are behind ShouldProcess" \
 	    "$(should_process_violations "$f")" ""
 	check_eq "$l: one X509Store.Add and one New-ItemProperty in all" \
-	    "$(grep -c '\.Add(' "$f" || true) $(grep -c 'New-ItemProperty' "$f" || true)" "1 1"
+	    "$(grep -c '\$store\.Add(' "$f" || true) $(grep -c 'New-ItemProperty' "$f" || true)" "1 1"
+	check_eq "$l: every other .Add( is OidCollection.Add of a purpose" \
+	    "$(grep '\.Add(' "$f" | grep -vxF '    try { $store.Add($Cert) } finally { $store.Close() }' |
+	       grep -vxF '    foreach ($o in $Purposes) { [void]$oids.Add((New-Object System.Security.Cryptography.Oid($o))) }' || true)" ""
 	check_grep "$l: New-ItemProperty only on the SCHANNEL key" \
 	    '^    New-ItemProperty -Path \$SchannelKey ' "$f"
 	check_grep "$l: SchannelKey is the SCHANNEL key" \
@@ -157,7 +184,73 @@ check_ps1() {	# LABEL HOME ROOT_CRT ISSUING_CRT ORG
 	check_grep "$l: each thumbprint exactly 40 hex digits, else abort" \
 	    "if \\(\\\$t -notmatch '\\^\\[0-9A-Fa-f\\]\\{40\\}\\\$'\\) \\{ throw" "$f"
 
+	check_purposes "$l" "$f" "$ic"
+
 	cp "$f" "$T/ps1/$l.ps1"
+}
+
+# EKU_OIDS CERT: the certificate's EKU as openssl prints it
+# (-ext extendedKeyUsage), as dotted OIDs in its order, one line; empty
+# without EKU.  A name not in the table below comes out as itself and
+# fails the comparison.
+eku_oids() {
+	{ openssl x509 -in "$1" -noout -ext extendedKeyUsage 2>/dev/null || true; } |
+	    sed -n 's/^ \{4,\}//p' | tr ',' '\n' | sed 's/^ *//; s/ *$//' |
+	    sed -e 's/^TLS Web Client Authentication$/1.3.6.1.5.5.7.3.2/' \
+		-e 's/^TLS Web Server Authentication$/1.3.6.1.5.5.7.3.1/' \
+		-e 's/^OCSP Signing$/1.3.6.1.5.5.7.3.9/' \
+		-e 's/^E-mail Protection$/1.3.6.1.5.5.7.3.4/' |
+	    { grep -v '^$' || true; } | tr '\n' ' ' | sed 's/ $//'
+}
+
+# The OIDs the script sets on the root: $RootPurposes = @('A', 'B', ...).
+ps_purposes() {
+	sed -n "s/^\\\$RootPurposes = @(\(.*\))\$/\1/p" "$1" | tr -d "'" | sed 's/, */ /g'
+}
+
+# The CERT_ENHKEY_USAGE_PROP_ID calls outside the C# declarations.
+prop_calls() { grep -E '::CertSetCertificateContextProperty\(' "$1" || true; }
+
+check_purposes() {	# LABEL FILE ISSUING_CRT
+	local l=$1 f=$2 ic=$3 want
+	want=$(eku_oids "$ic")
+	if [[ -z $want ]]; then
+		check_eq "$l: the issuing CA (the root) has no EKU, as openssl sees it" \
+		    "$(openssl x509 -in "$ic" -noout -ext extendedKeyUsage 2>&1 | grep -c 'Extended Key Usage' || true)" 0
+		check_eq "$l: no EKU: the script sets no purposes (no crypt32 call, no Add-Type)" \
+		    "$(grep -cE 'CertSetCertificateContextProperty|Add-Type|RootPurposes' "$f" || true)" 0
+		check_grep "$l: ...and says so" "root's enabled purposes are left as they are" "$f"
+		return
+	fi
+	check_grep "$l: the script sets the root's enabled purposes (CertSetCertificateContextProperty, property 9)" \
+	    '^        if \(-not \[UsercaCrypt32\]::CertSetCertificateContextProperty\(\$c\.Handle, 9, 0, \[ref\]\$blob\)\) \{' "$f"
+	check_eq "$l: the purposes are exactly the issuing CA's EKU (openssl: $want)" \
+	    "$(ps_purposes "$f")" "$want"
+	check_eq "$l: one CertSetCertificateContextProperty call in all" "$(prop_calls "$f" | wc -l)" 1
+	check_eq "$l: it is called once, after the imports, with the embedded list" \
+	    "$(grep -c '^Set-UsercaRootPurposes \$RootPurposes$' "$f" || true)" 1
+	check_eq "$l: ...and after Add-UsercaCert \$rootCert 'Root'" \
+	    "$(awk "/^Add-UsercaCert \\\$rootCert 'Root'\$/ { r = NR } /^Set-UsercaRootPurposes / { s = NR } END { print (r && s > r) }" "$f")" 1
+	check_eq "$l: the root is found in LocalMachine\\Root by its thumbprint, nothing else (read and write)" \
+	    "$(grep -c "Find('FindByThumbprint', \$RootThumbprint, \$false)" "$f" || true) $(grep -c "Find(" "$f" || true)" "2 2"
+	check_eq "$l: both stores it opens for that are Root" \
+	    "$(grep -c "X509Store('Root', 'LocalMachine')" "$f" || true)" 2
+	check_grep "$l: ...and the thumbprint is checked again before the change" \
+	    '^        if \(\$c\.Thumbprint -ne \$RootThumbprint\) \{ throw ' "$f"
+	check_grep "$l: the value is the DER of an ExtKeyUsageSyntax (.NET X509EnhancedKeyUsageExtension)" \
+	    'X509EnhancedKeyUsageExtension\(\$oids, \$false\)\)\.RawData' "$f"
+	check_grep "$l: skipped when the root's purposes already are that DER" \
+	    'if \(\$now -eq \$wantHex\) \{ Write-Output "present ' "$f"
+	check_grep "$l: without -Apply only reported" '(-Apply sets them)' "$f"
+	check_eq "$l: the set sits after ShouldProcess in Set-UsercaRootPurposes" \
+	    "$(awk '/^function Set-UsercaRootPurposes/ { in_fn = 1 } in_fn && /^}/ { in_fn = 0 }
+		in_fn && /\$PSCmdlet\.ShouldProcess\(/ && !sp { sp = NR }
+		in_fn && /::CertSetCertificateContextProperty\(/ { print (sp && sp < NR) }' "$f")" 1
+	check_eq "$l: the only DllImports: crypt32's CertGet/CertSetCertificateContextProperty" \
+	    "$(grep -A1 'DllImport' "$f" | grep -oE 'DllImport\("[a-z0-9.]+"|extern [a-z]+ [A-Za-z]+' | tr '\n' ' ' || true)" \
+	    'DllImport("crypt32.dll" extern bool CertGetCertificateContextProperty DllImport("crypt32.dll" extern bool CertSetCertificateContextProperty '
+	check_eq "$l: the blob's memory is freed whatever happens" \
+	    "$(grep -A1 '^    } finally {$' "$f" | grep -cxF '        [System.Runtime.InteropServices.Marshal]::FreeHGlobal($p)' || true)" 1
 }
 
 mkdir -p "$T/ps1"
@@ -176,10 +269,14 @@ check_eq "rootonly: one certificate, so the same thumbprint twice" \
 # init refuses '#', but userca.conf is a text file: "#>" would end the help
 # comment and make the rest of the name PowerShell code.
 ORG='Plain'
-ca_init "$T/hand" --intermediate
+ca_init "$T/hand" --intermediate --smime
 sed -i 's/^org = .*/org = Evil #> Write-Host pwned <#/' "$T/hand/userca.conf"
 must "publish after a hand edit of org" uc publish --home "$T/hand"
 check_ps1 hand "$T/hand" "$T/hand/root/root.crt" "$T/hand/issuing/ca.crt" "Evil # > Write-Host pwned <#"
+check_eq "hand (--smime): emailProtection among the root's purposes" \
+    "$(ps_purposes "$T/hand/public/gateway/userca-trust.ps1" | grep -c '1\.3\.6\.1\.5\.5\.7\.3\.4' || true)" 1
+check_eq "inter (no --smime): no emailProtection among them" \
+    "$(ps_purposes "$T/inter/public/gateway/userca-trust.ps1" | grep -c '1\.3\.6\.1\.5\.5\.7\.3\.4' || true)" 0
 
 # ---- the PowerShell grammar ----------------------------------------------------
 if ! command -v node >/dev/null; then
@@ -201,6 +298,8 @@ else
 	check_eq "every command and method called is a harmless one (none removes)" "$extra" ""
 	check_cond "the census found the imports and the registry write" \
 	    'grep -qx "command Add-UsercaCert" "$OUT" && grep -qx "method Add" "$OUT" && grep -qx "command New-ItemProperty" "$OUT"'
+	check_cond "the census found the root's purposes being set" \
+	    'grep -qx "command Set-UsercaRootPurposes" "$OUT" && grep -qx "method CertSetCertificateContextProperty" "$OUT" && grep -qx "method Find" "$OUT"'
 fi
 
 summary
