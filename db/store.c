@@ -626,6 +626,201 @@ store_cert_supersede(struct store *st, const char *old_serial, int64_t new_id)
 	return rc;
 }
 
+/* ---- renewal and reminders (migration 0005) -------------------------------- */
+
+/*
+ * A renewal candidate: the user's newest unexpired certificate (highest
+ * not_after, then id) if it is valid, expires before ?2 and nothing
+ * superseded it.  A revoked newest certificate is no candidate, nor is an
+ * older one behind it.
+ */
+#define DUE_SQL "SELECT c.id, c.serial, u.username, c.not_after " \
+	"FROM certificates c JOIN users u ON u.id = c.user_id " \
+	"WHERE c.kind = 'user' AND c.status = 'valid' AND c.not_after > ?1 " \
+	"AND c.not_after < ?2 AND c.superseded_by IS NULL AND " \
+	"(?3 IS NULL OR u.username = ?3) AND NOT EXISTS (SELECT 1 FROM " \
+	"certificates d WHERE d.user_id = c.user_id AND d.kind = 'user' AND " \
+	"d.status = 'valid' AND d.not_after > ?1 AND (d.not_after > c.not_after OR " \
+	"(d.not_after = c.not_after AND d.id > c.id))) "
+
+void
+store_due_clear(struct store_due *d)
+{
+	if (d == NULL)
+		return;
+	free(d->serial);
+	free(d->username);
+	memset(d, 0, sizeof(*d));
+}
+
+static int
+due_walk(struct store *st, const char *username, int64_t now, int64_t until,
+    store_due_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_due d;
+	int rc, step;
+
+	if ((rc = prepare(st, DUE_SQL "ORDER BY u.username", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, until);
+	bind_text(s, 3, username);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&d, 0, sizeof(d));
+		d.cert_id = sqlite3_column_int64(s, 0);
+		d.not_after = sqlite3_column_int64(s, 3);
+		if ((d.serial = col_strdup(s, 1)) == NULL ||
+		    (d.username = col_strdup(s, 2)) == NULL) {
+			store_due_clear(&d);
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		rc = cb(&d, arg);
+		store_due_clear(&d);
+		if (rc != 0)
+			goto out;
+	}
+	rc = step == SQLITE_DONE ? UC_OK : dberr(st, "renewal candidates");
+out:
+	release(st, s);
+	return rc;
+}
+
+int
+store_due_list(struct store *st, int64_t now, int64_t until, store_due_cb cb,
+    void *arg)
+{
+	return due_walk(st, NULL, now, until, cb, arg);
+}
+
+static int
+due_take(const struct store_due *d, void *arg)
+{
+	struct store_due *out = arg;
+
+	out->cert_id = d->cert_id;
+	out->not_after = d->not_after;
+	if ((out->serial = strdup(d->serial)) == NULL ||
+	    (out->username = strdup(d->username)) == NULL) {
+		store_due_clear(out);
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	}
+	return 1;
+}
+
+int
+store_due_user(struct store *st, const char *username, int64_t now,
+    int64_t until, struct store_due *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = due_walk(st, username, now, until, due_take, out);
+	if (rc == 1)
+		return UC_OK;
+	return rc == UC_OK ? UC_E_NOTFOUND : rc;
+}
+
+int
+store_token_set_renews(struct store *st, const unsigned char hash[32],
+    int64_t cert_id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "UPDATE tokens SET renews = ?2 WHERE hash = ?1",
+	    &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, cert_id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "token renews");
+	release(st, s);
+	return rc;
+}
+
+int
+store_token_renews(struct store *st, const unsigned char hash[32],
+    char **old_serial)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, step;
+
+	*old_serial = NULL;
+	if ((rc = prepare(st, "SELECT c.serial FROM tokens t JOIN certificates "
+	    "c ON c.id = t.renews WHERE t.hash = ?1", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	if ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((*old_serial = col_strdup(s, 0)) == NULL)
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	} else if (step == SQLITE_DONE)
+		rc = UC_E_NOTFOUND;
+	else
+		rc = dberr(st, "token renews");
+	release(st, s);
+	return rc;
+}
+
+int
+store_reminder_add(struct store *st, int64_t cert_id, int threshold,
+    int64_t at, int *added)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*added = 0;
+	if ((rc = prepare(st, "INSERT OR IGNORE INTO reminders (cert_id, "
+	    "threshold, sent_at) VALUES (?1, ?2, ?3)", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, cert_id);
+	sqlite3_bind_int(s, 2, threshold);
+	sqlite3_bind_int64(s, 3, at);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "reminder");
+	else
+		*added = sqlite3_changes(st->db) == 1;
+	release(st, s);
+	return rc;
+}
+
+int
+store_reminder_sent(struct store *st, int64_t cert_id, int threshold,
+    int *sent)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, step;
+
+	*sent = 0;
+	if ((rc = prepare(st, "SELECT 1 FROM reminders WHERE cert_id = ?1 AND "
+	    "threshold = ?2", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, cert_id);
+	sqlite3_bind_int(s, 2, threshold);
+	if ((step = sqlite3_step(s)) == SQLITE_ROW)
+		*sent = 1;
+	else if (step != SQLITE_DONE)
+		rc = dberr(st, "reminder");
+	release(st, s);
+	return rc;
+}
+
+int
+store_reminder_drop(struct store *st, int64_t cert_id, int threshold)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "DELETE FROM reminders WHERE cert_id = ?1 AND "
+	    "threshold = ?2", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, cert_id);
+	sqlite3_bind_int(s, 2, threshold);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "reminder");
+	release(st, s);
+	return rc;
+}
+
 int
 store_cert_list(struct store *st, const struct store_cert_filter *f,
     store_cert_cb cb, void *arg)

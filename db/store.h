@@ -107,6 +107,41 @@ void	store_cert_clear(struct store_cert *);
 int	store_user_valid_serials(struct store *, const char *username,
 	    int64_t now, char ***serials, size_t *n);
 
+/*
+ * Renewal (migration 0005).  A candidate is a user's newest unexpired
+ * certificate when it is valid, expires before until, and nothing
+ * superseded it (its lineage was not renewed).  Borrowed in cb.
+ */
+struct store_due {
+	int64_t		 cert_id;
+	char		*serial;
+	char		*username;
+	int64_t		 not_after;
+};
+typedef int (*store_due_cb)(const struct store_due *, void *arg);
+/* cb per candidate, by username; non-zero from cb stops and is returned. */
+int	store_due_list(struct store *, int64_t now, int64_t until,
+	    store_due_cb cb, void *arg);
+/* The user's candidate into *out (store_due_clear); UC_E_NOTFOUND: none. */
+int	store_due_user(struct store *, const char *username, int64_t now,
+	    int64_t until, struct store_due *out);
+void	store_due_clear(struct store_due *);
+/* The certificate a renewal token replaces (tokens.renews). */
+int	store_token_set_renews(struct store *, const unsigned char hash[32],
+	    int64_t cert_id);
+/* Its serial (caller frees); UC_E_NOTFOUND: not a renewal token. */
+int	store_token_renews(struct store *, const unsigned char hash[32],
+	    char **old_serial);
+/*
+ * Reminders mailed, by certificate and threshold (days).  _add sets
+ * *added to 1 only if no such row existed (of two runs, one wins).
+ */
+int	store_reminder_add(struct store *, int64_t cert_id, int threshold,
+	    int64_t at, int *added);
+int	store_reminder_sent(struct store *, int64_t cert_id, int threshold,
+	    int *sent);
+int	store_reminder_drop(struct store *, int64_t cert_id, int threshold);
+
 struct store_cert_filter {
 	const char	*username;	/* NULL: all */
 	const char	*issuer_ski;	/* NULL: all */

@@ -214,6 +214,14 @@ struct record {
 						 * token, an unused token) */
 	const unsigned char	*token_hash;	/* 32 bytes, or NULL */
 	int64_t			 token_expires;
+	/*
+	 * Renewal: not 0, the user's newest certificate must expire before
+	 * this and not be superseded yet (else already, UC_E_STATE); the
+	 * new certificate (or the token, once redeemed) supersedes it, and
+	 * with revoke_old revokes it (revoked counts it).
+	 */
+	int64_t			 renew_until;
+	int			 revoke_old;
 	/* results */
 	int			 rc;		/* UC_OK once committed */
 	char			 errmsg[256];

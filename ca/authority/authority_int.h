@@ -149,6 +149,28 @@ int	retry_redeem(struct authority *a, const struct redeem_req *r,
 	    const struct token_info *ti, const unsigned char hash[32],
 	    struct issue_result *res, enum token_state *state);
 
+/*
+ * renew.c: record_one()'s renewal steps, in its transaction (mu held).
+ * renew_record_check: the user's certificate r renews into *due
+ * (store_due_clear), or UC_E_STATE with r->already when it was renewed
+ * or a link is pending.  renew_record_done: after the
+ * insert, supersede (and with r->revoke_old revoke) *due.
+ * renew_redeemed: a redeemed token that renews a certificate supersedes
+ * it with cert_id.
+ */
+struct store_due;
+int	renew_record_check(struct authority *a, struct record *r, int64_t now,
+	    struct store_due *due);
+int	renew_record_done(struct authority *a, struct record *r, int64_t now,
+	    const struct store_due *due);
+int	renew_redeemed(struct authority *a, const unsigned char hash[32],
+	    int64_t cert_id);
+/* renew.c: for batch.c: *skip unless username's certificate is due before
+ * until and no link is pending; *expires: its not_after.  tokens is
+ * unused (links and bundles skip alike). */
+int	renew_row_done(struct authority *a, const char *username, int64_t now,
+	    int64_t until, int tokens, int *skip, int64_t *expires);
+
 /* ocsp.c: the responder's state (authority_free). */
 void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]

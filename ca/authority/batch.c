@@ -318,6 +318,8 @@ struct run {
 	int			 need_crl;
 	char			 runid[65];
 	int64_t			 now;
+	int64_t			 renew_exp;	/* renew: the row's old
+						 * certificate's not_after */
 };
 
 static void
@@ -568,18 +570,22 @@ flush(struct run *r, struct job *list)
 		recs[i].id = &ids[i];
 		recs[i].supersede = j->supersede;
 		/* Another run may have issued since already_done() looked. */
-		recs[i].only_new = !j->supersede;
+		recs[i].only_new = !j->supersede && r->o->renew_until == 0;
+		recs[i].renew_until = r->o->renew_until;
+		recs[i].revoke_old = r->o->revoke_old;
 		if (j->rc != UC_OK) {
 			/* Nothing to record; keep the slot so indexes match. */
 			recs[i].id = NULL;
 			continue;
 		}
 		if (j->token) {
-			recs[i].method = "batch-token";
+			recs[i].method = r->o->renew_until != 0 ?
+			    "renew-token" : "batch-token";
 			recs[i].token_hash = j->hash;
 			recs[i].token_expires = j->expires;
 		} else {
-			recs[i].method = "batch";
+			recs[i].method = r->o->renew_until != 0 ? "renew" :
+			    "batch";
 			recs[i].cert = j->m.cert;
 		}
 	}
@@ -775,6 +781,9 @@ already_done(struct run *r, const struct identity *id, int *skip,
 	int rc, pending = 0;
 
 	*skip = *changed = 0;
+	if (r->o->renew_until != 0)
+		return renew_row_done(r->a, id->username, r->now,
+		    r->o->renew_until, r->o->tokens, skip, &r->renew_exp);
 	pthread_mutex_lock(&r->a->mu);
 	rc = store_user_valid_serials(r->a->st, id->username, r->now,
 	    &serials, &n);
@@ -888,6 +897,8 @@ on_row(const struct user_row *row, void *arg)
 		j->token = 1;
 		j->expires = r->now + (r->o->ttl > 0 ? r->o->ttl :
 		    authority_conf(r->a)->token_ttl);
+		if (r->o->renew_until != 0)
+			j->expires = r->renew_exp;	/* DESIGN 20 */
 		if ((j->rc = token_new(&j->tok, j->hash)) != UC_OK)
 			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
 		atomic_fetch_add_explicit(&r->pool.handled, 1,

@@ -35,6 +35,13 @@ struct batch_opts {
 	const char	*encoding;	/* "cp1252", "utf-8"; NULL: UTF-8 */
 	const char	*map;		/* "username=SamAccountName,..."; NULL:
 					 * the header names our columns */
+	/*
+	 * renew (renew.c): not 0, only users whose newest certificate is
+	 * due before this are issued, the new one superseding it (with
+	 * revoke_old, revoking it); a link lives until it expires.
+	 */
+	int64_t		 renew_until;
+	int		 revoke_old;
 	/* Called from the calling thread only. */
 	void		(*on_error)(void *arg, long line, const char *msg);
 	void		(*on_progress)(void *arg, long done, long total);

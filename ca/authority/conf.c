@@ -26,6 +26,7 @@ conf_defaults(struct ca_conf *c)
 	c->ocsp_days = 7;
 	c->ocsp_next_update = 3600;
 	c->ocsp_max_age = 60;
+	c->renew_window = 30 * 86400;
 }
 
 void
@@ -41,6 +42,9 @@ conf_clear(struct ca_conf *c)
 	free(c->eas_host);
 	free(c->eas_domain);
 	free(c->ocsp_url);
+	free(c->renew_admin);
+	free(c->renew_sendmail);
+	free(c->renew_from);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -82,6 +86,21 @@ set_host(char **dst, const char *v)
 	    "abcdefghijklmnopqrstuvwxyz0123456789-.:[]") != n)
 		return 0;
 	return set_str(dst, v);
+}
+
+/* true/false, yes/no, on/off, 1/0. */
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return 0;
+	return 1;
 }
 
 static int
@@ -156,6 +175,22 @@ handler(void *user, const char *section, const char *name, const char *value)
 		else if (strcmp(name, "max_age") == 0)
 			ok = parse_duration(value, &c->ocsp_max_age) &&
 			    c->ocsp_max_age <= 3600;
+		else
+			goto unknown;
+	} else if (strcmp(section, "renew") == 0) {
+		if (strcmp(name, "revoke_old") == 0)
+			ok = parse_bool(value, &c->renew_revoke_old);
+		else if (strcmp(name, "window") == 0)
+			ok = parse_duration(value, &c->renew_window) &&
+			    c->renew_window >= 86400 &&
+			    c->renew_window <= 366 * 86400;
+		else if (strcmp(name, "admin") == 0)
+			ok = set_str(&c->renew_admin, value);
+		else if (strcmp(name, "sendmail") == 0)
+			ok = value[0] == '/' && set_str(&c->renew_sendmail,
+			    value);
+		else if (strcmp(name, "from") == 0)
+			ok = set_str(&c->renew_from, value);
 		else
 			goto unknown;
 	} else

@@ -36,6 +36,12 @@ struct ca_conf {
 	int	 ocsp_days;	/* the responder certificate's validity */
 	int	 ocsp_next_update; /* seconds from thisUpdate */
 	int	 ocsp_max_age;	/* seconds a cacheable answer may be kept */
+	/* [renew]: renew and notify, every door (flags override one run) */
+	int	 renew_revoke_old; /* revoke the old certificate at once */
+	int	 renew_window;	/* seconds before expiry: renew --expiring */
+	char	*renew_admin;	/* notify's summary to; NULL: none */
+	char	*renew_sendmail; /* notify's sendmail(8); NULL: /usr/sbin/sendmail */
+	char	*renew_from;	/* notify's From:; NULL: the sendmail's own */
 };
 
 /* Defaults for every field (strings NULL). */

@@ -199,6 +199,7 @@ static int
 record_one(struct authority *a, struct record *r, int64_t now)
 {
 	struct store_user u;
+	struct store_due due;
 	char **old = NULL;
 	size_t nold = 0, i;
 	char *serial = NULL;
@@ -206,6 +207,7 @@ record_one(struct authority *a, struct record *r, int64_t now)
 	int rc;
 
 	memset(&u, 0, sizeof(u));
+	memset(&due, 0, sizeof(due));
 	u.username = (char *)(uintptr_t)r->id->username;
 	u.email = (char *)(uintptr_t)r->id->email;
 	u.name = (char *)(uintptr_t)r->id->name;
@@ -234,6 +236,9 @@ record_one(struct authority *a, struct record *r, int64_t now)
 			goto out;
 		}
 	}
+	if (r->renew_until != 0 &&
+	    (rc = renew_record_check(a, r, now, &due)) != UC_OK)
+		goto out;
 	/* Certificates are superseded by a certificate, not by a token. */
 	if (!r->supersede) {
 		r->others = (int)nold;
@@ -280,11 +285,14 @@ record_one(struct authority *a, struct record *r, int64_t now)
 			goto out;
 		r->revoked++;
 	}
+	if (r->renew_until != 0)
+		rc = renew_record_done(a, r, now, &due);
 out:
 	for (i = 0; i < nold; i++)
 		free(old[i]);
 	free(old);
 	free(serial);
+	store_due_clear(&due);
 	return rc;
 }
 
@@ -603,6 +611,8 @@ gc_commit(struct authority *a, struct gc_item *list)
 		if (it->rc == UC_OK && it->consumed)
 			it->rc = store_audit(a->st, now, a->actor, it->method,
 			    it->username, it->serial);
+		if (it->rc == UC_OK && it->consumed)
+			it->rc = renew_redeemed(a, it->hash, it->cert_id);
 		if (it->rc != UC_OK || !it->consumed) {
 			/* Used or expired meanwhile: undo its row only. */
 			it->cert_id = 0;

@@ -395,6 +395,7 @@ static const struct cmd {
 	{ "issue", cmd_issue, "issue a user certificate (CSR or PKCS#12)" },
 	{ "batch", cmd_batch, "issue for every user in a CSV file" },
 	{ "token", cmd_token, "a one-time enrollment URL for a user" },
+	{ "renew", cmd_renew, "renew everyone whose certificate expires soon" },
 	{ "issue-server", cmd_issue_server,
 	    "the enrollment daemon's own TLS certificate" },
 	{ "revoke", cmd_revoke, "revoke by serial or user; publishes a CRL" },

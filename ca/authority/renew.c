@@ -1,0 +1,295 @@
+/*
+ * renew.c: userca renew, through the batch machinery.
+ *
+ * The users due are written to a private CSV (in the CA home, removed
+ * afterwards) and run as a batch with renew_until set: batch.c then asks
+ * renew_row_done() instead of "has a valid certificate?", and each record
+ * checks again, inside its transaction, that the user is still due
+ * (renew_record_check), so two runs, or a run and its resumption after a
+ * kill, never renew a lineage twice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <csv.h>
+#include <openssl/x509v3.h>
+
+#include "authority_int.h"
+#include "renew.h"
+
+/* ---- record_one's steps (issue.c), mu held, in the transaction ------------- */
+
+int
+renew_record_check(struct authority *a, struct record *r, int64_t now,
+    struct store_due *due)
+{
+	int rc, pending = 0;
+
+	rc = store_due_user(a->st, r->id->username, now, r->renew_until, due);
+	/* A pending link (renewal or enrollment) is a renewal under way. */
+	if (rc == UC_OK)
+		rc = store_user_pending_token(a->st, r->id->username, now,
+		    &pending);
+	if (rc == UC_E_NOTFOUND || (rc == UC_OK && pending)) {
+		store_due_clear(due);
+		r->already = 1;
+		return uc_seterr(UC_E_STATE, "%s: %s", r->id->username,
+		    pending ? "a renewal link is pending" : "already renewed "
+		    "(or no certificate due)");
+	}
+	return rc;
+}
+
+int
+renew_record_done(struct authority *a, struct record *r, int64_t now,
+    const struct store_due *due)
+{
+	int rc;
+
+	if (r->token_hash != NULL)
+		return store_token_set_renews(a->st, r->token_hash,
+		    due->cert_id);
+	if (r->cert_id == 0)
+		return UC_OK;
+	if ((rc = store_cert_supersede(a->st, due->serial, r->cert_id)) !=
+	    UC_OK || (rc = store_audit(a->st, now, a->actor, "renew",
+	    r->id->username, due->serial)) != UC_OK)
+		return rc;
+	if (!r->revoke_old)
+		return UC_OK;
+	if ((rc = store_cert_revoke(a->st, due->serial, now, 4)) != UC_OK ||
+	    (rc = store_audit(a->st, now, a->actor, "revoke", due->serial,
+	    "superseded")) != UC_OK)
+		return rc;
+	r->revoked++;
+	return UC_OK;
+}
+
+int
+renew_redeemed(struct authority *a, const unsigned char hash[32],
+    int64_t cert_id)
+{
+	char *old = NULL;
+	int rc;
+
+	if ((rc = store_token_renews(a->st, hash, &old)) == UC_E_NOTFOUND)
+		return UC_OK;
+	if (rc == UC_OK)
+		rc = store_cert_supersede(a->st, old, cert_id);
+	free(old);
+	return rc;
+}
+
+int
+renew_row_done(struct authority *a, const char *username, int64_t now,
+    int64_t until, int tokens, int *skip, int64_t *expires)
+{
+	struct store_due due;
+	int rc, pending = 0;
+
+	(void)tokens;
+	*skip = 1;
+	*expires = 0;
+	pthread_mutex_lock(&a->mu);
+	rc = store_due_user(a->st, username, now, until, &due);
+	if (rc == UC_OK)
+		rc = store_user_pending_token(a->st, username, now, &pending);
+	pthread_mutex_unlock(&a->mu);
+	if (rc == UC_E_NOTFOUND)
+		return UC_OK;
+	if (rc == UC_OK && !pending) {
+		*skip = 0;
+		*expires = due.not_after;
+	}
+	store_due_clear(&due);
+	return rc;
+}
+
+/* ---- the users due, as a CSV for the batch ------------------------------------- */
+
+struct due_list {
+	char	**users;
+	size_t	  n, cap;
+};
+
+static int
+due_collect(const struct store_due *d, void *arg)
+{
+	struct due_list *l = arg;
+	char **nu;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		if ((nu = realloc(l->users, l->cap * sizeof(*nu))) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		l->users = nu;
+	}
+	if ((l->users[l->n] = strdup(d->username)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	l->n++;
+	return 0;
+}
+
+static void
+due_list_free(struct due_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->users[i]);
+	free(l->users);
+	memset(l, 0, sizeof(*l));
+}
+
+/* 1 if the certificate is an S/MIME one (EKU emailProtection). */
+static int
+cert_is_smime(const struct store_cert *c)
+{
+	X509 *x = NULL;
+	int smime;
+
+	if (cert_parse(c->der, c->derlen, &x) != UC_OK)
+		return 0;
+	smime = (X509_get_extended_key_usage(x) & XKU_SMIME) != 0;
+	X509_free(x);
+	return smime;
+}
+
+static int
+put_fields(FILE *f, const char *const *v, size_t n)
+{
+	char buf[2 * 1024 + 3];
+	size_t i, w;
+
+	for (i = 0; i < n; i++) {
+		const char *s = v[i] != NULL ? v[i] : "";
+
+		if (strlen(s) > 1024)
+			return uc_seterr(UC_E_INVALID, "field too long");
+		w = csv_write(buf, sizeof(buf), s, strlen(s));
+		if ((i > 0 && fputc(',', f) == EOF) ||
+		    fwrite(buf, 1, w, f) != w)
+			return uc_seterr(UC_E_IO, "renewal list: %s",
+			    strerror(errno));
+	}
+	if (fputc('\n', f) == EOF)
+		return uc_seterr(UC_E_IO, "renewal list: %s", strerror(errno));
+	return UC_OK;
+}
+
+/* One row per user due: what the records and the certificate say. */
+static int
+write_rows(struct authority *a, FILE *f, int64_t now, int64_t until,
+    long *rows)
+{
+	static const char *const hdr[] = {
+		"username", "email", "name", "upn", "ou", "sid", "smime",
+	};
+	struct due_list l;
+	struct store_due due;
+	struct store_user u;
+	struct store_cert c;
+	size_t i;
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	*rows = 0;
+	if ((rc = put_fields(f, hdr, 7)) != UC_OK)
+		return rc;
+	pthread_mutex_lock(&a->mu);
+	rc = store_due_list(a->st, now, until, due_collect, &l);
+	pthread_mutex_unlock(&a->mu);
+	for (i = 0; rc == UC_OK && i < l.n; i++) {
+		const char *v[7];
+
+		memset(&u, 0, sizeof(u));
+		memset(&c, 0, sizeof(c));
+		pthread_mutex_lock(&a->mu);
+		if ((rc = store_due_user(a->st, l.users[i], now, until, &due)) ==
+		    UC_OK) {
+			if ((rc = store_user_get(a->st, l.users[i], &u)) ==
+			    UC_OK)
+				rc = store_cert_get(a->st, due.serial, &c);
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (rc == UC_E_NOTFOUND) {	/* renewed meanwhile */
+			rc = UC_OK;
+			goto next;
+		}
+		if (rc != UC_OK)
+			goto next;
+		v[0] = u.username;
+		v[1] = u.email;
+		v[2] = u.name;
+		v[3] = u.upn;
+		v[4] = u.ou;
+		v[5] = u.sid;
+		v[6] = cert_is_smime(&c) && u.email != NULL ? "yes" : "no";
+		if ((rc = put_fields(f, v, 7)) == UC_OK)
+			(*rows)++;
+next:
+		store_due_clear(&due);
+		store_user_clear(&u);
+		store_cert_clear(&c);
+	}
+	due_list_free(&l);
+	return rc;
+}
+
+int
+authority_renew(struct authority *a, const struct renew_opts *o,
+    struct batch_stats *st)
+{
+	const struct ca_conf *conf = authority_conf(a);
+	struct batch_opts bo;
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int64_t now = uc_now();
+	long rows = 0;
+	int fd = -1, rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((tmp = home_path(a->home, ".renew-XXXXXX")) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	/* mkstemp: 0600, a fresh name; the list names users, not secrets. */
+	if ((fd = mkstemp(tmp)) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	rc = write_rows(a, f, now, now + (o->window > 0 ? o->window :
+	    conf->renew_window), &rows);
+	if (fclose(f) != 0 && rc == UC_OK)
+		rc = uc_seterr(UC_E_IO, "%s: %s", tmp, strerror(errno));
+	if (rc != UC_OK)
+		goto out;
+
+	memset(&bo, 0, sizeof(bo));
+	bo.csv = tmp;
+	bo.csv_name = "renewal list";
+	bo.out = o->out;
+	bo.jobs = o->jobs;
+	bo.format = o->format;
+	bo.tokens = o->tokens;
+	bo.dry_run = o->dry_run;
+	bo.renew_until = now + (o->window > 0 ? o->window :
+	    conf->renew_window);
+	bo.revoke_old = o->revoke_old >= 0 ? o->revoke_old :
+	    conf->renew_revoke_old;
+	bo.on_error = o->on_error;
+	bo.on_progress = o->on_progress;
+	bo.arg = o->arg;
+	rc = authority_batch(a, &bo, st);
+out:
+	(void)unlink(tmp);
+	free(tmp);
+	return rc;
+}
