@@ -270,4 +270,11 @@ void	metrics_token_failure(struct metrics *, const char *why);
 /* Prometheus text exposition (caller frees). */
 char	*metrics_render(struct metrics *, struct enrolld *);
 
+/*
+ * Every error of every route, OCSP's HTTP errors included, is this JSON:
+ * {"error": "<code>", "detail": "<printf fmt>"} with the given status.
+ */
+void	json_error(struct resp *, int status, const char *error,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 #endif /* UC_ENROLLD_H */

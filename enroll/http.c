@@ -46,11 +46,7 @@ set_body(struct resp *r, int status, const char *type, char *body,
 }
 
 /* {"error": "...", "detail": "..."} */
-static void
-json_error(struct resp *r, int status, const char *error, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
+void
 json_error(struct resp *r, int status, const char *error, const char *fmt, ...)
 {
 	char detail[512];

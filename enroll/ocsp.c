@@ -121,19 +121,6 @@ content_type_is(const char *ct, const char *want)
 }
 
 static void
-plain_error(struct resp *r, int status, const char *msg)
-{
-	size_t len = strlen(msg);
-
-	r->status = status;
-	r->type = "text/plain; charset=utf-8";
-	if ((r->body = malloc(len)) != NULL) {
-		memcpy(r->body, msg, len);
-		r->len = len;
-	}
-}
-
-static void
 count(const struct ocsp_answer *ans)
 {
 	if (ans->status >= 0 && ans->status < 7)
@@ -165,14 +152,15 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 		r->route = "/ocsp";
 		if (strcmp(q->method, "POST") != 0) {
 			snprintf(r->allow, sizeof(r->allow), "POST");
-			plain_error(r, 405, "POST an application/ocsp-request, "
-			    "or GET /ocsp/<base64 request>\n");
+			json_error(r, 405, "method_not_allowed", "POST an "
+			    "application/ocsp-request, or GET /ocsp/<base64 "
+			    "request>");
 			return;
 		}
 		if (!content_type_is(q->content_type,
 		    "application/ocsp-request")) {
-			plain_error(r, 415, "the body must be an "
-			    "application/ocsp-request\n");
+			json_error(r, 415, "unsupported_media_type", "the "
+			    "body must be an application/ocsp-request");
 			return;
 		}
 		body = q->body;
@@ -181,13 +169,13 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 		r->route = "/ocsp/:request";
 		if (!get) {
 			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			plain_error(r, 405, "GET /ocsp/<base64 request>, or "
-			    "POST /ocsp\n");
+			json_error(r, 405, "method_not_allowed", "GET "
+			    "/ocsp/<base64 request>, or POST /ocsp");
 			return;
 		}
 		if (strlen(q->path + 6) > OCSP_GET_MAX) {
-			plain_error(r, 414, "the request is too long for a "
-			    "GET: POST it to /ocsp\n");
+			json_error(r, 414, "too_long", "the request is too "
+			    "long for a GET: POST it to /ocsp");
 			return;
 		}
 		/* Not base64: an empty body, answered malformedRequest. */
@@ -198,7 +186,8 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 	}
 	if (authority_ocsp_respond(d->a, body, len, &ans) != UC_OK) {
 		free(dec);
-		plain_error(r, 500, "the OCSP answer could not be built\n");
+		json_error(r, 500, "internal", "the OCSP answer could not "
+		    "be built");
 		return;
 	}
 	free(dec);

@@ -123,6 +123,11 @@ badcheck() {	# DESC WANT-HTTP WANT-OCSP-STATUS curl-args...
 	if [[ $st != - ]]; then
 		run openssl ocsp -respin "$T/bad.der" -resp_text -noverify
 		check_stdout "$d: $st" "$st"
+	elif [[ $want -ge 400 ]]; then
+		# HTTP errors are the daemon's JSON, like every other route's.
+		check "$d: a JSON {\"error\": ...} body" "$PY" -c '
+import json, sys
+assert isinstance(json.load(open(sys.argv[1]))["error"], str)' "$T/bad.der"
 	fi
 }
 head -c 300 /dev/urandom >"$T/garbage"
