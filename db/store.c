@@ -806,6 +806,22 @@ store_reminder_sent(struct store *st, int64_t cert_id, int threshold,
 }
 
 int
+store_token_end(struct store *st, const unsigned char hash[32], int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE hash = "
+	    "?1 AND used_at IS NULL AND expires_at > ?2", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now);
+	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "token end");
+	release(st, s);
+	return rc;
+}
+
+int
 store_reminder_drop(struct store *st, int64_t cert_id, int threshold)
 {
 	sqlite3_stmt *s = NULL;

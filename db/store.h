@@ -141,6 +141,9 @@ int	store_reminder_add(struct store *, int64_t cert_id, int threshold,
 int	store_reminder_sent(struct store *, int64_t cert_id, int threshold,
 	    int *sent);
 int	store_reminder_drop(struct store *, int64_t cert_id, int threshold);
+/* End the token with this hash now, if it is unused and unexpired. */
+int	store_token_end(struct store *, const unsigned char hash[32],
+	    int64_t now);
 
 struct store_cert_filter {
 	const char	*username;	/* NULL: all */

@@ -66,8 +66,9 @@ struct notify_stats {
  * Mail each due user a renewal link (a new token, valid until the
  * certificate expires) and the date, once per certificate and threshold
  * (the window in days; table reminders); then the admin a summary when
- * anyone was mailed or failed.  Messages go to "SENDMAIL -t -oi" on
- * stdin.  UC_OK unless something stops the run (stats->failed counts
+ * anyone was mailed or the mailer refused someone (users without an
+ * address alone do not make a summary: they are listed when one goes).
+ * Messages go to "SENDMAIL -t -oi" on stdin.  UC_OK unless something stops the run (stats->failed counts
  * users who were not mailed; they are tried again next run).
  */
 int	authority_notify(struct authority *, const struct notify_opts *,

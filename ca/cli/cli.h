@@ -58,6 +58,7 @@ int	cmd_export(int, char **);
 int	cmd_batch(int, char **);
 int	cmd_token(int, char **);
 int	cmd_renew(int, char **);
+int	cmd_notify(int, char **);
 int	cmd_issue_server(int, char **);
 int	cmd_log(int, char **);
 int	cmd_backup(int, char **);

@@ -396,6 +396,7 @@ static const struct cmd {
 	{ "batch", cmd_batch, "issue for every user in a CSV file" },
 	{ "token", cmd_token, "a one-time enrollment URL for a user" },
 	{ "renew", cmd_renew, "renew everyone whose certificate expires soon" },
+	{ "notify", cmd_notify, "mail renewal links before certificates expire" },
 	{ "issue-server", cmd_issue_server,
 	    "the enrollment daemon's own TLS certificate" },
 	{ "revoke", cmd_revoke, "revoke by serial or user; publishes a CRL" },
