@@ -723,6 +723,27 @@ store_due_user(struct store *st, const char *username, int64_t now,
 }
 
 int
+store_due_count(struct store *st, int64_t now, int64_t until, long *n)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = prepare(st, "SELECT count(*) FROM (" DUE_SQL ")", &s)) !=
+	    UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, until);
+	sqlite3_bind_null(s, 3);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(s, 0);
+	else
+		rc = dberr(st, "renewal candidates");
+	release(st, s);
+	return rc;
+}
+
+int
 store_token_set_renews(struct store *st, const unsigned char hash[32],
     int64_t cert_id)
 {

@@ -126,6 +126,8 @@ int	store_due_list(struct store *, int64_t now, int64_t until,
 int	store_due_user(struct store *, const char *username, int64_t now,
 	    int64_t until, struct store_due *out);
 void	store_due_clear(struct store_due *);
+/* How many candidates (for the daemon's gauges). */
+int	store_due_count(struct store *, int64_t now, int64_t until, long *n);
 /* The certificate a renewal token replaces (tokens.renews). */
 int	store_token_set_renews(struct store *, const unsigned char hash[32],
 	    int64_t cert_id);

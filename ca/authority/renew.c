@@ -108,6 +108,21 @@ renew_row_done(struct authority *a, const char *username, int64_t now,
 	return rc;
 }
 
+int
+authority_due_count(struct authority *a, int seconds, long *n)
+{
+	struct store *st;
+	int64_t now = uc_now();
+	int rc;
+
+	/* Not under mu: a scrape must not wait for a group commit's fsync. */
+	pthread_mutex_lock(&a->rmu);
+	if ((rc = auth_reader_store(a, &st)) == UC_OK)
+		rc = store_due_count(st, now, now + seconds, n);
+	pthread_mutex_unlock(&a->rmu);
+	return rc;
+}
+
 /* ---- the users due, as a CSV for the batch ------------------------------------- */
 
 struct due_list {

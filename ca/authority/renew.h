@@ -80,4 +80,10 @@ int	authority_notify(struct authority *, const struct notify_opts *,
  */
 int	notify_template_check(const char *path);
 
+/*
+ * How many users are due within seconds from now and not renewed (for
+ * /metrics): *n.  Reads on the daemon's reading connection.
+ */
+int	authority_due_count(struct authority *, int seconds, long *n);
+
 #endif /* UC_RENEW_H */
