@@ -320,9 +320,8 @@ authority_record(struct authority *a, struct record *r, size_t n)
 			goto fail;
 		if ((r[i].rc = record_one(a, &r[i], now)) != UC_OK) {
 			/* Keep this record's reason; undo only its rows. */
-			r[i].errmsg[0] = '\0';
-			strncat(r[i].errmsg, uc_errmsg(),
-			    sizeof(r[i].errmsg) - 1);
+			snprintf(r[i].errmsg, sizeof(r[i].errmsg), "%s",
+			    uc_errmsg());
 			r[i].cert_id = 0;
 			r[i].revoked = 0;
 			/* SQLite may have undone everything (disk full). */

@@ -88,7 +88,7 @@ int		 parse_duration(const char *s, int *seconds);
  * lock.c: an exclusive advisory lock on DIR/name (created 0600, never
  * through a symlink, refused unless a plain file with one link), held
  * until uc_lock_release() or the process ends.  what names the holder in
- * the message another run gets ("userca batch").  wait: block until it is
+ * the message another run is given ("userca batch").  wait: block until it is
  * free; else fail at once with UC_E_STATE "DIR is being written by
  * userca batch, pid 1234".  *out is the caller's to release.
  */

@@ -409,9 +409,12 @@ collect_cb(const struct store_cert *c, void *arg)
 {
 	struct collect *cc = arg;
 
-	if (cc->buf[0] != '\0')
-		strncat(cc->buf, " ", sizeof(cc->buf) - strlen(cc->buf) - 1);
-	strncat(cc->buf, c->serial, sizeof(cc->buf) - strlen(cc->buf) - 1);
+	{
+		size_t l = strlen(cc->buf);
+
+		snprintf(cc->buf + l, sizeof(cc->buf) - l, "%s%s",
+		    l > 0 ? " " : "", c->serial);
+	}
 	cc->n++;
 	if (cc->with_der)
 		assert_true(c->der != NULL && c->derlen > 0);
@@ -725,10 +728,10 @@ query_plan(const char *path, const char *sql, char *out, size_t len)
 	assert_int_equal(sqlite3_prepare_v2(db, eqp, -1, &s, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (out[0] != '\0')
-			strncat(out, "; ", len - strlen(out) - 1);
-		strncat(out, (const char *)sqlite3_column_text(s, 3),
-		    len - strlen(out) - 1);
+		size_t l = strlen(out);
+
+		snprintf(out + l, len - l, "%s%s", l > 0 ? "; " : "",
+		    (const char *)sqlite3_column_text(s, 3));
 	}
 	sqlite3_finalize(s);
 	sqlite3_close(db);

@@ -138,9 +138,10 @@ dir_listing(const char *dir, char *out, size_t outlen)
 		}
 	out[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if (i > 0)
-			strncat(out, " ", outlen - strlen(out) - 1);
-		strncat(out, names[i], outlen - strlen(out) - 1);
+		size_t l = strlen(out);
+
+		snprintf(out + l, outlen - l, "%s%s", i > 0 ? " " : "",
+		    names[i]);
 	}
 }
 
