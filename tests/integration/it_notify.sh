@@ -10,7 +10,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 H=$T/pki
-ca_init "$H" --intermediate --allow-http-links
+ca_init "$H" --intermediate --profile modern --allow-http-links
 db() { sqlite3 "$H/userca.db" "$@"; }
 
 printf 'username,email,name\nn01,n01@example.com,Nora Ek\nn02,n02@example.com,\nn03,,\nr01,r01@example.com,\n' >n.csv

@@ -9,7 +9,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 H=$T/pki
-ca_init "$H" --intermediate --allow-http-links --smime
+ca_init "$H" --intermediate --profile modern --allow-http-links --smime
 db() { sqlite3 "$H/userca.db" "$@"; }
 
 # Ages at +340 days: A 365 days (25 left), C 350 (10 left), L 355 (15
@@ -95,7 +95,7 @@ check_eq "audit rows: renew per renewed certificate" "$(db "select count(*) from
 # ---- killed with -9 and re-run --------------------------------------------------------------
 unset USERCA_NOW
 H=$T/pk
-ca_init "$H" --intermediate
+ca_init "$H" --intermediate --profile modern
 NU=300
 "$PY" -c 'import sys
 print("username,email")
