@@ -639,7 +639,8 @@ store_cert_supersede(struct store *st, const char *old_serial, int64_t new_id)
 	"WHERE c.kind = 'user' AND c.status = 'valid' AND c.not_after > ?1 " \
 	"AND c.not_after < ?2 AND c.superseded_by IS NULL AND " \
 	"(?3 IS NULL OR u.username = ?3) AND NOT EXISTS (SELECT 1 FROM " \
-	"certificates d WHERE d.user_id = c.user_id AND d.kind = 'user' AND " \
+	"certificates d INDEXED BY certificates_user WHERE d.user_id = " \
+	"c.user_id AND d.kind = 'user' AND " \
 	"d.status = 'valid' AND d.not_after > ?1 AND (d.not_after > c.not_after OR " \
 	"(d.not_after = c.not_after AND d.id > c.id))) "
 
@@ -694,32 +695,48 @@ store_due_list(struct store *st, int64_t now, int64_t until, store_due_cb cb,
 	return due_walk(st, NULL, now, until, cb, arg);
 }
 
-static int
-due_take(const struct store_due *d, void *arg)
-{
-	struct store_due *out = arg;
-
-	out->cert_id = d->cert_id;
-	out->not_after = d->not_after;
-	if ((out->serial = strdup(d->serial)) == NULL ||
-	    (out->username = strdup(d->username)) == NULL) {
-		store_due_clear(out);
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
-	return 1;
-}
-
+/*
+ * One user: the newest valid unexpired certificate by the user index
+ * (certificates_user), due if it expires before until and nothing
+ * superseded it.  The same predicate as DUE_SQL, without its scan: batch
+ * asks for every row.
+ */
 int
 store_due_user(struct store *st, const char *username, int64_t now,
     int64_t until, struct store_due *out)
 {
-	int rc;
+	sqlite3_stmt *s = NULL;
+	int rc, step;
 
 	memset(out, 0, sizeof(*out));
-	rc = due_walk(st, username, now, until, due_take, out);
-	if (rc == 1)
-		return UC_OK;
-	return rc == UC_OK ? UC_E_NOTFOUND : rc;
+	if ((rc = prepare(st, "SELECT c.id, c.serial, u.username, c.not_after, "
+	    "c.superseded_by IS NULL FROM users u JOIN certificates c INDEXED BY "
+	    "certificates_user ON "
+	    "c.user_id = u.id WHERE u.username = ?1 AND c.status = 'valid' AND "
+	    "c.kind = 'user' AND c.not_after > ?2 ORDER BY c.not_after DESC, "
+	    "c.id DESC LIMIT 1", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, username);
+	sqlite3_bind_int64(s, 2, now);
+	if ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(s, 3) >= until ||
+		    sqlite3_column_int(s, 4) == 0)
+			rc = UC_E_NOTFOUND;
+		else {
+			out->cert_id = sqlite3_column_int64(s, 0);
+			out->not_after = sqlite3_column_int64(s, 3);
+			if ((out->serial = col_strdup(s, 1)) == NULL ||
+			    (out->username = col_strdup(s, 2)) == NULL) {
+				store_due_clear(out);
+				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			}
+		}
+	} else if (step == SQLITE_DONE)
+		rc = UC_E_NOTFOUND;
+	else
+		rc = dberr(st, "renewal candidate");
+	release(st, s);
+	return rc;
 }
 
 int

@@ -1529,7 +1529,8 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	r.pass = 1;
 	if ((rc = read_pass(&r)) != UC_OK || o->dry_run)
 		goto out;
-	if (st->rows - st->failed <= 0)
+	/* renew: nobody left, but a killed run's folder still to settle. */
+	if (st->rows - st->failed <= 0 && o->renew_until == 0)
 		goto out;	/* nothing valid to issue */
 
 	/* The folder, the journal, and what an interrupted run left. */

@@ -225,8 +225,9 @@ write_rows(struct authority *a, FILE *f, int64_t now, int64_t until,
 		pthread_mutex_lock(&a->mu);
 		if ((rc = store_due_user(a->st, l.users[i], now, until, &due)) ==
 		    UC_OK) {
+			/* Only a CA made with --smime has S/MIME users. */
 			if ((rc = store_user_get(a->st, l.users[i], &u)) ==
-			    UC_OK)
+			    UC_OK && authority_conf(a)->smime)
 				rc = store_cert_get(a->st, due.serial, &c);
 		}
 		pthread_mutex_unlock(&a->mu);
@@ -242,7 +243,8 @@ write_rows(struct authority *a, FILE *f, int64_t now, int64_t until,
 		v[3] = u.upn;
 		v[4] = u.ou;
 		v[5] = u.sid;
-		v[6] = cert_is_smime(&c) && u.email != NULL ? "yes" : "no";
+		v[6] = c.der != NULL && u.email != NULL && cert_is_smime(&c) ?
+		    "yes" : "no";
 		if ((rc = put_fields(f, v, 7)) == UC_OK)
 			(*rows)++;
 next:
@@ -260,7 +262,7 @@ authority_renew(struct authority *a, const struct renew_opts *o,
 {
 	const struct ca_conf *conf = authority_conf(a);
 	struct batch_opts bo;
-	char *tmp = NULL;
+	char *tmp = NULL, *jpath = NULL;
 	FILE *f = NULL;
 	int64_t now = uc_now();
 	long rows = 0;
@@ -287,6 +289,14 @@ authority_renew(struct authority *a, const struct renew_opts *o,
 	if (rc != UC_OK)
 		goto out;
 
+	/*
+	 * Nobody due: done, unless a killed run left its journal (batch.h)
+	 * there, whose renewals still need their manifest and bundles.
+	 */
+	if (rows == 0 && !o->dry_run && (o->out == NULL ||
+	    (jpath = path_join(o->out, ".userca-batch.journal")) == NULL ||
+	    access(jpath, F_OK) != 0))
+		goto out;
 	memset(&bo, 0, sizeof(bo));
 	bo.csv = tmp;
 	bo.csv_name = "renewal list";
@@ -306,5 +316,6 @@ authority_renew(struct authority *a, const struct renew_opts *o,
 out:
 	(void)unlink(tmp);
 	free(tmp);
+	free(jpath);
 	return rc;
 }

@@ -181,7 +181,7 @@ sqlite3 "$X/userca.db" "drop table audit_checkpoints;
     alter table audit drop column prev_hash; alter table audit drop column hash;
     alter table tokens drop column retry_hash; alter table tokens drop column retry_until;
     alter table tokens drop column retry_used_at;
-    drop table reminders; drop index certificates_expiry; alter table tokens drop column renews;
+    drop table reminders; drop index if exists certificates_expiry; alter table tokens drop column renews;
     pragma user_version = 2"
 rm -f "$X/public/audit-checkpoint.json"
 must "old home: log --verify after the migration" uc log --home "$X" --verify
