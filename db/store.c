@@ -1226,6 +1226,68 @@ store_token_consume(struct store *st, const unsigned char hash[32],
 }
 
 int
+store_token_cert(struct store *st, const unsigned char hash[32],
+    unsigned char **der, size_t *derlen, int *valid)
+{
+	sqlite3_stmt *s = NULL;
+	const void *blob;
+	int rc, n;
+
+	*der = NULL;
+	*derlen = 0;
+	*valid = 0;
+	if ((rc = prepare(st, "SELECT c.der, c.status = 'valid' FROM tokens t "
+	    "JOIN certificates c ON c.id = t.cert_id WHERE t.hash = ?1",
+	    &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		blob = sqlite3_column_blob(s, 0);
+		n = sqlite3_column_bytes(s, 0);
+		if (blob == NULL || n <= 0 || (*der = malloc((size_t)n)) ==
+		    NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "token certificate: out "
+			    "of memory");
+			break;
+		}
+		memcpy(*der, blob, (size_t)n);
+		*derlen = (size_t)n;
+		*valid = sqlite3_column_int(s, 1) != 0;
+		rc = UC_OK;
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "the token has no certificate");
+		break;
+	default:
+		rc = dberr(st, "token certificate");
+		break;
+	}
+	release(st, s);
+	return rc;
+}
+
+int
+store_token_rearm(struct store *st, int64_t cert_id, int *rearmed)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*rearmed = 0;
+	if ((rc = prepare(st, "UPDATE tokens SET used_at = NULL, cert_id = "
+	    "NULL, retry_hash = NULL, retry_until = NULL, retry_used_at = "
+	    "NULL WHERE cert_id = ?1", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_int64(s, 1, cert_id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = dberr(st, "token re-arm");
+	else
+		*rearmed = sqlite3_changes(st->db) >= 1;
+	release(st, s);
+	return rc;
+}
+
+int
 store_user_get_id(struct store *st, int64_t id, struct store_user *out)
 {
 	sqlite3_stmt *s = NULL;

@@ -223,6 +223,18 @@ int	store_token_get(struct store *, const unsigned char hash[32],
  */
 int	store_token_consume(struct store *, const unsigned char hash[32],
 	    int64_t now, int64_t cert_id, int *consumed);
+/*
+ * The certificate a used token became: its DER (caller frees) and whether
+ * it is still valid.  UC_E_NOTFOUND when the token has none.
+ */
+int	store_token_cert(struct store *, const unsigned char hash[32],
+	    unsigned char **der, size_t *derlen, int *valid);
+/*
+ * Make the token that cert_id consumed usable again (unused, no retry
+ * window); *rearmed is 1 when there was one.  For a certificate whose
+ * key never reached its owner (the privilege-separated daemon).
+ */
+int	store_token_rearm(struct store *, int64_t cert_id, int *rearmed);
 /* The user with this row id; UC_E_NOTFOUND when there is none. */
 int	store_user_get_id(struct store *, int64_t id, struct store_user *out);
 

@@ -149,6 +149,8 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = parse_int(v, 1, 1000000, &c->rate_limit);
 	else if (IS("limits", "drain"))
 		ok = parse_duration(v, &c->drain);
+	else if (IS("daemon", "user"))
+		ok = v[0] != '\0' && set_str(&c->user, v);
 	else {
 		snprintf(p->err, sizeof(p->err), "unknown setting [%s] %s",
 		    section, name);
@@ -241,5 +243,6 @@ econf_clear(struct econf *c)
 	free(c->tls_priorities);
 	free(c->web_root);
 	free(c->default_p12_format);
+	free(c->user);
 	memset(c, 0, sizeof(*c));
 }

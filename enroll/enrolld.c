@@ -1,53 +1,101 @@
 /*
- * enrolld.c: the daemon's state, set up and torn down: settings, the CA
- * home through the authority's interface, rate limits, metrics and the
- * public files.  main.c (sockets) and the fuzz harness both start here.
+ * enrolld.c: the daemon's state, set up and torn down.  The monitor (and
+ * the in-process mode of tests, fuzzers and --check) opens the CA home
+ * through the authority's interface and answers its own door; the network
+ * child starts empty and is filled by the monitor's messages.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "door.h"
 #include "enrolld.h"
 
-int
-enrolld_init(struct enrolld *d, const char *config)
+static void
+common_init(struct enrolld *d)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int rc;
 
 	memset(d, 0, sizeof(*d));
 	pthread_rwlock_init(&d->publock, NULL);
 	sem_init(&d->keygen, 0, ncpu > 0 ? (unsigned int)ncpu : 1);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+int
+enrolld_init(struct enrolld *d, const char *config)
+{
+	const struct ca_conf *cc;
+	int rc;
+
+	common_init(d);
 	if ((rc = econf_load(config, &d->conf)) != UC_OK)
 		return rc;
 	if ((rc = authority_open(d->conf.home, &d->a)) != UC_OK)
 		return rc;
 	authority_set_actor(d->a, "enrolld");
-	if (!authority_conf(d->a)->intermediate)
+	cc = authority_conf(d->a);
+	if (!cc->intermediate)
 		return uc_seterr(UC_E_STATE, "%s has no issuing CA apart from "
 		    "the root; the daemon never holds the root key (userca "
 		    "init --intermediate)", d->conf.home);
-	if (d->conf.smime && !authority_conf(d->a)->smime)
+	if (d->conf.smime && !cc->smime)
 		return uc_seterr(UC_E_POLICY, "%s: [enroll] smime = true, but "
 		    "%s was not made for S/MIME ('userca init --smime')",
 		    d->conf.path, d->conf.home);
 	if ((rc = authority_ready(d->a)) != UC_OK)
 		return rc;
 	if ((d->rl = ratelimit_new()) == NULL ||
-	    (d->m = metrics_new()) == NULL)
+	    (d->m = metrics_new()) == NULL ||
+	    (d->pending = pending_new()) == NULL ||
+	    (d->door = door_local(monitor_answer, d)) == NULL ||
+	    (d->user_key = strdup(authority_user_key_type(d->a))) == NULL ||
+	    (d->org = strdup(cc->org)) == NULL ||
+	    (cc->eas_host != NULL && (d->eas_host = strdup(cc->eas_host)) ==
+	    NULL) || (cc->eas_domain != NULL &&
+	    (d->eas_domain = dup_or_null(cc->eas_domain)) == NULL))
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((rc = web_load(&d->conf, d->web)) != UC_OK)
+		return rc;
 	if ((rc = pub_reload(d)) != UC_OK)
 		return rc;
+	return UC_OK;
+}
+
+int
+enrolld_child_init(struct enrolld *d)
+{
+	common_init(d);
+	d->child = 1;
+	if ((d->rl = ratelimit_new()) == NULL ||
+	    (d->m = metrics_new()) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	return UC_OK;
 }
 
 void
 enrolld_free(struct enrolld *d)
 {
+	int i;
+
+	door_free(d->door);
+	pending_free(d->pending);
 	authority_free(d->a);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);
 	pub_put(d->pub);
 	d->pub = NULL;
+	for (i = 0; i < NWEB; i++)
+		blob_unref(d->web[i]);
+	free(d->user_key);
+	free(d->org);
+	free(d->eas_host);
+	free(d->eas_domain);
 	pthread_rwlock_destroy(&d->publock);
 	sem_destroy(&d->keygen);
 	econf_clear(&d->conf);

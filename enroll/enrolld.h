@@ -9,6 +9,8 @@
 #ifndef UC_ENROLLD_H
 #define UC_ENROLLD_H
 
+#include <sys/types.h>
+
 #include <pthread.h>
 #include <semaphore.h>
 #include <stddef.h>
@@ -51,6 +53,8 @@ struct econf {
 	int	 rate_limit;		/* [limits] rate_limit: failed token
 					 * attempts per address per minute */
 	int	 drain;			/* [limits] drain (s) on SIGTERM */
+	char	*user;			/* [daemon] user of the network
+					 * child; NULL: userca or nobody */
 };
 
 /*
@@ -110,10 +114,34 @@ struct pubset {
 
 struct ratelimit;
 struct metrics;
+struct door;
 
+#define WEB_HTML	0
+#define WEB_JS		1
+#define WEB_CSS		2
+#define NWEB		3
+
+/*
+ * Both processes use this struct.  The monitor (and the in-process mode of
+ * tests, fuzzers and --check) has a; the network child has door only and
+ * gets everything else from the monitor's HELLO and PUBLISHED messages.
+ */
 struct enrolld {
 	struct econf		 conf;
-	struct authority	*a;
+	struct authority	*a;		/* the monitor's; NULL in the
+						 * network child */
+	struct door		*door;		/* requests to the monitor */
+	int			 child;		/* 1 in the network child */
+	uint64_t		 generation;	/* pub_reload()s so far */
+	/* What the network child needs to build bundles (HELLO). */
+	struct blob		*web[NWEB];	/* enroll.html, .js, .css */
+	char			*user_key;	/* key type of server-made keys */
+	char			*org;
+	char			*eas_host;	/* userca.conf [eas], or NULL */
+	char			*eas_domain;
+	struct pending		*pending;	/* in-process: server-made
+						 * keys answered, not yet
+						 * delivered */
 	pthread_rwlock_t	 publock;
 	struct pubset		*pub;		/* replaced whole on reload,
 						 * under publock (write) */
@@ -134,7 +162,13 @@ struct enrolld {
  * limits, metrics and public/.  Call enrolld_free() whatever it returns.
  */
 int	enrolld_init(struct enrolld *d, const char *config);
+/* The network child's empty state, filled by HELLO and PUBLISHED. */
+int	enrolld_child_init(struct enrolld *d);
 void	enrolld_free(struct enrolld *d);
+/* The web files from [enroll] web_root into d->web (missing: NULL). */
+int	web_load(const struct econf *, struct blob *web[NWEB]);
+/* Swap in a public file set made elsewhere (the child's PUBLISHED). */
+void	pub_swap(struct enrolld *, struct pubset *);
 /* Load public/ into memory (again) and swap it in. */
 int	pub_reload(struct enrolld *);
 /* The set in force with a reference the caller gives back with pub_put();
@@ -185,6 +219,9 @@ struct resp {
 		char	 value[64];
 	}		 xhdr[3];	/* more headers, if name is set */
 	const char	*route;		/* for metrics and the log */
+	char		 deliver[68];	/* the serial of a server-made key
+					 * in this answer: tell the monitor
+					 * whether it was sent */
 };
 
 /* Answer one request.  Never fails: errors are JSON responses. */
@@ -198,6 +235,71 @@ int64_t	parse_http_date(const char *s);
 /* 1 if an If-None-Match list (or "*") names etag, a whole tag. */
 int	etag_match(const char *inm, const char *etag);
 
+/* ---- monitor.c: the monitor's answers (door.h) ------------------------------ */
+
+struct ucbuf;
+struct pending;
+/*
+ * Answer one request of the network child: a door_local_fn (arg is the
+ * struct enrolld).  UC_E_INVALID for a malformed message.
+ */
+int	monitor_answer(void *arg, uint16_t type, const unsigned char *body,
+	    size_t len, struct ucbuf *reply);
+/* As monitor_answer(), for one child whose undelivered keys are p. */
+int	monitor_answer_for(struct enrolld *, struct pending *p, uint16_t type,
+	    const unsigned char *body, size_t len, struct ucbuf *reply);
+struct pending *pending_new(void);
+/* Revoke and re-arm every server-made key still undelivered (the child
+ * died); any added later is undone at once.  NULL-safe. */
+void	pending_fail(struct enrolld *, struct pending *p);
+/* Forget p without undoing anything (in-process mode).  NULL-safe. */
+void	pending_free(struct pending *p);
+/* HELLO and PUBLISHED bodies of the monitor's current state. */
+int	monitor_hello(struct enrolld *, int quiet, const unsigned char *cert,
+	    size_t certlen, const unsigned char *key, size_t keylen,
+	    struct ucbuf *out);
+int	monitor_published(struct enrolld *, struct ucbuf *out);
+/* The child's side of the same two: UC_E_INVALID when malformed. */
+int	child_hello(struct enrolld *, const unsigned char *body, size_t len,
+	    int *quiet, unsigned char **cert, size_t *certlen,
+	    unsigned char **key, size_t *keylen);
+int	child_published(struct enrolld *, const unsigned char *body,
+	    size_t len);
+/* The monitor's /metrics lines (due certificates, OCSP responder). */
+void	monitor_metrics(struct enrolld *, struct ucbuf *);
+
+/* ---- monproc.c: the monitor process ------------------------------------------ */
+
+/* Bind addr ("host:port", "[v6]:port"): a listening socket, or -1 with
+ * why in buf. */
+int	listen_socket(const char *addr, char *why, size_t len);
+/* "host:port" or "[v6]:port" into a socket address: 1, or 0. */
+struct sockaddr_storage;
+int	listen_parse(const char *s, struct sockaddr_storage *ss);
+/*
+ * userca-enrolld as monitor: d is set up (enrolld_init) and healthy is
+ * known; bind the listeners, read the TLS pair, start the network child
+ * (self with --child) and keep one running; SIGTERM, SIGHUP as ever.
+ * Returns the exit status.
+ */
+int	monitor_run(struct enrolld *d, const char *config, int quiet);
+
+/* ---- sandbox.c: the network child's confinement ------------------------------ */
+
+/*
+ * Look up [daemon] user (NULL: "userca" if it exists, else "nobody",
+ * with a warning on stderr).  UC_E_POLICY for root.
+ */
+int	sandbox_user(const char *user, uid_t *uid, gid_t *gid);
+/* Become uid/gid (no supplementary groups), for good. */
+int	sandbox_drop(uid_t uid, gid_t gid);
+/*
+ * No new privileges, no core files, nofile descriptors at most, chdir /,
+ * Landlock (no file access, no TCP bind/connect) where the kernel has
+ * it, and the seccomp filter.  *what says what was applied.
+ */
+int	sandbox_enter(unsigned long nofile, char *what, size_t len);
+
 /* ---- ocsp.c: POST /ocsp, GET /ocsp/<base64> (authority_ocsp.h) ------------- */
 
 struct ucbuf;
@@ -205,8 +307,8 @@ struct ucbuf;
 void	ocsp_serve(struct enrolld *, const struct req *, struct resp *);
 /* Renew the responder certificate when due; unhealthy if it is not. */
 void	ocsp_watch(struct enrolld *);
-/* OCSP counters and the responder's remaining lifetime for /metrics. */
-void	ocsp_metrics(struct enrolld *, struct ucbuf *);
+/* The network child's OCSP counters for /metrics. */
+void	ocsp_metrics(struct ucbuf *);
 
 /* ---- ratelimit.c ---------------------------------------------------------------- */
 

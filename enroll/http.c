@@ -18,6 +18,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "door.h"
 #include "enrolld.h"
 #include "pki_mobileconfig.h"
 
@@ -215,26 +216,23 @@ serve_metrics(struct enrolld *d, struct resp *r)
 
 /* ---- static files of the enrollment page ------------------------------------------ */
 
+/* From memory: the monitor read them before the child started. */
 static void
-serve_web(struct enrolld *d, struct resp *r, const char *name,
+serve_web(struct enrolld *d, struct resp *r, int which, const char *name,
     const char *type)
 {
-	unsigned char *buf = NULL;
-	size_t len;
-	char *path;
-	int rc;
+	struct blob *b;
 
-	if ((path = path_join(d->conf.web_root, name)) == NULL) {
-		json_error(r, 500, "internal", "out of memory");
-		return;
-	}
-	rc = file_read(path, 1024 * 1024, &buf, &len);
-	free(path);
-	if (rc != UC_OK) {
+	pthread_rwlock_rdlock(&d->publock);
+	b = d->web[which] != NULL ? blob_ref(d->web[which]) : NULL;
+	pthread_rwlock_unlock(&d->publock);
+	if (b == NULL) {
 		json_error(r, 404, "not_found", "%s is not installed", name);
 		return;
 	}
-	set_body(r, 200, type, (char *)buf, len);
+	r->status = 200;
+	r->type = type;
+	r->blob = b;	/* now owned by the response */
 	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
 }
 
@@ -272,7 +270,7 @@ token_json(struct enrolld *d, const struct req *q, struct resp *r,
 	char when[32];
 	json_t *o;
 
-	if (authority_token_lookup(d->a, token, &ti) != UC_OK) {
+	if (door_lookup(d->door, token, &ti) != UC_OK) {
 		json_error(r, 500, "internal", "token lookup failed");
 		return;
 	}
@@ -359,18 +357,83 @@ is_client_error(int rc)
 	    rc == UC_E_SIGNATURE;
 }
 
+/* A refusal from the monitor, or 500: the answer to a redemption. */
+static void
+redeem_error(struct enrolld *d, const struct req *q, struct resp *r,
+    const struct door_redeem_out *o, const char *what)
+{
+	char msg[256], *p;
+
+	if (o->rc == UC_E_NOTFOUND || o->rc == UC_E_STATE) {
+		token_error(d, q, r, o->state);
+		return;
+	}
+	if (is_client_error(o->rc)) {
+		/* A sentence for people; OpenSSL's codes stay in our logs. */
+		snprintf(msg, sizeof(msg), "%s", o->errmsg != NULL ?
+		    o->errmsg : "refused");
+		if ((p = strstr(msg, " (error:")) != NULL)
+			*p = '\0';
+		json_error(r, 400, o->rc == UC_E_POLICY ? "weak_key" :
+		    o->rc == UC_E_SIGNATURE ? "bad_signature" : "bad_csr", "%s",
+		    msg);
+		return;
+	}
+	json_error(r, 500, "internal", "issuance failed");
+	fprintf(stderr, "userca-enrolld: %s: %s: %s\n", what,
+	    uc_strerror(o->rc), o->errmsg != NULL ? o->errmsg : "");
+}
+
+/* The DER SubjectPublicKeyInfo of k (caller frees with OPENSSL_free). */
+static int
+spki_der(EVP_PKEY *k, X509_PUBKEY *x, unsigned char **der, size_t *len)
+{
+	int n;
+
+	*der = NULL;
+	n = x != NULL ? i2d_X509_PUBKEY(x, der) : i2d_PUBKEY(k, der);
+	if (n <= 0)
+		return uc_seterr_ssl(UC_E_CRYPTO, "encoding the public key");
+	*len = (size_t)n;
+	return UC_OK;
+}
+
+/*
+ * A CSR the monitor will not see: the token's state decides first (as
+ * when the monitor parsed CSRs), then the CSR's own problem.
+ */
+static void
+csr_refused(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token, int rc, const char *why)
+{
+	struct door_redeem_out o;
+	struct token_info ti;
+
+	memset(&o, 0, sizeof(o));
+	if (door_lookup(d->door, token, &ti) != UC_OK) {
+		json_error(r, 500, "internal", "token lookup failed");
+		return;
+	}
+	o.rc = ti.state == TOKEN_VALID ? rc : ti.state == TOKEN_UNKNOWN ?
+	    UC_E_NOTFOUND : UC_E_STATE;
+	o.state = ti.state;
+	o.errmsg = (char *)(uintptr_t)why;
+	token_info_clear(&ti);
+	redeem_error(d, q, r, &o, "enroll-csr");
+}
+
 static void
 enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
     const char *token)
 {
-	struct redeem_req rr;
-	struct issue_result res;
-	enum token_state st;
-	unsigned char *p7 = NULL;
-	size_t p7len;
-	char mt[64];
+	struct door_redeem_out o;
+	X509_REQ *csr = NULL;
+	unsigned char *p7 = NULL, *spki = NULL;
+	size_t p7len, spkilen = 0;
+	char mt[64], why[256];
 	int rc;
 
+	memset(&o, 0, sizeof(o));
 	media_type(q->content_type, mt, sizeof(mt));
 	if (strcmp(mt, "application/pkcs10") != 0 &&
 	    strcmp(mt, "application/x-pem-file") != 0 &&
@@ -381,46 +444,36 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 		    q->content_type != NULL ? q->content_type : "(none)");
 		return;
 	}
-	memset(&rr, 0, sizeof(rr));
-	rr.token = token;
-	rr.csr = q->body;
-	rr.csrlen = q->bodylen;
-	rr.smime = d->conf.smime;
 	if (q->bodylen == 0) {
 		json_error(r, 400, "bad_csr", "the request body is empty: send "
 		    "a PKCS#10 certificate request");
 		return;
 	}
-	rc = authority_redeem(d->a, &rr, &res, &st);
-	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
-		token_error(d, q, r, st);
-		return;
+	/* Parsed and verified here; the monitor checks the key again. */
+	if ((rc = csr_check_req(q->body, q->bodylen, &csr)) != UC_OK ||
+	    (rc = spki_der(NULL, X509_REQ_get_X509_PUBKEY(csr), &spki,
+	    &spkilen)) != UC_OK) {
+		snprintf(why, sizeof(why), "%s", uc_errmsg());
+		csr_refused(d, q, r, token, rc, why);
+		goto out;
 	}
-	if (is_client_error(rc)) {
-		char msg[256], *p;
-
-		/* A sentence for people; OpenSSL's codes stay in our logs. */
-		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
-		if ((p = strstr(msg, " (error:")) != NULL)
-			*p = '\0';
-		json_error(r, 400, rc == UC_E_POLICY ? "weak_key" :
-		    rc == UC_E_SIGNATURE ? "bad_signature" : "bad_csr", "%s",
-		    msg);
-		return;
-	}
-	if (rc != UC_OK) {
+	if ((rc = door_redeem(d->door, token, DOOR_CSR, spki, spkilen, NULL,
+	    &o)) != UC_OK) {
 		json_error(r, 500, "internal", "issuance failed");
-		fprintf(stderr, "userca-enrolld: enroll-csr: %s: %s\n",
-		    uc_strerror(rc), uc_errmsg());
-		return;
+		fprintf(stderr, "userca-enrolld: enroll-csr: %s\n",
+		    uc_errmsg());
+		goto out;
 	}
-	metrics_issue(d->m, "csr");
+	if (o.rc != UC_OK) {
+		redeem_error(d, q, r, &o, "enroll-csr");
+		goto out;
+	}
+	if (!o.again)
+		metrics_issue(d->m, "csr");
 	if (accepts(q->accept, "application/pkcs7-mime")) {
-		if (chain_p7(res.cert_pem, res.cert_pem_len, &p7, &p7len) !=
-		    UC_OK) {
-			issue_result_clear(&res);
+		if (chain_p7(o.chain, o.chainlen, &p7, &p7len) != UC_OK) {
 			json_error(r, 500, "internal", "PKCS#7 encoding");
-			return;
+			goto out;
 		}
 		/* i2d's buffer is OPENSSL_malloc'd: copy to ours. */
 		if ((r->body = malloc(p7len)) != NULL) {
@@ -433,14 +486,17 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 	} else {
 		r->status = 200;
 		r->type = "application/x-pem-file";
-		r->body = res.cert_pem;
-		r->len = res.cert_pem_len;
-		res.cert_pem = NULL;	/* now owned by the response */
+		r->body = o.chain;
+		r->len = o.chainlen;
+		o.chain = NULL;	/* now owned by the response */
 	}
 	snprintf(r->hdr_name, sizeof(r->hdr_name), "X-Userca-Serial");
-	snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", res.serial);
+	snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", o.serial);
 	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
-	issue_result_clear(&res);
+out:
+	door_redeem_out_clear(&o);
+	OPENSSL_free(spki);
+	X509_REQ_free(csr);
 }
 
 #define PROFILE_TYPE	"application/x-apple-aspen-config"
@@ -453,135 +509,283 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
  * device asks for it while installing.  *out: secret_free_buf().
  */
 static int
-identity_profile(struct enrolld *d, const char *token,
-    const struct issue_result *res, unsigned char **out, size_t *len)
+identity_profile(struct enrolld *d, const struct authority_user *u,
+    X509 *top, const unsigned char *p12, size_t p12len, unsigned char **out,
+    size_t *len)
 {
-	const struct ca_conf *cc = authority_conf(d->a);
 	struct mobileconfig mc;
-	struct token_info ti;
-	X509 *top;
 	unsigned char *der = NULL;
 	char user[512], name[256];
 	int n, rc;
 
 	*out = NULL;
-	memset(&ti, 0, sizeof(ti));
-	if ((rc = authority_token_lookup(d->a, token, &ti)) != UC_OK)
-		return rc;
-	if (ti.user.username == NULL) {
-		rc = uc_seterr(UC_E_NOTFOUND, "the token's user is gone");
-		goto out;
-	}
-	if ((top = authority_root_cert(d->a)) == NULL)
-		top = authority_issuing_cert(d->a);
-	if ((n = i2d_X509(top, &der)) <= 0) {
-		rc = uc_seterr(UC_E_CRYPTO, "encoding the root");
-		goto out;
-	}
+	if ((n = i2d_X509(top, &der)) <= 0)
+		return uc_seterr(UC_E_CRYPTO, "encoding the root");
 	name[0] = '\0';
 	X509_NAME_get_text_by_NID(X509_get_subject_name(top), NID_commonName,
 	    name, sizeof(name));
 	memset(&mc, 0, sizeof(mc));
-	mc.org = cc->org;
-	mc.username = ti.user.username;
-	mc.p12 = res->p12;
-	mc.p12_len = res->p12_len;
+	mc.org = d->org;
+	mc.username = u->username;
+	mc.p12 = p12;
+	mc.p12_len = p12len;
 	mc.root_der = der;
 	mc.root_len = (size_t)n;
 	mc.root_name = name[0] != '\0' ? name : NULL;
-	if (cc->eas_host != NULL) {
-		mc.eas_host = cc->eas_host;
-		mc.eas_email = ti.user.email;
-		if (ti.user.upn != NULL)
-			snprintf(user, sizeof(user), "%s", ti.user.upn);
-		else if (cc->eas_domain != NULL)
-			snprintf(user, sizeof(user), "%s\\%s", cc->eas_domain,
-			    ti.user.username);
+	if (d->eas_host != NULL) {
+		mc.eas_host = d->eas_host;
+		mc.eas_email = u->email;
+		if (u->upn != NULL)
+			snprintf(user, sizeof(user), "%s", u->upn);
+		else if (d->eas_domain != NULL)
+			snprintf(user, sizeof(user), "%s\\%s", d->eas_domain,
+			    u->username);
 		else
-			snprintf(user, sizeof(user), "%s", ti.user.username);
+			snprintf(user, sizeof(user), "%s", u->username);
 		mc.eas_user = user;
 	}
 	rc = mobileconfig_identity(&mc, out, len);
-out:
 	OPENSSL_free(der);
-	token_info_clear(&ti);
+	return rc;
+}
+
+/*
+ * The PKCS#12 of a key made here and the chain the monitor answered
+ * (leaf first); *top: the last certificate of the chain (caller frees).
+ * *der: secret_free_buf().
+ */
+static int
+bundle(EVP_PKEY *key, const struct door_redeem_out *o, enum p12_format f,
+    const char *pw, X509 **top, unsigned char **der, size_t *len)
+{
+	STACK_OF(X509) *chain = NULL;
+	BIO *bio = NULL;
+	X509 *x, *leaf = NULL;
+	unsigned char *p = NULL;
+	size_t n = 0;
+	int rc = UC_E_CRYPTO;
+
+	*top = NULL;
+	*der = NULL;
+	if ((bio = BIO_new_mem_buf(o->chain, (int)o->chainlen)) == NULL ||
+	    (chain = sk_X509_new_null()) == NULL ||
+	    (leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(chain, x)) {
+			X509_free(x);
+			goto out;
+		}
+	ERR_clear_error();
+	if (sk_X509_num(chain) < 1)
+		goto out;
+	if ((rc = p12_build(key, leaf, chain, o->user.username, pw, f, &p,
+	    &n)) != UC_OK)
+		goto out;
+	if ((*der = malloc(n)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	memcpy(*der, p, n);
+	*len = n;
+	*top = sk_X509_pop(chain);	/* now owned by the caller */
+	rc = UC_OK;
+out:
+	if (p != NULL) {
+		OPENSSL_cleanse(p, n);
+		OPENSSL_free(p);
+	}
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+	BIO_free(bio);
+	return rc;
+}
+
+/*
+ * A new key for a server-made bundle, and its redemption: the key stays
+ * here, only its public half goes to the monitor.  UC_OK with *key set
+ * when the monitor answered (o says how); else r holds the error.
+ */
+static int
+p12_redeem(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token, int profile, EVP_PKEY **key,
+    struct door_redeem_out *o)
+{
+	enum key_type kt;
+	unsigned char *spki = NULL;
+	size_t spkilen = 0;
+	int rc;
+
+	*key = NULL;
+	if (key_type_parse(d->user_key, &kt) != UC_OK) {
+		json_error(r, 500, "internal", "key type");
+		return UC_E_INTERNAL;
+	}
+	while (sem_wait(&d->keygen) == -1) {
+		if (errno != EINTR) {
+			json_error(r, 500, "internal", "key generation slot: %s",
+			    strerror(errno));
+			return UC_E_INTERNAL;
+		}
+	}
+	rc = key_generate(kt, key);
+	sem_post(&d->keygen);
+	if (rc != UC_OK || (rc = spki_der(*key, NULL, &spki, &spkilen)) !=
+	    UC_OK) {
+		json_error(r, 500, "internal", "key generation");
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		return rc;
+	}
+	rc = door_redeem(d->door, token, profile ? DOOR_PROFILE : DOOR_P12,
+	    spki, spkilen, q->retry, o);
+	OPENSSL_free(spki);
+	if (rc != UC_OK) {
+		json_error(r, 500, "internal", "issuance failed");
+		fprintf(stderr, "userca-enrolld: enroll-p12: %s\n",
+		    uc_errmsg());
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
 	return rc;
 }
 
 /* The retry secret and its deadline as response headers. */
 static void
-retry_headers(struct resp *r, const struct issue_result *res)
+retry_headers(struct resp *r, const struct door_redeem_out *o)
 {
-	if (res->retry == NULL)
+	if (o->retry == NULL)
 		return;
 	snprintf(r->xhdr[0].name, sizeof(r->xhdr[0].name), "X-Userca-Retry");
-	snprintf(r->xhdr[0].value, sizeof(r->xhdr[0].value), "%s",
-	    res->retry);
+	snprintf(r->xhdr[0].value, sizeof(r->xhdr[0].value), "%s", o->retry);
 	snprintf(r->xhdr[1].name, sizeof(r->xhdr[1].name),
 	    "X-Userca-Retry-Until");
-	uc_time_iso(res->retry_until, r->xhdr[1].value,
+	uc_time_iso(o->retry_until, r->xhdr[1].value,
 	    sizeof(r->xhdr[1].value));
 }
 
+/* The bundle as the body itself (Accept asked for it). */
+static void
+bundle_raw(struct resp *r, const struct door_redeem_out *o, int profile,
+    unsigned char **body, size_t len, const char *pw, int generated)
+{
+	r->status = 200;
+	r->type = profile ? PROFILE_TYPE : "application/x-pkcs12";
+	r->body = *body;
+	r->len = len;
+	r->secret = 1;
+	*body = NULL;	/* now owned by the response */
+	snprintf(r->disposition, sizeof(r->disposition),
+	    "attachment; filename=\"%s\"", profile ? "userca.mobileconfig" :
+	    "certificate.p12");
+	if (generated) {
+		snprintf(r->hdr_name, sizeof(r->hdr_name), "X-Userca-Password");
+		snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", pw);
+	}
+	retry_headers(r, o);
+	snprintf(r->xhdr[2].name, sizeof(r->xhdr[2].name), "X-Userca-Serial");
+	snprintf(r->xhdr[2].value, sizeof(r->xhdr[2].value), "%s", o->serial);
+}
+
+/* The bundle in JSON, base64, with the password when we made it. */
+static void
+bundle_json(struct resp *r, const struct door_redeem_out *o, int profile,
+    const unsigned char *body, size_t len, const char *fmt, const char *pw,
+    int generated)
+{
+	char *b64, when[32], rwhen[32];
+	json_t *obj;
+	int n;
+
+	if ((b64 = malloc((len + 2) / 3 * 4 + 1)) == NULL) {
+		json_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	n = EVP_EncodeBlock((unsigned char *)b64, body, (int)len);
+	b64[n] = '\0';
+	uc_time_iso(o->not_after, when, sizeof(when));
+	rwhen[0] = '\0';
+	if (o->retry != NULL)
+		uc_time_iso(o->retry_until, rwhen, sizeof(rwhen));
+	obj = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}",
+	    "serial", o->serial, "not_after", when, "p12_format", fmt,
+	    profile ? "mobileconfig" : "p12", b64,
+	    "password", generated ? pw : NULL,
+	    "retry", o->retry,
+	    "retry_until", o->retry != NULL ? rwhen : NULL,
+	    "superseded", o->superseded != 0);
+	json_ok(r, 200, obj, 1);
+	OPENSSL_cleanse(b64, (size_t)n);
+	free(b64);
+}
+
+/* p12_format and password of a /p12 or /mobileconfig body; 0: r is set. */
+static int
+p12_options(const struct req *q, struct resp *r, json_t **in,
+    const char **fmt, const char **pw)
+{
+	json_error_t jerr;
+	char mt[64];
+
+	media_type(q->content_type, mt, sizeof(mt));
+	if (q->bodylen == 0)
+		return 1;
+	if (strcmp(mt, "application/json") != 0) {
+		json_error(r, 415, "unsupported_media_type", "send options as "
+		    "application/json, not '%.60s'", q->content_type != NULL ?
+		    q->content_type : "(none)");
+		return 0;
+	}
+	if ((*in = json_loadb((const char *)q->body, q->bodylen,
+	    JSON_REJECT_DUPLICATES, &jerr)) == NULL || !json_is_object(*in)) {
+		/*
+		 * Only where: jansson's text quotes the body near the error,
+		 * and the body may hold a password.
+		 */
+		json_error(r, 400, "bad_json", "the body is not a JSON object "
+		    "(error at byte %d)", *in == NULL ? jerr.position : 0);
+		return 0;
+	}
+	if (json_unpack_ex(*in, &jerr, JSON_STRICT, "{s?s, s?s}",
+	    "p12_format", fmt, "password", pw) != 0) {
+		json_error(r, 400, "bad_json", "%s (known fields: p12_format, "
+		    "password)", jerr.text);
+		return 0;
+	}
+	return 1;
+}
+
 /*
- * POST /p12 and POST /mobileconfig (profile): a server-made key.  With
- * X-Userca-Retry, a used token may be redeemed once more within the
- * retry window (DESIGN 25).
+ * POST /p12 and POST /mobileconfig (profile): a server-made key, made
+ * here; the monitor certifies its public half.  With X-Userca-Retry, a
+ * used token may be redeemed once more within the retry window (DESIGN
+ * 25).
  */
 static void
 enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
     const char *token, int profile)
 {
-	struct redeem_req rr;
-	struct issue_result res;
-	enum token_state st;
-	json_t *in = NULL, *o;
-	json_error_t jerr;
+	struct door_redeem_out o;
+	enum p12_format pf;
+	EVP_PKEY *key = NULL;
+	X509 *top = NULL;
+	json_t *in = NULL;
 	const char *fmt = profile ? "legacy" : d->conf.default_p12_format,
 	    *pw = NULL;
-	char *gen = NULL, *b64 = NULL, mt[64], when[32], rwhen[32];
-	unsigned char *body = NULL;
-	size_t bodylen = 0;
-	int rc, n, generated = 0;
+	char *gen = NULL;
+	unsigned char *p12 = NULL, *body = NULL;
+	size_t p12len = 0, bodylen = 0;
+	int generated = 0;
 
-	media_type(q->content_type, mt, sizeof(mt));
-	if (q->bodylen > 0) {
-		if (strcmp(mt, "application/json") != 0) {
-			json_error(r, 415, "unsupported_media_type", "send "
-			    "options as application/json, not '%.60s'",
-			    q->content_type != NULL ? q->content_type :
-			    "(none)");
-			return;
-		}
-		if ((in = json_loadb((const char *)q->body, q->bodylen,
-		    JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
-		    !json_is_object(in)) {
-			/*
-			 * Only where: jansson's text quotes the body near
-			 * the error, and the body may hold a password.
-			 */
-			json_error(r, 400, "bad_json", "the body is not a JSON "
-			    "object (error at byte %d)", in == NULL ?
-			    jerr.position : 0);
-			json_decref(in);
-			return;
-		}
-		if (json_unpack_ex(in, &jerr, JSON_STRICT, "{s?s, s?s}",
-		    "p12_format", &fmt, "password", &pw) != 0) {
-			json_error(r, 400, "bad_json", "%s (known fields: "
-			    "p12_format, password)", jerr.text);
-			json_decref(in);
-			return;
-		}
-	}
-	memset(&rr, 0, sizeof(rr));
-	rr.token = token;
+	memset(&o, 0, sizeof(o));
+	if (!p12_options(q, r, &in, &fmt, &pw))
+		goto out;
 	if (profile && strcmp(fmt, "legacy") != 0) {
 		json_error(r, 400, "bad_format", "Apple devices read only the "
 		    "legacy format: leave p12_format out or say legacy");
 		goto out;
 	}
-	if (p12_format_parse(fmt, &rr.p12_format) != UC_OK) {
+	if (p12_format_parse(fmt, &pf) != UC_OK) {
 		json_error(r, 400, "bad_format", "p12_format must be legacy or "
 		    "modern");
 		goto out;
@@ -599,118 +803,39 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		pw = gen;
 		generated = 1;
 	}
-	rr.p12_password = pw;
-	rr.smime = d->conf.smime;
-	rr.retry_window = __atomic_load_n(&d->conf.retry_window,
-	    __ATOMIC_RELAXED);
-	rr.retry = q->retry;
-	while (sem_wait(&d->keygen) == -1) {
-		if (errno != EINTR) {
-			json_error(r, 500, "internal", "key generation slot: %s",
-			    strerror(errno));
-			goto out;
-		}
-	}
-	rc = authority_redeem(d->a, &rr, &res, &st);
-	sem_post(&d->keygen);
-	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
-		token_error(d, q, r, st);
+	if (p12_redeem(d, q, r, token, profile, &key, &o) != UC_OK)
+		goto out;
+	if (o.rc != UC_OK) {
+		redeem_error(d, q, r, &o, "enroll-p12");
 		goto out;
 	}
-	if (rc != UC_OK) {
-		json_error(r, 500, "internal", "issuance failed");
-		fprintf(stderr, "userca-enrolld: enroll-p12: %s: %s\n",
-		    uc_strerror(rc), uc_errmsg());
+	/* Committed: from here the monitor waits to hear it was sent. */
+	snprintf(r->deliver, sizeof(r->deliver), "%s", o.serial);
+	if (bundle(key, &o, pf, pw, &top, &p12, &p12len) != UC_OK ||
+	    (profile && identity_profile(d, &o.user, top, p12, p12len, &body,
+	    &bodylen) != UC_OK)) {
+		fprintf(stderr, "userca-enrolld: bundle for %s: %s\n",
+		    o.serial, uc_errmsg());
+		json_error(r, 500, "internal", "the bundle could not be made");
 		goto out;
 	}
-	if (res.superseded)
-		fprintf(stderr, "userca-enrolld: a retry issued %s and "
-		    "revoked the first certificate (superseded)\n",
-		    res.serial);
+	if (!profile) {
+		body = p12;
+		bodylen = p12len;
+		p12 = NULL;	/* now owned by body */
+	}
 	metrics_issue(d->m, profile ? "mobileconfig" : "p12");
-	if (profile) {
-		if (identity_profile(d, token, &res, &body, &bodylen) !=
-		    UC_OK) {
-			/* Only memory or the database fail here. */
-			fprintf(stderr, "userca-enrolld: profile for %s: %s\n",
-			    res.serial, uc_errmsg());
-			issue_result_clear(&res);
-			json_error(r, 500, "internal", "the profile could not "
-			    "be made");
-			goto out;
-		}
-		/* The profile stands in for the PKCS#12 below. */
-		secret_free_buf(res.p12, res.p12_len);
-		res.p12 = body;
-		res.p12_len = bodylen;
-		body = NULL;	/* now owned by res */
-	}
-	if (profile && accepts(q->accept, PROFILE_TYPE)) {
-		r->status = 200;
-		r->type = PROFILE_TYPE;
-		r->body = res.p12;
-		r->len = res.p12_len;
-		r->secret = 1;
-		res.p12 = NULL;	/* now owned by the response */
-		snprintf(r->disposition, sizeof(r->disposition),
-		    "attachment; filename=\"%s.mobileconfig\"", "userca");
-		if (generated) {
-			snprintf(r->hdr_name, sizeof(r->hdr_name),
-			    "X-Userca-Password");
-			snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", pw);
-		}
-		retry_headers(r, &res);
-		snprintf(r->xhdr[2].name, sizeof(r->xhdr[2].name),
-		    "X-Userca-Serial");
-		snprintf(r->xhdr[2].value, sizeof(r->xhdr[2].value), "%s",
-		    res.serial);
-	} else if (!profile && accepts(q->accept, "application/x-pkcs12")) {
-		r->status = 200;
-		r->type = "application/x-pkcs12";
-		r->body = res.p12;
-		r->len = res.p12_len;
-		r->secret = 1;
-		res.p12 = NULL;	/* now owned by the response */
-		snprintf(r->disposition, sizeof(r->disposition),
-		    "attachment; filename=\"%s.p12\"", "certificate");
-		if (generated) {
-			snprintf(r->hdr_name, sizeof(r->hdr_name),
-			    "X-Userca-Password");
-			snprintf(r->hdr_value, sizeof(r->hdr_value), "%s", pw);
-		}
-		retry_headers(r, &res);
-		snprintf(r->xhdr[2].name, sizeof(r->xhdr[2].name),
-		    "X-Userca-Serial");
-		snprintf(r->xhdr[2].value, sizeof(r->xhdr[2].value), "%s",
-		    res.serial);
-	} else {
-		if ((b64 = malloc((res.p12_len + 2) / 3 * 4 + 1)) == NULL) {
-			issue_result_clear(&res);
-			json_error(r, 500, "internal", "out of memory");
-			goto out;
-		}
-		n = EVP_EncodeBlock((unsigned char *)b64, res.p12,
-		    (int)res.p12_len);
-		b64[n] = '\0';
-		uc_time_iso(res.not_after, when, sizeof(when));
-		rwhen[0] = '\0';
-		if (res.retry != NULL)
-			uc_time_iso(res.retry_until, rwhen, sizeof(rwhen));
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:b}",
-		    "serial", res.serial, "not_after", when, "p12_format", fmt,
-		    profile ? "mobileconfig" : "p12", b64,
-		    "password", generated ? pw : NULL,
-		    "retry", res.retry,
-		    "retry_until", res.retry != NULL ? rwhen : NULL,
-		    "superseded", res.superseded != 0);
-		json_ok(r, 200, o, 1);
-		OPENSSL_cleanse(b64, (size_t)n);
-	}
+	if (accepts(q->accept, profile ? PROFILE_TYPE : "application/x-pkcs12"))
+		bundle_raw(r, &o, profile, &body, bodylen, pw, generated);
+	else
+		bundle_json(r, &o, profile, body, bodylen, fmt, pw, generated);
 	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
-	issue_result_clear(&res);
 out:
-	free(b64);
+	EVP_PKEY_free(key);
+	X509_free(top);
+	secret_free_buf(p12, p12len);
 	secret_free_buf(body, bodylen);
+	door_redeem_out_clear(&o);
 	secret_free(gen);
 	json_decref(in);	/* the caller's password string lived in it */
 }
@@ -752,7 +877,7 @@ limit_pass(struct enrolld *d, struct resp *r, const char *token, int limited)
 	if (!limited)
 		return 1;
 	memset(&ti, 0, sizeof(ti));
-	valid = authority_token_lookup(d->a, token, &ti) == UC_OK &&
+	valid = door_lookup(d->door, token, &ti) == UC_OK &&
 	    ti.state == TOKEN_VALID;
 	token_info_clear(&ti);
 	if (valid)
@@ -841,7 +966,8 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
-		serve_web(d, r, q->path + 8,
+		serve_web(d, r, strcmp(q->path, "/static/enroll.js") == 0 ?
+		    WEB_JS : WEB_CSS, q->path + 8,
 		    strcmp(q->path, "/static/enroll.js") == 0 ?
 		    "text/javascript; charset=utf-8" :
 		    "text/css; charset=utf-8");
@@ -879,7 +1005,8 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		if (!limit_pass(d, r, tok, limited))
 			return;
 		/* The page itself asks the API; it needs no token check. */
-		serve_web(d, r, "enroll.html", "text/html; charset=utf-8");
+		serve_web(d, r, WEB_HTML, "enroll.html",
+		    "text/html; charset=utf-8");
 		return;
 	}
 	if (take_token(q->path, "/api/v1/enroll/", "", tok)) {

@@ -1,5 +1,6 @@
 /*
- * main.c: userca-enrolld.  libmicrohttpd glue, signals, the CRL watch.
+ * main.c: userca-enrolld.  libmicrohttpd glue and the network child's
+ * loop (the monitor's is monproc.c).
  *
  * One thread per connection, so a slow request (RSA key generation for a
  * PKCS#12) never stalls another; bodies are bounded; SIGTERM stops
@@ -14,6 +15,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,6 +34,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "door.h"
 #include "enrolld.h"
 
 struct listener {
@@ -39,6 +42,8 @@ struct listener {
 	struct MHD_Daemon	*mhd;
 	int			 tls;
 	const char		*addr;
+	int			 lfd;		/* the monitor's bound socket */
+	char			*cert, *key;	/* TLS pair (C strings) */
 	struct conns		*conns;		/* shared by a reload's old and
 						 * new daemon */
 	unsigned int		 max_connections;
@@ -50,6 +55,8 @@ struct rstate {
 	size_t		 len, cap;
 	int		 too_big;
 	int		 answered;
+	int		 status;
+	char		 deliver[68];	/* resp's: tell the monitor */
 	struct timespec	 t0;
 };
 
@@ -210,8 +217,9 @@ ambiguous_framing(struct MHD_Connection *c)
 static enum MHD_Result
 send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
     const char *method, const char *url, const char *client,
-    const struct timespec *t0)
+    struct rstate *rs)
 {
+	const struct timespec *t0 = &rs->t0;
 	struct MHD_Response *mr;
 	struct secret_body *sb;
 	enum MHD_Result ret;
@@ -277,6 +285,9 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 	if (l->tls)
 		MHD_add_response_header(mr, "Strict-Transport-Security",
 		    "max-age=31536000");
+	/* Delivered or not, on_completed() tells the monitor. */
+	rs->status = r->status;
+	memcpy(rs->deliver, r->deliver, sizeof(rs->deliver));
 	ret = MHD_queue_response(c, (unsigned int)r->status, mr);
 	MHD_destroy_response(mr);
 	metrics_request(l->d->m, r->route != NULL ? r->route : "other",
@@ -327,8 +338,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			    "bad_request", why)) != NULL)
 				r.len = strlen((char *)r.body);
 			return send_resp(l, c, &r, method, url,
-			    client_addr(c, client, sizeof(client)),
-			    &rs->t0);
+			    client_addr(c, client, sizeof(client)), rs);
 		}
 		/* Refuse a declared oversize body before reading any of it. */
 		if ((cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -348,7 +358,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 					r.len = strlen((char *)r.body);
 				return send_resp(l, c, &r, method, url,
 				    client_addr(c, client, sizeof(client)),
-				    &rs->t0);
+				    rs);
 			}
 		}
 		return MHD_YES;
@@ -396,7 +406,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    "\"detail\":\"the request body is over the limit\"}")) !=
 		    NULL)
 			r.len = strlen((char *)r.body);
-		return send_resp(l, c, &r, method, url, client, &rs->t0);
+		return send_resp(l, c, &r, method, url, client, rs);
 	}
 	memset(&q, 0, sizeof(q));
 	q.method = method;
@@ -417,7 +427,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	q.client = client;
 	q.tls = l->tls;
 	handle_request(d, &q, &r);
-	return send_resp(l, c, &r, method, url, client, &rs->t0);
+	return send_resp(l, c, &r, method, url, client, rs);
 }
 
 static void
@@ -431,6 +441,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	conns_receiving(l->conns, conn_of(c), request_deadline(l->d));
 	if (rs == NULL)
 		return;
+	/* A server-made key: reached the client, or the monitor undoes. */
+	if (rs->deliver[0] != '\0')
+		door_delivered(l->d->door, rs->deliver, rs->status == 200 &&
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (rs->body != NULL) {
 		OPENSSL_cleanse(rs->body, rs->len);	/* may hold a password */
 		free(rs->body);
@@ -449,51 +463,19 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-/* "host:port" or "[v6]:port" into a socket address. */
-static int
-parse_listen(const char *s, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
-	char host[128];
-	const char *colon;
-	char *end;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if ((colon = strrchr(s, ':')) == NULL || (size_t)(colon - s) >=
-	    sizeof(host))
-		return 0;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535)
-		return 0;
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		host[strlen(host) - 1] = '\0';
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		return inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) == 1;
-	}
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1;
-}
-
+/*
+ * Serve on the listening socket the monitor bound (a duplicate, which
+ * libmicrohttpd closes when it stops): a reload's new HTTPS daemon takes
+ * the same socket while the old one drains.
+ */
 static int
 start(struct listener *l)
 {
 	struct enrolld *d = l->d;
-	struct sockaddr_storage ss;
-	unsigned char *cert = NULL, *key = NULL;
-	size_t clen = 0, klen = 0;
 	unsigned int flags;
-	char *cs = NULL, *ks = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int rc;
+	int fd;
 
-	if (!parse_listen(l->addr, &ss))
-		return uc_seterr(UC_E_INVALID, "listen address '%s' is not "
-		    "host:port", l->addr);
 	/*
 	 * HTTPS carries enrollments, where one request may spend a second
 	 * generating an RSA key: a thread per connection, so it stalls no
@@ -507,50 +489,32 @@ start(struct listener *l)
 	else
 		flags = MHD_USE_EPOLL_INTERNAL_THREAD;
 	flags |= MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
+	if (l->addr[0] == '[')
 		flags |= MHD_USE_IPv6;
+	if ((fd = fcntl(l->lfd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return uc_seterr(UC_E_IO, "listening socket: %s",
+		    strerror(errno));
 	if (l->tls) {
-		if ((rc = file_read(d->conf.tls_cert, 1024 * 1024, &cert,
-		    &clen)) != UC_OK || (rc = file_read(d->conf.tls_key, 64 * 1024,
-		    &key, &klen)) != UC_OK) {
-			free(cert);
-			return rc;
-		}
-		/* libmicrohttpd wants C strings. */
-		if ((cs = calloc(1, clen + 1)) == NULL ||
-		    (ks = calloc(1, klen + 1)) == NULL) {
-			free(cs);
-			free(cert);
-			secret_free_buf(key, klen);
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
-		}
-		memcpy(cs, cert, clen);
-		memcpy(ks, key, klen);
-		free(cert);
-		secret_free_buf(key, klen);
 		flags |= MHD_USE_TLS;
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, &ss,
-		    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+		    MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
 		    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    (unsigned int)d->conf.per_address,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-		    MHD_OPTION_HTTPS_MEM_CERT, cs,
-		    MHD_OPTION_HTTPS_MEM_KEY, ks,
+		    MHD_OPTION_HTTPS_MEM_CERT, l->cert,
+		    MHD_OPTION_HTTPS_MEM_KEY, l->key,
 		    MHD_OPTION_HTTPS_PRIORITIES, d->conf.tls_priorities,
 		    MHD_OPTION_END);
-		secret_free(ks);
-		free(cs);
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(ncpu > 0 ?
 		    ncpu : 1),
-		    MHD_OPTION_SOCK_ADDR, &ss,
+		    MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
 		    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
@@ -558,10 +522,12 @@ start(struct listener *l)
 		    (unsigned int)d->conf.per_address,
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_END);
-	if (l->mhd == NULL)
-		return uc_seterr(UC_E_IO, "cannot listen on %s%s", l->addr,
+	if (l->mhd == NULL) {
+		close(fd);
+		return uc_seterr(UC_E_IO, "cannot serve %s%s", l->addr,
 		    l->tls ? " (TLS: check [https] cert, key and priorities)" :
 		    "");
+	}
 	return UC_OK;
 }
 
@@ -605,29 +571,12 @@ errstr(int e, char *buf, size_t len)
 static int
 listen_probe(const char *addr, char *why, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, one = 1, rc = -1;
+	int fd;
 
-	if (!parse_listen(addr, &ss)) {
-		snprintf(why, len, "not host:port (e.g. 127.0.0.1:8080 or "
-		    "[::1]:8443)");
+	if ((fd = listen_socket(addr, why, len)) == -1)
 		return -1;
-	}
-	sl = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		errstr(errno, why, len);
-		return -1;
-	}
-	/* As libmicrohttpd does: a port in TIME_WAIT is not in use. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1) == -1)
-		errstr(errno, why, len);
-	else
-		rc = 0;
 	close(fd);
-	return rc;
+	return 0;
 }
 
 /* The TLS certificate and key: readable, PEM, one pair, not expired. */
@@ -729,39 +678,6 @@ preflight(const char *config)
 	return ex;
 }
 
-/*
- * Connections each listener may hold.  Every one is a descriptor (and on
- * HTTPS a thread): raise the soft descriptor limit to the hard one, and
- * keep the listeners (HTTPS twice while a reload drains the old daemon)
- * inside it, so that one listener at its limit never leaves the other
- * without descriptors.
- */
-static unsigned int
-connection_budget(int want)
-{
-	struct rlimit rl;
-	rlim_t room;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return (unsigned int)want;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		(void)getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur == RLIM_INFINITY)
-		return (unsigned int)want;
-	room = rl.rlim_cur > 128 ? (rl.rlim_cur - 128) / 3 : 1;
-	if ((rlim_t)want > room) {
-		fprintf(stderr, "userca-enrolld: max_connections %d is more "
-		    "than %llu open files allow; using %llu per listener\n",
-		    want, (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)room);
-		return (unsigned int)room;
-	}
-	return (unsigned int)want;
-}
-
 /* Stop accepting, let in-flight requests finish (up to drain s), stop. */
 static void
 stop(struct listener *l, int drain)
@@ -773,12 +689,13 @@ stop(struct listener *l, int drain)
 	if (l->mhd == NULL)
 		return;
 	/*
-	 * Stop listening at once, but close the socket only after the daemon
-	 * has stopped: its epoll workers may still be taking it out of their
-	 * sets, and a closed number could already be another file's.
+	 * Stop accepting at once, but close our duplicate of the listening
+	 * socket only after the daemon has stopped: its epoll workers may
+	 * still be taking it out of their sets, and a closed number could
+	 * already be another file's.  No shutdown(): the socket is shared
+	 * with a reload's new daemon and the monitor, which keep it open.
 	 */
-	if ((s = MHD_quiesce_daemon(l->mhd)) != MHD_INVALID_SOCKET)
-		(void)shutdown(s, SHUT_RDWR);
+	s = MHD_quiesce_daemon(l->mhd);
 	for (i = 0; i < drain * 10; i++) {
 		di = MHD_get_daemon_info(l->mhd,
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -859,6 +776,213 @@ usage(FILE *f)
 "certificate and published files.\n");
 }
 
+/* ---- the network child --------------------------------------------------------------- */
+
+struct child {
+	struct enrolld	 d;
+	struct listener	 http, https;
+	pthread_mutex_t	 mu;		/* the pair below */
+	char		*cert, *key;	/* a new TLS pair from a HELLO */
+	int		 serving;
+};
+
+/* The monitor's pushes, on the door's reader thread. */
+static int
+child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
+{
+	struct child *c = arg;
+	unsigned char *cert = NULL, *key = NULL;
+	size_t cl = 0, kl = 0;
+	char *cs = NULL, *ks = NULL;
+	int q;
+
+	switch (type) {
+	case DOOR_HELLO:
+		if (child_hello(&c->d, body, len, &q, &cert, &cl, &key, &kl) !=
+		    UC_OK)
+			return 1;
+		quiet = q;
+		if (cert != NULL && key != NULL &&
+		    (cs = calloc(1, cl + 1)) != NULL &&
+		    (ks = calloc(1, kl + 1)) != NULL) {
+			/* libmicrohttpd wants C strings. */
+			memcpy(cs, cert, cl);
+			memcpy(ks, key, kl);
+			pthread_mutex_lock(&c->mu);
+			free(c->cert);
+			secret_free(c->key);
+			c->cert = cs;
+			c->key = ks;
+			cs = ks = NULL;	/* now owned by c */
+			pthread_mutex_unlock(&c->mu);
+			/* The main loop starts HTTPS with the new pair. */
+			if (c->serving)
+				(void)kill(getpid(), SIGUSR1);
+		}
+		free(cs);
+		free(cert);
+		secret_free_buf(key, kl);
+		return 0;
+	case DOOR_PUBLISHED:
+		return child_published(&c->d, body, len) != UC_OK;
+	default:
+		/* The monitor is gone: stop serving. */
+		(void)kill(getpid(), SIGTERM);
+		return 1;
+	}
+}
+
+/* HTTPS again with the newest pair; the old daemon drains. */
+static void
+child_rekey(struct child *c)
+{
+	struct listener old = c->https;
+
+	if (c->https.mhd == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->https.cert = c->cert;
+	c->https.key = c->key;
+	if (start(&c->https) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: HTTPS: keeping the old "
+		    "certificate: %s\n", uc_errmsg());
+		c->https = old;
+	} else {
+		stop(&old, c->d.conf.drain);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Start both listeners on the inherited sockets. */
+static int
+child_listen(struct child *c, int hfd, int hsfd, unsigned long nofile)
+{
+	struct enrolld *d = &c->d;
+
+	c->http.d = c->https.d = d;
+	c->https.tls = 1;
+	/* Two listeners, HTTPS twice while a reload drains. */
+	c->http.max_connections = c->https.max_connections =
+	    (unsigned int)(nofile > 128 ? (nofile - 128) / 3 : 1);
+	if ((c->http.conns = conns_new()) == NULL ||
+	    (c->https.conns = conns_new()) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	c->http.lfd = hfd;
+	c->https.lfd = hsfd;
+	c->http.addr = d->conf.http_listen;
+	c->https.addr = d->conf.https_listen;
+	c->https.cert = c->cert;
+	c->https.key = c->key;
+	if ((hfd >= 0 && c->http.addr != NULL && start(&c->http) != UC_OK) ||
+	    (hsfd >= 0 && c->https.addr != NULL && (c->cert == NULL ||
+	    start(&c->https) != UC_OK)))
+		return uc_seterr(UC_E_IO, "%s", uc_errmsg());
+	return UC_OK;
+}
+
+/* Descriptors the child may hold: its listeners' budget and some. */
+static unsigned long
+child_nofile(int want)
+{
+	struct rlimit rl;
+	unsigned long n = (unsigned long)want * 3 + 128;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max !=
+	    RLIM_INFINITY && n > rl.rlim_max) {
+		fprintf(stderr, "userca-enrolld: max_connections %d is more "
+		    "than %llu open files allow; using %llu per listener\n",
+		    want, (unsigned long long)rl.rlim_max,
+		    (unsigned long long)(rl.rlim_max > 128 ?
+		    (rl.rlim_max - 128) / 3 : 1));
+		n = rl.rlim_max;
+	}
+	return n;
+}
+
+/*
+ * userca-enrolld --child: the network side.  Drops to its user first,
+ * takes the monitor's HELLO and public files, confines itself, then
+ * serves until SIGTERM (from the monitor) or the monitor's end.
+ */
+static int
+child_main(int sock, int hfd, int hsfd, uid_t uid, gid_t gid)
+{
+	static struct child c;
+	struct timespec ts;
+	sigset_t set;
+	EVP_PKEY *k = NULL;
+	enum key_type kt;
+	unsigned long nofile;
+	char what[256];
+	int sig, ex = 1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_mutex_init(&c.mu, NULL);
+	if (sandbox_drop(uid, gid) != UC_OK || enrolld_child_init(&c.d) !=
+	    UC_OK || (c.d.door = door_open(sock, child_push, &c)) == NULL ||
+	    door_read_push(c.d.door, DOOR_HELLO) != UC_OK ||
+	    door_read_push(c.d.door, DOOR_PUBLISHED) != UC_OK)
+		goto fail;
+	/* OpenSSL reads its configuration once, before the files go. */
+	if (key_type_parse(c.d.user_key, &kt) != UC_OK ||
+	    key_generate(kt, &k) != UC_OK)
+		goto fail;
+	EVP_PKEY_free(k);
+	nofile = child_nofile(c.d.conf.max_connections);
+	if (sandbox_enter(nofile, what, sizeof(what)) != UC_OK ||
+	    door_start(c.d.door) != UC_OK ||
+	    child_listen(&c, hfd, hsfd, nofile) != UC_OK)
+		goto fail;
+	c.serving = 1;
+	fprintf(stderr, "userca-enrolld: network child %d: %s\n",
+	    (int)getpid(), what);
+	for (;;) {
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGUSR1)
+			child_rekey(&c);
+		(void)conns_sweep(c.http.conns, uc_mono());
+		(void)conns_sweep(c.https.conns, uc_mono());
+	}
+	stop(&c.http, c.d.conf.drain);
+	stop(&c.https, c.d.conf.drain);
+	ex = 0;
+	goto out;
+fail:
+	fprintf(stderr, "userca-enrolld: network child: %s\n", uc_errmsg());
+out:
+	stop(&c.http, 0);
+	stop(&c.https, 0);
+	conns_free(c.http.conns);
+	conns_free(c.https.conns);
+	enrolld_free(&c.d);
+	free(c.cert);
+	secret_free(c.key);
+	return ex;
+}
+
+/* A descriptor number or -1 from --child's arguments; -2: bad. */
+static long
+child_arg(const char *s, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < -1 || v > max)
+		return -2;
+	return v;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -871,13 +995,25 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct enrolld d;
-	struct listener http, https;
-	struct timespec ts;
 	sigset_t set;
 	const char *config = NULL;
-	int64_t next_watch = 0;
-	int c, sig, check = 0, ex = 1;
+	int c, check = 0, ex;
 
+	/* Internal: the network child, started by the monitor. */
+	if (argc == 7 && strcmp(argv[1], "--child") == 0) {
+		long v[5];
+		int i;
+
+		for (i = 0; i < 5; i++)
+			if ((v[i] = child_arg(argv[2 + i], i < 3 ? 5 :
+			    UINT32_MAX)) == -2 || (i >= 3 && v[i] < 1))
+				return 2;
+		umask(077);
+		json_set_alloc_funcs(malloc, json_wipe_free);
+		signal(SIGPIPE, SIG_IGN);
+		return child_main((int)v[0], (int)v[1], (int)v[2],
+		    (uid_t)v[3], (gid_t)v[4]);
+	}
 	while ((c = getopt_long(argc, argv, "c:hkqV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
@@ -907,6 +1043,7 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -919,124 +1056,7 @@ main(int argc, char *argv[])
 	}
 	/* Health is known before the first request is answered. */
 	crl_watch(&d);
-	memset(&http, 0, sizeof(http));
-	memset(&https, 0, sizeof(https));
-	http.d = https.d = &d;
-	https.tls = 1;
-	http.max_connections = https.max_connections =
-	    connection_budget(d.conf.max_connections);
-	if ((http.conns = conns_new()) == NULL ||
-	    (https.conns = conns_new()) == NULL) {
-		fprintf(stderr, "userca-enrolld: out of memory\n");
-		goto out;
-	}
-	http.addr = d.conf.http_listen;
-	https.addr = d.conf.https_listen;
-	{
-		char why[128];
-
-		/* Name the listener and the reason, not libmicrohttpd's port 0. */
-		if ((http.addr != NULL && listen_probe(http.addr, why,
-		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
-		    "[http] listen %s: %s\n", http.addr, why) > 0) ||
-		    (https.addr != NULL && listen_probe(https.addr, why,
-		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
-		    "[https] listen %s: %s\n", https.addr, why) > 0))
-			goto out;
-	}
-	if ((http.addr != NULL && start(&http) != UC_OK) ||
-	    (https.addr != NULL && start(&https) != UC_OK)) {
-		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
-		goto out;
-	}
-	fprintf(stderr, "userca-enrolld: serving %s%s%s%s%s (CA home %s)\n",
-	    http.addr ? "http://" : "", http.addr ? http.addr : "",
-	    http.addr && https.addr ? " and " : "",
-	    https.addr ? "https://" : "", https.addr ? https.addr : "",
-	    d.conf.home);
-	for (;;) {
-		ts.tv_sec = 1;
-		ts.tv_nsec = 0;
-		sig = sigtimedwait(&set, NULL, &ts);
-		if (sig == SIGTERM || sig == SIGINT) {
-			fprintf(stderr, "userca-enrolld: %s: draining\n",
-			    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			break;
-		}
-		if (sig == SIGHUP) {
-			struct econf nc;
-			int kept = 0;
-
-			fprintf(stderr, "userca-enrolld: SIGHUP: reloading\n");
-			if (econf_load(config, &nc) != UC_OK) {
-				fprintf(stderr, "userca-enrolld: keeping the "
-				    "old settings: %s\n", uc_errmsg());
-				kept = 1;
-			} else {
-				/* Limits and CRL timing; listen and home need
-				 * a restart. */
-				__atomic_store_n(&d.conf.max_body, nc.max_body,
-				    __ATOMIC_RELAXED);
-				__atomic_store_n(&d.conf.rate_limit,
-				    nc.rate_limit, __ATOMIC_RELAXED);
-				__atomic_store_n(&d.conf.request_timeout,
-				    nc.request_timeout, __ATOMIC_RELAXED);
-				__atomic_store_n(&d.conf.per_address,
-				    nc.per_address, __ATOMIC_RELAXED);
-				d.conf.refresh_before = nc.refresh_before;
-				d.conf.crl_validity = nc.crl_validity;
-				d.conf.root_warn_before = nc.root_warn_before;
-				d.conf.runway_min = nc.runway_min;
-				d.conf.poll = nc.poll;
-				__atomic_store_n(&d.conf.retry_window,
-				    nc.retry_window, __ATOMIC_RELAXED);
-				__atomic_store_n(&d.conf.allow_plain_http,
-				    nc.allow_plain_http, __ATOMIC_RELAXED);
-				econf_clear(&nc);
-			}
-			if (https.mhd != NULL) {
-				struct listener old = https;
-
-				/*
-				 * The new certificate: a second daemon on the
-				 * same port (SO_REUSEPORT) takes new
-				 * connections while the old one drains.
-				 */
-				if (start(&https) != UC_OK) {
-					fprintf(stderr, "userca-enrolld: "
-					    "HTTPS: keeping the old certificate: "
-					    "%s\n", uc_errmsg());
-					https = old;
-					kept = 1;
-				} else
-					stop(&old, d.conf.drain);
-			}
-			if (pub_reload(&d) != UC_OK) {
-				fprintf(stderr, "userca-enrolld: %s\n",
-				    uc_errmsg());
-				kept = 1;
-			}
-			fprintf(stderr, "userca-enrolld: reloaded%s\n", kept ?
-			    " (in part: see above)" : " (settings, TLS "
-			    "certificate, public files)");
-			next_watch = 0;
-		}
-		(void)conns_sweep(http.conns, uc_mono());
-		(void)conns_sweep(https.conns, uc_mono());
-		if (uc_now() >= next_watch) {
-			crl_watch(&d);
-			next_watch = uc_now() + d.conf.poll;
-		}
-	}
-	stop(&http, d.conf.drain);
-	stop(&https, d.conf.drain);
-	fprintf(stderr, "userca-enrolld: stopped\n");
-	ex = 0;
-out:
-	stop(&http, 0);
-	stop(&https, 0);
-	conns_free(http.conns);
-	conns_free(https.conns);
+	ex = monitor_run(&d, config, quiet);
 	enrolld_free(&d);
 	return ex;
 }

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "door.h"
 #include "enrolld.h"
-#include "renew.h"
 #include "ucbuf.h"
 
 #define MAXSERIES	128
@@ -105,23 +105,6 @@ family(struct ucbuf *b, const char *name, const char *help, const char *type,
 		ucbuf_printf(b, "%s{%s} %lu\n", name, s[i].labels, s[i].n);
 }
 
-/* Users whose certificate expires soon and was not renewed (renew.h). */
-static void
-due_metrics(struct enrolld *d, struct ucbuf *b)
-{
-	static const int days[] = { 7, 30 };
-	long n;
-	size_t i;
-
-	ucbuf_printf(b, "# HELP userca_certificates_expiring Users whose "
-	    "newest valid certificate expires within the window, not "
-	    "renewed yet.\n# TYPE userca_certificates_expiring gauge\n");
-	for (i = 0; i < sizeof(days) / sizeof(days[0]); i++)
-		if (authority_due_count(d->a, days[i] * 86400, &n) == UC_OK)
-			ucbuf_printf(b, "userca_certificates_expiring{within="
-			    "\"%dd\"} %ld\n", days[i], n);
-}
-
 char *
 metrics_render(struct metrics *m, struct enrolld *d)
 {
@@ -129,6 +112,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	unsigned char *out = NULL;
 	const struct pubfile *f;
 	int64_t now = uc_now();
+	char *mon;
 	int i;
 
 	pthread_mutex_lock(&m->mu);
@@ -172,8 +156,12 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	ucbuf_printf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);
-	due_metrics(d, &b);
-	ocsp_metrics(d, &b);
+	ocsp_metrics(&b);
+	/* Due certificates and the OCSP responder: the monitor knows. */
+	if ((mon = door_metrics(d->door)) != NULL) {
+		ucbuf_addstr(&b, mon);
+		free(mon);
+	}
 	if (ucbuf_take(&b, &out, NULL) != UC_OK)
 		ucbuf_free(&b);
 	return (char *)out;

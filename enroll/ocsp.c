@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "authority_ocsp.h"
+#include "door.h"
 #include "enrolld.h"
 #include "ucbuf.h"
 
@@ -184,7 +185,8 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 		if (dec == NULL)
 			len = 0;
 	}
-	if (authority_ocsp_respond(d->a, body, len, &ans) != UC_OK) {
+	/* The responder's key and the records are the monitor's. */
+	if (door_ocsp(d->door, body, len, &ans) != UC_OK) {
 		free(dec);
 		json_error(r, 500, "internal", "the OCSP answer could not "
 		    "be built");
@@ -257,9 +259,8 @@ ocsp_watch(struct enrolld *d)
 }
 
 void
-ocsp_metrics(struct enrolld *d, struct ucbuf *b)
+ocsp_metrics(struct ucbuf *b)
 {
-	int64_t nb, na;
 	size_t i;
 
 	ucbuf_printf(b, "# HELP userca_ocsp_responses_total OCSP responses "
@@ -286,10 +287,4 @@ ocsp_metrics(struct enrolld *d, struct ucbuf *b)
 	    "# TYPE userca_ocsp_kept_hits_total counter\n"
 	    "userca_ocsp_kept_hits_total %lu\n",
 	    __atomic_load_n(&kept_hits, __ATOMIC_RELAXED));
-	if (authority_ocsp_responder(d->a, &nb, &na))
-		ucbuf_printf(b, "# HELP userca_ocsp_responder_expiry_seconds "
-		    "Seconds until the OCSP responder certificate expires.\n"
-		    "# TYPE userca_ocsp_responder_expiry_seconds gauge\n"
-		    "userca_ocsp_responder_expiry_seconds %lld\n",
-		    (long long)(na - uc_now()));
 }

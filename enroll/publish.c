@@ -126,7 +126,7 @@ pem_of_der(const struct blob *der, struct blob *pem)
 int
 pub_reload(struct enrolld *d)
 {
-	struct pubset *ps, *old;
+	struct pubset *ps;
 	struct pubfile *f;
 	struct stat sb;
 	unsigned char md[32];
@@ -192,12 +192,50 @@ pub_reload(struct enrolld *d)
 		if (strstr(f->route, "crl") != NULL)
 			crl_facts(f);
 	}
+	pub_swap(d, ps);
+	__atomic_add_fetch(&d->generation, 1, __ATOMIC_SEQ_CST);
+	return UC_OK;
+}
+
+void
+pub_swap(struct enrolld *d, struct pubset *ps)
+{
+	struct pubset *old;
+
 	pthread_rwlock_wrlock(&d->publock);
 	old = d->pub;
 	d->pub = ps;
 	pthread_rwlock_unlock(&d->publock);
 	/* Requests still reading the old set hold their own references. */
 	pub_put(old);
+}
+
+int
+web_load(const struct econf *c, struct blob *web[NWEB])
+{
+	static const char *const names[NWEB] = { "enroll.html", "enroll.js",
+	    "enroll.css" };
+	char *path;
+	int i, rc;
+
+	for (i = 0; i < NWEB; i++) {
+		blob_unref(web[i]);
+		web[i] = NULL;
+		if ((path = path_join(c->web_root, names[i])) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		if ((web[i] = calloc(1, sizeof(*web[i]))) == NULL) {
+			free(path);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		web[i]->refs = 1;
+		rc = file_read(path, 1024 * 1024, &web[i]->data, &web[i]->len);
+		free(path);
+		if (rc != UC_OK) {
+			/* Answered 404 "not installed", as before. */
+			free(web[i]);
+			web[i] = NULL;
+		}
+	}
 	return UC_OK;
 }
 

@@ -170,6 +170,9 @@ struct issue_result {
 	char		*retry;		/* authority_redeem(): the retry
 					 * secret; NULL: none */
 	int64_t		 retry_until;
+	int		 again;		/* authority_redeem(): the stored
+					 * certificate of a used token, for
+					 * the same key */
 };
 void	issue_result_clear(struct issue_result *);
 
@@ -274,6 +277,16 @@ struct redeem_req {
 						 * secret with a PKCS#12 */
 	const char		*retry;		/* the secret of a first
 						 * answer: a second try */
+	/*
+	 * The privilege-separated daemon: the key to certify as a DER
+	 * SubjectPublicKeyInfo (csr NULL), checked here against the key
+	 * policy.  server_key: the front door made the key (a PKCS#12 it
+	 * builds itself); else it came from the owner's CSR.  No PKCS#12
+	 * is built here then (res->p12 stays NULL).
+	 */
+	const unsigned char	*spki;
+	size_t			 spkilen;
+	int			 server_key;
 };
 /*
  * Redeem a token: the certificate for the token's user (identity from
@@ -294,6 +307,22 @@ struct redeem_req {
  */
 int	authority_redeem(struct authority *, const struct redeem_req *,
 	    struct issue_result *, enum token_state *state);
+/*
+ * Idempotent redemption (with r->spki from a CSR, not server_key): a used
+ * token whose still-valid certificate certifies the same public key is
+ * answered with that certificate again (res->again = 1), so a client that
+ * lost the answer can retry.
+ *
+ * authority_redeem_undo(): the certificate serial was committed for a
+ * server-made key that never reached its owner (the process holding the
+ * key died): revoke it (cessationOfOperation) and make its token usable
+ * again, in one transaction.  *rearmed: the token was re-armed.  The CRL
+ * is re-signed by the caller or the daemon's CRL watch.
+ */
+int	authority_redeem_undo(struct authority *, const char *serial,
+	    int *rearmed);
+/* The key type the CA's profile gives users ("ec-p256", "rsa-2048", ...). */
+const char	*authority_user_key_type(struct authority *);
 
 /*
  * The enrollment daemon's own TLS certificate (EKU serverAuth) for the

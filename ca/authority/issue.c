@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "authority_int.h"
 #include "ucbuf.h"
@@ -673,6 +674,9 @@ group_commit(struct authority *a, struct gc_item *it)
 	pthread_mutex_unlock(&a->gcmu);
 }
 
+static int	redeem_again(struct authority *, const struct redeem_req *,
+		    const unsigned char [32], struct issue_result *);
+
 int
 authority_redeem(struct authority *a, const struct redeem_req *r,
     struct issue_result *res, enum token_state *state)
@@ -682,10 +686,13 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	struct mint m;
 	X509_REQ *csr = NULL;
 	struct gc_item gi;
+	X509_PUBKEY *xpk = NULL;
+	EVP_PKEY *pub = NULL;
 	unsigned char hash[32], retry_hash[32];
 	char *retry = NULL;
 	int64_t cid = 0;
-	int rc, consumed = 0;
+	int rc, consumed = 0, server_key = r->csr == NULL &&
+	    (r->spki == NULL || r->server_key);
 
 	memset(res, 0, sizeof(*res));
 	memset(retry_hash, 0, sizeof(retry_hash));
@@ -695,8 +702,14 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	/* A stale read only costs work: the commit re-checks the token. */
 	if ((rc = lookup_reader(a, r->token, &ti, hash)) != UC_OK)
 		goto out;
-	if (ti.state == TOKEN_USED && r->retry != NULL && r->csr == NULL) {
+	if (ti.state == TOKEN_USED && r->retry != NULL && r->csr == NULL &&
+	    (r->spki == NULL || r->server_key)) {
 		rc = retry_redeem(a, r, &ti, hash, res, state);
+		goto out;
+	}
+	if (ti.state == TOKEN_USED && r->spki != NULL && !r->server_key &&
+	    (rc = redeem_again(a, r, hash, res)) != UC_E_NOTFOUND) {
+		*state = TOKEN_USED;
 		goto out;
 	}
 	if ((*state = ti.state) != TOKEN_VALID) {
@@ -707,6 +720,13 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen,
 	    &csr)) != UC_OK)
 		goto out;
+	if (r->spki != NULL && (rc = spki_parse(r->spki, r->spkilen, &xpk,
+	    &pub)) != UC_OK)
+		goto out;
+	if (csr != NULL) {
+		pub = X509_REQ_get0_pubkey(csr);
+		xpk = X509_REQ_get_X509_PUBKEY(csr);
+	}
 	memset(&id, 0, sizeof(id));
 	id.username = ti.user.username;
 	id.email = ti.user.email;
@@ -715,20 +735,19 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	id.ou = ti.user.ou;
 	id.sid = ti.user.sid;
 	id.smime = r->smime && id.email != NULL;
-	if ((rc = mint_spki(a, &id, csr != NULL ? X509_REQ_get0_pubkey(csr) :
-	    NULL, csr != NULL ? X509_REQ_get_X509_PUBKEY(csr) : NULL,
-	    r->p12_format, r->p12_password, 0, 0, &m)) != UC_OK)
+	if ((rc = mint_spki(a, &id, pub, xpk, r->p12_format, r->p12_password,
+	    0, 0, &m)) != UC_OK)
 		goto out;
 
 	/* One transaction: the token is consumed iff the row is in. */
 	memset(&gi, 0, sizeof(gi));
 	gi.cert = m.cert;
 	gi.user_id = ti.user.id;
-	gi.method = r->csr != NULL ? "enroll-csr" : "enroll-p12";
+	gi.method = server_key ? "enroll-p12" : "enroll-csr";
 	gi.username = ti.user.username;
 	gi.serial = m.serial;
 	gi.hash = hash;
-	if (r->csr == NULL && r->retry_window > 0) {
+	if (server_key && r->retry_window > 0) {
 		if ((rc = retry_new(&retry, retry_hash)) != UC_OK)
 			goto out;
 		gi.retry_hash = retry_hash;
@@ -771,10 +790,108 @@ out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	token_info_clear(&ti);
 	mint_clear(&m);
-	X509_REQ_free(csr);
+	if (csr != NULL)
+		X509_REQ_free(csr);	/* pub and xpk were its own */
+	else {
+		EVP_PKEY_free(pub);
+		X509_PUBKEY_free(xpk);
+	}
 	if (rc != UC_OK)
 		issue_result_clear(res);
 	return rc;
+}
+
+/*
+ * A used token, and the same key again: the stored certificate, if it is
+ * still valid and certifies that key.  UC_E_NOTFOUND: not such a retry
+ * (the caller refuses the token as used).
+ */
+static int
+redeem_again(struct authority *a, const struct redeem_req *r,
+    const unsigned char hash[32], struct issue_result *res)
+{
+	struct store *st;
+	X509_PUBKEY *xpk = NULL;
+	EVP_PKEY *pub = NULL;
+	X509 *x = NULL;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int rc, valid = 0;
+
+	if (spki_parse(r->spki, r->spkilen, &xpk, &pub) != UC_OK)
+		return uc_seterr(UC_E_NOTFOUND, "not a key");
+	pthread_mutex_lock(&a->rmu);
+	if ((rc = auth_reader_store(a, &st)) == UC_OK)
+		rc = store_token_cert(st, hash, &der, &len, &valid);
+	pthread_mutex_unlock(&a->rmu);
+	if (rc != UC_OK)
+		goto out;
+	p = der;
+	if (!valid || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(x), pub) != 1) {
+		ERR_clear_error();
+		rc = uc_seterr(UC_E_NOTFOUND, "another key");
+		goto out;
+	}
+	memset(res, 0, sizeof(*res));
+	if ((res->serial = serial_hex(X509_get0_serialNumber(x))) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((rc = uc_asn1_time(X509_get0_notAfter(x), &res->not_after)) !=
+	    UC_OK || (rc = issue_chain_pem(a, x, &res->cert_pem,
+	    &res->cert_pem_len)) != UC_OK)
+		goto out;
+	res->again = 1;
+out:
+	X509_free(x);
+	free(der);
+	EVP_PKEY_free(pub);
+	X509_PUBKEY_free(xpk);
+	return rc;
+}
+
+#define REASON_CESSATION	5	/* RFC 5280 cessationOfOperation */
+
+int
+authority_redeem_undo(struct authority *a, const char *serial, int *rearmed)
+{
+	struct store_cert sc;
+	int64_t now;
+	int rc;
+
+	*rearmed = 0;
+	memset(&sc, 0, sizeof(sc));
+	pthread_mutex_lock(&a->mu);
+	now = uc_now();
+	if ((rc = store_begin(a->st)) != UC_OK)
+		goto out;
+	if ((rc = store_cert_get(a->st, serial, &sc)) != UC_OK ||
+	    (rc = store_token_rearm(a->st, sc.id, rearmed)) != UC_OK)
+		goto fail;
+	rc = store_cert_revoke(a->st, serial, now, REASON_CESSATION);
+	if (rc == UC_E_STATE)
+		rc = UC_OK;	/* revoked meanwhile: the token still re-arms */
+	if (rc != UC_OK || (rc = store_audit(a->st, now, a->actor, "revoke",
+	    serial, "cessationOfOperation (key lost with the network "
+	    "process; token re-armed)")) != UC_OK ||
+	    (rc = store_commit(a->st)) != UC_OK)
+		goto fail;
+	goto out;
+fail:
+	store_rollback(a->st);
+	*rearmed = 0;
+out:
+	pthread_mutex_unlock(&a->mu);
+	store_cert_clear(&sc);
+	return rc;
+}
+
+const char *
+authority_user_key_type(struct authority *a)
+{
+	return key_type_name(a->prof->user);
 }
 
 /* ---- the daemon's TLS certificate -------------------------------------------- */

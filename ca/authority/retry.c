@@ -100,6 +100,8 @@ retry_redeem(struct authority *a, const struct redeem_req *r,
 	struct store_token_retry tr;
 	struct identity id;
 	struct mint m;
+	X509_PUBKEY *xpk = NULL;
+	EVP_PKEY *pub = NULL;
 	unsigned char rhash[32];
 	int64_t cid = 0;
 	int rc, ok = 0;
@@ -129,7 +131,10 @@ retry_redeem(struct authority *a, const struct redeem_req *r,
 	id.ou = ti->user.ou;
 	id.sid = ti->user.sid;
 	id.smime = r->smime && id.email != NULL;
-	if ((rc = authority_mint(a, &id, NULL, r->p12_format, r->p12_password,
+	if (r->spki != NULL && (rc = spki_parse(r->spki, r->spkilen, &xpk,
+	    &pub)) != UC_OK)
+		goto out;
+	if ((rc = authority_mint(a, &id, pub, r->p12_format, r->p12_password,
 	    0, 0, &m)) != UC_OK)
 		goto out;
 	if ((rc = retry_commit(a, ti, hash, rhash, tr.serial, &m, &cid,
@@ -160,5 +165,7 @@ out:
 	OPENSSL_cleanse(tr.retry_hash, sizeof(tr.retry_hash));
 	free(tr.serial);
 	mint_clear(&m);
+	EVP_PKEY_free(pub);
+	X509_PUBKEY_free(xpk);
 	return rc;
 }

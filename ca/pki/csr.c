@@ -94,6 +94,42 @@ spki_check(X509_PUBKEY *xpk, const EVP_PKEY *k)
 }
 
 int
+spki_parse(const unsigned char *der, size_t len, X509_PUBKEY **xpk,
+    EVP_PKEY **pub)
+{
+	const unsigned char *p = der;
+	X509_PUBKEY *x = NULL;
+	EVP_PKEY *k;
+	int rc;
+
+	*xpk = NULL;
+	*pub = NULL;
+	if (len == 0 || len > CSR_MAX)
+		return uc_seterr(UC_E_INVALID, "the public key is empty or "
+		    "too large");
+	if ((x = d2i_X509_PUBKEY(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		X509_PUBKEY_free(x);
+		return uc_seterr_ssl(UC_E_INVALID, "not a DER "
+		    "SubjectPublicKeyInfo");
+	}
+	if ((k = X509_PUBKEY_get(x)) == NULL) {
+		X509_PUBKEY_free(x);
+		return uc_seterr_ssl(UC_E_INVALID, "the public key cannot be "
+		    "decoded");
+	}
+	if ((rc = spki_check(x, k)) != UC_OK ||
+	    (rc = key_check_public(k)) != UC_OK) {
+		EVP_PKEY_free(k);
+		X509_PUBKEY_free(x);
+		return rc;
+	}
+	*xpk = x;	/* now owned by the caller */
+	*pub = k;	/* now owned by the caller */
+	return UC_OK;
+}
+
+int
 csr_check_req(const unsigned char *buf, size_t len, X509_REQ **out)
 {
 	X509_REQ *req = NULL;

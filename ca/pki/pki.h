@@ -265,6 +265,13 @@ int		 csr_check(const unsigned char *buf, size_t len,
 /* Like csr_check() but hands back the whole request (caller frees). */
 int		 csr_check_req(const unsigned char *buf, size_t len,
 		    X509_REQ **out);
+/*
+ * A DER SubjectPublicKeyInfo from another process, checked as a CSR's key
+ * is (named curves, RSA parameters NULL, key_check_public()): *xpk and
+ * *pub on success (caller frees both).
+ */
+int		 spki_parse(const unsigned char *der, size_t len,
+		    X509_PUBKEY **xpk, EVP_PKEY **pub);
 /* A CSR for key with subject O=org, CN=cn, PEM (caller frees). */
 int		 csr_make(struct signer *, const char *org, const char *cn,
 		    unsigned char **pem, size_t *len);

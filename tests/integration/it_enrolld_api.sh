@@ -79,8 +79,15 @@ check_eq "csr: token row points at the certificate" \
     "$(sqlite3 "$DB" "select c.serial from tokens t join certificates c on c.id = t.cert_id where $(token_sql "$TA" | sed 's/hash/t.hash/')")" "$ALICE"
 
 # ---- second use, unknown, malformed ----
+# DESIGN 3: the same key again gets the stored certificate (a client that
+# lost the answer retries); another key is refused.
 hs "$API/$TA/csr" -H 'Content-Type: application/pkcs10' --data-binary "@$T/alice.csr"
-expect_http "second use of a token" 403 token_used
+expect_http "second use of a token, same key: the stored certificate" 200
+check_eq "second use, same key: the same serial" "$(hdr X-Userca-Serial)" "$ALICE"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/alice2.key" -subj /CN=alice -out "$T/alice2.csr" 2>/dev/null
+hs "$API/$TA/csr" -H 'Content-Type: application/pkcs10' --data-binary "@$T/alice2.csr"
+expect_http "second use of a token, another key" 403 token_used
 hs "$API/$TA"
 expect_http "GET of a used token" 403 token_used
 check_eq "second use issued nothing" "$(sqlite3 "$DB" "select count(*) from certificates c join users u on u.id = c.user_id where u.username = 'alice'")" 1

@@ -1,0 +1,811 @@
+/*
+ * door.c: the message format between the monitor and the network child
+ * (door.h), the monitor's parser of the child's requests, and the child's
+ * side of each request.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "door.h"
+
+/* ---- header ----------------------------------------------------------------- */
+
+static void
+put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+void
+door_hdr_put(const struct door_hdr *h, unsigned char out[DOOR_HDRLEN])
+{
+	put16(out, h->version);
+	put16(out + 2, h->type);
+	put32(out + 4, h->id);
+	put32(out + 8, h->len);
+	put32(out + 12, 0);
+}
+
+static int
+type_known(uint16_t t)
+{
+	uint16_t base = t & (uint16_t)~DOOR_ANSWER;
+
+	if (t & DOOR_ANSWER)
+		return base >= DOOR_LOOKUP && base <= DOOR_METRICS;
+	return base >= DOOR_HELLO && base <= DOOR_DELIVERED;
+}
+
+int
+door_hdr_parse(const unsigned char in[DOOR_HDRLEN], size_t max,
+    struct door_hdr *h)
+{
+	h->version = (uint16_t)(in[0] << 8 | in[1]);
+	h->type = (uint16_t)(in[2] << 8 | in[3]);
+	h->id = get32(in + 4);
+	h->len = get32(in + 8);
+	h->zero = get32(in + 12);
+	if (h->version != DOOR_VERSION)
+		return uc_seterr(UC_E_INVALID, "message version %u, not %u",
+		    h->version, DOOR_VERSION);
+	if (!type_known(h->type))
+		return uc_seterr(UC_E_INVALID, "unknown message type %u",
+		    h->type);
+	if (h->len > max)
+		return uc_seterr(UC_E_INVALID, "message of %u bytes (at most "
+		    "%zu)", h->len, max);
+	if (h->zero != 0)
+		return uc_seterr(UC_E_INVALID, "reserved header word not 0");
+	return UC_OK;
+}
+
+/* ---- fields ------------------------------------------------------------------ */
+
+void
+door_put_u64(struct ucbuf *b, uint64_t v)
+{
+	unsigned char p[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+	(void)ucbuf_add(b, p, sizeof(p));
+}
+
+void
+door_put_bytes(struct ucbuf *b, const void *p, size_t len)
+{
+	unsigned char l[4];
+
+	if (len > UINT32_MAX) {
+		b->err = UC_E_INVALID;
+		return;
+	}
+	put32(l, (uint32_t)len);
+	(void)ucbuf_add(b, l, sizeof(l));
+	if (len > 0)
+		(void)ucbuf_add(b, p, len);
+}
+
+void
+door_put_str(struct ucbuf *b, const char *s)
+{
+	door_put_bytes(b, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+void
+door_rd_init(struct door_rd *r, const unsigned char *p, size_t len)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = 0;
+}
+
+uint64_t
+door_get_u64(struct door_rd *r, uint64_t max)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->bad || r->len - r->off < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (i = 0; i < 8; i++)
+		v = v << 8 | r->p[r->off + (size_t)i];
+	r->off += 8;
+	if (v > max) {
+		r->bad = 1;
+		return 0;
+	}
+	return v;
+}
+
+const unsigned char *
+door_get_bytes(struct door_rd *r, size_t max, size_t *len)
+{
+	const unsigned char *p;
+	uint32_t n;
+
+	*len = 0;
+	if (r->bad || r->len - r->off < 4) {
+		r->bad = 1;
+		return NULL;
+	}
+	n = get32(r->p + r->off);
+	if (n > max || r->len - r->off - 4 < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	p = r->p + r->off + 4;
+	r->off += 4 + (size_t)n;
+	*len = n;
+	return p;
+}
+
+char *
+door_get_str(struct door_rd *r, size_t max)
+{
+	const unsigned char *p;
+	size_t n;
+	char *s;
+
+	if ((p = door_get_bytes(r, max, &n)) == NULL && r->bad)
+		return NULL;
+	if (n > 0 && memchr(p, '\0', n) != NULL) {
+		r->bad = 1;
+		return NULL;
+	}
+	if ((s = malloc(n + 1)) == NULL) {
+		r->bad = 1;
+		return NULL;
+	}
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+int
+door_rd_end(struct door_rd *r)
+{
+	if (r->bad || r->off != r->len)
+		return uc_seterr(UC_E_INVALID, "malformed message body");
+	return UC_OK;
+}
+
+/* ---- the monitor's parser --------------------------------------------------------- */
+
+/* Our tokens are base64url; "!" is the child's word for a malformed one. */
+static int
+token_shape(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n == 0 || n > 64)
+		return 0;
+	if (strcmp(t, "!") == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (!((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' &&
+		    t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') ||
+		    t[i] == '-' || t[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+serial_shape(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' &&
+		    s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+void
+door_request_clear(struct door_request *q)
+{
+	if (q == NULL)
+		return;
+	free(q->token);
+	if (q->retry != NULL) {
+		OPENSSL_cleanse(q->retry, strlen(q->retry));
+		free(q->retry);
+	}
+	free(q->serial);
+	memset(q, 0, sizeof(*q));
+}
+
+int
+door_parse_request(uint16_t type, const unsigned char *body, size_t len,
+    struct door_request *q)
+{
+	struct door_rd r;
+
+	memset(q, 0, sizeof(*q));
+	q->type = type;
+	door_rd_init(&r, body, len);
+	switch (type) {
+	case DOOR_LOOKUP:
+		q->token = door_get_str(&r, 64);
+		break;
+	case DOOR_REDEEM:
+		q->token = door_get_str(&r, 64);
+		q->method = (uint32_t)door_get_u64(&r, DOOR_PROFILE);
+		q->spki = door_get_bytes(&r, 16 * 1024, &q->spkilen);
+		q->retry = door_get_str(&r, 64);
+		if (!r.bad && (q->method < DOOR_CSR || q->spkilen == 0 ||
+		    (q->retry[0] != '\0' && (q->method == DOOR_CSR ||
+		    !token_shape(q->retry)))))
+			r.bad = 1;
+		break;
+	case DOOR_OCSP:
+		q->der = door_get_bytes(&r, 64 * 1024, &q->derlen);
+		break;
+	case DOOR_METRICS:
+		break;
+	case DOOR_DELIVERED:
+		q->serial = door_get_str(&r, 64);
+		q->delivered = (int)door_get_u64(&r, 1);
+		if (!r.bad && !serial_shape(q->serial))
+			r.bad = 1;
+		break;
+	default:
+		r.bad = 1;
+		break;
+	}
+	if (!r.bad && q->token != NULL && !token_shape(q->token))
+		r.bad = 1;
+	if (door_rd_end(&r) != UC_OK) {
+		door_request_clear(q);
+		return uc_seterr(UC_E_INVALID, "malformed message of type %u",
+		    type);
+	}
+	return UC_OK;
+}
+
+/* ---- sending and receiving whole messages --------------------------------------- */
+
+static int
+write_all(int fd, const unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return uc_seterr(UC_E_IO, "send: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return UC_OK;
+}
+
+static int
+read_all(int fd, unsigned char *p, size_t len, int *eof)
+{
+	ssize_t n;
+
+	*eof = 0;
+	while (len > 0) {
+		if ((n = read(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return uc_seterr(UC_E_IO, "read: %s", strerror(errno));
+		}
+		if (n == 0) {
+			*eof = 1;
+			return uc_seterr(UC_E_IO, "end of file");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return UC_OK;
+}
+
+int
+door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
+    size_t len)
+{
+	struct door_hdr h;
+	unsigned char hb[DOOR_HDRLEN];
+	int rc;
+
+	if (len > DOOR_MAX_BODY)
+		return uc_seterr(UC_E_INVALID, "message too large");
+	memset(&h, 0, sizeof(h));
+	h.version = DOOR_VERSION;
+	h.type = type;
+	h.id = id;
+	h.len = (uint32_t)len;
+	door_hdr_put(&h, hb);
+	if ((rc = write_all(fd, hb, sizeof(hb))) != UC_OK)
+		return rc;
+	return len > 0 ? write_all(fd, body, len) : UC_OK;
+}
+
+int
+door_recv(int fd, size_t max, struct door_hdr *h, unsigned char **body)
+{
+	unsigned char hb[DOOR_HDRLEN];
+	int rc, eof;
+
+	*body = NULL;
+	if ((rc = read_all(fd, hb, sizeof(hb), &eof)) != UC_OK)
+		return eof ? UC_E_NOTFOUND : rc;
+	if ((rc = door_hdr_parse(hb, max, h)) != UC_OK)
+		return rc;
+	/* One more byte: an empty body is still a buffer. */
+	if ((*body = malloc((size_t)h->len + 1)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((rc = read_all(fd, *body, h->len, &eof)) != UC_OK) {
+		free(*body);
+		*body = NULL;
+		return rc;
+	}
+	return UC_OK;
+}
+
+/* ---- the child's side ------------------------------------------------------------------ */
+
+struct waiter {
+	struct waiter	*next;
+	uint32_t	 id;
+	int		 done;
+	unsigned char	*body;
+	size_t		 len;
+};
+
+struct door {
+	int		 fd;
+	door_push_fn	 push;
+	void		*arg;
+	door_local_fn	 local;
+	void		*larg;
+	pthread_mutex_t	 wmu;		/* one writer at a time */
+	pthread_mutex_t	 mu;		/* waiters, next, dead */
+	pthread_cond_t	 cv;
+	struct waiter	*w;
+	uint32_t	 next;
+	int		 dead;
+	int		 started;
+	pthread_t	 th;
+};
+
+static struct door *
+door_new(void)
+{
+	struct door *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->fd = -1;
+	pthread_mutex_init(&d->wmu, NULL);
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	return d;
+}
+
+struct door *
+door_open(int fd, door_push_fn push, void *arg)
+{
+	struct door *d;
+
+	if ((d = door_new()) == NULL)
+		return NULL;
+	d->fd = fd;
+	d->push = push;
+	d->arg = arg;
+	return d;
+}
+
+struct door *
+door_local(door_local_fn fn, void *arg)
+{
+	struct door *d;
+
+	if ((d = door_new()) == NULL)
+		return NULL;
+	d->local = fn;
+	d->larg = arg;
+	return d;
+}
+
+int
+door_read_push(struct door *d, uint16_t want)
+{
+	struct door_hdr h;
+	unsigned char *body = NULL;
+	int rc;
+
+	if ((rc = door_recv(d->fd, DOOR_MAX_BODY, &h, &body)) != UC_OK)
+		return rc;
+	if (h.type != want)
+		rc = uc_seterr(UC_E_INVALID, "message %u where %u was due",
+		    h.type, want);
+	else if (d->push(d->arg, h.type, body, h.len) != 0)
+		rc = uc_seterr(UC_E_INVALID, "message %u refused", h.type);
+	free(body);
+	return rc;
+}
+
+static void *
+reader(void *arg)
+{
+	struct door *d = arg;
+	struct door_hdr h;
+	struct waiter *w;
+	unsigned char *body;
+
+	for (;;) {
+		if (door_recv(d->fd, DOOR_MAX_BODY, &h, &body) != UC_OK)
+			break;
+		if (!(h.type & DOOR_ANSWER)) {
+			if (d->push(d->arg, h.type, body, h.len) != 0) {
+				free(body);
+				break;
+			}
+			free(body);
+			continue;
+		}
+		pthread_mutex_lock(&d->mu);
+		for (w = d->w; w != NULL && w->id != h.id; w = w->next)
+			;
+		if (w != NULL && !w->done) {
+			w->body = body;
+			w->len = h.len;
+			w->done = 1;
+			body = NULL;	/* now owned by the waiter */
+			pthread_cond_broadcast(&d->cv);
+		}
+		pthread_mutex_unlock(&d->mu);
+		free(body);
+	}
+	pthread_mutex_lock(&d->mu);
+	d->dead = 1;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	/* The monitor is gone (or spoke nonsense): tell the child. */
+	(void)d->push(d->arg, 0, NULL, 0);
+	return NULL;
+}
+
+int
+door_start(struct door *d)
+{
+	if (pthread_create(&d->th, NULL, reader, d) != 0)
+		return uc_seterr(UC_E_INTERNAL, "door thread: %s",
+		    strerror(errno));
+	d->started = 1;
+	return UC_OK;
+}
+
+void
+door_free(struct door *d)
+{
+	if (d == NULL)
+		return;
+	if (d->fd != -1) {
+		(void)shutdown(d->fd, SHUT_RDWR);
+		if (d->started)
+			pthread_join(d->th, NULL);
+		close(d->fd);
+	}
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->wmu);
+	free(d);
+}
+
+/*
+ * One request, one answer: *ans (caller frees) of *alen bytes.  UC_E_IO
+ * when the monitor cannot be reached.
+ */
+static int
+door_call(struct door *d, uint16_t type, struct ucbuf *req,
+    unsigned char **ans, size_t *alen)
+{
+	struct ucbuf reply = UCBUF_INIT(0, 1);
+	struct waiter w, **pp;
+	int rc;
+
+	*ans = NULL;
+	*alen = 0;
+	if (req->err != UC_OK)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (d->local != NULL) {
+		if ((rc = d->local(d->larg, type, req->p, req->len, &reply)) !=
+		    UC_OK || reply.err != UC_OK) {
+			ucbuf_free(&reply);
+			return rc != UC_OK ? rc : uc_seterr(UC_E_INTERNAL,
+			    "out of memory");
+		}
+		*alen = reply.len;
+		if (ucbuf_take(&reply, ans, NULL) != UC_OK ||
+		    (*ans == NULL && (*ans = calloc(1, 1)) == NULL)) {
+			ucbuf_free(&reply);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		return UC_OK;
+	}
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_lock(&d->mu);
+	if (d->dead) {
+		pthread_mutex_unlock(&d->mu);
+		return uc_seterr(UC_E_IO, "the monitor is gone");
+	}
+	if (++d->next == 0)
+		d->next = 1;
+	w.id = d->next;
+	w.next = d->w;
+	d->w = &w;
+	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_lock(&d->wmu);
+	rc = door_send(d->fd, type, w.id, req->p, req->len);
+	pthread_mutex_unlock(&d->wmu);
+	pthread_mutex_lock(&d->mu);
+	while (rc == UC_OK && !w.done && !d->dead)
+		pthread_cond_wait(&d->cv, &d->mu);
+	for (pp = &d->w; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&d->mu);
+	if (rc == UC_OK && !w.done)
+		rc = uc_seterr(UC_E_IO, "the monitor is gone");
+	if (rc != UC_OK) {
+		free(w.body);
+		return rc;
+	}
+	*ans = w.body;
+	*alen = w.len;
+	return UC_OK;
+}
+
+static int
+bad_answer(void)
+{
+	return uc_seterr(UC_E_IO, "malformed answer from the monitor");
+}
+
+/* A string field that may be empty: NULL for "". */
+static char *
+opt_str(struct door_rd *r, size_t max)
+{
+	char *s = door_get_str(r, max);
+
+	if (s != NULL && s[0] == '\0') {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+get_user(struct door_rd *r, struct authority_user *u)
+{
+	u->username = opt_str(r, 1024);
+	u->email = opt_str(r, 1024);
+	u->name = opt_str(r, 1024);
+	u->upn = opt_str(r, 1024);
+}
+
+int
+door_lookup(struct door *d, const char *token, struct token_info *ti)
+{
+	struct ucbuf req = UCBUF_INIT(0, 1);
+	struct door_rd r;
+	unsigned char *ans = NULL;
+	size_t alen;
+	int rc;
+
+	memset(ti, 0, sizeof(*ti));
+	door_put_str(&req, token);
+	rc = door_call(d, DOOR_LOOKUP, &req, &ans, &alen);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return rc;
+	door_rd_init(&r, ans, alen);
+	ti->state = (enum token_state)door_get_u64(&r, TOKEN_USED);
+	ti->expires_at = (int64_t)door_get_u64(&r, INT64_MAX);
+	ti->used_at = (int64_t)door_get_u64(&r, INT64_MAX);
+	get_user(&r, &ti->user);
+	free(ans);
+	if (door_rd_end(&r) != UC_OK) {
+		token_info_clear(ti);
+		return bad_answer();
+	}
+	return UC_OK;
+}
+
+void
+door_redeem_out_clear(struct door_redeem_out *o)
+{
+	if (o == NULL)
+		return;
+	free(o->errmsg);
+	free(o->serial);
+	free(o->chain);
+	secret_free(o->retry);
+	authority_user_clear(&o->user);
+	memset(o, 0, sizeof(*o));
+}
+
+int
+door_redeem(struct door *d, const char *token, enum door_method method,
+    const unsigned char *spki, size_t spkilen, const char *retry,
+    struct door_redeem_out *o)
+{
+	struct ucbuf req = UCBUF_INIT(0, 1);
+	struct door_rd r;
+	unsigned char *ans = NULL;
+	const unsigned char *chain;
+	size_t alen;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	door_put_str(&req, token);
+	door_put_u64(&req, (uint64_t)method);
+	door_put_bytes(&req, spki, spkilen);
+	door_put_str(&req, retry);
+	rc = door_call(d, DOOR_REDEEM, &req, &ans, &alen);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return rc;
+	door_rd_init(&r, ans, alen);
+	o->rc = -(int)door_get_u64(&r, 255);	/* sent as -rc */
+	o->state = (enum token_state)door_get_u64(&r, TOKEN_USED);
+	o->errmsg = opt_str(&r, 512);
+	o->serial = opt_str(&r, 64);
+	o->not_after = (int64_t)door_get_u64(&r, INT64_MAX);
+	if ((chain = door_get_bytes(&r, 1024 * 1024, &o->chainlen)) != NULL &&
+	    o->chainlen > 0) {
+		if ((o->chain = malloc(o->chainlen)) == NULL)
+			r.bad = 1;
+		else
+			memcpy(o->chain, chain, o->chainlen);
+	}
+	o->retry = opt_str(&r, 64);
+	o->retry_until = (int64_t)door_get_u64(&r, INT64_MAX);
+	o->superseded = (int)door_get_u64(&r, 1);
+	o->again = (int)door_get_u64(&r, 1);
+	get_user(&r, &o->user);
+	OPENSSL_cleanse(ans, alen);	/* the retry secret */
+	free(ans);
+	if (door_rd_end(&r) != UC_OK || (o->rc == UC_OK && (o->serial == NULL ||
+	    o->chain == NULL || o->user.username == NULL))) {
+		door_redeem_out_clear(o);
+		return bad_answer();
+	}
+	return UC_OK;
+}
+
+int
+door_ocsp(struct door *d, const unsigned char *der, size_t len,
+    struct ocsp_answer *a)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+	struct door_rd r;
+	unsigned char *ans = NULL;
+	const unsigned char *p;
+	char *etag;
+	size_t alen;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	door_put_bytes(&req, der, len);
+	rc = door_call(d, DOOR_OCSP, &req, &ans, &alen);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return rc;
+	door_rd_init(&r, ans, alen);
+	a->status = (int)door_get_u64(&r, 6);
+	a->nonce = (int)door_get_u64(&r, 1);
+	a->cached = (int)door_get_u64(&r, 1);
+	a->good = (int)door_get_u64(&r, INT32_MAX);
+	a->revoked = (int)door_get_u64(&r, INT32_MAX);
+	a->unknown = (int)door_get_u64(&r, INT32_MAX);
+	a->this_update = (int64_t)door_get_u64(&r, INT64_MAX);
+	a->next_update = (int64_t)door_get_u64(&r, INT64_MAX);
+	a->max_age = (int)door_get_u64(&r, INT32_MAX);
+	if ((etag = door_get_str(&r, sizeof(a->etag) - 1)) != NULL)
+		snprintf(a->etag, sizeof(a->etag), "%s", etag);
+	free(etag);
+	if ((p = door_get_bytes(&r, 1024 * 1024, &a->len)) != NULL &&
+	    a->len > 0) {
+		if ((a->der = malloc(a->len)) == NULL)
+			r.bad = 1;
+		else
+			memcpy(a->der, p, a->len);
+	}
+	free(ans);
+	if (door_rd_end(&r) != UC_OK || a->der == NULL) {
+		ocsp_answer_clear(a);
+		return bad_answer();
+	}
+	return UC_OK;
+}
+
+char *
+door_metrics(struct door *d)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+	struct door_rd r;
+	unsigned char *ans = NULL;
+	size_t alen;
+	char *s;
+	int rc;
+
+	rc = door_call(d, DOOR_METRICS, &req, &ans, &alen);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return NULL;
+	door_rd_init(&r, ans, alen);
+	s = door_get_str(&r, 1024 * 1024);
+	free(ans);
+	if (door_rd_end(&r) != UC_OK) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+door_delivered(struct door *d, const char *serial, int delivered)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+	unsigned char *ans = NULL;
+	size_t alen;
+
+	door_put_str(&req, serial);
+	door_put_u64(&req, delivered ? 1 : 0);
+	if (req.err != UC_OK) {
+		ucbuf_free(&req);
+		return;
+	}
+	if (d->local != NULL) {
+		(void)door_call(d, DOOR_DELIVERED, &req, &ans, &alen);
+		free(ans);
+	} else {
+		pthread_mutex_lock(&d->wmu);
+		(void)door_send(d->fd, DOOR_DELIVERED, 0, req.p, req.len);
+		pthread_mutex_unlock(&d->wmu);
+	}
+	ucbuf_free(&req);
+}

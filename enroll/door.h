@@ -1,0 +1,174 @@
+/*
+ * door.h: the messages between userca-enrolld's monitor (which holds the
+ * authority: CA signers and records) and its network child (HTTP, TLS,
+ * parsing, user keys and PKCS#12), over one socketpair.
+ *
+ * Every message is a fixed 16-byte header (version, type, request id,
+ * body length, a zero word) and a body of fields in a fixed order per
+ * type: integers as 8 bytes, byte strings as a 4-byte length and the
+ * bytes, each with its own maximum.  No pointers, no offsets, nothing
+ * optional but an empty string.  The monitor parses everything the child
+ * sends with door_parse_request(); anything malformed ends the child.
+ *
+ * The child's side is one function per request (door_lookup, door_redeem,
+ * door_ocsp, door_metrics, door_delivered): adding a request is one
+ * message type, its parser case, one function here and its answer in
+ * monitor.c.
+ */
+#ifndef UC_DOOR_H
+#define UC_DOOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authority.h"
+#include "authority_ocsp.h"
+#include "ucbuf.h"
+
+#define DOOR_VERSION	1
+#define DOOR_HDRLEN	16
+/* The public files can be large (a CRL of many revocations). */
+#define DOOR_MAX_BODY	(256u * 1024 * 1024)
+/* What the child may send at most: a request is small. */
+#define DOOR_MAX_REQUEST (256u * 1024)
+
+enum door_type {
+	/* monitor -> child, id 0 */
+	DOOR_HELLO = 1,		/* settings, TLS pair, web files, CA certs */
+	DOOR_PUBLISHED = 2,	/* the public files and health */
+	/* child -> monitor, answered with the same id and type | 0x80 */
+	DOOR_LOOKUP = 3,	/* token -> who it is for, its state */
+	DOOR_REDEEM = 4,	/* token, method, key -> chain or refusal */
+	DOOR_OCSP = 5,		/* DER OCSPRequest -> signed OCSPResponse */
+	DOOR_METRICS = 6,	/* -> the monitor's /metrics lines */
+	/* child -> monitor, no answer */
+	DOOR_DELIVERED = 7,	/* a server-made key reached its owner (or not) */
+	DOOR_ANSWER = 0x80
+};
+
+struct door_hdr {
+	uint16_t	version;
+	uint16_t	type;
+	uint32_t	id;
+	uint32_t	len;
+	uint32_t	zero;
+};
+
+/* Header bytes <-> struct; parse: UC_E_INVALID for a bad version, type,
+ * length over max or a non-zero reserved word. */
+void	door_hdr_put(const struct door_hdr *, unsigned char out[DOOR_HDRLEN]);
+int	door_hdr_parse(const unsigned char in[DOOR_HDRLEN], size_t max,
+	    struct door_hdr *);
+
+/* ---- body fields ---------------------------------------------------------- */
+
+void	door_put_u64(struct ucbuf *, uint64_t);
+void	door_put_bytes(struct ucbuf *, const void *, size_t);
+void	door_put_str(struct ucbuf *, const char *);	/* NULL: "" */
+
+/* A body being read: a failed get sets bad and every later get fails. */
+struct door_rd {
+	const unsigned char	*p;
+	size_t			 len, off;
+	int			 bad;
+};
+void	door_rd_init(struct door_rd *, const unsigned char *, size_t);
+uint64_t door_get_u64(struct door_rd *, uint64_t max);
+/* Borrowed bytes (into the body) of at most max; *len set. */
+const unsigned char *door_get_bytes(struct door_rd *, size_t max,
+	    size_t *len);
+/* A text field without NUL bytes of at most max, as a new C string
+ * (caller frees; "" stays "" ); NULL when bad. */
+char	*door_get_str(struct door_rd *, size_t max);
+/* UC_OK when every field was read and nothing is left over. */
+int	door_rd_end(struct door_rd *);
+
+/* ---- requests, as the monitor parses them ------------------------------------ */
+
+enum door_method { DOOR_CSR = 1, DOOR_P12 = 2, DOOR_PROFILE = 3 };
+
+struct door_request {
+	uint16_t	 type;
+	char		*token;		/* LOOKUP, REDEEM */
+	uint32_t	 method;	/* REDEEM: enum door_method */
+	const unsigned char *spki;	/* REDEEM: DER, borrowed */
+	size_t		 spkilen;
+	char		*retry;		/* REDEEM: "" or the retry secret */
+	const unsigned char *der;	/* OCSP: the request, borrowed */
+	size_t		 derlen;
+	char		*serial;	/* DELIVERED */
+	int		 delivered;	/* DELIVERED: 1 reached its owner */
+};
+/*
+ * Parse a child's request body of type (borrowing from body, which must
+ * outlive req).  UC_E_INVALID for anything malformed: wrong type, field
+ * too long, a token or serial of the wrong shape, bytes left over.
+ */
+int	door_parse_request(uint16_t type, const unsigned char *body,
+	    size_t len, struct door_request *req);
+void	door_request_clear(struct door_request *);
+
+/* ---- the child's side ------------------------------------------------------- */
+
+struct door;
+/*
+ * A push from the monitor (HELLO, PUBLISHED): called on the door's reader
+ * thread with the body; a non-zero return ends the child.
+ */
+typedef int (*door_push_fn)(void *arg, uint16_t type,
+	    const unsigned char *body, size_t len);
+/*
+ * In-process answers (tests, fuzzers, --check): the monitor's function
+ * answering one request body into reply; a non-OK return is what a
+ * malformed message does to a child.
+ */
+typedef int (*door_local_fn)(void *arg, uint16_t type,
+	    const unsigned char *body, size_t len, struct ucbuf *reply);
+
+/* Over the socketpair fd (owned from now on). */
+struct door *door_open(int fd, door_push_fn push, void *arg);
+/* Read and hand one push to push() (start-up: HELLO, then PUBLISHED). */
+int	door_read_push(struct door *, uint16_t want);
+/* Start the thread that reads answers and later pushes. */
+int	door_start(struct door *);
+struct door *door_local(door_local_fn fn, void *arg);
+void	door_free(struct door *);
+
+/* What a redemption said; strings and buffers are the struct's. */
+struct door_redeem_out {
+	int		 rc;		/* UC_OK: issued (or again) */
+	enum token_state state;		/* rc NOTFOUND/STATE: why */
+	char		*errmsg;	/* rc != UC_OK: for the log/answer */
+	char		*serial;
+	int64_t		 not_after;
+	unsigned char	*chain;		/* PEM, leaf first */
+	size_t		 chainlen;
+	char		*retry;		/* NULL: no retry window */
+	int64_t		 retry_until;
+	int		 superseded;
+	int		 again;
+	struct authority_user user;	/* the token's user */
+};
+void	door_redeem_out_clear(struct door_redeem_out *);
+
+/* Each returns UC_OK when the monitor answered (the answer says more). */
+int	door_lookup(struct door *, const char *token, struct token_info *);
+int	door_redeem(struct door *, const char *token, enum door_method,
+	    const unsigned char *spki, size_t spkilen, const char *retry,
+	    struct door_redeem_out *);
+int	door_ocsp(struct door *, const unsigned char *req, size_t len,
+	    struct ocsp_answer *);
+/* The monitor's part of /metrics (caller frees); NULL on failure. */
+char	*door_metrics(struct door *);
+/* A server-made key's answer was sent (delivered 1) or lost (0). */
+void	door_delivered(struct door *, const char *serial, int delivered);
+
+/* Send one message (monitor side too); UC_OK or UC_E_IO. */
+int	door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
+	    size_t len);
+/* Read one whole message; *body malloc'd (caller frees).  UC_E_NOTFOUND
+ * at a clean end of file, UC_E_INVALID for a malformed header. */
+int	door_recv(int fd, size_t max, struct door_hdr *,
+	    unsigned char **body);
+
+#endif /* UC_DOOR_H */
