@@ -636,7 +636,8 @@ door_lookup(struct door *d, const char *token, struct token_info *ti)
 	int rc;
 
 	memset(ti, 0, sizeof(*ti));
-	door_put_str(&req, token);
+	/* Whatever the URL held: the monitor takes only our tokens' shape. */
+	door_put_str(&req, token_shape(token) ? token : "!");
 	rc = door_call(d, DOOR_LOOKUP, &req, &ans, &alen);
 	ucbuf_free(&req);
 	if (rc != UC_OK)
@@ -680,10 +681,12 @@ door_redeem(struct door *d, const char *token, enum door_method method,
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	door_put_str(&req, token);
+	door_put_str(&req, token_shape(token) ? token : "!");
 	door_put_u64(&req, (uint64_t)method);
 	door_put_bytes(&req, spki, spkilen);
-	door_put_str(&req, retry);
+	/* A retry secret of the wrong shape is refused as a wrong one. */
+	door_put_str(&req, retry == NULL || method == DOOR_CSR ? "" :
+	    token_shape(retry) ? retry : "!");
 	rc = door_call(d, DOOR_REDEEM, &req, &ans, &alen);
 	ucbuf_free(&req);
 	if (rc != UC_OK)

@@ -47,8 +47,11 @@ race() {	# NAME ROUTE CONTENT-TYPE BODYFILE
 	grep -qF -- "$tok" "$T/ec.log" && bad "race $route: token in the log"
 	return 0
 }
-new_csr "$T/racer" -subj /CN=racer
-race racer csr application/pkcs10 "$T/racer.csr"
+# 50 different keys: the same key again would get the stored certificate
+# (DESIGN 3, idempotent redemption), which it_enrolld_api checks.
+mkdir -p "$T/racer"
+for i in $(seq 1 50); do new_csr "$T/racer/$i" -subj /CN=racer; done
+race racer csr application/pkcs10 "$T/racer/{}.csr"
 printf '{}' >"$T/empty.json"
 race racer2 p12 application/json "$T/empty.json"
 
