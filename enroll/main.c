@@ -863,7 +863,7 @@ child_listen(struct child *c, int hfd, int hsfd, unsigned long nofile)
 	c->https.tls = 1;
 	/* Two listeners, HTTPS twice while a reload drains. */
 	c->http.max_connections = c->https.max_connections =
-	    (unsigned int)(nofile > 128 ? (nofile - 128) / 3 : 1);
+	    (unsigned int)(nofile > 256 ? (nofile - 256) / 4 : 1);
 	if ((c->http.conns = conns_new()) == NULL ||
 	    (c->https.conns = conns_new()) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
@@ -885,15 +885,16 @@ static unsigned long
 child_nofile(int want)
 {
 	struct rlimit rl;
-	unsigned long n = (unsigned long)want * 3 + 128;
+	/* Room for connections turned away after accept() at a burst. */
+	unsigned long n = (unsigned long)want * 4 + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max !=
 	    RLIM_INFINITY && n > rl.rlim_max) {
 		fprintf(stderr, "userca-enrolld: max_connections %d is more "
 		    "than %llu open files allow; using %llu per listener\n",
 		    want, (unsigned long long)rl.rlim_max,
-		    (unsigned long long)(rl.rlim_max > 128 ?
-		    (rl.rlim_max - 128) / 3 : 1));
+		    (unsigned long long)(rl.rlim_max > 256 ?
+		    (rl.rlim_max - 256) / 4 : 1));
 		n = rl.rlim_max;
 	}
 	return n;
