@@ -768,12 +768,17 @@ usage(FILE *f)
 "           rate_limit = 10         failed token attempts per address per\n"
 "                                   minute before 429\n"
 "           drain = 10s             how long SIGTERM waits for requests\n"
+"  [daemon] user = NAME             the network process's account (not\n"
+"                                   root; default userca, else nobody)\n"
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
 "POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12.\n"
 "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads settings, TLS\n"
-"certificate and published files.\n");
+"certificate and published files.\n"
+"\n"
+"Starts as root: the monitor keeps the CA key and the records; the network\n"
+"runs in a confined process as [daemon] user (userca-enrolld(8)).\n");
 }
 
 /* ---- the network child --------------------------------------------------------------- */

@@ -68,7 +68,9 @@ check_eq "conffiles" "$(cat "$T/ctl/conffiles")" /etc/userca/enrolld.conf
 sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' "$T/ctl/postinst" >"$T/postinst.joined"
 check_grep "postinst: system user userca, home /var/lib/userca" \
     'adduser .*--system --group --home /var/lib/userca .*userca$' "$T/postinst.joined"
-check_grep "postinst: /var/lib/userca owned by userca, mode 0700" 'chmod 0700 /var/lib/userca' "$T/ctl/postinst"
+check_grep "postinst: /var/lib/userca mode 0700" 'chmod 0700 /var/lib/userca' "$T/ctl/postinst"
+check_grep "postinst: /var/lib/userca owned by root (the network process's user userca never reaches it)" \
+    'chown root:root /var/lib/userca' "$T/ctl/postinst"
 check_nogrep "maintainer scripts neither enable nor start a unit" \
     'systemctl[^|]* (enable|start)|deb-systemd-helper enable|deb-systemd-invoke start' \
     <(cat "$T/ctl/postinst" "$T/ctl/prerm" "$T/ctl/postrm")
