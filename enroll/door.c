@@ -387,6 +387,7 @@ struct waiter {
 	struct waiter	*next;
 	uint32_t	 id;
 	int		 done;
+	pthread_cond_t	 cv;		/* its own: an answer wakes one */
 	unsigned char	*body;
 	size_t		 len;
 };
@@ -399,7 +400,6 @@ struct door {
 	void		*larg;
 	pthread_mutex_t	 wmu;		/* one writer at a time */
 	pthread_mutex_t	 mu;		/* waiters, next, dead */
-	pthread_cond_t	 cv;
 	struct waiter	*w;
 	uint32_t	 next;
 	int		 dead;
@@ -417,7 +417,6 @@ door_new(void)
 	d->fd = -1;
 	pthread_mutex_init(&d->wmu, NULL);
 	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
 	return d;
 }
 
@@ -491,14 +490,15 @@ reader(void *arg)
 			w->len = h.len;
 			w->done = 1;
 			body = NULL;	/* now owned by the waiter */
-			pthread_cond_broadcast(&d->cv);
+			pthread_cond_signal(&w->cv);
 		}
 		pthread_mutex_unlock(&d->mu);
 		free(body);
 	}
 	pthread_mutex_lock(&d->mu);
 	d->dead = 1;
-	pthread_cond_broadcast(&d->cv);
+	for (w = d->w; w != NULL; w = w->next)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&d->mu);
 	/* The monitor is gone (or spoke nonsense): tell the child. */
 	(void)d->push(d->arg, 0, NULL, 0);
@@ -526,7 +526,6 @@ door_free(struct door *d)
 			pthread_join(d->th, NULL);
 		close(d->fd);
 	}
-	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 	pthread_mutex_destroy(&d->wmu);
 	free(d);
@@ -564,9 +563,11 @@ door_call(struct door *d, uint16_t type, struct ucbuf *req,
 		return UC_OK;
 	}
 	memset(&w, 0, sizeof(w));
+	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&d->mu);
 	if (d->dead) {
 		pthread_mutex_unlock(&d->mu);
+		pthread_cond_destroy(&w.cv);
 		return uc_seterr(UC_E_IO, "the monitor is gone");
 	}
 	if (++d->next == 0)
@@ -580,13 +581,14 @@ door_call(struct door *d, uint16_t type, struct ucbuf *req,
 	pthread_mutex_unlock(&d->wmu);
 	pthread_mutex_lock(&d->mu);
 	while (rc == UC_OK && !w.done && !d->dead)
-		pthread_cond_wait(&d->cv, &d->mu);
+		pthread_cond_wait(&w.cv, &d->mu);
 	for (pp = &d->w; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == &w) {
 			*pp = w.next;
 			break;
 		}
 	pthread_mutex_unlock(&d->mu);
+	pthread_cond_destroy(&w.cv);
 	if (rc == UC_OK && !w.done)
 		rc = uc_seterr(UC_E_IO, "the monitor is gone");
 	if (rc != UC_OK) {

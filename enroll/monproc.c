@@ -4,8 +4,8 @@
  * with --child: it never inherits the monitor's memory, keys included,
  * also after a restart), handing it the socketpair and the listening
  * sockets as descriptors 3, 4 and 5.  It answers the child's requests on
- * one reader thread plus a thread per request (so group commit batches
- * them), pushes the public files when they change, restarts a child that
+ * one reader thread and a pool of workers (so group commit batches them),
+ * pushes the public files when they change, restarts a child that
  * died within a second, and keeps SIGTERM and SIGHUP as they were.
  */
 #include <sys/socket.h>
@@ -40,10 +40,27 @@ struct link {
 };
 
 struct job {
+	struct job	*next;
 	struct link	*l;
 	struct door_hdr	 h;
 	unsigned char	*body;
 };
+
+/*
+ * The monitor's workers: each answers one request at a time, so that
+ * redemptions waiting for a commit go into the same group commit.  More
+ * queued than a child can have in flight is a child gone wrong.
+ */
+#define NWORKERS	64
+#define MAXQUEUED	8192
+
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct job	*head, *tail;
+	size_t		 n;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+	0 };
 
 struct mon {
 	struct enrolld	*d;
@@ -156,10 +173,68 @@ link_send(struct link *l, uint16_t type, uint32_t id,
 	return rc;
 }
 
+static void	answer_job(struct job *);
+
 static void *
 worker(void *arg)
 {
-	struct job *j = arg;
+	struct job *j;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&pool.mu);
+		while ((j = pool.head) == NULL)
+			pthread_cond_wait(&pool.cv, &pool.mu);
+		if ((pool.head = j->next) == NULL)
+			pool.tail = NULL;
+		pool.n--;
+		pthread_mutex_unlock(&pool.mu);
+		answer_job(j);
+	}
+	return NULL;
+}
+
+static int
+pool_start(void)
+{
+	pthread_attr_t at;
+	pthread_t th;
+	int i, rc = UC_OK;
+
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	for (i = 0; i < NWORKERS && rc == UC_OK; i++)
+		if (pthread_create(&th, &at, worker, NULL) != 0)
+			rc = uc_seterr(UC_E_INTERNAL, "worker threads: %s",
+			    strerror(errno));
+	pthread_attr_destroy(&at);
+	return rc;
+}
+
+/* 0, or -1 when too much is queued already. */
+static int
+pool_add(struct job *j)
+{
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n >= MAXQUEUED) {
+		pthread_mutex_unlock(&pool.mu);
+		return -1;
+	}
+	j->next = NULL;
+	if (pool.tail != NULL)
+		pool.tail->next = j;
+	else
+		pool.head = j;
+	pool.tail = j;
+	pool.n++;
+	pthread_cond_signal(&pool.cv);
+	pthread_mutex_unlock(&pool.mu);
+	return 0;
+}
+
+static void
+answer_job(struct job *j)
+{
 	struct ucbuf reply = UCBUF_INIT(0, 1);
 
 	/* Parsed once already by the reader: it cannot fail here. */
@@ -172,7 +247,6 @@ worker(void *arg)
 	free(j->body);
 	link_put(j->l);
 	free(j);
-	return NULL;
 }
 
 /* A message the child may send, well-formed: 1; else kill it. */
@@ -200,13 +274,9 @@ reader(void *arg)
 	struct link *l = arg;
 	struct door_hdr h;
 	struct job *j;
-	pthread_attr_t at;
-	pthread_t th;
 	unsigned char *body;
 	int rc;
 
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	for (;;) {
 		rc = door_recv(l->fd, DOOR_MAX_REQUEST, &h, &body);
 		if (rc == UC_E_INVALID) {
@@ -239,7 +309,10 @@ reader(void *arg)
 		j->h = h;
 		j->body = body;
 		__atomic_add_fetch(&l->refs, 1, __ATOMIC_SEQ_CST);
-		if (pthread_create(&th, &at, worker, j) != 0) {
+		if (pool_add(j) != 0) {
+			fprintf(stderr, "userca-enrolld: the network child %d "
+			    "has more than %d requests waiting: killing it\n",
+			    (int)l->pid, MAXQUEUED);
 			link_put(l);
 			free(j->body);
 			free(j);
@@ -247,7 +320,6 @@ reader(void *arg)
 			break;
 		}
 	}
-	pthread_attr_destroy(&at);
 	/* The child is gone: what it was still to deliver never will be. */
 	pending_fail(l->d, l->p);
 	link_put(l);
@@ -543,7 +615,7 @@ prepare(struct mon *m)
 		    d->conf.https_listen, why);
 	if (read_tls(m) != UC_OK)
 		return uc_seterr(UC_E_IO, "[https]: %s", uc_errmsg());
-	return UC_OK;
+	return pool_start();
 }
 
 int

@@ -191,12 +191,14 @@ static void
 refused_call(int sig, siginfo_t *si, void *ctx)
 {
 	char msg[96];
+	ssize_t w = 0;
 	int n;
 
 	n = snprintf(msg, sizeof(msg), "userca-enrolld: network child: "
 	    "system call %d is outside the seccomp filter\n", si->si_syscall);
 	if (n > 0)
-		(void)write(STDERR_FILENO, msg, (size_t)n);
+		w = write(STDERR_FILENO, msg, (size_t)n);
+	(void)w;
 	_exit(128 + sig);
 }
 
