@@ -66,6 +66,8 @@ struct secret_body {
 };
 
 static volatile int	 quiet;
+/* Cores, known before the sandbox (it has no /sys to read them from). */
+static long		 ncpu = 1;
 
 static void
 free_body(void *cls)
@@ -473,7 +475,6 @@ start(struct listener *l)
 {
 	struct enrolld *d = l->d;
 	unsigned int flags;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int fd;
 
 	/*
@@ -512,8 +513,7 @@ start(struct listener *l)
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(ncpu > 0 ?
-		    ncpu : 1),
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)ncpu,
 		    MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
@@ -939,6 +939,8 @@ child_main(int sock, int hfd, int hsfd, uid_t uid, gid_t gid)
 	    key_generate(kt, &k) != UC_OK)
 		goto fail;
 	EVP_PKEY_free(k);
+	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		ncpu = 1;
 	nofile = child_nofile(c.d.conf.max_connections);
 	if (sandbox_enter(nofile, what, sizeof(what)) != UC_OK ||
 	    door_start(c.d.door) != UC_OK ||
