@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "authority.h"
 
 /* ---- config.c ------------------------------------------------------------ */
@@ -108,7 +110,11 @@ struct pubfile {
 struct pubset {
 	int		 refs;		/* atomic: d->pub's, and each reader's */
 	struct pubfile	 f[NPUB];
+	X509		*issuing;	/* /ca.crt parsed (the child's OCSP
+					 * pre-check); NULL: not published */
 };
+/* Parse /ca.crt of ps into ps->issuing (NULL when absent or bad). */
+void	pub_issuing(struct pubset *ps);
 
 /* ---- the daemon's state ------------------------------------------------------- */
 

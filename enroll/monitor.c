@@ -563,6 +563,7 @@ child_published(struct enrolld *d, const unsigned char *body, size_t len)
 	snprintf(d->health_why, sizeof(d->health_why), "%s", why);
 	pthread_rwlock_unlock(&d->publock);
 	free(why);
+	pub_issuing(ps);
 	pub_swap(d, ps);
 	return UC_OK;
 }

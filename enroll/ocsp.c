@@ -9,9 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+#include <openssl/ocsp.h>
+
 #include "authority_ocsp.h"
 #include "door.h"
 #include "enrolld.h"
+#include "pki_ocsp.h"
 #include "ucbuf.h"
 
 /* A GET request's base64 is at most this long (a 16 KiB request). */
@@ -137,6 +141,55 @@ count(const struct ocsp_answer *ans)
 		__atomic_add_fetch(&kept_hits, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * The child parses the request first: one that is malformed, or about no
+ * certificate of our issuing CA, is answered here (unsigned, as the
+ * monitor would) and never reaches the monitor.  1 when ans holds that
+ * answer; 0: ask the monitor.
+ */
+static int
+precheck(struct enrolld *d, const unsigned char *body, size_t len,
+    struct ocsp_answer *ans)
+{
+	struct pubset *ps;
+	OCSP_REQUEST *req = NULL;
+	struct ocsp_query *oq = NULL;
+	unsigned char *der = NULL;
+	size_t n = 0, i, dlen;
+	int nonce = 0, ours = 0, status;
+
+	if ((ps = pub_get(d)) == NULL || ps->issuing == NULL) {
+		pub_put(ps);
+		return 0;	/* the monitor knows */
+	}
+	if (ocsp_request_parse(body, len, ps->issuing, &req, &oq, &n,
+	    &nonce) != UC_OK) {
+		uc_clearerr();
+		status = AOCSP_MALFORMED;
+	} else {
+		for (i = 0; i < n; i++)
+			ours += oq[i].ours;
+		status = ours == 0 ? AOCSP_UNAUTHORIZED : AOCSP_SUCCESSFUL;
+	}
+	OCSP_REQUEST_free(req);
+	free(oq);
+	pub_put(ps);
+	if (status == AOCSP_SUCCESSFUL ||
+	    ocsp_response_error(status, &der, &dlen) != UC_OK)
+		return 0;
+	memset(ans, 0, sizeof(*ans));
+	if ((ans->der = malloc(dlen)) == NULL) {
+		OPENSSL_free(der);
+		return 0;
+	}
+	memcpy(ans->der, der, dlen);
+	ans->len = dlen;
+	ans->status = status;
+	ans->nonce = nonce;
+	OPENSSL_free(der);
+	return 1;
+}
+
 void
 ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 {
@@ -186,7 +239,8 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 			len = 0;
 	}
 	/* The responder's key and the records are the monitor's. */
-	if (door_ocsp(d->door, body, len, &ans) != UC_OK) {
+	if (!precheck(d, body, len, &ans) &&
+	    door_ocsp(d->door, body, len, &ans) != UC_OK) {
 		free(dec);
 		json_error(r, 500, "internal", "the OCSP answer could not "
 		    "be built");

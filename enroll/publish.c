@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -54,7 +55,21 @@ pubset_free(struct pubset *ps)
 		return;
 	for (i = 0; i < NPUB; i++)
 		blob_unref(ps->f[i].body);
+	X509_free(ps->issuing);
 	free(ps);
+}
+
+void
+pub_issuing(struct pubset *ps)
+{
+	const struct pubfile *f = &ps->f[1];	/* /ca.crt */
+	const unsigned char *p;
+
+	if (f->body == NULL)
+		return;
+	p = f->body->data;
+	if ((ps->issuing = d2i_X509(NULL, &p, (long)f->body->len)) == NULL)
+		ERR_clear_error();
 }
 
 struct pubset *
@@ -192,6 +207,7 @@ pub_reload(struct enrolld *d)
 		if (strstr(f->route, "crl") != NULL)
 			crl_facts(f);
 	}
+	pub_issuing(ps);
 	pub_swap(d, ps);
 	__atomic_add_fetch(&d->generation, 1, __ATOMIC_SEQ_CST);
 	return UC_OK;
