@@ -213,6 +213,7 @@ static int
 seccomp(void)
 {
 	struct sigaction sa;
+	struct scmp_arg_cmp cmp;
 	scmp_filter_ctx ctx;
 	size_t i;
 	int rc = UC_E_IO;
@@ -233,12 +234,17 @@ seccomp(void)
 		    SCMP_ACT_ERRNO(EACCES), refused[i], 0) != 0)
 			goto out;
 	/* Thread names (libmicrohttpd's workers), nothing else of prctl. */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) != 0)
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.arg = 0;
+	cmp.op = SCMP_CMP_EQ;
+	cmp.datum_a = PR_SET_NAME;
+	if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+	    &cmp) != 0)
 		goto out;
 	/* Signals only to itself (the reload wake-up). */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) != 0)
+	cmp.datum_a = (scmp_datum_t)getpid();
+	if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+	    &cmp) != 0)
 		goto out;
 	/* Every thread, the ones libraries made already too. */
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0 ||

@@ -67,7 +67,6 @@ answers(const uint8_t *data, size_t size)
 	struct ocsp_answer a;
 	struct token_info ti;
 	struct door *d;
-	char *m;
 
 	answer = data;
 	answer_len = size;
