@@ -147,7 +147,8 @@ struct door_redeem_out {
 	int64_t		 retry_until;
 	int		 superseded;
 	int		 again;
-	struct authority_user user;	/* the token's user */
+	struct authority_user user;	/* the token's user (server-made
+					 * keys only) */
 };
 void	door_redeem_out_clear(struct door_redeem_out *);
 

@@ -843,19 +843,34 @@ child_rekey(struct child *c)
 {
 	struct listener old = c->https;
 
+	char *cert = NULL, *key = NULL;
+
 	if (c->https.mhd == NULL)
 		return;
+	/* Copies: the door's thread may bring the next pair meanwhile. */
 	pthread_mutex_lock(&c->mu);
-	c->https.cert = c->cert;
-	c->https.key = c->key;
+	if (c->cert != NULL && c->key != NULL) {
+		cert = strdup(c->cert);
+		key = strdup(c->key);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (cert == NULL || key == NULL) {
+		free(cert);
+		secret_free(key);
+		return;
+	}
+	c->https.cert = cert;
+	c->https.key = key;
 	if (start(&c->https) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: HTTPS: keeping the old "
 		    "certificate: %s\n", uc_errmsg());
 		c->https = old;
-	} else {
+	} else
 		stop(&old, c->d.conf.drain);
-	}
-	pthread_mutex_unlock(&c->mu);
+	/* libmicrohttpd keeps its own copies. */
+	c->https.cert = c->https.key = NULL;
+	free(cert);
+	secret_free(key);
 }
 
 /* Start both listeners on the inherited sockets. */

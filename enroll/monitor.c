@@ -190,8 +190,9 @@ answer_redeem(struct enrolld *d, struct pending *p,
 	msg[0] = '\0';
 	if (rc != UC_OK)
 		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
-	else if (authority_token_lookup(d->a, q->token, &ti) != UC_OK ||
-	    ti.user.username == NULL) {
+	else if (rr.server_key && (authority_token_lookup(d->a, q->token,
+	    &ti) != UC_OK || ti.user.username == NULL)) {
+		/* The bundle's friendly name and profile need the user. */
 		/* Committed, but whose?  Not released: undone below. */
 		snprintf(msg, sizeof(msg), "the token's user could not be "
 		    "read");
