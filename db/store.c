@@ -762,16 +762,17 @@ store_due_count(struct store *st, int64_t now, int64_t until, long *n)
 
 int
 store_token_set_renews(struct store *st, const unsigned char hash[32],
-    int64_t cert_id)
+    int64_t cert_id, int revoke_old)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = prepare(st, "UPDATE tokens SET renews = ?2 WHERE hash = ?1",
-	    &s)) != UC_OK)
+	if ((rc = prepare(st, "UPDATE tokens SET renews = ?2, revoke_old = ?3 "
+	    "WHERE hash = ?1", &s)) != UC_OK)
 		return rc;
 	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, cert_id);
+	sqlite3_bind_int(s, 3, revoke_old != 0);
 	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "token renews");
 	release(st, s);
 	return rc;
@@ -779,18 +780,21 @@ store_token_set_renews(struct store *st, const unsigned char hash[32],
 
 int
 store_token_renews(struct store *st, const unsigned char hash[32],
-    char **old_serial)
+    struct store_renewal *out)
 {
 	sqlite3_stmt *s = NULL;
 	int rc, step;
 
-	*old_serial = NULL;
-	if ((rc = prepare(st, "SELECT c.serial FROM tokens t JOIN certificates "
-	    "c ON c.id = t.renews WHERE t.hash = ?1", &s)) != UC_OK)
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT c.serial, c.not_after, t.revoke_old "
+	    "FROM tokens t JOIN certificates c ON c.id = t.renews "
+	    "WHERE t.hash = ?1", &s)) != UC_OK)
 		return rc;
 	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
 	if ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((*old_serial = col_strdup(s, 0)) == NULL)
+		out->not_after = sqlite3_column_int64(s, 1);
+		out->revoke_old = sqlite3_column_int(s, 2) != 0;
+		if ((out->serial = col_strdup(s, 0)) == NULL)
 			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 	} else if (step == SQLITE_DONE)
 		rc = UC_E_NOTFOUND;
@@ -798,6 +802,15 @@ store_token_renews(struct store *st, const unsigned char hash[32],
 		rc = dberr(st, "token renews");
 	release(st, s);
 	return rc;
+}
+
+void
+store_renewal_clear(struct store_renewal *r)
+{
+	if (r == NULL)
+		return;
+	free(r->serial);
+	memset(r, 0, sizeof(*r));
 }
 
 int
@@ -1260,6 +1273,13 @@ store_user_get_id(struct store *st, int64_t id, struct store_user *out)
 	return rc;
 }
 
+/* tokens_user (migration 0007) answers both: no scan of every token. */
+const char store_sql_tokens_expire[] = "UPDATE tokens SET expires_at = ?2 "
+    "WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2";
+const char store_sql_user_pending[] = "SELECT 1 FROM tokens t JOIN users u "
+    "ON u.id = t.user_id WHERE u.username = ?1 AND t.used_at IS NULL AND "
+    "t.expires_at > ?2 LIMIT 1";
+
 int
 store_user_pending_token(struct store *st, const char *username, int64_t now,
     int *pending)
@@ -1267,9 +1287,7 @@ store_user_pending_token(struct store *st, const char *username, int64_t now,
 	sqlite3_stmt *s;
 	int rc, step;
 
-	if ((rc = prepare(st, "SELECT 1 FROM "
-	    "tokens t JOIN users u ON u.id = t.user_id WHERE u.username = ?1 "
-	    "AND t.used_at IS NULL AND t.expires_at > ?2 LIMIT 1",
+	if ((rc = prepare(st, store_sql_user_pending,
 	    &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, username);
@@ -1308,8 +1326,7 @@ store_user_expire_tokens(struct store *st, int64_t user_id, int64_t now)
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE "
-	    "user_id = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	if ((rc = prepare(st, store_sql_tokens_expire, &s)) !=
 	    UC_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, user_id);
@@ -1328,8 +1345,7 @@ store_user_expire_tokens_count(struct store *st, int64_t user_id, int64_t now,
 	int rc;
 
 	*count = 0;
-	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE "
-	    "user_id = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	if ((rc = prepare(st, store_sql_tokens_expire, &s)) !=
 	    UC_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, user_id);

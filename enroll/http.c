@@ -269,8 +269,8 @@ token_json(struct enrolld *d, const struct req *q, struct resp *r,
     const char *token)
 {
 	struct token_info ti;
-	char when[32];
-	json_t *o;
+	char when[32], old[32];
+	json_t *o, *renewal = NULL;
 
 	if (authority_token_lookup(d->a, token, &ti) != UC_OK) {
 		json_error(r, 500, "internal", "token lookup failed");
@@ -282,11 +282,22 @@ token_json(struct enrolld *d, const struct req *q, struct resp *r,
 		return;
 	}
 	uc_time_iso(ti.expires_at, when, sizeof(when));
-	o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:[s,s]}",
+	/* A renewal link: the certificate it replaces, and its fate. */
+	if (ti.renews != NULL) {
+		uc_time_iso(ti.renews_not_after, old, sizeof(old));
+		renewal = json_pack("{s:s, s:s, s:b}", "serial", ti.renews,
+		    "not_after", old, "revokes_old", ti.renews_revoke_old);
+		if (renewal == NULL) {
+			token_info_clear(&ti);
+			json_error(r, 500, "internal", "out of memory");
+			return;
+		}
+	}
+	o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:[s,s], s:o?}",
 	    "user", ti.user.username, "email", ti.user.email,
 	    "name", ti.user.name, "expires", when,
 	    "default_p12_format", d->conf.default_p12_format,
-	    "p12_formats", "legacy", "modern");
+	    "p12_formats", "legacy", "modern", "renewal", renewal);
 	token_info_clear(&ti);
 	json_ok(r, 200, o, 0);
 	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
@@ -624,9 +635,9 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 		goto out;
 	}
 	if (res.superseded)
-		fprintf(stderr, "userca-enrolld: a retry issued %s and "
-		    "revoked the first certificate (superseded)\n",
-		    res.serial);
+		fprintf(stderr, "userca-enrolld: %s %s and revoked the "
+		    "certificate it replaces (superseded)\n", q->retry != NULL ?
+		    "a retry issued" : "a renewal link issued", res.serial);
 	metrics_issue(d->m, profile ? "mobileconfig" : "p12");
 	if (profile) {
 		if (identity_profile(d, token, &res, &body, &bodylen) !=

@@ -875,7 +875,7 @@ main(int argc, char *argv[])
 	struct timespec ts;
 	sigset_t set;
 	const char *config = NULL;
-	int64_t next_watch = 0;
+	double next_watch = 0;
 	int c, sig, check = 0, ex = 1;
 
 	while ((c = getopt_long(argc, argv, "c:hkqV", lo, NULL)) != -1) {
@@ -1023,9 +1023,11 @@ main(int argc, char *argv[])
 		}
 		(void)conns_sweep(http.conns, uc_mono());
 		(void)conns_sweep(https.conns, uc_mono());
-		if (uc_now() >= next_watch) {
+		/* By the monotonic clock: a wall clock stepped back (or a
+		 * frozen test clock) must not stop the watch. */
+		if (uc_mono() >= next_watch) {
 			crl_watch(&d);
-			next_watch = uc_now() + d.conf.poll;
+			next_watch = uc_mono() + d.conf.poll;
 		}
 	}
 	stop(&http, d.conf.drain);

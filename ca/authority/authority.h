@@ -252,6 +252,12 @@ struct token_info {
 	struct authority_user	 user;		/* when the token is known */
 	int64_t			 expires_at;
 	int64_t			 used_at;
+	/* A renewal link (renew --tokens, notify): the certificate it
+	 * replaces, when that one expires, and whether redeeming the link
+	 * revokes it at once (superseded).  renews NULL: a first link. */
+	char			*renews;
+	int64_t			 renews_not_after;
+	int			 renews_revoke_old;
 };
 /*
  * Who a token is for and whether it can still be redeemed.  Returns UC_OK

@@ -81,7 +81,11 @@ struct gc_item {
 	char			 err[256];
 	int			 consumed;
 	int64_t			 cert_id;
+	int			 revoked_old;	/* a renewal link revoked
+						 * the certificate it renews */
 };
+
+#define REASON_SUPERSEDED	4	/* RFC 5280 CRLReason */
 
 /*
  * Shared by the files of this layer; each name says its file:
@@ -156,7 +160,8 @@ int	retry_redeem(struct authority *a, const struct redeem_req *r,
  * or a link is pending.  renew_record_done: after the
  * insert, supersede (and with r->revoke_old revoke) *due.
  * renew_redeemed: a redeemed token that renews a certificate supersedes
- * it with cert_id.
+ * it with cert_id, and revokes it (superseded) when the link was made so
+ * (tokens.revoke_old); *revoked is then 1.
  */
 struct store_due;
 int	renew_record_check(struct authority *a, struct record *r, int64_t now,
@@ -164,7 +169,7 @@ int	renew_record_check(struct authority *a, struct record *r, int64_t now,
 int	renew_record_done(struct authority *a, struct record *r, int64_t now,
 	    const struct store_due *due);
 int	renew_redeemed(struct authority *a, const unsigned char hash[32],
-	    int64_t cert_id);
+	    int64_t cert_id, int64_t now, int *revoked);
 /* renew.c: for batch.c: *skip unless username's certificate is due before
  * until and no link is pending; *expires: its not_after.  tokens is
  * unused (links and bundles skip alike). */

@@ -489,6 +489,7 @@ token_info_clear(struct token_info *ti)
 	if (ti == NULL)
 		return;
 	authority_user_clear(&ti->user);
+	free(ti->renews);
 	memset(ti, 0, sizeof(*ti));
 }
 
@@ -498,6 +499,7 @@ lookup_on(struct store *st, const char *token, struct token_info *ti,
 {
 	struct store_token t;
 	struct store_user su;
+	struct store_renewal rn;
 	int64_t now = uc_now();
 	int rc;
 
@@ -518,6 +520,15 @@ lookup_on(struct store *st, const char *token, struct token_info *ti,
 	if ((rc = store_user_get_id(st, t.user_id, &su)) != UC_OK)
 		return rc;
 	records_user_take(&su, &ti->user);
+	/* A renewal link: the page says so, and what happens to the old one. */
+	if ((rc = store_token_renews(st, hash, &rn)) == UC_OK) {
+		ti->renews = rn.serial;
+		rn.serial = NULL;	/* now owned by ti */
+		ti->renews_not_after = rn.not_after;
+		ti->renews_revoke_old = rn.revoke_old;
+		store_renewal_clear(&rn);
+	} else if (rc != UC_E_NOTFOUND)
+		return rc;
 	ti->expires_at = t.expires_at;
 	ti->used_at = t.used_at;
 	if (t.used_at != 0)
@@ -597,6 +608,7 @@ gc_commit(struct authority *a, struct gc_item *list)
 	for (it = list; it != NULL; it = it->next) {
 		it->consumed = 0;
 		it->cert_id = 0;
+		it->revoked_old = 0;
 		if ((rc = store_savepoint(a->st)) != UC_OK)
 			goto fail;
 		it->rc = records_cert_insert(a->st, it->cert, a->issuing, it->user_id,
@@ -611,10 +623,12 @@ gc_commit(struct authority *a, struct gc_item *list)
 			it->rc = store_audit(a->st, now, a->actor, it->method,
 			    it->username, it->serial);
 		if (it->rc == UC_OK && it->consumed)
-			it->rc = renew_redeemed(a, it->hash, it->cert_id);
+			it->rc = renew_redeemed(a, it->hash, it->cert_id, now,
+			    &it->revoked_old);
 		if (it->rc != UC_OK || !it->consumed) {
 			/* Used or expired meanwhile: undo its row only. */
 			it->cert_id = 0;
+			it->revoked_old = 0;
 			if (it->rc != UC_OK)
 				snprintf(it->err, sizeof(it->err), "%s",
 				    uc_errmsg());
@@ -637,6 +651,7 @@ fail:
 		it->rc = rc;
 		it->consumed = 0;
 		it->cert_id = 0;
+		it->revoked_old = 0;
 	}
 }
 
@@ -760,7 +775,9 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		goto out;
 	}
 	/* Committed: release. */
-	if ((rc = release_to(a, &m, cid, res)) == UC_OK && retry != NULL) {
+	if ((rc = release_to(a, &m, cid, res)) == UC_OK)
+		res->superseded = gi.revoked_old;
+	if (rc == UC_OK && retry != NULL) {
 		res->retry = retry;
 		retry = NULL;	/* now owned by res */
 		res->retry_until = gi.retry_until;

@@ -373,7 +373,8 @@ record_reminder(struct authority *a, const struct due_item *d, int64_t uid,
 		goto done;
 	if ((rc = store_token_insert(a->st, uid, hash, now, d->not_after,
 	    NULL)) != UC_OK ||
-	    (rc = store_token_set_renews(a->st, hash, d->cert_id)) != UC_OK ||
+	    (rc = store_token_set_renews(a->st, hash, d->cert_id,
+	    a->conf.renew_revoke_old)) != UC_OK ||
 	    (rc = store_audit(a->st, now, a->actor, "notify", d->username,
 	    d->serial)) != UC_OK)
 		goto done;

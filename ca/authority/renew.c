@@ -51,7 +51,7 @@ renew_record_done(struct authority *a, struct record *r, int64_t now,
 
 	if (r->token_hash != NULL)
 		return store_token_set_renews(a->st, r->token_hash,
-		    due->cert_id);
+		    due->cert_id, r->revoke_old);
 	if (r->cert_id == 0)
 		return UC_OK;
 	if ((rc = store_cert_supersede(a->st, due->serial, r->cert_id)) !=
@@ -70,16 +70,28 @@ renew_record_done(struct authority *a, struct record *r, int64_t now,
 
 int
 renew_redeemed(struct authority *a, const unsigned char hash[32],
-    int64_t cert_id)
+    int64_t cert_id, int64_t now, int *revoked)
 {
-	char *old = NULL;
+	struct store_renewal rn;
 	int rc;
 
-	if ((rc = store_token_renews(a->st, hash, &old)) == UC_E_NOTFOUND)
+	*revoked = 0;
+	if ((rc = store_token_renews(a->st, hash, &rn)) == UC_E_NOTFOUND)
 		return UC_OK;
-	if (rc == UC_OK)
-		rc = store_cert_supersede(a->st, old, cert_id);
-	free(old);
+	if (rc != UC_OK || (rc = store_cert_supersede(a->st, rn.serial,
+	    cert_id)) != UC_OK || !rn.revoke_old)
+		goto out;
+	rc = store_cert_revoke(a->st, rn.serial, now, REASON_SUPERSEDED);
+	if (rc == UC_E_STATE) {
+		/* Revoked meanwhile (by an administrator): not a second time. */
+		rc = UC_OK;
+		goto out;
+	}
+	if (rc == UC_OK && (rc = store_audit(a->st, now, a->actor, "revoke",
+	    rn.serial, "superseded")) == UC_OK)
+		*revoked = 1;
+out:
+	store_renewal_clear(&rn);
 	return rc;
 }
 
