@@ -934,7 +934,9 @@ cmd_export(int argc, char **argv)
 			    "  iis-ps1      userca-iis-mappings.ps1: adds those "
 			    "mappings, removes the\n"
 			    "               ones of revoked or superseded "
-			    "certificates\n");
+			    "certificates; -ADStrongMapping\n"
+			    "               also sets the users' AD "
+			    "altSecurityIdentities (Set-ADUser)\n");
 		default:
 			return cli_badopt(c, argv, lo, EXPORT_USAGE);
 		}
