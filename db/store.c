@@ -1666,8 +1666,17 @@ store_audit_head(struct store *st, int64_t *rows, int64_t *head_id,
 	const unsigned char *h;
 	int rc;
 
-	if ((rc = prepare(st, "SELECT (SELECT count(*) FROM audit), id, hash "
-	    "FROM audit ORDER BY id DESC LIMIT 1", &s)) != UC_OK)
+	/*
+	 * rows: the last checkpoint's count plus the rows after its head (a
+	 * rowid range), not count(*) of the whole log, which made every CRL
+	 * signing, so every revoke, cost in proportion to the history.  A
+	 * row deleted before that head is the chain's to catch; then this
+	 * count is the one the log should have.  No checkpoint yet: count.
+	 */
+	if ((rc = prepare(st, "SELECT coalesce((SELECT c.rows + (SELECT "
+	    "count(*) FROM audit WHERE id > c.head_id) FROM audit_checkpoints "
+	    "c ORDER BY c.id DESC LIMIT 1), (SELECT count(*) FROM audit)), id, "
+	    "hash FROM audit ORDER BY id DESC LIMIT 1", &s)) != UC_OK)
 		return rc;
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		rc = uc_seterr(UC_E_NOTFOUND, "the audit log is empty");

@@ -528,7 +528,11 @@ cmd_revoke(int argc, char **argv)
 			    crl_reason_name(sc.reason));
 			goto done;
 		}
-	} else {
+	} else if (!yes && isatty(STDIN_FILENO)) {
+		/*
+		 * Only when someone may be asked: this list is not by the
+		 * user's index, a scan that grew with the user base.
+		 */
 		memset(&f, 0, sizeof(f));
 		f.username = user;
 		f.now = uc_now();
@@ -542,7 +546,7 @@ cmd_revoke(int argc, char **argv)
 			ex = cli_fail(rc, user);
 			goto out;
 		}
-		if (p.n > 1 && !yes && isatty(STDIN_FILENO)) {
+		if (p.n > 1) {
 			for (i = 0; i < (size_t)p.n && i < 20; i++)
 				fprintf(stderr, "  %s\n", p.shown[i]);
 			snprintf(q, sizeof(q), "Revoke these %d certificates "
