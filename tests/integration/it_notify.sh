@@ -76,6 +76,15 @@ run uc notify --home "$H" --expiring 30d --sendmail "$T/sendmail" --admin pki@ex
 check_eq "second run: nobody mailed" "$(nmail)" "$n"
 check_eq "second run: 2 mailed before" "$(py 'import json,sys; j=json.load(open(sys.argv[1])); print(j["mailed"], j["already"])' "$OUT")" "0 2"
 check_eq "a reminder row per user and threshold" "$(db "select count(*) from reminders where threshold = 30")" 2
+# The same second run on the clock a release build reads: libfaketime 340
+# days ahead (not under the sanitizers: LD_PRELOAD would precede them).
+FT=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1 || true)
+if [[ -n $FT && ${USERCA_SANITIZE:-0} != 1 ]]; then
+	run env USERCA_NOW= LD_PRELOAD="$FT" FAKETIME=+340d "$USERCA" notify --home "$H" --expiring 30d \
+	    --sendmail "$T/sendmail" --admin pki@example.com --json
+	check_eq "second run, libfaketime +340d: nobody mailed, 2 mailed before, 3 due" \
+	    "$(nmail) $(py 'import json,sys; j=json.load(open(sys.argv[1])); print(j["mailed"], j["already"], j["due"])' "$OUT")" "$n 0 2 3"
+fi
 
 # A 7-day reminder is another threshold: mailed once more, with a template.
 cat >tmpl.txt <<'EOT'
