@@ -10,7 +10,8 @@
 #   - in Debian's headless Chromium (playwright-core, web_renew.mjs) the page
 #     of a renewal link says "Renew your certificate" / "This is a renewal",
 #     the old certificate's expiry, and what becomes of it; a first link's
-#     page does not; the link gives a PKCS#12 once, then "already used"
+#     page does not; the link gives a PKCS#12 once, then "already used";
+#     axe-core (WCAG 2.1 A/AA) finds nothing on the renewal page, light or dark
 #   - [renew] revoke_old in userca.conf: honoured by renew (PKCS#12), by
 #     notify's links, and renew --revoke-old by renew --tokens' links: the old
 #     certificate is revoked (superseded) in the redemption's transaction and

@@ -29,6 +29,23 @@ function loadPlaywright() {
 	return createRequire(import.meta.url)('playwright-core');
 }
 
+// axe-core (npm) on the page as it is: WCAG 2.0/2.1 A and AA, no violations.
+async function a11y(page, label) {
+	let src = '';
+	for (const dir of cfg.modules || []) {
+		const f = path.join(dir, 'node_modules', 'axe-core', 'axe.min.js');
+		if (existsSync(f)) { src = readFileSync(f, 'utf8'); break; }
+	}
+	if (!src) { check(false, `${label}: axe-core is not installed (npm ci --prefix tests/integration)`); return; }
+	await page.evaluate(src);
+	const r = await page.evaluate(() => window.axe.run(document, {
+		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+		resultTypes: ['violations'],
+	}));
+	check(r.violations.length === 0, `axe-core (WCAG 2.1 A/AA): ${label}: no violations`,
+	    r.violations.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('; '));
+}
+
 async function open(context, url) {
 	const page = await context.newPage();
 	const errors = [];
@@ -68,6 +85,9 @@ async function main() {
 		    'renewal link: the old certificate\'s expiry is shown',
 		    await page.locator('#renewal-expires').getAttribute('datetime'));
 		check(errors.length === 0, 'renewal page: no script errors', errors.join('; '));
+		await a11y(page, 'renewal page');
+		await page.emulateMedia({ colorScheme: 'dark' });
+		await a11y(page, 'renewal page, dark mode');
 		await page.close();
 
 		// A first-enrollment link: none of it.
