@@ -361,7 +361,8 @@ due_vec_free(struct due_vec *dv)
  */
 static int
 record_reminder(struct authority *a, const struct due_item *d, int64_t uid,
-    int threshold, int64_t now, const unsigned char hash[32], int *fresh)
+    int threshold, int64_t now, const unsigned char hash[32], int revoke_old,
+    int *fresh)
 {
 	int rc;
 
@@ -374,7 +375,7 @@ record_reminder(struct authority *a, const struct due_item *d, int64_t uid,
 	if ((rc = store_token_insert(a->st, uid, hash, now, d->not_after,
 	    NULL)) != UC_OK ||
 	    (rc = store_token_set_renews(a->st, hash, d->cert_id,
-	    a->conf.renew_revoke_old)) != UC_OK ||
+	    revoke_old)) != UC_OK ||
 	    (rc = store_audit(a->st, now, a->actor, "notify", d->username,
 	    d->serial)) != UC_OK)
 		goto done;
@@ -492,6 +493,7 @@ authority_notify(struct authority *a, const struct notify_opts *o,
 		}
 		if ((rc = token_new(&tok, hash)) != UC_OK ||
 		    (rc = record_reminder(a, d, u.id, threshold, now, hash,
+		    o->revoke_old >= 0 ? o->revoke_old : conf->renew_revoke_old,
 		    &fresh)) != UC_OK) {
 			store_user_clear(&u);
 			goto out;

@@ -78,6 +78,15 @@ must "notify --expiring 7d ([renew] revoke_old = true)" uc_ft notify --home "$H"
 TOK3=$(grep -ho 'https://[^ ]*/enroll/[A-Za-z0-9_-]*' "$T"/mail/*.eml | head -1)
 TOK3=${TOK3##*/}
 check_cond "notify mailed r03 a renewal link" "[[ -n '$TOK3' ]]"
+# notify --keep-old overrides [renew] revoke_old = true for its run (8d: a
+# new threshold, so r03 is mailed again, into mail8/).
+mkdir -p "$T/mail8"
+printf '#!/bin/sh\ncat >"%s/mail8/$$.eml"\n' "$T" >"$T/sendmail8"
+chmod 755 "$T/sendmail8"
+must "notify --expiring 8d --keep-old ([renew] revoke_old = true)" uc_ft notify --home "$H" --expiring 8d --keep-old --sendmail "$T/sendmail8"
+TOK3K=$(grep -ho 'https://[^ ]*/enroll/[A-Za-z0-9_-]*' "$T"/mail8/*.eml | head -1)
+TOK3K=${TOK3K##*/}
+check_cond "notify --keep-old mailed r03 another link" "[[ -n '$TOK3K' && '$TOK3K' != '$TOK3' ]]"
 must "renew --expiring 12d ([renew] revoke_old = true, no flag)" uc_ft renew --home "$H" --expiring 12d --out "$T/p05" --jobs 1
 check_eq "renew (PKCS#12) honours [renew] revoke_old: r05's old certificate revoked, superseded" "$(status_of "$OLD_r05")" "revoked 4"
 check_eq "...and r03 (its reminder link pending) was not renewed" "$(db "select count(*) from certificates c join users u on u.id = c.user_id where u.username = 'r03'")" 1
@@ -114,6 +123,8 @@ check_eq "lookup of r02's link (--revoke-old): revokes the old one" \
     "$(renewal "$TOK2")" "$OLD_r02 $(na "$OLD_r02") true"
 check_eq "lookup of r03's reminder link ([renew] revoke_old = true when mailed): revokes it" \
     "$(renewal "$TOK3")" "$OLD_r03 $(na "$OLD_r03") true"
+check_eq "lookup of r03's --keep-old reminder link: keeps the old one" \
+    "$(renewal "$TOK3K")" "$OLD_r03 $(na "$OLD_r03") false"
 check_eq "lookup of a first-enrollment link: no renewal" "$(renewal "$TOK4")" none
 
 # Before any redemption: r02's and r03's old certificates valid, off the CRL.
