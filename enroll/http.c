@@ -848,6 +848,11 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		return;
 	}
 
+	/* SCEP: signed and encrypted itself; any transport (DESIGN 7). */
+	if (scep_route(q->path)) {
+		scep_serve(d, q, r);
+		return;
+	}
 	/* OCSP: signed, not secret; any transport (clients use http). */
 	if (strcmp(q->path, "/ocsp") == 0 || strncmp(q->path, "/ocsp/", 6) ==
 	    0) {

@@ -412,6 +412,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	    MHD_HTTP_HEADER_USER_AGENT);
 	q.retry = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "X-Userca-Retry");
+	q.operation = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "operation");
+	q.message = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "message");
 	q.body = rs->body;
 	q.bodylen = rs->len;
 	q.client = client;

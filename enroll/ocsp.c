@@ -59,8 +59,8 @@ b64val(int c)
  * client failed to encode), base64 or base64url, padding optional.
  * Returns a new buffer (caller frees) or NULL when it is not base64.
  */
-static unsigned char *
-get_decode(const char *s, size_t *outlen)
+unsigned char *
+get_decode(const char *s, size_t max, size_t *outlen)
 {
 	size_t len = strlen(s), i, n = 0, o = 0;
 	unsigned char *out = NULL;
@@ -68,7 +68,7 @@ get_decode(const char *s, size_t *outlen)
 	unsigned acc = 0;
 	int bits = 0, v, pad = 0, h1, h2;
 
-	if (len == 0 || len > OCSP_GET_MAX || (t = malloc(len + 1)) == NULL)
+	if (len == 0 || len > max || (t = malloc(len + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%' && i + 2 < len &&
@@ -179,7 +179,7 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 			return;
 		}
 		/* Not base64: an empty body, answered malformedRequest. */
-		dec = get_decode(q->path + 6, &len);
+		dec = get_decode(q->path + 6, OCSP_GET_MAX, &len);
 		body = dec != NULL ? dec : (const unsigned char *)"";
 		if (dec == NULL)
 			len = 0;
