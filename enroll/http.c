@@ -848,6 +848,11 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		return;
 	}
 
+	/* EST: its own listener (DESIGN 6). */
+	if (est_route(q->path)) {
+		est_serve(d, q, r);
+		return;
+	}
 	/* SCEP: signed and encrypted itself; any transport (DESIGN 7). */
 	if (scep_route(q->path)) {
 		scep_serve(d, q, r);

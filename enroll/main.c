@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <microhttpd.h>
@@ -38,6 +39,8 @@ struct listener {
 	struct enrolld		*d;
 	struct MHD_Daemon	*mhd;
 	int			 tls;
+	int			 est;		/* the [est] listener: asks for
+						 * a client certificate */
 	const char		*addr;
 	struct conns		*conns;		/* shared by a reload's old and
 						 * new daemon */
@@ -284,11 +287,36 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 	if (!quiet) {
 		redact_path(url, red, sizeof(red));
 		fprintf(stderr, "%s %s %s %s %d %.1fms\n", client,
-		    l->tls ? "https" : "http", method, red, r->status,
+		    l->est ? "est" : l->tls ? "https" : "http", method, red, r->status,
 		    ms_since(t0));
 	}
 	resp_clear(r);
 	return ret;
+}
+
+/*
+ * The client certificate of a TLS connection (DER, borrowed for the
+ * connection's life), or NULL.  GnuTLS checked in the handshake that the
+ * client holds its key; who issued it is the authority's to check.
+ */
+static const unsigned char *
+peer_cert(struct MHD_Connection *c, size_t *len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+
+	*len = 0;
+	if ((ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION)) == NULL ||
+	    ci->tls_session == NULL)
+		return NULL;
+	if (gnutls_certificate_type_get(ci->tls_session) != GNUTLS_CRT_X509 ||
+	    (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) ==
+	    NULL || n == 0)
+		return NULL;
+	*len = certs[0].size;
+	return certs[0].data;
 }
 
 static enum MHD_Result
@@ -420,6 +448,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	q.bodylen = rs->len;
 	q.client = client;
 	q.tls = l->tls;
+	if ((q.est = l->est)) {
+		q.authorization = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		q.peer_cert = peer_cert(c, &q.peer_certlen);
+	}
 	handle_request(d, &q, &r);
 	return send_resp(l, c, &r, method, url, client, &rs->t0);
 }
@@ -483,6 +516,43 @@ parse_listen(const char *s, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET, host, &sin->sin_addr) == 1;
 }
 
+/* The issuing CA and the root as a PEM string (free()). */
+static int
+trust_pem(struct enrolld *d, char **out)
+{
+	X509 *ca[2];
+	unsigned char *pem;
+	size_t len, n = 0, i;
+	char *s = NULL, *ns;
+	int rc = UC_OK;
+
+	*out = NULL;
+	ca[0] = authority_issuing_cert(d->a);
+	ca[1] = authority_root_cert(d->a);
+	for (i = 0; i < 2 && rc == UC_OK; i++) {
+		if (ca[i] == NULL || (i == 1 && ca[1] == ca[0]))
+			continue;
+		if ((rc = cert_to_pem(ca[i], &pem, &len)) != UC_OK)
+			break;
+		if ((ns = realloc(s, n + len + 1)) == NULL)
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		else {
+			s = ns;
+			memcpy(s + n, pem, len);
+			n += len;
+			s[n] = '\0';
+		}
+		free(pem);
+	}
+	if (rc != UC_OK || s == NULL) {
+		free(s);
+		return rc != UC_OK ? rc : uc_seterr(UC_E_STATE, "no CA "
+		    "certificate to trust");
+	}
+	*out = s;
+	return UC_OK;
+}
+
 static int
 start(struct listener *l)
 {
@@ -491,7 +561,7 @@ start(struct listener *l)
 	unsigned char *cert = NULL, *key = NULL;
 	size_t clen = 0, klen = 0;
 	unsigned int flags;
-	char *cs = NULL, *ks = NULL;
+	char *cs = NULL, *ks = NULL, *ts = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
@@ -533,6 +603,12 @@ start(struct listener *l)
 		free(cert);
 		secret_free_buf(key, klen);
 		flags |= MHD_USE_TLS;
+		/* The [est] listener asks for a client certificate (optional). */
+		if (l->est && (rc = trust_pem(d, &ts)) != UC_OK) {
+			secret_free(ks);
+			free(cs);
+			return rc;
+		}
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_SOCK_ADDR, &ss,
@@ -546,9 +622,11 @@ start(struct listener *l)
 		    MHD_OPTION_HTTPS_MEM_CERT, cs,
 		    MHD_OPTION_HTTPS_MEM_KEY, ks,
 		    MHD_OPTION_HTTPS_PRIORITIES, d->conf.tls_priorities,
+		    ts != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ts,
 		    MHD_OPTION_END);
 		secret_free(ks);
 		free(cs);
+		free(ts);
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -875,7 +953,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct enrolld d;
-	struct listener http, https;
+	struct listener http, https, est;
 	struct timespec ts;
 	sigset_t set;
 	const char *config = NULL;
@@ -925,17 +1003,20 @@ main(int argc, char *argv[])
 	crl_watch(&d);
 	memset(&http, 0, sizeof(http));
 	memset(&https, 0, sizeof(https));
-	http.d = https.d = &d;
-	https.tls = 1;
-	http.max_connections = https.max_connections =
+	memset(&est, 0, sizeof(est));
+	http.d = https.d = est.d = &d;
+	https.tls = est.tls = est.est = 1;
+	http.max_connections = https.max_connections = est.max_connections =
 	    connection_budget(d.conf.max_connections);
 	if ((http.conns = conns_new()) == NULL ||
-	    (https.conns = conns_new()) == NULL) {
+	    (https.conns = conns_new()) == NULL ||
+	    (est.conns = conns_new()) == NULL) {
 		fprintf(stderr, "userca-enrolld: out of memory\n");
 		goto out;
 	}
 	http.addr = d.conf.http_listen;
 	https.addr = d.conf.https_listen;
+	est.addr = d.conf.est_listen;
 	{
 		char why[128];
 
@@ -945,11 +1026,15 @@ main(int argc, char *argv[])
 		    "[http] listen %s: %s\n", http.addr, why) > 0) ||
 		    (https.addr != NULL && listen_probe(https.addr, why,
 		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
-		    "[https] listen %s: %s\n", https.addr, why) > 0))
+		    "[https] listen %s: %s\n", https.addr, why) > 0) ||
+		    (est.addr != NULL && listen_probe(est.addr, why,
+		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
+		    "[est] listen %s: %s\n", est.addr, why) > 0))
 			goto out;
 	}
 	if ((http.addr != NULL && start(&http) != UC_OK) ||
-	    (https.addr != NULL && start(&https) != UC_OK)) {
+	    (https.addr != NULL && start(&https) != UC_OK) ||
+	    (est.addr != NULL && start(&est) != UC_OK)) {
 		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
 		goto out;
 	}
@@ -958,6 +1043,9 @@ main(int argc, char *argv[])
 	    http.addr && https.addr ? " and " : "",
 	    https.addr ? "https://" : "", https.addr ? https.addr : "",
 	    d.conf.home);
+	if (est.addr != NULL)
+		fprintf(stderr, "userca-enrolld: EST on https://%s/.well-known/"
+		    "est/\n", est.addr);
 	for (;;) {
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
@@ -1015,6 +1103,18 @@ main(int argc, char *argv[])
 				} else
 					stop(&old, d.conf.drain);
 			}
+			if (est.mhd != NULL) {
+				struct listener old = est;
+
+				if (start(&est) != UC_OK) {
+					fprintf(stderr, "userca-enrolld: EST: "
+					    "keeping the old certificate: %s\n",
+					    uc_errmsg());
+					est = old;
+					kept = 1;
+				} else
+					stop(&old, d.conf.drain);
+			}
 			if (pub_reload(&d) != UC_OK) {
 				fprintf(stderr, "userca-enrolld: %s\n",
 				    uc_errmsg());
@@ -1027,6 +1127,7 @@ main(int argc, char *argv[])
 		}
 		(void)conns_sweep(http.conns, uc_mono());
 		(void)conns_sweep(https.conns, uc_mono());
+		(void)conns_sweep(est.conns, uc_mono());
 		if (uc_now() >= next_watch) {
 			crl_watch(&d);
 			next_watch = uc_now() + d.conf.poll;
@@ -1034,13 +1135,16 @@ main(int argc, char *argv[])
 	}
 	stop(&http, d.conf.drain);
 	stop(&https, d.conf.drain);
+	stop(&est, d.conf.drain);
 	fprintf(stderr, "userca-enrolld: stopped\n");
 	ex = 0;
 out:
 	stop(&http, 0);
 	stop(&https, 0);
+	stop(&est, 0);
 	conns_free(http.conns);
 	conns_free(https.conns);
+	conns_free(est.conns);
 	enrolld_free(&d);
 	return ex;
 }

@@ -303,7 +303,7 @@ enroll(struct op *o)
 		refuse(o, SCEP_BADREQUEST, uc_errmsg());
 		return;
 	} else {
-		rc = authority_redeem_csr(d->a, token, o->m.inner,
+		rc = authority_redeem_csr(d->a, token, NULL, o->m.inner,
 		    o->m.inner_len, "scep", d->conf.smime, &res, &st);
 		secret_free(token);
 		if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {

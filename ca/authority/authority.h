@@ -276,6 +276,8 @@ struct redeem_req {
 						 * answer: a second try */
 	const char		*method;	/* recorded; NULL: enroll-csr
 						 * or enroll-p12 */
+	const char		*username;	/* not NULL: must be the
+						 * token's user */
 };
 /*
  * Redeem a token: the certificate for the token's user (identity from
@@ -303,11 +305,14 @@ int	authority_redeem(struct authority *, const struct redeem_req *,
  * A CSR (DER or PEM) redeemed with a one-time token, exactly as the web
  * API's: identity from the token's user, the key checked by the key
  * policy, the token consumed with the row.  method is recorded ("scep",
- * "est").  Results and errors as authority_redeem().
+ * "est").  username, when not NULL, must be the token's user (EST's HTTP
+ * Basic): another is refused as an unknown token.  Results and errors as
+ * authority_redeem().
  */
 int	authority_redeem_csr(struct authority *, const char *token,
-	    const unsigned char *csr, size_t csrlen, const char *method,
-	    int smime, struct issue_result *res, enum token_state *state);
+	    const char *username, const unsigned char *csr, size_t csrlen,
+	    const char *method, int smime, struct issue_result *res,
+	    enum token_state *state);
 
 /*
  * Renewal by a certificate the client proved it holds (SCEP RenewalReq
@@ -325,6 +330,16 @@ int	authority_redeem_csr(struct authority *, const char *token,
  * authority_redeem().
  */
 int	authority_renew_by_cert(struct authority *, const unsigned char *old,
+	    size_t oldlen, const unsigned char *csr, size_t csrlen,
+	    const char *method, struct issue_result *res);
+
+/*
+ * EST simpleenroll by a TLS client certificate: as
+ * authority_renew_by_cert() (the same checks of old), but the new
+ * certificate is one more for old's user (another device) and supersedes
+ * nothing.
+ */
+int	authority_enroll_by_cert(struct authority *, const unsigned char *old,
 	    size_t oldlen, const unsigned char *csr, size_t csrlen,
 	    const char *method, struct issue_result *res);
 

@@ -204,8 +204,9 @@ issue_mint_req(struct authority *a, const struct identity *id, X509_REQ *req,
 
 int
 authority_redeem_csr(struct authority *a, const char *token,
-    const unsigned char *csr, size_t csrlen, const char *method, int smime,
-    struct issue_result *res, enum token_state *state)
+    const char *username, const unsigned char *csr, size_t csrlen,
+    const char *method, int smime, struct issue_result *res,
+    enum token_state *state)
 {
 	struct redeem_req rr;
 
@@ -214,6 +215,7 @@ authority_redeem_csr(struct authority *a, const char *token,
 	rr.csr = csr;
 	rr.csrlen = csrlen;
 	rr.method = method;
+	rr.username = username;
 	rr.smime = smime;
 	if (csr == NULL || csrlen == 0) {
 		memset(res, 0, sizeof(*res));
@@ -728,6 +730,11 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		rc = retry_redeem(a, r, &ti, hash, res, state);
 		goto out;
 	}
+	/* Another user's token is no token for this one. */
+	if (r->username != NULL && ti.state != TOKEN_UNKNOWN &&
+	    (ti.user.username == NULL || strcmp(ti.user.username,
+	    r->username) != 0))
+		ti.state = TOKEN_UNKNOWN;
 	if ((*state = ti.state) != TOKEN_VALID) {
 		rc = token_refused(ti.state);
 		goto out;

@@ -325,12 +325,13 @@ out:
 
 /*
  * The rules every door shares, on old's record c at now: a user
- * certificate, valid, not expired, and with [renew] refuse_early within
- * the window of its expiry.  Whether it was renewed before is decided in
+ * certificate, valid, not expired, and for a renewal with [renew]
+ * refuse_early within the window of its expiry.  Whether it was renewed before is decided in
  * the transaction (store_cert_supersede_once).
  */
 static int
-renew_rules(struct authority *a, const struct store_cert *c, int64_t now)
+renew_rules(struct authority *a, const struct store_cert *c, int64_t now,
+    int renew)
 {
 	if (strcmp(c->kind, "user") != 0 || c->username == NULL)
 		return uc_seterr(UC_E_NOTFOUND, "certificate %s is not a user "
@@ -341,7 +342,7 @@ renew_rules(struct authority *a, const struct store_cert *c, int64_t now)
 	if (c->not_after <= now)
 		return uc_seterr(UC_E_STATE, "certificate %s has expired: "
 		    "enroll again with a new link", c->serial);
-	if (a->conf.renew_refuse_early && c->not_after - now >
+	if (renew && a->conf.renew_refuse_early && c->not_after - now >
 	    a->conf.renew_window)
 		return uc_seterr(UC_E_STATE, "certificate %s is not due: "
 		    "renewal opens %d days before it expires", c->serial,
@@ -394,7 +395,8 @@ out:
 /* Insert m, supersede old (once), revoke it with revoke_old; commit. */
 static int
 renew_commit(struct authority *a, const struct store_cert *old,
-    const struct mint *m, const char *method, int64_t *cid, int *revoked)
+    const struct mint *m, const char *method, int renew, int64_t *cid,
+    int *revoked)
 {
 	struct store_cert c;
 	int64_t now = uc_now();
@@ -407,22 +409,24 @@ renew_commit(struct authority *a, const struct store_cert *old,
 		goto unlock;
 	/* Again, inside the transaction: a revocation may have come. */
 	if ((rc = store_cert_get(a->st, old->serial, &c)) != UC_OK ||
-	    (rc = renew_rules(a, &c, now)) != UC_OK ||
+	    (rc = renew_rules(a, &c, now, renew)) != UC_OK ||
 	    (rc = records_cert_insert(a->st, m->cert, a->issuing,
-	    old->user_id, "user", method, cid)) != UC_OK ||
-	    (rc = store_cert_supersede_once(a->st, old->serial, *cid,
+	    old->user_id, "user", method, cid)) != UC_OK)
+		goto fail;
+	if (renew && (rc = store_cert_supersede_once(a->st, old->serial, *cid,
 	    &done)) != UC_OK)
 		goto fail;
-	if (!done) {
+	if (renew && !done) {
 		rc = uc_seterr(UC_E_STATE, "certificate %s was already "
 		    "renewed", old->serial);
 		goto fail;
 	}
-	if ((rc = store_audit(a->st, now, a->actor, "renew", old->username,
-	    old->serial)) != UC_OK || (rc = store_audit(a->st, now, a->actor,
-	    method, old->username, m->serial)) != UC_OK)
+	if ((renew && (rc = store_audit(a->st, now, a->actor, "renew",
+	    old->username, old->serial)) != UC_OK) ||
+	    (rc = store_audit(a->st, now, a->actor, method, old->username,
+	    m->serial)) != UC_OK)
 		goto fail;
-	if (a->conf.renew_revoke_old) {
+	if (renew && a->conf.renew_revoke_old) {
 		if ((rc = store_cert_revoke(a->st, old->serial, now, 4)) !=
 		    UC_OK || (rc = store_audit(a->st, now, a->actor, "revoke",
 		    old->serial, "superseded")) != UC_OK)
@@ -440,10 +444,10 @@ unlock:
 	return rc;
 }
 
-int
-authority_renew_by_cert(struct authority *a, const unsigned char *old,
-    size_t oldlen, const unsigned char *csr, size_t csrlen,
-    const char *method, struct issue_result *res)
+static int
+by_cert(struct authority *a, const unsigned char *old, size_t oldlen,
+    const unsigned char *csr, size_t csrlen, const char *method, int renew,
+    struct issue_result *res)
 {
 	struct store_cert c;
 	struct store_user su;
@@ -458,7 +462,7 @@ authority_renew_by_cert(struct authority *a, const unsigned char *old,
 	memset(&m, 0, sizeof(m));
 	if ((rc = renew_old_record(a, old, oldlen, &c, &smime)) != UC_OK)
 		return rc;
-	if ((rc = renew_rules(a, &c, uc_now())) != UC_OK)
+	if ((rc = renew_rules(a, &c, uc_now(), renew)) != UC_OK)
 		goto out;
 	/* The request's own problems come before any work is done. */
 	if ((rc = csr_check_req(csr, csrlen, &req)) != UC_OK)
@@ -477,7 +481,8 @@ authority_renew_by_cert(struct authority *a, const unsigned char *old,
 	id.sid = su.sid;
 	id.smime = smime && id.email != NULL && a->conf.smime;
 	if ((rc = issue_mint_req(a, &id, req, &m)) != UC_OK ||
-	    (rc = renew_commit(a, &c, &m, method, &cid, &revoked)) != UC_OK)
+	    (rc = renew_commit(a, &c, &m, method, renew, &cid, &revoked)) !=
+	    UC_OK)
 		goto out;
 	/* Committed: release. */
 	if ((rc = issue_release(a, &m, cid, res)) == UC_OK)
@@ -490,4 +495,20 @@ out:
 	if (rc != UC_OK)
 		issue_result_clear(res);
 	return rc;
+}
+
+int
+authority_renew_by_cert(struct authority *a, const unsigned char *old,
+    size_t oldlen, const unsigned char *csr, size_t csrlen,
+    const char *method, struct issue_result *res)
+{
+	return by_cert(a, old, oldlen, csr, csrlen, method, 1, res);
+}
+
+int
+authority_enroll_by_cert(struct authority *a, const unsigned char *old,
+    size_t oldlen, const unsigned char *csr, size_t csrlen,
+    const char *method, struct issue_result *res)
+{
+	return by_cert(a, old, oldlen, csr, csrlen, method, 0, res);
 }
