@@ -913,6 +913,8 @@ usage(FILE *f)
 "           token_ttl = 7d          lifetime of tokens made here\n"
 "           default_p12_format = legacy  what devices get unless they ask\n"
 "           web_root = DIR          the enrollment page's files\n"
+"  [scep]   allow_des = false       single DES envelopes (old clients)\n"
+"  [est]    listen = ADDR:PORT      EST over HTTPS ([https] cert, key)\n"
 "  [crl]    validity = 7d           nextUpdate of CRLs the daemon signs\n"
 "           refresh_before = 3d     re-sign when nextUpdate is this near\n"
 "           poll = 5s               how often to look for revocations\n"
@@ -936,7 +938,9 @@ usage(FILE *f)
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
-"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12.\n"
+"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12;\n"
+"GET|POST /api/v1/enroll/TOKEN/mobileconfig; SCEP at /scep and\n"
+"/cgi-bin/pkiclient.exe; EST at /.well-known/est/ on [est] listen.\n"
 "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads settings, TLS\n"
 "certificate and published files.\n");
 }

@@ -79,17 +79,19 @@ int
 scep_enable_des(void)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static int done;
+	/* Kept for the process's life (and for LeakSanitizer to see). */
+	static OSSL_PROVIDER *deflt, *legacy;
 	int rc = UC_OK;
 
 	pthread_mutex_lock(&mu);
 	/* Naming a provider turns off the implicit default: load both. */
-	if (!done && (OSSL_PROVIDER_load(NULL, "default") == NULL ||
-	    OSSL_PROVIDER_load(NULL, "legacy") == NULL))
+	if (deflt == NULL)
+		deflt = OSSL_PROVIDER_load(NULL, "default");
+	if (legacy == NULL)
+		legacy = OSSL_PROVIDER_load(NULL, "legacy");
+	if (deflt == NULL || legacy == NULL)
 		rc = uc_seterr_ssl(UC_E_CRYPTO, "loading OpenSSL's legacy "
 		    "provider for single DES ([scep] allow_des)");
-	else
-		done = 1;
 	pthread_mutex_unlock(&mu);
 	return rc;
 }
