@@ -131,7 +131,7 @@ basic_auth(const char *h, char **user, char **pass, size_t *len)
 {
 	unsigned char *dec = NULL;
 	char *colon;
-	size_t n;
+	size_t n, at;
 
 	*user = *pass = NULL;
 	if (h == NULL || strncasecmp(h, "Basic ", 6) != 0)
@@ -147,11 +147,15 @@ basic_auth(const char *h, char **user, char **pass, size_t *len)
 		secret_free_buf(dec, n);
 		return 0;
 	}
-	if ((*user = realloc(dec, n + 1)) == NULL) {
+	/* A copy, not realloc(): the old buffer would be freed unwiped. */
+	at = (size_t)(colon - (char *)dec);
+	if ((*user = malloc(n + 1)) == NULL) {
 		secret_free_buf(dec, n);
 		return 0;
 	}
-	colon = *user + (colon - (char *)dec);
+	memcpy(*user, dec, n);
+	secret_free_buf(dec, n);
+	colon = *user + at;
 	(*user)[n] = '\0';
 	*colon = '\0';
 	*pass = colon + 1;

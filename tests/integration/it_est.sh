@@ -14,7 +14,8 @@
 #   weak key (400), all plain text, never JSON, no row, token unused;
 #   simpleenroll by a client certificate (one more for its user, nothing
 #   superseded), simplereenroll by a certificate of another CA and by a
-#   revoked one refused; EST is not served on the [https] listener.
+#   revoked one refused; EST is not served on the [https] listener;
+#   [renew] refuse_early: refused before [renew] window, then allowed.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/lib_enrolld.sh"
@@ -221,4 +222,21 @@ check_eq "... supersedes it" \
     "$(cert_serial "$T/b3.pem")"
 ed_stop d2
 check_nogrep "no token in the daemon's log" "$TB|$TA" "$T/d2.log"
+
+# [renew] refuse_early: a renewal only within [renew] window of expiry.
+printf 'refuse_early = true\nwindow = 30d\n' >>"$H/userca.conf"
+ed_start d3 "$T/d.ini"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/b4.key" \
+    -subj /CN=x -outform DER -out "$T/b4.der" 2>/dev/null
+openssl base64 -in "$T/b4.der" -out "$T/b4.b64"
+N=$(rows)
+post simplereenroll "$T/b4.b64" --cert "$T/b3.pem" --key "$T/b2.key"
+check_eq "refuse_early: a fresh certificate does not renew yet (403)" "$CODE" 403
+check_grep "... saying when it may" 'renewal opens 30 days before it expires' "$T/body"
+check_eq "... no row" "$(rows)" "$N"
+ed_stop d3
+ed_start d4 "$T/d.ini" USERCA_NOW=$(( $(date +%s) + 340 * 86400 ))
+post simplereenroll "$T/b4.b64" --cert "$T/b3.pem" --key "$T/b2.key"
+check_eq "refuse_early: within the window it renews (200)" "$CODE" 200
+ed_stop d4
 summary

@@ -14,7 +14,8 @@ python3-asn1crypto and python3-cryptography (neither is ours).
       [--out CERT.pem]     prints "SUCCESS serial", "FAILURE failInfo" or
                            "HTTP code"
   scep_msg.py many --ra RA.pem --tokens FILE --dir DIR   one request per
-                           token line (RSA-2048 keys, AES-256, SHA-256)
+                           token line (8 RSA-2048 keys cycled, AES-256,
+                           SHA-256)
 """
 import argparse
 import base64
@@ -244,11 +245,16 @@ def cmd_many(a):
     with open(a.tokens) as f:
         toks = [t.strip() for t in f if t.strip()]
     ra = load_cert(a.ra)
+    # The server's work does not depend on whose key it is: a few RSA-2048
+    # keys, cycled, keep making the requests cheap.
+    keys = [rsa.generate_private_key(65537, 2048) for _ in range(min(8, len(toks)))]
+    certs = [self_signed(k, 'bench') for k in keys]
     for i, t in enumerate(toks):
-        key = rsa.generate_private_key(65537, 2048)
-        msg = pki_message(envelope(make_csr(key, 'bench', t), ra, 'aes256'),
-                          self_signed(key, 'bench'), key, 'sha256',
-                          'bench-%d' % i, 19)
+        key, cert = keys[i % len(keys)], certs[i % len(keys)]
+        # A CN each: micromdm's depot names files CN.serial.
+        msg = pki_message(envelope(make_csr(key, 'bench-%d' % i, t), ra, 'aes256'),
+                          cert, key, 'sha256',
+                          '%s-%d' % (os.path.basename(a.dir), i), 19)
         with open(os.path.join(a.dir, '%05d.der' % i), 'wb') as f:
             f.write(msg)
 
