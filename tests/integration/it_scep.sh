@@ -12,6 +12,9 @@
 #   alias), RenewalReq with --cert/--key (same user, supersedes the old one,
 #   which stays valid), a second renewal by the same old certificate and a
 #   renewal signed by a revoked certificate refused;
+#   certmonger (private session bus and state): a token enrolls, then
+#   getcert rekey renews signed with the current certificate (scep-renew,
+#   supersedes it);
 #   single DES without allow_des refused (badAlg), token untouched;
 #   hand-made requests (tests/integration/scep_msg.py, asn1crypto +
 #   cryptography): GET PKIOperation, a replayed transaction (same
@@ -204,6 +207,41 @@ refused "a body over [limits] max_body" "$TD" HTTP 413
 cp "$T/full.req" "$T/x.req"
 send --in "$T/x.req" --key "$T/x.key"
 check_stdout "after all that, dave's token still enrolls" '^SUCCESS '
+
+# ---- certmonger: enrollment with a token, then its own renewal (rekey) -----------------------
+if command -v certmonger >/dev/null && command -v getcert >/dev/null &&
+    command -v dbus-run-session >/dev/null; then
+	# A private session bus and state folders: nothing under /var/lib.
+	CM=$T/cm
+	mkdir -p "$CM/cas" "$CM/requests" "$CM/local" "$CM/tmp" "$CM/conf"
+	TF=$(tok frank)
+	{
+		echo "getcert add-scep-ca -s -c userca -u $SCEP"
+		echo "getcert request -s -c userca -f $CM/host.pem -k $CM/host.key -L $TF" \
+		    "-N CN=mallory -I cm1 -w --wait-timeout 60"
+		echo "cp $CM/host.pem $CM/first.pem"
+		echo "getcert rekey -s -i cm1 -w --wait-timeout 60"
+		echo "getcert list -s"
+	} >"$CM/run.sh"
+	N=$(rows)
+	HOME=$CM CERTMONGER_CAS_DIR=$CM/cas CERTMONGER_REQUESTS_DIR=$CM/requests \
+	    CERTMONGER_LOCAL_CA_DIR=$CM/local CERTMONGER_TMPDIR=$CM/tmp \
+	    CERTMONGER_CONFIG_DIR=$CM/conf CERTMONGER_SYSTEM_LOCK_FILE=$CM/lock \
+	    timeout 180 dbus-run-session -- certmonger -s -n -c "sh $CM/run.sh" >"$OUT" 2>&1 || true
+	check_file "certmonger: enrolled with a token" "$CM/first.pem"
+	run openssl x509 -in "$CM/first.pem" -noout -subject
+	check_stdout "certmonger: identity from the token (frank, not mallory)" "CN ?= ?frank"
+	F1=$(cert_serial "$CM/first.pem")
+	F2=$(cert_serial "$CM/host.pem")
+	check_ne "certmonger rekey: a new certificate" "$F2" "$F1"
+	check_eq "certmonger rekey: recorded as scep-renew (signed with the current one)" \
+	    "$(sqlite3 "$DB" "select method from certificates where serial = '$F2'")" scep-renew
+	check_eq "certmonger rekey: supersedes the first" \
+	    "$(sqlite3 "$DB" "select n.serial from certificates o join certificates n on n.id = o.superseded_by where o.serial = '$F1'")" "$F2"
+	check_eq "certmonger: two rows" "$(rows)" $((N + 2))
+else
+	echo "SKIP: certmonger, getcert or dbus-run-session not installed"
+fi
 
 # ---- single DES without allow_des --------------------------------------------------------------
 ed_stop d
