@@ -17,7 +17,7 @@
 #   supersedes it);
 #   single DES without allow_des refused (badAlg), token untouched;
 #   hand-made requests (tests/integration/scep_msg.py, asn1crypto +
-#   cryptography): GET PKIOperation, a replayed transaction (same
+#   cryptography): GET PKIOperation, POST over HTTPS, a replayed transaction (same
 #   certificate, one row), CertPoll, a PKCSReq signed with a key other than
 #   its CSR's (badMessageCheck), one encrypted to another certificate, a
 #   weak key, garbage, truncated and oversized bodies: each refused as said,
@@ -166,6 +166,14 @@ N=$(rows)
 send --in "$T/c.req" --key "$T/c.key"
 check_stdout "the same message again (replay): the same certificate" "^SUCCESS $SC\$"
 check_eq "the replay issued nothing" "$(rows)" "$N"
+# Over HTTPS too (the same messages; only the web page needs TLS).
+TH=$(tok heidi)
+req --key "$T/h.key" --challenge "$TH" --out "$T/h.req"
+"$PY" "$MSG" send --url "$HTTPS/scep" --cafile "$H/public/ca-bundle.pem" --in "$T/h.req" \
+    --key "$T/h.key" --out "$T/h.pem" >"$OUT" 2>&1 || true
+check_stdout "PKIOperation over HTTPS: SUCCESS" '^SUCCESS '
+run curl -sS --cacert "$H/public/ca-bundle.pem" "$HTTPS/cgi-bin/pkiclient.exe?operation=GetCACaps"
+check_stdout "GetCACaps over HTTPS" '^SCEPStandard$'
 req --key "$T/c.key" --tid tx-carol --type 20 --content "$T/c.req" --out "$T/poll.req"
 send --in "$T/poll.req" --key "$T/c.key"
 check_stdout "CertPoll: the transaction's certificate" "^SUCCESS $SC\$"

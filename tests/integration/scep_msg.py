@@ -11,7 +11,7 @@ python3-asn1crypto and python3-cryptography (neither is ours).
       [--type 19|17|20|21] [--signer-cert CERT.pem] [--content FILE]
       --out REQ.der
   scep_msg.py send --url URL --in REQ.der [--get] --key KEY.pem
-      [--out CERT.pem]     prints "SUCCESS serial", "FAILURE failInfo" or
+      [--out CERT.pem] [--cafile CA.pem]     prints "SUCCESS serial", "FAILURE failInfo" or
                            "HTTP code"
   scep_msg.py many --ra RA.pem --tokens FILE --dir DIR   one request per
                            token line (8 RSA-2048 keys cycled, AES-256,
@@ -21,6 +21,7 @@ import argparse
 import base64
 import datetime
 import os
+import ssl
 import sys
 import urllib.error
 import urllib.parse
@@ -198,8 +199,9 @@ def cmd_send(a):
     else:
         req = urllib.request.Request(a.url + '?operation=PKIOperation', data=msg,
                                      headers={'Content-Type': 'application/x-pki-message'})
+    ctx = ssl.create_default_context(cafile=a.cafile) if a.cafile else None
     try:
-        r = urllib.request.urlopen(req, timeout=30)
+        r = urllib.request.urlopen(req, timeout=30, context=ctx)
         body = r.read()
         ctype = r.headers.get('Content-Type')
     except urllib.error.HTTPError as e:
@@ -282,6 +284,7 @@ def main():
     d.add_argument('--get', action='store_true')
     d.add_argument('--key', required=True)
     d.add_argument('--out')
+    d.add_argument('--cafile')
     m = s.add_parser('many')
     m.add_argument('--ra', required=True)
     m.add_argument('--tokens', required=True)
