@@ -779,7 +779,10 @@ preflight(const char *config)
 	if (c.https_listen != NULL && listen_probe(c.https_listen, why,
 	    sizeof(why)) != 0)
 		problem(&p, "[https] listen %s: %s", c.https_listen, why);
-	if (c.https_listen != NULL)
+	if (c.est_listen != NULL && listen_probe(c.est_listen, why,
+	    sizeof(why)) != 0)
+		problem(&p, "[est] listen %s: %s", c.est_listen, why);
+	if (c.https_listen != NULL || c.est_listen != NULL)
 		check_tls(&c, &p);
 	if (stat(c.web_root, &sb) == -1)
 		problem(&p, "[enroll] web_root %s: %s", c.web_root,

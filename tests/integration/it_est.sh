@@ -31,6 +31,10 @@ listen = 127.0.0.1:$EST_PORT
 [crl]
 poll = 1s"
 ed_start d "$T/d.ini"
+# --check names the [est] listener when its port is taken (by d itself).
+run "$USERCA_ENROLLD" --config "$T/d.ini" --check
+check_ne "--check with the [est] port taken: fails" "$RC" 0
+check_stderr "--check names [est] listen" '\[est\] listen 127\.0\.0\.1:'
 ROOT=$H/root/root.crt
 ISS=$H/issuing/ca.crt
 openssl x509 -in "$ROOT" -outform DER -out "$T/root.der"
