@@ -3,7 +3,8 @@
  * HTTP and HTTPS (the messages are signed and encrypted themselves).
  *
  * GetCACaps and GetCACert are answered here; a PKIOperation is taken
- * apart by ca/pki (scep_parse) with the RA key, and what it asks for goes
+ * apart by ca/pki (scep_parse) with the RA key; GetCert and GetCRL are
+ * answered from the records and public/; what it asks to issue goes
  * to the authority in one call with plain bytes: the CSR and the
  * challenge (authority_redeem_csr) or the CSR and the certificate that
  * signed the request (authority_renew_by_cert).  Every refusal is a
@@ -13,7 +14,7 @@
  * Transactions: the issued serial is kept per transactionID (with the
  * request's and the signer key's hashes), so a client that lost the
  * answer and sends the same request again, or polls (CertPoll), gets the
- * same certificate, and no transactionID issues twice.
+ * same certificate: the same request never issues twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,55 @@ get_cert(struct op *o)
 	PKCS7_ISSUER_AND_SERIAL_free(is);
 }
 
+/* GetCRL: the published CRL of the CA named (issuing CA or root). */
+static void
+get_crl(struct op *o)
+{
+	const unsigned char *p = o->m.inner;
+	PKCS7_ISSUER_AND_SERIAL *is;
+	struct pubset *ps;
+	X509_CRL *crl = NULL;
+	X509 *root = authority_root_cert(o->d->a);
+	unsigned char *der = NULL;
+	size_t len;
+	const char *route = NULL;
+	int i;
+
+	if ((is = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &p,
+	    (long)o->m.inner_len)) != NULL) {
+		if (X509_NAME_cmp(is->issuer, X509_get_subject_name(
+		    authority_issuing_cert(o->d->a))) == 0)
+			route = "/crl.der";
+		else if (root != NULL && X509_NAME_cmp(is->issuer,
+		    X509_get_subject_name(root)) == 0)
+			route = "/root.crl";
+	}
+	if (route != NULL && (ps = pub_get(o->d)) != NULL) {
+		for (i = 0; i < NPUB; i++) {
+			if (strcmp(ps->f[i].route, route) != 0 ||
+			    ps->f[i].body == NULL)
+				continue;
+			p = ps->f[i].body->data;
+			crl = d2i_X509_CRL(NULL, &p, (long)ps->f[i].body->len);
+		}
+		pub_put(ps);
+	}
+	if (crl == NULL)
+		refuse(o, SCEP_BADCERTID, "no CRL for that issuer");
+	else if (scep_reply_crl(&o->m, o->ra, o->rakey, crl, &der, &len) !=
+	    UC_OK)
+		text(o->r, 503, "the answer could not be made; try again\n");
+	else {
+		o->r->status = 200;
+		o->r->type = PKI_TYPE;
+		o->r->body = der;
+		o->r->len = len;
+	}
+	ERR_clear_error();
+	X509_CRL_free(crl);
+	PKCS7_ISSUER_AND_SERIAL_free(is);
+}
+
 static void
 pki_operation(struct enrolld *d, const struct req *q, struct resp *r)
 {
@@ -426,8 +476,7 @@ pki_operation(struct enrolld *d, const struct req *q, struct resp *r)
 		get_cert(&o);
 		break;
 	default:
-		refuse(&o, SCEP_BADREQUEST, "GetCRL: fetch the CRL from the "
-		    "CRL distribution point");
+		get_crl(&o);
 		break;
 	}
 out:

@@ -92,6 +92,11 @@ int	scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
 	    int status, int fail_info, X509 *cert, unsigned char **der,
 	    size_t *len);
 
+/* GetCRL's CertRep: SUCCESS with the CRL in the envelope. */
+int	scep_reply_crl(const struct scep_req *q, X509 *ra_cert,
+	    EVP_PKEY *ra_key, X509_CRL *crl, unsigned char **der,
+	    size_t *len);
+
 /*
  * A certs-only ("degenerate") PKCS#7 SignedData of the n certificates, in
  * that order, and the crl when not NULL.  DER in *der (free()).

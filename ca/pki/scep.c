@@ -451,10 +451,10 @@ add_octets(PKCS7_SIGNER_INFO *si, int i, const unsigned char *v, size_t n)
 	return 1;	/* s now owned by si */
 }
 
-/* The issued certificate, certs-only, enveloped for the requester. */
+/* The certificate or the CRL, certs-only, enveloped for the requester. */
 static int
-envelope(const struct scep_req *q, X509 *cert, unsigned char **der,
-    size_t *len)
+envelope(const struct scep_req *q, X509 *cert, X509_CRL *crl,
+    unsigned char **der, size_t *len)
 {
 	STACK_OF(X509) *to = NULL;
 	const EVP_CIPHER *c;
@@ -465,15 +465,16 @@ envelope(const struct scep_req *q, X509 *cert, unsigned char **der,
 	int rc;
 
 	*der = NULL;
-	if ((rc = pki_certs_p7(&cert, 1, NULL, &inner, &ilen)) != UC_OK)
+	if ((rc = pki_certs_p7(&cert, cert != NULL ? 1 : 0, crl, &inner,
+	    &ilen)) != UC_OK)
 		return rc;
 	if ((c = EVP_get_cipherbynid(q->cipher_nid)) == NULL ||
 	    (to = sk_X509_new_null()) == NULL ||
 	    !sk_X509_push(to, q->signer) ||
 	    (in = BIO_new_mem_buf(inner, (int)ilen)) == NULL ||
 	    (p7 = PKCS7_encrypt(to, in, c, PKCS7_BINARY)) == NULL)
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "enveloping the certificate "
-		    "for the SCEP client");
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "enveloping the answer for "
+		    "the SCEP client");
 	else
 		rc = p7_der(p7, der, len);
 	PKCS7_free(p7);
@@ -505,9 +506,10 @@ reply_attrs(PKCS7_SIGNER_INFO *si, const struct scep_req *q, int status,
 	return status != SCEP_FAILURE || add_string(si, A_FAIL, num);
 }
 
-int
-scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
-    int status, int fail_info, X509 *cert, unsigned char **der, size_t *len)
+static int
+reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key, int status,
+    int fail_info, X509 *cert, X509_CRL *crl, unsigned char **der,
+    size_t *len)
 {
 	PKCS7 *p7 = NULL;
 	PKCS7_SIGNER_INFO *si;
@@ -521,7 +523,7 @@ scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
 	*len = 0;
 	if ((rc = attrs_ready()) != UC_OK)
 		return rc;
-	if (status == SCEP_SUCCESS && (rc = envelope(q, cert, &env,
+	if (status == SCEP_SUCCESS && (rc = envelope(q, cert, crl, &env,
 	    &envlen)) != UC_OK)
 		return rc;
 	/* Answer in the client's digest; SHA-256 when it used none we know. */
@@ -543,6 +545,22 @@ scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
 	PKCS7_free(p7);
 	free(env);
 	return rc;
+}
+
+int
+scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
+    int status, int fail_info, X509 *cert, unsigned char **der, size_t *len)
+{
+	return reply(q, ra_cert, ra_key, status, fail_info, cert, NULL, der,
+	    len);
+}
+
+int
+scep_reply_crl(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
+    X509_CRL *crl, unsigned char **der, size_t *len)
+{
+	return reply(q, ra_cert, ra_key, SCEP_SUCCESS, 0, NULL, crl, der,
+	    len);
 }
 
 int

@@ -17,7 +17,8 @@
 #   supersedes it);
 #   single DES without allow_des refused (badAlg), token untouched;
 #   hand-made requests (tests/integration/scep_msg.py, asn1crypto +
-#   cryptography): GET PKIOperation, POST over HTTPS, a replayed transaction (same
+#   cryptography): GET PKIOperation, POST over HTTPS, GetCert, GetCRL
+#   (checked with openssl crl), a replayed transaction (same
 #   certificate, one row), CertPoll, a PKCSReq signed with a key other than
 #   its CSR's (badMessageCheck), one encrypted to another certificate, a
 #   weak key, garbage, truncated and oversized bodies: each refused as said,
@@ -177,6 +178,19 @@ check_stdout "GetCACaps over HTTPS" '^SCEPStandard$'
 req --key "$T/c.key" --tid tx-carol --type 20 --content "$T/c.req" --out "$T/poll.req"
 send --in "$T/poll.req" --key "$T/c.key"
 check_stdout "CertPoll: the transaction's certificate" "^SUCCESS $SC\$"
+# GetCert: a recorded certificate by issuer and serial; GetCRL: the CRL.
+req --key "$T/c.key" --type 21 --issuer-serial "$T/bob.pem" --out "$T/getcert.req"
+send --in "$T/getcert.req" --key "$T/c.key"
+check_stdout "GetCert: bob's certificate" "^SUCCESS $OLD\$"
+req --key "$T/c.key" --type 22 --issuer-serial "$T/bob.pem" --out "$T/getcrl.req"
+"$PY" "$MSG" send --url "$SCEP" --in "$T/getcrl.req" --key "$T/c.key" --out "$T/scep.crl" >"$OUT" 2>&1 || true
+check_stdout "GetCRL: SUCCESS with a CRL" '^SUCCESS CRL$'
+run openssl crl -inform DER -in "$T/scep.crl" -CAfile "$CHAIN" -noout
+check_stderr "GetCRL: the issuing CA's CRL, verified by openssl" 'verify OK'
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/o.key" -out "$T/o.crt" -subj /CN=other -days 2 2>/dev/null
+req --key "$T/c.key" --type 21 --issuer-serial "$T/o.crt" --out "$T/getcert2.req"
+send --in "$T/getcert2.req" --key "$T/c.key"
+check_stdout "GetCert of a certificate not ours: badCertId" '^FAILURE 4$'
 req --key "$T/c.key" --tid tx-unknown --type 20 --content "$T/c.req" --out "$T/poll2.req"
 send --in "$T/poll2.req" --key "$T/c.key"
 check_stdout "CertPoll of an unknown transaction: badCertId" '^FAILURE 4$'
@@ -193,7 +207,6 @@ N=$(rows)
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/other.key" 2>/dev/null
 req --key "$T/x.key" --challenge "$TD" --sign-key "$T/other.key" --out "$T/x.req"
 refused "PKCSReq signed with a key other than its CSR's" "$TD" FAILURE 1
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/o.key" -out "$T/o.crt" -subj /CN=other -days 2 2>/dev/null
 req --key "$T/x.key" --challenge "$TD" --encrypt-to "$T/o.crt" --out "$T/x.req"
 refused "encrypted to another certificate" "$TD" FAILURE 1
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/weak.key" 2>/dev/null

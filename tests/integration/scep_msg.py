@@ -8,11 +8,13 @@ python3-asn1crypto and python3-cryptography (neither is ours).
   scep_msg.py req --ra RA.pem --key KEY.pem --challenge TOKEN [--cn CN]
       [--cipher aes128|aes256|des3|des] [--digest sha1|sha256|sha512]
       [--sign-key OTHER.pem] [--encrypt-to CERT.pem] [--tid ID]
-      [--type 19|17|20|21] [--signer-cert CERT.pem] [--content FILE]
+      [--type 19|17|20|21|22] [--signer-cert CERT.pem] [--content FILE]
+      [--issuer-serial CERT.pem]
       --out REQ.der
   scep_msg.py send --url URL --in REQ.der [--get] --key KEY.pem
-      [--out CERT.pem] [--cafile CA.pem]     prints "SUCCESS serial", "FAILURE failInfo" or
-                           "HTTP code"
+      [--out CERT.pem] [--cafile CA.pem]     prints "SUCCESS serial",
+                           "SUCCESS CRL" (the CRL, DER, in --out),
+                           "FAILURE failInfo" or "HTTP code"
   scep_msg.py many --ra RA.pem --tokens FILE --dir DIR   one request per
                            token line (8 RSA-2048 keys cycled, AES-256,
                            SHA-256)
@@ -168,7 +170,13 @@ def tlv(tag, body):
 def cmd_req(a):
     key = load_key(a.key, create=True)
     ra = load_cert(a.encrypt_to or a.ra)
-    if a.content:
+    if a.issuer_serial:
+        # GetCert / GetCRL: IssuerAndSerialNumber of a certificate
+        c = ax509.Certificate.load(load_cert(a.issuer_serial).public_bytes(
+            serialization.Encoding.DER))
+        inner = cms.IssuerAndSerialNumber({'issuer': c.issuer,
+                                           'serial_number': c.serial_number}).dump()
+    elif a.content:
         with open(a.content, 'rb') as f:
             inner = f.read()
     else:
@@ -233,7 +241,15 @@ def cmd_send(a):
     plain = dec.update(eci['encrypted_content'].native) + dec.finalize()
     unpad = padding.PKCS7(len(iv) * 8).unpadder()
     plain = unpad.update(plain) + unpad.finalize()
-    certs = cms.ContentInfo.load(plain)['content']['certificates']
+    sd = cms.ContentInfo.load(plain)['content']
+    certs = sd['certificates']
+    if not certs and sd['crls']:
+        der = sd['crls'][0].chosen.dump()
+        if a.out:
+            with open(a.out, 'wb') as f:
+                f.write(der)
+        print('SUCCESS CRL')
+        return
     der = certs[0].chosen.dump()
     cert = x509.load_der_x509_certificate(der)
     if a.out:
@@ -277,6 +293,7 @@ def main():
     r.add_argument('--tid')
     r.add_argument('--type', type=int, default=19)
     r.add_argument('--content')
+    r.add_argument('--issuer-serial')
     r.add_argument('--out', required=True)
     d = s.add_parser('send')
     d.add_argument('--url', required=True)
