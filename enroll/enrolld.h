@@ -222,7 +222,7 @@ void	ocsp_metrics(struct enrolld *, struct ucbuf *);
 
 /*
  * ocsp.c: a base64 (or base64url) value of a GET request, at most max
- * characters, URL-decoded, a space read as '+'.  A new buffer (caller
+ * characters, URL-decoded, a space read as '+', CR and LF skipped.  A new buffer (caller
  * frees), NULL when it is not base64.
  */
 unsigned char *get_decode(const char *s, size_t max, size_t *outlen);

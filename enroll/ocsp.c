@@ -56,7 +56,8 @@ b64val(int c)
 
 /*
  * The request in a GET path: URL-decoded (%XX; a space is a '+' some
- * client failed to encode), base64 or base64url, padding optional.
+ * client failed to encode), base64 or base64url, padding optional, line
+ * breaks ignored.
  * Returns a new buffer (caller frees) or NULL when it is not base64.
  */
 unsigned char *
@@ -82,6 +83,9 @@ get_decode(const char *s, size_t max, size_t *outlen)
 	if ((out = malloc(n / 4 * 3 + 3)) == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		/* Line breaks (%0A every 64 characters: sscep, strongSwan). */
+		if (t[i] == '\n' || t[i] == '\r')
+			continue;
 		if (t[i] == '=') {
 			pad++;
 			continue;

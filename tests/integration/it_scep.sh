@@ -163,6 +163,17 @@ req --key "$T/c.key" --challenge "$TC" --cn ignored --cipher aes128 --digest sha
 send --in "$T/c.req" --key "$T/c.key" --get --out "$T/c.pem"
 check_stdout "GET PKIOperation (AES-128, SHA-512): SUCCESS" '^SUCCESS '
 SC=$(awk '{print $2}' "$OUT")
+# GET as sscep and strongSwan write it: base64 in lines of 64 (%0A), '+' as
+# %2B; answered like the POST (the same transaction: the same certificate).
+B64=$(base64 -w 64 "$T/c.req" | sed 's/+/%2B/g' | awk 'NR > 1 { printf "%%0A" } { printf "%s", $0 }')
+run curl -sS -o "$T/c-get.rep" -w '%{http_code} %{content_type}' "$SCEP?operation=PKIOperation&message=$B64"
+check_stdout "GET with %0A-wrapped base64: a CertRep" '^200 application/x-pki-message$'
+run "$PY" -c 'import sys
+from asn1crypto import cms
+si = cms.ContentInfo.load(open(sys.argv[1], "rb").read())["content"]["signer_infos"][0]
+print("pkiStatus", [a["values"][0].native for a in si["signed_attrs"]
+    if a["type"].dotted == "2.16.840.1.113733.1.9.3"][0])' "$T/c-get.rep"
+check_stdout "... SUCCESS" '^pkiStatus 0$'
 N=$(rows)
 send --in "$T/c.req" --key "$T/c.key"
 check_stdout "the same message again (replay): the same certificate" "^SUCCESS $SC\$"
