@@ -199,6 +199,12 @@ struct resp {
 	const char	*route;		/* for metrics and the log */
 };
 
+/*
+ * 1 when client may try token: it is under [limits] rate_limit failures
+ * this minute, or the token is valid and unused (others failing behind
+ * the same NAT must not stop a good link).  Every door asks this.
+ */
+int	token_may_try(struct enrolld *, const char *client, const char *token);
 /* Answer one request.  Never fails: errors are JSON responses. */
 void	handle_request(struct enrolld *, const struct req *, struct resp *);
 void	resp_clear(struct resp *);

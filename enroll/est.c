@@ -258,8 +258,8 @@ enroll(struct enrolld *d, const struct req *q, struct resp *r, int renew)
 		    "certificate");
 		goto out;
 	}
-	if (ratelimit_blocked(d->rl, q->client, __atomic_load_n(
-	    &d->conf.rate_limit, __ATOMIC_RELAXED), uc_now())) {
+	/* A certificate client is not limited: the handshake proved it. */
+	if (basic && !token_may_try(d, q->client, pass)) {
 		text(r, 429, "too many failed attempts from this "
 		    "address; wait a minute");
 		goto out;

@@ -807,6 +807,22 @@ redact_path(const char *path, char *out, size_t len)
 			out[i] = '?';
 }
 
+int
+token_may_try(struct enrolld *d, const char *client, const char *token)
+{
+	struct token_info ti;
+	int valid;
+
+	if (!ratelimit_blocked(d->rl, client, __atomic_load_n(
+	    &d->conf.rate_limit, __ATOMIC_RELAXED), uc_now()))
+		return 1;
+	memset(&ti, 0, sizeof(ti));
+	valid = token != NULL && authority_token_lookup(d->a, token, &ti) ==
+	    UC_OK && ti.state == TOKEN_VALID;
+	token_info_clear(&ti);
+	return valid;
+}
+
 /*
  * A client over the failure limit is refused, unless the token it brings
  * is valid and unused: others behind the same address (a NAT) failing
@@ -814,18 +830,10 @@ redact_path(const char *path, char *out, size_t len)
  * go on; else r holds the 429.
  */
 static int
-limit_pass(struct enrolld *d, struct resp *r, const char *token, int limited)
+limit_pass(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token, int limited)
 {
-	struct token_info ti;
-	int valid;
-
-	if (!limited)
-		return 1;
-	memset(&ti, 0, sizeof(ti));
-	valid = authority_token_lookup(d->a, token, &ti) == UC_OK &&
-	    ti.state == TOKEN_VALID;
-	token_info_clear(&ti);
-	if (valid)
+	if (!limited || token_may_try(d, q->client, token))
 		return 1;
 	json_error(r, 429, "rate_limited", "too many failed enrollment "
 	    "attempts from this address; wait a minute");
@@ -956,7 +964,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		/* The page itself asks the API; it needs no token check. */
 		serve_web(d, r, "enroll.html", "text/html; charset=utf-8");
@@ -969,7 +977,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		token_json(d, q, r, tok);
 		return;
@@ -985,7 +993,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use POST");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		if (csr)
 			enroll_csr(d, q, r, tok);
@@ -996,7 +1004,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 	if (take_token(q->path, "/api/v1/enroll/", "/mobileconfig", tok)) {
 		r->route = "/api/v1/enroll/:token/mobileconfig";
 		if (get) {
-			if (!limit_pass(d, r, tok, limited))
+			if (!limit_pass(d, q, r, tok, limited))
 				return;
 			scep_profile(d, q, r, tok);
 			return;
@@ -1007,7 +1015,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			    "GET for the SCEP profile)");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		enroll_p12(d, q, r, tok, 1);
 		return;

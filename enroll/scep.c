@@ -303,6 +303,11 @@ enroll(struct op *o)
 		ratelimit_fail(d->rl, o->q->client, uc_now());
 		refuse(o, SCEP_BADREQUEST, uc_errmsg());
 		return;
+	} else if (!token_may_try(d, o->q->client, token)) {
+		secret_free(token);
+		refuse(o, SCEP_BADREQUEST, "too many failed attempts from this "
+		    "address; wait a minute");
+		return;
 	} else {
 		rc = authority_redeem_csr(d->a, token, NULL, o->m.inner,
 		    o->m.inner_len, "scep", d->conf.smime, &res, &st);

@@ -16,6 +16,7 @@
 #   getcert rekey renews signed with the current certificate (scep-renew,
 #   supersedes it);
 #   single DES without allow_des refused (badAlg), token untouched;
+#   wrong tokens over [limits] rate_limit refused unseen, a valid one not;
 #   hand-made requests (tests/integration/scep_msg.py, asn1crypto +
 #   cryptography): GET PKIOperation, POST over HTTPS, GetCert, GetCRL
 #   (checked with openssl crl), a replayed transaction (same
@@ -77,7 +78,7 @@ FP=$(openssl x509 -in "$RA" -outform DER | sha256sum | cut -c1-64)
 sc() {	# DIR TOKEN [args]
 	local d=$1 t=$2; shift 2
 	mkdir -p "$d"
-	(cd "$d" && timeout 60 scepclient -server-url "$SCEP" -challenge "$t" \
+	(cd "$d" && timeout 60 scepclient -server-url "$SCEP" -challenge="$t" \
 	    -private-key k.pem -certificate c.pem -ca-fingerprint "$FP" "$@") >"$OUT" 2>&1 || true
 }
 TA=$(tok alice)
@@ -159,7 +160,7 @@ check_eq "no row for the refused renewals" "$(rows)" "$N"
 req() { "$PY" "$MSG" req --ra "$RA" "$@"; }
 send() { "$PY" "$MSG" send --url "$SCEP" "$@" >"$OUT" 2>&1 || echo "send failed" >>"$OUT"; }
 TC=$(tok carol)
-req --key "$T/c.key" --challenge "$TC" --cn ignored --cipher aes128 --digest sha512 --tid tx-carol --out "$T/c.req"
+req --key "$T/c.key" --challenge="$TC" --cn ignored --cipher aes128 --digest sha512 --tid tx-carol --out "$T/c.req"
 send --in "$T/c.req" --key "$T/c.key" --get --out "$T/c.pem"
 check_stdout "GET PKIOperation (AES-128, SHA-512): SUCCESS" '^SUCCESS '
 SC=$(awk '{print $2}' "$OUT")
@@ -180,7 +181,7 @@ check_stdout "the same message again (replay): the same certificate" "^SUCCESS $
 check_eq "the replay issued nothing" "$(rows)" "$N"
 # Over HTTPS too (the same messages; only the web page needs TLS).
 TH=$(tok heidi)
-req --key "$T/h.key" --challenge "$TH" --out "$T/h.req"
+req --key "$T/h.key" --challenge="$TH" --out "$T/h.req"
 "$PY" "$MSG" send --url "$HTTPS/scep" --cafile "$H/public/ca-bundle.pem" --in "$T/h.req" \
     --key "$T/h.key" --out "$T/h.pem" >"$OUT" 2>&1 || true
 check_stdout "PKIOperation over HTTPS: SUCCESS" '^SUCCESS '
@@ -216,22 +217,22 @@ refused() {	# DESC TOKEN EXPECTED...
 TD=$(tok dave)
 N=$(rows)
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/other.key" 2>/dev/null
-req --key "$T/x.key" --challenge "$TD" --sign-key "$T/other.key" --out "$T/x.req"
+req --key "$T/x.key" --challenge="$TD" --sign-key "$T/other.key" --out "$T/x.req"
 refused "PKCSReq signed with a key other than its CSR's" "$TD" FAILURE 1
-req --key "$T/x.key" --challenge "$TD" --encrypt-to "$T/o.crt" --out "$T/x.req"
+req --key "$T/x.key" --challenge="$TD" --encrypt-to "$T/o.crt" --out "$T/x.req"
 refused "encrypted to another certificate" "$TD" FAILURE 1
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/weak.key" 2>/dev/null
-req --key "$T/weak.key" --challenge "$TD" --out "$T/x.req"
+req --key "$T/weak.key" --challenge="$TD" --out "$T/x.req"
 cp "$T/weak.key" "$T/x.key"
 refused "a 1024-bit RSA key" "$TD" FAILURE 2
 rm -f "$T/x.key"
 req --key "$T/x.key" --out "$T/x.req"
 refused "no challengePassword" "$TD" FAILURE 2
-req --key "$T/x.key" --challenge "$TD" --type 17 --out "$T/x.req"
+req --key "$T/x.key" --challenge="$TD" --type 17 --out "$T/x.req"
 refused "RenewalReq signed by a self-signed certificate" "$TD" FAILURE 2
 head -c 3000 /dev/urandom >"$T/x.req"
 refused "garbage" "$TD" HTTP 400
-req --key "$T/x.key" --challenge "$TD" --out "$T/full.req"
+req --key "$T/x.key" --challenge="$TD" --out "$T/full.req"
 head -c 900 "$T/full.req" >"$T/x.req"
 refused "a truncated message" "$TD" HTTP 400
 head -c 70000 /dev/zero >"$T/x.req"
@@ -249,7 +250,7 @@ if command -v certmonger >/dev/null && command -v getcert >/dev/null &&
 	TF=$(tok frank)
 	{
 		echo "getcert add-scep-ca -s -c userca -u $SCEP"
-		echo "getcert request -s -c userca -f $CM/host.pem -k $CM/host.key -L $TF" \
+		echo "getcert request -s -c userca -f $CM/host.pem -k $CM/host.key --challenge-password=$TF" \
 		    "-N CN=mallory -I cm1 -w --wait-timeout 60"
 		echo "cp $CM/host.pem $CM/first.pem"
 		echo "getcert rekey -s -i cm1 -w --wait-timeout 60"
@@ -285,9 +286,19 @@ sc "$T/sc4" "$TE"
 check_grep "scepclient (DES) without allow_des: FAILURE badAlg" 'failInfo: badAlg' "$OUT"
 check_eq "... no row" "$(rows)" "$N"
 check_eq "... token unused" "$(used_at "$TE")" NULL
-req --key "$T/e.key" --challenge "$TE" --cipher des3 --out "$T/e.req"
+req --key "$T/e.key" --challenge="$TE" --cipher des3 --out "$T/e.req"
 send --in "$T/e.req" --key "$T/e.key"
 check_stdout "the same token in 3DES enrolls" '^SUCCESS '
+# [limits] rate_limit (10 a minute): wrong tokens from one address are
+# then refused unseen, while a valid token still enrolls (a NAT).
+req --key "$T/e.key" --challenge AAAAAAAAAAAAAAAAAAAAAA --out "$T/bad.req"
+for _ in $(seq 11); do send --in "$T/bad.req" --key "$T/e.key"; done
+check_stdout "the 11th wrong token: FAILURE badRequest" '^FAILURE 2$'
+check_grep "... refused by the rate limit" 'too many failed attempts from this address' "$T/d2.log"
+TG=$(tok grace)
+req --key "$T/g.key" --challenge="$TG" --out "$T/g.req"
+send --in "$T/g.req" --key "$T/g.key"
+check_stdout "a valid token from the same address still enrolls" '^SUCCESS '
 ed_stop d2
 check_nogrep "... really: erin's token is not in the log" "$TE" "$T/d2.log"
 check_nogrep "... nor alice's" "$TA" "$T/d.log"
