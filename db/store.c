@@ -626,6 +626,28 @@ store_cert_supersede(struct store *st, const char *old_serial, int64_t new_id)
 	return rc;
 }
 
+int
+store_cert_supersede_once(struct store *st, const char *old_serial,
+    int64_t new_id, int *done)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*done = 0;
+	if ((rc = prepare(st, "UPDATE certificates SET superseded_by = ?2 "
+	    "WHERE serial = ?1 AND superseded_by IS NULL", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, old_serial);
+	sqlite3_bind_int64(s, 2, new_id);
+	if (sqlite3_step(s) == SQLITE_DONE) {
+		*done = sqlite3_changes(st->db) > 0;
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "supersede");
+	release(st, s);
+	return rc;
+}
+
 /* ---- renewal and reminders (migration 0005) -------------------------------- */
 
 /*

@@ -98,6 +98,10 @@ int	store_cert_revoke(struct store *, const char *serial, int64_t at,
 /* Record that old was replaced by the certificate with row id new_id. */
 int	store_cert_supersede(struct store *, const char *old_serial,
 	    int64_t new_id);
+/* As store_cert_supersede(), only when nothing superseded old yet:
+ * *done is 1 when it did. */
+int	store_cert_supersede_once(struct store *, const char *old_serial,
+	    int64_t new_id, int *done);
 void	store_cert_clear(struct store_cert *);
 /*
  * Serials of the user's certificates that are not revoked and not expired

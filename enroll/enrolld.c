@@ -37,12 +37,13 @@ enrolld_init(struct enrolld *d, const char *config)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	if ((rc = pub_reload(d)) != UC_OK)
 		return rc;
-	return UC_OK;
+	return scep_init(d);
 }
 
 void
 enrolld_free(struct enrolld *d)
 {
+	scep_free(d);
 	authority_free(d->a);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);

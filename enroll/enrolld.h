@@ -51,6 +51,10 @@ struct econf {
 	int	 rate_limit;		/* [limits] rate_limit: failed token
 					 * attempts per address per minute */
 	int	 drain;			/* [limits] drain (s) on SIGTERM */
+	int	 scep_allow_des;	/* [scep] allow_des: single DES
+					 * envelopes (old clients) */
+	char	*est_listen;		/* [est] listen; NULL: off (HTTPS,
+					 * [https] cert and key) */
 };
 
 /*
@@ -124,6 +128,7 @@ struct enrolld {
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
+	struct scep_tx		*scep;		/* scep.c: transactions */
 	long			 runway;	/* pre-signed root CRLs left */
 	int64_t			 runway_until;	/* last root nextUpdate */
 };
@@ -164,6 +169,13 @@ struct req {
 	size_t			 bodylen;
 	const char		*client;	/* address, for rate limits */
 	int			 tls;
+	const char		*operation;	/* ?operation= (SCEP) */
+	const char		*message;	/* ?message= (SCEP GET) */
+	const char		*authorization;	/* Authorization (EST) */
+	const unsigned char	*peer_cert;	/* the TLS client certificate
+						 * (DER), EST listener only */
+	size_t			 peer_certlen;
+	int			 est;		/* on the EST listener */
 };
 
 struct resp {
@@ -187,6 +199,12 @@ struct resp {
 	const char	*route;		/* for metrics and the log */
 };
 
+/*
+ * 1 when client may try token: it is under [limits] rate_limit failures
+ * this minute, or the token is valid and unused (others failing behind
+ * the same NAT must not stop a good link).  Every door asks this.
+ */
+int	token_may_try(struct enrolld *, const char *client, const char *token);
 /* Answer one request.  Never fails: errors are JSON responses. */
 void	handle_request(struct enrolld *, const struct req *, struct resp *);
 void	resp_clear(struct resp *);
@@ -207,6 +225,28 @@ void	ocsp_serve(struct enrolld *, const struct req *, struct resp *);
 void	ocsp_watch(struct enrolld *);
 /* OCSP counters and the responder's remaining lifetime for /metrics. */
 void	ocsp_metrics(struct enrolld *, struct ucbuf *);
+
+/*
+ * ocsp.c: a base64 (or base64url) value of a GET request, at most max
+ * characters, URL-decoded, a space read as '+', CR and LF skipped.  A new buffer (caller
+ * frees), NULL when it is not base64.
+ */
+unsigned char *get_decode(const char *s, size_t max, size_t *outlen);
+
+/* ---- scep.c: /scep and /cgi-bin/pkiclient.exe (RFC 8894) ------------------- */
+
+/* 1 when the path is a SCEP route. */
+int	scep_route(const char *path);
+void	scep_serve(struct enrolld *, const struct req *, struct resp *);
+/* The RA and the transaction table, at start; the RA again when due. */
+int	scep_init(struct enrolld *);
+void	scep_watch(struct enrolld *);
+void	scep_free(struct enrolld *);
+
+/* ---- est.c: /.well-known/est/ (RFC 7030) on the [est] listener ---------------- */
+
+int	est_route(const char *path);
+void	est_serve(struct enrolld *, const struct req *, struct resp *);
 
 /* ---- ratelimit.c ---------------------------------------------------------------- */
 

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <microhttpd.h>
@@ -38,6 +39,8 @@ struct listener {
 	struct enrolld		*d;
 	struct MHD_Daemon	*mhd;
 	int			 tls;
+	int			 est;		/* the [est] listener: asks for
+						 * a client certificate */
 	const char		*addr;
 	struct conns		*conns;		/* shared by a reload's old and
 						 * new daemon */
@@ -284,11 +287,36 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 	if (!quiet) {
 		redact_path(url, red, sizeof(red));
 		fprintf(stderr, "%s %s %s %s %d %.1fms\n", client,
-		    l->tls ? "https" : "http", method, red, r->status,
+		    l->est ? "est" : l->tls ? "https" : "http", method, red, r->status,
 		    ms_since(t0));
 	}
 	resp_clear(r);
 	return ret;
+}
+
+/*
+ * The client certificate of a TLS connection (DER, borrowed for the
+ * connection's life), or NULL.  GnuTLS checked in the handshake that the
+ * client holds its key; who issued it is the authority's to check.
+ */
+static const unsigned char *
+peer_cert(struct MHD_Connection *c, size_t *len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+
+	*len = 0;
+	if ((ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION)) == NULL ||
+	    ci->tls_session == NULL)
+		return NULL;
+	if (gnutls_certificate_type_get(ci->tls_session) != GNUTLS_CRT_X509 ||
+	    (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) ==
+	    NULL || n == 0)
+		return NULL;
+	*len = certs[0].size;
+	return certs[0].data;
 }
 
 static enum MHD_Result
@@ -412,10 +440,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	    MHD_HTTP_HEADER_USER_AGENT);
 	q.retry = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "X-Userca-Retry");
+	q.operation = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "operation");
+	q.message = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "message");
 	q.body = rs->body;
 	q.bodylen = rs->len;
 	q.client = client;
 	q.tls = l->tls;
+	if ((q.est = l->est)) {
+		q.authorization = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		q.peer_cert = peer_cert(c, &q.peer_certlen);
+	}
 	handle_request(d, &q, &r);
 	return send_resp(l, c, &r, method, url, client, &rs->t0);
 }
@@ -479,6 +516,43 @@ parse_listen(const char *s, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET, host, &sin->sin_addr) == 1;
 }
 
+/* The issuing CA and the root as a PEM string (free()). */
+static int
+trust_pem(struct enrolld *d, char **out)
+{
+	X509 *ca[2];
+	unsigned char *pem;
+	size_t len, n = 0, i;
+	char *s = NULL, *ns;
+	int rc = UC_OK;
+
+	*out = NULL;
+	ca[0] = authority_issuing_cert(d->a);
+	ca[1] = authority_root_cert(d->a);
+	for (i = 0; i < 2 && rc == UC_OK; i++) {
+		if (ca[i] == NULL || (i == 1 && ca[1] == ca[0]))
+			continue;
+		if ((rc = cert_to_pem(ca[i], &pem, &len)) != UC_OK)
+			break;
+		if ((ns = realloc(s, n + len + 1)) == NULL)
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		else {
+			s = ns;
+			memcpy(s + n, pem, len);
+			n += len;
+			s[n] = '\0';
+		}
+		free(pem);
+	}
+	if (rc != UC_OK || s == NULL) {
+		free(s);
+		return rc != UC_OK ? rc : uc_seterr(UC_E_STATE, "no CA "
+		    "certificate to trust");
+	}
+	*out = s;
+	return UC_OK;
+}
+
 static int
 start(struct listener *l)
 {
@@ -487,7 +561,7 @@ start(struct listener *l)
 	unsigned char *cert = NULL, *key = NULL;
 	size_t clen = 0, klen = 0;
 	unsigned int flags;
-	char *cs = NULL, *ks = NULL;
+	char *cs = NULL, *ks = NULL, *ts = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
@@ -529,6 +603,12 @@ start(struct listener *l)
 		free(cert);
 		secret_free_buf(key, klen);
 		flags |= MHD_USE_TLS;
+		/* The [est] listener asks for a client certificate (optional). */
+		if (l->est && (rc = trust_pem(d, &ts)) != UC_OK) {
+			secret_free(ks);
+			free(cs);
+			return rc;
+		}
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_SOCK_ADDR, &ss,
@@ -542,9 +622,11 @@ start(struct listener *l)
 		    MHD_OPTION_HTTPS_MEM_CERT, cs,
 		    MHD_OPTION_HTTPS_MEM_KEY, ks,
 		    MHD_OPTION_HTTPS_PRIORITIES, d->conf.tls_priorities,
+		    ts != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ts,
 		    MHD_OPTION_END);
 		secret_free(ks);
 		free(cs);
+		free(ts);
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -697,7 +779,10 @@ preflight(const char *config)
 	if (c.https_listen != NULL && listen_probe(c.https_listen, why,
 	    sizeof(why)) != 0)
 		problem(&p, "[https] listen %s: %s", c.https_listen, why);
-	if (c.https_listen != NULL)
+	if (c.est_listen != NULL && listen_probe(c.est_listen, why,
+	    sizeof(why)) != 0)
+		problem(&p, "[est] listen %s: %s", c.est_listen, why);
+	if (c.https_listen != NULL || c.est_listen != NULL)
 		check_tls(&c, &p);
 	if (stat(c.web_root, &sb) == -1)
 		problem(&p, "[enroll] web_root %s: %s", c.web_root,
@@ -831,6 +916,8 @@ usage(FILE *f)
 "           token_ttl = 7d          lifetime of tokens made here\n"
 "           default_p12_format = legacy  what devices get unless they ask\n"
 "           web_root = DIR          the enrollment page's files\n"
+"  [scep]   allow_des = false       single DES envelopes (old clients)\n"
+"  [est]    listen = ADDR:PORT      EST over HTTPS ([https] cert, key)\n"
 "  [crl]    validity = 7d           nextUpdate of CRLs the daemon signs\n"
 "           refresh_before = 3d     re-sign when nextUpdate is this near\n"
 "           poll = 5s               how often to look for revocations\n"
@@ -854,7 +941,9 @@ usage(FILE *f)
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
-"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12.\n"
+"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12;\n"
+"GET|POST /api/v1/enroll/TOKEN/mobileconfig; SCEP at /scep and\n"
+"/cgi-bin/pkiclient.exe; EST at /.well-known/est/ on [est] listen.\n"
 "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads settings, TLS\n"
 "certificate and published files.\n");
 }
@@ -871,7 +960,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct enrolld d;
-	struct listener http, https;
+	struct listener http, https, est;
 	struct timespec ts;
 	sigset_t set;
 	const char *config = NULL;
@@ -921,17 +1010,20 @@ main(int argc, char *argv[])
 	crl_watch(&d);
 	memset(&http, 0, sizeof(http));
 	memset(&https, 0, sizeof(https));
-	http.d = https.d = &d;
-	https.tls = 1;
-	http.max_connections = https.max_connections =
+	memset(&est, 0, sizeof(est));
+	http.d = https.d = est.d = &d;
+	https.tls = est.tls = est.est = 1;
+	http.max_connections = https.max_connections = est.max_connections =
 	    connection_budget(d.conf.max_connections);
 	if ((http.conns = conns_new()) == NULL ||
-	    (https.conns = conns_new()) == NULL) {
+	    (https.conns = conns_new()) == NULL ||
+	    (est.conns = conns_new()) == NULL) {
 		fprintf(stderr, "userca-enrolld: out of memory\n");
 		goto out;
 	}
 	http.addr = d.conf.http_listen;
 	https.addr = d.conf.https_listen;
+	est.addr = d.conf.est_listen;
 	{
 		char why[128];
 
@@ -941,11 +1033,15 @@ main(int argc, char *argv[])
 		    "[http] listen %s: %s\n", http.addr, why) > 0) ||
 		    (https.addr != NULL && listen_probe(https.addr, why,
 		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
-		    "[https] listen %s: %s\n", https.addr, why) > 0))
+		    "[https] listen %s: %s\n", https.addr, why) > 0) ||
+		    (est.addr != NULL && listen_probe(est.addr, why,
+		    sizeof(why)) != 0 && fprintf(stderr, "userca-enrolld: "
+		    "[est] listen %s: %s\n", est.addr, why) > 0))
 			goto out;
 	}
 	if ((http.addr != NULL && start(&http) != UC_OK) ||
-	    (https.addr != NULL && start(&https) != UC_OK)) {
+	    (https.addr != NULL && start(&https) != UC_OK) ||
+	    (est.addr != NULL && start(&est) != UC_OK)) {
 		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
 		goto out;
 	}
@@ -954,6 +1050,9 @@ main(int argc, char *argv[])
 	    http.addr && https.addr ? " and " : "",
 	    https.addr ? "https://" : "", https.addr ? https.addr : "",
 	    d.conf.home);
+	if (est.addr != NULL)
+		fprintf(stderr, "userca-enrolld: EST on https://%s/.well-known/"
+		    "est/\n", est.addr);
 	for (;;) {
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
@@ -1011,6 +1110,18 @@ main(int argc, char *argv[])
 				} else
 					stop(&old, d.conf.drain);
 			}
+			if (est.mhd != NULL) {
+				struct listener old = est;
+
+				if (start(&est) != UC_OK) {
+					fprintf(stderr, "userca-enrolld: EST: "
+					    "keeping the old certificate: %s\n",
+					    uc_errmsg());
+					est = old;
+					kept = 1;
+				} else
+					stop(&old, d.conf.drain);
+			}
 			if (pub_reload(&d) != UC_OK) {
 				fprintf(stderr, "userca-enrolld: %s\n",
 				    uc_errmsg());
@@ -1023,6 +1134,7 @@ main(int argc, char *argv[])
 		}
 		(void)conns_sweep(http.conns, uc_mono());
 		(void)conns_sweep(https.conns, uc_mono());
+		(void)conns_sweep(est.conns, uc_mono());
 		/* By the monotonic clock: a wall clock stepped back (or a
 		 * frozen test clock) must not stop the watch. */
 		if (uc_mono() >= next_watch) {
@@ -1032,13 +1144,16 @@ main(int argc, char *argv[])
 	}
 	stop(&http, d.conf.drain);
 	stop(&https, d.conf.drain);
+	stop(&est, d.conf.drain);
 	fprintf(stderr, "userca-enrolld: stopped\n");
 	ex = 0;
 out:
 	stop(&http, 0);
 	stop(&https, 0);
+	stop(&est, 0);
 	conns_free(http.conns);
 	conns_free(https.conns);
+	conns_free(est.conns);
 	enrolld_free(&d);
 	return ex;
 }

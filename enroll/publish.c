@@ -347,4 +347,5 @@ crl_watch(struct enrolld *d)
 	}
 	health(d);
 	ocsp_watch(d);
+	scep_watch(d);
 }

@@ -351,6 +351,10 @@
 		showApps(selectedPlatform());
 		show($('profile-box'), selectedPlatform() === 'ios' ||
 		    selectedPlatform() === 'macos');
+		/* The SCEP profile (GET): the key is made on the device. */
+		show($('scep-box'), selectedPlatform() === 'ios' ||
+		    selectedPlatform() === 'macos');
+		$('scep-profile').setAttribute('href', apiUrl('/mobileconfig'));
 	}
 
 	/* Which apps can use it, for that device: on the form and the result. */
@@ -786,6 +790,9 @@
 		});
 		$('get-profile').addEventListener('click', function (ev) {
 			submitP12(ev, '/mobileconfig');
+		});
+		$('scep-profile').addEventListener('click', function () {
+			$('scep-profile').setAttribute('href', apiUrl('/mobileconfig'));
 		});
 		$('retry').addEventListener('click', retryOther);
 		$('csr-form').addEventListener('submit', submitCsr);

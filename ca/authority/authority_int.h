@@ -62,6 +62,7 @@ struct authority {
 	struct gc_item		*gc_pending;
 	int			 gc_leading;
 	struct aocsp		*ocsp;		/* ocsp.c: the responder */
+	struct ascep		*scep;		/* scep.c: the RA */
 };
 
 struct gc_item {
@@ -144,6 +145,13 @@ int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
 
+/* issue.c: hand a committed mint to res (serial, PKCS#12, chain PEM). */
+int	issue_release(struct authority *a, struct mint *m, int64_t cert_id,
+	    struct issue_result *res);
+/* issue.c: mint for the CSR's key, keeping its SPKI encoding. */
+int	issue_mint_req(struct authority *a, const struct identity *id,
+	    X509_REQ *req, struct mint *m);
+
 /* retry.c: a retry secret for a redemption (*secret freed with
  * secret_free(); hash its SHA-256). */
 int	retry_new(char **secret, unsigned char hash[32]);
@@ -176,6 +184,8 @@ int	renew_redeemed(struct authority *a, const unsigned char hash[32],
 int	renew_row_done(struct authority *a, const char *username, int64_t now,
 	    int64_t until, int tokens, int *skip, int64_t *expires);
 
+/* scep.c: the RA's state (authority_free). */
+void	ascep_free(struct ascep *);
 /* ocsp.c: the responder's state (authority_free). */
 void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]

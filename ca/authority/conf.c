@@ -180,6 +180,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 	} else if (strcmp(section, "renew") == 0) {
 		if (strcmp(name, "revoke_old") == 0)
 			ok = parse_bool(value, &c->renew_revoke_old);
+		else if (strcmp(name, "refuse_early") == 0)
+			ok = parse_bool(value, &c->renew_refuse_early);
 		else if (strcmp(name, "window") == 0)
 			ok = parse_duration(value, &c->renew_window) &&
 			    c->renew_window >= 86400 &&

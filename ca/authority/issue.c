@@ -88,8 +88,8 @@ authority_ready(struct authority *a)
  * Hand a committed mint to res: serial and PKCS#12 move over (m keeps the
  * certificate), the chain is encoded as PEM.
  */
-static int
-release_to(struct authority *a, struct mint *m, int64_t cert_id,
+int
+issue_release(struct authority *a, struct mint *m, int64_t cert_id,
     struct issue_result *res)
 {
 	res->cert_id = cert_id;
@@ -192,6 +192,37 @@ authority_mint(struct authority *a, const struct identity *id, EVP_PKEY *pub,
     struct mint *m)
 {
 	return mint_spki(a, id, pub, NULL, f, pass, days, email_protection, m);
+}
+
+int
+issue_mint_req(struct authority *a, const struct identity *id, X509_REQ *req,
+    struct mint *m)
+{
+	return mint_spki(a, id, X509_REQ_get0_pubkey(req),
+	    X509_REQ_get_X509_PUBKEY(req), P12_LEGACY, NULL, 0, 0, m);
+}
+
+int
+authority_redeem_csr(struct authority *a, const char *token,
+    const char *username, const unsigned char *csr, size_t csrlen,
+    const char *method, int smime, struct issue_result *res,
+    enum token_state *state)
+{
+	struct redeem_req rr;
+
+	memset(&rr, 0, sizeof(rr));
+	rr.token = token;
+	rr.csr = csr;
+	rr.csrlen = csrlen;
+	rr.method = method;
+	rr.username = username;
+	rr.smime = smime;
+	if (csr == NULL || csrlen == 0) {
+		memset(res, 0, sizeof(*res));
+		*state = TOKEN_UNKNOWN;
+		return uc_seterr(UC_E_INVALID, "no certificate request");
+	}
+	return authority_redeem(a, &rr, res, state);
 }
 
 /* One record inside the open transaction. */
@@ -437,7 +468,7 @@ authority_issue(struct authority *a, const struct issue_req *r,
 		goto out;
 	}
 	/* Committed: from here on the certificate exists and may be released. */
-	if ((rc = release_to(a, &m, rec.cert_id, res)) != UC_OK)
+	if ((rc = issue_release(a, &m, rec.cert_id, res)) != UC_OK)
 		goto out;
 	res->filled = filled;
 	res->others = rec.others;
@@ -714,6 +745,11 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		rc = retry_redeem(a, r, &ti, hash, res, state);
 		goto out;
 	}
+	/* Another user's token is no token for this one. */
+	if (r->username != NULL && ti.state != TOKEN_UNKNOWN &&
+	    (ti.user.username == NULL || strcmp(ti.user.username,
+	    r->username) != 0))
+		ti.state = TOKEN_UNKNOWN;
 	if ((*state = ti.state) != TOKEN_VALID) {
 		rc = token_refused(ti.state);
 		goto out;
@@ -739,7 +775,8 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	memset(&gi, 0, sizeof(gi));
 	gi.cert = m.cert;
 	gi.user_id = ti.user.id;
-	gi.method = r->csr != NULL ? "enroll-csr" : "enroll-p12";
+	gi.method = r->method != NULL ? r->method : r->csr != NULL ?
+	    "enroll-csr" : "enroll-p12";
 	gi.username = ti.user.username;
 	gi.serial = m.serial;
 	gi.hash = hash;
@@ -775,7 +812,7 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		goto out;
 	}
 	/* Committed: release. */
-	if ((rc = release_to(a, &m, cid, res)) == UC_OK)
+	if ((rc = issue_release(a, &m, cid, res)) == UC_OK)
 		res->superseded = gi.revoked_old;
 	if (rc == UC_OK && retry != NULL) {
 		res->retry = retry;

@@ -77,6 +77,16 @@ int	ocsp_responder_build(X509 *issuer, EVP_PKEY *pub, const char *org,
 	    const char *cn, int64_t not_before, int64_t not_after, X509 **out);
 
 /*
+ * The template behind ocsp_responder_build() and scep_ra_build(): a
+ * delegated certificate for pub with CA:FALSE, keyUsage ku, EKU eku (NULL:
+ * none), id-pkix-ocsp-nocheck when nocheck, SKI/AKI, random serial,
+ * not_after cut to the issuer's.  Caller frees.
+ */
+int	pki_delegate_build(X509 *issuer, EVP_PKEY *pub, const char *org,
+	    const char *cn, int64_t not_before, int64_t not_after,
+	    const char *ku, const char *eku, int nocheck, X509 **out);
+
+/*
  * signer.c: sign a BasicOCSPResponse with the signer's key and
  * certificate (SHA-256; responder ID by key hash), adding its certificate
  * and certs (may be NULL).  Thread-safe.  (OpenSSL sets producedAt from
