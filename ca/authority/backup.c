@@ -251,33 +251,6 @@ bk_tmpdir(const char *what, char *buf, size_t len)
 	return UC_OK;
 }
 
-/* Remove a folder this file made (mkdtemp), with what is in it. */
-static void
-bk_rmtree(const char *path)
-{
-	struct dirent *e;
-	struct stat sb;
-	char child[PATH_MAX];
-	DIR *d;
-
-	if ((d = opendir(path)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			if ((size_t)snprintf(child, sizeof(child), "%s/%s",
-			    path, e->d_name) >= sizeof(child))
-				continue;
-			if (lstat(child, &sb) == 0 && S_ISDIR(sb.st_mode))
-				bk_rmtree(child);
-			else
-				(void)unlink(child);
-		}
-		closedir(d);
-	}
-	(void)rmdir(path);
-}
-
 /* The database, through the online backup API, as a member. */
 static int
 bk_add_db(struct bk_set *s, const char *home)
@@ -302,7 +275,7 @@ bk_add_db(struct bk_set *s, const char *home)
 	buf = NULL;	/* now owned by the set */
 out:
 	secret_free_buf(buf, len);
-	bk_rmtree(tmp);
+	dir_rmtree(tmp);
 	free(src);
 	free(dst);
 	return rc;
@@ -739,7 +712,7 @@ backup_verify(const char *file, const char *pass, struct backup_info *info)
 	rc = UC_OK;
 out:
 	if (made)
-		bk_rmtree(tmp);
+		dir_rmtree(tmp);
 	free(dst);
 	bk_set_free(&s);
 	secret_free_buf(pt, ptlen);
@@ -781,40 +754,15 @@ static int
 bk_staging(const char *home, char *parent, size_t plen, char *tmpl,
     size_t tlen)
 {
-	char h[PATH_MAX], *slash;
-	size_t n;
+	char name[NAME_MAX + 1];
+	int rc;
 
-	if ((size_t)snprintf(h, sizeof(h), "%s", home) >= sizeof(h))
-		return uc_seterr(UC_E_INVALID, "%s: path too long", home);
-	for (n = strlen(h); n > 1 && h[n - 1] == '/'; n--)
-		h[n - 1] = '\0';
-	if ((slash = strrchr(h, '/')) == NULL) {
-		snprintf(parent, plen, ".");
-		slash = h - 1;
-	} else if (slash == h)
-		snprintf(parent, plen, "/");
-	else
-		snprintf(parent, plen, "%.*s", (int)(slash - h), h);
-	if (slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
-	    strcmp(slash + 1, "..") == 0)
-		return uc_seterr(UC_E_INVALID, "%s: name a new folder", home);
+	if ((rc = path_split(home, parent, plen, name, sizeof(name))) != UC_OK)
+		return rc;
 	if ((size_t)snprintf(tmpl, tlen, "%s/.%s.restore-XXXXXX", parent,
-	    slash + 1) >= tlen)
+	    name) >= tlen)
 		return uc_seterr(UC_E_INVALID, "%s: path too long", home);
 	return UC_OK;
-}
-
-static int
-bk_fsync_dir(const char *path)
-{
-	int fd, rc = UC_OK;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
-	if (fsync(fd) == -1)
-		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
-	close(fd);
-	return rc;
 }
 
 int
@@ -882,10 +830,10 @@ backup_restore(const char *file, const char *pass, const char *home,
 			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		if ((rc = bk_fsync_dir(p)) != UC_OK)
+		if ((rc = dir_fsync(p)) != UC_OK)
 			goto out;
 	}
-	if ((rc = bk_fsync_dir(stage)) != UC_OK)
+	if ((rc = dir_fsync(stage)) != UC_OK)
 		goto out;
 	/* An empty folder is replaced; one that filled up meanwhile is not. */
 	if (rename(stage, home) == -1) {
@@ -894,11 +842,11 @@ backup_restore(const char *file, const char *pass, const char *home,
 		goto out;
 	}
 	staged = 0;
-	rc = bk_fsync_dir(parent);
+	rc = dir_fsync(parent);
 out:
 	authority_free(a);
 	if (staged)
-		bk_rmtree(stage);
+		dir_rmtree(stage);
 	free(p);
 	bk_set_free(&s);
 	secret_free_buf(pt, ptlen);
