@@ -88,7 +88,8 @@ struct gc_item {
 /*
  * Shared by the files of this layer; each name says its file:
  * auth_ authority.c, home_ home.c, stage_ stage.c, records_ records.c,
- * crls_ crls.c, publish_ publish.c, issue_ issue.c, gateway_ gateway.c.
+ * crls_ crls.c, publish_ publish.c, issue_ issue.c, gateway_ gateway.c,
+ * auditlog_ auditlog.c, retry_ retry.c, renew_ renew.c, aocsp_ ocsp.c.
  */
 
 /* authority.c: build from req and sign with sig (caller frees *out). */
@@ -208,7 +209,7 @@ int	renew_row_done(struct authority *a, const char *username, int64_t now,
 void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]
  * url, or <base_url>/ocsp); NULL when url = off. */
-const char *auth_ocsp_url(struct authority *a, char *buf, size_t len);
+const char *aocsp_url(struct authority *a, char *buf, size_t len);
 
 /* gateway.c: public/gateway/: nginx, Apache, PowerShell. */
 int	gateway_write(struct authority *a);
