@@ -323,6 +323,10 @@ static const char ps_purposes_fn[] =
  * without one in the ANSI code page, and the org name may not be ASCII.
  * Every string the script compares against is hex or base64, so only the
  * help comment carries the name.
+ *
+ * long-ok: nine tenths of it is the script's own text, kept in one piece
+ * and in its order so it reads as the .ps1 does; the C around it is a
+ * few lines.
  */
 static int
 write_powershell(struct authority *a)

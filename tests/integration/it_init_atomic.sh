@@ -3,7 +3,8 @@
 # that fails or is killed half-way leaves no half home, so the next run
 # succeeds, and no staging folder is left once it has.  Failures come from
 # strace: the Nth rename(2) fails with EIO or kills the process (SIGKILL),
-# for every N until the run gets through; also kills at the Nth fsync(2).
+# for every N until the run gets through; also kills at every third
+# fsync(2).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tool strace
 
@@ -35,9 +36,10 @@ home_ok() {
 }
 
 # ---- init into a new folder and into an empty one ----------------------------
-# try_init MODE SYSCALL ACTION: N = 1, 2, ... until init gets through.
+# try_init MODE SYSCALL ACTION [STEP]: N = 1, 1+STEP, ... until init gets
+# through (STEP 1 by default: every N).
 try_init() {
-	local mode=$1 sc=$2 act=$3 n=1 failed=0 refused=0 half=0 left=0 bad_next=0
+	local mode=$1 sc=$2 act=$3 step=${4:-1} n=1 failed=0 refused=0 half=0 left=0 bad_next=0
 	local H=$T/$mode
 	while :; do
 		rm -rf "$H"
@@ -69,10 +71,10 @@ try_init() {
 		if [[ $mode == empty && $RC -eq 0 ]]; then
 			[[ $(stat -c %a "$H") == 750 ]] || bad_next=$((bad_next + 1))
 		fi
-		n=$((n + 1))
+		n=$((n + step))
 		[[ $n -gt 60 ]] && break
 	done
-	check_cond "init ($mode folder, ${sc} #1..#$((n - 1)) $act): each failed run" \
+	check_cond "init ($mode folder, ${sc} #1..#$((n - step)) step $step $act): failed runs ($failed)" \
 	    "[[ $failed -gt 2 ]]"
 	check_eq "init ($mode, $sc $act): no failed run left a half home" "$half" 0
 	check_eq "init ($mode, $sc $act): the next init was never refused" "$refused" 0
@@ -83,7 +85,7 @@ try_init() {
 
 try_init new rename error=EIO
 try_init new rename signal=KILL
-try_init new fsync signal=KILL
+try_init new fsync signal=KILL 3
 try_init empty rename error=EIO
 try_init empty rename signal=KILL
 
@@ -115,7 +117,7 @@ must "root sign-intermediate" uc root sign-intermediate --home "$OFF" "$T/int.cs
     --out "$T/int.crt" --passphrase-file "$PASSFILE"
 
 try_install() {
-	local sc=$1 act=$2 n=1 failed=0 refused=0 bad_next=0 left=0 half=0
+	local sc=$1 act=$2 step=${3:-1} n=1 failed=0 refused=0 bad_next=0 left=0 half=0
 	local H=$T/online
 	while :; do
 		rm -rf "$H"; cp -a "$T/req" "$H"
@@ -136,9 +138,9 @@ try_install() {
 			bad_next=$((bad_next + 1))
 		fi
 		[[ $(leftovers "$T" online) -eq 0 ]] || left=$((left + 1))
-		n=$((n + 1)); [[ $n -gt 60 ]] && break
+		n=$((n + step)); [[ $n -gt 60 ]] && break
 	done
-	check_cond "install ($sc #1..#$((n - 1)) $act): failed runs ($failed)" "[[ $failed -gt 2 ]]"
+	check_cond "install ($sc #1..#$((n - step)) step $step $act): failed runs ($failed)" "[[ $failed -gt 2 ]]"
 	check_eq "install ($sc $act): no failed run left a half home" "$half" 0
 	check_eq "install ($sc $act): the next install was never refused" "$refused" 0
 	check_eq "install ($sc $act): the next install always made a good home" "$bad_next" 0
@@ -148,7 +150,7 @@ try_install() {
 
 try_install rename error=EIO
 try_install rename signal=KILL
-try_install fsync signal=KILL
+try_install fsync signal=KILL 3
 expect_rc 1 "a second install is still refused" \
     uc intermediate install --home "$T/online" "$T/int.crt" --root "$OFF/root/root.crt"
 check_stderr "...naming it" 'already has an issuing CA installed'
