@@ -279,7 +279,7 @@ int
 path_split(const char *path, char *parent, size_t plen, char *name,
     size_t nlen)
 {
-	char h[PATH_MAX], *slash;
+	char h[PATH_MAX], *slash, *last;
 	size_t n;
 	int w;
 
@@ -289,17 +289,17 @@ path_split(const char *path, char *parent, size_t plen, char *name,
 		h[n - 1] = '\0';
 	if ((slash = strrchr(h, '/')) == NULL) {
 		w = snprintf(parent, plen, ".");
-		slash = h - 1;
-	} else if (slash == h)
-		w = snprintf(parent, plen, "/");
-	else
-		w = snprintf(parent, plen, "%.*s", (int)(slash - h), h);
+		last = h;
+	} else {
+		w = slash == h ? snprintf(parent, plen, "/") :
+		    snprintf(parent, plen, "%.*s", (int)(slash - h), h);
+		last = slash + 1;
+	}
 	if (w < 0 || (size_t)w >= plen)
 		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
-	if (slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
-	    strcmp(slash + 1, "..") == 0)
+	if (*last == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0)
 		return uc_seterr(UC_E_INVALID, "%s: name a new folder", path);
-	if ((size_t)snprintf(name, nlen, "%s", slash + 1) >= nlen)
+	if ((size_t)snprintf(name, nlen, "%s", last) >= nlen)
 		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
 	return UC_OK;
 }
