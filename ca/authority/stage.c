@@ -21,11 +21,15 @@
 
 #define STAGE_MAXFILES	256
 
-/* Remove the staging folders under dir named prefix* that nobody holds. */
+/*
+ * Remove the staging folders under dir named prefix* that are ours (this
+ * user's, not symlinks) and that nobody holds.
+ */
 static void
 stage_sweep(const char *dir, const char *prefix)
 {
 	struct dirent *e;
+	struct stat sb;
 	char p[PATH_MAX];
 	DIR *d;
 	int fd;
@@ -40,7 +44,8 @@ stage_sweep(const char *dir, const char *prefix)
 		if ((fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC)) == -1)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid() &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0)
 			dir_rmtree(p);
 		close(fd);
 	}
@@ -115,8 +120,11 @@ stage_open(struct stage *s, const char *home, const char *what, int inside)
 	}
 	if (w < 0 || (size_t)w >= sizeof(s->path))
 		return uc_seterr(UC_E_INVALID, "%s: path too long", home);
-	if (mkdtemp(s->path) == NULL)
-		return uc_seterr(UC_E_IO, "%s: %s", s->path, strerror(errno));
+	if (mkdtemp(s->path) == NULL) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", s->path, strerror(errno));
+		s->path[0] = '\0';	/* nothing made: nothing to remove */
+		return rc;
+	}
 	if ((s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1 || flock(s->fd, LOCK_EX | LOCK_NB) == -1) {
 		rc = uc_seterr(UC_E_IO, "%s: %s", s->path, strerror(errno));
