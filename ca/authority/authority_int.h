@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <limits.h>
+
 #include <pthread.h>
 
 #include "authority.h"
@@ -90,8 +92,9 @@ struct gc_item {
 
 /*
  * Shared by the files of this layer; each name says its file:
- * auth_ authority.c, home_ home.c, records_ records.c, crls_ crls.c,
- * publish_ publish.c, issue_ issue.c, gateway_ gateway.c.
+ * auth_ authority.c, home_ home.c, stage_ stage.c, records_ records.c,
+ * crls_ crls.c, publish_ publish.c, issue_ issue.c, gateway_ gateway.c,
+ * auditlog_ auditlog.c, retry_ retry.c, renew_ renew.c, aocsp_ ocsp.c.
  */
 
 /* authority.c: build from req and sign with sig (caller frees *out). */
@@ -110,6 +113,37 @@ char	*home_path(const char *home, const char *rel);
 int	 home_has(const char *home, const char *rel);
 int	 home_write(const char *home, const char *rel, const void *buf,
 	    size_t len, mode_t mode, int excl);
+
+/*
+ * stage.c: a CA home built out of place.  stage_open() makes a staging
+ * folder: beside home (".<name>.<what>-XXXXXX" in its parent) when home
+ * does not exist yet or is an empty folder, else (or with inside) in it
+ * (".<what>-XXXXXX"),
+ * and first removes the ones a killed run left.  Write into s->path as
+ * into the home; stage_commit() renames it onto the new home, or moves
+ * its files into the existing one (folders merged, replace: over files
+ * already there, else UC_E_EXISTS), last (relative name) last, moved back
+ * if one fails.  Both end the stage; stage_abort() removes it unmoved.
+ * stage_link() hard-links the home's rel into the stage (its folder must
+ * be there), for files the staged home shares with the home.
+ */
+struct stage {
+	char	 home[PATH_MAX];
+	char	 parent[PATH_MAX];
+	char	 path[PATH_MAX];	/* the staging folder */
+	int	 beside;		/* renamed onto home as a whole */
+	int	 replace;		/* home: an empty folder (mode, uid,
+					 * gid) the rename replaces */
+	mode_t	 mode;
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 fd;			/* path, flock'd while we build */
+};
+int	stage_open(struct stage *s, const char *home, const char *what,
+	    int inside);
+int	stage_commit(struct stage *s, const char *last, int replace);
+void	stage_abort(struct stage *s);
+int	stage_link(struct stage *s, const char *rel);
 
 /* records.c: INSERT a certificate row; UC_E_EXISTS when the serial is
  * taken. */
@@ -190,7 +224,7 @@ void	ascep_free(struct ascep *);
 void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]
  * url, or <base_url>/ocsp); NULL when url = off. */
-const char *auth_ocsp_url(struct authority *a, char *buf, size_t len);
+const char *aocsp_url(struct authority *a, char *buf, size_t len);
 
 /* gateway.c: public/gateway/: nginx, Apache, PowerShell. */
 int	gateway_write(struct authority *a);

@@ -114,8 +114,6 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	struct signer *sig;
 	struct cert_req cr;
 	EVP_PKEY *key = NULL;
-	unsigned char *der = NULL;
-	size_t len = 0;
 	char ocsp_url[1100];
 	int64_t now = uc_now();
 	int rc;
@@ -146,7 +144,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	cr.org = a->conf.org;
 	cr.id = id;
 	cr.base_url = a->conf.base_url;
-	cr.ocsp_url = auth_ocsp_url(a, ocsp_url, sizeof(ocsp_url));
+	cr.ocsp_url = aocsp_url(a, ocsp_url, sizeof(ocsp_url));
 	cr.email_protection = email_protection;
 	cr.spki = key == NULL ? spki : NULL;
 	cr.not_before = now - 300;	/* tolerate clients' clock skew */
@@ -164,22 +162,12 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 		goto out;
 	/* The bundle is made (and read back) before anything is recorded. */
 	if (key != NULL) {
-		if ((rc = issue_p12(a, key, m->cert, id->username, pass, f, &der,
-		    &len)) != UC_OK)
+		if ((rc = issue_p12(a, key, m->cert, id->username, pass, f,
+		    &m->p12, &m->p12_len)) != UC_OK)
 			goto out;
-		if ((m->p12 = malloc(len)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		memcpy(m->p12, der, len);
-		m->p12_len = len;
 	}
 	rc = UC_OK;
 out:
-	if (der != NULL) {
-		OPENSSL_cleanse(der, len);
-		OPENSSL_free(der);
-	}
 	EVP_PKEY_free(key);
 	if (rc != UC_OK)
 		mint_clear(m);
@@ -719,6 +707,38 @@ group_commit(struct authority *a, struct gc_item *it)
 	pthread_mutex_unlock(&a->gcmu);
 }
 
+/* The identity of a token's user, from the record (never the request). */
+static void
+redeem_identity(const struct authority_user *u, int smime,
+    struct identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->username = u->username;
+	id->email = u->email;
+	id->name = u->name;
+	id->upn = u->upn;
+	id->ou = u->ou;
+	id->sid = u->sid;
+	id->smime = smime && id->email != NULL;
+}
+
+/* Why a redemption whose commit did not consume the token lost. */
+static enum token_state
+redeem_lost(struct authority *a, const char *token, unsigned char hash[32])
+{
+	struct token_info again;
+	enum token_state st = TOKEN_USED;
+
+	memset(&again, 0, sizeof(again));
+	pthread_mutex_lock(&a->mu);
+	if (lookup_locked(a, token, &again, hash) == UC_OK &&
+	    again.state != TOKEN_VALID)
+		st = again.state;
+	token_info_clear(&again);
+	pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
 int
 authority_redeem(struct authority *a, const struct redeem_req *r,
     struct issue_result *res, enum token_state *state)
@@ -758,14 +778,7 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen,
 	    &csr)) != UC_OK)
 		goto out;
-	memset(&id, 0, sizeof(id));
-	id.username = ti.user.username;
-	id.email = ti.user.email;
-	id.name = ti.user.name;
-	id.upn = ti.user.upn;
-	id.ou = ti.user.ou;
-	id.sid = ti.user.sid;
-	id.smime = r->smime && id.email != NULL;
+	redeem_identity(&ti.user, r->smime, &id);
 	if ((rc = mint_spki(a, &id, csr != NULL ? X509_REQ_get0_pubkey(csr) :
 	    NULL, csr != NULL ? X509_REQ_get_X509_PUBKEY(csr) : NULL,
 	    r->p12_format, r->p12_password, 0, 0, &m)) != UC_OK)
@@ -796,18 +809,7 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	consumed = gi.consumed;
 	if (!consumed) {
 		/* Another request won the race, or the token just expired. */
-		pthread_mutex_lock(&a->mu);
-		{
-			struct token_info again;
-
-			if (lookup_locked(a, r->token, &again, hash) == UC_OK)
-				*state = again.state == TOKEN_VALID ?
-				    TOKEN_USED : again.state;
-			else
-				*state = TOKEN_USED;
-			token_info_clear(&again);
-		}
-		pthread_mutex_unlock(&a->mu);
+		*state = redeem_lost(a, r->token, hash);
 		rc = token_refused(*state);
 		goto out;
 	}

@@ -50,6 +50,35 @@ notify_error(void *arg, const char *username, const char *msg)
 	"  userca notify --expiring 30d --admin pki-admins@example.com\n" \
 	"  userca notify --expiring 7d --template /etc/userca/reminder.txt\n" \
 	"  userca notify --sendmail /usr/bin/msmtp\n"
+#define NOTIFY_HELP \
+	"Mails each user whose newest valid certificate " \
+	"expires within the window\n(--expiring, default " \
+	"userca.conf [renew] window, 30d) a renewal link " \
+	"and the\ndate, and the admin (--admin, or [renew] " \
+	"admin) a summary.  The link is new,\nworks once and " \
+	"lives until the certificate expires.  A user is " \
+	"never mailed\ntwice for the same certificate and " \
+	"window (in days): run it daily from a timer\n" \
+	"(scripts/userca-notify.timer), with 30d and again " \
+	"with 7d for a second reminder.\n\n" \
+	"Mail goes through the sendmail(8) interface: " \
+	"'SENDMAIL -t -oi', the message on\nstdin " \
+	"(--sendmail, or [renew] sendmail, default " \
+	"/usr/sbin/sendmail; msmtp and\nPostfix's sendmail " \
+	"both work).  [renew] from sets From:.  A user the " \
+	"mailer\nrefuses is named, not recorded, and tried " \
+	"again next run (exit status 3).\n\n" \
+	"--template FILE: a 'Subject: ...' line, a blank " \
+	"line, then the body (UTF-8).\nPlaceholders in both: " \
+	"{name} (the username when there is none), " \
+	"{username},\n{email}, {not_after} (UTC, " \
+	"2027-11-20T10:38:14Z), {url} (the renewal link),\n" \
+	"{days} (days left).  Other text in braces is kept " \
+	"as it is.\n\n" \
+	"--revoke-old: redeeming the link revokes the old " \
+	"certificate (superseded) in\nthe same step; " \
+	"--keep-old: it stays valid until it expires.  " \
+	"Default: userca.conf\n[renew] revoke_old (false).\n"
 
 int
 cmd_notify(int argc, char **argv)
@@ -103,34 +132,7 @@ cmd_notify(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(NOTIFY_USAGE, NOTIFY_EXAMPLES,
-			    "Mails each user whose newest valid certificate "
-			    "expires within the window\n(--expiring, default "
-			    "userca.conf [renew] window, 30d) a renewal link "
-			    "and the\ndate, and the admin (--admin, or [renew] "
-			    "admin) a summary.  The link is new,\nworks once and "
-			    "lives until the certificate expires.  A user is "
-			    "never mailed\ntwice for the same certificate and "
-			    "window (in days): run it daily from a timer\n"
-			    "(scripts/userca-notify.timer), with 30d and again "
-			    "with 7d for a second reminder.\n\n"
-			    "Mail goes through the sendmail(8) interface: "
-			    "'SENDMAIL -t -oi', the message on\nstdin "
-			    "(--sendmail, or [renew] sendmail, default "
-			    "/usr/sbin/sendmail; msmtp and\nPostfix's sendmail "
-			    "both work).  [renew] from sets From:.  A user the "
-			    "mailer\nrefuses is named, not recorded, and tried "
-			    "again next run (exit status 3).\n\n"
-			    "--template FILE: a 'Subject: ...' line, a blank "
-			    "line, then the body (UTF-8).\nPlaceholders in both: "
-			    "{name} (the username when there is none), "
-			    "{username},\n{email}, {not_after} (UTC, "
-			    "2027-11-20T10:38:14Z), {url} (the renewal link),\n"
-			    "{days} (days left).  Other text in braces is kept "
-			    "as it is.\n\n"
-			    "--revoke-old: redeeming the link revokes the old "
-			    "certificate (superseded) in\nthe same step; "
-			    "--keep-old: it stays valid until it expires.  "
-			    "Default: userca.conf\n[renew] revoke_old (false).\n");
+			    NOTIFY_HELP);
 		default:
 			return cli_badopt(c, argv, lo, NOTIFY_USAGE);
 		}

@@ -149,13 +149,11 @@ out:
 static int
 response_der(OCSP_RESPONSE *resp, unsigned char **der, size_t *len)
 {
+	unsigned char *obuf = NULL;
 	int n;
 
-	*der = NULL;
-	if ((n = i2d_OCSP_RESPONSE(resp, der)) <= 0)
-		return uc_seterr_ssl(UC_E_CRYPTO, "encoding an OCSP response");
-	*len = (size_t)n;
-	return UC_OK;
+	n = i2d_OCSP_RESPONSE(resp, &obuf);
+	return ossl_take(obuf, n, 0, der, len, "an OCSP response");
 }
 
 int

@@ -52,7 +52,7 @@ int	ocsp_request_parse(const unsigned char *buf, size_t len, X509 *issuer,
  * one, responder ID by key hash, signed by responder (a delegated
  * responder's signer) and carrying its certificate and extra (the issuing
  * CA, may be NULL) so clients can build the chain.  DER in *der (caller
- * frees with OPENSSL_free).
+ * frees).
  */
 int	ocsp_response_sign(OCSP_REQUEST *req, const struct ocsp_status *st,
 	    size_t n, struct signer *responder, X509 *extra,
@@ -62,7 +62,7 @@ int	ocsp_response_sign(OCSP_REQUEST *req, const struct ocsp_status *st,
 /*
  * An unsuccessful OCSPResponse (OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
  * _INTERNALERROR, _TRYLATER, _UNAUTHORIZED): no body, not signed.  DER in
- * *der (caller frees with OPENSSL_free).
+ * *der (caller frees).
  */
 int	ocsp_response_error(int status, unsigned char **der, size_t *len);
 

@@ -206,7 +206,7 @@ open_envelope(struct scep_req *q, const unsigned char *env, size_t len,
 		    "does not open with our RA key");
 		goto out;
 	}
-	rc = bio_take(out, &q->inner, &q->inner_len, "the SCEP content");
+	rc = ossl_bio_take(out, &q->inner, &q->inner_len, "the SCEP content");
 	if (rc != UC_OK)
 		q->fail_info = SCEP_BADREQUEST;
 out:
@@ -274,8 +274,8 @@ scep_parse(const unsigned char *der, size_t len, X509 *ra_cert,
 		    "signature does not verify");
 		goto out;
 	}
-	rc = bio_take(content, &env, &envlen, "the SCEP envelope");
-	content = NULL;		/* freed by bio_take */
+	rc = ossl_bio_take(content, &env, &envlen, "the SCEP envelope");
+	content = NULL;		/* freed by ossl_bio_take */
 	if (rc != UC_OK)
 		goto out;
 	rc = open_envelope(q, env, envlen, ra_cert, ra_key, allow_des);
