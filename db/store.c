@@ -626,6 +626,28 @@ store_cert_supersede(struct store *st, const char *old_serial, int64_t new_id)
 	return rc;
 }
 
+int
+store_cert_supersede_once(struct store *st, const char *old_serial,
+    int64_t new_id, int *done)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*done = 0;
+	if ((rc = prepare(st, "UPDATE certificates SET superseded_by = ?2 "
+	    "WHERE serial = ?1 AND superseded_by IS NULL", &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, old_serial);
+	sqlite3_bind_int64(s, 2, new_id);
+	if (sqlite3_step(s) == SQLITE_DONE) {
+		*done = sqlite3_changes(st->db) > 0;
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "supersede");
+	release(st, s);
+	return rc;
+}
+
 /* ---- renewal and reminders (migration 0005) -------------------------------- */
 
 /*
@@ -762,16 +784,17 @@ store_due_count(struct store *st, int64_t now, int64_t until, long *n)
 
 int
 store_token_set_renews(struct store *st, const unsigned char hash[32],
-    int64_t cert_id)
+    int64_t cert_id, int revoke_old)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = prepare(st, "UPDATE tokens SET renews = ?2 WHERE hash = ?1",
-	    &s)) != UC_OK)
+	if ((rc = prepare(st, "UPDATE tokens SET renews = ?2, revoke_old = ?3 "
+	    "WHERE hash = ?1", &s)) != UC_OK)
 		return rc;
 	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, cert_id);
+	sqlite3_bind_int(s, 3, revoke_old != 0);
 	rc = sqlite3_step(s) == SQLITE_DONE ? UC_OK : dberr(st, "token renews");
 	release(st, s);
 	return rc;
@@ -779,18 +802,21 @@ store_token_set_renews(struct store *st, const unsigned char hash[32],
 
 int
 store_token_renews(struct store *st, const unsigned char hash[32],
-    char **old_serial)
+    struct store_renewal *out)
 {
 	sqlite3_stmt *s = NULL;
 	int rc, step;
 
-	*old_serial = NULL;
-	if ((rc = prepare(st, "SELECT c.serial FROM tokens t JOIN certificates "
-	    "c ON c.id = t.renews WHERE t.hash = ?1", &s)) != UC_OK)
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT c.serial, c.not_after, t.revoke_old "
+	    "FROM tokens t JOIN certificates c ON c.id = t.renews "
+	    "WHERE t.hash = ?1", &s)) != UC_OK)
 		return rc;
 	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_TRANSIENT);
 	if ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((*old_serial = col_strdup(s, 0)) == NULL)
+		out->not_after = sqlite3_column_int64(s, 1);
+		out->revoke_old = sqlite3_column_int(s, 2) != 0;
+		if ((out->serial = col_strdup(s, 0)) == NULL)
 			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 	} else if (step == SQLITE_DONE)
 		rc = UC_E_NOTFOUND;
@@ -798,6 +824,15 @@ store_token_renews(struct store *st, const unsigned char hash[32],
 		rc = dberr(st, "token renews");
 	release(st, s);
 	return rc;
+}
+
+void
+store_renewal_clear(struct store_renewal *r)
+{
+	if (r == NULL)
+		return;
+	free(r->serial);
+	memset(r, 0, sizeof(*r));
 }
 
 int
@@ -1322,6 +1357,13 @@ store_user_get_id(struct store *st, int64_t id, struct store_user *out)
 	return rc;
 }
 
+/* tokens_user (migration 0007) answers both: no scan of every token. */
+const char store_sql_tokens_expire[] = "UPDATE tokens SET expires_at = ?2 "
+    "WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2";
+const char store_sql_user_pending[] = "SELECT 1 FROM tokens t JOIN users u "
+    "ON u.id = t.user_id WHERE u.username = ?1 AND t.used_at IS NULL AND "
+    "t.expires_at > ?2 LIMIT 1";
+
 int
 store_user_pending_token(struct store *st, const char *username, int64_t now,
     int *pending)
@@ -1329,9 +1371,7 @@ store_user_pending_token(struct store *st, const char *username, int64_t now,
 	sqlite3_stmt *s;
 	int rc, step;
 
-	if ((rc = prepare(st, "SELECT 1 FROM "
-	    "tokens t JOIN users u ON u.id = t.user_id WHERE u.username = ?1 "
-	    "AND t.used_at IS NULL AND t.expires_at > ?2 LIMIT 1",
+	if ((rc = prepare(st, store_sql_user_pending,
 	    &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, username);
@@ -1370,8 +1410,7 @@ store_user_expire_tokens(struct store *st, int64_t user_id, int64_t now)
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE "
-	    "user_id = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	if ((rc = prepare(st, store_sql_tokens_expire, &s)) !=
 	    UC_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, user_id);
@@ -1390,8 +1429,7 @@ store_user_expire_tokens_count(struct store *st, int64_t user_id, int64_t now,
 	int rc;
 
 	*count = 0;
-	if ((rc = prepare(st, "UPDATE tokens SET expires_at = ?2 WHERE "
-	    "user_id = ?1 AND used_at IS NULL AND expires_at > ?2", &s)) !=
+	if ((rc = prepare(st, store_sql_tokens_expire, &s)) !=
 	    UC_OK)
 		return rc;
 	sqlite3_bind_int64(s, 1, user_id);
@@ -1712,8 +1750,17 @@ store_audit_head(struct store *st, int64_t *rows, int64_t *head_id,
 	const unsigned char *h;
 	int rc;
 
-	if ((rc = prepare(st, "SELECT (SELECT count(*) FROM audit), id, hash "
-	    "FROM audit ORDER BY id DESC LIMIT 1", &s)) != UC_OK)
+	/*
+	 * rows: the last checkpoint's count plus the rows after its head (a
+	 * rowid range), not count(*) of the whole log, which made every CRL
+	 * signing, so every revoke, cost in proportion to the history.  A
+	 * row deleted before that head is the chain's to catch; then this
+	 * count is the one the log should have.  No checkpoint yet: count.
+	 */
+	if ((rc = prepare(st, "SELECT coalesce((SELECT c.rows + (SELECT "
+	    "count(*) FROM audit WHERE id > c.head_id) FROM audit_checkpoints "
+	    "c ORDER BY c.id DESC LIMIT 1), (SELECT count(*) FROM audit)), id, "
+	    "hash FROM audit ORDER BY id DESC LIMIT 1", &s)) != UC_OK)
 		return rc;
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		rc = uc_seterr(UC_E_NOTFOUND, "the audit log is empty");

@@ -98,6 +98,10 @@ int	store_cert_revoke(struct store *, const char *serial, int64_t at,
 /* Record that old was replaced by the certificate with row id new_id. */
 int	store_cert_supersede(struct store *, const char *old_serial,
 	    int64_t new_id);
+/* As store_cert_supersede(), only when nothing superseded old yet:
+ * *done is 1 when it did. */
+int	store_cert_supersede_once(struct store *, const char *old_serial,
+	    int64_t new_id, int *done);
 void	store_cert_clear(struct store_cert *);
 /*
  * Serials of the user's certificates that are not revoked and not expired
@@ -128,12 +132,21 @@ int	store_due_user(struct store *, const char *username, int64_t now,
 void	store_due_clear(struct store_due *);
 /* How many candidates (for the daemon's gauges). */
 int	store_due_count(struct store *, int64_t now, int64_t until, long *n);
-/* The certificate a renewal token replaces (tokens.renews). */
+/*
+ * The certificate a renewal token replaces (tokens.renews), and whether
+ * redeeming it revokes that one (tokens.revoke_old, migration 0007).
+ */
 int	store_token_set_renews(struct store *, const unsigned char hash[32],
-	    int64_t cert_id);
-/* Its serial (caller frees); UC_E_NOTFOUND: not a renewal token. */
+	    int64_t cert_id, int revoke_old);
+struct store_renewal {
+	char	*serial;	/* the certificate it replaces */
+	int64_t	 not_after;	/* when that one expires */
+	int	 revoke_old;
+};
+/* Into *out (store_renewal_clear); UC_E_NOTFOUND: not a renewal token. */
 int	store_token_renews(struct store *, const unsigned char hash[32],
-	    char **old_serial);
+	    struct store_renewal *out);
+void	store_renewal_clear(struct store_renewal *);
 /*
  * Reminders mailed, by certificate and threshold (days).  _add sets
  * *added to 1 only if no such row existed (of two runs, one wins).
@@ -184,6 +197,9 @@ int	store_cert_list_unrevoked(struct store *, int64_t user_id, int64_t now,
 /* The SQL of those two walks, for EXPLAIN QUERY PLAN in the tests. */
 extern const char store_sql_cert_revoked[];
 extern const char store_sql_cert_unrevoked[];
+/* A user's unused tokens: expired by a revoke, looked for by renew. */
+extern const char store_sql_tokens_expire[];
+extern const char store_sql_user_pending[];
 
 /* The next CRL number for an issuer: one more than the highest recorded. */
 int	store_crl_next_number(struct store *, const char *issuer_ski,

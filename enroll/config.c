@@ -113,6 +113,10 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = set_bool(&c->smime, v);
 	else if (IS("enroll", "allow_plain_http"))
 		ok = set_bool(&c->allow_plain_http, v);
+	else if (IS("scep", "allow_des"))
+		ok = set_bool(&c->scep_allow_des, v);
+	else if (IS("est", "listen"))
+		ok = set_str(&c->est_listen, v);
 	else if (IS("enroll", "token_ttl"))
 		ok = parse_duration(v, &c->token_ttl) && c->token_ttl >= 60;
 	else if (IS("enroll", "retry_window"))
@@ -217,10 +221,12 @@ econf_load(const char *path, struct econf *c)
 		return uc_seterr(UC_E_INVALID, "%s: neither [http] listen nor "
 		    "[https] listen is set", path);
 	}
-	if (c->https_listen != NULL && (c->tls_cert == NULL ||
+	if ((c->https_listen != NULL || c->est_listen != NULL) &&
+	    (c->tls_cert == NULL ||
 	    c->tls_key == NULL)) {
 		econf_clear(c);
-		return uc_seterr(UC_E_INVALID, "%s: [https] needs cert and key "
+		return uc_seterr(UC_E_INVALID, "%s: [https] (and [est]) needs "
+		    "cert and key "
 		    "(make them with 'userca issue-server')", path);
 	}
 	if (c->refresh_before >= c->crl_validity) {
@@ -241,6 +247,7 @@ econf_clear(struct econf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->tls_priorities);
+	free(c->est_listen);
 	free(c->web_root);
 	free(c->default_p12_format);
 	free(c->user);

@@ -58,8 +58,9 @@ type_known(uint16_t t)
 	uint16_t base = t & (uint16_t)~DOOR_ANSWER;
 
 	if (t & DOOR_ANSWER)
-		return base >= DOOR_LOOKUP && base <= DOOR_METRICS;
-	return base >= DOOR_HELLO && base <= DOOR_DELIVERED;
+		return base >= DOOR_LOOKUP && base <= DOOR_LAST &&
+		    base != DOOR_DELIVERED;
+	return base >= DOOR_HELLO && base <= DOOR_LAST;
 }
 
 int
@@ -246,7 +247,37 @@ door_request_clear(struct door_request *q)
 		free(q->retry);
 	}
 	free(q->serial);
+	free(q->user);
 	memset(q, 0, sizeof(*q));
+}
+
+/*
+ * SCEP and EST: a CSR with a token (and EST's user), or with a
+ * certificate of ours.  Bytes are checked by the authority (CSR, chain,
+ * record); here only their sizes, the kinds and the token's shape.
+ */
+static void
+parse_protocol(uint16_t type, struct door_rd *r, struct door_request *q)
+{
+	if (type == DOOR_REDEEM_CSR) {
+		q->token = door_get_str(r, 64);
+		q->method = (uint32_t)door_get_u64(r, DOOR_EST);
+		q->has_user = (int)door_get_u64(r, 1);
+		q->user = door_get_str(r, DOOR_USER_MAX);
+		q->csr = door_get_bytes(r, 64 * 1024, &q->csrlen);
+		/* SCEP has no user; a user is never given as "" but to EST. */
+		if (!r->bad && ((q->method == DOOR_SCEP && q->has_user) ||
+		    (!q->has_user && q->user[0] != '\0')))
+			r->bad = 1;
+	} else {
+		q->method = (uint32_t)door_get_u64(r, DOOR_EST_CERT);
+		q->cert = door_get_bytes(r, 64 * 1024, &q->certlen);
+		q->csr = door_get_bytes(r, 64 * 1024, &q->csrlen);
+		if (!r->bad && q->certlen == 0)
+			r->bad = 1;
+	}
+	if (!r->bad && (q->method < 1 || q->csrlen == 0))
+		r->bad = 1;
 }
 
 int
@@ -280,6 +311,15 @@ door_parse_request(uint16_t type, const unsigned char *body, size_t len,
 	case DOOR_DELIVERED:
 		q->serial = door_get_str(&r, 64);
 		q->delivered = (int)door_get_u64(&r, 1);
+		if (!r.bad && !serial_shape(q->serial))
+			r.bad = 1;
+		break;
+	case DOOR_REDEEM_CSR:
+	case DOOR_BY_CERT:
+		parse_protocol(type, &r, q);
+		break;
+	case DOOR_CERT:
+		q->serial = door_get_str(&r, 64);
 		if (!r.bad && !serial_shape(q->serial))
 			r.bad = 1;
 		break;
@@ -649,6 +689,9 @@ door_lookup(struct door *d, const char *token, struct token_info *ti)
 	ti->expires_at = (int64_t)door_get_u64(&r, INT64_MAX);
 	ti->used_at = (int64_t)door_get_u64(&r, INT64_MAX);
 	get_user(&r, &ti->user);
+	ti->renews = opt_str(&r, 64);
+	ti->renews_not_after = (int64_t)door_get_u64(&r, INT64_MAX);
+	ti->renews_revoke_old = (int)door_get_u64(&r, 1);
 	free(ans);
 	if (door_rd_end(&r) != UC_OK) {
 		token_info_clear(ti);
@@ -670,29 +713,13 @@ door_redeem_out_clear(struct door_redeem_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int
-door_redeem(struct door *d, const char *token, enum door_method method,
-    const unsigned char *spki, size_t spkilen, const char *retry,
-    struct door_redeem_out *o)
+/* A redemption's answer (REDEEM, REDEEM_CSR, BY_CERT) into o; frees ans. */
+static int
+redeem_answer(unsigned char *ans, size_t alen, struct door_redeem_out *o)
 {
-	struct ucbuf req = UCBUF_INIT(0, 1);
 	struct door_rd r;
-	unsigned char *ans = NULL;
 	const unsigned char *chain;
-	size_t alen;
-	int rc;
 
-	memset(o, 0, sizeof(*o));
-	door_put_str(&req, token_shape(token) ? token : "!");
-	door_put_u64(&req, (uint64_t)method);
-	door_put_bytes(&req, spki, spkilen);
-	/* A retry secret of the wrong shape is refused as a wrong one. */
-	door_put_str(&req, retry == NULL || method == DOOR_CSR ? "" :
-	    token_shape(retry) ? retry : "!");
-	rc = door_call(d, DOOR_REDEEM, &req, &ans, &alen);
-	ucbuf_free(&req);
-	if (rc != UC_OK)
-		return rc;
 	door_rd_init(&r, ans, alen);
 	o->rc = -(int)door_get_u64(&r, 255);	/* sent as -rc */
 	o->state = (enum token_state)door_get_u64(&r, TOKEN_USED);
@@ -713,14 +740,130 @@ door_redeem(struct door *d, const char *token, enum door_method method,
 	get_user(&r, &o->user);
 	OPENSSL_cleanse(ans, alen);	/* the retry secret */
 	free(ans);
-	/* A server-made key's bundle names the user; a CSR's needs no one. */
 	if (door_rd_end(&r) != UC_OK || (o->rc == UC_OK && (o->serial == NULL ||
-	    o->chain == NULL || (method != DOOR_CSR &&
-	    o->user.username == NULL)))) {
+	    o->chain == NULL))) {
 		door_redeem_out_clear(o);
 		return bad_answer();
 	}
 	return UC_OK;
+}
+
+/* One redemption's request req (freed here) and its answer into o. */
+static int
+redeem_call(struct door *d, uint16_t type, struct ucbuf *req,
+    struct door_redeem_out *o)
+{
+	unsigned char *ans = NULL;
+	size_t alen;
+	int rc;
+
+	rc = door_call(d, type, req, &ans, &alen);
+	ucbuf_free(req);
+	if (rc != UC_OK)
+		return rc;
+	return redeem_answer(ans, alen, o);
+}
+
+int
+door_redeem(struct door *d, const char *token, enum door_method method,
+    const unsigned char *spki, size_t spkilen, const char *retry,
+    struct door_redeem_out *o)
+{
+	struct ucbuf req = UCBUF_INIT(0, 1);
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	door_put_str(&req, token_shape(token) ? token : "!");
+	door_put_u64(&req, (uint64_t)method);
+	door_put_bytes(&req, spki, spkilen);
+	/* A retry secret of the wrong shape is refused as a wrong one. */
+	door_put_str(&req, retry == NULL || method == DOOR_CSR ? "" :
+	    token_shape(retry) ? retry : "!");
+	rc = redeem_call(d, DOOR_REDEEM, &req, o);
+	/* A server-made key's bundle names the user; a CSR's needs no one. */
+	if (rc == UC_OK && o->rc == UC_OK && method != DOOR_CSR &&
+	    o->user.username == NULL) {
+		door_redeem_out_clear(o);
+		return bad_answer();
+	}
+	return rc;
+}
+
+int
+door_redeem_csr(struct door *d, const char *token, const char *user,
+    enum door_csr_door door, const unsigned char *csr, size_t csrlen,
+    struct door_redeem_out *o)
+{
+	struct ucbuf req = UCBUF_INIT(0, 1);
+
+	memset(o, 0, sizeof(*o));
+	/* No user of ours has a longer name: no such token for it. */
+	if (user != NULL && strlen(user) > DOOR_USER_MAX) {
+		o->rc = UC_E_NOTFOUND;
+		o->state = TOKEN_UNKNOWN;
+		if ((o->errmsg = strdup("unknown token")) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		return UC_OK;
+	}
+	/* The monitor takes only our tokens' shape; "!" is refused. */
+	door_put_str(&req, token != NULL && token_shape(token) ? token : "!");
+	door_put_u64(&req, (uint64_t)door);
+	door_put_u64(&req, (uint64_t)(user != NULL));
+	door_put_str(&req, user);
+	door_put_bytes(&req, csr, csrlen);
+	return redeem_call(d, DOOR_REDEEM_CSR, &req, o);
+}
+
+int
+door_by_cert(struct door *d, enum door_by_cert kind,
+    const unsigned char *cert, size_t certlen, const unsigned char *csr,
+    size_t csrlen, struct door_redeem_out *o)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+
+	memset(o, 0, sizeof(*o));
+	door_put_u64(&req, (uint64_t)kind);
+	door_put_bytes(&req, cert, certlen);
+	door_put_bytes(&req, csr, csrlen);
+	return redeem_call(d, DOOR_BY_CERT, &req, o);
+}
+
+int
+door_cert(struct door *d, const char *serial, unsigned char **der,
+    size_t *len)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+	struct door_rd r;
+	unsigned char *ans = NULL;
+	const unsigned char *p;
+	size_t n = 0;
+	int rc, found;
+
+	*der = NULL;
+	*len = 0;
+	if (serial == NULL || !serial_shape(serial))
+		return uc_seterr(UC_E_NOTFOUND, "no such certificate");
+	door_put_str(&req, serial);
+	rc = door_call(d, DOOR_CERT, &req, &ans, &n);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return rc;
+	door_rd_init(&r, ans, n);
+	found = (int)door_get_u64(&r, 1);
+	p = door_get_bytes(&r, 64 * 1024, &n);
+	if (!r.bad && found && n > 0 && (*der = malloc(n)) != NULL) {
+		memcpy(*der, p, n);
+		*len = n;
+	}
+	free(ans);
+	if (door_rd_end(&r) != UC_OK || (found && *der == NULL)) {
+		free(*der);
+		*der = NULL;
+		return found ? uc_seterr(UC_E_INTERNAL, "out of memory") :
+		    bad_answer();
+	}
+	return found ? UC_OK : uc_seterr(UC_E_NOTFOUND, "no such "
+	    "certificate");
 }
 
 int

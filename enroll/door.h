@@ -11,9 +11,9 @@
  * sends with door_parse_request(); anything malformed ends the child.
  *
  * The child's side is one function per request (door_lookup, door_redeem,
- * door_ocsp, door_metrics, door_delivered): adding a request is one
- * message type, its parser case, one function here and its answer in
- * monitor.c.
+ * door_ocsp, door_metrics, door_delivered, door_redeem_csr, door_by_cert,
+ * door_cert): adding a request is one message type, its parser case, one
+ * function here and its answer in monitor.c.
  */
 #ifndef UC_DOOR_H
 #define UC_DOOR_H
@@ -29,6 +29,8 @@
 #define DOOR_HDRLEN	16
 /* The public files can be large (a CRL of many revocations). */
 #define DOOR_MAX_BODY	(256u * 1024 * 1024)
+/* A user name in REDEEM_CSR (EST's HTTP Basic), at most. */
+#define DOOR_USER_MAX	256
 /* What the child may send at most: a request is small. */
 #define DOOR_MAX_REQUEST (256u * 1024)
 
@@ -43,6 +45,11 @@ enum door_type {
 	DOOR_METRICS = 6,	/* -> the monitor's /metrics lines */
 	/* child -> monitor, no answer */
 	DOOR_DELIVERED = 7,	/* a server-made key reached its owner (or not) */
+	/* child -> monitor, answered (SCEP, EST) */
+	DOOR_REDEEM_CSR = 8,	/* token, user, door, CSR -> as REDEEM */
+	DOOR_BY_CERT = 9,	/* kind, our certificate, CSR -> as REDEEM */
+	DOOR_CERT = 10,		/* serial -> the recorded certificate */
+	DOOR_LAST = DOOR_CERT,
 	DOOR_ANSWER = 0x80
 };
 
@@ -86,18 +93,35 @@ int	door_rd_end(struct door_rd *);
 /* ---- requests, as the monitor parses them ------------------------------------ */
 
 enum door_method { DOOR_CSR = 1, DOOR_P12 = 2, DOOR_PROFILE = 3 };
+/* REDEEM_CSR: which door the CSR came through (recorded as the method). */
+enum door_csr_door { DOOR_SCEP = 1, DOOR_EST = 2 };
+/*
+ * BY_CERT: SCEP RenewalReq ("scep-renew"), EST simplereenroll
+ * ("est-renew"): a renewal; EST simpleenroll by a client certificate
+ * ("est-cert"): one more certificate for its user.
+ */
+enum door_by_cert { DOOR_SCEP_RENEW = 1, DOOR_EST_RENEW = 2,
+	DOOR_EST_CERT = 3 };
 
 struct door_request {
 	uint16_t	 type;
 	char		*token;		/* LOOKUP, REDEEM */
-	uint32_t	 method;	/* REDEEM: enum door_method */
+	uint32_t	 method;	/* REDEEM: enum door_method;
+					 * REDEEM_CSR: enum door_csr_door;
+					 * BY_CERT: enum door_by_cert */
 	const unsigned char *spki;	/* REDEEM: DER, borrowed */
 	size_t		 spkilen;
 	char		*retry;		/* REDEEM: "" or the retry secret */
 	const unsigned char *der;	/* OCSP: the request, borrowed */
 	size_t		 derlen;
-	char		*serial;	/* DELIVERED */
+	char		*serial;	/* DELIVERED, CERT */
 	int		 delivered;	/* DELIVERED: 1 reached its owner */
+	int		 has_user;	/* REDEEM_CSR: EST Basic's user */
+	char		*user;		/* REDEEM_CSR: the user, or "" */
+	const unsigned char *csr;	/* REDEEM_CSR, BY_CERT: DER, borrowed */
+	size_t		 csrlen;
+	const unsigned char *cert;	/* BY_CERT: DER, borrowed */
+	size_t		 certlen;
 };
 /*
  * Parse a child's request body of type (borrowing from body, which must
@@ -163,6 +187,24 @@ int	door_ocsp(struct door *, const unsigned char *req, size_t len,
 char	*door_metrics(struct door *);
 /* A server-made key's answer was sent (delivered 1) or lost (0). */
 void	door_delivered(struct door *, const char *serial, int delivered);
+
+/*
+ * SCEP and EST (the answer as a redemption's; o->user stays empty).
+ * door_redeem_csr: a CSR (DER) with a one-time token; user, when not
+ * NULL, must be the token's (EST's HTTP Basic).  door_by_cert: a CSR
+ * (DER) with a certificate of ours (DER) the client proved it holds;
+ * the monitor re-checks it whole.
+ */
+int	door_redeem_csr(struct door *, const char *token, const char *user,
+	    enum door_csr_door, const unsigned char *csr, size_t csrlen,
+	    struct door_redeem_out *);
+int	door_by_cert(struct door *, enum door_by_cert,
+	    const unsigned char *cert, size_t certlen,
+	    const unsigned char *csr, size_t csrlen, struct door_redeem_out *);
+/* The recorded certificate with serial (DER, caller frees): UC_OK, or
+ * UC_E_NOTFOUND when there is none. */
+int	door_cert(struct door *, const char *serial, unsigned char **der,
+	    size_t *len);
 
 /* Send one message (monitor side too); UC_OK or UC_E_IO. */
 int	door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,

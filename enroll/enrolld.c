@@ -18,6 +18,7 @@ common_init(struct enrolld *d)
 
 	memset(d, 0, sizeof(*d));
 	pthread_rwlock_init(&d->publock, NULL);
+	pthread_mutex_init(&d->ralock, NULL);
 	sem_init(&d->keygen, 0, ncpu > 0 ? (unsigned int)ncpu : 1);
 }
 
@@ -56,6 +57,7 @@ enrolld_init(struct enrolld *d, const char *config)
 	    (d->door = door_local(monitor_answer, d)) == NULL ||
 	    (d->user_key = strdup(authority_user_key_type(d->a))) == NULL ||
 	    (d->org = strdup(cc->org)) == NULL ||
+	    (d->base_url = strdup(cc->base_url)) == NULL ||
 	    (cc->eas_host != NULL && (d->eas_host = strdup(cc->eas_host)) ==
 	    NULL) || (cc->eas_domain != NULL &&
 	    (d->eas_domain = dup_or_null(cc->eas_domain)) == NULL))
@@ -64,7 +66,7 @@ enrolld_init(struct enrolld *d, const char *config)
 		return rc;
 	if ((rc = pub_reload(d)) != UC_OK)
 		return rc;
-	return UC_OK;
+	return scep_init(d);
 }
 
 int
@@ -78,6 +80,47 @@ enrolld_child_init(struct enrolld *d)
 	return UC_OK;
 }
 
+int
+enrolld_scep_ra(struct enrolld *d, X509 **cert, EVP_PKEY **key)
+{
+	int rc = UC_OK;
+
+	*cert = NULL;
+	*key = NULL;
+	if (d->a != NULL)
+		return authority_scep_ra(d->a, cert, key);
+	pthread_mutex_lock(&d->ralock);
+	if (d->ra == NULL || d->rakey == NULL)
+		rc = uc_seterr(UC_E_STATE, "no SCEP RA yet");
+	else if (!X509_up_ref(d->ra))
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	else if (!EVP_PKEY_up_ref(d->rakey)) {
+		X509_free(d->ra);
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	} else {
+		*cert = d->ra;
+		*key = d->rakey;
+	}
+	pthread_mutex_unlock(&d->ralock);
+	return rc;
+}
+
+void
+enrolld_set_scep_ra(struct enrolld *d, X509 *cert, EVP_PKEY *key)
+{
+	X509 *oc;
+	EVP_PKEY *ok;
+
+	pthread_mutex_lock(&d->ralock);
+	oc = d->ra;
+	ok = d->rakey;
+	d->ra = cert;
+	d->rakey = key;
+	pthread_mutex_unlock(&d->ralock);
+	X509_free(oc);
+	EVP_PKEY_free(ok);
+}
+
 void
 enrolld_free(struct enrolld *d)
 {
@@ -85,6 +128,7 @@ enrolld_free(struct enrolld *d)
 
 	door_free(d->door);
 	pending_free(d->pending);
+	scep_free(d);
 	authority_free(d->a);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);
@@ -96,6 +140,10 @@ enrolld_free(struct enrolld *d)
 	free(d->org);
 	free(d->eas_host);
 	free(d->eas_domain);
+	free(d->base_url);
+	X509_free(d->ra);
+	EVP_PKEY_free(d->rakey);
+	pthread_mutex_destroy(&d->ralock);
 	pthread_rwlock_destroy(&d->publock);
 	sem_destroy(&d->keygen);
 	econf_clear(&d->conf);

@@ -57,6 +57,10 @@ struct econf {
 	int	 drain;			/* [limits] drain (s) on SIGTERM */
 	char	*user;			/* [daemon] user of the network
 					 * child; NULL: userca or nobody */
+	int	 scep_allow_des;	/* [scep] allow_des: single DES
+					 * envelopes (old clients) */
+	char	*est_listen;		/* [est] listen; NULL: off (HTTPS,
+					 * [https] cert and key) */
 };
 
 /*
@@ -111,9 +115,13 @@ struct pubset {
 	int		 refs;		/* atomic: d->pub's, and each reader's */
 	struct pubfile	 f[NPUB];
 	X509		*issuing;	/* /ca.crt parsed (the child's OCSP
-					 * pre-check); NULL: not published */
+					 * pre-check, SCEP, EST); NULL: not
+					 * published */
+	X509		*root;		/* the root of /ca.pem when it is
+					 * not the issuing CA; else NULL */
 };
-/* Parse /ca.crt of ps into ps->issuing (NULL when absent or bad). */
+/* Parse /ca.crt of ps into ps->issuing and the root of /ca.pem into
+ * ps->root (NULL when absent or bad). */
 void	pub_issuing(struct pubset *ps);
 
 /* ---- the daemon's state ------------------------------------------------------- */
@@ -158,6 +166,12 @@ struct enrolld {
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
+	struct scep_tx		*scep;		/* scep.c: transactions */
+	char			*base_url;	/* userca.conf [ca] base_url */
+	pthread_mutex_t		 ralock;	/* the pair below */
+	X509			*ra;		/* the SCEP RA (HELLO); the
+						 * monitor asks the authority */
+	EVP_PKEY		*rakey;
 	long			 runway;	/* pre-signed root CRLs left */
 	int64_t			 runway_until;	/* last root nextUpdate */
 };
@@ -170,6 +184,14 @@ struct enrolld {
 int	enrolld_init(struct enrolld *d, const char *config);
 /* The network child's empty state, filled by HELLO and PUBLISHED. */
 int	enrolld_child_init(struct enrolld *d);
+/*
+ * The SCEP RA certificate and key in use (new references, caller frees
+ * both): the authority's in the monitor and in-process, HELLO's in the
+ * network child.  UC_E_STATE when there is none yet.
+ */
+int	enrolld_scep_ra(struct enrolld *d, X509 **cert, EVP_PKEY **key);
+/* Replace the network child's RA pair (HELLO); takes both. */
+void	enrolld_set_scep_ra(struct enrolld *d, X509 *cert, EVP_PKEY *key);
 void	enrolld_free(struct enrolld *d);
 /* The web files from [enroll] web_root into d->web (missing: NULL). */
 int	web_load(const struct econf *, struct blob *web[NWEB]);
@@ -204,6 +226,13 @@ struct req {
 	size_t			 bodylen;
 	const char		*client;	/* address, for rate limits */
 	int			 tls;
+	const char		*operation;	/* ?operation= (SCEP) */
+	const char		*message;	/* ?message= (SCEP GET) */
+	const char		*authorization;	/* Authorization (EST) */
+	const unsigned char	*peer_cert;	/* the TLS client certificate
+						 * (DER), EST listener only */
+	size_t			 peer_certlen;
+	int			 est;		/* on the EST listener */
 };
 
 struct resp {
@@ -230,6 +259,12 @@ struct resp {
 					 * whether it was sent */
 };
 
+/*
+ * 1 when client may try token: it is under [limits] rate_limit failures
+ * this minute, or the token is valid and unused (others failing behind
+ * the same NAT must not stop a good link).  Every door asks this.
+ */
+int	token_may_try(struct enrolld *, const char *client, const char *token);
 /* Answer one request.  Never fails: errors are JSON responses. */
 void	handle_request(struct enrolld *, const struct req *, struct resp *);
 void	resp_clear(struct resp *);
@@ -262,8 +297,8 @@ void	pending_fail(struct enrolld *, struct pending *p);
 void	pending_free(struct pending *p);
 /* HELLO and PUBLISHED bodies of the monitor's current state. */
 int	monitor_hello(struct enrolld *, int quiet, const unsigned char *cert,
-	    size_t certlen, const unsigned char *key, size_t keylen,
-	    struct ucbuf *out);
+	    size_t certlen, const unsigned char *key, size_t keylen, X509 *ra,
+	    EVP_PKEY *rakey, struct ucbuf *out);
 int	monitor_published(struct enrolld *, struct ucbuf *out);
 /* The child's side of the same two: UC_E_INVALID when malformed. */
 int	child_hello(struct enrolld *, const unsigned char *body, size_t len,
@@ -315,6 +350,32 @@ void	ocsp_serve(struct enrolld *, const struct req *, struct resp *);
 void	ocsp_watch(struct enrolld *);
 /* The network child's OCSP counters for /metrics. */
 void	ocsp_metrics(struct ucbuf *);
+
+/*
+ * ocsp.c: a base64 (or base64url) value of a GET request, at most max
+ * characters, URL-decoded, a space read as '+', CR and LF skipped.  A new buffer (caller
+ * frees), NULL when it is not base64.
+ */
+unsigned char *get_decode(const char *s, size_t max, size_t *outlen);
+
+/* ---- scep.c: /scep and /cgi-bin/pkiclient.exe (RFC 8894) ------------------- */
+
+/* 1 when the path is a SCEP route. */
+int	scep_route(const char *path);
+void	scep_serve(struct enrolld *, const struct req *, struct resp *);
+/*
+ * The transaction table (and DES when [scep] allow_des), at start; in the
+ * monitor and in-process also the RA (authority_scep_refresh), again
+ * when due (scep_watch).
+ */
+int	scep_init(struct enrolld *);
+void	scep_watch(struct enrolld *);
+void	scep_free(struct enrolld *);
+
+/* ---- est.c: /.well-known/est/ (RFC 7030) on the [est] listener ---------------- */
+
+int	est_route(const char *path);
+void	est_serve(struct enrolld *, const struct req *, struct resp *);
 
 /* ---- ratelimit.c ---------------------------------------------------------------- */
 

@@ -262,29 +262,51 @@ token_error(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 }
 
+/* 1 with ti filled (token_info_clear()) when the token is valid; else r
+ * holds the refusal. */
+static int
+token_valid(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token, struct token_info *ti)
+{
+	if (door_lookup(d->door, token, ti) != UC_OK) {
+		json_error(r, 500, "internal", "token lookup failed");
+		return 0;
+	}
+	if (ti->state != TOKEN_VALID) {
+		token_error(d, q, r, ti->state);
+		token_info_clear(ti);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 token_json(struct enrolld *d, const struct req *q, struct resp *r,
     const char *token)
 {
 	struct token_info ti;
-	char when[32];
-	json_t *o;
+	char when[32], old[32];
+	json_t *o, *renewal = NULL;
 
-	if (door_lookup(d->door, token, &ti) != UC_OK) {
-		json_error(r, 500, "internal", "token lookup failed");
+	if (!token_valid(d, q, r, token, &ti))
 		return;
-	}
-	if (ti.state != TOKEN_VALID) {
-		token_error(d, q, r, ti.state);
-		token_info_clear(&ti);
-		return;
-	}
 	uc_time_iso(ti.expires_at, when, sizeof(when));
-	o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:[s,s]}",
+	/* A renewal link: the certificate it replaces, and its fate. */
+	if (ti.renews != NULL) {
+		uc_time_iso(ti.renews_not_after, old, sizeof(old));
+		renewal = json_pack("{s:s, s:s, s:b}", "serial", ti.renews,
+		    "not_after", old, "revokes_old", ti.renews_revoke_old);
+		if (renewal == NULL) {
+			token_info_clear(&ti);
+			json_error(r, 500, "internal", "out of memory");
+			return;
+		}
+	}
+	o = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:[s,s], s:o?}",
 	    "user", ti.user.username, "email", ti.user.email,
 	    "name", ti.user.name, "expires", when,
 	    "default_p12_format", d->conf.default_p12_format,
-	    "p12_formats", "legacy", "modern");
+	    "p12_formats", "legacy", "modern", "renewal", renewal);
 	token_info_clear(&ti);
 	json_ok(r, 200, o, 0);
 	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
@@ -502,6 +524,49 @@ out:
 #define PROFILE_TYPE	"application/x-apple-aspen-config"
 
 /*
+ * What both Apple profiles hold for the token's user u: the top of the
+ * chain top (*root: OPENSSL_free()), its name, and Exchange ActiveSync when
+ * userca.conf has [eas] host.  name and user are the caller's buffers.
+ */
+static int
+profile_base(struct enrolld *d, const struct authority_user *u, X509 *top,
+    struct mobileconfig *mc, unsigned char **root, char name[256],
+    char user[512])
+{
+	int n;
+
+	*root = NULL;
+	if (u->username == NULL)
+		return uc_seterr(UC_E_NOTFOUND, "the token's user is gone");
+	if (top == NULL)
+		return uc_seterr(UC_E_STATE, "no CA certificate published");
+	if ((n = i2d_X509(top, root)) <= 0)
+		return uc_seterr(UC_E_CRYPTO, "encoding the root");
+	name[0] = '\0';
+	X509_NAME_get_text_by_NID(X509_get_subject_name(top), NID_commonName,
+	    name, 256);
+	memset(mc, 0, sizeof(*mc));
+	mc->org = d->org;
+	mc->username = u->username;
+	mc->root_der = *root;
+	mc->root_len = (size_t)n;
+	mc->root_name = name[0] != '\0' ? name : NULL;
+	if (d->eas_host != NULL) {
+		mc->eas_host = d->eas_host;
+		mc->eas_email = u->email;
+		if (u->upn != NULL)
+			snprintf(user, 512, "%s", u->upn);
+		else if (d->eas_domain != NULL)
+			snprintf(user, 512, "%s\\%s", d->eas_domain,
+			    u->username);
+		else
+			snprintf(user, 512, "%s", u->username);
+		mc->eas_user = user;
+	}
+	return UC_OK;
+}
+
+/*
  * The identity profile (DESIGN 22) of a redeemed token: the PKCS#12, the
  * top of the chain, and Exchange ActiveSync when userca.conf has [eas]
  * host.  The password stays out of the profile: the file alone (left in
@@ -516,35 +581,15 @@ identity_profile(struct enrolld *d, const struct authority_user *u,
 	struct mobileconfig mc;
 	unsigned char *der = NULL;
 	char user[512], name[256];
-	int n, rc;
+	int rc;
 
 	*out = NULL;
-	if ((n = i2d_X509(top, &der)) <= 0)
-		return uc_seterr(UC_E_CRYPTO, "encoding the root");
-	name[0] = '\0';
-	X509_NAME_get_text_by_NID(X509_get_subject_name(top), NID_commonName,
-	    name, sizeof(name));
-	memset(&mc, 0, sizeof(mc));
-	mc.org = d->org;
-	mc.username = u->username;
-	mc.p12 = p12;
-	mc.p12_len = p12len;
-	mc.root_der = der;
-	mc.root_len = (size_t)n;
-	mc.root_name = name[0] != '\0' ? name : NULL;
-	if (d->eas_host != NULL) {
-		mc.eas_host = d->eas_host;
-		mc.eas_email = u->email;
-		if (u->upn != NULL)
-			snprintf(user, sizeof(user), "%s", u->upn);
-		else if (d->eas_domain != NULL)
-			snprintf(user, sizeof(user), "%s\\%s", d->eas_domain,
-			    u->username);
-		else
-			snprintf(user, sizeof(user), "%s", u->username);
-		mc.eas_user = user;
+	if ((rc = profile_base(d, u, top, &mc, &der, name, user)) ==
+	    UC_OK) {
+		mc.p12 = p12;
+		mc.p12_len = p12len;
+		rc = mobileconfig_identity(&mc, out, len);
 	}
-	rc = mobileconfig_identity(&mc, out, len);
 	OPENSSL_free(der);
 	return rc;
 }
@@ -648,6 +693,56 @@ p12_redeem(struct enrolld *d, const struct req *q, struct resp *r,
 		*key = NULL;
 	}
 	return rc;
+}
+
+/*
+ * GET mobileconfig: the SCEP profile (DESIGN 22).  The token goes in as
+ * the SCEP challenge and is not consumed here: the device's SCEP
+ * enrollment consumes it.  No key material; the key is made on the
+ * device.
+ */
+static void
+scep_profile(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token)
+{
+	struct mobileconfig mc;
+	struct token_info ti;
+	struct pubset *ps = NULL;
+	unsigned char *der = NULL, *body = NULL, fp[EVP_MAX_MD_SIZE];
+	unsigned int fplen = 0;
+	char user[512], name[256], url[1100];
+	size_t len = 0;
+
+	if (!token_valid(d, q, r, token, &ti))
+		return;
+	snprintf(url, sizeof(url), "%s/scep", d->base_url);
+	if ((ps = pub_get(d)) == NULL || ps->issuing == NULL ||
+	    profile_base(d, &ti.user, ps->root != NULL ? ps->root :
+	    ps->issuing, &mc, &der, name, user) != UC_OK ||
+	    !X509_digest(ps->issuing, EVP_sha1(), fp, &fplen)) {
+		json_error(r, 500, "internal", "the profile could not be made");
+		goto out;
+	}
+	mc.scep_url = url;
+	mc.scep_challenge = token;
+	mc.ca_fingerprint = fp;
+	mc.ca_fingerprint_len = fplen;
+	if (mobileconfig_scep(&mc, &body, &len) != UC_OK) {
+		json_error(r, 500, "internal", "the profile could not be made");
+		goto out;
+	}
+	r->status = 200;
+	r->type = PROFILE_TYPE;
+	r->body = body;
+	r->len = len;
+	r->secret = 1;
+	snprintf(r->disposition, sizeof(r->disposition),
+	    "attachment; filename=\"%s.mobileconfig\"", "userca-scep");
+	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
+out:
+	pub_put(ps);
+	OPENSSL_free(der);
+	token_info_clear(&ti);
 }
 
 /* The retry secret and its deadline as response headers. */
@@ -862,6 +957,22 @@ redact_path(const char *path, char *out, size_t len)
 			out[i] = '?';
 }
 
+int
+token_may_try(struct enrolld *d, const char *client, const char *token)
+{
+	struct token_info ti;
+	int valid;
+
+	if (!ratelimit_blocked(d->rl, client, __atomic_load_n(
+	    &d->conf.rate_limit, __ATOMIC_RELAXED), uc_now()))
+		return 1;
+	memset(&ti, 0, sizeof(ti));
+	valid = token != NULL && door_lookup(d->door, token, &ti) == UC_OK &&
+	    ti.state == TOKEN_VALID;
+	token_info_clear(&ti);
+	return valid;
+}
+
 /*
  * A client over the failure limit is refused, unless the token it brings
  * is valid and unused: others behind the same address (a NAT) failing
@@ -869,18 +980,10 @@ redact_path(const char *path, char *out, size_t len)
  * go on; else r holds the 429.
  */
 static int
-limit_pass(struct enrolld *d, struct resp *r, const char *token, int limited)
+limit_pass(struct enrolld *d, const struct req *q, struct resp *r,
+    const char *token, int limited)
 {
-	struct token_info ti;
-	int valid;
-
-	if (!limited)
-		return 1;
-	memset(&ti, 0, sizeof(ti));
-	valid = door_lookup(d->door, token, &ti) == UC_OK &&
-	    ti.state == TOKEN_VALID;
-	token_info_clear(&ti);
-	if (valid)
+	if (!limited || token_may_try(d, q->client, token))
 		return 1;
 	json_error(r, 429, "rate_limited", "too many failed enrollment "
 	    "attempts from this address; wait a minute");
@@ -974,6 +1077,16 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		return;
 	}
 
+	/* EST: its own listener (DESIGN 6). */
+	if (est_route(q->path)) {
+		est_serve(d, q, r);
+		return;
+	}
+	/* SCEP: signed and encrypted itself; any transport (DESIGN 7). */
+	if (scep_route(q->path)) {
+		scep_serve(d, q, r);
+		return;
+	}
 	/* OCSP: signed, not secret; any transport (clients use http). */
 	if (strcmp(q->path, "/ocsp") == 0 || strncmp(q->path, "/ocsp/", 6) ==
 	    0) {
@@ -1002,7 +1115,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		/* The page itself asks the API; it needs no token check. */
 		serve_web(d, r, WEB_HTML, "enroll.html",
@@ -1016,7 +1129,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use GET");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		token_json(d, q, r, tok);
 		return;
@@ -1032,7 +1145,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "use POST");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		if (csr)
 			enroll_csr(d, q, r, tok);
@@ -1043,14 +1156,9 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 	if (take_token(q->path, "/api/v1/enroll/", "/mobileconfig", tok)) {
 		r->route = "/api/v1/enroll/:token/mobileconfig";
 		if (get) {
-			/*
-			 * DESIGN 22's SCEP profile: it needs SCEP, which is
-			 * not served yet.  Nothing is looked up or consumed.
-			 */
-			json_error(r, 404, "scep_unavailable", "the SCEP "
-			    "profile needs SCEP, which this server does not "
-			    "offer yet; POST to this address for the identity "
-			    "profile");
+			if (!limit_pass(d, q, r, tok, limited))
+				return;
+			scep_profile(d, q, r, tok);
 			return;
 		}
 		if (!method_is(q, "POST")) {
@@ -1059,7 +1167,7 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 			    "GET for the SCEP profile)");
 			return;
 		}
-		if (!limit_pass(d, r, tok, limited))
+		if (!limit_pass(d, q, r, tok, limited))
 			return;
 		enroll_p12(d, q, r, tok, 1);
 		return;

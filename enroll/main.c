@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <microhttpd.h>
@@ -41,6 +42,8 @@ struct listener {
 	struct enrolld		*d;
 	struct MHD_Daemon	*mhd;
 	int			 tls;
+	int			 est;		/* the [est] listener: asks for
+						 * a client certificate */
 	const char		*addr;
 	int			 lfd;		/* the monitor's bound socket */
 	char			*cert, *key;	/* TLS pair (C strings) */
@@ -297,11 +300,36 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 	if (!quiet) {
 		redact_path(url, red, sizeof(red));
 		fprintf(stderr, "%s %s %s %s %d %.1fms\n", client,
-		    l->tls ? "https" : "http", method, red, r->status,
+		    l->est ? "est" : l->tls ? "https" : "http", method, red, r->status,
 		    ms_since(t0));
 	}
 	resp_clear(r);
 	return ret;
+}
+
+/*
+ * The client certificate of a TLS connection (DER, borrowed for the
+ * connection's life), or NULL.  GnuTLS checked in the handshake that the
+ * client holds its key; who issued it is the authority's to check.
+ */
+static const unsigned char *
+peer_cert(struct MHD_Connection *c, size_t *len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+
+	*len = 0;
+	if ((ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION)) == NULL ||
+	    ci->tls_session == NULL)
+		return NULL;
+	if (gnutls_certificate_type_get(ci->tls_session) != GNUTLS_CRT_X509 ||
+	    (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) ==
+	    NULL || n == 0)
+		return NULL;
+	*len = certs[0].size;
+	return certs[0].data;
 }
 
 static enum MHD_Result
@@ -424,10 +452,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	    MHD_HTTP_HEADER_USER_AGENT);
 	q.retry = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "X-Userca-Retry");
+	q.operation = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "operation");
+	q.message = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "message");
 	q.body = rs->body;
 	q.bodylen = rs->len;
 	q.client = client;
 	q.tls = l->tls;
+	if ((q.est = l->est)) {
+		q.authorization = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		q.peer_cert = peer_cert(c, &q.peer_certlen);
+	}
 	handle_request(d, &q, &r);
 	return send_resp(l, c, &r, method, url, client, rs);
 }
@@ -465,6 +502,47 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
+/* The issuing CA and the root (published) as a PEM string (free()). */
+static int
+trust_pem(struct enrolld *d, char **out)
+{
+	struct pubset *ps;
+	X509 *ca[2];
+	unsigned char *pem;
+	size_t len, n = 0, i;
+	char *s = NULL, *ns;
+	int rc = UC_OK;
+
+	*out = NULL;
+	if ((ps = pub_get(d)) == NULL)
+		return uc_seterr(UC_E_STATE, "nothing published yet");
+	ca[0] = ps->issuing;
+	ca[1] = ps->root;
+	for (i = 0; i < 2 && rc == UC_OK; i++) {
+		if (ca[i] == NULL || (i == 1 && ca[1] == ca[0]))
+			continue;
+		if ((rc = cert_to_pem(ca[i], &pem, &len)) != UC_OK)
+			break;
+		if ((ns = realloc(s, n + len + 1)) == NULL)
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		else {
+			s = ns;
+			memcpy(s + n, pem, len);
+			n += len;
+			s[n] = '\0';
+		}
+		free(pem);
+	}
+	pub_put(ps);
+	if (rc != UC_OK || s == NULL) {
+		free(s);
+		return rc != UC_OK ? rc : uc_seterr(UC_E_STATE, "no CA "
+		    "certificate to trust");
+	}
+	*out = s;
+	return UC_OK;
+}
+
 /*
  * Serve on the listening socket the monitor bound (a duplicate, which
  * libmicrohttpd closes when it stops): a reload's new HTTPS daemon takes
@@ -475,7 +553,8 @@ start(struct listener *l)
 {
 	struct enrolld *d = l->d;
 	unsigned int flags;
-	int fd;
+	char *ts = NULL;
+	int fd, rc;
 
 	/*
 	 * HTTPS carries enrollments, where one request may spend a second
@@ -497,6 +576,11 @@ start(struct listener *l)
 		    strerror(errno));
 	if (l->tls) {
 		flags |= MHD_USE_TLS;
+		/* The [est] listener asks for a client certificate (optional). */
+		if (l->est && (rc = trust_pem(d, &ts)) != UC_OK) {
+			close(fd);
+			return rc;
+		}
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_LISTEN_SOCKET, fd,
@@ -509,7 +593,9 @@ start(struct listener *l)
 		    MHD_OPTION_HTTPS_MEM_CERT, l->cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, l->key,
 		    MHD_OPTION_HTTPS_PRIORITIES, d->conf.tls_priorities,
+		    ts != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ts,
 		    MHD_OPTION_END);
+		free(ts);
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -646,7 +732,10 @@ preflight(const char *config)
 	if (c.https_listen != NULL && listen_probe(c.https_listen, why,
 	    sizeof(why)) != 0)
 		problem(&p, "[https] listen %s: %s", c.https_listen, why);
-	if (c.https_listen != NULL)
+	if (c.est_listen != NULL && listen_probe(c.est_listen, why,
+	    sizeof(why)) != 0)
+		problem(&p, "[est] listen %s: %s", c.est_listen, why);
+	if (c.https_listen != NULL || c.est_listen != NULL)
 		check_tls(&c, &p);
 	if (stat(c.web_root, &sb) == -1)
 		problem(&p, "[enroll] web_root %s: %s", c.web_root,
@@ -748,6 +837,8 @@ usage(FILE *f)
 "           token_ttl = 7d          lifetime of tokens made here\n"
 "           default_p12_format = legacy  what devices get unless they ask\n"
 "           web_root = DIR          the enrollment page's files\n"
+"  [scep]   allow_des = false       single DES envelopes (old clients)\n"
+"  [est]    listen = ADDR:PORT      EST over HTTPS ([https] cert, key)\n"
 "  [crl]    validity = 7d           nextUpdate of CRLs the daemon signs\n"
 "           refresh_before = 3d     re-sign when nextUpdate is this near\n"
 "           poll = 5s               how often to look for revocations\n"
@@ -773,7 +864,9 @@ usage(FILE *f)
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
-"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12.\n"
+"POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12;\n"
+"GET|POST /api/v1/enroll/TOKEN/mobileconfig; SCEP at /scep and\n"
+"/cgi-bin/pkiclient.exe; EST at /.well-known/est/ on [est] listen.\n"
 "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads settings, TLS\n"
 "certificate and published files.\n"
 "\n"
@@ -785,7 +878,7 @@ usage(FILE *f)
 
 struct child {
 	struct enrolld	 d;
-	struct listener	 http, https;
+	struct listener	 http, https, est;
 	pthread_mutex_t	 mu;		/* the pair below */
 	char		*cert, *key;	/* a new TLS pair from a HELLO */
 	int		 serving;
@@ -837,15 +930,14 @@ child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
 	}
 }
 
-/* HTTPS again with the newest pair; the old daemon drains. */
+/* A TLS listener again with the newest pair; the old daemon drains. */
 static void
-child_rekey(struct child *c)
+rekey_one(struct child *c, struct listener *l, const char *what)
 {
-	struct listener old = c->https;
-
+	struct listener old = *l;
 	char *cert = NULL, *key = NULL;
 
-	if (c->https.mhd == NULL)
+	if (l->mhd == NULL)
 		return;
 	/* Copies: the door's thread may bring the next pair meanwhile. */
 	pthread_mutex_lock(&c->mu);
@@ -859,54 +951,73 @@ child_rekey(struct child *c)
 		secret_free(key);
 		return;
 	}
-	c->https.cert = cert;
-	c->https.key = key;
-	if (start(&c->https) != UC_OK) {
-		fprintf(stderr, "userca-enrolld: HTTPS: keeping the old "
-		    "certificate: %s\n", uc_errmsg());
-		c->https = old;
+	l->cert = cert;
+	l->key = key;
+	if (start(l) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: %s: keeping the old "
+		    "certificate: %s\n", what, uc_errmsg());
+		*l = old;
 	} else
 		stop(&old, c->d.conf.drain);
 	/* libmicrohttpd keeps its own copies. */
-	c->https.cert = c->https.key = NULL;
+	l->cert = l->key = NULL;
 	free(cert);
 	secret_free(key);
 }
 
-/* Start both listeners on the inherited sockets. */
+/* HTTPS and EST again with the newest pair (and the CA certificates). */
+static void
+child_rekey(struct child *c)
+{
+	rekey_one(c, &c->https, "HTTPS");
+	rekey_one(c, &c->est, "EST");
+}
+
+/*
+ * Start the listeners on the inherited sockets fds (HTTP, HTTPS, EST;
+ * -1: none).
+ */
 static int
-child_listen(struct child *c, int hfd, int hsfd, unsigned long nofile)
+child_listen(struct child *c, const int fds[3], unsigned long nofile)
 {
 	struct enrolld *d = &c->d;
+	unsigned long lanes = d->conf.est_listen != NULL ? 6 : 4;
 
-	c->http.d = c->https.d = d;
-	c->https.tls = 1;
-	/* Two listeners, HTTPS twice while a reload drains. */
+	c->http.d = c->https.d = c->est.d = d;
+	c->https.tls = c->est.tls = c->est.est = 1;
+	/* The listeners, HTTPS and EST twice while a reload drains. */
 	c->http.max_connections = c->https.max_connections =
-	    (unsigned int)(nofile > 256 ? (nofile - 256) / 4 : 1);
+	    c->est.max_connections = (unsigned int)(nofile > 256 ?
+	    (nofile - 256) / lanes : 1);
 	if ((c->http.conns = conns_new()) == NULL ||
-	    (c->https.conns = conns_new()) == NULL)
+	    (c->https.conns = conns_new()) == NULL ||
+	    (c->est.conns = conns_new()) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	c->http.lfd = hfd;
-	c->https.lfd = hsfd;
+	c->http.lfd = fds[0];
+	c->https.lfd = fds[1];
+	c->est.lfd = fds[2];
 	c->http.addr = d->conf.http_listen;
 	c->https.addr = d->conf.https_listen;
-	c->https.cert = c->cert;
-	c->https.key = c->key;
-	if ((hfd >= 0 && c->http.addr != NULL && start(&c->http) != UC_OK) ||
-	    (hsfd >= 0 && c->https.addr != NULL && (c->cert == NULL ||
-	    start(&c->https) != UC_OK)))
+	c->est.addr = d->conf.est_listen;
+	c->https.cert = c->est.cert = c->cert;
+	c->https.key = c->est.key = c->key;
+	if ((fds[0] >= 0 && c->http.addr != NULL && start(&c->http) !=
+	    UC_OK) || (fds[1] >= 0 && c->https.addr != NULL &&
+	    (c->cert == NULL || start(&c->https) != UC_OK)) ||
+	    (fds[2] >= 0 && c->est.addr != NULL && (c->cert == NULL ||
+	    start(&c->est) != UC_OK)))
 		return uc_seterr(UC_E_IO, "%s", uc_errmsg());
 	return UC_OK;
 }
 
 /* Descriptors the child may hold: its listeners' budget and some. */
 static unsigned long
-child_nofile(int want)
+child_nofile(int want, int est)
 {
 	struct rlimit rl;
+	unsigned long lanes = est ? 6 : 4;
 	/* Room for connections turned away after accept() at a burst. */
-	unsigned long n = (unsigned long)want * 4 + 256;
+	unsigned long n = (unsigned long)want * lanes + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max !=
 	    RLIM_INFINITY && n > rl.rlim_max) {
@@ -914,7 +1025,7 @@ child_nofile(int want)
 		    "than %llu open files allow; using %llu per listener\n",
 		    want, (unsigned long long)rl.rlim_max,
 		    (unsigned long long)(rl.rlim_max > 256 ?
-		    (rl.rlim_max - 256) / 4 : 1));
+		    (rl.rlim_max - 256) / lanes : 1));
 		n = rl.rlim_max;
 	}
 	return n;
@@ -926,7 +1037,7 @@ child_nofile(int want)
  * serves until SIGTERM (from the monitor) or the monitor's end.
  */
 static int
-child_main(int sock, int hfd, int hsfd, uid_t uid, gid_t gid)
+child_main(int sock, const int fds[3], uid_t uid, gid_t gid)
 {
 	static struct child c;
 	struct timespec ts;
@@ -954,12 +1065,16 @@ child_main(int sock, int hfd, int hsfd, uid_t uid, gid_t gid)
 	    key_generate(kt, &k) != UC_OK)
 		goto fail;
 	EVP_PKEY_free(k);
+	/* SCEP's table, and DES's provider while files can be read. */
+	if (scep_init(&c.d) != UC_OK)
+		goto fail;
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		ncpu = 1;
-	nofile = child_nofile(c.d.conf.max_connections);
+	nofile = child_nofile(c.d.conf.max_connections,
+	    c.d.conf.est_listen != NULL);
 	if (sandbox_enter(nofile, what, sizeof(what)) != UC_OK ||
 	    door_start(c.d.door) != UC_OK ||
-	    child_listen(&c, hfd, hsfd, nofile) != UC_OK)
+	    child_listen(&c, fds, nofile) != UC_OK)
 		goto fail;
 	c.serving = 1;
 	fprintf(stderr, "userca-enrolld: network child %d: %s\n",
@@ -974,9 +1089,11 @@ child_main(int sock, int hfd, int hsfd, uid_t uid, gid_t gid)
 			child_rekey(&c);
 		(void)conns_sweep(c.http.conns, uc_mono());
 		(void)conns_sweep(c.https.conns, uc_mono());
+		(void)conns_sweep(c.est.conns, uc_mono());
 	}
 	stop(&c.http, c.d.conf.drain);
 	stop(&c.https, c.d.conf.drain);
+	stop(&c.est, c.d.conf.drain);
 	ex = 0;
 	goto out;
 fail:
@@ -984,8 +1101,10 @@ fail:
 out:
 	stop(&c.http, 0);
 	stop(&c.https, 0);
+	stop(&c.est, 0);
 	conns_free(c.http.conns);
 	conns_free(c.https.conns);
+	conns_free(c.est.conns);
 	enrolld_free(&c.d);
 	free(c.cert);
 	secret_free(c.key);
@@ -1023,19 +1142,20 @@ main(int argc, char *argv[])
 	int c, check = 0, ex;
 
 	/* Internal: the network child, started by the monitor. */
-	if (argc == 7 && strcmp(argv[1], "--child") == 0) {
-		long v[5];
-		int i;
+	if (argc == 8 && strcmp(argv[1], "--child") == 0) {
+		long v[6];
+		int i, fds[3];
 
-		for (i = 0; i < 5; i++)
-			if ((v[i] = child_arg(argv[2 + i], i < 3 ? 5 :
-			    UINT32_MAX)) == -2 || (i >= 3 && v[i] < 1))
+		for (i = 0; i < 6; i++)
+			if ((v[i] = child_arg(argv[2 + i], i < 4 ? 6 :
+			    UINT32_MAX)) == -2 || (i >= 4 && v[i] < 1))
 				return 2;
 		umask(077);
 		json_set_alloc_funcs(malloc, json_wipe_free);
 		signal(SIGPIPE, SIG_IGN);
-		return child_main((int)v[0], (int)v[1], (int)v[2],
-		    (uid_t)v[3], (gid_t)v[4]);
+		for (i = 0; i < 3; i++)
+			fds[i] = (int)v[1 + i];
+		return child_main((int)v[0], fds, (uid_t)v[4], (gid_t)v[5]);
 	}
 	while ((c = getopt_long(argc, argv, "c:hkqV", lo, NULL)) != -1) {
 		switch (c) {

@@ -20,7 +20,7 @@ struct series {
 struct metrics {
 	pthread_mutex_t	 mu;
 	struct series	 req[MAXSERIES];
-	struct series	 issue[8];
+	struct series	 issue[16];
 	struct series	 tokfail[8];
 };
 
@@ -79,7 +79,7 @@ metrics_issue(struct metrics *m, const char *kind)
 
 	snprintf(l, sizeof(l), "kind=\"%s\"", kind);
 	pthread_mutex_lock(&m->mu);
-	bump(m->issue, 8, l);
+	bump(m->issue, 16, l);
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -119,7 +119,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	family(&b, "userca_http_requests_total", "HTTP requests by route "
 	    "and status.", "counter", m->req, MAXSERIES);
 	family(&b, "userca_issued_total", "Certificates issued by the "
-	    "daemon, by kind.", "counter", m->issue, 8);
+	    "daemon, by kind.", "counter", m->issue, 16);
 	family(&b, "userca_token_failures_total", "Refused enrollment "
 	    "token attempts, by reason.", "counter", m->tokfail, 8);
 	pthread_mutex_unlock(&m->mu);

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "authority_ocsp.h"
 #include "door.h"
@@ -161,7 +163,124 @@ answer_lookup(struct enrolld *d, const struct door_request *q,
 	door_put_u64(b, (uint64_t)(ti.expires_at > 0 ? ti.expires_at : 0));
 	door_put_u64(b, (uint64_t)(ti.used_at > 0 ? ti.used_at : 0));
 	put_user(b, &ti.user);
+	/* A renewal link: the certificate it replaces, and its fate. */
+	door_put_str(b, ti.renews);
+	door_put_u64(b, (uint64_t)(ti.renews != NULL &&
+	    ti.renews_not_after > 0 ? ti.renews_not_after : 0));
+	door_put_u64(b, (uint64_t)(ti.renews != NULL &&
+	    ti.renews_revoke_old != 0));
 	token_info_clear(&ti);
+}
+
+/* 1 for a refusal of the client's request (not logged as a failure). */
+static int
+refusal(int rc)
+{
+	return rc == UC_E_NOTFOUND || rc == UC_E_STATE || rc == UC_E_INVALID ||
+	    rc == UC_E_POLICY || rc == UC_E_SIGNATURE;
+}
+
+/*
+ * A redemption's answer (REDEEM, REDEEM_CSR, BY_CERT): rc, the token's
+ * state, the error message, what was issued, and u (the user of a
+ * server-made key; NULL: none).
+ */
+static void
+put_answer(struct ucbuf *b, int rc, enum token_state st, const char *msg,
+    const struct issue_result *res, const struct authority_user *u,
+    const char *what)
+{
+	static const struct authority_user none;
+
+	door_put_u64(b, (uint64_t)-rc);		/* UC_E_* are negative */
+	door_put_u64(b, (uint64_t)st);
+	door_put_str(b, msg);
+	door_put_str(b, rc == UC_OK ? res->serial : NULL);
+	door_put_u64(b, (uint64_t)(rc == UC_OK ? res->not_after : 0));
+	door_put_bytes(b, res->cert_pem, rc == UC_OK ? res->cert_pem_len : 0);
+	door_put_str(b, rc == UC_OK ? res->retry : NULL);
+	door_put_u64(b, (uint64_t)(rc == UC_OK && res->retry != NULL ?
+	    res->retry_until : 0));
+	door_put_u64(b, (uint64_t)(rc == UC_OK && res->superseded != 0));
+	door_put_u64(b, (uint64_t)(rc == UC_OK && res->again != 0));
+	put_user(b, u != NULL ? u : &none);
+	if (rc == UC_OK && res->superseded)
+		fprintf(stderr, "userca-enrolld: %s issued %s and revoked the "
+		    "certificate it replaces (superseded)\n", what,
+		    res->serial);
+	if (rc != UC_OK && !refusal(rc))
+		fprintf(stderr, "userca-enrolld: %s: %s: %s\n", what,
+		    uc_strerror(rc), msg);
+}
+
+/* A protocol door's issuance (rc, res) as its answer; clears res. */
+static void
+answer_issued(struct ucbuf *b, int rc, enum token_state st,
+    struct issue_result *res, const char *method)
+{
+	char msg[512];
+
+	msg[0] = '\0';
+	if (rc != UC_OK)
+		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
+	put_answer(b, rc, st, msg, res, NULL, method);
+	issue_result_clear(res);
+}
+
+/* REDEEM_CSR: SCEP PKCSReq, EST simpleenroll with HTTP Basic. */
+static void
+answer_redeem_csr(struct enrolld *d, const struct door_request *q,
+    struct ucbuf *b)
+{
+	struct issue_result res;
+	enum token_state st = TOKEN_UNKNOWN;
+	const char *method = q->method == DOOR_SCEP ? "scep" : "est";
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = authority_redeem_csr(d->a, q->token, q->has_user ? q->user :
+	    NULL, q->csr, q->csrlen, method, d->conf.smime, &res, &st);
+	answer_issued(b, rc, st, &res, method);
+}
+
+/* BY_CERT: SCEP RenewalReq, EST simplereenroll, EST simpleenroll. */
+static void
+answer_by_cert(struct enrolld *d, const struct door_request *q,
+    struct ucbuf *b)
+{
+	static const char *const methods[] = { "", "scep-renew", "est-renew",
+	    "est-cert" };
+	struct issue_result res;
+	const char *method = methods[q->method];
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	/* The authority checks q->cert whole: ours, recorded, valid. */
+	if (q->method == DOOR_EST_CERT)
+		rc = authority_enroll_by_cert(d->a, q->cert, q->certlen, q->csr,
+		    q->csrlen, method, &res);
+	else
+		rc = authority_renew_by_cert(d->a, q->cert, q->certlen, q->csr,
+		    q->csrlen, method, &res);
+	answer_issued(b, rc, TOKEN_UNKNOWN, &res, method);
+}
+
+/* CERT: the recorded certificate with a serial (SCEP GetCert, CertPoll). */
+static void
+answer_cert(struct enrolld *d, const struct door_request *q,
+    struct ucbuf *b)
+{
+	struct authority_cert c;
+	int found;
+
+	memset(&c, 0, sizeof(c));
+	found = authority_cert_get(d->a, q->serial, &c) == UC_OK &&
+	    c.der != NULL && c.derlen > 0;
+	if (!found)
+		uc_clearerr();
+	door_put_u64(b, (uint64_t)found);
+	door_put_bytes(b, found ? c.der : NULL, found ? c.derlen : 0);
+	authority_cert_clear(&c);
 }
 
 static void
@@ -203,25 +322,8 @@ answer_redeem(struct enrolld *d, struct pending *p,
 	}
 	if (rc == UC_OK && rr.server_key)
 		pending_add(d, p, res.serial);
-	door_put_u64(b, (uint64_t)-rc);		/* UC_E_* are negative */
-	door_put_u64(b, (uint64_t)st);
-	door_put_str(b, msg);
-	door_put_str(b, res.serial);
-	door_put_u64(b, (uint64_t)(rc == UC_OK ? res.not_after : 0));
-	door_put_bytes(b, res.cert_pem, rc == UC_OK ? res.cert_pem_len : 0);
-	door_put_str(b, res.retry);
-	door_put_u64(b, (uint64_t)(res.retry != NULL ? res.retry_until : 0));
-	door_put_u64(b, (uint64_t)(res.superseded != 0));
-	door_put_u64(b, (uint64_t)(res.again != 0));
-	put_user(b, &ti.user);
-	if (rc == UC_OK && res.superseded)
-		fprintf(stderr, "userca-enrolld: a retry issued %s and "
-		    "revoked the first certificate (superseded)\n",
-		    res.serial);
-	if (rc != UC_OK && rc != UC_E_NOTFOUND && rc != UC_E_STATE &&
-	    rc != UC_E_INVALID && rc != UC_E_POLICY && rc != UC_E_SIGNATURE)
-		fprintf(stderr, "userca-enrolld: enroll: %s: %s\n",
-		    uc_strerror(rc), msg);
+	put_answer(b, rc, st, msg, &res, &ti.user, q->retry[0] != '\0' ?
+	    "a retry" : "enroll");
 	if (rc == UC_OK)
 		issue_result_clear(&res);
 	token_info_clear(&ti);
@@ -302,6 +404,15 @@ monitor_answer_for(struct enrolld *d, struct pending *p, uint16_t type,
 		door_put_bytes(b, text.p, text.err == UC_OK ? text.len : 0);
 		ucbuf_free(&text);
 		break;
+	case DOOR_REDEEM_CSR:
+		answer_redeem_csr(d, &q, b);
+		break;
+	case DOOR_BY_CERT:
+		answer_by_cert(d, &q, b);
+		break;
+	case DOOR_CERT:
+		answer_cert(d, &q, b);
+		break;
 	case DOOR_DELIVERED:
 		/* Only a serial this child was given can be undone. */
 		if (pending_take(p, q.serial) && !q.delivered)
@@ -324,10 +435,29 @@ monitor_answer(void *arg, uint16_t type, const unsigned char *body,
 
 /* ---- HELLO and PUBLISHED ------------------------------------------------------------- */
 
+/* A PEM of x (or k) as a bytes field; empty when there is none. */
+static void
+put_pem(struct ucbuf *b, X509 *x, EVP_PKEY *k)
+{
+	unsigned char *pem = NULL;
+	size_t len = 0;
+
+	if ((x != NULL && cert_to_pem(x, &pem, &len) != UC_OK) ||
+	    (k != NULL && key_to_pem(k, &pem, &len) != UC_OK)) {
+		b->err = UC_E_INTERNAL;
+		return;
+	}
+	door_put_bytes(b, pem, len);
+	if (k != NULL)
+		secret_free_buf(pem, len);
+	else
+		free(pem);
+}
+
 int
 monitor_hello(struct enrolld *d, int quiet, const unsigned char *cert,
-    size_t certlen, const unsigned char *key, size_t keylen,
-    struct ucbuf *b)
+    size_t certlen, const unsigned char *key, size_t keylen, X509 *ra,
+    EVP_PKEY *rakey, struct ucbuf *b)
 {
 	const struct ca_conf *cc = authority_conf(d->a);
 	const struct econf *c = &d->conf;
@@ -342,6 +472,7 @@ monitor_hello(struct enrolld *d, int quiet, const unsigned char *cert,
 	door_put_u64(b, (uint64_t)c->max_connections);
 	door_put_u64(b, (uint64_t)c->allow_plain_http);
 	door_put_u64(b, (uint64_t)(quiet != 0));
+	door_put_u64(b, (uint64_t)(c->scep_allow_des != 0));
 	door_put_str(b, c->default_p12_format);
 	door_put_str(b, c->tls_priorities);
 	door_put_str(b, authority_user_key_type(d->a));
@@ -351,8 +482,13 @@ monitor_hello(struct enrolld *d, int quiet, const unsigned char *cert,
 	door_put_str(b, c->http_listen);
 	door_put_str(b, c->https_listen);
 	door_put_str(b, c->home);
+	door_put_str(b, c->est_listen);
+	door_put_str(b, cc->base_url);
 	door_put_bytes(b, cert, certlen);
 	door_put_bytes(b, key, keylen);
+	/* The SCEP RA: a transport key, the child's like the TLS key. */
+	put_pem(b, ra != NULL && rakey != NULL ? ra : NULL, NULL);
+	put_pem(b, NULL, ra != NULL && rakey != NULL ? rakey : NULL);
 	for (i = 0; i < NWEB; i++)
 		door_put_bytes(b, d->web[i] != NULL ? d->web[i]->data : NULL,
 		    d->web[i] != NULL ? d->web[i]->len : 0);
@@ -393,6 +529,44 @@ blob_of(const unsigned char *p, size_t len)
 	return b;
 }
 
+/* An unencrypted PEM private key from memory, or NULL. */
+static EVP_PKEY *
+pem_key(const unsigned char *p, size_t len)
+{
+	static char nopass[] = "";
+	BIO *b;
+	EVP_PKEY *k = NULL;
+
+	if (len > INT32_MAX || (b = BIO_new_mem_buf(p, (int)len)) == NULL)
+		return NULL;
+	k = PEM_read_bio_PrivateKey(b, NULL, NULL, nopass);
+	BIO_free(b);
+	ERR_clear_error();
+	return k;
+}
+
+/* HELLO's SCEP RA pair (both NULL when it has none; r->bad if odd). */
+static void
+hello_ra(struct door_rd *r, X509 **ra, EVP_PKEY **rakey)
+{
+	const unsigned char *cp, *kp;
+	size_t cn = 0, kn = 0;
+
+	*ra = NULL;
+	*rakey = NULL;
+	cp = door_get_bytes(r, 64 * 1024, &cn);
+	kp = door_get_bytes(r, 64 * 1024, &kn);
+	if (r->bad || (cn == 0 && kn == 0))
+		return;
+	if (cn == 0 || kn == 0 || cert_parse(cp, cn, ra) != UC_OK ||
+	    (*rakey = pem_key(kp, kn)) == NULL) {
+		uc_clearerr();
+		X509_free(*ra);
+		*ra = NULL;
+		r->bad = 1;
+	}
+}
+
 int
 child_hello(struct enrolld *d, const unsigned char *body, size_t len,
     int *quiet, unsigned char **cert, size_t *certlen, unsigned char **key,
@@ -402,8 +576,10 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 	struct door_rd r;
 	const unsigned char *p;
 	struct blob *web[NWEB];
+	X509 *ra = NULL;
+	EVP_PKEY *rakey = NULL;
 	size_t n;
-	int i;
+	int i, des;
 
 	*cert = *key = NULL;
 	*certlen = *keylen = 0;
@@ -422,6 +598,7 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 	__atomic_store_n(&c->allow_plain_http, (int)door_get_u64(&r, 1),
 	    __ATOMIC_RELAXED);
 	*quiet = (int)door_get_u64(&r, 1);
+	des = (int)door_get_u64(&r, 1);
 	/* Read by request threads only after the first HELLO. */
 	if (d->user_key == NULL) {
 		take_str(&r, 32, &c->default_p12_format, 0);
@@ -433,8 +610,11 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 		take_str(&r, 256, &c->http_listen, 1);
 		take_str(&r, 256, &c->https_listen, 1);
 		take_str(&r, 4096, &c->home, 0);
+		take_str(&r, 256, &c->est_listen, 1);
+		take_str(&r, 1024, &d->base_url, 0);
+		c->scep_allow_des = des;
 	} else
-		for (i = 0; i < 9; i++)
+		for (i = 0; i < 11; i++)
 			free(door_get_str(&r, 4096));
 	if ((p = door_get_bytes(&r, 1024 * 1024, &n)) != NULL && n > 0 &&
 	    (*cert = malloc(n)) != NULL) {
@@ -446,6 +626,7 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 		memcpy(*key, p, n);
 		*keylen = n;
 	}
+	hello_ra(&r, &ra, &rakey);
 	for (i = 0; i < NWEB; i++) {
 		web[i] = NULL;
 		if ((p = door_get_bytes(&r, 4 * 1024 * 1024, &n)) != NULL &&
@@ -453,6 +634,8 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 			web[i] = blob_of(p, n);
 	}
 	if (door_rd_end(&r) != UC_OK || d->user_key == NULL) {
+		X509_free(ra);
+		EVP_PKEY_free(rakey);
 		for (i = 0; i < NWEB; i++)
 			blob_unref(web[i]);
 		free(*cert);
@@ -471,6 +654,8 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 	pthread_rwlock_unlock(&d->publock);
 	for (i = 0; i < NWEB; i++)
 		blob_unref(web[i]);
+	if (ra != NULL)
+		enrolld_set_scep_ra(d, ra, rakey);
 	return UC_OK;
 }
 

@@ -2,11 +2,12 @@
  * monproc.c: the monitor process.  It binds the listeners, reads the TLS
  * pair and the web files, and fork+execs the network child (this binary
  * with --child: it never inherits the monitor's memory, keys included,
- * also after a restart), handing it the socketpair and the listening
- * sockets as descriptors 3, 4 and 5.  It answers the child's requests on
- * one reader thread and a pool of workers (so group commit batches them),
- * pushes the public files when they change, restarts a child that
- * died within a second, and keeps SIGTERM and SIGHUP as they were.
+ * also after a restart), handing it the socketpair (descriptor 3) and the
+ * listening sockets (4, 5 and 6: HTTP, HTTPS, EST).  It answers the
+ * child's requests on one reader thread and a pool of workers (so group
+ * commit batches them), pushes the public files when they change (and a
+ * new HELLO when the SCEP RA is renewed), restarts a child that died
+ * within a second, and keeps SIGTERM and SIGHUP as they were.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -66,12 +67,13 @@ struct mon {
 	struct enrolld	*d;
 	const char	*config;
 	int		 quiet;
-	int		 http_fd, https_fd;
+	int		 http_fd, https_fd, est_fd;
 	uid_t		 uid;
 	gid_t		 gid;
 	unsigned char	*cert, *key;	/* the TLS pair, for each child */
 	size_t		 certlen, keylen;
 	struct link	*cur;
+	X509		*sent_ra;	/* the SCEP RA of the last HELLO */
 	uint64_t	 sent_gen;
 	int		 sent_healthy;
 	char		 sent_why[512];
@@ -256,7 +258,7 @@ acceptable(struct link *l, const struct door_hdr *h,
 {
 	struct door_request q;
 
-	if (h->type < DOOR_LOOKUP || h->type > DOOR_DELIVERED ||
+	if (h->type < DOOR_LOOKUP || h->type > DOOR_LAST ||
 	    door_parse_request(h->type, body, h->len, &q) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: malformed message (type %u, "
 		    "%u bytes) from the network child %d: killing it\n",
@@ -328,6 +330,31 @@ reader(void *arg)
 
 /* ---- starting a child ------------------------------------------------------------------ */
 
+/* A HELLO of now to l, and remember which SCEP RA it carried. */
+static int
+hello(struct mon *m, struct link *l)
+{
+	struct ucbuf b = UCBUF_INIT(0, 1);
+	X509 *ra = NULL;
+	EVP_PKEY *rakey = NULL;
+	int rc;
+
+	if (authority_scep_ra(m->d->a, &ra, &rakey) != UC_OK)
+		uc_clearerr();	/* SCEP answers 503 until there is one */
+	if ((rc = monitor_hello(m->d, m->quiet, m->cert, m->certlen, m->key,
+	    m->keylen, ra, rakey, &b)) == UC_OK)
+		rc = link_send(l, DOOR_HELLO, 0, b.p, b.len);
+	ucbuf_free(&b);
+	EVP_PKEY_free(rakey);
+	if (rc == UC_OK) {
+		X509_free(m->sent_ra);
+		m->sent_ra = ra;
+		ra = NULL;
+	}
+	X509_free(ra);
+	return rc;
+}
+
 /* The HELLO and PUBLISHED of now, to l. */
 static int
 greet(struct mon *m, struct link *l)
@@ -335,16 +362,33 @@ greet(struct mon *m, struct link *l)
 	struct ucbuf b = UCBUF_INIT(0, 1);
 	int rc;
 
-	if ((rc = monitor_hello(m->d, m->quiet, m->cert, m->certlen, m->key,
-	    m->keylen, &b)) == UC_OK)
-		rc = link_send(l, DOOR_HELLO, 0, b.p, b.len);
-	ucbuf_free(&b);
-	if (rc != UC_OK)
+	if ((rc = hello(m, l)) != UC_OK)
 		return rc;
 	if ((rc = monitor_published(m->d, &b)) == UC_OK)
 		rc = link_send(l, DOOR_PUBLISHED, 0, b.p, b.len);
 	ucbuf_free(&b);
 	return rc;
+}
+
+/* The SCEP RA was renewed (scep_watch): the child gets it in a HELLO. */
+static void
+rehello(struct mon *m)
+{
+	X509 *ra = NULL;
+	EVP_PKEY *rakey = NULL;
+	int same;
+
+	if (m->cur == NULL || authority_scep_ra(m->d->a, &ra, &rakey) !=
+	    UC_OK) {
+		uc_clearerr();
+		return;
+	}
+	same = m->sent_ra != NULL && X509_cmp(ra, m->sent_ra) == 0;
+	X509_free(ra);
+	EVP_PKEY_free(rakey);
+	if (!same && hello(m, m->cur) != UC_OK)
+		fprintf(stderr, "userca-enrolld: the new SCEP RA to the "
+		    "network child: %s\n", uc_errmsg());
 }
 
 /* fd at a number of at least 10 (or -1), for the child to dup2 from. */
@@ -355,25 +399,28 @@ high(int fd)
 }
 
 static pid_t
-fork_exec(int sock, int http, int https, uid_t uid, gid_t gid)
+fork_exec(int sock, const int fds[3], uid_t uid, gid_t gid)
 {
 	static char name[] = "userca-enrolld", child[] = "--child",
-	    three[] = "3", four[] = "4", five[] = "5", nofd[] = "-1";
-	char u[16], g[16], *argv[8];
-	int hs = high(sock), hh = high(http), hhs = high(https), i;
+	    num[4][2] = { "3", "4", "5", "6" }, nofd[] = "-1";
+	char u[16], g[16], *argv[9];
+	int hs = high(sock), h[3], i, bad = hs == -1;
 	pid_t pid;
 
+	for (i = 0; i < 3; i++)
+		if ((h[i] = high(fds[i])) == -1 && fds[i] >= 0)
+			bad = 1;
 	snprintf(u, sizeof(u), "%u", (unsigned)uid);
 	snprintf(g, sizeof(g), "%u", (unsigned)gid);
 	argv[0] = name;
 	argv[1] = child;
-	argv[2] = three;
-	argv[3] = http >= 0 ? four : nofd;
-	argv[4] = https >= 0 ? five : nofd;
-	argv[5] = u;
-	argv[6] = g;
-	argv[7] = NULL;
-	if (hs == -1 || (http >= 0 && hh == -1) || (https >= 0 && hhs == -1))
+	argv[2] = num[0];
+	for (i = 0; i < 3; i++)
+		argv[3 + i] = fds[i] >= 0 ? num[1 + i] : nofd;
+	argv[6] = u;
+	argv[7] = g;
+	argv[8] = NULL;
+	if (bad)
 		pid = -1;
 	else if ((pid = fork()) == 0) {
 		sigset_t none;
@@ -381,10 +428,12 @@ fork_exec(int sock, int http, int https, uid_t uid, gid_t gid)
 		/* Only async-signal-safe calls until exec. */
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(hs, 3) == -1 || (hh >= 0 && dup2(hh, 4) == -1) ||
-		    (hhs >= 0 && dup2(hhs, 5) == -1))
+		if (dup2(hs, 3) == -1)
 			_exit(127);
-		for (i = 6; i < 1024; i++)
+		for (i = 0; i < 3; i++)
+			if (h[i] >= 0 && dup2(h[i], 4 + i) == -1)
+				_exit(127);
+		for (i = 7; i < 1024; i++)
 			(void)close(i);
 		(void)close_range(1024, ~0U, 0);
 		execv("/proc/self/exe", argv);
@@ -392,10 +441,9 @@ fork_exec(int sock, int http, int https, uid_t uid, gid_t gid)
 	}
 	if (hs >= 0)
 		close(hs);
-	if (hh >= 0)
-		close(hh);
-	if (hhs >= 0)
-		close(hhs);
+	for (i = 0; i < 3; i++)
+		if (h[i] >= 0)
+			close(h[i]);
 	return pid;
 }
 
@@ -404,7 +452,7 @@ spawn(struct mon *m)
 {
 	struct link *l;
 	pthread_t th;
-	int sv[2];
+	int sv[2], fds[3];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return uc_seterr(UC_E_IO, "socketpair: %s", strerror(errno));
@@ -419,7 +467,10 @@ spawn(struct mon *m)
 	l->fd = sv[0];
 	l->refs = 1;		/* m->cur's */
 	pthread_mutex_init(&l->wmu, NULL);
-	l->pid = fork_exec(sv[1], m->http_fd, m->https_fd, m->uid, m->gid);
+	fds[0] = m->http_fd;
+	fds[1] = m->https_fd;
+	fds[2] = m->est_fd;
+	l->pid = fork_exec(sv[1], fds, m->uid, m->gid);
 	close(sv[1]);
 	if (l->pid == -1) {
 		link_put(l);
@@ -472,7 +523,7 @@ read_tls(struct mon *m)
 	size_t cl = 0, kl = 0;
 	int rc;
 
-	if (m->d->conf.https_listen == NULL)
+	if (m->d->conf.https_listen == NULL && m->d->conf.est_listen == NULL)
 		return UC_OK;
 	if ((rc = file_read(m->d->conf.tls_cert, 1024 * 1024, &c, &cl)) !=
 	    UC_OK || (rc = file_read(m->d->conf.tls_key, 64 * 1024, &k,
@@ -522,7 +573,6 @@ reload(struct mon *m)
 {
 	struct enrolld *d = m->d;
 	struct econf nc;
-	struct ucbuf b = UCBUF_INIT(0, 1);
 	int kept = 0;
 
 	fprintf(stderr, "userca-enrolld: SIGHUP: reloading\n");
@@ -555,10 +605,8 @@ reload(struct mon *m)
 		fprintf(stderr, "userca-enrolld: %s\n", uc_errmsg());
 		kept = 1;
 	}
-	if (m->cur != NULL && monitor_hello(d, m->quiet, m->cert, m->certlen,
-	    m->key, m->keylen, &b) == UC_OK)
-		(void)link_send(m->cur, DOOR_HELLO, 0, b.p, b.len);
-	ucbuf_free(&b);
+	if (m->cur != NULL)
+		(void)hello(m, m->cur);
 	fprintf(stderr, "userca-enrolld: reloaded%s\n", kept ?
 	    " (in part: see above)" : " (settings, TLS certificate, public "
 	    "files)");
@@ -613,6 +661,10 @@ prepare(struct mon *m)
 	    d->conf.https_listen, why, sizeof(why))) == -1)
 		return uc_seterr(UC_E_IO, "[https] listen %s: %s",
 		    d->conf.https_listen, why);
+	if (d->conf.est_listen != NULL && (m->est_fd = listen_socket(
+	    d->conf.est_listen, why, sizeof(why))) == -1)
+		return uc_seterr(UC_E_IO, "[est] listen %s: %s",
+		    d->conf.est_listen, why);
 	if (read_tls(m) != UC_OK)
 		return uc_seterr(UC_E_IO, "[https]: %s", uc_errmsg());
 	return pool_start();
@@ -624,15 +676,14 @@ monitor_run(struct enrolld *d, const char *config, int quiet)
 	struct mon m;
 	struct timespec ts;
 	sigset_t set;
-	double spawned[5] = { 0 };
-	int64_t next_watch = 0;
+	double spawned[5] = { 0 }, next_watch = 0;
 	int sig, ex = 1, n = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.d = d;
 	m.config = config;
 	m.quiet = quiet;
-	m.http_fd = m.https_fd = -1;
+	m.http_fd = m.https_fd = m.est_fd = -1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -648,6 +699,9 @@ monitor_run(struct enrolld *d, const char *config, int quiet)
 	    d->conf.https_listen ? " and " : "", d->conf.https_listen ?
 	    "https://" : "", d->conf.https_listen ? d->conf.https_listen : "",
 	    d->conf.home);
+	if (d->conf.est_listen != NULL)
+		fprintf(stderr, "userca-enrolld: EST on https://%s/.well-known/"
+		    "est/\n", d->conf.est_listen);
 	for (;;) {
 		reap(&m);
 		/* At once; if it keeps dying, at most 5 starts in 5 s. */
@@ -657,9 +711,12 @@ monitor_run(struct enrolld *d, const char *config, int quiet)
 				fprintf(stderr, "userca-enrolld: starting the "
 				    "network child: %s\n", uc_errmsg());
 		}
-		if (uc_now() >= next_watch) {
+		/* By the monotonic clock: a wall clock stepped back (or a
+		 * frozen test clock) must not stop the watch. */
+		if (uc_mono() >= next_watch) {
 			crl_watch(d);
-			next_watch = uc_now() + d->conf.poll;
+			rehello(&m);
+			next_watch = uc_mono() + d->conf.poll;
 		}
 		publish(&m);
 		ts.tv_sec = m.cur == NULL ? 0 : 1;
@@ -688,6 +745,9 @@ out:
 		close(m.http_fd);
 	if (m.https_fd != -1)
 		close(m.https_fd);
+	if (m.est_fd != -1)
+		close(m.est_fd);
+	X509_free(m.sent_ra);
 	free(m.cert);
 	secret_free_buf(m.key, m.keylen);
 	return ex;

@@ -61,11 +61,12 @@ b64val(int c)
 
 /*
  * The request in a GET path: URL-decoded (%XX; a space is a '+' some
- * client failed to encode), base64 or base64url, padding optional.
+ * client failed to encode), base64 or base64url, padding optional, line
+ * breaks ignored.
  * Returns a new buffer (caller frees) or NULL when it is not base64.
  */
-static unsigned char *
-get_decode(const char *s, size_t *outlen)
+unsigned char *
+get_decode(const char *s, size_t max, size_t *outlen)
 {
 	size_t len = strlen(s), i, n = 0, o = 0;
 	unsigned char *out = NULL;
@@ -73,7 +74,7 @@ get_decode(const char *s, size_t *outlen)
 	unsigned acc = 0;
 	int bits = 0, v, pad = 0, h1, h2;
 
-	if (len == 0 || len > OCSP_GET_MAX || (t = malloc(len + 1)) == NULL)
+	if (len == 0 || len > max || (t = malloc(len + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%' && i + 2 < len &&
@@ -87,6 +88,9 @@ get_decode(const char *s, size_t *outlen)
 	if ((out = malloc(n / 4 * 3 + 3)) == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		/* Line breaks (%0A every 64 characters: sscep, strongSwan). */
+		if (t[i] == '\n' || t[i] == '\r')
+			continue;
 		if (t[i] == '=') {
 			pad++;
 			continue;
@@ -233,7 +237,7 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 			return;
 		}
 		/* Not base64: an empty body, answered malformedRequest. */
-		dec = get_decode(q->path + 6, &len);
+		dec = get_decode(q->path + 6, OCSP_GET_MAX, &len);
 		body = dec != NULL ? dec : (const unsigned char *)"";
 		if (dec == NULL)
 			len = 0;

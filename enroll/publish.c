@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -56,6 +57,7 @@ pubset_free(struct pubset *ps)
 	for (i = 0; i < NPUB; i++)
 		blob_unref(ps->f[i].body);
 	X509_free(ps->issuing);
+	X509_free(ps->root);
 	free(ps);
 }
 
@@ -63,13 +65,32 @@ void
 pub_issuing(struct pubset *ps)
 {
 	const struct pubfile *f = &ps->f[1];	/* /ca.crt */
+	const struct pubfile *b = &ps->f[0];	/* /ca.pem: issuing, root */
 	const unsigned char *p;
+	BIO *bio;
+	X509 *x;
 
 	if (f->body == NULL)
 		return;
 	p = f->body->data;
-	if ((ps->issuing = d2i_X509(NULL, &p, (long)f->body->len)) == NULL)
+	if ((ps->issuing = d2i_X509(NULL, &p, (long)f->body->len)) == NULL) {
 		ERR_clear_error();
+		return;
+	}
+	if (b->body == NULL || (bio = BIO_new_mem_buf(b->body->data,
+	    (int)b->body->len)) == NULL)
+		return;
+	/* The last certificate of the bundle, when it is another one. */
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		X509_free(ps->root);
+		ps->root = x;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if (ps->root != NULL && X509_cmp(ps->root, ps->issuing) == 0) {
+		X509_free(ps->root);
+		ps->root = NULL;
+	}
 }
 
 struct pubset *
@@ -401,4 +422,5 @@ crl_watch(struct enrolld *d)
 	}
 	health(d);
 	ocsp_watch(d);
+	scep_watch(d);
 }

@@ -351,6 +351,10 @@
 		showApps(selectedPlatform());
 		show($('profile-box'), selectedPlatform() === 'ios' ||
 		    selectedPlatform() === 'macos');
+		/* The SCEP profile (GET): the key is made on the device. */
+		show($('scep-box'), selectedPlatform() === 'ios' ||
+		    selectedPlatform() === 'macos');
+		$('scep-profile').setAttribute('href', apiUrl('/mobileconfig'));
 	}
 
 	/* Which apps can use it, for that device: on the form and the result. */
@@ -371,6 +375,22 @@
 
 	/* ---- the token ------------------------------------------------------------------ */
 
+	function pageTitle() {
+		return info && info.renewal ? 'Renew your certificate' : 'Get your certificate';
+	}
+
+	/* A renewal link says so, and what becomes of the certificate it replaces. */
+	function showRenewal(rn) {
+		show($('renewal'), !!rn);
+		if (!rn)
+			return;
+		$('title').textContent = 'Renew your certificate';
+		setTime($('renewal-expires'), rn.not_after);
+		$('renewal-old').textContent = rn.revokes_old ?
+		    'The old certificate stops working as soon as you get the new one.' :
+		    'The old certificate keeps working until then.';
+	}
+
 	function showInfo(j) {
 		var radios = document.querySelectorAll('input[name="device"]');
 		var platform = detectPlatform();
@@ -383,6 +403,7 @@
 		show($('who-name-row'), !!j.name);
 		show($('who-email-row'), !!j.email);
 		setTime($('who-expires'), j.expires);
+		showRenewal(j.renewal);
 		for (i = 0; i < radios.length; i++)
 			radios[i].checked = radios[i].value === platform;
 		/* Formats the server does not offer cannot be forced. */
@@ -394,7 +415,7 @@
 		updateHint();
 		show($('loading'), false);
 		show($('enroll'), true);
-		document.title = 'Get your certificate: ' + j.user;
+		document.title = pageTitle() + ': ' + j.user;
 		if (wrongBrowser())
 			showWrongBrowser(wrongBrowser());
 	}
@@ -434,7 +455,7 @@
 		show($('wrong-browser'), false);
 		show($('p12-form'), true);
 		show($('csr-path'), true);
-		document.title = 'Get your certificate: ' + info.user;
+		document.title = pageTitle() + ': ' + info.user;
 		$('get-p12').focus();
 	}
 
@@ -769,6 +790,9 @@
 		});
 		$('get-profile').addEventListener('click', function (ev) {
 			submitP12(ev, '/mobileconfig');
+		});
+		$('scep-profile').addEventListener('click', function () {
+			$('scep-profile').setAttribute('href', apiUrl('/mobileconfig'));
 		});
 		$('retry').addEventListener('click', retryOther);
 		$('csr-form').addEventListener('submit', submitCsr);

@@ -211,6 +211,7 @@ authority_free(struct authority *a)
 	pthread_mutex_destroy(&a->rmu);
 	store_close(a->rst);
 	aocsp_free(a->ocsp);
+	ascep_free(a->scep);
 	pthread_cond_destroy(&a->gccv);
 	free(a);
 }

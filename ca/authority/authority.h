@@ -255,6 +255,12 @@ struct token_info {
 	struct authority_user	 user;		/* when the token is known */
 	int64_t			 expires_at;
 	int64_t			 used_at;
+	/* A renewal link (renew --tokens, notify): the certificate it
+	 * replaces, when that one expires, and whether redeeming the link
+	 * revokes it at once (superseded).  renews NULL: a first link. */
+	char			*renews;
+	int64_t			 renews_not_after;
+	int			 renews_revoke_old;
 };
 /*
  * Who a token is for and whether it can still be redeemed.  Returns UC_OK
@@ -287,6 +293,10 @@ struct redeem_req {
 	const unsigned char	*spki;
 	size_t			 spkilen;
 	int			 server_key;
+	const char		*method;	/* recorded; NULL: enroll-csr
+						 * or enroll-p12 */
+	const char		*username;	/* not NULL: must be the
+						 * token's user */
 };
 /*
  * Redeem a token: the certificate for the token's user (identity from
@@ -323,6 +333,62 @@ int	authority_redeem_undo(struct authority *, const char *serial,
 	    int *rearmed);
 /* The key type the CA's profile gives users ("ec-p256", "rsa-2048", ...). */
 const char	*authority_user_key_type(struct authority *);
+
+/* ---- the protocol doors: SCEP, EST (one call per issuance) ------------------ */
+
+/*
+ * A CSR (DER or PEM) redeemed with a one-time token, exactly as the web
+ * API's: identity from the token's user, the key checked by the key
+ * policy, the token consumed with the row.  method is recorded ("scep",
+ * "est").  username, when not NULL, must be the token's user (EST's HTTP
+ * Basic): another is refused as an unknown token.  Results and errors as
+ * authority_redeem().
+ */
+int	authority_redeem_csr(struct authority *, const char *token,
+	    const char *username, const unsigned char *csr, size_t csrlen,
+	    const char *method, int smime, struct issue_result *res,
+	    enum token_state *state);
+
+/*
+ * Renewal by a certificate the client proved it holds (SCEP RenewalReq
+ * signed with it, EST simplereenroll over TLS with it): old is that
+ * certificate (DER), csr the new request (DER or PEM).  The rules of
+ * every door ([renew] in userca.conf): old must be one of ours and
+ * recorded, a user certificate, valid (not revoked, not expired), not
+ * renewed before, and with [renew] refuse_early inside [renew] window of
+ * its expiry.  The new certificate goes to old's user (identity from the
+ * record, never the CSR), with the profile's validity, and supersedes
+ * old, which stays valid unless [renew] revoke_old (then revoked,
+ * superseded; res->superseded is 1 and the CRL is the caller's to
+ * re-sign).  UC_E_NOTFOUND: old is not ours or not recorded; UC_E_STATE:
+ * revoked, expired, already renewed or too early; CSR errors as
+ * authority_redeem().
+ */
+int	authority_renew_by_cert(struct authority *, const unsigned char *old,
+	    size_t oldlen, const unsigned char *csr, size_t csrlen,
+	    const char *method, struct issue_result *res);
+
+/*
+ * EST simpleenroll by a TLS client certificate: as
+ * authority_renew_by_cert() (the same checks of old), but the new
+ * certificate is one more for old's user (another device) and supersedes
+ * nothing.
+ */
+int	authority_enroll_by_cert(struct authority *, const unsigned char *old,
+	    size_t oldlen, const unsigned char *csr, size_t csrlen,
+	    const char *method, struct issue_result *res);
+
+/*
+ * The SCEP RA (a transport key, like the TLS key): an RSA-2048 key and a
+ * certificate from the issuing CA (digitalSignature, keyEncipherment) in
+ * issuing/scep-ra.crt and scep-ra.key (0600), made or renewed at half
+ * its life ([ca] server_days) under a lock file, like the OCSP
+ * responder.  authority_scep_refresh() is cheap when nothing is due.
+ * authority_scep_ra(): new references to the certificate and key in use
+ * (caller frees both); UC_E_STATE before the first refresh.
+ */
+int	authority_scep_refresh(struct authority *);
+int	authority_scep_ra(struct authority *, X509 **cert, EVP_PKEY **key);
 
 /*
  * The enrollment daemon's own TLS certificate (EKU serverAuth) for the

@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <limits.h>
+
 #include <pthread.h>
 
 #include "authority.h"
@@ -62,6 +64,7 @@ struct authority {
 	struct gc_item		*gc_pending;
 	int			 gc_leading;
 	struct aocsp		*ocsp;		/* ocsp.c: the responder */
+	struct ascep		*scep;		/* scep.c: the RA */
 };
 
 struct gc_item {
@@ -81,12 +84,17 @@ struct gc_item {
 	char			 err[256];
 	int			 consumed;
 	int64_t			 cert_id;
+	int			 revoked_old;	/* a renewal link revoked
+						 * the certificate it renews */
 };
+
+#define REASON_SUPERSEDED	4	/* RFC 5280 CRLReason */
 
 /*
  * Shared by the files of this layer; each name says its file:
- * auth_ authority.c, home_ home.c, records_ records.c, crls_ crls.c,
- * publish_ publish.c, issue_ issue.c, gateway_ gateway.c.
+ * auth_ authority.c, home_ home.c, stage_ stage.c, records_ records.c,
+ * crls_ crls.c, publish_ publish.c, issue_ issue.c, gateway_ gateway.c,
+ * auditlog_ auditlog.c, retry_ retry.c, renew_ renew.c, aocsp_ ocsp.c.
  */
 
 /* authority.c: build from req and sign with sig (caller frees *out). */
@@ -105,6 +113,37 @@ char	*home_path(const char *home, const char *rel);
 int	 home_has(const char *home, const char *rel);
 int	 home_write(const char *home, const char *rel, const void *buf,
 	    size_t len, mode_t mode, int excl);
+
+/*
+ * stage.c: a CA home built out of place.  stage_open() makes a staging
+ * folder: beside home (".<name>.<what>-XXXXXX" in its parent) when home
+ * does not exist yet or is an empty folder, else (or with inside) in it
+ * (".<what>-XXXXXX"),
+ * and first removes the ones a killed run left.  Write into s->path as
+ * into the home; stage_commit() renames it onto the new home, or moves
+ * its files into the existing one (folders merged, replace: over files
+ * already there, else UC_E_EXISTS), last (relative name) last, moved back
+ * if one fails.  Both end the stage; stage_abort() removes it unmoved.
+ * stage_link() hard-links the home's rel into the stage (its folder must
+ * be there), for files the staged home shares with the home.
+ */
+struct stage {
+	char	 home[PATH_MAX];
+	char	 parent[PATH_MAX];
+	char	 path[PATH_MAX];	/* the staging folder */
+	int	 beside;		/* renamed onto home as a whole */
+	int	 replace;		/* home: an empty folder (mode, uid,
+					 * gid) the rename replaces */
+	mode_t	 mode;
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 fd;			/* path, flock'd while we build */
+};
+int	stage_open(struct stage *s, const char *home, const char *what,
+	    int inside);
+int	stage_commit(struct stage *s, const char *last, int replace);
+void	stage_abort(struct stage *s);
+int	stage_link(struct stage *s, const char *rel);
 
 /* records.c: INSERT a certificate row; UC_E_EXISTS when the serial is
  * taken. */
@@ -140,6 +179,13 @@ int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
 
+/* issue.c: hand a committed mint to res (serial, PKCS#12, chain PEM). */
+int	issue_release(struct authority *a, struct mint *m, int64_t cert_id,
+	    struct issue_result *res);
+/* issue.c: mint for the CSR's key, keeping its SPKI encoding. */
+int	issue_mint_req(struct authority *a, const struct identity *id,
+	    X509_REQ *req, struct mint *m);
+
 /* retry.c: a retry secret for a redemption (*secret freed with
  * secret_free(); hash its SHA-256). */
 int	retry_new(char **secret, unsigned char hash[32]);
@@ -156,7 +202,8 @@ int	retry_redeem(struct authority *a, const struct redeem_req *r,
  * or a link is pending.  renew_record_done: after the
  * insert, supersede (and with r->revoke_old revoke) *due.
  * renew_redeemed: a redeemed token that renews a certificate supersedes
- * it with cert_id.
+ * it with cert_id, and revokes it (superseded) when the link was made so
+ * (tokens.revoke_old); *revoked is then 1.
  */
 struct store_due;
 int	renew_record_check(struct authority *a, struct record *r, int64_t now,
@@ -164,18 +211,20 @@ int	renew_record_check(struct authority *a, struct record *r, int64_t now,
 int	renew_record_done(struct authority *a, struct record *r, int64_t now,
 	    const struct store_due *due);
 int	renew_redeemed(struct authority *a, const unsigned char hash[32],
-	    int64_t cert_id);
+	    int64_t cert_id, int64_t now, int *revoked);
 /* renew.c: for batch.c: *skip unless username's certificate is due before
  * until and no link is pending; *expires: its not_after.  tokens is
  * unused (links and bundles skip alike). */
 int	renew_row_done(struct authority *a, const char *username, int64_t now,
 	    int64_t until, int tokens, int *skip, int64_t *expires);
 
+/* scep.c: the RA's state (authority_free). */
+void	ascep_free(struct ascep *);
 /* ocsp.c: the responder's state (authority_free). */
 void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]
  * url, or <base_url>/ocsp); NULL when url = off. */
-const char *auth_ocsp_url(struct authority *a, char *buf, size_t len);
+const char *aocsp_url(struct authority *a, char *buf, size_t len);
 
 /* gateway.c: public/gateway/: nginx, Apache, PowerShell. */
 int	gateway_write(struct authority *a);

@@ -251,33 +251,6 @@ bk_tmpdir(const char *what, char *buf, size_t len)
 	return UC_OK;
 }
 
-/* Remove a folder this file made (mkdtemp), with what is in it. */
-static void
-bk_rmtree(const char *path)
-{
-	struct dirent *e;
-	struct stat sb;
-	char child[PATH_MAX];
-	DIR *d;
-
-	if ((d = opendir(path)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			if ((size_t)snprintf(child, sizeof(child), "%s/%s",
-			    path, e->d_name) >= sizeof(child))
-				continue;
-			if (lstat(child, &sb) == 0 && S_ISDIR(sb.st_mode))
-				bk_rmtree(child);
-			else
-				(void)unlink(child);
-		}
-		closedir(d);
-	}
-	(void)rmdir(path);
-}
-
 /* The database, through the online backup API, as a member. */
 static int
 bk_add_db(struct bk_set *s, const char *home)
@@ -302,7 +275,7 @@ bk_add_db(struct bk_set *s, const char *home)
 	buf = NULL;	/* now owned by the set */
 out:
 	secret_free_buf(buf, len);
-	bk_rmtree(tmp);
+	dir_rmtree(tmp);
 	free(src);
 	free(dst);
 	return rc;
@@ -542,6 +515,78 @@ bk_mode(const json_t *js, mode_t *mode)
 	return 1;
 }
 
+/* 1 if path's folder is listed (or it is at the top) and path is not. */
+static int
+bk_placed(const struct bk_set *s, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash != NULL ? (size_t)(slash - path) : 0;
+
+	return (plen == 0 || bk_has_dir(s, path, plen)) &&
+	    !bk_has_dir(s, path, strlen(path));
+}
+
+/* Manifest folder i (e): a new path under a listed parent, a mode. */
+static int
+bk_parse_dir(json_t *e, size_t i, struct bk_set *s)
+{
+	json_t *jp = json_object_get(e, "path");
+	const char *path;
+	mode_t mode;
+
+	if (!bk_path_ok(jp, 1) || !bk_mode(json_object_get(e, "mode"), &mode))
+		return uc_seterr(UC_E_INVALID, "manifest: folder %zu: a bad "
+		    "path or mode", i);
+	path = json_string_value(jp);
+	if (!bk_placed(s, path))
+		return uc_seterr(UC_E_INVALID, "manifest: folder %s: twice, or "
+		    "before its parent", path);
+	return bk_add_dir(s, path, mode);
+}
+
+/*
+ * Manifest member i (e): a new path in a listed folder, its bytes at
+ * pt + *off (within ptlen) matching its size and SHA-256; *off moves past.
+ */
+static int
+bk_parse_member(json_t *e, size_t i, const unsigned char *pt, size_t ptlen,
+    size_t *off, struct bk_set *s)
+{
+	json_t *jp = json_object_get(e, "path");
+	const char *path, *sum;
+	char got[65];
+	json_int_t size;
+	size_t j;
+	mode_t mode;
+	int rc;
+
+	if (!bk_path_ok(jp, 0) || !bk_mode(json_object_get(e, "mode"), &mode) ||
+	    json_unpack(e, "{s:I, s:s}", "size", &size, "sha256", &sum) != 0 ||
+	    size < 0)
+		return uc_seterr(UC_E_INVALID, "manifest: member %zu: a bad "
+		    "path, mode, size or sha256", i);
+	path = json_string_value(jp);
+	if (!bk_placed(s, path))
+		return uc_seterr(UC_E_INVALID, "manifest: %s: not in a listed "
+		    "folder, or a folder itself", path);
+	for (j = 0; j < s->n; j++)
+		if (strcmp(s->m[j].path, path) == 0)
+			return uc_seterr(UC_E_INVALID, "manifest: %s twice",
+			    path);
+	if ((uint64_t)size > ptlen - *off)
+		return uc_seterr(UC_E_INVALID, "%s: %lld bytes listed, %zu "
+		    "left: truncated", path, (long long)size, ptlen - *off);
+	sha256_hex(pt + *off, (size_t)size, got);
+	if (strcmp(got, sum) != 0)
+		return uc_seterr(UC_E_INVALID, "%s: SHA-256 %s, the manifest "
+		    "says %s", path, got, sum);
+	if ((rc = bk_add(s, path, mode, pt + *off, (size_t)size, NULL)) !=
+	    UC_OK)
+		return rc;
+	*off += (size_t)size;
+	return UC_OK;
+}
+
 /*
  * Check the plaintext pt against its manifest: members point into pt,
  * which must outlive s.
@@ -550,13 +595,10 @@ static int
 bk_parse(const unsigned char *pt, size_t ptlen, struct bk_set *s,
     struct backup_info *info)
 {
-	json_t *man = NULL, *dirs, *mem, *e, *jp;
+	json_t *man = NULL, *dirs, *mem, *e;
 	json_error_t jerr;
-	const char *fmt, *created = "", *ver = "", *path, *sum;
-	char got[65];
-	size_t mlen, off, i, j, plen;
-	json_int_t size;
-	mode_t mode;
+	const char *fmt, *created = "", *ver = "";
+	size_t mlen, off, i, j;
 	int rc = UC_E_INVALID, version = 0;
 
 	if (ptlen < 4)
@@ -586,69 +628,13 @@ bk_parse(const unsigned char *pt, size_t ptlen, struct bk_set *s,
 		    "userca reads version %d", version, BK_VERSION);
 		goto out;
 	}
-	json_array_foreach(dirs, i, e) {
-		jp = json_object_get(e, "path");
-		if (!bk_path_ok(jp, 1) ||
-		    !bk_mode(json_object_get(e, "mode"), &mode)) {
-			rc = uc_seterr(UC_E_INVALID, "manifest: folder %zu: a "
-			    "bad path or mode", i);
+	json_array_foreach(dirs, i, e)
+		if ((rc = bk_parse_dir(e, i, s)) != UC_OK)
 			goto out;
-		}
-		path = json_string_value(jp);
-		plen = strrchr(path, '/') != NULL ?
-		    (size_t)(strrchr(path, '/') - path) : 0;
-		if ((plen > 0 && !bk_has_dir(s, path, plen)) ||
-		    bk_has_dir(s, path, strlen(path))) {
-			rc = uc_seterr(UC_E_INVALID, "manifest: folder %s: "
-			    "twice, or before its parent", path);
-			goto out;
-		}
-		if ((rc = bk_add_dir(s, path, mode)) != UC_OK)
-			goto out;
-	}
 	off = 4 + mlen;
-	json_array_foreach(mem, i, e) {
-		jp = json_object_get(e, "path");
-		if (!bk_path_ok(jp, 0) ||
-		    !bk_mode(json_object_get(e, "mode"), &mode) ||
-		    json_unpack(e, "{s:I, s:s}", "size", &size, "sha256",
-		    &sum) != 0 || size < 0) {
-			rc = uc_seterr(UC_E_INVALID, "manifest: member %zu: a "
-			    "bad path, mode, size or sha256", i);
+	json_array_foreach(mem, i, e)
+		if ((rc = bk_parse_member(e, i, pt, ptlen, &off, s)) != UC_OK)
 			goto out;
-		}
-		path = json_string_value(jp);
-		plen = strrchr(path, '/') != NULL ?
-		    (size_t)(strrchr(path, '/') - path) : 0;
-		if ((plen > 0 && !bk_has_dir(s, path, plen)) ||
-		    bk_has_dir(s, path, strlen(path))) {
-			rc = uc_seterr(UC_E_INVALID, "manifest: %s: not in a "
-			    "listed folder, or a folder itself", path);
-			goto out;
-		}
-		for (j = 0; j < s->n; j++)
-			if (strcmp(s->m[j].path, path) == 0) {
-				rc = uc_seterr(UC_E_INVALID, "manifest: %s "
-				    "twice", path);
-				goto out;
-			}
-		if ((uint64_t)size > ptlen - off) {
-			rc = uc_seterr(UC_E_INVALID, "%s: %lld bytes listed, "
-			    "%zu left: truncated", path, (long long)size,
-			    ptlen - off);
-			goto out;
-		}
-		sha256_hex(pt + off, (size_t)size, got);
-		if (strcmp(got, sum) != 0) {
-			rc = uc_seterr(UC_E_INVALID, "%s: SHA-256 %s, the "
-			    "manifest says %s", path, got, sum);
-			goto out;
-		}
-		if ((rc = bk_add(s, path, mode, pt + off, (size_t)size,
-		    NULL)) != UC_OK)
-			goto out;
-		off += (size_t)size;
-	}
 	if (off != ptlen) {
 		rc = uc_seterr(UC_E_INVALID, "%zu bytes after the last member",
 		    ptlen - off);
@@ -739,7 +725,7 @@ backup_verify(const char *file, const char *pass, struct backup_info *info)
 	rc = UC_OK;
 out:
 	if (made)
-		bk_rmtree(tmp);
+		dir_rmtree(tmp);
 	free(dst);
 	bk_set_free(&s);
 	secret_free_buf(pt, ptlen);
@@ -781,40 +767,15 @@ static int
 bk_staging(const char *home, char *parent, size_t plen, char *tmpl,
     size_t tlen)
 {
-	char h[PATH_MAX], *slash;
-	size_t n;
+	char name[NAME_MAX + 1];
+	int rc;
 
-	if ((size_t)snprintf(h, sizeof(h), "%s", home) >= sizeof(h))
-		return uc_seterr(UC_E_INVALID, "%s: path too long", home);
-	for (n = strlen(h); n > 1 && h[n - 1] == '/'; n--)
-		h[n - 1] = '\0';
-	if ((slash = strrchr(h, '/')) == NULL) {
-		snprintf(parent, plen, ".");
-		slash = h - 1;
-	} else if (slash == h)
-		snprintf(parent, plen, "/");
-	else
-		snprintf(parent, plen, "%.*s", (int)(slash - h), h);
-	if (slash[1] == '\0' || strcmp(slash + 1, ".") == 0 ||
-	    strcmp(slash + 1, "..") == 0)
-		return uc_seterr(UC_E_INVALID, "%s: name a new folder", home);
+	if ((rc = path_split(home, parent, plen, name, sizeof(name))) != UC_OK)
+		return rc;
 	if ((size_t)snprintf(tmpl, tlen, "%s/.%s.restore-XXXXXX", parent,
-	    slash + 1) >= tlen)
+	    name) >= tlen)
 		return uc_seterr(UC_E_INVALID, "%s: path too long", home);
 	return UC_OK;
-}
-
-static int
-bk_fsync_dir(const char *path)
-{
-	int fd, rc = UC_OK;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
-	if (fsync(fd) == -1)
-		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
-	close(fd);
-	return rc;
 }
 
 int
@@ -882,10 +843,10 @@ backup_restore(const char *file, const char *pass, const char *home,
 			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		if ((rc = bk_fsync_dir(p)) != UC_OK)
+		if ((rc = dir_fsync(p)) != UC_OK)
 			goto out;
 	}
-	if ((rc = bk_fsync_dir(stage)) != UC_OK)
+	if ((rc = dir_fsync(stage)) != UC_OK)
 		goto out;
 	/* An empty folder is replaced; one that filled up meanwhile is not. */
 	if (rename(stage, home) == -1) {
@@ -894,11 +855,11 @@ backup_restore(const char *file, const char *pass, const char *home,
 		goto out;
 	}
 	staged = 0;
-	rc = bk_fsync_dir(parent);
+	rc = dir_fsync(parent);
 out:
 	authority_free(a);
 	if (staged)
-		bk_rmtree(stage);
+		dir_rmtree(stage);
 	free(p);
 	bk_set_free(&s);
 	secret_free_buf(pt, ptlen);

@@ -187,20 +187,32 @@ add_serial(struct revoke_bulk_line *l, const char *serial)
 	return UC_OK;
 }
 
+/* The issuing CA's certificates of a user (the CRL is the issuing CA's). */
+struct user_serials {
+	struct revoke_bulk_line	*l;
+	const char		*issuer_ski;
+};
+
 static int
 user_serial_cb(const struct store_cert *c, void *arg)
 {
-	return add_serial(arg, c->serial);
+	struct user_serials *us = arg;
+
+	if (us->issuer_ski == NULL || c->issuer_ski == NULL ||
+	    strcmp(c->issuer_ski, us->issuer_ski) != 0)
+		return 0;
+	return add_serial(us->l, c->serial);
 }
 
 static int
 revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
     int reason, int64_t now)
 {
-	struct store_cert_filter f;
+	struct user_serials us;
 	struct store_cert c;
 	struct store_user u;
 	char *norm = NULL;
+	int64_t uid;
 	size_t i;
 	int rc, ntok = 0;
 
@@ -234,7 +246,8 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 		if (rc != UC_OK)
 			return rc;
 		/* Offboarding: links not yet used die with the user's access. */
-		rc = store_user_expire_tokens_count(a->st, u.id, now, &ntok);
+		uid = u.id;
+		rc = store_user_expire_tokens_count(a->st, uid, now, &ntok);
 		store_user_clear(&u);
 		if (rc == UC_OK && ntok > 0)
 			rc = store_audit(a->st, now, a->actor, "token-cancel",
@@ -242,18 +255,15 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 		if (rc != UC_OK)
 			return rc;
 		l->tokens_cancelled = ntok;
-		memset(&f, 0, sizeof(f));
-		f.username = l->key;
-		f.now = now;
-		f.issuer_ski = a->issuing_ski;
-		f.status = "valid";
-		if ((rc = store_cert_list(a->st, &f, user_serial_cb, l)) !=
-		    UC_OK)
-			return rc;
-		/* Expired but unrevoked certificates go on the CRL too. */
-		f.status = "expired";
-		if ((rc = store_cert_list(a->st, &f, user_serial_cb, l)) !=
-		    UC_OK)
+		/*
+		 * The valid ones, then expired but unrevoked ones (they go on
+		 * the CRL too): by the user's index, not a scan of every
+		 * certificate per line.
+		 */
+		us.l = l;
+		us.issuer_ski = a->issuing_ski;
+		if ((rc = store_cert_list_unrevoked(a->st, uid, now,
+		    user_serial_cb, &us)) != UC_OK)
 			return rc;
 		if (l->n == 0)
 			rc = set_msg(l, REVOKE_LINE_NOTICE, "%s has no "

@@ -103,106 +103,151 @@ parse_bool(const char *v, int *out)
 	return 1;
 }
 
+/* [ca]: 1 set, 0 a bad value, -1 no such setting. */
+static int
+conf_ca(struct ca_conf *c, const char *name, const char *value)
+{
+	if (strcmp(name, "org") == 0)
+		return set_str(&c->org, value);
+	else if (strcmp(name, "base_url") == 0)
+		return set_str(&c->base_url, value);
+	else if (strcmp(name, "enroll_url") == 0)
+		return set_str(&c->enroll_url, value);
+	else if (strcmp(name, "profile") == 0)
+		return set_str(&c->profile, value);
+	else if (strcmp(name, "root_cn") == 0)
+		return set_str(&c->root_cn, value);
+	else if (strcmp(name, "issuing_cn") == 0)
+		return set_str(&c->issuing_cn, value);
+	else if (strcmp(name, "intermediate") == 0)
+		return parse_int(value, 0, 1, &c->intermediate);
+	else if (strcmp(name, "allow_http_links") == 0)
+		return parse_int(value, 0, 1, &c->allow_http_links);
+	else if (strcmp(name, "smime") == 0)
+		return parse_int(value, 0, 1, &c->smime);
+	else
+		return -1;
+}
+
+/* [iis]: 1 set, 0 a bad value, -1 no such setting. */
+static int
+conf_iis(struct ca_conf *c, const char *name, const char *value)
+{
+	if (strcmp(name, "domain") == 0)
+		return set_domain(&c->iis_domain, value);
+	else
+		return -1;
+}
+
+/* [eas]: 1 set, 0 a bad value, -1 no such setting. */
+static int
+conf_eas(struct ca_conf *c, const char *name, const char *value)
+{
+	if (strcmp(name, "host") == 0)
+		return set_host(&c->eas_host, value);
+	else if (strcmp(name, "domain") == 0)
+		return set_domain(&c->eas_domain, value);
+	else
+		return -1;
+}
+
+/* [validity]: 1 set, 0 a bad value, -1 no such setting. */
+static int
+conf_validity(struct ca_conf *c, const char *name, const char *value)
+{
+	if (strcmp(name, "root_days") == 0)
+		return parse_int(value, 1, 36500, &c->root_days);
+	else if (strcmp(name, "issuing_days") == 0)
+		return parse_int(value, 1, 36500, &c->issuing_days);
+	else if (strcmp(name, "user_days") == 0)
+		return parse_int(value, 1, 3650, &c->user_days);
+	else if (strcmp(name, "server_days") == 0)
+		return parse_int(value, 1, 3650, &c->server_days);
+	else if (strcmp(name, "crl_days") == 0)
+		return parse_int(value, 1, 366, &c->crl_days);
+	else if (strcmp(name, "root_crl_days") == 0)
+		return parse_int(value, 1, 3650, &c->root_crl_days);
+	else if (strcmp(name, "token_ttl") == 0)
+		return parse_int(value, 60, 366 * 86400, &c->token_ttl);
+	else
+		return -1;
+}
+
+/* [ocsp]: 1 set, 0 a bad value, -1 no such setting. */
+static int
+conf_ocsp(struct ca_conf *c, const char *name, const char *value)
+{
+	if (strcmp(name, "url") == 0)
+		return set_str(&c->ocsp_url, value);
+	else if (strcmp(name, "responder_days") == 0)
+		return parse_int(value, 1, 90, &c->ocsp_days);
+	else if (strcmp(name, "next_update") == 0)
+		return parse_duration(value, &c->ocsp_next_update) &&
+		    c->ocsp_next_update >= 60 &&
+		    c->ocsp_next_update <= 7 * 86400;
+	else if (strcmp(name, "max_age") == 0)
+		return parse_duration(value, &c->ocsp_max_age) &&
+		    c->ocsp_max_age <= 3600;
+	else
+		return -1;
+}
+
+/* [renew]: 1 set, 0 a bad value, -1 no such setting. */
+static int
+conf_renew(struct ca_conf *c, const char *name, const char *value)
+{
+	if (strcmp(name, "revoke_old") == 0)
+		return parse_bool(value, &c->renew_revoke_old);
+	else if (strcmp(name, "refuse_early") == 0)
+		return parse_bool(value, &c->renew_refuse_early);
+	else if (strcmp(name, "window") == 0)
+		return parse_duration(value, &c->renew_window) &&
+		    c->renew_window >= 86400 &&
+		    c->renew_window <= 366 * 86400;
+	else if (strcmp(name, "admin") == 0)
+		return set_str(&c->renew_admin, value);
+	else if (strcmp(name, "sendmail") == 0)
+		return value[0] == '/' && set_str(&c->renew_sendmail,
+		    value);
+	else if (strcmp(name, "from") == 0)
+		return set_str(&c->renew_from, value);
+	else
+		return -1;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
+	static const struct {
+		const char	*name;
+		int		(*set)(struct ca_conf *, const char *,
+				    const char *);
+	} sections[] = {
+		{ "ca", conf_ca }, { "iis", conf_iis }, { "eas", conf_eas },
+		{ "validity", conf_validity }, { "ocsp", conf_ocsp },
+		{ "renew", conf_renew },
+	};
 	struct parse *p = user;
-	struct ca_conf *c = p->c;
-	int ok;
+	size_t i;
+	int ok = -1;
 
 	/* inih reports the first bad line: keep that line's message. */
 	if (p->err[0] != '\0')
 		return 1;
-	if (strcmp(section, "ca") == 0) {
-		if (strcmp(name, "org") == 0)
-			ok = set_str(&c->org, value);
-		else if (strcmp(name, "base_url") == 0)
-			ok = set_str(&c->base_url, value);
-		else if (strcmp(name, "enroll_url") == 0)
-			ok = set_str(&c->enroll_url, value);
-		else if (strcmp(name, "profile") == 0)
-			ok = set_str(&c->profile, value);
-		else if (strcmp(name, "root_cn") == 0)
-			ok = set_str(&c->root_cn, value);
-		else if (strcmp(name, "issuing_cn") == 0)
-			ok = set_str(&c->issuing_cn, value);
-		else if (strcmp(name, "intermediate") == 0)
-			ok = parse_int(value, 0, 1, &c->intermediate);
-		else if (strcmp(name, "allow_http_links") == 0)
-			ok = parse_int(value, 0, 1, &c->allow_http_links);
-		else if (strcmp(name, "smime") == 0)
-			ok = parse_int(value, 0, 1, &c->smime);
-		else
-			goto unknown;
-	} else if (strcmp(section, "iis") == 0) {
-		if (strcmp(name, "domain") == 0)
-			ok = set_domain(&c->iis_domain, value);
-		else
-			goto unknown;
-	} else if (strcmp(section, "eas") == 0) {
-		if (strcmp(name, "host") == 0)
-			ok = set_host(&c->eas_host, value);
-		else if (strcmp(name, "domain") == 0)
-			ok = set_domain(&c->eas_domain, value);
-		else
-			goto unknown;
-	} else if (strcmp(section, "validity") == 0) {
-		if (strcmp(name, "root_days") == 0)
-			ok = parse_int(value, 1, 36500, &c->root_days);
-		else if (strcmp(name, "issuing_days") == 0)
-			ok = parse_int(value, 1, 36500, &c->issuing_days);
-		else if (strcmp(name, "user_days") == 0)
-			ok = parse_int(value, 1, 3650, &c->user_days);
-		else if (strcmp(name, "server_days") == 0)
-			ok = parse_int(value, 1, 3650, &c->server_days);
-		else if (strcmp(name, "crl_days") == 0)
-			ok = parse_int(value, 1, 366, &c->crl_days);
-		else if (strcmp(name, "root_crl_days") == 0)
-			ok = parse_int(value, 1, 3650, &c->root_crl_days);
-		else if (strcmp(name, "token_ttl") == 0)
-			ok = parse_int(value, 60, 366 * 86400, &c->token_ttl);
-		else
-			goto unknown;
-	} else if (strcmp(section, "ocsp") == 0) {
-		if (strcmp(name, "url") == 0)
-			ok = set_str(&c->ocsp_url, value);
-		else if (strcmp(name, "responder_days") == 0)
-			ok = parse_int(value, 1, 90, &c->ocsp_days);
-		else if (strcmp(name, "next_update") == 0)
-			ok = parse_duration(value, &c->ocsp_next_update) &&
-			    c->ocsp_next_update >= 60 &&
-			    c->ocsp_next_update <= 7 * 86400;
-		else if (strcmp(name, "max_age") == 0)
-			ok = parse_duration(value, &c->ocsp_max_age) &&
-			    c->ocsp_max_age <= 3600;
-		else
-			goto unknown;
-	} else if (strcmp(section, "renew") == 0) {
-		if (strcmp(name, "revoke_old") == 0)
-			ok = parse_bool(value, &c->renew_revoke_old);
-		else if (strcmp(name, "window") == 0)
-			ok = parse_duration(value, &c->renew_window) &&
-			    c->renew_window >= 86400 &&
-			    c->renew_window <= 366 * 86400;
-		else if (strcmp(name, "admin") == 0)
-			ok = set_str(&c->renew_admin, value);
-		else if (strcmp(name, "sendmail") == 0)
-			ok = value[0] == '/' && set_str(&c->renew_sendmail,
-			    value);
-		else if (strcmp(name, "from") == 0)
-			ok = set_str(&c->renew_from, value);
-		else
-			goto unknown;
-	} else
-		goto unknown;
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(section, sections[i].name) == 0) {
+			ok = sections[i].set(p->c, name, value);
+			break;
+		}
+	if (ok < 0) {
+		snprintf(p->err, sizeof(p->err), "unknown setting [%s] %s",
+		    section, name);
+		return 0;
+	}
 	if (!ok)
 		snprintf(p->err, sizeof(p->err), "[%s] %s: bad value '%.60s'",
 		    section, name, value);
 	return ok;
-unknown:
-	snprintf(p->err, sizeof(p->err), "unknown setting [%s] %s", section,
-	    name);
-	return 0;
 }
 
 int

@@ -39,6 +39,7 @@ struct ca_conf {
 	/* [renew]: renew and notify, every door (flags override one run) */
 	int	 renew_revoke_old; /* revoke the old certificate at once */
 	int	 renew_window;	/* seconds before expiry: renew --expiring */
+	int	 renew_refuse_early; /* SCEP/EST renewals only within window */
 	char	*renew_admin;	/* notify's summary to; NULL: none */
 	char	*renew_sendmail; /* notify's sendmail(8); NULL: /usr/sbin/sendmail */
 	char	*renew_from;	/* notify's From:; NULL: the sendmail's own */

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "authority_int.h"
+#include "ucbuf.h"
 #include "authority_ocsp.h"
 
 int
@@ -53,43 +54,44 @@ authority_crl_state(struct authority *a, int root, struct crl_state *cs)
 	return rc;
 }
 
-struct crl_collect {
-	struct crl_entry	*e;
-	size_t			 n;
-	size_t			 cap;
-};
-
+/*
+ * The revoked certificates as an array of struct crl_entry grown in a
+ * ucbuf (the serials strdup'd): crls_collect_cb() appends one,
+ * crls_entries() views them, crls_collect_free() lets them go.
+ */
 static int
-collect_cb(const struct store_cert *c, void *arg)
+crls_collect_cb(const struct store_cert *c, void *arg)
 {
-	struct crl_collect *cc = arg;
-	struct crl_entry *ne;
-	char *serial;
+	struct ucbuf *b = arg;
+	struct crl_entry e;
+	int rc;
 
-	if (cc->n == cc->cap) {
-		cc->cap = cc->cap ? cc->cap * 2 : 64;
-		if ((ne = reallocarray(cc->e, cc->cap, sizeof(*ne))) == NULL)
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
-		cc->e = ne;
-	}
-	if ((serial = strdup(c->serial)) == NULL)
+	if ((e.serial = strdup(c->serial)) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	cc->e[cc->n].serial = serial;
-	cc->e[cc->n].revoked_at = c->revoked_at;
-	cc->e[cc->n].reason = c->reason;
-	cc->n++;
-	return 0;
+	e.revoked_at = c->revoked_at;
+	e.reason = c->reason;
+	if ((rc = ucbuf_add(b, &e, sizeof(e))) != UC_OK)
+		free((char *)(uintptr_t)e.serial);
+	return rc;
+}
+
+static const struct crl_entry *
+crls_entries(const struct ucbuf *b, size_t *n)
+{
+	*n = ucbuf_len(b) / sizeof(struct crl_entry);
+	return (const struct crl_entry *)(const void *)b->p;
 }
 
 static void
-collect_free(struct crl_collect *cc)
+crls_collect_free(struct ucbuf *b)
 {
-	size_t i;
+	const struct crl_entry *e;
+	size_t i, n;
 
-	for (i = 0; i < cc->n; i++)
-		free((char *)(uintptr_t)cc->e[i].serial);
-	free(cc->e);
-	memset(cc, 0, sizeof(*cc));
+	e = crls_entries(b, &n);
+	for (i = 0; i < n; i++)
+		free((char *)(uintptr_t)e[i].serial);
+	ucbuf_free(b);
 }
 
 /*
@@ -136,7 +138,9 @@ int
 crls_sign_at(struct authority *a, struct signer *sig, int64_t this_update,
     int64_t next_update, unsigned char **pem, size_t *pemlen)
 {
-	struct crl_collect cc;
+	struct ucbuf cc = UCBUF_INIT(0, 0);
+	const struct crl_entry *e;
+	size_t n;
 	X509_CRL *crl = NULL;
 	unsigned char *der = NULL;
 	size_t derlen;
@@ -144,16 +148,17 @@ crls_sign_at(struct authority *a, struct signer *sig, int64_t this_update,
 	int64_t number, now = uc_now();
 	int rc, own = !store_in_transaction(a->st);
 
-	memset(&cc, 0, sizeof(cc));
 	if ((ski = cert_ski_hex(signer_cert(sig))) == NULL)
 		return uc_seterr(UC_E_INVALID, "CA without a key identifier");
 	if (own && (rc = store_begin(a->st)) != UC_OK)
 		goto out;
 	/* Indexed: a revoke must not read every user's certificate. */
-	if ((rc = store_cert_list_revoked(a->st, ski, collect_cb, &cc)) !=
-	    UC_OK ||
-	    (rc = store_crl_next_number(a->st, ski, &number)) != UC_OK ||
-	    (rc = crl_build(signer_cert(sig), cc.e, cc.n, number, this_update,
+	if ((rc = store_cert_list_revoked(a->st, ski, crls_collect_cb, &cc)) !=
+	    UC_OK)
+		goto fail;
+	e = crls_entries(&cc, &n);
+	if ((rc = store_crl_next_number(a->st, ski, &number)) != UC_OK ||
+	    (rc = crl_build(signer_cert(sig), e, n, number, this_update,
 	    next_update, &crl)) != UC_OK ||
 	    (a->issuing_ski != NULL && strcmp(ski, a->issuing_ski) == 0 &&
 	    (rc = crl_add_next_publish(crl,
@@ -172,9 +177,9 @@ fail:
 	if (own)
 		store_rollback(a->st);
 out:
-	OPENSSL_free(der);
+	free(der);
 	X509_CRL_free(crl);
-	collect_free(&cc);
+	crls_collect_free(&cc);
 	free(ski);
 	return rc;
 }

@@ -58,7 +58,7 @@ b64_der(X509 *x)
 		n = EVP_EncodeBlock((unsigned char *)out, der, (int)len);
 		out[n] = '\0';
 	}
-	OPENSSL_free(der);
+	free(der);
 	return out;
 }
 
@@ -106,7 +106,7 @@ write_nginx(struct authority *a)
 "proxy_set_header X-SSL-Client-Fingerprint $ssl_client_fingerprint;\n",
 	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, pin, SYNC_DIR,
 	    SYNC_DIR);
-	if ((url = auth_ocsp_url(a, ubuf, sizeof(ubuf))) != NULL)
+	if ((url = aocsp_url(a, ubuf, sizeof(ubuf))) != NULL)
 		ucbuf_printf(&b,
 "\n"
 "# OCSP: nginx asks the CA's responder about each user's certificate as\n"
@@ -158,7 +158,7 @@ write_apache(struct authority *a)
 "RequestHeader set X-SSL-Client-Serial \"%%{SSL_CLIENT_M_SERIAL}s\"\n",
 	    a->conf.org, SYNC_DIR, a->conf.base_url, SYNC_DIR, pin, SYNC_DIR,
 	    SYNC_DIR);
-	if ((url = auth_ocsp_url(a, ubuf, sizeof(ubuf))) != NULL)
+	if ((url = aocsp_url(a, ubuf, sizeof(ubuf))) != NULL)
 		ucbuf_printf(&b,
 "\n"
 "# OCSP: mod_ssl asks the CA's responder about each user's certificate,\n"
@@ -323,6 +323,10 @@ static const char ps_purposes_fn[] =
  * without one in the ANSI code page, and the org name may not be ASCII.
  * Every string the script compares against is hex or base64, so only the
  * help comment carries the name.
+ *
+ * long-ok: nine tenths of it is the script's own text, kept in one piece
+ * and in its order so it reads as the .ps1 does; the C around it is a
+ * few lines.
  */
 static int
 write_powershell(struct authority *a)

@@ -1,7 +1,8 @@
 /*
  * home.c: a CA home's lifecycle: its folder layout, init, and the air gap
  * (sign an issuing CA with the root; request and install one on the
- * online side).
+ * online side).  init and install write through stage.c, so the home
+ * appears whole or not at all.
  */
 #include <sys/stat.h>
 
@@ -179,22 +180,173 @@ new_store(const char *home, struct store **st)
 	return rc;
 }
 
+/*
+ * A new CA: a key of type t and a certificate from cr, signed by parent
+ * (NULL: by itself).  *out holds both (caller frees).
+ */
+static int
+init_new_ca(enum key_type t, const struct cert_req *cr, struct signer *parent,
+    struct signer **out)
+{
+	struct signer *s = NULL;
+	EVP_PKEY *key = NULL, *pub = NULL;
+	X509 *x = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = key_generate(t, &key)) != UC_OK)
+		return rc;
+	rc = signer_from_key(key, NULL, &s);
+	key = NULL;	/* taken by signer_from_key, even on failure */
+	if (rc != UC_OK)
+		return rc;
+	if ((pub = signer_pubkey(s)) == NULL) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "%s public key", cr->kind ==
+		    CK_ROOT ? "root" : "issuing");
+		goto out;
+	}
+	if ((rc = auth_sign_cert(parent != NULL ? parent : s, cr, pub, &x)) !=
+	    UC_OK)
+		goto out;
+	rc = signer_set_cert(s, x);
+	x = NULL;	/* owned by s, or freed by signer_set_cert */
+	if (rc != UC_OK)
+		goto out;
+	*out = s;
+	s = NULL;	/* now owned by the caller */
+out:
+	EVP_PKEY_free(pub);
+	signer_free(s);
+	return rc;
+}
+
+/* The root and, for an intermediate home, the issuing CA it signs. */
+static int
+init_make_cas(const struct ca_conf *c, int64_t now, struct signer **rsig,
+    struct signer **isig)
+{
+	const struct profile *prof = profile_find(c->profile);
+	struct cert_req cr;
+	int rc;
+
+	*rsig = *isig = NULL;
+	memset(&cr, 0, sizeof(cr));
+	cr.kind = CK_ROOT;
+	cr.org = c->org;
+	cr.cn = c->root_cn;
+	cr.not_before = now - 300;
+	cr.not_after = now + (int64_t)c->root_days * 86400;
+	if ((rc = init_new_ca(prof->root, &cr, NULL, rsig)) != UC_OK ||
+	    !c->intermediate)
+		return rc;
+	memset(&cr, 0, sizeof(cr));
+	cr.kind = CK_ISSUING;
+	cr.org = c->org;
+	cr.cn = c->issuing_cn;
+	cr.base_url = c->base_url;
+	cr.smime = c->smime;
+	cr.not_before = now - 300;
+	cr.not_after = now + (int64_t)c->issuing_days * 86400;
+	if ((rc = init_new_ca(prof->issuing, &cr, *rsig, isig)) != UC_OK) {
+		signer_free(*rsig);
+		*rsig = NULL;
+	}
+	return rc;
+}
+
+/* Save sig's key as dir/rel, encrypted with pass (NULL: in the clear). */
+static int
+save_key_rel(const char *dir, const char *rel, struct signer *sig,
+    const char *pass)
+{
+	char *p;
+	int rc;
+
+	if ((p = home_path(dir, rel)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	rc = signer_save_key(sig, p, pass);
+	free(p);
+	return rc;
+}
+
+/*
+ * A new home's files in dir: keys first and exclusively, certificates,
+ * userca.conf, then the records.
+ */
+static int
+init_write(const char *dir, const struct ca_conf *c, struct signer *rsig,
+    struct signer *isig, const char *pass, int64_t now)
+{
+	struct store *st = NULL;
+	char *p;
+	int rc;
+
+	if ((rc = home_dirs(dir)) != UC_OK ||
+	    (rc = save_key_rel(dir, P_ROOT_KEY, rsig, pass)) != UC_OK ||
+	    (rc = write_cert_rel(dir, P_ROOT_CRT, signer_cert(rsig), 1)) !=
+	    UC_OK)
+		return rc;
+	/* The daemon signs with it unattended: 0600, not encrypted. */
+	if (isig != NULL &&
+	    (rc = save_key_rel(dir, P_ISS_KEY, isig, NULL)) != UC_OK)
+		return rc;
+	if ((rc = write_cert_rel(dir, P_ISS_CRT, signer_cert(isig != NULL ?
+	    isig : rsig), 1)) != UC_OK)
+		return rc;
+	if ((p = home_path(dir, P_CONF)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	rc = conf_save(p, c);
+	free(p);
+	if (rc != UC_OK || (rc = new_store(dir, &st)) != UC_OK)
+		return rc;
+	if (isig != NULL)
+		rc = records_cert_insert(st, signer_cert(isig),
+		    signer_cert(rsig), 0, "intermediate", "init", NULL);
+	if (rc == UC_OK)
+		rc = store_audit(st, now, "cli", "init", c->org, c->profile);
+	store_close(st);
+	return rc;
+}
+
+/*
+ * The first CRLs of the home in dir, signed while the root key is at
+ * hand, and its public files.  Takes *rsig and *isig (set to NULL).
+ */
+static int
+init_publish(const char *dir, const struct ca_conf *c, struct signer **rsig,
+    struct signer **isig)
+{
+	struct authority *a = NULL;
+	int rc;
+
+	if ((rc = authority_open(dir, &a)) != UC_OK)
+		return rc;
+	a->rsig = *rsig;
+	*rsig = NULL;	/* now owned by a */
+	a->isig = *isig;
+	*isig = NULL;
+	if ((rc = crls_sign(a, a->rsig, c->intermediate ? c->root_crl_days :
+	    c->crl_days)) == UC_OK && (!c->intermediate ||
+	    (rc = crls_sign(a, a->isig, c->crl_days)) == UC_OK))
+		rc = authority_publish(a);
+	authority_free(a);	/* the database is closed before it moves */
+	return rc;
+}
+
 int
 authority_init(const struct init_opts *o, authority_getpass_fn getpass,
     void *arg)
 {
 	struct ca_conf c;
-	const struct profile *prof;
+	struct stage stg;
 	struct signer *rsig = NULL, *isig = NULL;
-	struct authority *a = NULL;
-	struct cert_req cr;
-	EVP_PKEY *key = NULL, *pub = NULL;
-	X509 *x = NULL;
-	char *pass = NULL, *p = NULL;
+	char *pass = NULL;
 	int64_t now = uc_now();
 	int rc;
 
 	memset(&c, 0, sizeof(c));
+	memset(&stg, 0, sizeof(stg));
+	stg.fd = -1;
 	if ((rc = fill_conf(o, o->intermediate, &c)) != UC_OK)
 		goto out;
 	if (!url_valid(c.base_url)) {
@@ -202,7 +354,6 @@ authority_init(const struct init_opts *o, authority_getpass_fn getpass,
 		    "http(s) URL without spaces or commas", c.base_url);
 		goto out;
 	}
-	prof = profile_find(c.profile);
 	if ((rc = refuse_existing(o->home)) != UC_OK)
 		goto out;
 	if (getpass == NULL) {
@@ -217,138 +368,19 @@ authority_init(const struct init_opts *o, authority_getpass_fn getpass,
 		    "be at least 8 characters");
 		goto out;
 	}
-
-	/* Root: key, self-signed certificate. */
-	if ((rc = key_generate(prof->root, &key)) != UC_OK)
+	if ((rc = init_make_cas(&c, now, &rsig, &isig)) != UC_OK)
 		goto out;
-	rc = signer_from_key(key, NULL, &rsig);
-	key = NULL;	/* taken by signer_from_key, even on failure */
-	if (rc != UC_OK)
+	/* Everything is made; written out of place, then moved in. */
+	if ((rc = stage_open(&stg, o->home, "init", 0)) != UC_OK ||
+	    (rc = init_write(stg.path, &c, rsig, isig, pass, now)) != UC_OK ||
+	    (rc = init_publish(stg.path, &c, &rsig, &isig)) != UC_OK)
 		goto out;
-	if ((pub = signer_pubkey(rsig)) == NULL) {
-		rc = uc_seterr_ssl(UC_E_CRYPTO, "root public key");
-		goto out;
-	}
-	memset(&cr, 0, sizeof(cr));
-	cr.kind = CK_ROOT;
-	cr.org = c.org;
-	cr.cn = c.root_cn;
-	cr.not_before = now - 300;
-	cr.not_after = now + (int64_t)c.root_days * 86400;
-	if ((rc = cert_build(&cr, pub, NULL, &x)) != UC_OK ||
-	    (rc = signer_sign_cert(rsig, x)) != UC_OK)
-		goto out;
-	EVP_PKEY_free(pub);
-	pub = NULL;
-	if ((rc = signer_set_cert(rsig, x)) != UC_OK) {
-		x = NULL;	/* freed by signer_set_cert */
-		goto out;
-	}
-	x = NULL;	/* now owned by rsig */
-
-	/* Issuing CA, signed by the root. */
-	if (c.intermediate) {
-		if ((rc = key_generate(prof->issuing, &key)) != UC_OK)
-			goto out;
-		rc = signer_from_key(key, NULL, &isig);
-		key = NULL;	/* taken by signer_from_key, even on failure */
-		if (rc != UC_OK)
-			goto out;
-		if ((pub = signer_pubkey(isig)) == NULL) {
-			rc = uc_seterr_ssl(UC_E_CRYPTO, "issuing public key");
-			goto out;
-		}
-		memset(&cr, 0, sizeof(cr));
-		cr.kind = CK_ISSUING;
-		cr.org = c.org;
-		cr.cn = c.issuing_cn;
-		cr.base_url = c.base_url;
-		cr.smime = c.smime;
-		cr.not_before = now - 300;
-		cr.not_after = now + (int64_t)c.issuing_days * 86400;
-		if ((rc = auth_sign_cert(rsig, &cr, pub, &x)) != UC_OK)
-			goto out;
-		if ((rc = signer_set_cert(isig, x)) != UC_OK) {
-			x = NULL;
-			goto out;
-		}
-		x = NULL;	/* now owned by isig */
-	}
-
-	/* Everything is made; now write it, keys first and exclusively. */
-	if ((rc = home_dirs(o->home)) != UC_OK)
-		goto out;
-	if ((p = home_path(o->home, P_ROOT_KEY)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	if ((rc = signer_save_key(rsig, p, pass)) != UC_OK)
-		goto out;
-	free(p);
-	p = NULL;
-	if ((rc = write_cert_rel(o->home, P_ROOT_CRT, signer_cert(rsig), 1)) !=
-	    UC_OK)
-		goto out;
-	if (isig != NULL) {
-		if ((p = home_path(o->home, P_ISS_KEY)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		/* The daemon signs with it unattended: 0600, not encrypted. */
-		if ((rc = signer_save_key(isig, p, NULL)) != UC_OK)
-			goto out;
-		free(p);
-		p = NULL;
-	}
-	if ((rc = write_cert_rel(o->home, P_ISS_CRT, signer_cert(isig != NULL ?
-	    isig : rsig), 1)) != UC_OK)
-		goto out;
-	if ((p = home_path(o->home, P_CONF)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	if ((rc = conf_save(p, &c)) != UC_OK)
-		goto out;
-	free(p);
-	p = NULL;
-	{
-		struct store *st = NULL;
-
-		if ((rc = new_store(o->home, &st)) != UC_OK)
-			goto out;
-		if (isig != NULL)
-			rc = records_cert_insert(st, signer_cert(isig),
-			    signer_cert(rsig), 0, "intermediate", "init", NULL);
-		if (rc == UC_OK)
-			rc = store_audit(st, now, "cli", "init", c.org,
-			    c.profile);
-		store_close(st);
-		if (rc != UC_OK)
-			goto out;
-	}
-
-	/* First CRLs, signed while the root key is at hand, and publish. */
-	if ((rc = authority_open(o->home, &a)) != UC_OK)
-		goto out;
-	a->rsig = rsig;
-	rsig = NULL;	/* now owned by a */
-	a->isig = isig;
-	isig = NULL;
-	if ((rc = crls_sign(a, a->rsig, c.intermediate ? c.root_crl_days :
-	    c.crl_days)) != UC_OK)
-		goto out;
-	if (c.intermediate && (rc = crls_sign(a, a->isig, c.crl_days)) != UC_OK)
-		goto out;
-	rc = authority_publish(a);
+	rc = stage_commit(&stg, P_DB, 0);
 out:
-	authority_free(a);
+	stage_abort(&stg);
 	signer_free(rsig);
 	signer_free(isig);
-	EVP_PKEY_free(key);
-	EVP_PKEY_free(pub);
-	X509_free(x);
 	secret_free(pass);
-	free(p);
 	conf_clear(&c);
 	return rc;
 }
@@ -498,85 +530,113 @@ out:
 	return rc;
 }
 
+/*
+ * The issuing certificate and root handed to intermediate install, parsed
+ * and checked: the root a self-signed CA, the CA signed by it and matching
+ * the home's issuing key (caller frees all three).
+ */
+static int
+install_check(const char *home, const unsigned char *ca, size_t calen,
+    const unsigned char *root, size_t rootlen, X509 **cax, X509 **rootx,
+    struct signer **isig)
+{
+	EVP_PKEY *rpub, *k = NULL;
+	X509 *dup;
+	char *keyp = NULL;
+	int rc;
+
+	*cax = *rootx = NULL;
+	*isig = NULL;
+	if ((rc = cert_parse(ca, calen, cax)) != UC_OK ||
+	    (rc = cert_parse(root, rootlen, rootx)) != UC_OK)
+		return rc;
+	if ((rpub = X509_get0_pubkey(*rootx)) == NULL ||
+	    X509_verify(*rootx, rpub) != 1 || X509_check_ca(*rootx) == 0)
+		return uc_seterr_ssl(UC_E_SIGNATURE, "the root certificate is "
+		    "not a self-signed CA");
+	if (X509_check_issued(*rootx, *cax) != X509_V_OK ||
+	    X509_verify(*cax, rpub) != 1)
+		return uc_seterr_ssl(UC_E_SIGNATURE, "the issuing certificate "
+		    "was not signed by this root");
+	if (X509_check_ca(*cax) == 0)
+		return uc_seterr(UC_E_INVALID, "the issuing certificate is not "
+		    "a CA certificate");
+	if ((keyp = home_path(home, P_ISS_KEY)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	rc = key_read(keyp, NULL, &k);
+	free(keyp);
+	if (rc != UC_OK)
+		return rc;
+	/* Takes k, also when it fails. */
+	if ((rc = signer_from_key(k, NULL, isig)) != UC_OK)
+		return rc;
+	if ((dup = X509_dup(*cax)) == NULL)
+		return uc_seterr_ssl(UC_E_INTERNAL, "X509_dup");
+	if (signer_set_cert(*isig, dup) != UC_OK)	/* takes dup */
+		return uc_seterr(UC_E_INVALID, "the certificate does not "
+		    "match this home's issuing key (%s)", P_ISS_KEY);
+	return UC_OK;
+}
+
+/*
+ * The installed home in the staging folder dir (which holds links to the
+ * home's userca.conf and issuing key): certificates, records, first CRL
+ * and public files.
+ */
+static int
+install_write(const char *dir, X509 *cax, X509 *rootx)
+{
+	struct authority *a = NULL;
+	struct store *st = NULL;
+	int rc;
+
+	if ((rc = write_cert_rel(dir, P_ROOT_CRT, rootx, 1)) != UC_OK ||
+	    (rc = write_cert_rel(dir, P_ISS_CRT, cax, 1)) != UC_OK ||
+	    (rc = new_store(dir, &st)) != UC_OK)
+		return rc;
+	rc = store_audit(st, uc_now(), "cli", "intermediate-install", NULL,
+	    NULL);
+	store_close(st);
+	if (rc != UC_OK || (rc = authority_open(dir, &a)) != UC_OK)
+		return rc;
+	rc = authority_crl(a, 0, 0);
+	authority_free(a);	/* the database is closed before it moves */
+	return rc;
+}
+
+/*
+ * The home's database is the mark of an installed CA: it moves in last,
+ * so an issuing/ca.crt without it is what an interrupted install left.
+ */
 int
 authority_intermediate_install(const char *home, const unsigned char *ca,
     size_t calen, const unsigned char *root, size_t rootlen)
 {
-	struct authority *a = NULL;
-	struct store *st = NULL;
+	struct stage stg;
 	struct signer *isig = NULL;
 	X509 *cax = NULL, *rootx = NULL;
-	EVP_PKEY *rpub;
-	char *keyp = NULL;
 	int rc;
 
-	if (home_has(home, P_ISS_CRT) || home_has(home, P_DB))
+	memset(&stg, 0, sizeof(stg));
+	stg.fd = -1;
+	if (home_has(home, P_DB))
 		return uc_seterr(UC_E_EXISTS, "%s already has an issuing CA "
 		    "installed", home);
 	if (!home_has(home, P_ISS_KEY))
 		return uc_seterr(UC_E_NOTFOUND, "%s has no issuing key: run "
 		    "'userca intermediate request' there first", home);
-	if ((rc = cert_parse(ca, calen, &cax)) != UC_OK ||
-	    (rc = cert_parse(root, rootlen, &rootx)) != UC_OK)
+	if ((rc = install_check(home, ca, calen, root, rootlen, &cax, &rootx,
+	    &isig)) != UC_OK)
 		goto out;
-	/* The root must be a self-signed CA, and the CA signed by it. */
-	if ((rpub = X509_get0_pubkey(rootx)) == NULL ||
-	    X509_verify(rootx, rpub) != 1 || X509_check_ca(rootx) == 0) {
-		rc = uc_seterr_ssl(UC_E_SIGNATURE, "the root certificate is "
-		    "not a self-signed CA");
+	if ((rc = stage_open(&stg, home, "install", 1)) != UC_OK ||
+	    (rc = home_dirs(stg.path)) != UC_OK ||
+	    (rc = stage_link(&stg, P_CONF)) != UC_OK ||
+	    (rc = stage_link(&stg, P_ISS_KEY)) != UC_OK ||
+	    (rc = install_write(stg.path, cax, rootx)) != UC_OK)
 		goto out;
-	}
-	if (X509_check_issued(rootx, cax) != X509_V_OK ||
-	    X509_verify(cax, rpub) != 1) {
-		rc = uc_seterr_ssl(UC_E_SIGNATURE, "the issuing certificate "
-		    "was not signed by this root");
-		goto out;
-	}
-	if (X509_check_ca(cax) == 0) {
-		rc = uc_seterr(UC_E_INVALID, "the issuing certificate is not "
-		    "a CA certificate");
-		goto out;
-	}
-	if ((keyp = home_path(home, P_ISS_KEY)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	{
-		EVP_PKEY *k = NULL;
-
-		if ((rc = key_read(keyp, NULL, &k)) != UC_OK)
-			goto out;
-		if ((rc = signer_from_key(k, NULL, &isig)) != UC_OK)
-			goto out;
-	}
-	{
-		X509 *dup;
-
-		if ((dup = X509_dup(cax)) == NULL) {
-			rc = uc_seterr_ssl(UC_E_INTERNAL, "X509_dup");
-			goto out;
-		}
-		if ((rc = signer_set_cert(isig, dup)) != UC_OK) {
-			rc = uc_seterr(UC_E_INVALID, "the certificate does not "
-			    "match this home's issuing key (%s)", P_ISS_KEY);
-			goto out;
-		}
-	}
-	if ((rc = write_cert_rel(home, P_ROOT_CRT, rootx, 0)) != UC_OK ||
-	    (rc = write_cert_rel(home, P_ISS_CRT, cax, 0)) != UC_OK ||
-	    (rc = new_store(home, &st)) != UC_OK ||
-	    (rc = store_audit(st, uc_now(), "cli", "intermediate-install",
-	    NULL, NULL)) != UC_OK)
-		goto out;
-	store_close(st);
-	st = NULL;
-	if ((rc = authority_open(home, &a)) != UC_OK ||
-	    (rc = authority_crl(a, 0, 0)) != UC_OK)
-		goto out;
+	rc = stage_commit(&stg, P_DB, 1);
 out:
-	free(keyp);
-	authority_free(a);
-	store_close(st);
+	stage_abort(&stg);
 	signer_free(isig);
 	X509_free(cax);
 	X509_free(rootx);

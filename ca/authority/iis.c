@@ -6,7 +6,10 @@
  *                username,account,serial,not_after,certificate
  *   iis-ps1      userca-iis-mappings.ps1: adds those mappings with
  *                Add-WebConfigurationProperty and removes the ones of
- *                revoked or superseded certificates
+ *                revoked or superseded certificates; with -ADStrongMapping
+ *                also the AD strong mappings (altSecurityIdentities,
+ *                X509IssuerSerialNumber) with Set-ADUser, the optional
+ *                step of KB5014754 for certificates without the SID
  *
  * Nothing here is published: the material names every user and holds
  * every certificate, and rewriting it on each revoke made revocation cost
@@ -21,6 +24,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "authority_int.h"
 #include "ucbuf.h"
@@ -97,12 +101,48 @@ account(struct iis *m, const struct store_mapping *c, struct ucbuf *to)
 		ucbuf_addstr(to, c->username);
 }
 
+/* X509IssuerSerialNumber of a certificate to map (KB5014754). */
+static int
+altsecid_of(const struct store_mapping *c, char **out)
+{
+	X509 *x = NULL;
+	char *pukey = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cert_parse(c->der, c->derlen, &x)) != UC_OK)
+		return rc;
+	rc = altsecid_strings(x, out, &pukey);
+	free(pukey);
+	X509_free(x);
+	return rc;
+}
+
+/*
+ * The serial's bytes reversed, in hex: how the X509IssuerSerialNumber
+ * mapping of a certificate that is gone ends ("<SR>" and this), whichever
+ * issuing CA signed it.
+ */
+static void
+serial_reversed(struct ucbuf *b, const char *hex)
+{
+	size_t i = strlen(hex);
+
+	/* From the last byte to the first; an odd length has a leading 0. */
+	while (i >= 2) {
+		ucbuf_add(b, hex + i - 2, 2);
+		i -= 2;
+	}
+	if (i == 1)
+		ucbuf_printf(b, "0%c", hex[0]);
+}
+
 static int
 iis_cb(const struct store_mapping *c, void *arg)
 {
 	struct iis *m = arg;
 	struct ucbuf acct = UCBUF_INIT(0, 0);
-	char *b64 = NULL, when[32];
+	char *b64 = NULL, *asid = NULL, when[32];
 	int n, rc;
 
 	if (c->gone && m->fmt == IIS_CSV)
@@ -114,6 +154,8 @@ iis_cb(const struct store_mapping *c, void *arg)
 		    (int)c->derlen);
 		b64[n] = '\0';
 		account(m, c, &acct);
+		if (m->fmt == IIS_PS1 && (rc = altsecid_of(c, &asid)) != UC_OK)
+			goto out;
 	}
 	uc_time_iso(c->not_after, when, sizeof(when));
 	if ((rc = acct.err) != UC_OK)
@@ -129,8 +171,10 @@ iis_cb(const struct store_mapping *c, void *arg)
 		ps_quote(&m->b, ucbuf_str(&acct));
 		ucbuf_printf(&m->b, "; User = '%s'; Serial = '%s'; "
 		    "NotAfter = '%s'; Sha256 = '%s';\n"
-		    "        Certificate = '%s' }\n", c->username, c->serial,
-		    when, c->sha256, b64);
+		    "        AltSecId = ", c->username, c->serial, when,
+		    c->sha256);
+		ps_quote(&m->b, asid);
+		ucbuf_printf(&m->b, ";\n        Certificate = '%s' }\n", b64);
 		m->nadd++;
 	} else {
 		if (!m->gone) {
@@ -138,9 +182,11 @@ iis_cb(const struct store_mapping *c, void *arg)
 			m->gone = 1;
 		}
 		ucbuf_printf(&m->b, "    [pscustomobject]@{ User = '%s'; "
-		    "Serial = '%s'; Why = '%s'; Sha256 = '%s' }\n",
+		    "Serial = '%s'; Why = '%s'; Sha256 = '%s'; SR = '",
 		    c->username, c->serial, c->reason >= 0 ?
 		    crl_reason_name(c->reason) : "superseded", c->sha256);
+		serial_reversed(&m->b, c->serial);
+		ucbuf_addstr(&m->b, "' }\n");
 		m->nremove++;
 	}
 	if (ucbuf_len(&m->b) >= 65536 || m->b.err != UC_OK)
@@ -148,6 +194,7 @@ iis_cb(const struct store_mapping *c, void *arg)
 out:
 	ucbuf_free(&acct);
 	free(b64);
+	free(asid);
 	return rc;
 }
 
@@ -172,6 +219,13 @@ ps1_head(struct iis *m)
 "  of any other certificate are left alone.  Asks for each account's\n"
 "  password once (Get-Credential): IIS stores it, encrypted, in\n"
 "  applicationHost.config.  -WhatIf shows each change without making it.\n"
+"  Optional: -ADStrongMapping also puts each certificate's strong mapping\n"
+"  (altSecurityIdentities X509:<I>issuer<SR>serial, KB5014754) on the AD\n"
+"  user of the same sAMAccountName with Set-ADUser and removes those of\n"
+"  revoked or superseded certificates: needed for AD mapping, Exchange CBA\n"
+"  and Kerberos when the certificates carry no SID (issue --sid).  Needs the\n"
+"  ActiveDirectory module (RSAT) and rights on those users; -NoIIS does only\n"
+"  that step.\n"
 "  Made by 'userca export --format iis-ps1 --all' at %s: make it\n"
 "  again after issuing or revoking, and keep it private (it names every\n"
 "  user and holds every certificate).\n"
@@ -179,19 +233,25 @@ ps1_head(struct iis *m)
 "  The IIS site (or site/application) whose mappings change.\n"
 ".PARAMETER PSPath\n"
 "  The configuration path, MACHINE/WEBROOT/APPHOST by default.\n"
+".PARAMETER ADStrongMapping\n"
+"  Also set the users' altSecurityIdentities in Active Directory.\n"
+".PARAMETER NoIIS\n"
+"  Leave IIS alone (with -ADStrongMapping: only the AD step).\n"
 ".EXAMPLE\n"
 "  Unblock-File .\\userca-iis-mappings.ps1\n"
 "  .\\userca-iis-mappings.ps1 -Site 'Default Web Site' -WhatIf\n"
 "  .\\userca-iis-mappings.ps1 -Site 'Default Web Site'\n"
+"  .\\userca-iis-mappings.ps1 -NoIIS -ADStrongMapping -WhatIf\n"
 "#>\n"
 "[CmdletBinding(SupportsShouldProcess = $true)]\n"
 "param(\n"
 "    [string]$Site = 'Default Web Site',\n"
-"    [string]$PSPath = 'MACHINE/WEBROOT/APPHOST'\n"
+"    [string]$PSPath = 'MACHINE/WEBROOT/APPHOST',\n"
+"    [switch]$ADStrongMapping,\n"
+"    [switch]$NoIIS\n"
 ")\n"
 "$ErrorActionPreference = 'Stop'\n"
 "Set-StrictMode -Version 2.0\n"
-"Import-Module WebAdministration\n"
 "$Filter = 'system.webServer/security/authentication/iisClientCertificateMappingAuthentication/oneToOneMappings'\n"
 "\n"
 "# ---- from the userca records ----\n"
@@ -214,6 +274,8 @@ ps1_tail(struct iis *m)
 "    finally { $sha.Dispose() }\n"
 "}\n"
 "\n"
+"function Update-UsercaIIS {\n"
+"Import-Module WebAdministration\n"
 "# What the site maps now: the SHA-256 of each mapped certificate -> the\n"
 "# certificate string as IIS stores it (the key to remove it by).\n"
 "$mapped = @{}\n"
@@ -248,7 +310,33 @@ ps1_tail(struct iis *m)
 "        enabled = $true; userName = $c.UserName; password = $c.GetNetworkCredential().Password; certificate = $a.Certificate }\n"
 "    $mapped[$a.Sha256] = $a.Certificate\n"
 "    Write-Output \"added    $($a.Account) $($a.Serial)\"\n"
-"}\n");
+"}\n"
+"}\n"
+"\n"
+"# ---- optional: AD strong mappings (altSecurityIdentities) ----\n"
+"function Update-UsercaAD {\n"
+"Import-Module ActiveDirectory\n"
+"foreach ($r in $Remove) {\n"
+"    try { $u = Get-ADUser -Identity $r.User -Properties altSecurityIdentities } catch { continue }\n"
+"    foreach ($v in @($u.altSecurityIdentities)) {\n"
+"        if ($v -notlike \"X509:<I>*<SR>$($r.SR)\") { continue }\n"
+"        if (-not $PSCmdlet.ShouldProcess(\"AD user $($r.User)\", \"remove altSecurityIdentities $v ($($r.Why))\")) { continue }\n"
+"        Set-ADUser -Identity $r.User -Remove @{ altSecurityIdentities = $v }\n"
+"        Write-Output \"ad-removed $($r.User) $($r.Serial) ($($r.Why))\"\n"
+"    }\n"
+"}\n"
+"foreach ($a in $Add) {\n"
+"    try { $u = Get-ADUser -Identity $a.User -Properties altSecurityIdentities }\n"
+"    catch { Write-Warning \"skipped  $($a.User) $($a.Serial): no such AD user\"; continue }\n"
+"    if (@($u.altSecurityIdentities) -contains $a.AltSecId) { Write-Output \"ad-present $($a.User) $($a.Serial)\"; continue }\n"
+"    if (-not $PSCmdlet.ShouldProcess(\"AD user $($a.User)\", \"add altSecurityIdentities $($a.AltSecId)\")) { continue }\n"
+"    Set-ADUser -Identity $a.User -Add @{ altSecurityIdentities = $a.AltSecId }\n"
+"    Write-Output \"ad-added   $($a.User) $($a.Serial)\"\n"
+"}\n"
+"}\n"
+"\n"
+"if (-not $NoIIS) { Update-UsercaIIS }\n"
+"if ($ADStrongMapping) { Update-UsercaAD }\n");
 }
 
 int

@@ -89,8 +89,8 @@ authority_ready(struct authority *a)
  * Hand a committed mint to res: serial and PKCS#12 move over (m keeps the
  * certificate), the chain is encoded as PEM.
  */
-static int
-release_to(struct authority *a, struct mint *m, int64_t cert_id,
+int
+issue_release(struct authority *a, struct mint *m, int64_t cert_id,
     struct issue_result *res)
 {
 	res->cert_id = cert_id;
@@ -115,8 +115,6 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	struct signer *sig;
 	struct cert_req cr;
 	EVP_PKEY *key = NULL;
-	unsigned char *der = NULL;
-	size_t len = 0;
 	char ocsp_url[1100];
 	int64_t now = uc_now();
 	int rc;
@@ -147,7 +145,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	cr.org = a->conf.org;
 	cr.id = id;
 	cr.base_url = a->conf.base_url;
-	cr.ocsp_url = auth_ocsp_url(a, ocsp_url, sizeof(ocsp_url));
+	cr.ocsp_url = aocsp_url(a, ocsp_url, sizeof(ocsp_url));
 	cr.email_protection = email_protection;
 	cr.spki = key == NULL ? spki : NULL;
 	cr.not_before = now - 300;	/* tolerate clients' clock skew */
@@ -165,22 +163,12 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 		goto out;
 	/* The bundle is made (and read back) before anything is recorded. */
 	if (key != NULL) {
-		if ((rc = issue_p12(a, key, m->cert, id->username, pass, f, &der,
-		    &len)) != UC_OK)
+		if ((rc = issue_p12(a, key, m->cert, id->username, pass, f,
+		    &m->p12, &m->p12_len)) != UC_OK)
 			goto out;
-		if ((m->p12 = malloc(len)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		memcpy(m->p12, der, len);
-		m->p12_len = len;
 	}
 	rc = UC_OK;
 out:
-	if (der != NULL) {
-		OPENSSL_cleanse(der, len);
-		OPENSSL_free(der);
-	}
 	EVP_PKEY_free(key);
 	if (rc != UC_OK)
 		mint_clear(m);
@@ -193,6 +181,37 @@ authority_mint(struct authority *a, const struct identity *id, EVP_PKEY *pub,
     struct mint *m)
 {
 	return mint_spki(a, id, pub, NULL, f, pass, days, email_protection, m);
+}
+
+int
+issue_mint_req(struct authority *a, const struct identity *id, X509_REQ *req,
+    struct mint *m)
+{
+	return mint_spki(a, id, X509_REQ_get0_pubkey(req),
+	    X509_REQ_get_X509_PUBKEY(req), P12_LEGACY, NULL, 0, 0, m);
+}
+
+int
+authority_redeem_csr(struct authority *a, const char *token,
+    const char *username, const unsigned char *csr, size_t csrlen,
+    const char *method, int smime, struct issue_result *res,
+    enum token_state *state)
+{
+	struct redeem_req rr;
+
+	memset(&rr, 0, sizeof(rr));
+	rr.token = token;
+	rr.csr = csr;
+	rr.csrlen = csrlen;
+	rr.method = method;
+	rr.username = username;
+	rr.smime = smime;
+	if (csr == NULL || csrlen == 0) {
+		memset(res, 0, sizeof(*res));
+		*state = TOKEN_UNKNOWN;
+		return uc_seterr(UC_E_INVALID, "no certificate request");
+	}
+	return authority_redeem(a, &rr, res, state);
 }
 
 /* One record inside the open transaction. */
@@ -438,7 +457,7 @@ authority_issue(struct authority *a, const struct issue_req *r,
 		goto out;
 	}
 	/* Committed: from here on the certificate exists and may be released. */
-	if ((rc = release_to(a, &m, rec.cert_id, res)) != UC_OK)
+	if ((rc = issue_release(a, &m, rec.cert_id, res)) != UC_OK)
 		goto out;
 	res->filled = filled;
 	res->others = rec.others;
@@ -490,6 +509,7 @@ token_info_clear(struct token_info *ti)
 	if (ti == NULL)
 		return;
 	authority_user_clear(&ti->user);
+	free(ti->renews);
 	memset(ti, 0, sizeof(*ti));
 }
 
@@ -499,6 +519,7 @@ lookup_on(struct store *st, const char *token, struct token_info *ti,
 {
 	struct store_token t;
 	struct store_user su;
+	struct store_renewal rn;
 	int64_t now = uc_now();
 	int rc;
 
@@ -519,6 +540,15 @@ lookup_on(struct store *st, const char *token, struct token_info *ti,
 	if ((rc = store_user_get_id(st, t.user_id, &su)) != UC_OK)
 		return rc;
 	records_user_take(&su, &ti->user);
+	/* A renewal link: the page says so, and what happens to the old one. */
+	if ((rc = store_token_renews(st, hash, &rn)) == UC_OK) {
+		ti->renews = rn.serial;
+		rn.serial = NULL;	/* now owned by ti */
+		ti->renews_not_after = rn.not_after;
+		ti->renews_revoke_old = rn.revoke_old;
+		store_renewal_clear(&rn);
+	} else if (rc != UC_E_NOTFOUND)
+		return rc;
 	ti->expires_at = t.expires_at;
 	ti->used_at = t.used_at;
 	if (t.used_at != 0)
@@ -598,6 +628,7 @@ gc_commit(struct authority *a, struct gc_item *list)
 	for (it = list; it != NULL; it = it->next) {
 		it->consumed = 0;
 		it->cert_id = 0;
+		it->revoked_old = 0;
 		if ((rc = store_savepoint(a->st)) != UC_OK)
 			goto fail;
 		it->rc = records_cert_insert(a->st, it->cert, a->issuing, it->user_id,
@@ -612,10 +643,12 @@ gc_commit(struct authority *a, struct gc_item *list)
 			it->rc = store_audit(a->st, now, a->actor, it->method,
 			    it->username, it->serial);
 		if (it->rc == UC_OK && it->consumed)
-			it->rc = renew_redeemed(a, it->hash, it->cert_id);
+			it->rc = renew_redeemed(a, it->hash, it->cert_id, now,
+			    &it->revoked_old);
 		if (it->rc != UC_OK || !it->consumed) {
 			/* Used or expired meanwhile: undo its row only. */
 			it->cert_id = 0;
+			it->revoked_old = 0;
 			if (it->rc != UC_OK)
 				snprintf(it->err, sizeof(it->err), "%s",
 				    uc_errmsg());
@@ -638,6 +671,7 @@ fail:
 		it->rc = rc;
 		it->consumed = 0;
 		it->cert_id = 0;
+		it->revoked_old = 0;
 	}
 }
 
@@ -677,6 +711,90 @@ group_commit(struct authority *a, struct gc_item *it)
 static int	redeem_again(struct authority *, const struct redeem_req *,
 		    const unsigned char [32], struct issue_result *);
 
+/* The identity of a token's user, from the record (never the request). */
+static void
+redeem_identity(const struct authority_user *u, int smime,
+    struct identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->username = u->username;
+	id->email = u->email;
+	id->name = u->name;
+	id->upn = u->upn;
+	id->ou = u->ou;
+	id->sid = u->sid;
+	id->smime = smime && id->email != NULL;
+}
+
+/* Why a redemption whose commit did not consume the token lost. */
+static enum token_state
+redeem_lost(struct authority *a, const char *token, unsigned char hash[32])
+{
+	struct token_info again;
+	enum token_state st = TOKEN_USED;
+
+	memset(&again, 0, sizeof(again));
+	pthread_mutex_lock(&a->mu);
+	if (lookup_locked(a, token, &again, hash) == UC_OK &&
+	    again.state != TOKEN_VALID)
+		st = again.state;
+	token_info_clear(&again);
+	pthread_mutex_unlock(&a->mu);
+	return st;
+}
+
+/*
+ * A used token: a second try of a server-made key (its retry secret), or
+ * the same key from a CSR again (DESIGN 3).  1 with *rc and *state when it
+ * was one of them; 0: refuse the token as used.
+ */
+static int
+redeem_used(struct authority *a, const struct redeem_req *r,
+    const struct token_info *ti, const unsigned char hash[32],
+    struct issue_result *res, enum token_state *state, int *rc)
+{
+	if (ti->state != TOKEN_USED)
+		return 0;
+	if (r->retry != NULL && r->csr == NULL && (r->spki == NULL ||
+	    r->server_key)) {
+		*rc = retry_redeem(a, r, ti, hash, res, state);
+		return 1;
+	}
+	if (r->spki != NULL && !r->server_key &&
+	    (*rc = redeem_again(a, r, hash, res)) != UC_E_NOTFOUND) {
+		*state = TOKEN_USED;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The key a redemption certifies: the CSR's (borrowed from csr) or the
+ * checked SubjectPublicKeyInfo another process sent (*ownpub and *ownxpk
+ * set, the caller frees them); none for a key made here.
+ */
+static int
+redeem_key(const struct redeem_req *r, X509_REQ *csr, EVP_PKEY **pub,
+    X509_PUBKEY **xpk, EVP_PKEY **ownpub, X509_PUBKEY **ownxpk)
+{
+	int rc;
+
+	*pub = NULL;
+	*xpk = NULL;
+	if (csr != NULL) {
+		*pub = X509_REQ_get0_pubkey(csr);
+		*xpk = X509_REQ_get_X509_PUBKEY(csr);
+		return UC_OK;
+	}
+	if (r->spki == NULL)
+		return UC_OK;
+	if ((rc = spki_parse(r->spki, r->spkilen, ownxpk, ownpub)) != UC_OK)
+		return rc;
+	*pub = *ownpub;
+	*xpk = *ownxpk;
+	return UC_OK;
+}
+
 int
 authority_redeem(struct authority *a, const struct redeem_req *r,
     struct issue_result *res, enum token_state *state)
@@ -686,8 +804,8 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	struct mint m;
 	X509_REQ *csr = NULL;
 	struct gc_item gi;
-	X509_PUBKEY *xpk = NULL;
-	EVP_PKEY *pub = NULL;
+	X509_PUBKEY *xpk, *ownxpk = NULL;
+	EVP_PKEY *pub, *ownpub = NULL;
 	unsigned char hash[32], retry_hash[32];
 	char *retry = NULL;
 	int64_t cid = 0;
@@ -702,16 +820,13 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	/* A stale read only costs work: the commit re-checks the token. */
 	if ((rc = lookup_reader(a, r->token, &ti, hash)) != UC_OK)
 		goto out;
-	if (ti.state == TOKEN_USED && r->retry != NULL && r->csr == NULL &&
-	    (r->spki == NULL || r->server_key)) {
-		rc = retry_redeem(a, r, &ti, hash, res, state);
+	/* Another user's token is no token for this one. */
+	if (r->username != NULL && ti.state != TOKEN_UNKNOWN &&
+	    (ti.user.username == NULL || strcmp(ti.user.username,
+	    r->username) != 0))
+		ti.state = TOKEN_UNKNOWN;
+	if (redeem_used(a, r, &ti, hash, res, state, &rc))
 		goto out;
-	}
-	if (ti.state == TOKEN_USED && r->spki != NULL && !r->server_key &&
-	    (rc = redeem_again(a, r, hash, res)) != UC_E_NOTFOUND) {
-		*state = TOKEN_USED;
-		goto out;
-	}
 	if ((*state = ti.state) != TOKEN_VALID) {
 		rc = token_refused(ti.state);
 		goto out;
@@ -720,21 +835,9 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen,
 	    &csr)) != UC_OK)
 		goto out;
-	if (r->spki != NULL && (rc = spki_parse(r->spki, r->spkilen, &xpk,
-	    &pub)) != UC_OK)
+	if ((rc = redeem_key(r, csr, &pub, &xpk, &ownpub, &ownxpk)) != UC_OK)
 		goto out;
-	if (csr != NULL) {
-		pub = X509_REQ_get0_pubkey(csr);
-		xpk = X509_REQ_get_X509_PUBKEY(csr);
-	}
-	memset(&id, 0, sizeof(id));
-	id.username = ti.user.username;
-	id.email = ti.user.email;
-	id.name = ti.user.name;
-	id.upn = ti.user.upn;
-	id.ou = ti.user.ou;
-	id.sid = ti.user.sid;
-	id.smime = r->smime && id.email != NULL;
+	redeem_identity(&ti.user, r->smime, &id);
 	if ((rc = mint_spki(a, &id, pub, xpk, r->p12_format, r->p12_password,
 	    0, 0, &m)) != UC_OK)
 		goto out;
@@ -743,7 +846,8 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	memset(&gi, 0, sizeof(gi));
 	gi.cert = m.cert;
 	gi.user_id = ti.user.id;
-	gi.method = server_key ? "enroll-p12" : "enroll-csr";
+	gi.method = r->method != NULL ? r->method : server_key ?
+	    "enroll-p12" : "enroll-csr";
 	gi.username = ti.user.username;
 	gi.serial = m.serial;
 	gi.hash = hash;
@@ -763,23 +867,14 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	consumed = gi.consumed;
 	if (!consumed) {
 		/* Another request won the race, or the token just expired. */
-		pthread_mutex_lock(&a->mu);
-		{
-			struct token_info again;
-
-			if (lookup_locked(a, r->token, &again, hash) == UC_OK)
-				*state = again.state == TOKEN_VALID ?
-				    TOKEN_USED : again.state;
-			else
-				*state = TOKEN_USED;
-			token_info_clear(&again);
-		}
-		pthread_mutex_unlock(&a->mu);
+		*state = redeem_lost(a, r->token, hash);
 		rc = token_refused(*state);
 		goto out;
 	}
 	/* Committed: release. */
-	if ((rc = release_to(a, &m, cid, res)) == UC_OK && retry != NULL) {
+	if ((rc = issue_release(a, &m, cid, res)) == UC_OK)
+		res->superseded = gi.revoked_old;
+	if (rc == UC_OK && retry != NULL) {
 		res->retry = retry;
 		retry = NULL;	/* now owned by res */
 		res->retry_until = gi.retry_until;
@@ -790,12 +885,9 @@ out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	token_info_clear(&ti);
 	mint_clear(&m);
-	if (csr != NULL)
-		X509_REQ_free(csr);	/* pub and xpk were its own */
-	else {
-		EVP_PKEY_free(pub);
-		X509_PUBKEY_free(xpk);
-	}
+	X509_REQ_free(csr);
+	EVP_PKEY_free(ownpub);
+	X509_PUBKEY_free(ownxpk);
 	if (rc != UC_OK)
 		issue_result_clear(res);
 	return rc;

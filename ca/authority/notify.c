@@ -361,7 +361,8 @@ due_vec_free(struct due_vec *dv)
  */
 static int
 record_reminder(struct authority *a, const struct due_item *d, int64_t uid,
-    int threshold, int64_t now, const unsigned char hash[32], int *fresh)
+    int threshold, int64_t now, const unsigned char hash[32], int revoke_old,
+    int *fresh)
 {
 	int rc;
 
@@ -373,7 +374,8 @@ record_reminder(struct authority *a, const struct due_item *d, int64_t uid,
 		goto done;
 	if ((rc = store_token_insert(a->st, uid, hash, now, d->not_after,
 	    NULL)) != UC_OK ||
-	    (rc = store_token_set_renews(a->st, hash, d->cert_id)) != UC_OK ||
+	    (rc = store_token_set_renews(a->st, hash, d->cert_id,
+	    revoke_old)) != UC_OK ||
 	    (rc = store_audit(a->st, now, a->actor, "notify", d->username,
 	    d->serial)) != UC_OK)
 		goto done;
@@ -414,54 +416,153 @@ fail_user(const struct notify_opts *o, struct notify_stats *st,
 	(void)ucbuf_printf(sum, "  %-20s NOT MAILED: %s\n", d->username, why);
 }
 
+/* One run of authority_notify: its settings, template and buffers. */
+struct notify_run {
+	struct authority		*a;
+	const struct notify_opts	*o;
+	struct notify_stats		*st;
+	struct tmpl			 t;
+	struct ucbuf			 sum;	/* the admin's summary */
+	struct ucbuf			 msg;	/* one message */
+	const char			*mailer, *admin, *from;
+	int				 threshold;	/* days */
+	int64_t				 now;
+	long				 refused;	/* by the mailer */
+};
+
+/*
+ * Mail user u (due as d) a new renewal link, the reminder recorded first.
+ * A mailer that refuses undoes the reminder and counts the user as
+ * failed; only a database or memory error is returned.
+ */
+static int
+notify_mail(struct notify_run *r, const struct due_item *d,
+    const struct store_user *u, const char *when, const char *days)
+{
+	struct vars v;
+	unsigned char hash[32];
+	char *tok = NULL, *url = NULL;
+	int rc, fresh;
+
+	if ((rc = token_new(&tok, hash)) != UC_OK ||
+	    (rc = record_reminder(r->a, d, u->id, r->threshold, r->now, hash,
+	    r->o->revoke_old >= 0 ? r->o->revoke_old :
+	    authority_conf(r->a)->renew_revoke_old, &fresh)) != UC_OK)
+		goto out;
+	if (!fresh) {		/* a run beside this one mailed */
+		r->st->already++;
+		goto out;
+	}
+	if ((url = authority_enroll_url(r->a, tok)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	v.name = u->name != NULL ? u->name : u->username;
+	v.username = u->username;
+	v.email = u->email;
+	v.not_after = when;
+	v.url = url;
+	v.days = days;
+	ucbuf_reset(&r->msg);
+	if (message(&r->msg, &r->t, &v, u->email, r->from, r->now) != UC_OK ||
+	    send_buf(r->mailer, &r->msg) != UC_OK) {
+		undo_reminder(r->a, d, r->threshold, r->now, hash);
+		fail_user(r->o, r->st, &r->sum, d, uc_errmsg());
+		r->refused++;
+		goto out;
+	}
+	r->st->mailed++;
+	(void)ucbuf_printf(&r->sum, "  %-20s %s, expires %s\n", d->username,
+	    u->email, when);
+	if (r->o->on_user != NULL)
+		r->o->on_user(r->o->arg, d->username, u->email, d->not_after);
+out:
+	secret_free(url);
+	secret_free(tok);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return rc;
+}
+
+/* The admin's summary, when anyone was mailed or refused. */
+static int
+notify_summary(struct notify_run *r)
+{
+	const struct notify_stats *st = r->st;
+	int rc;
+
+	/* Not for users without an address alone: they'd be news daily. */
+	if (r->admin == NULL || r->o->dry_run || (st->mailed == 0 &&
+	    r->refused == 0))
+		return UC_OK;
+	ucbuf_reset(&r->msg);
+	if ((rc = ucbuf_printf(&r->msg, "To: %s\n", r->admin)) != UC_OK ||
+	    (r->from != NULL && (rc = ucbuf_printf(&r->msg, "From: %s\n",
+	    r->from)) != UC_OK) ||
+	    (rc = ucbuf_printf(&r->msg, "Subject: userca: %ld reminder%s "
+	    "sent, %ld failed (certificates expiring within %d days)\n"
+	    "MIME-Version: 1.0\nContent-Type: text/plain; "
+	    "charset=UTF-8\nAuto-Submitted: auto-generated\n\n"
+	    "%ld user%s due within %d days; %ld mailed now, %ld mailed "
+	    "before, %ld not mailed.\n\n", st->mailed, st->mailed == 1 ?
+	    "" : "s", st->failed, r->threshold, st->due, st->due == 1 ? "" :
+	    "s", r->threshold, st->mailed, st->already, st->failed)) !=
+	    UC_OK ||
+	    (rc = ucbuf_add(&r->msg, ucbuf_str(&r->sum),
+	    ucbuf_len(&r->sum))) != UC_OK)
+		return rc;
+	if ((rc = send_buf(r->mailer, &r->msg)) != UC_OK)
+		return uc_errprefix(rc, "admin summary");
+	r->st->admin_mailed = 1;
+	return UC_OK;
+}
+
 int
 authority_notify(struct authority *a, const struct notify_opts *o,
     struct notify_stats *st)
 {
 	const struct ca_conf *conf = authority_conf(a);
-	const char *mailer, *admin, *from = conf->renew_from;
+	struct notify_run r;
 	struct due_vec dv;
-	struct tmpl t;
-	struct ucbuf sum, msg;
 	struct store_user u;
-	unsigned char hash[32];
-	char *tok = NULL, *url = NULL, when[32], days[24];
-	int64_t now = uc_now();
-	int window, threshold, rc, sent, fresh;
+	char when[32], days[24];
+	int window, rc, sent;
 	size_t i;
-	long refused = 0;	/* by the mailer */
 
 	memset(st, 0, sizeof(*st));
 	memset(&dv, 0, sizeof(dv));
-	memset(&t, 0, sizeof(t));
-	ucbuf_init(&sum, 0, 0);
-	ucbuf_init(&msg, 0, 1);	/* holds a link */
+	memset(&r, 0, sizeof(r));
+	r.a = a;
+	r.o = o;
+	r.st = st;
+	r.now = uc_now();
+	r.from = conf->renew_from;
+	ucbuf_init(&r.sum, 0, 0);
+	ucbuf_init(&r.msg, 0, 1);	/* holds a link */
 	window = o->window > 0 ? o->window : conf->renew_window;
-	threshold = (window + 86399) / 86400;
-	mailer = o->sendmail != NULL ? o->sendmail : conf->renew_sendmail !=
+	r.threshold = (window + 86399) / 86400;
+	r.mailer = o->sendmail != NULL ? o->sendmail : conf->renew_sendmail !=
 	    NULL ? conf->renew_sendmail : DEFAULT_SENDMAIL;
-	admin = o->admin != NULL ? (o->admin[0] != '\0' ? o->admin : NULL) :
+	r.admin = o->admin != NULL ? (o->admin[0] != '\0' ? o->admin : NULL) :
 	    conf->renew_admin;
-	if (admin != NULL && !address_ok(admin))
+	if (r.admin != NULL && !address_ok(r.admin))
 		return uc_seterr(UC_E_INVALID, "admin address '%s' is not a "
-		    "plain user@domain", admin);
-	if ((rc = tmpl_load(o->template_path, &t)) != UC_OK)
+		    "plain user@domain", r.admin);
+	if ((rc = tmpl_load(o->template_path, &r.t)) != UC_OK)
 		return rc;
 	if (!o->dry_run && (rc = authority_enroll_check(a)) != UC_OK)
 		goto out;
 	pthread_mutex_lock(&a->mu);
-	rc = store_due_list(a->st, now, now + window, due_add, &dv);
+	rc = store_due_list(a->st, r.now, r.now + window, due_add, &dv);
 	pthread_mutex_unlock(&a->mu);
 	if (rc != UC_OK)
 		goto out;
 	for (i = 0; i < dv.n; i++) {
 		const struct due_item *d = &dv.v[i];
-		struct vars v;
 
 		st->due++;
 		memset(&u, 0, sizeof(u));
 		pthread_mutex_lock(&a->mu);
-		rc = store_reminder_sent(a->st, d->cert_id, threshold, &sent);
+		rc = store_reminder_sent(a->st, d->cert_id, r.threshold, &sent);
 		if (rc == UC_OK && !sent)
 			rc = store_user_get(a->st, d->username, &u);
 		pthread_mutex_unlock(&a->mu);
@@ -472,7 +573,7 @@ authority_notify(struct authority *a, const struct notify_opts *o,
 			continue;
 		}
 		if (u.email == NULL || !address_ok(u.email)) {
-			fail_user(o, st, &sum, d, u.email == NULL ? "no email "
+			fail_user(o, st, &r.sum, d, u.email == NULL ? "no email "
 			    "address on record" : "the email address on record "
 			    "cannot be mailed");
 			store_user_clear(&u);
@@ -480,88 +581,23 @@ authority_notify(struct authority *a, const struct notify_opts *o,
 		}
 		uc_time_iso(d->not_after, when, sizeof(when));
 		snprintf(days, sizeof(days), "%lld", (long long)((d->not_after -
-		    now + 86399) / 86400));
+		    r.now + 86399) / 86400));
 		if (o->dry_run) {
 			st->mailed++;
 			if (o->on_user != NULL)
 				o->on_user(o->arg, d->username, u.email,
 				    d->not_after);
-			store_user_clear(&u);
-			continue;
-		}
-		if ((rc = token_new(&tok, hash)) != UC_OK ||
-		    (rc = record_reminder(a, d, u.id, threshold, now, hash,
-		    &fresh)) != UC_OK) {
-			store_user_clear(&u);
-			goto out;
-		}
-		if (!fresh) {		/* a run beside this one mailed */
-			st->already++;
-			goto next;
-		}
-		if ((url = authority_enroll_url(a, tok)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			store_user_clear(&u);
-			goto out;
-		}
-		v.name = u.name != NULL ? u.name : u.username;
-		v.username = u.username;
-		v.email = u.email;
-		v.not_after = when;
-		v.url = url;
-		v.days = days;
-		ucbuf_reset(&msg);
-		if ((rc = message(&msg, &t, &v, u.email, from, now)) != UC_OK ||
-		    (rc = send_buf(mailer, &msg)) != UC_OK) {
-			undo_reminder(a, d, threshold, now, hash);
-			fail_user(o, st, &sum, d, uc_errmsg());
-			refused++;
-			goto next;
-		}
-		st->mailed++;
-		(void)ucbuf_printf(&sum, "  %-20s %s, expires %s\n",
-		    d->username, u.email, when);
-		if (o->on_user != NULL)
-			o->on_user(o->arg, d->username, u.email, d->not_after);
-next:
-		secret_free(url);
-		url = NULL;
-		secret_free(tok);
-		tok = NULL;
+		} else
+			rc = notify_mail(&r, d, &u, when, days);
 		store_user_clear(&u);
-	}
-	rc = UC_OK;
-	/* Not for users without an address alone: they'd be news daily. */
-	if (admin != NULL && !o->dry_run && (st->mailed > 0 || refused > 0)) {
-		ucbuf_reset(&msg);
-		if ((rc = ucbuf_printf(&msg, "To: %s\n", admin)) != UC_OK ||
-		    (from != NULL && (rc = ucbuf_printf(&msg, "From: %s\n",
-		    from)) != UC_OK) ||
-		    (rc = ucbuf_printf(&msg, "Subject: userca: %ld reminder%s "
-		    "sent, %ld failed (certificates expiring within %d days)\n"
-		    "MIME-Version: 1.0\nContent-Type: text/plain; "
-		    "charset=UTF-8\nAuto-Submitted: auto-generated\n\n"
-		    "%ld user%s due within %d days; %ld mailed now, %ld mailed "
-		    "before, %ld not mailed.\n\n", st->mailed, st->mailed == 1 ?
-		    "" : "s", st->failed, threshold, st->due, st->due == 1 ? "" :
-		    "s", threshold, st->mailed, st->already, st->failed)) !=
-		    UC_OK ||
-		    (rc = ucbuf_add(&msg, ucbuf_str(&sum), ucbuf_len(&sum))) !=
-		    UC_OK)
+		if (rc != UC_OK)
 			goto out;
-		if ((rc = send_buf(mailer, &msg)) != UC_OK) {
-			rc = uc_errprefix(rc, "admin summary");
-			goto out;
-		}
-		st->admin_mailed = 1;
 	}
+	rc = notify_summary(&r);
 out:
-	secret_free(url);
-	secret_free(tok);
-	OPENSSL_cleanse(hash, sizeof(hash));
-	ucbuf_free(&msg);
-	ucbuf_free(&sum);
-	tmpl_clear(&t);
+	ucbuf_free(&r.msg);
+	ucbuf_free(&r.sum);
+	tmpl_clear(&r.t);
 	due_vec_free(&dv);
 	return rc;
 }

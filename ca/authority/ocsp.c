@@ -109,7 +109,7 @@ authority_ocsp_enabled(struct authority *a)
 }
 
 const char *
-auth_ocsp_url(struct authority *a, char *buf, size_t len)
+aocsp_url(struct authority *a, char *buf, size_t len)
 {
 	if (!authority_ocsp_enabled(a))
 		return NULL;
@@ -308,7 +308,7 @@ authority_ocsp_refresh(struct authority *a)
 	kept_clear(o);
 	pthread_mutex_unlock(&o->kmu);
 out:
-	OPENSSL_free(der);
+	free(der);
 	signer_free(s);
 	uc_lock_release(l);
 	return rc;
@@ -325,14 +325,9 @@ error_answer(int status, struct ocsp_answer *ans)
 
 	if ((rc = ocsp_response_error(status, &der, &len)) != UC_OK)
 		return rc;
-	if ((ans->der = malloc(len)) == NULL) {
-		OPENSSL_free(der);
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
-	memcpy(ans->der, der, len);
+	ans->der = der;	/* now owned by ans */
 	ans->len = len;
 	ans->status = status;
-	OPENSSL_free(der);
 	return UC_OK;
 }
 
@@ -487,7 +482,7 @@ sign_answer(struct authority *a, struct aocsp *o, OCSP_REQUEST *req,
     const struct ocsp_status *st, size_t n, struct ocsp_answer *ans,
     int64_t now)
 {
-	unsigned char *der = NULL, md[32];
+	unsigned char md[32];
 	char *hex;
 	int rc;
 
@@ -495,17 +490,11 @@ sign_answer(struct authority *a, struct aocsp *o, OCSP_REQUEST *req,
 	ans->next_update = now + a->conf.ocsp_next_update;
 	pthread_rwlock_rdlock(&o->rw);
 	rc = ocsp_response_sign(req, st, n, o->rsig, a->root_distinct ?
-	    a->issuing : NULL, ans->this_update, ans->next_update, &der,
+	    a->issuing : NULL, ans->this_update, ans->next_update, &ans->der,
 	    &ans->len);
 	pthread_rwlock_unlock(&o->rw);
 	if (rc != UC_OK)
 		return rc;
-	if ((ans->der = malloc(ans->len)) == NULL) {
-		OPENSSL_free(der);
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
-	memcpy(ans->der, der, ans->len);
-	OPENSSL_free(der);
 	if (!EVP_Digest(ans->der, ans->len, md, NULL, EVP_sha256(), NULL) ||
 	    (hex = hex_encode(md, 16)) == NULL)
 		return uc_seterr_ssl(UC_E_CRYPTO, "SHA-256 of an OCSP answer");

@@ -173,7 +173,7 @@ out:
 	free(bundle);
 	free(pem);
 	free(rpem);
-	OPENSSL_free(der);
+	free(der);
 	return rc;
 }
 

@@ -172,15 +172,6 @@ cert_row(X509 *x, X509 *issuer, struct store_cert *c)
 	return UC_OK;
 }
 
-/* cert_row's DER is OPENSSL_malloc'ed; give it back the same way. */
-static void
-cert_row_clear(struct store_cert *c)
-{
-	OPENSSL_free(c->der);
-	c->der = NULL;
-	store_cert_clear(c);
-}
-
 int
 records_cert_insert(struct store *st, X509 *x, X509 *issuer, int64_t user_id,
     const char *kind, const char *method, int64_t *id)
@@ -197,6 +188,6 @@ records_cert_insert(struct store *st, X509 *x, X509 *issuer, int64_t user_id,
 	rc = store_cert_insert(st, &c, id);
 	c.kind = NULL;
 	c.method = NULL;
-	cert_row_clear(&c);
+	store_cert_clear(&c);
 	return rc;
 }

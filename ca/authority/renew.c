@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <csv.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "authority_int.h"
@@ -51,7 +52,7 @@ renew_record_done(struct authority *a, struct record *r, int64_t now,
 
 	if (r->token_hash != NULL)
 		return store_token_set_renews(a->st, r->token_hash,
-		    due->cert_id);
+		    due->cert_id, r->revoke_old);
 	if (r->cert_id == 0)
 		return UC_OK;
 	if ((rc = store_cert_supersede(a->st, due->serial, r->cert_id)) !=
@@ -70,16 +71,28 @@ renew_record_done(struct authority *a, struct record *r, int64_t now,
 
 int
 renew_redeemed(struct authority *a, const unsigned char hash[32],
-    int64_t cert_id)
+    int64_t cert_id, int64_t now, int *revoked)
 {
-	char *old = NULL;
+	struct store_renewal rn;
 	int rc;
 
-	if ((rc = store_token_renews(a->st, hash, &old)) == UC_E_NOTFOUND)
+	*revoked = 0;
+	if ((rc = store_token_renews(a->st, hash, &rn)) == UC_E_NOTFOUND)
 		return UC_OK;
-	if (rc == UC_OK)
-		rc = store_cert_supersede(a->st, old, cert_id);
-	free(old);
+	if (rc != UC_OK || (rc = store_cert_supersede(a->st, rn.serial,
+	    cert_id)) != UC_OK || !rn.revoke_old)
+		goto out;
+	rc = store_cert_revoke(a->st, rn.serial, now, REASON_SUPERSEDED);
+	if (rc == UC_E_STATE) {
+		/* Revoked meanwhile (by an administrator): not a second time. */
+		rc = UC_OK;
+		goto out;
+	}
+	if (rc == UC_OK && (rc = store_audit(a->st, now, a->actor, "revoke",
+	    rn.serial, "superseded")) == UC_OK)
+		*revoked = 1;
+out:
+	store_renewal_clear(&rn);
 	return rc;
 }
 
@@ -318,4 +331,196 @@ out:
 	free(tmp);
 	free(jpath);
 	return rc;
+}
+
+/* ---- renewal by the certificate itself (SCEP, EST) -------------------------------- */
+
+/*
+ * The rules every door shares, on old's record c at now: a user
+ * certificate, valid, not expired, and for a renewal with [renew]
+ * refuse_early within the window of its expiry.  Whether it was renewed before is decided in
+ * the transaction (store_cert_supersede_once).
+ */
+static int
+renew_rules(struct authority *a, const struct store_cert *c, int64_t now,
+    int renew)
+{
+	if (strcmp(c->kind, "user") != 0 || c->username == NULL)
+		return uc_seterr(UC_E_NOTFOUND, "certificate %s is not a user "
+		    "certificate", c->serial);
+	if (strcmp(c->status, "valid") != 0)
+		return uc_seterr(UC_E_STATE, "certificate %s is revoked: a "
+		    "revoked certificate cannot renew", c->serial);
+	if (c->not_after <= now)
+		return uc_seterr(UC_E_STATE, "certificate %s has expired: "
+		    "enroll again with a new link", c->serial);
+	if (renew && a->conf.renew_refuse_early && c->not_after - now >
+	    a->conf.renew_window)
+		return uc_seterr(UC_E_STATE, "certificate %s is not due: "
+		    "renewal opens %d days before it expires", c->serial,
+		    a->conf.renew_window / 86400);
+	return UC_OK;
+}
+
+/* old is ours (signed by the issuing CA) and is the certificate of *c. */
+static int
+renew_old_record(struct authority *a, const unsigned char *der, size_t len,
+    struct store_cert *c, int *smime)
+{
+	X509 *x = NULL;
+	char *serial = NULL;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = cert_parse(der, len, &x)) != UC_OK)
+		return rc;
+	if (X509_check_issued(a->issuing, x) != X509_V_OK ||
+	    X509_verify(x, X509_get0_pubkey(a->issuing)) != 1) {
+		ERR_clear_error();
+		rc = uc_seterr(UC_E_NOTFOUND, "the certificate to renew was "
+		    "not issued by this CA");
+		goto out;
+	}
+	*smime = (X509_get_extended_key_usage(x) & XKU_SMIME) != 0;
+	if ((serial = serial_hex(X509_get0_serialNumber(x))) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&a->mu);
+	rc = store_cert_get(a->st, serial, c);
+	pthread_mutex_unlock(&a->mu);
+	if (rc == UC_E_NOTFOUND)
+		rc = uc_seterr(UC_E_NOTFOUND, "certificate %s is not in the "
+		    "records", serial);
+	else if (rc == UC_OK && (c->derlen != len || memcmp(c->der, der,
+	    len) != 0))
+		rc = uc_seterr(UC_E_NOTFOUND, "certificate %s differs from "
+		    "the recorded one", serial);
+out:
+	if (rc != UC_OK)
+		store_cert_clear(c);
+	free(serial);
+	X509_free(x);
+	return rc;
+}
+
+/* Insert m, supersede old (once), revoke it with revoke_old; commit. */
+static int
+renew_commit(struct authority *a, const struct store_cert *old,
+    const struct mint *m, const char *method, int renew, int64_t *cid,
+    int *revoked)
+{
+	struct store_cert c;
+	int64_t now = uc_now();
+	int rc, done = 0;
+
+	*revoked = 0;
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_lock(&a->mu);
+	if ((rc = store_begin(a->st)) != UC_OK)
+		goto unlock;
+	/* Again, inside the transaction: a revocation may have come. */
+	if ((rc = store_cert_get(a->st, old->serial, &c)) != UC_OK ||
+	    (rc = renew_rules(a, &c, now, renew)) != UC_OK ||
+	    (rc = records_cert_insert(a->st, m->cert, a->issuing,
+	    old->user_id, "user", method, cid)) != UC_OK)
+		goto fail;
+	if (renew && (rc = store_cert_supersede_once(a->st, old->serial, *cid,
+	    &done)) != UC_OK)
+		goto fail;
+	if (renew && !done) {
+		rc = uc_seterr(UC_E_STATE, "certificate %s was already "
+		    "renewed", old->serial);
+		goto fail;
+	}
+	if ((renew && (rc = store_audit(a->st, now, a->actor, "renew",
+	    old->username, old->serial)) != UC_OK) ||
+	    (rc = store_audit(a->st, now, a->actor, method, old->username,
+	    m->serial)) != UC_OK)
+		goto fail;
+	if (renew && a->conf.renew_revoke_old) {
+		if ((rc = store_cert_revoke(a->st, old->serial, now, 4)) !=
+		    UC_OK || (rc = store_audit(a->st, now, a->actor, "revoke",
+		    old->serial, "superseded")) != UC_OK)
+			goto fail;
+		*revoked = 1;
+	}
+	if ((rc = store_commit(a->st)) == UC_OK)
+		goto unlock;
+fail:
+	store_rollback(a->st);
+	*revoked = 0;
+unlock:
+	pthread_mutex_unlock(&a->mu);
+	store_cert_clear(&c);
+	return rc;
+}
+
+static int
+by_cert(struct authority *a, const unsigned char *old, size_t oldlen,
+    const unsigned char *csr, size_t csrlen, const char *method, int renew,
+    struct issue_result *res)
+{
+	struct store_cert c;
+	struct store_user su;
+	struct identity id;
+	struct mint m;
+	X509_REQ *req = NULL;
+	int64_t cid = 0;
+	int rc, smime = 0, revoked = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&su, 0, sizeof(su));
+	memset(&m, 0, sizeof(m));
+	if ((rc = renew_old_record(a, old, oldlen, &c, &smime)) != UC_OK)
+		return rc;
+	if ((rc = renew_rules(a, &c, uc_now(), renew)) != UC_OK)
+		goto out;
+	/* The request's own problems come before any work is done. */
+	if ((rc = csr_check_req(csr, csrlen, &req)) != UC_OK)
+		goto out;
+	pthread_mutex_lock(&a->mu);
+	rc = store_user_get(a->st, c.username, &su);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		goto out;
+	memset(&id, 0, sizeof(id));
+	id.username = su.username;
+	id.email = su.email;
+	id.name = su.name;
+	id.upn = su.upn;
+	id.ou = su.ou;
+	id.sid = su.sid;
+	id.smime = smime && id.email != NULL && a->conf.smime;
+	if ((rc = issue_mint_req(a, &id, req, &m)) != UC_OK ||
+	    (rc = renew_commit(a, &c, &m, method, renew, &cid, &revoked)) !=
+	    UC_OK)
+		goto out;
+	/* Committed: release. */
+	if ((rc = issue_release(a, &m, cid, res)) == UC_OK)
+		res->superseded = revoked;
+out:
+	mint_clear(&m);
+	X509_REQ_free(req);
+	store_user_clear(&su);
+	store_cert_clear(&c);
+	if (rc != UC_OK)
+		issue_result_clear(res);
+	return rc;
+}
+
+int
+authority_renew_by_cert(struct authority *a, const unsigned char *old,
+    size_t oldlen, const unsigned char *csr, size_t csrlen,
+    const char *method, struct issue_result *res)
+{
+	return by_cert(a, old, oldlen, csr, csrlen, method, 1, res);
+}
+
+int
+authority_enroll_by_cert(struct authority *a, const unsigned char *old,
+    size_t oldlen, const unsigned char *csr, size_t csrlen,
+    const char *method, struct issue_result *res)
+{
+	return by_cert(a, old, oldlen, csr, csrlen, method, 0, res);
 }

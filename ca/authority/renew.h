@@ -45,6 +45,9 @@ struct notify_opts {
 	const char	*template_path;	/* NULL: the built-in message */
 	const char	*admin;		/* NULL: [renew] admin; "" none */
 	int		 dry_run;
+	int		 revoke_old;	/* -1: [renew] revoke_old; 1: the
+					 * link revokes the old certificate
+					 * when redeemed; 0: it keeps it */
 	/* Called for each user mailed (or, dry run, to be mailed). */
 	void		(*on_user)(void *arg, const char *username,
 			    const char *email, int64_t not_after);

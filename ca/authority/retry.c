@@ -12,7 +12,6 @@
 
 #include "authority_int.h"
 
-#define REASON_SUPERSEDED	4	/* RFC 5280 CRLReason */
 
 int
 retry_new(char **secret, unsigned char hash[32])

@@ -14,14 +14,16 @@
 #include <openssl/x509v3.h>
 
 #include "authority_int.h"
+#include "ucbuf.h"
 
 int
 authority_crl_runway(struct authority *a, int n, int days, unsigned char **pem,
     size_t *pemlen)
 {
 	struct signer *sig;
-	unsigned char *all = NULL, *one, *nb;
-	size_t len = 0, olen;
+	struct ucbuf all = UCBUF_INIT(0, 0);
+	unsigned char *one;
+	size_t olen;
 	int64_t now = uc_now(), period, overlap;
 	int k, rc;
 
@@ -45,26 +47,20 @@ authority_crl_runway(struct authority *a, int n, int days, unsigned char **pem,
 			store_rollback(a->st);
 			goto out;
 		}
-		if ((nb = realloc(all, len + olen)) == NULL) {
-			free(one);
+		rc = ucbuf_add(&all, one, olen);
+		free(one);
+		if (rc != UC_OK) {
 			store_rollback(a->st);
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		all = nb;
-		memcpy(all + len, one, olen);
-		len += olen;
-		free(one);
 	}
 	if ((rc = store_commit(a->st)) != UC_OK ||
 	    (rc = publish_locked(a)) != UC_OK)
 		goto out;
-	*pem = all;
-	*pemlen = len;
-	all = NULL;	/* now owned by the caller */
+	rc = ucbuf_take(&all, pem, pemlen);	/* now owned by the caller */
 out:
 	pthread_mutex_unlock(&a->mu);
-	free(all);
+	ucbuf_free(&all);
 	return rc;
 }
 
@@ -123,7 +119,7 @@ import_one(struct authority *a, X509_CRL *crl)
 		goto out;
 out:
 	ASN1_INTEGER_free(num);
-	OPENSSL_free(der);
+	free(der);
 	return rc;
 }
 

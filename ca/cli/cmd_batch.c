@@ -119,6 +119,123 @@ parse_ttl(const char *s, int *out)
 	"ou=Department\n" \
 	"  userca batch staff.csv --out ./out\n" \
 	"  userca batch staff.csv --out ./links --tokens --ttl 7d\n"
+#define BATCH_HELP \
+	"Issues for every user in a CSV file: one PKCS#12 " \
+	"(DIR/<username>.p12, 0600)\nwith its own generated " \
+	"password, or with --tokens a one-time enrollment " \
+	"URL.\nDIR/manifest.csv (0600) lists username, email, " \
+	"serial, not_after, p12_file,\npassword, enroll_url, " \
+	"token_expires.\n\n" \
+	"CSV: UTF-8 (BOM tolerated), RFC 4180 quoting, a " \
+	"header row naming the columns:\n" \
+	"  username (required), email, name, upn, ou, " \
+	"p12_format (modern|legacy),\n" \
+	"  smime (yes|no; blank: --smime), sid (AD SID " \
+	"S-1-5-21-...)\n" \
+	"From Excel or Active Directory: UTF-16 with a byte " \
+	"order mark is converted and\nPowerShell's '#TYPE' " \
+	"first line skipped; the whole file is refused, " \
+	"naming the\noption, when it needs one of:\n" \
+	"  --delimiter ';'    fields separated by ';' (or " \
+	"tab, |)\n" \
+	"  --encoding cp1252  Windows-1252 / Latin-1 text " \
+	"(Excel's 'CSV (Comma delimited)')\n" \
+	"  --map COL=Header,...  read our columns from other " \
+	"headers; the rest are\n" \
+	"                     ignored (e.g. username=" \
+	"SamAccountName,upn=UserPrincipalName,\n" \
+	"                     email=mail,name=DisplayName," \
+	"ou=Department)\n\n" \
+	"A bad row is reported as FILE:LINE: what is wrong " \
+	"and skipped; the rest goes\non (exit status 3). " \
+	"Users who already have a valid certificate (or " \
+	"with\n--tokens a pending token) are skipped unless " \
+	"--reissue, which revokes the old\ncertificate " \
+	"(reason superseded) once the new one is " \
+	"committed.  A user whose row\nhas another email or " \
+	"UPN than the certificate is reported ('use " \
+	"--reissue').\n\n" \
+	"Safe to re-run: a killed batch resumes where it " \
+	"stopped; nobody is issued twice.\n" \
+	"  --jobs N     worker threads (default: the number " \
+	"of cores)\n" \
+	"  --dry-run    check the whole file, report every " \
+	"problem, issue nothing\n" \
+	"  --tokens     links, not files; refused when the " \
+	"CA's enrollment URL is not\n" \
+	"               https (init --enroll-url) and the CA " \
+	"was not made with\n" \
+	"               --allow-http-links\n" \
+	"  --ttl T      token lifetime: 7d, 72h, ... " \
+	"(default: userca.conf)\n" \
+	"  --smime      S/MIME certificates for rows whose " \
+	"smime column is blank\n" \
+	"               (as 'userca issue --smime')\n"
+
+/* u reports o's errors and progress from now on. */
+static void
+ui_attach(struct ui *u, struct batch_opts *o)
+{
+	u->csv = o->csv;
+	u->tty = isatty(STDERR_FILENO);
+	u->t0 = u->last = uc_mono();
+	u->every = ui_interval();
+	o->on_error = ui_error;
+	o->on_progress = ui_progress;
+	o->arg = u;
+}
+
+/* batch's file argument and options checked: -1 to go on, else 2. */
+static int
+batch_args(int argc, char **argv, const char *fmt, struct batch_opts *o)
+{
+	const char *flag, *bad;
+
+	if (argc - optind == 0)
+		return cli_required("USERS.csv (the file to read)", BATCH_USAGE);
+	if (argc - optind > 1)
+		return cli_badval("argument", argv[optind + 1], "one CSV file "
+		    "per run", BATCH_USAGE);
+	if (o->out == NULL && !o->dry_run)
+		return cli_required("--out DIR (or --dry-run)", BATCH_USAGE);
+	if (p12_format_parse(fmt, &o->format) != UC_OK)
+		return cli_badval("--p12-format", fmt, "use modern or legacy",
+		    BATCH_USAGE);
+	if (authority_batch_check(o, &flag) != UC_OK) {
+		bad = strcmp(flag, "--map") == 0 ? o->map : strcmp(flag,
+		    "--encoding") == 0 ? o->encoding : o->delimiter;
+		return cli_badval(flag, bad, uc_errmsg(), BATCH_USAGE);
+	}
+	return -1;
+}
+
+/* The run's counts on stdout (JSON with json). */
+static void
+batch_report(const struct batch_opts *o, const struct batch_stats *st,
+    double secs, int json)
+{
+	if (json)
+		cli_json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, "
+		    "s:i, s:f, s:s*}", "csv", o->csv, "dry_run", o->dry_run,
+		    "rows", (int)st->rows, "issued", (int)st->issued, "skipped",
+		    (int)st->skipped, "failed", (int)st->failed, "superseded",
+		    (int)st->superseded, "changed", (int)st->changed, "seconds",
+		    secs, "manifest", o->dry_run ? NULL : o->out));
+	else if (o->dry_run)
+		printf("%s: %ld rows: %ld would be issued, %ld skipped "
+		    "(already issued), %ld with errors\n", o->csv, st->rows,
+		    st->issued, st->skipped, st->failed);
+	else
+		printf("%s: %ld rows: %ld issued, %ld skipped (already "
+		    "issued), %ld failed, %ld superseded; %.1f s, %.0f "
+		    "users/s; manifest: %s/manifest.csv\n", o->csv, st->rows,
+		    st->issued, st->skipped, st->failed, st->superseded, secs,
+		    secs > 0 ? st->issued / secs : 0.0, o->out);
+	if (st->changed > 0 && !json)
+		printf("%ld user%s not issued: the CSV changed since the "
+		    "certificate was issued (use --reissue)\n", st->changed,
+		    st->changed == 1 ? "" : "s");
+}
 
 int
 cmd_batch(int argc, char **argv)
@@ -144,7 +261,6 @@ cmd_batch(int argc, char **argv)
 	};
 	struct authority *a = NULL;
 	struct batch_opts o;
-	const char *flag, *bad;
 	struct batch_stats st;
 	struct ui u;
 	const char *home = NULL, *passfile = NULL, *fmt = "modern";
@@ -186,84 +302,15 @@ cmd_batch(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(BATCH_USAGE, BATCH_EXAMPLES,
-			    "Issues for every user in a CSV file: one PKCS#12 "
-			    "(DIR/<username>.p12, 0600)\nwith its own generated "
-			    "password, or with --tokens a one-time enrollment "
-			    "URL.\nDIR/manifest.csv (0600) lists username, email, "
-			    "serial, not_after, p12_file,\npassword, enroll_url, "
-			    "token_expires.\n\n"
-			    "CSV: UTF-8 (BOM tolerated), RFC 4180 quoting, a "
-			    "header row naming the columns:\n"
-			    "  username (required), email, name, upn, ou, "
-			    "p12_format (modern|legacy),\n"
-			    "  smime (yes|no; blank: --smime), sid (AD SID "
-			    "S-1-5-21-...)\n"
-			    "From Excel or Active Directory: UTF-16 with a byte "
-			    "order mark is converted and\nPowerShell's '#TYPE' "
-			    "first line skipped; the whole file is refused, "
-			    "naming the\noption, when it needs one of:\n"
-			    "  --delimiter ';'    fields separated by ';' (or "
-			    "tab, |)\n"
-			    "  --encoding cp1252  Windows-1252 / Latin-1 text "
-			    "(Excel's 'CSV (Comma delimited)')\n"
-			    "  --map COL=Header,...  read our columns from other "
-			    "headers; the rest are\n"
-			    "                     ignored (e.g. username="
-			    "SamAccountName,upn=UserPrincipalName,\n"
-			    "                     email=mail,name=DisplayName,"
-			    "ou=Department)\n\n"
-			    "A bad row is reported as FILE:LINE: what is wrong "
-			    "and skipped; the rest goes\non (exit status 3). "
-			    "Users who already have a valid certificate (or "
-			    "with\n--tokens a pending token) are skipped unless "
-			    "--reissue, which revokes the old\ncertificate "
-			    "(reason superseded) once the new one is "
-			    "committed.  A user whose row\nhas another email or "
-			    "UPN than the certificate is reported ('use "
-			    "--reissue').\n\n"
-			    "Safe to re-run: a killed batch resumes where it "
-			    "stopped; nobody is issued twice.\n"
-			    "  --jobs N     worker threads (default: the number "
-			    "of cores)\n"
-			    "  --dry-run    check the whole file, report every "
-			    "problem, issue nothing\n"
-			    "  --tokens     links, not files; refused when the "
-			    "CA's enrollment URL is not\n"
-			    "               https (init --enroll-url) and the CA "
-			    "was not made with\n"
-			    "               --allow-http-links\n"
-			    "  --ttl T      token lifetime: 7d, 72h, ... "
-			    "(default: userca.conf)\n"
-			    "  --smime      S/MIME certificates for rows whose "
-			    "smime column is blank\n"
-			    "               (as 'userca issue --smime')\n");
+			    BATCH_HELP);
 		default:
 			return cli_badopt(c, argv, lo, BATCH_USAGE);
 		}
 	}
-	if (argc - optind == 0)
-		return cli_required("USERS.csv (the file to read)", BATCH_USAGE);
-	if (argc - optind > 1)
-		return cli_badval("argument", argv[optind + 1], "one CSV file "
-		    "per run", BATCH_USAGE);
-	if (o.out == NULL && !o.dry_run)
-		return cli_required("--out DIR (or --dry-run)", BATCH_USAGE);
-	if ((rc = p12_format_parse(fmt, &o.format)) != UC_OK)
-		return cli_badval("--p12-format", fmt, "use modern or legacy",
-		    BATCH_USAGE);
-	if (authority_batch_check(&o, &flag) != UC_OK) {
-		bad = strcmp(flag, "--map") == 0 ? o.map : strcmp(flag,
-		    "--encoding") == 0 ? o.encoding : o.delimiter;
-		return cli_badval(flag, bad, uc_errmsg(), BATCH_USAGE);
-	}
+	if ((ex = batch_args(argc, argv, fmt, &o)) != -1)
+		return ex;
 	o.csv = o.csv_name = argv[optind];
-	u.csv = o.csv;
-	u.tty = isatty(STDERR_FILENO);
-	u.t0 = u.last = uc_mono();
-	u.every = ui_interval();
-	o.on_error = ui_error;
-	o.on_progress = ui_progress;
-	o.arg = &u;
+	ui_attach(&u, &o);
 	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
 		return ex;
 	if (o.tokens && (rc = authority_enroll_check(a)) != UC_OK) {
@@ -282,27 +329,7 @@ cmd_batch(int argc, char **argv)
 			    "to resume\n", st.issued, st.skipped, st.failed);
 		goto out;
 	}
-	if (json)
-		cli_json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, "
-		    "s:i, s:f, s:s*}", "csv", o.csv, "dry_run", o.dry_run,
-		    "rows", (int)st.rows, "issued", (int)st.issued, "skipped",
-		    (int)st.skipped, "failed", (int)st.failed, "superseded",
-		    (int)st.superseded, "changed", (int)st.changed, "seconds",
-		    secs, "manifest", o.dry_run ? NULL : o.out));
-	else if (o.dry_run)
-		printf("%s: %ld rows: %ld would be issued, %ld skipped "
-		    "(already issued), %ld with errors\n", o.csv, st.rows,
-		    st.issued, st.skipped, st.failed);
-	else
-		printf("%s: %ld rows: %ld issued, %ld skipped (already "
-		    "issued), %ld failed, %ld superseded; %.1f s, %.0f "
-		    "users/s; manifest: %s/manifest.csv\n", o.csv, st.rows,
-		    st.issued, st.skipped, st.failed, st.superseded, secs,
-		    secs > 0 ? st.issued / secs : 0.0, o.out);
-	if (st.changed > 0 && !json)
-		printf("%ld user%s not issued: the CSV changed since the "
-		    "certificate was issued (use --reissue)\n", st.changed,
-		    st.changed == 1 ? "" : "s");
+	batch_report(&o, &st, secs, json);
 	ex = st.failed > 0 || st.changed > 0 ? 3 : 0;
 out:
 	authority_free(a);
@@ -319,6 +346,23 @@ out:
 	"  userca token --list --user kim\n" \
 	"  userca token --cancel --user kim\n" \
 	"  userca token --cancel --all-expired\n"
+#define TOKEN_HELP \
+	"Creates a one-time enrollment token for the user " \
+	"and prints the enrollment\nURL (<enroll-url>/enroll/" \
+	"<token>).  Only the token's SHA-256 is stored; the " \
+	"URL\nis shown once.  Refused when the CA's " \
+	"enrollment URL is not https (userca init\n" \
+	"--enroll-url), unless the CA was made with " \
+	"--allow-http-links.\n\n" \
+	"  --list         the tokens (of --user U): status " \
+	"pending, used or expired,\n" \
+	"                 created, expires, the certificate " \
+	"a used one became\n" \
+	"  --cancel --user U     end the user's unused tokens " \
+	"now ('userca revoke\n" \
+	"                 --user' does it too)\n" \
+	"  --cancel --all-expired  forget the tokens that " \
+	"expired unused\n"
 
 static const char *
 token_status(const struct authority_token *t, int64_t now)
@@ -463,22 +507,7 @@ cmd_token(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(TOKEN_USAGE, TOKEN_EXAMPLES,
-			    "Creates a one-time enrollment token for the user "
-			    "and prints the enrollment\nURL (<enroll-url>/enroll/"
-			    "<token>).  Only the token's SHA-256 is stored; the "
-			    "URL\nis shown once.  Refused when the CA's "
-			    "enrollment URL is not https (userca init\n"
-			    "--enroll-url), unless the CA was made with "
-			    "--allow-http-links.\n\n"
-			    "  --list         the tokens (of --user U): status "
-			    "pending, used or expired,\n"
-			    "                 created, expires, the certificate "
-			    "a used one became\n"
-			    "  --cancel --user U     end the user's unused tokens "
-			    "now ('userca revoke\n"
-			    "                 --user' does it too)\n"
-			    "  --cancel --all-expired  forget the tokens that "
-			    "expired unused\n");
+			    TOKEN_HELP);
 		default:
 			return cli_badopt(c, argv, lo, TOKEN_USAGE);
 		}

@@ -59,11 +59,86 @@ fp_colons(X509 *x)
 	"      --enroll-url https://pki.example.com:8443 --intermediate\n" \
 	"  USERCA_PASSPHRASE=... userca init --org Lab --base-url " \
 	"http://10.0.0.5:8080 --json\n"
+#define INIT_HELP \
+	"Creates a CA home: the root CA (key encrypted at " \
+	"rest with the passphrase,\nAES-256 PKCS#8, PBKDF2 " \
+	"with 600,000 iterations, 0600), with --intermediate" \
+	"\nan issuing CA signed by it, the records database, " \
+	"the first CRLs and public/.\n\n" \
+	"  --org NAME          organisation (subject O)\n" \
+	"  --base-url URL      where gateways fetch CRLs " \
+	"and CA (CRL DP, AIA): plain\n" \
+	"                      http, e.g. " \
+	"http://pki.example.com:8080 (Windows does\n" \
+	"                      not fetch CRLs over https)\n" \
+	"  --enroll-url URL    where enrollment links point: " \
+	"the daemon's HTTPS, e.g.\n" \
+	"                      https://pki.example.com:8443 " \
+	"(default: --base-url when\n" \
+	"                      that is https; else token " \
+	"and batch --tokens refuse)\n" \
+	"  --allow-http-links  tests and labs only: allow " \
+	"plain http enrollment links\n" \
+	"                      (recorded in userca.conf)\n" \
+	"  --intermediate      an issuing CA below the root " \
+	"(recommended); its EKU is\n" \
+	"                      clientAuth, serverAuth, " \
+	"OCSPSigning: what it issues\n" \
+	"  --smime             the issuing CA may issue " \
+	"S/MIME too (EKU emailProtection;\n" \
+	"                      on an offline root's home: " \
+	"for 'root sign-intermediate')\n" \
+	"  --profile P         compatible: RSA root 4096, " \
+	"issuing 3072, users 2048\n" \
+	"                      modern: EC P-384 root, " \
+	"P-256 issuing and users\n" \
+	"  --passphrase-file F root key passphrase " \
+	"(else $USERCA_PASSPHRASE, else asked)\n" \
+	"Refuses to overwrite an existing CA.  Prints the " \
+	"SHA-256 fingerprints of the\nroot and issuing CA " \
+	"(compare them with what Windows shows) and what to " \
+	"do next.\n"
 
 #define INIT_USAGE "init --org NAME --base-url URL [--enroll-url URL] " \
 	"[--allow-http-links] [--intermediate] [--smime] " \
 	"[--profile compatible|modern] [--root-cn CN] [--issuing-cn CN] " \
 	"[--passphrase-file F] [--home DIR]"
+
+/* What init made and what to do next (rfp, ifp: fingerprints or NULL). */
+static void
+init_report(const struct init_opts *o, const char *base, const char *rfp,
+    const char *ifp)
+{
+	printf("created CA in %s (%s profile%s)\n", o->home,
+	    o->profile != NULL ? o->profile : "compatible",
+	    o->intermediate ? ", root + issuing CA" : ", root only");
+	if (rfp != NULL)
+		printf("root CA SHA-256:    %s\n", rfp);
+	if (ifp != NULL && o->intermediate)
+		printf("issuing CA SHA-256: %s\n", ifp);
+	printf("\nNext:\n"
+	    "  userca issue-server --home %s --dns pki.example.com "
+	    "--out /etc/userca\n"
+	    "  userca batch --home %s users.csv --out ./out\n"
+	    "  userca publish --home %s   (then serve %s/public at %s)\n",
+	    o->home, o->home, o->home, o->home, base);
+	/*
+	 * An --intermediate home is the one the daemon runs on; the root key
+	 * is not needed there once the first CRLs are signed.
+	 */
+	fflush(stdout);
+	if (o->intermediate)
+		fprintf(stderr, "userca: warning: the root key %s/root/root.key "
+		    "is on this host, which will issue\n"
+		    "  day to day (and may run userca-enrolld) without it.  "
+		    "Move it offline: copy\n"
+		    "  %s to offline media (the root's home: 'crl --root', "
+		    "'root sign-intermediate'),\n"
+		    "  then delete root/root.key here; import root CRLs with "
+		    "'crl --import-root'.\n"
+		    "  README: \"Moving the root key offline\".\n", o->home,
+		    o->home);
+}
 
 int
 cmd_init(int argc, char **argv)
@@ -108,44 +183,7 @@ cmd_init(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(INIT_USAGE, INIT_EXAMPLES,
-			    "Creates a CA home: the root CA (key encrypted at "
-			    "rest with the passphrase,\nAES-256 PKCS#8, PBKDF2 "
-			    "with 600,000 iterations, 0600), with --intermediate"
-			    "\nan issuing CA signed by it, the records database, "
-			    "the first CRLs and public/.\n\n"
-			    "  --org NAME          organisation (subject O)\n"
-			    "  --base-url URL      where gateways fetch CRLs "
-			    "and CA (CRL DP, AIA): plain\n"
-			    "                      http, e.g. "
-			    "http://pki.example.com:8080 (Windows does\n"
-			    "                      not fetch CRLs over https)\n"
-			    "  --enroll-url URL    where enrollment links point: "
-			    "the daemon's HTTPS, e.g.\n"
-			    "                      https://pki.example.com:8443 "
-			    "(default: --base-url when\n"
-			    "                      that is https; else token "
-			    "and batch --tokens refuse)\n"
-			    "  --allow-http-links  tests and labs only: allow "
-			    "plain http enrollment links\n"
-			    "                      (recorded in userca.conf)\n"
-			    "  --intermediate      an issuing CA below the root "
-			    "(recommended); its EKU is\n"
-			    "                      clientAuth, serverAuth, "
-			    "OCSPSigning: what it issues\n"
-			    "  --smime             the issuing CA may issue "
-			    "S/MIME too (EKU emailProtection;\n"
-			    "                      on an offline root's home: "
-			    "for 'root sign-intermediate')\n"
-			    "  --profile P         compatible: RSA root 4096, "
-			    "issuing 3072, users 2048\n"
-			    "                      modern: EC P-384 root, "
-			    "P-256 issuing and users\n"
-			    "  --passphrase-file F root key passphrase "
-			    "(else $USERCA_PASSPHRASE, else asked)\n"
-			    "Refuses to overwrite an existing CA.  Prints the "
-			    "SHA-256 fingerprints of the\nroot and issuing CA "
-			    "(compare them with what Windows shows) and what to "
-			    "do next.\n");
+			    INIT_HELP);
 		default:
 			return cli_badopt(c, argv, lo, INIT_USAGE);
 		}
@@ -190,35 +228,7 @@ cmd_init(int argc, char **argv)
 		    o.intermediate ? ifp : NULL));
 		goto out;
 	}
-	printf("created CA in %s (%s profile%s)\n", o.home,
-	    o.profile != NULL ? o.profile : "compatible",
-	    o.intermediate ? ", root + issuing CA" : ", root only");
-	if (rfp != NULL)
-		printf("root CA SHA-256:    %s\n", rfp);
-	if (ifp != NULL && o.intermediate)
-		printf("issuing CA SHA-256: %s\n", ifp);
-	printf("\nNext:\n"
-	    "  userca issue-server --home %s --dns pki.example.com "
-	    "--out /etc/userca\n"
-	    "  userca batch --home %s users.csv --out ./out\n"
-	    "  userca publish --home %s   (then serve %s/public at %s)\n",
-	    o.home, o.home, o.home, o.home, base);
-	/*
-	 * An --intermediate home is the one the daemon runs on; the root key
-	 * is not needed there once the first CRLs are signed.
-	 */
-	fflush(stdout);
-	if (o.intermediate)
-		fprintf(stderr, "userca: warning: the root key %s/root/root.key "
-		    "is on this host, which will issue\n"
-		    "  day to day (and may run userca-enrolld) without it.  "
-		    "Move it offline: copy\n"
-		    "  %s to offline media (the root's home: 'crl --root', "
-		    "'root sign-intermediate'),\n"
-		    "  then delete root/root.key here; import root CRLs with "
-		    "'crl --import-root'.\n"
-		    "  README: \"Moving the root key offline\".\n", o.home,
-		    o.home);
+	init_report(&o, base, rfp, ifp);
 	ex = 0;
 out:
 	authority_free(a);
@@ -234,6 +244,15 @@ out:
 #define ROOT_EXAMPLES \
 	"  userca root sign-intermediate --home /media/offline/pki " \
 	"issuing.csr --out issuing.crt\n"
+#define ROOT_HELP \
+	"On the offline host: signs an issuing CA's request " \
+	"(made with 'userca\nintermediate request' on the " \
+	"online host) with the root key, records it,\nand " \
+	"writes the certificate to --out.  Carry CA.crt and " \
+	"root/root.crt back.\n" \
+	"The issuing CA's EKU is clientAuth, serverAuth, " \
+	"OCSPSigning, and emailProtection\nwhen this root's " \
+	"home was made with 'init --smime'.\n"
 
 int
 cmd_root(int argc, char **argv)
@@ -265,14 +284,7 @@ cmd_root(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(ROOT_USAGE, ROOT_EXAMPLES,
-			    "On the offline host: signs an issuing CA's request "
-			    "(made with 'userca\nintermediate request' on the "
-			    "online host) with the root key, records it,\nand "
-			    "writes the certificate to --out.  Carry CA.crt and "
-			    "root/root.crt back.\n"
-			    "The issuing CA's EKU is clientAuth, serverAuth, "
-			    "OCSPSigning, and emailProtection\nwhen this root's "
-			    "home was made with 'init --smime'.\n");
+			    ROOT_HELP);
 		default:
 			return cli_badopt(c, argv, lo, ROOT_USAGE);
 		}
@@ -325,6 +337,47 @@ out:
 	"http://pki.example.com:8080 \\\n" \
 	"      --enroll-url https://pki.example.com:8443 --out issuing.csr\n" \
 	"  userca intermediate install issuing.crt --root root.crt\n"
+#define INTER_HELP \
+	"The online host's half of the air-gapped set-up.\n" \
+	"  request  creates a new home with an issuing key " \
+	"and writes its CSR;\n" \
+	"           carry REQ.csr to the offline host " \
+	"('userca root sign-intermediate').\n" \
+	"           --enroll-url, --allow-http-links and " \
+	"--smime as for 'userca init'\n" \
+	"           (the EKU of the issuing CA is the offline " \
+	"root home's choice).\n" \
+	"  install  checks that CA.crt matches the issuing " \
+	"key and chains to\n" \
+	"           ROOT.crt, installs both, creates the " \
+	"records and the first CRL.\n"
+
+/* intermediate install CA.crt --root ROOT.crt; the exit status. */
+static int
+inter_install(const char *home, const char *cafile, const char *root, int json)
+{
+	unsigned char *ca = NULL, *rt = NULL;
+	size_t calen, rtlen;
+	int rc;
+
+	if (root == NULL)
+		return cli_required("--root ROOT.crt", INTER_USAGE);
+	if ((rc = file_read(cafile, 256 * 1024, &ca, &calen)) != UC_OK)
+		return cli_fail(rc, "reading the CA certificate");
+	if ((rc = file_read(root, 256 * 1024, &rt, &rtlen)) != UC_OK) {
+		free(ca);
+		return cli_fail(rc, "reading the root certificate");
+	}
+	rc = authority_intermediate_install(home, ca, calen, rt, rtlen);
+	free(ca);
+	free(rt);
+	if (rc != UC_OK)
+		return cli_fail(rc, "intermediate install");
+	if (json)
+		return cli_json_print(json_pack("{s:s}", "home", home));
+	printf("issuing CA installed in %s\n", home);
+	return 0;
+}
 
 int
 cmd_intermediate(int argc, char **argv)
@@ -347,8 +400,8 @@ cmd_intermediate(int argc, char **argv)
 	};
 	struct init_opts o;
 	const char *home = NULL, *out = NULL, *root = NULL;
-	unsigned char *csr = NULL, *ca = NULL, *rt = NULL;
-	size_t len, calen, rtlen;
+	unsigned char *csr = NULL;
+	size_t len;
 	int c, rc, force = 0, json = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -369,19 +422,7 @@ cmd_intermediate(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(INTER_USAGE, INTER_EXAMPLES,
-			    "The online host's half of the air-gapped set-up.\n"
-			    "  request  creates a new home with an issuing key "
-			    "and writes its CSR;\n"
-			    "           carry REQ.csr to the offline host "
-			    "('userca root sign-intermediate').\n"
-			    "           --enroll-url, --allow-http-links and "
-			    "--smime as for 'userca init'\n"
-			    "           (the EKU of the issuing CA is the offline "
-			    "root home's choice).\n"
-			    "  install  checks that CA.crt matches the issuing "
-			    "key and chains to\n"
-			    "           ROOT.crt, installs both, creates the "
-			    "records and the first CRL.\n");
+			    INTER_HELP);
 		default:
 			return cli_badopt(c, argv, lo, INTER_USAGE);
 		}
@@ -410,28 +451,8 @@ cmd_intermediate(int argc, char **argv)
 		    "%s\n", o.home, out);
 		return 0;
 	}
-	if (argc - optind == 2 && strcmp(argv[optind], "install") == 0) {
-		if (root == NULL)
-			return cli_required("--root ROOT.crt", INTER_USAGE);
-		if ((rc = file_read(argv[optind + 1], 256 * 1024, &ca,
-		    &calen)) != UC_OK)
-			return cli_fail(rc, "reading the CA certificate");
-		if ((rc = file_read(root, 256 * 1024, &rt, &rtlen)) != UC_OK) {
-			free(ca);
-			return cli_fail(rc, "reading the root certificate");
-		}
-		rc = authority_intermediate_install(o.home, ca, calen, rt,
-		    rtlen);
-		free(ca);
-		free(rt);
-		if (rc != UC_OK)
-			return cli_fail(rc, "intermediate install");
-		if (json)
-			return cli_json_print(json_pack("{s:s}", "home",
-			    o.home));
-		printf("issuing CA installed in %s\n", o.home);
-		return 0;
-	}
+	if (argc - optind == 2 && strcmp(argv[optind], "install") == 0)
+		return inter_install(o.home, argv[optind + 1], root, json);
 	if (argc - optind >= 1 && strcmp(argv[optind], "request") != 0 &&
 	    strcmp(argv[optind], "install") != 0)
 		return cli_badval("subcommand", argv[optind], "use 'request' "
@@ -454,6 +475,26 @@ cmd_intermediate(int argc, char **argv)
 	"  userca crl --root --runway 12 --out root-crls.pem   " \
 	"(offline, at a key ceremony)\n" \
 	"  userca crl --import-root root-crls.pem\n"
+#define CRL_HELP \
+	"Re-signs the issuing CA's CRL (its number always " \
+	"goes up) and publishes it.\n" \
+	"  --root         also re-sign the root's CRL (needs " \
+	"the root passphrase)\n" \
+	"  --days N       validity (nextUpdate); default " \
+	"from userca.conf\n" \
+	"  --import-root F  on an online home: install a " \
+	"root CRL (or a runway of them)\n" \
+	"                 signed offline\n" \
+	"  --root --runway N  at a key ceremony: pre-sign N " \
+	"root CRLs, CRL k in force\n" \
+	"                 from now + k periods (--days, " \
+	"default root_crl_days) to\n" \
+	"                 one period later plus an overlap; " \
+	"publish and the daemon\n" \
+	"                 serve the one in force.  --out " \
+	"FILE writes them all (PEM)\n" \
+	"                 for 'crl --import-root' on the " \
+	"online home.\n"
 
 int
 cmd_crl(int argc, char **argv)
@@ -503,25 +544,7 @@ cmd_crl(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(CRL_USAGE, CRL_EXAMPLES,
-			    "Re-signs the issuing CA's CRL (its number always "
-			    "goes up) and publishes it.\n"
-			    "  --root         also re-sign the root's CRL (needs "
-			    "the root passphrase)\n"
-			    "  --days N       validity (nextUpdate); default "
-			    "from userca.conf\n"
-			    "  --import-root F  on an online home: install a "
-			    "root CRL (or a runway of them)\n"
-			    "                 signed offline\n"
-			    "  --root --runway N  at a key ceremony: pre-sign N "
-			    "root CRLs, CRL k in force\n"
-			    "                 from now + k periods (--days, "
-			    "default root_crl_days) to\n"
-			    "                 one period later plus an overlap; "
-			    "publish and the daemon\n"
-			    "                 serve the one in force.  --out "
-			    "FILE writes them all (PEM)\n"
-			    "                 for 'crl --import-root' on the "
-			    "online home.\n");
+			    CRL_HELP);
 		default:
 			return cli_badopt(c, argv, lo, CRL_USAGE);
 		}
@@ -572,6 +595,14 @@ cmd_crl(int argc, char **argv)
 #define PUBLISH_USAGE "publish [--json] [--home DIR]"
 #define PUBLISH_EXAMPLES \
 	"  userca publish --home /var/lib/userca\n"
+#define PUBLISH_HELP \
+	"Writes HOME/public/, each file replaced atomically:" \
+	"\n  ca-bundle.pem  issuing CA then root (PEM)\n" \
+	"  ca.crt         issuing CA (DER)\n" \
+	"  crl.der, crl.pem  the issuing CA's newest CRL\n" \
+	"  root.crl       the root's newest CRL (DER)\n" \
+	"  ca.json        subjects, SHA-1 and SHA-256 " \
+	"fingerprints, notAfter, URLs\n"
 
 int
 cmd_publish(int argc, char **argv)
@@ -593,13 +624,7 @@ cmd_publish(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(PUBLISH_USAGE, PUBLISH_EXAMPLES,
-			    "Writes HOME/public/, each file replaced atomically:"
-			    "\n  ca-bundle.pem  issuing CA then root (PEM)\n"
-			    "  ca.crt         issuing CA (DER)\n"
-			    "  crl.der, crl.pem  the issuing CA's newest CRL\n"
-			    "  root.crl       the root's newest CRL (DER)\n"
-			    "  ca.json        subjects, SHA-1 and SHA-256 "
-			    "fingerprints, notAfter, URLs\n");
+			    PUBLISH_HELP);
 		default:
 			return cli_badopt(c, argv, lo, PUBLISH_USAGE);
 		}

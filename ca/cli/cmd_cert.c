@@ -45,9 +45,57 @@ write_out(const char *path, const void *buf, size_t len, mode_t mode)
 	"kim@corp.example.com --p12 kim.p12\n" \
 	"  userca issue --user kim --csr kim.csr --out kim.pem " \
 	"--supersede\n"
+#define ISSUE_HELP \
+	"Issues one client certificate (EKU clientAuth) for " \
+	"user U.  The identity\n(CN, SAN email, Microsoft UPN " \
+	"otherName) comes from these options and the\nuser " \
+	"record, never from the CSR: what an option leaves " \
+	"out is taken from the\nrecord, so a re-issue keeps " \
+	"the SAN.\n\n" \
+	"  --supersede     revoke the user's other valid " \
+	"certificates (reason\n" \
+	"                  superseded) once this one is " \
+	"recorded; without it they\n" \
+	"                  stay valid and a warning names " \
+	"them\n" \
+	"  --force         replace an existing --out file\n" \
+	"  --sid SID       the user's AD SID: the SID " \
+	"extension (1.3.6.1.4.1.311.25.2)\n" \
+	"                  and SAN URL AD strong mapping " \
+	"needs; kept in the record\n" \
+	"  --smime         also for S/MIME mail (EKU " \
+	"emailProtection, the key usages\n" \
+	"                  mail needs, SMIMECapabilities); " \
+	"needs an email address\n" \
+	"                  and a CA made with 'userca init " \
+	"--smime'\n" \
+	"  --csr FILE      sign this PKCS#10 request (PEM or " \
+	"DER); its self-signature\n" \
+	"                  and key (RSA >= 2048, EC P-256/384/" \
+	"521) are checked;\n" \
+	"                  the certificate and chain go to " \
+	"--out (or stdout)\n" \
+	"  --p12 OUT       generate the key and write a " \
+	"PKCS#12 (0600) to OUT\n" \
+	"  --p12-format F  modern (AES-256, PBKDF2, SHA-256 " \
+	"MAC) or legacy (3DES,\n" \
+	"                  SHA-1 MAC) for older Windows, iOS " \
+	"and Android\n" \
+	"  --password-file F  PKCS#12 password; else one is " \
+	"generated and printed once\n"
 
-int
-cmd_issue(int argc, char **argv)
+/* issue's options that are not part of the request. */
+struct issue_opts {
+	const char	*home, *csrfile, *out, *p12, *fmt, *pwfile, *passfile;
+	int		 json, force;
+};
+
+/*
+ * Parse issue's command line into r and o and check it: -1 to go on, else
+ * the exit status (help, or a usage error already reported).
+ */
+static int
+issue_parse(int argc, char **argv, struct issue_req *r, struct issue_opts *o)
 {
 	static const struct option lo[] = {
 		{ "home", required_argument, NULL, O_HOME },
@@ -73,82 +121,37 @@ cmd_issue(int argc, char **argv)
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct authority *a = NULL;
-	struct issue_req r;
-	struct issue_result res;
-	const char *home = NULL, *csrfile = NULL, *out = NULL, *p12 = NULL;
-	const char *fmt = "modern", *pwfile = NULL, *passfile = NULL;
-	unsigned char *csr = NULL;
-	char *pw = NULL, when[32];
-	int c, rc, ex, json = 0, generated = 0, force = 0;
-	json_t *j;
+	int c;
 
-	memset(&r, 0, sizeof(r));
-	memset(&res, 0, sizeof(res));
+	o->fmt = "modern";
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
-		case O_HOME: home = optarg; break;
-		case O_USER: r.id.username = optarg; break;
-		case O_EMAIL: r.id.email = optarg; break;
-		case O_UPN: r.id.upn = optarg; break;
-		case O_NAME: r.id.name = optarg; break;
-		case O_OU: r.id.ou = optarg; break;
-		case O_SID: r.id.sid = optarg; break;
+		case O_HOME: o->home = optarg; break;
+		case O_USER: r->id.username = optarg; break;
+		case O_EMAIL: r->id.email = optarg; break;
+		case O_UPN: r->id.upn = optarg; break;
+		case O_NAME: r->id.name = optarg; break;
+		case O_OU: r->id.ou = optarg; break;
+		case O_SID: r->id.sid = optarg; break;
 		case O_DAYS:
-			if (!parse_int(optarg, 1, 36500, &r.days))
+			if (!parse_int(optarg, 1, 36500, &r->days))
 				return cli_badval("--days", optarg, "a number of "
 				    "days from 1 to 36500", ISSUE_USAGE);
 			break;
-		case O_EPROT: r.email_protection = 1; break;
-		case O_CSR: csrfile = optarg; break;
-		case O_OUT: out = optarg; break;
-		case O_P12: p12 = optarg; break;
-		case O_P12FMT: fmt = optarg; break;
-		case O_PWF: pwfile = optarg; break;
-		case O_PASSF: passfile = optarg; break;
-		case O_JSON: json = 1; break;
-		case O_SUPERSEDE: r.supersede = 1; break;
-		case O_FORCE: force = 1; break;
+		case O_EPROT: r->email_protection = 1; break;
+		case O_CSR: o->csrfile = optarg; break;
+		case O_OUT: o->out = optarg; break;
+		case O_P12: o->p12 = optarg; break;
+		case O_P12FMT: o->fmt = optarg; break;
+		case O_PWF: o->pwfile = optarg; break;
+		case O_PASSF: o->passfile = optarg; break;
+		case O_JSON: o->json = 1; break;
+		case O_SUPERSEDE: r->supersede = 1; break;
+		case O_FORCE: o->force = 1; break;
 		case 'h':
 		case O_HELP:
 			return cli_help(ISSUE_USAGE, ISSUE_EXAMPLES,
-			    "Issues one client certificate (EKU clientAuth) for "
-			    "user U.  The identity\n(CN, SAN email, Microsoft UPN "
-			    "otherName) comes from these options and the\nuser "
-			    "record, never from the CSR: what an option leaves "
-			    "out is taken from the\nrecord, so a re-issue keeps "
-			    "the SAN.\n\n"
-			    "  --supersede     revoke the user's other valid "
-			    "certificates (reason\n"
-			    "                  superseded) once this one is "
-			    "recorded; without it they\n"
-			    "                  stay valid and a warning names "
-			    "them\n"
-			    "  --force         replace an existing --out file\n"
-			    "  --sid SID       the user's AD SID: the SID "
-			    "extension (1.3.6.1.4.1.311.25.2)\n"
-			    "                  and SAN URL AD strong mapping "
-			    "needs; kept in the record\n"
-			    "  --smime         also for S/MIME mail (EKU "
-			    "emailProtection, the key usages\n"
-			    "                  mail needs, SMIMECapabilities); "
-			    "needs an email address\n"
-			    "                  and a CA made with 'userca init "
-			    "--smime'\n"
-			    "  --csr FILE      sign this PKCS#10 request (PEM or "
-			    "DER); its self-signature\n"
-			    "                  and key (RSA >= 2048, EC P-256/384/"
-			    "521) are checked;\n"
-			    "                  the certificate and chain go to "
-			    "--out (or stdout)\n"
-			    "  --p12 OUT       generate the key and write a "
-			    "PKCS#12 (0600) to OUT\n"
-			    "  --p12-format F  modern (AES-256, PBKDF2, SHA-256 "
-			    "MAC) or legacy (3DES,\n"
-			    "                  SHA-1 MAC) for older Windows, iOS "
-			    "and Android\n"
-			    "  --password-file F  PKCS#12 password; else one is "
-			    "generated and printed once\n");
+			    ISSUE_HELP);
 		default:
 			return cli_badopt(c, argv, lo, ISSUE_USAGE);
 		}
@@ -156,37 +159,101 @@ cmd_issue(int argc, char **argv)
 	if (optind != argc)
 		return cli_badval("argument", argv[optind], "issue takes no "
 		    "arguments; did you mean --csr or --p12?", ISSUE_USAGE);
-	if (r.id.username == NULL)
+	if (r->id.username == NULL)
 		return cli_required("--user U", ISSUE_USAGE);
-	if (csrfile == NULL && p12 == NULL)
+	if (o->csrfile == NULL && o->p12 == NULL)
 		return cli_required("--csr FILE or --p12 OUT", ISSUE_USAGE);
-	if (csrfile != NULL && p12 != NULL)
-		return cli_badval("--p12", p12, "give --csr or --p12, not both",
-		    ISSUE_USAGE);
-	if (p12 != NULL && out != NULL)
-		return cli_badval("--out", out, "the PKCS#12 goes to --p12; "
+	if (o->csrfile != NULL && o->p12 != NULL)
+		return cli_badval("--p12", o->p12, "give --csr or --p12, not "
+		    "both", ISSUE_USAGE);
+	if (o->p12 != NULL && o->out != NULL)
+		return cli_badval("--out", o->out, "the PKCS#12 goes to --p12; "
 		    "--out is for --csr", ISSUE_USAGE);
-	if ((rc = p12_format_parse(fmt, &r.p12_format)) != UC_OK)
-		return cli_badval("--p12-format", fmt, "use modern or legacy",
-		    ISSUE_USAGE);
+	if (p12_format_parse(o->fmt, &r->p12_format) != UC_OK)
+		return cli_badval("--p12-format", o->fmt, "use modern or "
+		    "legacy", ISSUE_USAGE);
 	/* A PKCS#12 holds a key: never replaced, even with --force. */
-	if (p12 != NULL && path_exists(p12)) {
-		cli_err("--p12 %s: already exists; not overwriting it", p12);
+	if (o->p12 != NULL && path_exists(o->p12)) {
+		cli_err("--p12 %s: already exists; not overwriting it", o->p12);
 		return 1;
 	}
-	if (cli_out_preflight("--p12", p12, 0) != 0 ||
-	    cli_out_preflight("--out", out, force) != 0)
+	if (cli_out_preflight("--p12", o->p12, 0) != 0 ||
+	    cli_out_preflight("--out", o->out, o->force) != 0)
 		return 1;
-	if (csrfile != NULL) {
-		if ((rc = file_read(csrfile, 64 * 1024, &csr, &r.csrlen)) !=
+	return -1;
+}
+
+/* What the record gave and what stays valid, on stderr. */
+static void
+issue_notes(const struct issue_req *r, const struct issue_result *res)
+{
+	if (res->filled != 0)
+		fprintf(stderr, "userca: issue: %s%s%s%s taken from the record "
+		    "of %s\n", res->filled & ID_FROM_EMAIL ? "email " : "",
+		    res->filled & ID_FROM_UPN ? "upn " : "",
+		    res->filled & ID_FROM_NAME ? "name " : "",
+		    res->filled & ID_FROM_OU ? "ou " : "", r->id.username);
+	if (res->others > 0)
+		fprintf(stderr, "userca: issue: warning: %s has %d other valid "
+		    "certificate%s; %s valid (--supersede revokes them)\n",
+		    r->id.username, res->others, res->others == 1 ? "" : "s",
+		    res->others == 1 ? "it stays" : "they stay");
+}
+
+/* The recorded and written certificate on stdout (pw: a generated one). */
+static void
+issue_report(const struct issue_req *r, const struct issue_result *res,
+    const struct issue_opts *o, const char *pw)
+{
+	const char *file = o->p12 != NULL ? o->p12 : o->out;
+	char when[32];
+	json_t *j;
+
+	uc_time_iso(res->not_after, when, sizeof(when));
+	if (o->json) {
+		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:i}", "user",
+		    r->id.username, "serial", res->serial, "not_after", when,
+		    "file", file, "password", pw, "superseded",
+		    res->superseded);
+		if (j != NULL) {
+			json_dumpf(j, stdout, JSON_INDENT(2));
+			putchar('\n');
+			json_decref(j);
+		}
+	} else if (file != NULL) {
+		printf("serial: %s\nnot_after: %s\nfile: %s\n", res->serial,
+		    when, file);
+		if (pw != NULL)
+			printf("password: %s\n", pw);
+	}
+}
+
+int
+cmd_issue(int argc, char **argv)
+{
+	struct authority *a = NULL;
+	struct issue_req r;
+	struct issue_result res;
+	struct issue_opts o;
+	unsigned char *csr = NULL;
+	char *pw = NULL;
+	int rc, ex, generated = 0;
+
+	memset(&r, 0, sizeof(r));
+	memset(&res, 0, sizeof(res));
+	memset(&o, 0, sizeof(o));
+	if ((ex = issue_parse(argc, argv, &r, &o)) != -1)
+		return ex;
+	if (o.csrfile != NULL) {
+		if ((rc = file_read(o.csrfile, 64 * 1024, &csr, &r.csrlen)) !=
 		    UC_OK)
 			return cli_fail(rc, "reading the CSR");
 		r.csr = csr;
 		r.method = "csr";
 	} else {
 		r.method = "p12";
-		if (pwfile != NULL)
-			rc = cli_read_secret_file(pwfile, &pw);
+		if (o.pwfile != NULL)
+			rc = cli_read_secret_file(o.pwfile, &pw);
 		else {
 			rc = password_generate(&pw);
 			generated = 1;
@@ -195,28 +262,19 @@ cmd_issue(int argc, char **argv)
 			return cli_fail(rc, "PKCS#12 password");
 		r.p12_password = pw;
 	}
-	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+	if ((ex = cli_open(cli_home(o.home), o.passfile, &a)) != 0)
 		goto out;
 	if ((rc = authority_issue(a, &r, &res)) != UC_OK) {
-		ex = cli_fail(rc, csrfile != NULL ? csrfile : r.id.username);
+		ex = cli_fail(rc, o.csrfile != NULL ? o.csrfile :
+		    r.id.username);
 		goto out;
 	}
-	if (res.filled != 0)
-		fprintf(stderr, "userca: issue: %s%s%s%s taken from the record "
-		    "of %s\n", res.filled & ID_FROM_EMAIL ? "email " : "",
-		    res.filled & ID_FROM_UPN ? "upn " : "",
-		    res.filled & ID_FROM_NAME ? "name " : "",
-		    res.filled & ID_FROM_OU ? "ou " : "", r.id.username);
-	if (res.others > 0)
-		fprintf(stderr, "userca: issue: warning: %s has %d other valid "
-		    "certificate%s; %s valid (--supersede revokes them)\n",
-		    r.id.username, res.others, res.others == 1 ? "" : "s",
-		    res.others == 1 ? "it stays" : "they stay");
+	issue_notes(&r, &res);
 	/* The row is committed: now, and only now, release the result. */
-	if (p12 != NULL)
-		rc = file_write_excl(p12, res.p12, res.p12_len, 0600);
+	if (o.p12 != NULL)
+		rc = file_write_excl(o.p12, res.p12, res.p12_len, 0600);
 	else
-		rc = write_out(out, res.cert_pem, res.cert_pem_len, 0644);
+		rc = write_out(o.out, res.cert_pem, res.cert_pem_len, 0644);
 	if (rc != UC_OK) {
 		ex = cli_fail(rc, "certificate recorded but not written "
 		    "(revoke it or export it)");
@@ -233,24 +291,7 @@ cmd_issue(int argc, char **argv)
 			goto out;
 		}
 	}
-	uc_time_iso(res.not_after, when, sizeof(when));
-	if (json) {
-		j = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:i}", "user",
-		    r.id.username, "serial", res.serial, "not_after", when,
-		    "file", p12 != NULL ? p12 : out,
-		    "password", generated ? pw : NULL,
-		    "superseded", res.superseded);
-		if (j != NULL) {
-			json_dumpf(j, stdout, JSON_INDENT(2));
-			putchar('\n');
-			json_decref(j);
-		}
-	} else if (p12 != NULL || out != NULL) {
-		printf("serial: %s\nnot_after: %s\nfile: %s\n", res.serial,
-		    when, p12 != NULL ? p12 : out);
-		if (generated)
-			printf("password: %s\n", pw);
-	}
+	issue_report(&r, &res, &o, generated ? pw : NULL);
 	ex = 0;
 out:
 	issue_result_clear(&res);
@@ -270,6 +311,32 @@ out:
 	"  userca revoke --serial 4F3A9C... --reason keyCompromise\n" \
 	"  for u in $(cat leavers.txt); do userca revoke --user \"$u\" " \
 	"--yes --json; done\n"
+#define REVOKE_HELP \
+	"Revokes one certificate, or every unrevoked " \
+	"certificate of a user, then\nsigns and publishes a " \
+	"fresh CRL at once, and lists what it revoked.\n" \
+	"Revoking a user also cancels the user's unused " \
+	"enrollment tokens.  Revoking\nwhat is already " \
+	"revoked is not an error: a notice, exit status 0 " \
+	"(so an\noffboarding script can run twice).\n" \
+	"  --yes       do not ask (on a terminal, revoking " \
+	"more than one certificate\n" \
+	"              asks first)\n" \
+	"  --reason R  unspecified, keyCompromise, " \
+	"cACompromise, affiliationChanged,\n" \
+	"              superseded, cessationOfOperation, " \
+	"certificateHold,\n" \
+	"              privilegeWithdrawn, aACompromise\n" \
+	"  --json      {\"revoked\": [serials], " \
+	"\"crl_number\": N, \"tokens_cancelled\": N, ...}\n" \
+	"  --csv FILE  every user (column username) or " \
+	"certificate (column serial)\n" \
+	"              of FILE, in one transaction and one " \
+	"CRL; each failing line is\n" \
+	"              named FILE:LINE and the others still " \
+	"go through (exit 3)\n" \
+	"  --dry-run   with --csv: say what would be revoked, " \
+	"change nothing\n"
 
 struct pending {
 	json_t	*serials;
@@ -290,6 +357,28 @@ pending_cb(const struct authority_cert *c, void *arg)
 		snprintf(p->shown[p->n - 1], sizeof(p->shown[0]), "%s  %s  "
 		    "expires %s", c->serial, c->subject, na);
 	return 0;
+}
+
+/* revoke --csv's last lines without --json. */
+static void
+revoke_csv_summary(const struct revoke_bulk_result *res, const char *path,
+    int code, int dry_run)
+{
+	if (dry_run)
+		printf("dry run: %zu certificate%s of %zu line%s would be "
+		    "revoked (%s); nothing was changed\n", res->certificates,
+		    res->certificates == 1 ? "" : "s", res->revoked,
+		    res->revoked == 1 ? "" : "s", crl_reason_name(code));
+	else if (res->certificates > 0)
+		printf("%zu certificate%s revoked (%s); issuing CRL number "
+		    "%lld published\n", res->certificates,
+		    res->certificates == 1 ? "" : "s", crl_reason_name(code),
+		    (long long)res->crl_number);
+	if (res->errors > 0)
+		fprintf(stderr, "userca: revoke: %zu of %zu line%s of %s "
+		    "failed%s\n", res->errors, res->n, res->n == 1 ? "" : "s",
+		    path, res->revoked + res->notices > 0 ? "; the others "
+		    "went through" : "");
 }
 
 /*
@@ -380,21 +469,8 @@ revoke_csv(struct authority *a, const char *path, int code, int dry_run,
 		    (json_int_t)res.certificates, "crl_number",
 		    (json_int_t)res.crl_number, "dry_run", dry_run));
 		done = notes = errs = NULL;	/* taken by json_pack */
-	} else if (dry_run)
-		printf("dry run: %zu certificate%s of %zu line%s would be "
-		    "revoked (%s); nothing was changed\n", res.certificates,
-		    res.certificates == 1 ? "" : "s", res.revoked,
-		    res.revoked == 1 ? "" : "s", crl_reason_name(code));
-	else if (res.certificates > 0)
-		printf("%zu certificate%s revoked (%s); issuing CRL number "
-		    "%lld published\n", res.certificates,
-		    res.certificates == 1 ? "" : "s", crl_reason_name(code),
-		    (long long)res.crl_number);
-	if (res.errors > 0 && !json)
-		fprintf(stderr, "userca: revoke: %zu of %zu line%s of %s "
-		    "failed%s\n", res.errors, res.n, res.n == 1 ? "" : "s",
-		    path, res.revoked + res.notices > 0 ? "; the others "
-		    "went through" : "");
+	} else
+		revoke_csv_summary(&res, path, code, dry_run);
 	if (res.errors == 0)
 		ex = 0;
 	else
@@ -406,6 +482,126 @@ out:
 	revoke_bulk_result_clear(&res);
 	free(buf);
 	return ex;
+}
+
+/*
+ * The user's unrevoked certificates into p and, when there are several
+ * and stdin is a terminal, the question (unless yes): -1 to go on, else
+ * the exit status.
+ */
+static int
+revoke_user_confirm(struct authority *a, const char *user, int code, int yes,
+    struct pending *p)
+{
+	struct authority_cert_filter f;
+	char q[160];
+	size_t i;
+	int rc;
+
+	/*
+	 * Only when someone may be asked: this list is not by the user's
+	 * index, a scan that grew with the user base.
+	 */
+	if (yes || !isatty(STDIN_FILENO))
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.username = user;
+	f.now = uc_now();
+	f.status = "valid";
+	if ((rc = authority_cert_list(a, &f, pending_cb, p)) == UC_OK) {
+		f.status = "expired";
+		rc = authority_cert_list(a, &f, pending_cb, p);
+	}
+	if (rc != UC_OK)
+		return cli_fail(rc, user);
+	if (p->n <= 1)
+		return -1;
+	for (i = 0; i < (size_t)p->n && i < 20; i++)
+		fprintf(stderr, "  %s\n", p->shown[i]);
+	snprintf(q, sizeof(q), "Revoke these %d certificates of %s (%s)?",
+	    p->n, user, crl_reason_name(code));
+	if (cli_confirm(q))
+		return -1;
+	fprintf(stderr, "userca: revoke: nothing revoked (--yes does not "
+	    "ask)\n");
+	return 1;
+}
+
+/* revoke --csv: open the home and run revoke_csv(); the exit status. */
+static int
+revoke_csv_home(const char *home, const char *passfile, const char *csv,
+    int code, int dry_run, int yes, int json)
+{
+	struct authority *a = NULL;
+	int ex;
+
+	if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
+		return ex;
+	ex = revoke_csv(a, csv, code, dry_run, yes, json);
+	authority_free(a);
+	return ex;
+}
+
+/* revoke's options checked, *code the reason: -1 to go on, else 2. */
+static int
+revoke_args(const char *serial, const char *user, const char *csv,
+    int dry_run, const char *reason, int *code)
+{
+	if (serial == NULL && user == NULL && csv == NULL)
+		return cli_required("--serial HEX, --user U or --csv FILE",
+		    REVOKE_USAGE);
+	if ((serial != NULL) + (user != NULL) + (csv != NULL) > 1)
+		return cli_badval(csv != NULL ? "--csv" : "--serial",
+		    csv != NULL ? csv : serial, "give one of --serial, --user "
+		    "and --csv", REVOKE_USAGE);
+	if (dry_run && csv == NULL)
+		return cli_badval("--dry-run", "", "goes with --csv FILE",
+		    REVOKE_USAGE);
+	if (crl_reason_parse(reason, code) != UC_OK)
+		return cli_badval("--reason", reason, "use one of "
+		    "unspecified, keyCompromise, affiliationChanged, superseded, "
+		    "cessationOfOperation, ...", REVOKE_USAGE);
+	return -1;
+}
+
+/* What a --user revocation found, on stderr. */
+static void
+revoke_notes(const struct revoke_result *res, const char *user)
+{
+	if (res->n == 0 && user != NULL)
+		fprintf(stderr, "userca: revoke: %s has no unrevoked "
+		    "certificate; nothing to do\n", user);
+	if (res->tokens_cancelled > 0)
+		fprintf(stderr, "userca: revoke: %d unused enrollment token%s "
+		    "of %s cancelled\n", res->tokens_cancelled,
+		    res->tokens_cancelled == 1 ? "" : "s", user);
+}
+
+/* What was revoked, on stdout (JSON with json); the exit status. */
+static int
+revoke_report(const struct revoke_result *res, int code, int json)
+{
+	json_t *arr;
+	size_t i;
+
+	if (json) {
+		if ((arr = json_array()) == NULL)
+			return cli_fail(UC_E_INTERNAL, "out of memory");
+		for (i = 0; i < res->n; i++)
+			json_array_append_new(arr, json_string(res->serials[i]));
+		return cli_json_print(json_pack("{s:o, s:s, s:I, s:i, s:b}",
+		    "revoked", arr, "reason", crl_reason_name(code),
+		    "crl_number", res->n > 0 ? (json_int_t)res->crl_number : 0,
+		    "tokens_cancelled", res->tokens_cancelled,
+		    "already_revoked", res->n == 0));
+	}
+	for (i = 0; i < res->n; i++)
+		printf("revoked %s (%s)\n", res->serials[i],
+		    crl_reason_name(code));
+	if (res->n > 0)
+		printf("%s CRL number %lld published\n", res->crl_root ? "root" :
+		    "issuing", (long long)res->crl_number);
+	return 0;
 }
 
 int
@@ -425,7 +621,6 @@ cmd_revoke(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct authority *a = NULL;
-	struct authority_cert_filter f;
 	struct authority_cert sc;
 	struct revoke_result res;
 	const char *csv = NULL;
@@ -433,10 +628,8 @@ cmd_revoke(int argc, char **argv)
 	struct pending p;
 	const char *home = NULL, *serial = NULL, *user = NULL;
 	const char *passfile = NULL, *reason = "unspecified";
-	char *norm = NULL, q[160];
+	char *norm = NULL;
 	int c, rc, ex, code, yes = 0, json = 0;
-	json_t *arr;
-	size_t i;
 
 	memset(&res, 0, sizeof(res));
 	memset(&sc, 0, sizeof(sc));
@@ -455,31 +648,7 @@ cmd_revoke(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(REVOKE_USAGE, REVOKE_EXAMPLES,
-			    "Revokes one certificate, or every unrevoked "
-			    "certificate of a user, then\nsigns and publishes a "
-			    "fresh CRL at once, and lists what it revoked.\n"
-			    "Revoking a user also cancels the user's unused "
-			    "enrollment tokens.  Revoking\nwhat is already "
-			    "revoked is not an error: a notice, exit status 0 "
-			    "(so an\noffboarding script can run twice).\n"
-			    "  --yes       do not ask (on a terminal, revoking "
-			    "more than one certificate\n"
-			    "              asks first)\n"
-			    "  --reason R  unspecified, keyCompromise, "
-			    "cACompromise, affiliationChanged,\n"
-			    "              superseded, cessationOfOperation, "
-			    "certificateHold,\n"
-			    "              privilegeWithdrawn, aACompromise\n"
-			    "  --json      {\"revoked\": [serials], "
-			    "\"crl_number\": N, \"tokens_cancelled\": N, ...}\n"
-			    "  --csv FILE  every user (column username) or "
-			    "certificate (column serial)\n"
-			    "              of FILE, in one transaction and one "
-			    "CRL; each failing line is\n"
-			    "              named FILE:LINE and the others still "
-			    "go through (exit 3)\n"
-			    "  --dry-run   with --csv: say what would be revoked, "
-			    "change nothing\n");
+			    REVOKE_HELP);
 		default:
 			return cli_badopt(c, argv, lo, REVOKE_USAGE);
 		}
@@ -487,27 +656,12 @@ cmd_revoke(int argc, char **argv)
 	if (optind != argc)
 		return cli_badval("argument", argv[optind], "revoke takes no "
 		    "arguments; use --serial HEX or --user U", REVOKE_USAGE);
-	if (serial == NULL && user == NULL && csv == NULL)
-		return cli_required("--serial HEX, --user U or --csv FILE",
-		    REVOKE_USAGE);
-	if ((serial != NULL) + (user != NULL) + (csv != NULL) > 1)
-		return cli_badval(csv != NULL ? "--csv" : "--serial",
-		    csv != NULL ? csv : serial, "give one of --serial, --user "
-		    "and --csv", REVOKE_USAGE);
-	if (dry_run && csv == NULL)
-		return cli_badval("--dry-run", "", "goes with --csv FILE",
-		    REVOKE_USAGE);
-	if ((rc = crl_reason_parse(reason, &code)) != UC_OK)
-		return cli_badval("--reason", reason, "use one of "
-		    "unspecified, keyCompromise, affiliationChanged, superseded, "
-		    "cessationOfOperation, ...", REVOKE_USAGE);
-	if (csv != NULL) {
-		if ((ex = cli_open(cli_home(home), passfile, &a)) != 0)
-			return ex;
-		ex = revoke_csv(a, csv, code, dry_run, yes, json);
-		authority_free(a);
+	if ((ex = revoke_args(serial, user, csv, dry_run, reason, &code)) !=
+	    -1)
 		return ex;
-	}
+	if (csv != NULL)
+		return revoke_csv_home(home, passfile, csv, code, dry_run, yes,
+		    json);
 	if (serial != NULL && (rc = serial_normalize(serial, &norm)) != UC_OK)
 		return cli_badval("--serial", serial, "a hexadecimal serial "
 		    "number, as 'userca list' shows it", REVOKE_USAGE);
@@ -528,33 +682,8 @@ cmd_revoke(int argc, char **argv)
 			    crl_reason_name(sc.reason));
 			goto done;
 		}
-	} else {
-		memset(&f, 0, sizeof(f));
-		f.username = user;
-		f.now = uc_now();
-		f.status = "valid";
-		if ((rc = authority_cert_list(a, &f, pending_cb, &p)) ==
-		    UC_OK) {
-			f.status = "expired";
-			rc = authority_cert_list(a, &f, pending_cb, &p);
-		}
-		if (rc != UC_OK) {
-			ex = cli_fail(rc, user);
-			goto out;
-		}
-		if (p.n > 1 && !yes && isatty(STDIN_FILENO)) {
-			for (i = 0; i < (size_t)p.n && i < 20; i++)
-				fprintf(stderr, "  %s\n", p.shown[i]);
-			snprintf(q, sizeof(q), "Revoke these %d certificates "
-			    "of %s (%s)?", p.n, user, crl_reason_name(code));
-			if (!cli_confirm(q)) {
-				fprintf(stderr, "userca: revoke: nothing "
-				    "revoked (--yes does not ask)\n");
-				ex = 1;
-				goto out;
-			}
-		}
-	}
+	} else if ((ex = revoke_user_confirm(a, user, code, yes, &p)) != -1)
+		goto out;
 	if ((rc = authority_revoke_ex(a, norm, user, code, &res)) != UC_OK) {
 		ex = cli_fail(rc, norm != NULL ? norm : user);
 		if (res.n > 0)
@@ -563,35 +692,9 @@ cmd_revoke(int argc, char **argv)
 			    "'userca crl'\n", res.n);
 		goto out;
 	}
-	if (res.n == 0 && user != NULL)
-		fprintf(stderr, "userca: revoke: %s has no unrevoked "
-		    "certificate; nothing to do\n", user);
-	if (res.tokens_cancelled > 0)
-		fprintf(stderr, "userca: revoke: %d unused enrollment token%s "
-		    "of %s cancelled\n", res.tokens_cancelled,
-		    res.tokens_cancelled == 1 ? "" : "s", user);
+	revoke_notes(&res, user);
 done:
-	if (json) {
-		if ((arr = json_array()) == NULL) {
-			ex = cli_fail(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < res.n; i++)
-			json_array_append_new(arr, json_string(res.serials[i]));
-		ex = cli_json_print(json_pack("{s:o, s:s, s:I, s:i, s:b}",
-		    "revoked", arr, "reason", crl_reason_name(code),
-		    "crl_number", res.n > 0 ? (json_int_t)res.crl_number : 0,
-		    "tokens_cancelled", res.tokens_cancelled,
-		    "already_revoked", res.n == 0));
-		goto out;
-	}
-	for (i = 0; i < res.n; i++)
-		printf("revoked %s (%s)\n", res.serials[i],
-		    crl_reason_name(code));
-	if (res.n > 0)
-		printf("%s CRL number %lld published\n", res.crl_root ? "root" :
-		    "issuing", (long long)res.crl_number);
-	ex = 0;
+	ex = revoke_report(&res, code, json);
 out:
 	json_decref(p.serials);
 	revoke_result_clear(&res);
@@ -607,6 +710,15 @@ out:
 	"  userca list --status valid\n" \
 	"  userca list --user kim\n" \
 	"  userca list --expiring 30 --json\n"
+#define LIST_HELP \
+	"Lists recorded certificates, oldest first.\n" \
+	"  --expiring N  valid certificates whose notAfter " \
+	"is within N days\n" \
+	"  --json        an array of objects (serial, user, " \
+	"kind, subject, status,\n" \
+	"                not_before, not_after, sha256, " \
+	"method, revoked_at, reason,\n" \
+	"                email, upn)\n"
 
 struct list_ctx {
 	json_t	*arr;
@@ -749,14 +861,7 @@ cmd_list(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(LIST_USAGE, LIST_EXAMPLES,
-			    "Lists recorded certificates, oldest first.\n"
-			    "  --expiring N  valid certificates whose notAfter "
-			    "is within N days\n"
-			    "  --json        an array of objects (serial, user, "
-			    "kind, subject, status,\n"
-			    "                not_before, not_after, sha256, "
-			    "method, revoked_at, reason,\n"
-			    "                email, upn)\n");
+			    LIST_HELP);
 		default:
 			return cli_badopt(c, argv, lo, LIST_USAGE);
 		}
@@ -869,6 +974,89 @@ out:
 	"  userca export --serial 4F3A9C... --format iis-mapping\n" \
 	"  userca export --serial 4F3A9C... --format altsecid\n" \
 	"  userca export --all --format iis-ps1 --out userca-iis-mappings.ps1\n"
+#define EXPORT_HELP \
+	"Writes a recorded certificate to --out (or " \
+	"stdout).\n" \
+	"  pem          PEM\n" \
+	"  der          DER\n" \
+	"  iis-mapping  base64 of the DER on one line, no " \
+	"header: what IIS one-to-one\n" \
+	"               client certificate mapping wants\n" \
+	"  altsecid     the AD altSecurityIdentities strong " \
+	"mappings, one a line:\n" \
+	"               X509:<I>issuer<SR>serial (bytes " \
+	"reversed) and\n" \
+	"               X509:<SHA1-PUKEY>key hash " \
+	"(Set-ADUser -Add @{altSecurityIdentities=...})\n" \
+	"With --all (instead of --serial): every user's IIS " \
+	"one-to-one mapping\n" \
+	"material, made from the records now (written 0600 " \
+	"with --out):\n" \
+	"  iis-mapping  CSV: username,account,serial," \
+	"not_after,certificate, one\n" \
+	"               line per valid, unsuperseded user " \
+	"certificate; account is\n" \
+	"               the UPN, else [iis] domain\\username, " \
+	"else username\n" \
+	"  iis-ps1      userca-iis-mappings.ps1: adds those " \
+	"mappings, removes the\n" \
+	"               ones of revoked or superseded " \
+	"certificates; -ADStrongMapping\n" \
+	"               also sets the users' AD " \
+	"altSecurityIdentities (Set-ADUser)\n"
+
+/* One recorded certificate to out in fmt (pem, der, altsecid, iis-mapping). */
+static int
+export_one(const struct authority_cert *sc, const char *fmt, const char *out)
+{
+	const unsigned char *p;
+	unsigned char *buf = NULL;
+	X509 *x = NULL;
+	size_t len;
+	int n, rc;
+
+	if (strcmp(fmt, "der") == 0)
+		rc = write_out(out, sc->der, sc->derlen, 0644);
+	else if (strcmp(fmt, "pem") == 0) {
+		p = sc->der;
+		if ((x = d2i_X509(NULL, &p, (long)sc->derlen)) == NULL ||
+		    (rc = cert_to_pem(x, &buf, &len)) != UC_OK)
+			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
+		else
+			rc = write_out(out, buf, len, 0644);
+	} else if (strcmp(fmt, "altsecid") == 0) {
+		char *isr = NULL, *pk = NULL;
+
+		p = sc->der;
+		if ((x = d2i_X509(NULL, &p, (long)sc->derlen)) == NULL)
+			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
+		else if ((rc = altsecid_strings(x, &isr, &pk)) == UC_OK) {
+			len = strlen(isr) + strlen(pk) + 3;
+			if ((buf = malloc(len)) == NULL)
+				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			else {
+				n = snprintf((char *)buf, len, "%s\n%s\n", isr,
+				    pk);
+				rc = write_out(out, buf, (size_t)n, 0644);
+			}
+		}
+		free(isr);
+		free(pk);
+	} else {
+		/* 4 output bytes per 3 input, plus NUL and a newline. */
+		len = ((sc->derlen + 2) / 3) * 4 + 2;
+		if ((buf = malloc(len)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		} else {
+			n = EVP_EncodeBlock(buf, sc->der, (int)sc->derlen);
+			buf[n] = '\n';
+			rc = write_out(out, buf, (size_t)n + 1, 0644);
+		}
+	}
+	X509_free(x);
+	free(buf);
+	return rc;
+}
 
 int
 cmd_export(int argc, char **argv)
@@ -888,12 +1076,8 @@ cmd_export(int argc, char **argv)
 	struct authority *a = NULL;
 	struct authority_cert sc;
 	const char *home = NULL, *serial = NULL, *fmt = NULL, *out = NULL;
-	unsigned char *buf = NULL;
-	const unsigned char *p;
-	size_t len = 0;
 	char *norm = NULL;
-	X509 *x = NULL;
-	int c, rc, ex, n;
+	int c, rc, ex;
 
 	memset(&sc, 0, sizeof(sc));
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
@@ -908,33 +1092,7 @@ cmd_export(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(EXPORT_USAGE, EXPORT_EXAMPLES,
-			    "Writes a recorded certificate to --out (or "
-			    "stdout).\n"
-			    "  pem          PEM\n"
-			    "  der          DER\n"
-			    "  iis-mapping  base64 of the DER on one line, no "
-			    "header: what IIS one-to-one\n"
-			    "               client certificate mapping wants\n"
-			    "  altsecid     the AD altSecurityIdentities strong "
-			    "mappings, one a line:\n"
-			    "               X509:<I>issuer<SR>serial (bytes "
-			    "reversed) and\n"
-			    "               X509:<SHA1-PUKEY>key hash "
-			    "(Set-ADUser -Add @{altSecurityIdentities=...})\n"
-			    "With --all (instead of --serial): every user's IIS "
-			    "one-to-one mapping\n"
-			    "material, made from the records now (written 0600 "
-			    "with --out):\n"
-			    "  iis-mapping  CSV: username,account,serial,"
-			    "not_after,certificate, one\n"
-			    "               line per valid, unsuperseded user "
-			    "certificate; account is\n"
-			    "               the UPN, else [iis] domain\\username, "
-			    "else username\n"
-			    "  iis-ps1      userca-iis-mappings.ps1: adds those "
-			    "mappings, removes the\n"
-			    "               ones of revoked or superseded "
-			    "certificates\n");
+			    EXPORT_HELP);
 		default:
 			return cli_badopt(c, argv, lo, EXPORT_USAGE);
 		}
@@ -983,51 +1141,12 @@ cmd_export(int argc, char **argv)
 		ex = cli_fail(rc, "export");
 		goto out;
 	}
-	if (strcmp(fmt, "der") == 0)
-		rc = write_out(out, sc.der, sc.derlen, 0644);
-	else if (strcmp(fmt, "pem") == 0) {
-		p = sc.der;
-		if ((x = d2i_X509(NULL, &p, (long)sc.derlen)) == NULL ||
-		    (rc = cert_to_pem(x, &buf, &len)) != UC_OK)
-			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
-		else
-			rc = write_out(out, buf, len, 0644);
-	} else if (strcmp(fmt, "altsecid") == 0) {
-		char *isr = NULL, *pk = NULL;
-
-		p = sc.der;
-		if ((x = d2i_X509(NULL, &p, (long)sc.derlen)) == NULL)
-			rc = uc_seterr(UC_E_CRYPTO, "stored DER does not parse");
-		else if ((rc = altsecid_strings(x, &isr, &pk)) == UC_OK) {
-			len = strlen(isr) + strlen(pk) + 3;
-			if ((buf = malloc(len)) == NULL)
-				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			else {
-				n = snprintf((char *)buf, len, "%s\n%s\n", isr,
-				    pk);
-				rc = write_out(out, buf, (size_t)n, 0644);
-			}
-		}
-		free(isr);
-		free(pk);
-	} else {
-		/* 4 output bytes per 3 input, plus NUL and a newline. */
-		len = ((sc.derlen + 2) / 3) * 4 + 2;
-		if ((buf = malloc(len)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		} else {
-			n = EVP_EncodeBlock(buf, sc.der, (int)sc.derlen);
-			buf[n] = '\n';
-			rc = write_out(out, buf, (size_t)n + 1, 0644);
-		}
-	}
+	rc = export_one(&sc, fmt, out);
 	ex = rc == UC_OK ? 0 : cli_fail(rc, "export");
 	if (ex == 0 && json)
 		cli_json_print(json_pack("{s:s, s:s, s:s}", "serial", norm,
 		    "format", fmt, "file", out));
 out:
-	X509_free(x);
-	free(buf);
 	free(norm);
 	authority_cert_clear(&sc);
 	authority_free(a);
@@ -1040,6 +1159,13 @@ out:
 	"  userca issue-server --dns pki.example.com --out /etc/userca\n" \
 	"  userca issue-server --dns pki.example.com --ip 10.0.0.5 --out " \
 	"/etc/userca --force   (renew)\n"
+#define SERVER_HELP \
+	"Issues the enrollment daemon's own TLS certificate " \
+	"(EKU serverAuth) from the\nissuing CA, so devices " \
+	"and curl trust it with public/ca-bundle.pem.\n" \
+	"Writes DIR/tls.crt (server then issuing CA) and " \
+	"DIR/tls.key (0600); refuses to replace them " \
+	"without --force.\n"
 
 int
 cmd_issue_server(int argc, char **argv)
@@ -1086,12 +1212,7 @@ cmd_issue_server(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(SERVER_USAGE, SERVER_EXAMPLES,
-			    "Issues the enrollment daemon's own TLS certificate "
-			    "(EKU serverAuth) from the\nissuing CA, so devices "
-			    "and curl trust it with public/ca-bundle.pem.\n"
-			    "Writes DIR/tls.crt (server then issuing CA) and "
-			    "DIR/tls.key (0600); refuses to replace them "
-			    "without --force.\n");
+			    SERVER_HELP);
 		default:
 			return cli_badopt(c, argv, lo, SERVER_USAGE);
 		}

@@ -18,6 +18,24 @@ enum { O_HOME = 256, O_USER, O_SINCE, O_JSON, O_VERIFY, O_CP, O_HELP };
 	"  userca log --user kim --json\n" \
 	"  userca log --verify\n" \
 	"  userca log --verify --checkpoint audit-checkpoint.json\n"
+#define LOG_HELP \
+	"Shows the audit log, oldest first: every issuance, " \
+	"renewal, revocation,\ntoken, CRL and CA change, " \
+	"by whom (cli, enrolld) and when.\n" \
+	"  --user U      rows naming U or one of U's " \
+	"certificates\n" \
+	"  --since D     rows written at or after D\n" \
+	"  --json        an array of objects (id, at, " \
+	"at_unix, actor, action,\n" \
+	"                subject, detail, prev_hash, hash)\n" \
+	"  --verify      check the hash chain and the signed " \
+	"checkpoints; names\n" \
+	"                each edited, inserted or deleted " \
+	"row; exit 1 if any\n" \
+	"  --checkpoint FILE  also check against this copy " \
+	"of\n" \
+	"                public/audit-checkpoint.json (e.g. " \
+	"the web server's)\n"
 
 /* DATE (2026-11-30), DATE THH:MM:SSZ, or N[d|h|m|s] back from now. */
 static int
@@ -162,23 +180,7 @@ cmd_log(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(LOG_USAGE, LOG_EXAMPLES,
-			    "Shows the audit log, oldest first: every issuance, "
-			    "renewal, revocation,\ntoken, CRL and CA change, "
-			    "by whom (cli, enrolld) and when.\n"
-			    "  --user U      rows naming U or one of U's "
-			    "certificates\n"
-			    "  --since D     rows written at or after D\n"
-			    "  --json        an array of objects (id, at, "
-			    "at_unix, actor, action,\n"
-			    "                subject, detail, prev_hash, hash)\n"
-			    "  --verify      check the hash chain and the signed "
-			    "checkpoints; names\n"
-			    "                each edited, inserted or deleted "
-			    "row; exit 1 if any\n"
-			    "  --checkpoint FILE  also check against this copy "
-			    "of\n"
-			    "                public/audit-checkpoint.json (e.g. "
-			    "the web server's)\n");
+			    LOG_HELP);
 		default:
 			return cli_badopt(c, argv, lo, LOG_USAGE);
 		}

@@ -11,7 +11,7 @@
 
 enum {
 	O_HOME = 256, O_EXPIRING, O_SENDMAIL, O_TEMPLATE, O_ADMIN, O_DRY,
-	O_JSON, O_HELP
+	O_JSON, O_REVOKE, O_KEEP, O_HELP
 };
 
 struct notify_ui {
@@ -43,12 +43,42 @@ notify_error(void *arg, const char *username, const char *msg)
 }
 
 #define NOTIFY_USAGE "notify [--expiring 30d] [--sendmail PATH] " \
-	"[--template FILE] [--admin ADDR] [--dry-run] [--json] [--home DIR]"
+	"[--template FILE] [--admin ADDR] [--revoke-old | --keep-old] " \
+	"[--dry-run] [--json] [--home DIR]"
 #define NOTIFY_EXAMPLES \
 	"  userca notify --expiring 30d --dry-run\n" \
 	"  userca notify --expiring 30d --admin pki-admins@example.com\n" \
 	"  userca notify --expiring 7d --template /etc/userca/reminder.txt\n" \
 	"  userca notify --sendmail /usr/bin/msmtp\n"
+#define NOTIFY_HELP \
+	"Mails each user whose newest valid certificate " \
+	"expires within the window\n(--expiring, default " \
+	"userca.conf [renew] window, 30d) a renewal link " \
+	"and the\ndate, and the admin (--admin, or [renew] " \
+	"admin) a summary.  The link is new,\nworks once and " \
+	"lives until the certificate expires.  A user is " \
+	"never mailed\ntwice for the same certificate and " \
+	"window (in days): run it daily from a timer\n" \
+	"(scripts/userca-notify.timer), with 30d and again " \
+	"with 7d for a second reminder.\n\n" \
+	"Mail goes through the sendmail(8) interface: " \
+	"'SENDMAIL -t -oi', the message on\nstdin " \
+	"(--sendmail, or [renew] sendmail, default " \
+	"/usr/sbin/sendmail; msmtp and\nPostfix's sendmail " \
+	"both work).  [renew] from sets From:.  A user the " \
+	"mailer\nrefuses is named, not recorded, and tried " \
+	"again next run (exit status 3).\n\n" \
+	"--template FILE: a 'Subject: ...' line, a blank " \
+	"line, then the body (UTF-8).\nPlaceholders in both: " \
+	"{name} (the username when there is none), " \
+	"{username},\n{email}, {not_after} (UTC, " \
+	"2027-11-20T10:38:14Z), {url} (the renewal link),\n" \
+	"{days} (days left).  Other text in braces is kept " \
+	"as it is.\n\n" \
+	"--revoke-old: redeeming the link revokes the old " \
+	"certificate (superseded) in\nthe same step; " \
+	"--keep-old: it stays valid until it expires.  " \
+	"Default: userca.conf\n[renew] revoke_old (false).\n"
 
 int
 cmd_notify(int argc, char **argv)
@@ -60,6 +90,8 @@ cmd_notify(int argc, char **argv)
 		{ "template", required_argument, NULL, O_TEMPLATE },
 		{ "admin", required_argument, NULL, O_ADMIN },
 		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "revoke-old", no_argument, NULL, O_REVOKE },
+		{ "keep-old", no_argument, NULL, O_KEEP },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
@@ -72,6 +104,7 @@ cmd_notify(int argc, char **argv)
 	int c, rc, ex, json = 0;
 
 	memset(&o, 0, sizeof(o));
+	o.revoke_old = -1;
 	memset(&u, 0, sizeof(u));
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
@@ -93,34 +126,13 @@ cmd_notify(int argc, char **argv)
 		case O_TEMPLATE: o.template_path = optarg; break;
 		case O_ADMIN: o.admin = optarg; break;
 		case O_DRY: o.dry_run = 1; break;
+		case O_REVOKE: o.revoke_old = 1; break;
+		case O_KEEP: o.revoke_old = 0; break;
 		case O_JSON: json = 1; break;
 		case 'h':
 		case O_HELP:
 			return cli_help(NOTIFY_USAGE, NOTIFY_EXAMPLES,
-			    "Mails each user whose newest valid certificate "
-			    "expires within the window\n(--expiring, default "
-			    "userca.conf [renew] window, 30d) a renewal link "
-			    "and the\ndate, and the admin (--admin, or [renew] "
-			    "admin) a summary.  The link is new,\nworks once and "
-			    "lives until the certificate expires.  A user is "
-			    "never mailed\ntwice for the same certificate and "
-			    "window (in days): run it daily from a timer\n"
-			    "(scripts/userca-notify.timer), with 30d and again "
-			    "with 7d for a second reminder.\n\n"
-			    "Mail goes through the sendmail(8) interface: "
-			    "'SENDMAIL -t -oi', the message on\nstdin "
-			    "(--sendmail, or [renew] sendmail, default "
-			    "/usr/sbin/sendmail; msmtp and\nPostfix's sendmail "
-			    "both work).  [renew] from sets From:.  A user the "
-			    "mailer\nrefuses is named, not recorded, and tried "
-			    "again next run (exit status 3).\n\n"
-			    "--template FILE: a 'Subject: ...' line, a blank "
-			    "line, then the body (UTF-8).\nPlaceholders in both: "
-			    "{name} (the username when there is none), "
-			    "{username},\n{email}, {not_after} (UTC, "
-			    "2027-11-20T10:38:14Z), {url} (the renewal link),\n"
-			    "{days} (days left).  Other text in braces is kept "
-			    "as it is.\n");
+			    NOTIFY_HELP);
 		default:
 			return cli_badopt(c, argv, lo, NOTIFY_USAGE);
 		}

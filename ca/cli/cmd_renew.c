@@ -33,6 +33,55 @@ renew_error(void *arg, long line, const char *msg)
 	"  userca renew --expiring 30d --out ./renewed\n" \
 	"  userca renew --expiring 14d --out ./links --tokens\n" \
 	"  userca renew --expiring 30d --out ./renewed --revoke-old\n"
+#define RENEW_HELP \
+	"Renews every user whose newest valid certificate " \
+	"expires within the window\n(--expiring, default " \
+	"userca.conf [renew] window, 30d): a new PKCS#12 " \
+	"each\n(DIR/<username>.p12, 0600, password in " \
+	"DIR/manifest.csv), or with --tokens a\nrenewal " \
+	"link that lives until the old certificate expires " \
+	"and works once.\nUsers whose certificates are all " \
+	"revoked are not renewed; a renewed\ncertificate is " \
+	"not renewed again.  Email, UPN, name, OU, SID and " \
+	"S/MIME are\nkept from the user's record and " \
+	"certificate.\n\n" \
+	"The new certificate supersedes the old one in the " \
+	"records (superseded_by); the\nold one stays valid " \
+	"until it expires, unless --revoke-old (or [renew]\n" \
+	"revoke_old = true), which revokes it (reason " \
+	"superseded) and publishes a CRL;\nfor a renewal " \
+	"link, when the link is used.\n\n" \
+	"Like batch: a journal, a folder lock, and a killed " \
+	"run resumes with the same\ncommand; nobody is " \
+	"renewed twice.\n" \
+	"  --jobs N     worker threads (default: the number " \
+	"of cores)\n" \
+	"  --dry-run    say how many would be renewed; " \
+	"nothing is made\n"
+
+/* The run's counts on stdout (JSON with json). */
+static void
+renew_report(const struct renew_opts *o, const struct batch_stats *st,
+    double secs, int json)
+{
+	if (json)
+		cli_json_print(json_pack("{s:b, s:i, s:i, s:i, s:i, s:i, s:f, "
+		    "s:s*}", "dry_run", o->dry_run, "due", (int)st->rows,
+		    "renewed", (int)st->issued, "skipped", (int)st->skipped,
+		    "failed", (int)st->failed, "revoked", (int)st->superseded,
+		    "seconds", secs, "manifest", o->dry_run || st->rows == 0 ?
+		    NULL : o->out));
+	else if (o->dry_run)
+		printf("renew: %ld due: %ld would be renewed, %ld skipped\n",
+		    st->rows, st->issued, st->skipped);
+	else if (st->rows == 0)
+		printf("renew: nobody is due\n");
+	else
+		printf("renew: %ld due: %ld renewed, %ld skipped, %ld failed, "
+		    "%ld old revoked; %.1f s; manifest: %s/manifest.csv\n",
+		    st->rows, st->issued, st->skipped, st->failed,
+		    st->superseded, secs, o->out);
+}
 
 int
 cmd_renew(int argc, char **argv)
@@ -85,29 +134,7 @@ cmd_renew(int argc, char **argv)
 		case 'h':
 		case O_HELP:
 			return cli_help(RENEW_USAGE, RENEW_EXAMPLES,
-			    "Renews every user whose newest valid certificate "
-			    "expires within the window\n(--expiring, default "
-			    "userca.conf [renew] window, 30d): a new PKCS#12 "
-			    "each\n(DIR/<username>.p12, 0600, password in "
-			    "DIR/manifest.csv), or with --tokens a\nrenewal "
-			    "link that lives until the old certificate expires "
-			    "and works once.\nUsers whose certificates are all "
-			    "revoked are not renewed; a renewed\ncertificate is "
-			    "not renewed again.  Email, UPN, name, OU, SID and "
-			    "S/MIME are\nkept from the user's record and "
-			    "certificate.\n\n"
-			    "The new certificate supersedes the old one in the "
-			    "records (superseded_by); the\nold one stays valid "
-			    "until it expires, unless --revoke-old (or [renew]\n"
-			    "revoke_old = true), which revokes it (reason "
-			    "superseded) and publishes a CRL.\n\n"
-			    "Like batch: a journal, a folder lock, and a killed "
-			    "run resumes with the same\ncommand; nobody is "
-			    "renewed twice.\n"
-			    "  --jobs N     worker threads (default: the number "
-			    "of cores)\n"
-			    "  --dry-run    say how many would be renewed; "
-			    "nothing is made\n");
+			    RENEW_HELP);
 		default:
 			return cli_badopt(c, argv, lo, RENEW_USAGE);
 		}
@@ -137,23 +164,7 @@ cmd_renew(int argc, char **argv)
 			    "re-run the same command to resume\n", st.issued);
 		goto out;
 	}
-	if (json)
-		cli_json_print(json_pack("{s:b, s:i, s:i, s:i, s:i, s:i, s:f, "
-		    "s:s*}", "dry_run", o.dry_run, "due", (int)st.rows,
-		    "renewed", (int)st.issued, "skipped", (int)st.skipped,
-		    "failed", (int)st.failed, "revoked", (int)st.superseded,
-		    "seconds", secs, "manifest", o.dry_run || st.rows == 0 ?
-		    NULL : o.out));
-	else if (o.dry_run)
-		printf("renew: %ld due: %ld would be renewed, %ld skipped\n",
-		    st.rows, st.issued, st.skipped);
-	else if (st.rows == 0)
-		printf("renew: nobody is due\n");
-	else
-		printf("renew: %ld due: %ld renewed, %ld skipped, %ld failed, "
-		    "%ld old revoked; %.1f s; manifest: %s/manifest.csv\n",
-		    st.rows, st.issued, st.skipped, st.failed, st.superseded,
-		    secs, o.out);
+	renew_report(&o, &st, secs, json);
 	ex = st.failed > 0 ? 3 : 0;
 out:
 	authority_free(a);

@@ -98,6 +98,20 @@ int		 uc_lock_take(const char *dir, const char *name,
 void		 uc_lock_release(struct uc_lock *);	/* NULL-safe */
 /* mkdir -p with mode for the last component; ok if it exists. */
 int		 dir_make(const char *path, mode_t mode);
+/* fsync(2) a folder, so the entries made or renamed in it stay. */
+int		 dir_fsync(const char *path);
+/*
+ * Remove path and what is in it, never following a symlink; for folders
+ * this process made (mkdtemp).  Best effort: what cannot go stays.
+ */
+void		 dir_rmtree(const char *path);
+/*
+ * path's parent folder ("." or "/" when it has none) and its last name,
+ * trailing slashes ignored.  UC_E_INVALID when the last name is empty,
+ * "." or "..", or a part does not fit.
+ */
+int		 path_split(const char *path, char *parent, size_t plen,
+		    char *name, size_t nlen);
 /* 1 if path exists. */
 int		 path_exists(const char *path);
 /* "dir/name" in a new string (caller frees); NULL on overflow/oom. */

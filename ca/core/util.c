@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -231,6 +233,74 @@ file_write_excl(const char *path, const void *buf, size_t len, mode_t mode)
 		return rc;
 	}
 	fsync_dir_of(path);
+	return UC_OK;
+}
+
+int
+dir_fsync(const char *path)
+{
+	int fd, rc = UC_OK;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+	if (fsync(fd) == -1)
+		rc = uc_seterr(UC_E_IO, "%s: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+void
+dir_rmtree(const char *path)
+{
+	struct dirent *e;
+	struct stat sb;
+	char child[PATH_MAX];
+	DIR *d;
+
+	if ((d = opendir(path)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			if ((size_t)snprintf(child, sizeof(child), "%s/%s",
+			    path, e->d_name) >= sizeof(child))
+				continue;
+			if (lstat(child, &sb) == 0 && S_ISDIR(sb.st_mode))
+				dir_rmtree(child);
+			else
+				(void)unlink(child);
+		}
+		closedir(d);
+	}
+	(void)rmdir(path);
+}
+
+int
+path_split(const char *path, char *parent, size_t plen, char *name,
+    size_t nlen)
+{
+	char h[PATH_MAX], *slash, *last;
+	size_t n;
+	int w;
+
+	if ((size_t)snprintf(h, sizeof(h), "%s", path) >= sizeof(h))
+		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
+	for (n = strlen(h); n > 1 && h[n - 1] == '/'; n--)
+		h[n - 1] = '\0';
+	if ((slash = strrchr(h, '/')) == NULL) {
+		w = snprintf(parent, plen, ".");
+		last = h;
+	} else {
+		w = slash == h ? snprintf(parent, plen, "/") :
+		    snprintf(parent, plen, "%.*s", (int)(slash - h), h);
+		last = slash + 1;
+	}
+	if (w < 0 || (size_t)w >= plen)
+		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
+	if (*last == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0)
+		return uc_seterr(UC_E_INVALID, "%s: name a new folder", path);
+	if ((size_t)snprintf(name, nlen, "%s", last) >= nlen)
+		return uc_seterr(UC_E_INVALID, "%s: path too long", path);
 	return UC_OK;
 }
 

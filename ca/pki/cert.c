@@ -11,7 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "pki.h"
+#include "pki_int.h"
 
 #define CERT_FILE_MAX	(256 * 1024)
 #define OID_MS_UPN	"1.3.6.1.4.1.311.20.2.3"
@@ -701,13 +701,11 @@ out:
 int
 cert_der(X509 *x, unsigned char **der, size_t *len)
 {
+	unsigned char *obuf = NULL;
 	int n;
 
-	*der = NULL;
-	if ((n = i2d_X509(x, der)) <= 0)
-		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a certificate");
-	*len = (size_t)n;
-	return UC_OK;
+	n = i2d_X509(x, &obuf);
+	return ossl_take(obuf, n, 0, der, len, "a certificate");
 }
 
 int
@@ -722,7 +720,7 @@ cert_to_pem(X509 *x, unsigned char **buf, size_t *len)
 		BIO_free(bio);
 		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a certificate");
 	}
-	return bio_take(bio, buf, len, "a certificate");
+	return ossl_bio_take(bio, buf, len, "a certificate");
 }
 
 int

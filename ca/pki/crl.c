@@ -188,13 +188,11 @@ out:
 int
 crl_der(X509_CRL *crl, unsigned char **der, size_t *len)
 {
+	unsigned char *obuf = NULL;
 	int n;
 
-	*der = NULL;
-	if ((n = i2d_X509_CRL(crl, der)) <= 0)
-		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a CRL");
-	*len = (size_t)n;
-	return UC_OK;
+	n = i2d_X509_CRL(crl, &obuf);
+	return ossl_take(obuf, n, 0, der, len, "a CRL");
 }
 
 int
@@ -209,7 +207,7 @@ crl_to_pem(X509_CRL *crl, unsigned char **pem, size_t *len)
 		BIO_free(bio);
 		return uc_seterr_ssl(UC_E_CRYPTO, "encoding a CRL");
 	}
-	return bio_take(bio, pem, len, "a CRL");
+	return ossl_bio_take(bio, pem, len, "a CRL");
 }
 
 int

@@ -8,7 +8,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
-#include "pki.h"
+#include "pki_int.h"
 
 #define CSR_MAX	(64 * 1024)
 

@@ -16,7 +16,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 
-#include "pki.h"
+#include "pki_int.h"
 
 #define KEY_FILE_MAX	(64 * 1024)
 

@@ -154,95 +154,190 @@ payload_head(struct ucbuf *b, const struct mobileconfig *mc,
 	kv_str(b, ind, "PayloadDescription", desc);
 }
 
-int
-mobileconfig_identity(const struct mobileconfig *mc, unsigned char **out,
-    size_t *len)
+static void
+doc_head(struct ucbuf *b)
 {
-	struct ucbuf b;
-	char top[37], id[37], root[37], eas[37], name[512];
-	const char *ind = "\t\t\t";
-	int rc;
-
-	*out = NULL;
-	*len = 0;
-	/* The PKCS#12 is key material: the buffer is wiped as it grows. */
-	ucbuf_init(&b, 0, 1);
-	if (mc->username == NULL || mc->p12 == NULL || mc->root_der == NULL)
-		return uc_seterr(UC_E_INVALID, "profile: missing identity");
-	if ((rc = uuid_new(top)) != UC_OK || (rc = uuid_new(id)) != UC_OK ||
-	    (rc = uuid_new(root)) != UC_OK || (rc = uuid_new(eas)) != UC_OK)
-		goto out;
-	ucbuf_addstr(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	ucbuf_addstr(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
 	    "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
 	    "<plist version=\"1.0\">\n<dict>\n"
 	    "\t<key>PayloadContent</key>\n\t<array>\n");
+}
 
-	/* The identity. */
-	ucbuf_addstr(&b, "\t\t<dict>\n");
-	snprintf(name, sizeof(name), "Certificate of %s", mc->username);
-	payload_head(&b, mc, "com.apple.security.pkcs12", "pkcs12", id, name,
-	    "Your client certificate and its key");
-	kv_str(&b, ind, "PayloadCertificateFileName", "certificate.p12");
-	if (mc->p12_password != NULL)
-		kv_str(&b, ind, "Password", mc->p12_password);
-	if ((rc = kv_data(&b, ind, "PayloadContent", mc->p12,
-	    mc->p12_len)) != UC_OK)
-		goto out;
-	ucbuf_addstr(&b, "\t\t</dict>\n");
+/* com.apple.security.root */
+static int
+root_payload(struct ucbuf *b, const struct mobileconfig *mc, const char *uuid)
+{
+	char name[512];
+	int rc;
 
-	/* The root. */
-	ucbuf_addstr(&b, "\t\t<dict>\n");
+	ucbuf_addstr(b, "\t\t<dict>\n");
 	snprintf(name, sizeof(name), "%s", mc->root_name != NULL ?
 	    mc->root_name : "Root CA");
-	payload_head(&b, mc, "com.apple.security.root", "root", root, name,
+	payload_head(b, mc, "com.apple.security.root", "root", uuid, name,
 	    "The certificate authority that issued your certificate");
-	kv_str(&b, ind, "PayloadCertificateFileName", "root.cer");
-	if ((rc = kv_data(&b, ind, "PayloadContent", mc->root_der,
+	kv_str(b, "\t\t\t", "PayloadCertificateFileName", "root.cer");
+	if ((rc = kv_data(b, "\t\t\t", "PayloadContent", mc->root_der,
 	    mc->root_len)) != UC_OK)
-		goto out;
-	ucbuf_addstr(&b, "\t\t</dict>\n");
+		return rc;
+	ucbuf_addstr(b, "\t\t</dict>\n");
+	return UC_OK;
+}
 
-	/* Exchange ActiveSync, signing in with the identity. */
-	if (mc->eas_host != NULL) {
-		ucbuf_addstr(&b, "\t\t<dict>\n");
-		payload_head(&b, mc, "com.apple.eas.account", "eas", eas,
-		    "Exchange", "Your mail, signed in with your certificate");
-		kv_str(&b, ind, "Host", mc->eas_host);
-		kv_bool(&b, ind, "SSL", 1);
-		if (mc->eas_user != NULL)
-			kv_str(&b, ind, "UserName", mc->eas_user);
-		if (mc->eas_email != NULL)
-			kv_str(&b, ind, "EmailAddress", mc->eas_email);
-		kv_str(&b, ind, "PayloadCertificateUUID", id);
-		ucbuf_addstr(&b, "\t\t</dict>\n");
-	}
-	ucbuf_addstr(&b, "\t</array>\n");
+/* com.apple.eas.account signing in with the identity payload cert. */
+static void
+eas_payload(struct ucbuf *b, const struct mobileconfig *mc,
+    const char *uuid, const char *cert)
+{
+	const char *ind = "\t\t\t";
 
-	ind = "\t";
+	ucbuf_addstr(b, "\t\t<dict>\n");
+	payload_head(b, mc, "com.apple.eas.account", "eas", uuid, "Exchange",
+	    "Your mail, signed in with your certificate");
+	kv_str(b, ind, "Host", mc->eas_host);
+	kv_bool(b, ind, "SSL", 1);
+	if (mc->eas_user != NULL)
+		kv_str(b, ind, "UserName", mc->eas_user);
+	if (mc->eas_email != NULL)
+		kv_str(b, ind, "EmailAddress", mc->eas_email);
+	kv_str(b, ind, "PayloadCertificateUUID", cert);
+	ucbuf_addstr(b, "\t\t</dict>\n");
+}
+
+/* The profile's own keys, and the end of the document. */
+static void
+doc_tail(struct ucbuf *b, const struct mobileconfig *mc, const char *top,
+    const char *desc)
+{
+	const char *ind = "\t";
+	char name[512];
+
+	ucbuf_addstr(b, "\t</array>\n");
 	snprintf(name, sizeof(name), "%s%scertificate for %s",
 	    mc->org != NULL ? mc->org : "", mc->org != NULL ? " " : "",
 	    mc->username);
-	kv_str(&b, ind, "PayloadDisplayName", name);
-	kv_str(&b, ind, "PayloadDescription", mc->eas_host != NULL ?
-	    "Installs your client certificate, the certificate authority "
-	    "and your Exchange account" : "Installs your client certificate "
-	    "and the certificate authority");
-	ucbuf_addstr(&b, "\t<key>PayloadIdentifier</key>\n\t<string>"
+	kv_str(b, ind, "PayloadDisplayName", name);
+	kv_str(b, ind, "PayloadDescription", desc);
+	ucbuf_addstr(b, "\t<key>PayloadIdentifier</key>\n\t<string>"
 	    "userca.identity.");
-	add_ident(&b, mc->username);
-	ucbuf_addstr(&b, "</string>\n");
+	add_ident(b, mc->username);
+	ucbuf_addstr(b, "</string>\n");
 	if (mc->org != NULL)
-		kv_str(&b, ind, "PayloadOrganization", mc->org);
-	kv_bool(&b, ind, "PayloadRemovalDisallowed", 0);
-	kv_str(&b, ind, "PayloadType", "Configuration");
-	kv_str(&b, ind, "PayloadUUID", top);
-	kv_int(&b, ind, "PayloadVersion", 1);
-	ucbuf_addstr(&b, "</dict>\n</plist>\n");
+		kv_str(b, ind, "PayloadOrganization", mc->org);
+	kv_bool(b, ind, "PayloadRemovalDisallowed", 0);
+	kv_str(b, ind, "PayloadType", "Configuration");
+	kv_str(b, ind, "PayloadUUID", top);
+	kv_int(b, ind, "PayloadVersion", 1);
+	ucbuf_addstr(b, "</dict>\n</plist>\n");
+}
+
+/* com.apple.security.pkcs12: the identity with its key. */
+static int
+identity_payload(struct ucbuf *b, const struct mobileconfig *mc,
+    const char *uuid)
+{
+	const char *ind = "\t\t\t";
+	char name[512];
+	int rc;
+
+	if (mc->p12 == NULL)
+		return uc_seterr(UC_E_INVALID, "profile: missing identity");
+	ucbuf_addstr(b, "\t\t<dict>\n");
+	snprintf(name, sizeof(name), "Certificate of %s", mc->username);
+	payload_head(b, mc, "com.apple.security.pkcs12", "pkcs12", uuid, name,
+	    "Your client certificate and its key");
+	kv_str(b, ind, "PayloadCertificateFileName", "certificate.p12");
+	if (mc->p12_password != NULL)
+		kv_str(b, ind, "Password", mc->p12_password);
+	if ((rc = kv_data(b, ind, "PayloadContent", mc->p12,
+	    mc->p12_len)) != UC_OK)
+		return rc;
+	ucbuf_addstr(b, "\t\t</dict>\n");
+	return UC_OK;
+}
+
+/* com.apple.security.scep: the device makes the key and asks for it. */
+static int
+scep_payload(struct ucbuf *b, const struct mobileconfig *mc,
+    const char *uuid)
+{
+	const char *ind = "\t\t\t\t";
+	char name[512];
+	int rc;
+
+	if (mc->scep_url == NULL || mc->scep_challenge == NULL ||
+	    mc->ca_fingerprint == NULL)
+		return uc_seterr(UC_E_INVALID, "profile: missing SCEP settings");
+	ucbuf_addstr(b, "\t\t<dict>\n");
+	snprintf(name, sizeof(name), "Certificate of %s", mc->username);
+	payload_head(b, mc, "com.apple.security.scep", "scep", uuid, name,
+	    "Your client certificate, its key made on this device");
+	ucbuf_addstr(b, "\t\t\t<key>PayloadContent</key>\n\t\t\t<dict>\n");
+	kv_str(b, ind, "URL", mc->scep_url);
+	kv_str(b, ind, "Name", mc->org != NULL ? mc->org : "userca");
+	ucbuf_addstr(b, "\t\t\t\t<key>Subject</key>\n\t\t\t\t<array><array>"
+	    "<array><string>CN</string><string>");
+	add_esc(b, mc->username);
+	ucbuf_addstr(b, "</string></array></array></array>\n");
+	kv_str(b, ind, "Challenge", mc->scep_challenge);
+	kv_int(b, ind, "Keysize", 2048);
+	kv_str(b, ind, "Key Type", "RSA");
+	/* signing (1) and encryption (4) */
+	kv_int(b, ind, "Key Usage", 5);
+	if ((rc = kv_data(b, ind, "CAFingerprint", mc->ca_fingerprint,
+	    mc->ca_fingerprint_len)) != UC_OK)
+		return rc;
+	ucbuf_addstr(b, "\t\t\t</dict>\n\t\t</dict>\n");
+	return UC_OK;
+}
+
+/* Either profile: its certificate payload, the root, Exchange. */
+static int
+profile_build(const struct mobileconfig *mc, int scep, unsigned char **out,
+    size_t *len)
+{
+	struct ucbuf b;
+	char top[37], id[37], root[37], eas[37];
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	/* Key material or a one-time challenge: wiped as it grows. */
+	ucbuf_init(&b, 0, 1);
+	if (mc->username == NULL || mc->root_der == NULL)
+		return uc_seterr(UC_E_INVALID, "profile: missing identity");
+	if ((rc = uuid_new(top)) != UC_OK || (rc = uuid_new(id)) != UC_OK ||
+	    (rc = uuid_new(root)) != UC_OK || (rc = uuid_new(eas)) != UC_OK)
+		goto out;
+	doc_head(&b);
+	if ((rc = scep ? scep_payload(&b, mc, id) : identity_payload(&b, mc,
+	    id)) != UC_OK || (rc = root_payload(&b, mc, root)) != UC_OK)
+		goto out;
+	if (mc->eas_host != NULL)
+		eas_payload(&b, mc, eas, id);
+	doc_tail(&b, mc, top, scep ? "Makes your client certificate on this "
+	    "device (SCEP) and installs the certificate authority" :
+	    mc->eas_host != NULL ? "Installs your client certificate, the "
+	    "certificate authority and your Exchange account" : "Installs "
+	    "your client certificate and the certificate authority");
 	if ((rc = b.err) != UC_OK)
 		goto out;
 	rc = ucbuf_take(&b, out, len);
 out:
 	ucbuf_free(&b);
 	return rc;
+}
+
+int
+mobileconfig_identity(const struct mobileconfig *mc, unsigned char **out,
+    size_t *len)
+{
+	return profile_build(mc, 0, out, len);
+}
+
+int
+mobileconfig_scep(const struct mobileconfig *mc, unsigned char **out,
+    size_t *len)
+{
+	return profile_build(mc, 1, out, len);
 }

@@ -149,13 +149,11 @@ out:
 static int
 response_der(OCSP_RESPONSE *resp, unsigned char **der, size_t *len)
 {
+	unsigned char *obuf = NULL;
 	int n;
 
-	*der = NULL;
-	if ((n = i2d_OCSP_RESPONSE(resp, der)) <= 0)
-		return uc_seterr_ssl(UC_E_CRYPTO, "encoding an OCSP response");
-	*len = (size_t)n;
-	return UC_OK;
+	n = i2d_OCSP_RESPONSE(resp, &obuf);
+	return ossl_take(obuf, n, 0, der, len, "an OCSP response");
 }
 
 int
@@ -256,6 +254,15 @@ int
 ocsp_responder_build(X509 *issuer, EVP_PKEY *pub, const char *org,
     const char *cn, int64_t not_before, int64_t not_after, X509 **out)
 {
+	return pki_delegate_build(issuer, pub, org, cn, not_before, not_after,
+	    "critical,digitalSignature", "OCSPSigning", 1, out);
+}
+
+int
+pki_delegate_build(X509 *issuer, EVP_PKEY *pub, const char *org,
+    const char *cn, int64_t not_before, int64_t not_after, const char *ku,
+    const char *eku, int nocheck, X509 **out)
+{
 	X509 *x = NULL;
 	X509_NAME *name = NULL;
 	ASN1_INTEGER *serial = NULL;
@@ -271,7 +278,7 @@ ocsp_responder_build(X509 *issuer, EVP_PKEY *pub, const char *org,
 		not_after = iss_after;
 	if (not_after <= not_before)
 		return uc_seterr(UC_E_STATE, "the issuing CA expires before "
-		    "a responder certificate could be valid");
+		    "'%s' could be valid", cn);
 	if ((rc = serial_random(&serial)) != UC_OK)
 		return rc;
 	rc = UC_E_CRYPTO;
@@ -290,22 +297,21 @@ ocsp_responder_build(X509 *issuer, EVP_PKEY *pub, const char *org,
 		goto fail;
 	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
 	if (!ext_add(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !ext_add(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
-	    !ext_add(x, &ctx, NID_ext_key_usage, "OCSPSigning") ||
+	    !ext_add(x, &ctx, NID_key_usage, ku) ||
+	    (eku != NULL && !ext_add(x, &ctx, NID_ext_key_usage, eku)) ||
 	    !ext_add(x, &ctx, NID_subject_key_identifier, "hash") ||
 	    !ext_add(x, &ctx, NID_authority_key_identifier, "keyid:always"))
 		goto fail;
 	/* id-pkix-ocsp-nocheck: NULL (RFC 6960 4.2.2.2.1). */
-	if ((null = ASN1_NULL_new()) == NULL ||
-	    !X509_add1_ext_i2d(x, NID_id_pkix_OCSP_noCheck, null, 0, 0))
+	if (nocheck && ((null = ASN1_NULL_new()) == NULL ||
+	    !X509_add1_ext_i2d(x, NID_id_pkix_OCSP_noCheck, null, 0, 0)))
 		goto fail;
 	*out = x;
 	x = NULL;	/* now owned by the caller */
 	rc = UC_OK;
 	goto out;
 fail:
-	rc = uc_seterr_ssl(UC_E_CRYPTO, "building the OCSP responder "
-	    "certificate");
+	rc = uc_seterr_ssl(UC_E_CRYPTO, "building the certificate '%s'", cn);
 out:
 	ASN1_NULL_free(null);
 	ASN1_INTEGER_free(serial);

@@ -509,6 +509,100 @@ bag_attrs(PKCS12_SAFEBAG *bag, const char *friendly, unsigned char *keyid,
 	    PKCS12_add_localkeyid(bag, keyid, keyidlen);
 }
 
+/*
+ * The key as a shrouded key bag (sealed with sr) in *kbags; its PKCS#8 DER
+ * stays in *p8der for the read-back (caller wipes and frees both).  1 on
+ * success; 0 with OpenSSL's error queue set.
+ */
+static int
+p12_key_bags(struct sealer *sr, EVP_PKEY *key, const char *friendly,
+    unsigned char *keyid, int keyidlen, STACK_OF(PKCS12_SAFEBAG) **kbags,
+    unsigned char **p8der, int *p8len)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	X509_SIG *sig = NULL;
+	X509_ALGOR *alg = NULL, *salg;
+	ASN1_OCTET_STRING *ct = NULL, *sct;
+	PKCS12_SAFEBAG *bag = NULL;
+	int ok = 0;
+
+	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL ||
+	    (*p8len = i2d_PKCS8_PRIV_KEY_INFO(p8, p8der)) <= 0 ||
+	    !seal(sr, &sr->keybag, *p8der, *p8len, &alg, &ct) ||
+	    (sig = X509_SIG_new()) == NULL)
+		goto out;
+	X509_SIG_getm(sig, &salg, &sct);
+	if (!X509_ALGOR_copy(salg, alg) || !ASN1_STRING_copy(sct, ct))
+		goto out;
+	sr->keybag.alg = salg;	/* lives in the bag, for the read-back */
+	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) == NULL)
+		goto out;
+	sig = NULL;	/* now owned by the bag */
+	if (!bag_attrs(bag, friendly, keyid, keyidlen) ||
+	    (*kbags = sk_PKCS12_SAFEBAG_new_null()) == NULL ||
+	    !sk_PKCS12_SAFEBAG_push(*kbags, bag))
+		goto out;
+	bag = NULL;	/* now owned by kbags */
+	ok = 1;
+out:
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	X509_SIG_free(sig);
+	X509_ALGOR_free(alg);
+	ASN1_OCTET_STRING_free(ct);
+	PKCS12_SAFEBAG_free(bag);
+	return ok;
+}
+
+/*
+ * The leaf and the chain as one encrypted safe (sealed with sr) in *p7;
+ * the bags' DER stays in *certsder for the read-back (caller frees both).
+ * 1 on success; 0 with OpenSSL's error queue set.
+ */
+static int
+p12_cert_safe(struct sealer *sr, X509 *cert, STACK_OF(X509) *chain,
+    const char *friendly, unsigned char *keyid, int keyidlen, PKCS7 **p7,
+    unsigned char **certsder, int *certslen)
+{
+	STACK_OF(PKCS12_SAFEBAG) *cbags = NULL;
+	PKCS12_SAFEBAG *bag = NULL;
+	X509_ALGOR *alg = NULL;
+	ASN1_OCTET_STRING *ct = NULL;
+	int i, ok = 0;
+
+	if ((cbags = sk_PKCS12_SAFEBAG_new_null()) == NULL ||
+	    (bag = PKCS12_SAFEBAG_create_cert(cert)) == NULL ||
+	    !bag_attrs(bag, friendly, keyid, keyidlen) ||
+	    !sk_PKCS12_SAFEBAG_push(cbags, bag))
+		goto out;
+	bag = NULL;	/* now owned by cbags */
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		if ((bag = PKCS12_SAFEBAG_create_cert(sk_X509_value(chain,
+		    i))) == NULL || !sk_PKCS12_SAFEBAG_push(cbags, bag))
+			goto out;
+		bag = NULL;	/* now owned by cbags */
+	}
+	if ((*certslen = ASN1_item_i2d((ASN1_VALUE *)cbags, certsder,
+	    ASN1_ITEM_rptr(PKCS12_SAFEBAGS))) <= 0 ||
+	    (*p7 = PKCS7_new()) == NULL ||
+	    !PKCS7_set_type(*p7, NID_pkcs7_encrypted) ||
+	    !seal(sr, &sr->certs, *certsder, *certslen, &alg, &ct))
+		goto out;
+	X509_ALGOR_free((*p7)->d.encrypted->enc_data->algorithm);
+	(*p7)->d.encrypted->enc_data->algorithm = alg;
+	sr->certs.alg = alg;	/* lives in p7, for the read-back */
+	alg = NULL;	/* now owned by p7 */
+	ASN1_OCTET_STRING_free((*p7)->d.encrypted->enc_data->enc_data);
+	(*p7)->d.encrypted->enc_data->enc_data = ct;
+	ct = NULL;	/* now owned by p7 */
+	ok = 1;
+out:
+	X509_ALGOR_free(alg);
+	ASN1_OCTET_STRING_free(ct);
+	PKCS12_SAFEBAG_free(bag);
+	sk_PKCS12_SAFEBAG_pop_free(cbags, PKCS12_SAFEBAG_free);
+	return ok;
+}
+
 int
 p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
     const char *friendly, const char *pass, enum p12_format f,
@@ -518,16 +612,11 @@ p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 	unsigned char keyid[EVP_MAX_MD_SIZE], *p8der = NULL, *certsder = NULL;
 	unsigned char *buf = NULL;
 	unsigned int keyidlen = 0;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	X509_SIG *sig = NULL;
-	X509_ALGOR *alg = NULL, *salg;
-	ASN1_OCTET_STRING *ct = NULL, *sct;
-	STACK_OF(PKCS12_SAFEBAG) *kbags = NULL, *cbags = NULL;
+	STACK_OF(PKCS12_SAFEBAG) *kbags = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
-	PKCS12_SAFEBAG *bag = NULL;
 	PKCS7 *p7 = NULL;
 	PKCS12 *p12 = NULL;
-	int p8len = 0, certslen = 0, ncerts, n = 0, i, rc = UC_E_CRYPTO;
+	int p8len = 0, certslen = 0, ncerts, n = 0, rc = UC_E_CRYPTO;
 
 	*der = NULL;
 	memset(&sr, 0, sizeof(sr));
@@ -540,58 +629,12 @@ p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 		    "certificate");
 	}
 	if (!sealer_init(&sr, f, pass) ||
-	    !X509_digest(cert, EVP_sha1(), keyid, &keyidlen))
+	    !X509_digest(cert, EVP_sha1(), keyid, &keyidlen) ||
+	    !p12_key_bags(&sr, key, friendly, keyid, (int)keyidlen, &kbags,
+	    &p8der, &p8len) ||
+	    !p12_cert_safe(&sr, cert, chain, friendly, keyid, (int)keyidlen,
+	    &p7, &certsder, &certslen))
 		goto fail;
-
-	/* The key: a shrouded key bag in a plain data safe. */
-	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL ||
-	    (p8len = i2d_PKCS8_PRIV_KEY_INFO(p8, &p8der)) <= 0 ||
-	    !seal(&sr, &sr.keybag, p8der, p8len, &alg, &ct) ||
-	    (sig = X509_SIG_new()) == NULL)
-		goto fail;
-	X509_SIG_getm(sig, &salg, &sct);
-	if (!X509_ALGOR_copy(salg, alg) || !ASN1_STRING_copy(sct, ct))
-		goto fail;
-	sr.keybag.alg = salg;
-	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) == NULL)
-		goto fail;
-	sig = NULL;	/* now owned by the bag */
-	if (!bag_attrs(bag, friendly, keyid, (int)keyidlen) ||
-	    (kbags = sk_PKCS12_SAFEBAG_new_null()) == NULL ||
-	    !sk_PKCS12_SAFEBAG_push(kbags, bag))
-		goto fail;
-	bag = NULL;	/* now owned by kbags */
-	X509_ALGOR_free(alg);
-	ASN1_OCTET_STRING_free(ct);
-	alg = NULL;
-	ct = NULL;
-
-	/* The leaf and the chain: one encrypted safe. */
-	if ((cbags = sk_PKCS12_SAFEBAG_new_null()) == NULL ||
-	    (bag = PKCS12_SAFEBAG_create_cert(cert)) == NULL ||
-	    !bag_attrs(bag, friendly, keyid, (int)keyidlen) ||
-	    !sk_PKCS12_SAFEBAG_push(cbags, bag))
-		goto fail;
-	bag = NULL;	/* now owned by cbags */
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		if ((bag = PKCS12_SAFEBAG_create_cert(sk_X509_value(chain,
-		    i))) == NULL || !sk_PKCS12_SAFEBAG_push(cbags, bag))
-			goto fail;
-		bag = NULL;	/* now owned by cbags */
-	}
-	if ((certslen = ASN1_item_i2d((ASN1_VALUE *)cbags, &certsder,
-	    ASN1_ITEM_rptr(PKCS12_SAFEBAGS))) <= 0 ||
-	    (p7 = PKCS7_new()) == NULL ||
-	    !PKCS7_set_type(p7, NID_pkcs7_encrypted) ||
-	    !seal(&sr, &sr.certs, certsder, certslen, &alg, &ct))
-		goto fail;
-	X509_ALGOR_free(p7->d.encrypted->enc_data->algorithm);
-	p7->d.encrypted->enc_data->algorithm = alg;
-	sr.certs.alg = alg;
-	alg = NULL;	/* now owned by p7 */
-	ASN1_OCTET_STRING_free(p7->d.encrypted->enc_data->enc_data);
-	p7->d.encrypted->enc_data->enc_data = ct;
-	ct = NULL;	/* now owned by p7 */
 
 	/* Certificates first, then the key, as PKCS12_create_ex() does. */
 	if ((safes = sk_PKCS7_new_null()) == NULL ||
@@ -615,10 +658,9 @@ p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,
 		rc = uc_errprefix(UC_E_CRYPTO, "PKCS#12 read-back check");
 		goto out;
 	}
-	*der = buf;
-	*len = (size_t)n;
-	buf = NULL;	/* now owned by the caller */
-	rc = UC_OK;
+	/* Ours from here: malloc'd (pki.h), the OpenSSL copy wiped. */
+	rc = ossl_take(buf, n, 1, der, len, "a PKCS#12 file");
+	buf = NULL;	/* freed by ossl_take */
 	goto out;
 fail:
 	rc = uc_seterr_ssl(UC_E_CRYPTO, "building the PKCS#12 file");
@@ -633,15 +675,9 @@ out:
 	}
 	OPENSSL_free(certsder);
 	OPENSSL_cleanse(&sr, sizeof(sr));
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	X509_SIG_free(sig);
-	X509_ALGOR_free(alg);
-	ASN1_OCTET_STRING_free(ct);
-	PKCS12_SAFEBAG_free(bag);
 	PKCS7_free(p7);
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	sk_PKCS12_SAFEBAG_pop_free(kbags, PKCS12_SAFEBAG_free);
-	sk_PKCS12_SAFEBAG_pop_free(cbags, PKCS12_SAFEBAG_free);
 	PKCS12_free(p12);
 	return rc;
 }

@@ -26,11 +26,21 @@
 /* ASN1_TIME to Unix seconds; UC_E_INVALID for a malformed time. */
 int		 uc_asn1_time(const ASN1_TIME *t, int64_t *out);
 /*
- * The contents of a memory BIO in a new buffer (caller frees); the BIO is
- * freed whatever happens.  what names the object for the error message.
+ * The allocator rule: every buffer this header (and authority.h) hands
+ * out is malloc'd and freed with free() (or secret_free_buf() where it
+ * says so), never OPENSSL_free().  These two make OpenSSL's memory ours,
+ * once, where it is produced.
+ *
+ * ossl_bio_take(): the contents of a memory BIO in a new buffer (caller
+ * frees); the BIO is freed whatever happens.  ossl_take(): n bytes of
+ * OpenSSL's obuf (an i2d result; n <= 0 or NULL: that i2d failed) in a new
+ * buffer (caller frees); obuf is freed whatever happens, cleansed first
+ * with wipe.  what names the object for the error message.
  */
-int		 bio_take(BIO *bio, unsigned char **buf, size_t *len,
+int		 ossl_bio_take(BIO *bio, unsigned char **buf, size_t *len,
 		    const char *what);
+int		 ossl_take(unsigned char *obuf, int n, int wipe,
+		    unsigned char **out, size_t *len, const char *what);
 
 /* ---- profile.c: key types and profiles ------------------------------------ */
 
@@ -68,19 +78,6 @@ int		 key_check_policy(const EVP_PKEY *k);
  * prime power (a Miller-Rabin round: milliseconds for RSA-2048).
  */
 int		 key_check_public(EVP_PKEY *k);
-/*
- * The DER RSAPublicKey { n, e } of k, built from its numbers (caller frees
- * with OPENSSL_free).  UC_E_INVALID when k is not RSA.
- */
-int		 key_rsa_pub_der(const EVP_PKEY *k, unsigned char **der,
-		    size_t *len);
-/*
- * The uncompressed point (04 || X || Y) of the EC key k, however the key
- * was encoded, and the NID of its named curve (caller frees *pt with
- * OPENSSL_free).  UC_E_INVALID when k is not EC on a named curve.
- */
-int		 key_ec_point(EVP_PKEY *k, unsigned char **pt, size_t *len,
-		    int *nid);
 /* "rsa-2048", "ec-p256", ... into buf. */
 void		 key_describe(const EVP_PKEY *k, char *buf, size_t len);
 /*
@@ -197,7 +194,7 @@ char		*cert_subject(X509 *x);
  * a NUL byte; UC_E_INTERNAL when out of memory.
  */
 int		 cert_san_identity(X509 *x, char **email, char **upn);
-/* DER of x (caller frees with OPENSSL_free). */
+/* DER of x (caller frees). */
 int		 cert_der(X509 *x, unsigned char **der, size_t *len);
 /* PEM or DER certificate from a buffer / file (caller frees). */
 int		 cert_parse(const unsigned char *buf, size_t len, X509 **out);
@@ -300,6 +297,7 @@ int		 crl_build(X509 *issuer, const struct crl_entry *e, size_t n,
 int		 crl_add_next_publish(X509_CRL *crl, int64_t when);
 int		 crl_reason_parse(const char *s, int *code);
 const char	*crl_reason_name(int code);
+/* DER / PEM of crl (caller frees). */
 int		 crl_der(X509_CRL *crl, unsigned char **der, size_t *len);
 int		 crl_to_pem(X509_CRL *crl, unsigned char **pem, size_t *len);
 int		 crl_parse(const unsigned char *buf, size_t len,
@@ -314,7 +312,7 @@ const char	*p12_format_name(enum p12_format f);
 /*
  * PKCS#12 of key + cert + chain (may be NULL), friendly name set,
  * protected with pass in format f, as DER (caller frees with
- * OPENSSL_free).  The result is parsed back with pass and compared with
+ * secret_free_buf(): it holds the key).  The result is parsed back with pass and compared with
  * key and cert before it is returned.
  */
 int		 p12_build(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain,

@@ -23,6 +23,11 @@ struct mobileconfig {
 	const char		*eas_user;	/* UPN or DOMAIN\user; NULL:
 						 * the device asks */
 	const char		*eas_email;	/* NULL: the device asks */
+	/* The SCEP profile (mobileconfig_scep) */
+	const char		*scep_url;
+	const char		*scep_challenge; /* the one-time token */
+	const unsigned char	*ca_fingerprint; /* SHA-1 of the issuing CA */
+	size_t			 ca_fingerprint_len;
 };
 
 /*
@@ -35,5 +40,16 @@ struct mobileconfig {
  */
 int	mobileconfig_identity(const struct mobileconfig *mc,
 	    unsigned char **out, size_t *len);
+
+/*
+ * The SCEP profile (DESIGN 22): com.apple.security.scep (URL, Name,
+ * Subject CN=username, Challenge, Keysize 2048, Key Type RSA, Key Usage
+ * 5, CAFingerprint), the root (com.apple.security.root) and, with
+ * eas_host, Exchange signing in with the certificate the SCEP payload
+ * makes.  No key material: the key is made on the device.  *out as
+ * mobileconfig_identity()'s (it holds the challenge).
+ */
+int	mobileconfig_scep(const struct mobileconfig *mc, unsigned char **out,
+	    size_t *len);
 
 #endif /* UC_PKI_MOBILECONFIG_H */

@@ -52,7 +52,7 @@ int	ocsp_request_parse(const unsigned char *buf, size_t len, X509 *issuer,
  * one, responder ID by key hash, signed by responder (a delegated
  * responder's signer) and carrying its certificate and extra (the issuing
  * CA, may be NULL) so clients can build the chain.  DER in *der (caller
- * frees with OPENSSL_free).
+ * frees).
  */
 int	ocsp_response_sign(OCSP_REQUEST *req, const struct ocsp_status *st,
 	    size_t n, struct signer *responder, X509 *extra,
@@ -62,7 +62,7 @@ int	ocsp_response_sign(OCSP_REQUEST *req, const struct ocsp_status *st,
 /*
  * An unsuccessful OCSPResponse (OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
  * _INTERNALERROR, _TRYLATER, _UNAUTHORIZED): no body, not signed.  DER in
- * *der (caller frees with OPENSSL_free).
+ * *der (caller frees).
  */
 int	ocsp_response_error(int status, unsigned char **der, size_t *len);
 
@@ -75,6 +75,16 @@ int	ocsp_response_error(int status, unsigned char **der, size_t *len);
  */
 int	ocsp_responder_build(X509 *issuer, EVP_PKEY *pub, const char *org,
 	    const char *cn, int64_t not_before, int64_t not_after, X509 **out);
+
+/*
+ * The template behind ocsp_responder_build() and scep_ra_build(): a
+ * delegated certificate for pub with CA:FALSE, keyUsage ku, EKU eku (NULL:
+ * none), id-pkix-ocsp-nocheck when nocheck, SKI/AKI, random serial,
+ * not_after cut to the issuer's.  Caller frees.
+ */
+int	pki_delegate_build(X509 *issuer, EVP_PKEY *pub, const char *org,
+	    const char *cn, int64_t not_before, int64_t not_after,
+	    const char *ku, const char *eku, int nocheck, X509 **out);
 
 /*
  * signer.c: sign a BasicOCSPResponse with the signer's key and

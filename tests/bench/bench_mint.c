@@ -217,7 +217,7 @@ out:
 			X509_free(certs[i]);
 		if (ders != NULL && ders[i] != NULL) {
 			OPENSSL_cleanse(ders[i], lens[i]);
-			OPENSSL_free(ders[i]);
+			free(ders[i]);
 		}
 		if (pws != NULL)
 			secret_free(pws[i]);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""csr_jobs.py MANIFEST OUT [PREFIX]: the input of enroll_csr.lua.
+"""csr_jobs.py MANIFEST OUT [PREFIX] [--est]: the input of enroll_csr.lua.
 
 For every enrollment URL in a `userca batch --tokens` manifest (only users
 whose name starts with PREFIX, when given), a fresh EC P-256 key and a CSR
@@ -7,6 +7,7 @@ signed by it; writes OUT with one line per token, "<token> <CSR DER in
 hex>", and prints how many.  Debian's python3-cryptography; about 0.2 ms a
 CSR.
 """
+import base64
 import csv
 import sys
 
@@ -17,11 +18,13 @@ from cryptography.x509.oid import NameOID
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
-        sys.exit("usage: csr_jobs.py MANIFEST OUT [PREFIX]")
-    prefix = sys.argv[3] if len(sys.argv) == 4 else ""
+    args = [a for a in sys.argv[1:] if a != "--est"]
+    est = len(args) != len(sys.argv) - 1
+    if len(args) not in (2, 3):
+        sys.exit("usage: csr_jobs.py MANIFEST OUT [PREFIX] [--est]")
+    prefix = args[2] if len(args) == 3 else ""
     n = 0
-    with open(sys.argv[1], newline="") as f, open(sys.argv[2], "w") as out:
+    with open(args[0], newline="") as f, open(args[1], "w") as out:
         for row in csv.DictReader(f):
             url = row.get("enroll_url") or ""
             if not url or not row["username"].startswith(prefix):
@@ -32,7 +35,13 @@ def main():
             der = (x509.CertificateSigningRequestBuilder()
                    .subject_name(name).sign(key, hashes.SHA256())
                    .public_bytes(serialization.Encoding.DER))
-            out.write("%s %s\n" % (url.rsplit("/", 1)[1], der.hex()))
+            tok = url.rsplit("/", 1)[1]
+            if est:
+                cred = "%s:%s" % (row["username"], tok)
+                out.write("%s %s\n" % (base64.b64encode(cred.encode()).decode(),
+                                       base64.b64encode(der).decode()))
+            else:
+                out.write("%s %s\n" % (tok, der.hex()))
             n += 1
     print(n)
 

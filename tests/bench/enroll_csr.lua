@@ -1,7 +1,10 @@
 -- wrk script of scripts/bench http: CSR enrollments, each token once.
 --
---   wrk -tT -cC -dD -s enroll_csr.lua https://HOST:PORT -- JOBS T OUT
+--   wrk -tT -cC -dD -s enroll_csr.lua https://HOST:PORT -- JOBS T OUT [est]
 --
+-- With "est" (scripts/bench scep), JOBS lines are "<user:token, base64>
+-- <CSR, base64>" and each is POSTed to /.well-known/est/simpleenroll with
+-- HTTP Basic.
 -- T is wrk's -t.  JOBS holds one line per enrollment, "<token> <CSR, DER
 -- in hex>" (made by csr_jobs.py); thread i of T takes lines i, i+T, i+2T,
 -- ... and POSTs each to /api/v1/enroll/<token>/csr (application/pkcs10)
@@ -45,7 +48,15 @@ function init(args)
   t_first, t_last = 0, 0
   local n = 0
   for line in io.lines(args[1]) do
-    if n % nthreads == tid then
+    if n % nthreads == tid and args[4] == "est" then
+      -- EST (scripts/bench scep): "<user:token in base64> <CSR in base64>"
+      local basic, b64 = line:match("^(%S+) (%S+)$")
+      assert(basic, "bad line in " .. args[1])
+      reqs[#reqs + 1] = wrk.format("POST", "/.well-known/est/simpleenroll",
+          { ["Content-Type"] = "application/pkcs10",
+            ["Content-Transfer-Encoding"] = "base64",
+            ["Authorization"] = "Basic " .. basic }, b64)
+    elseif n % nthreads == tid then
       local tok, hex = line:match("^(%S+) (%x+)$")
       assert(tok, "bad line in " .. args[1])
       reqs[#reqs + 1] = wrk.format("POST", "/api/v1/enroll/" .. tok .. "/csr",

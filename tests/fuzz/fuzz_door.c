@@ -6,8 +6,9 @@
  * The input is read as the monitor reads its socketpair: headers
  * (door_hdr_parse) and bodies (door_parse_request), one message after the
  * other.  The same bytes then stand in for the monitor's answer to each
- * request (a door_local() whose answer is the input) and for HELLO and
- * PUBLISHED bodies.  Invariants: nothing crashes or leaks; a request that
+ * request (a door_local() whose answer is the input: LOOKUP, REDEEM,
+ * REDEEM_CSR, BY_CERT, CERT, OCSP, METRICS) and for HELLO and PUBLISHED
+ * bodies.  Invariants: nothing crashes or leaks; a request that
  * parses has the fields its type needs.
  */
 #include <stdint.h>
@@ -51,7 +52,17 @@ requests(const uint8_t *p, size_t n)
 			if (q.type == DOOR_REDEEM && (q.spkilen == 0 ||
 			    q.retry == NULL))
 				abort();
-			if (q.type == DOOR_DELIVERED && q.serial == NULL)
+			if ((q.type == DOOR_DELIVERED || q.type == DOOR_CERT) &&
+			    q.serial == NULL)
+				abort();
+			if ((q.type == DOOR_REDEEM_CSR ||
+			    q.type == DOOR_BY_CERT) && (q.csrlen == 0 ||
+			    q.method == 0))
+				abort();
+			if (q.type == DOOR_REDEEM_CSR && (q.token == NULL ||
+			    q.user == NULL))
+				abort();
+			if (q.type == DOOR_BY_CERT && q.certlen == 0)
 				abort();
 			door_request_clear(&q);
 		}
@@ -67,6 +78,8 @@ answers(const uint8_t *data, size_t size)
 	struct ocsp_answer a;
 	struct token_info ti;
 	struct door *d;
+	unsigned char *der;
+	size_t derlen;
 
 	answer = data;
 	answer_len = size;
@@ -79,6 +92,23 @@ answers(const uint8_t *data, size_t size)
 		if (o.rc == UC_OK && (o.chain == NULL || o.serial == NULL))
 			abort();
 		door_redeem_out_clear(&o);
+	}
+	if (door_redeem_csr(d, "AAAAAAAAAAAAAAAAAAAAAA", "alice", DOOR_EST,
+	    (const unsigned char *)"c", 1, &o) == UC_OK) {
+		if (o.rc == UC_OK && (o.chain == NULL || o.serial == NULL))
+			abort();
+		door_redeem_out_clear(&o);
+	}
+	if (door_by_cert(d, DOOR_SCEP_RENEW, (const unsigned char *)"x", 1,
+	    (const unsigned char *)"c", 1, &o) == UC_OK) {
+		if (o.rc == UC_OK && (o.chain == NULL || o.serial == NULL))
+			abort();
+		door_redeem_out_clear(&o);
+	}
+	if (door_cert(d, "0A1B", &der, &derlen) == UC_OK) {
+		if (der == NULL || derlen == 0)
+			abort();
+		free(der);
 	}
 	if (door_ocsp(d, (const unsigned char *)"r", 1, &a) == UC_OK) {
 		if (a.der == NULL)

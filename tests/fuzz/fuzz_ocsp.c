@@ -94,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	OCSP_BASICRESP_free(bs);
 	OCSP_RESPONSE_free(resp);
-	OPENSSL_free(der);
+	free(der);
 	OCSP_REQUEST_free(req);
 	free(q);
 	free(st);

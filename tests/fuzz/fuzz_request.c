@@ -12,20 +12,22 @@
  * Input: lines separated by '\n'; a missing or empty line is "no header".
  *   0 method          1 path               2 Content-Type
  *   3 Accept          4 If-None-Match      5 If-Modified-Since
- *   6 flags: 't' TLS, 'p' plain HTTP (default TLS); the rest of the line is
- *     the client address (default 127.0.0.1)
+ *   6 flags: 't' TLS, 'p' plain HTTP, 'e' the EST listener (default TLS);
+ *     the rest of the line is the client address (default 127.0.0.1)
  *   the rest: the body (binary)
  * In the path, "{T}" becomes a fresh valid token (minted for this input),
  * "{U}" a used one, "{E}" an expired one and "{K}" the token minted for
  * the previous "{T}" input (used or not), so inputs reach real token states
- * although tokens are random.  FUZZ_VERBOSE=1 prints each request and its
+ * although tokens are random.  "?operation=..&message=..&auth=.." after the
+ * path gives SCEP's query arguments and EST's Authorization header.
+ * FUZZ_VERBOSE=1 prints each request and its
  * status; FUZZ_KEEP=1 keeps the scratch home.
  *
  * Invariants checked (abort() = a finding):
  *   - a status in 200..599, never 500 (bad input is never a server error;
  *     FUZZ_ALLOW_500=1 turns this off);
  *   - every response but 304 has a Content-Type; error bodies are JSON
- *     objects with a string "error";
+ *     objects with a string "error" (SCEP's and EST's: plain text);
  *   - a token state answer is consistent with the route (token_* errors
  *     only on /enroll routes).
  */
@@ -245,6 +247,31 @@ expand(const char *path, char **fresh)
 	return out;
 }
 
+/*
+ * "path?operation=X&message=Y&auth=Z": the path is cut at '?' and the
+ * values go where main.c puts them (SCEP's query arguments; auth is the
+ * EST Authorization header as is).  Values point into path.
+ */
+static void
+query(char *path, struct req *q)
+{
+	char *qs, *kv, *next;
+
+	if ((qs = strchr(path, '?')) == NULL)
+		return;
+	*qs++ = '\0';
+	for (kv = qs; kv != NULL; kv = next) {
+		if ((next = strchr(kv, '&')) != NULL)
+			*next++ = '\0';
+		if (strncmp(kv, "operation=", 10) == 0)
+			q->operation = kv + 10;
+		else if (strncmp(kv, "message=", 8) == 0)
+			q->message = kv + 8;
+		else if (strncmp(kv, "auth=", 5) == 0)
+			q->authorization = kv + 5;
+	}
+}
+
 static void
 check(const struct req *q, const struct resp *r)
 {
@@ -272,6 +299,16 @@ check(const struct req *q, const struct resp *r)
 	}
 	if (r->status < 400)
 		return;
+	/* SCEP and EST answer errors in plain text (RFC 8894, RFC 7030). */
+	if (r->route != NULL && (strcmp(r->route, "/scep") == 0 ||
+	    strcmp(r->route, "/.well-known/est") == 0)) {
+		if (strncmp(r->type, "text/plain", 10) != 0) {
+			fprintf(stderr, "%s error %d as %s\n", r->route,
+			    r->status, r->type);
+			abort();
+		}
+		return;
+	}
 	if (strcmp(r->type, "application/json") != 0) {
 		fprintf(stderr, "error %d as %s\n", r->status, r->type);
 		abort();
@@ -314,6 +351,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&q, 0, sizeof(q));
 	q.method = f[0];
 	q.path = path;
+	query(path, &q);
 #define OPT(s)	((s) != NULL && (s)[0] != '\0' ? (s) : NULL)
 	q.content_type = OPT(f[2]);
 	q.accept = OPT(f[3]);
@@ -323,6 +361,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.client = "127.0.0.1";
 	if (f[6] != NULL && f[6][0] != '\0') {
 		q.tls = f[6][0] != 'p';
+		q.est = f[6][0] == 'e';
 		if (f[6][1] != '\0')
 			q.client = f[6] + 1;
 	}

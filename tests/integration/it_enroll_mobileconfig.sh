@@ -5,8 +5,10 @@
 # format, com.apple.security.root, and com.apple.eas.account pointing at the
 # identity when userca.conf has [eas] host); the password comes back as
 # /p12's (JSON field, or X-Userca-Password with Accept:
-# application/x-apple-aspen-config); the token is consumed; GET (the SCEP
-# profile) is 404 until SCEP exists, and consumes nothing; the retry window
+# application/x-apple-aspen-config); the token is consumed; GET gives the
+# SCEP profile (com.apple.security.scep with Apple's keys: URL, Challenge =
+# the token, Keysize 2048, CAFingerprint; com.apple.security.root; no key
+# material) and consumes nothing; the retry window
 # goes from /p12 to the profile.  Parsed with python3's plistlib; the PKCS#12
 # opened with openssl and python3-cryptography.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,8 +78,43 @@ ed_start main "$T/main.ini"
 
 TA=$(tok alice alice@example.test --upn alice@corp.example.test)
 hs "$API/$TA/mobileconfig"
-expect_http "GET mobileconfig (SCEP profile, not offered)" 404 scep_unavailable
+expect_http "GET mobileconfig (the SCEP profile)" 200
+check_eq "SCEP profile: Content-Type" "$(hdr Content-Type)" application/x-apple-aspen-config
 check_eq "GET mobileconfig consumes nothing" "$(used_at "$TA")" NULL
+ISS_SHA1=$(openssl x509 -in "$H/issuing/ca.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr A-F a-f)
+"$PY" - "$T/body" "$ROOT_DER" >"$T/scep.out" 2>&1 <<'PYEOF' || true
+import plistlib, sys
+p = plistlib.load(open(sys.argv[1], "rb"))
+assert p["PayloadType"] == "Configuration"
+by = {c["PayloadType"]: c for c in p["PayloadContent"]}
+s = by["com.apple.security.scep"]
+c = s["PayloadContent"]
+# Apple's SCEP payload keys (Configuration Profile Reference).
+for k in ("URL", "Name", "Subject", "Challenge", "Keysize", "Key Type", "Key Usage", "CAFingerprint"):
+    assert k in c, k
+print("url=" + c["URL"])
+print("challenge=" + c["Challenge"])
+print("keysize=%d" % c["Keysize"])
+print("keytype=" + c["Key Type"])
+print("keyusage=%d" % c["Key Usage"])
+print("subject=" + "/".join("=".join(rdn) for rdns in c["Subject"] for rdn in rdns))
+print("fp=" + c["CAFingerprint"].hex())
+print("root_same=%s" % (by["com.apple.security.root"]["PayloadContent"] == open(sys.argv[2], "rb").read()))
+print("no_pkcs12=%s" % ("com.apple.security.pkcs12" not in by))
+PYEOF
+sk() { sed -n "s/^$1=//p" "$T/scep.out"; }
+check_cond "plistlib reads the SCEP profile with Apple's keys" '[[ -n $(sk url) ]]' || sed 's/^/    | /' "$T/scep.out"
+check_eq "SCEP profile: URL is our /scep" "$(sk url)" "$BASE_URL/scep"
+check_eq "SCEP profile: Challenge is the token" "$(sk challenge)" "$TA"
+check_eq "SCEP profile: Keysize 2048" "$(sk keysize)" 2048
+check_eq "SCEP profile: Key Type RSA" "$(sk keytype)" RSA
+check_eq "SCEP profile: Key Usage signing + encryption" "$(sk keyusage)" 5
+check_eq "SCEP profile: Subject CN = the token's user" "$(sk subject)" CN=alice
+check_eq "SCEP profile: CAFingerprint is the issuing CA's SHA-1" "$(sk fp)" "$ISS_SHA1"
+check_eq "SCEP profile: the root payload" "$(sk root_same)" True
+check_eq "SCEP profile: no key material" "$(sk no_pkcs12)" True
+hs "$API/AAAAAAAAAAAAAAAAAAAAAA/mobileconfig"
+expect_http "GET mobileconfig with an unknown token" 404 token_unknown
 hs "$API/$TA/mobileconfig" -X PUT
 expect_http "PUT mobileconfig" 405
 hs "$API/$TA/mobileconfig" -H 'Content-Type: application/json' -d '{"p12_format":"modern"}'

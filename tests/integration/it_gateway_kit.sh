@@ -3,7 +3,9 @@
 # need, fail closed, with the real root pin and URL.  The IIS one-to-one
 # material is not published: 'userca export --all' makes it (CSV lines
 # against openssl base64 of each certificate's DER, the account column and
-# the importer's removal list against the records).  The PowerShell trust script: it_gateway_ps1.sh.
+# the importer's removal list against the records; its optional AD step's
+# altSecurityIdentities strings against export --format altsecid and the
+# serials reversed with openssl).  The PowerShell trust script: it_gateway_ps1.sh.
 . "$(dirname "$0")/lib.sh"
 
 H=$T/home
@@ -88,12 +90,39 @@ if command -v node >/dev/null &&
 	else
 		bad "iis-ps1: the PowerShell grammar finds errors"; _show
 	fi
-	for cmd in Add-WebConfigurationProperty Remove-WebConfigurationProperty Get-WebConfiguration Get-Credential; do
+	for cmd in Add-WebConfigurationProperty Remove-WebConfigurationProperty Get-WebConfiguration Get-Credential \
+	    Get-ADUser Set-ADUser; do
 		check_grep "iis-ps1: calls $cmd (grammar)" "^command $cmd$" "$OUT"
 	done
 else
 	bad "iis-ps1: node or tree-sitter-powershell missing: npm ci --prefix tests/integration (scripts/deps)"
 fi
+
+# The optional AD step (-ADStrongMapping): Set-ADUser with each certificate's
+# X509IssuerSerialNumber, the one export --format altsecid prints; removals
+# by the serial's bytes reversed (computed here from openssl's serial).
+check_grep "iis-ps1: -ADStrongMapping and -NoIIS switches" '^    \[switch\]\$ADStrongMapping,$' "$P"
+check_grep "iis-ps1: the AD step only when asked" '^if \(\$ADStrongMapping\) \{ Update-UsercaAD \}$' "$P"
+check_grep "iis-ps1: Set-ADUser -Add altSecurityIdentities" 'Set-ADUser -Identity \$a\.User -Add @\{ altSecurityIdentities = \$a\.AltSecId \}' "$P"
+check_grep "iis-ps1: removals behind ShouldProcess too" 'ShouldProcess\("AD user \$\(\$r\.User\)", "remove altSecurityIdentities' "$P"
+ok=1
+while read -r serial; do
+	want=$(uc export --home "$H" --serial "$serial" --format altsecid | head -1)
+	got=$(awk -v s="$serial" 'index($0, "Serial = '\''" s "'\''") { f = 1; next }
+	    f && /AltSecId = / { sub(/^ *AltSecId = '\''/, ""); sub(/'\'';$/, ""); print; exit }' "$P")
+	[[ -n $want && $got == "$want" ]] || { ok=0; echo "    $serial: ps1 '$got', export '$want'"; }
+done <"$T/ps1-add"
+check_cond "iis-ps1: each AltSecId is export --format altsecid's X509IssuerSerialNumber" "[[ $ok -eq 1 ]]"
+ok=1
+while read -r serial; do
+	der=$(sqlite3 "$H/userca.db" "select hex(der) from certificates where serial = '$serial'")
+	# openssl's serial, its bytes reversed (what AD's <SR> holds).
+	want=$(printf '%s' "$der" | xxd -r -p | openssl x509 -inform DER -noout -serial | cut -d= -f2 |
+	    sed 's/^\(.\(..\)*\)$/0\1/; s/^0\(\(..\)*\)$/\1/' | fold -w2 | tac | tr -d '\n')
+	got=$(sed -n "s/.*Serial = '$serial'.* SR = '\([0-9A-F]*\)'.*/\1/p" "$P")
+	[[ -n $want && $got == "$want" ]] || { ok=0; echo "    $serial: ps1 SR '$got', openssl reversed '$want'"; }
+done <"$T/ps1-remove"
+check_cond "iis-ps1: each removal's SR is the serial's bytes reversed (openssl)" "[[ $ok -eq 1 ]]"
 expect_rc 2 "export --all refuses --format pem" uc export --home "$H" --format pem --all
 
 # ---- nginx and Apache snippets ---------------------------------------------------

@@ -6,7 +6,9 @@
 # a second run mails nobody; a new threshold (7d) mails once more; a user
 # the mailer refuses is retried next run; a template with every
 # placeholder; once end to end through Debian's msmtp into an SMTP sink
-# (python3-aiosmtpd) on 127.0.0.1.
+# (python3-aiosmtpd) on 127.0.0.1; the systemd example (systemd-analyze
+# verify; its ExecStart lines run as systemd would: the 7d reminder still
+# comes when the 30d run exits 3 for a user without an address).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 H=$T/pki
@@ -74,6 +76,15 @@ run uc notify --home "$H" --expiring 30d --sendmail "$T/sendmail" --admin pki@ex
 check_eq "second run: nobody mailed" "$(nmail)" "$n"
 check_eq "second run: 2 mailed before" "$(py 'import json,sys; j=json.load(open(sys.argv[1])); print(j["mailed"], j["already"])' "$OUT")" "0 2"
 check_eq "a reminder row per user and threshold" "$(db "select count(*) from reminders where threshold = 30")" 2
+# The same second run on the clock a release build reads: libfaketime 340
+# days ahead (not under the sanitizers: LD_PRELOAD would precede them).
+FT=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1 || true)
+if [[ -n $FT && ${USERCA_SANITIZE:-0} != 1 ]]; then
+	run env USERCA_NOW= LD_PRELOAD="$FT" FAKETIME=+340d "$USERCA" notify --home "$H" --expiring 30d \
+	    --sendmail "$T/sendmail" --admin pki@example.com --json
+	check_eq "second run, libfaketime +340d: nobody mailed, 2 mailed before, 3 due" \
+	    "$(nmail) $(py 'import json,sys; j=json.load(open(sys.argv[1])); print(j["mailed"], j["already"], j["due"])' "$OUT")" "$n 0 2 3"
+fi
 
 # A 7-day reminder is another threshold: mailed once more, with a template.
 cat >tmpl.txt <<'EOT'
@@ -95,6 +106,39 @@ check_eq "7d again: nobody" "$(nmail)" 2
 printf 'no subject\n\nbody\n' >bad.txt
 expect_rc 2 "a template without Subject is refused" uc notify --home "$H" --template bad.txt
 check_stderr "...naming it" "bad.txt: the first line must be 'Subject: ...'"
+
+# ---- the systemd example: scripts/userca-notify.service + .timer ---------------------------
+# Its ExecStart lines run in order as systemd runs them: the next only when
+# the last one's exit status counts as success (0 or SuccessExitStatus=).
+# A user without an address makes the 30d run exit 3; the 7d run must still
+# come, or whoever is 7 days from expiry never gets the second reminder.
+UNIT=$USERCA_SRC/scripts/userca-notify.service
+if command -v systemd-analyze >/dev/null; then
+	sed "s|^ExecStart=[^ ]*|ExecStart=/bin/true|" "$UNIT" >"$T/userca-notify.service"
+	cp "$USERCA_SRC/scripts/userca-notify.timer" "$T/"
+	must "systemd-analyze verify: the service and the timer" \
+	    systemd-analyze verify "$T/userca-notify.service" "$T/userca-notify.timer"
+fi
+check_grep "the timer starts the service daily" '^OnCalendar=\*-\*-\* 08:00:00$' "$USERCA_SRC/scripts/userca-notify.timer"
+unset USERCA_NOW
+SD=$T/sd
+ca_init "$SD" --intermediate --profile modern --allow-http-links
+printf 'username,email\ns01,\ns02,s02@example.com\n' >sd.csv
+must "batch s01 (no address), s02, 5 days" uc batch sd.csv --home "$SD" --out "$T/isd" --days 5
+rm -f "$T"/mail/*
+ok_rc=" 0 $(sed -n 's/^SuccessExitStatus=//p' "$UNIT" | tr '\n' ' ') "
+ran=0
+while read -r line; do
+	read -r -a cmd <<<"${line#ExecStart=}"
+	cmd[0]=$USERCA
+	for ((i = 0; i < ${#cmd[@]}; i++)); do [[ ${cmd[i]} == --home ]] && cmd[i + 1]=$SD; done
+	run "${cmd[@]}" --sendmail "$T/sendmail"
+	ran=$((ran + 1))
+	[[ $ok_rc == *" $RC "* ]] || break
+done < <(grep '^ExecStart=' "$UNIT")
+check_eq "the unit's two runs (30d, then 7d) both ran, though s01 has no address (exit 3)" "$ran" 2
+check_eq "s02 got both reminders (30 and 7 days)" \
+    "$(sqlite3 "$SD/userca.db" "select group_concat(threshold) from (select threshold from reminders order by threshold desc)")" "30,7"
 
 # ---- end to end: msmtp into an SMTP sink ------------------------------------------------------
 if command -v msmtp >/dev/null && "$PY" -c 'import aiosmtpd' 2>/dev/null; then

@@ -289,6 +289,23 @@ db_checks() {
 # py SCRIPT [ARGS]: run python3 (Debian's, with python3-cryptography).
 py() { "$PY" -c "$@"; }
 
+# node_checks SECS SCRIPT ARGS...: run a node script that prints PASS:/FAIL:
+# lines (a browser run); each counts as ours, other lines are shown; a run
+# that did not finish (or took longer than SECS) stops the test.
+node_checks() {
+	local secs=$1 rc=0 line
+	shift
+	timeout "$secs" node "$@" >"$T/node.out" 2>&1 || rc=$?
+	while IFS= read -r line; do
+		case $line in
+		PASS:*) pass "${line#PASS: }" ;;
+		FAIL:*) bad "${line#FAIL: }" ;;
+		*) echo "  $line" ;;
+		esac
+	done <"$T/node.out"
+	[[ $rc -eq 0 ]] || fail "node ${1##*/} did not finish (exit $rc)"
+}
+
 # check_user_cert DESC CERT.pem ISSUER.pem USER EMAIL UPN [NOT_IN_CERT...]:
 # the user profile, read by python3-cryptography.  EMAIL/UPN may be "" (then
 # absent).  NOT_IN_CERT: strings that must appear nowhere in the subject or SAN

@@ -239,6 +239,10 @@ async function devices(browser) {
 		try {
 			await page.goto(cfg.urls.ios);
 			await ready(page);
+			// The SCEP profile is offered beside the .p12 (DESIGN 22).
+			const scep = page.locator('#scep-profile');
+			check(await scep.isVisible() && /\/api\/v1\/enroll\/[^/]+\/mobileconfig$/.test(
+			    await scep.getAttribute('href')), 'iOS: "Install a profile" (SCEP) offered, pointing at GET mobileconfig');
 			const [dl] = await Promise.all([page.waitForEvent('download'),
 			    page.getByRole('button', { name: 'Get my certificate' }).click()]);
 			result.ios_p12 = path.join(out, 'ios.p12');

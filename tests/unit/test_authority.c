@@ -4,7 +4,9 @@
  *   - issue -> record -> release: a certificate handed out has its row;
  *   - revoke -> the published CRL holds the serial;
  *   - a failed issue or record releases nothing and records nothing (an
- *     invalid identity; a duplicate serial).
+ *     invalid identity; a duplicate serial; an INSERT the database
+ *     refuses, for an issue and for a token's redemption, which leaves
+ *     the token unused).
  * One CA home (modern profile, root + issuing CA) under a mkdtemp()
  * folder, shared by the tests, removed at the end.
  */
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include <openssl/x509.h>
+#include <sqlite3.h>
 
 #include "authority.h"
 
@@ -136,6 +139,28 @@ leaf_of(const unsigned char *pem, size_t len)
 	return x;
 }
 
+/* A PKCS#12 request for user, as the CLI makes one. */
+static void
+p12_req(struct issue_req *req, const char *user)
+{
+	memset(req, 0, sizeof(*req));
+	req->id.username = user;
+	req->p12_format = P12_MODERN;
+	req->p12_password = "correct horse battery";
+	req->method = "unit";
+}
+
+/* Nothing handed out. */
+static void
+assert_released_nothing(const struct issue_result *res)
+{
+	assert_null(res->serial);
+	assert_null(res->cert_pem);
+	assert_null(res->p12);
+	assert_null(res->retry);
+	assert_int_equal(res->cert_id, 0);
+}
+
 static void
 test_issue_record_release(void **state)
 {
@@ -174,7 +199,7 @@ test_issue_record_release(void **state)
 	assert_string_equal(u.email, "someone@example.test");
 	assert_int_equal(cert_count(f->a, "alice"), 1);
 
-	OPENSSL_free(der);
+	free(der);
 	X509_free(leaf);
 	authority_user_clear(&u);
 	authority_cert_clear(&rec);
@@ -235,17 +260,10 @@ test_invalid_identity_releases_nothing(void **state)
 	struct authority_user u;
 	long before = cert_count(f->a, NULL);
 
-	memset(&req, 0, sizeof(req));
-	req.id.username = "carol\nroot";	/* control character */
-	req.p12_format = P12_MODERN;
-	req.p12_password = "correct horse battery";
-	req.method = "unit";
+	p12_req(&req, "carol\nroot");	/* control character */
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(authority_issue(f->a, &req, &res), UC_E_INVALID);
-	assert_null(res.serial);
-	assert_null(res.cert_pem);
-	assert_null(res.p12);
-	assert_int_equal(res.cert_id, 0);
+	assert_released_nothing(&res);
 	assert_int_equal(cert_count(f->a, NULL), before);
 	assert_int_equal(authority_user_get(f->a, "carol\nroot", &u),
 	    UC_E_NOTFOUND);
@@ -292,6 +310,80 @@ test_duplicate_serial_records_nothing(void **state)
 	mint_clear(&m);
 }
 
+/* Make the home's database refuse (on) or take (off) certificate rows. */
+static void
+refuse_inserts(struct fixture *f, int on)
+{
+	char path[PATH_MAX + 32], *err = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/userca.db", f->home);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, on ? "CREATE TRIGGER unit_refuse BEFORE INSERT "
+	    "ON certificates BEGIN SELECT RAISE(ABORT, 'refused by the "
+	    "test'); END;" : "DROP TRIGGER unit_refuse;", NULL, NULL, &err) !=
+	    SQLITE_OK)
+		fail_msg("sqlite3_exec: %s", err);
+	sqlite3_close(db);
+}
+
+static void
+test_failed_record_releases_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct issue_req req;
+	struct redeem_req rr;
+	struct issue_result res;
+	struct token_info ti;
+	struct identity id;
+	struct authority_user u;
+	enum token_state ts;
+	char *token = NULL;
+	int64_t expires;
+	long before = cert_count(f->a, NULL);
+
+	memset(&id, 0, sizeof(id));
+	id.username = "frank";
+	assert_int_equal(authority_token(f->a, &id, 3600, &token, &expires),
+	    UC_OK);
+	refuse_inserts(f, 1);
+
+	/* An issue whose INSERT fails hands out nothing, user included. */
+	p12_req(&req, "erin");
+	memset(&res, 0, sizeof(res));
+	assert_int_not_equal(authority_issue(f->a, &req, &res), UC_OK);
+	assert_released_nothing(&res);
+	assert_int_equal(authority_user_get(f->a, "erin", &u), UC_E_NOTFOUND);
+	issue_result_clear(&res);
+
+	/* A redemption whose INSERT fails: nothing out, the token unused. */
+	memset(&rr, 0, sizeof(rr));
+	rr.token = token;
+	rr.p12_format = P12_MODERN;
+	rr.p12_password = "correct horse battery";
+	memset(&res, 0, sizeof(res));
+	assert_int_not_equal(authority_redeem(f->a, &rr, &res, &ts), UC_OK);
+	assert_released_nothing(&res);
+	issue_result_clear(&res);
+	memset(&ti, 0, sizeof(ti));
+	assert_int_equal(authority_token_lookup(f->a, token, &ti), UC_OK);
+	assert_int_equal(ti.state, TOKEN_VALID);
+	token_info_clear(&ti);
+	assert_int_equal(cert_count(f->a, NULL), before);
+
+	/* Nothing is stuck: with the database taking rows again, both work. */
+	refuse_inserts(f, 0);
+	issue_one(f->a, "erin", &res);
+	issue_result_clear(&res);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(authority_redeem(f->a, &rr, &res, &ts), UC_OK);
+	assert_non_null(res.p12);
+	issue_result_clear(&res);
+	assert_int_equal(cert_count(f->a, NULL), before + 2);
+	secret_free(token);
+}
+
 int
 main(void)
 {
@@ -300,6 +392,7 @@ main(void)
 		cmocka_unit_test(test_revoke_crl_holds_it),
 		cmocka_unit_test(test_invalid_identity_releases_nothing),
 		cmocka_unit_test(test_duplicate_serial_records_nothing),
+		cmocka_unit_test(test_failed_record_releases_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -964,7 +964,7 @@ test_cert_readers(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 	free(junk);
 	free(pem);
-	OPENSSL_free(der);
+	free(der);
 	X509_free(x);
 }
 

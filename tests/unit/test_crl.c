@@ -320,7 +320,7 @@ test_crl_encodings(void **state)
 	check_crl(ca, back, 7, T0, T0 + 7 * DAY);
 	X509_CRL_free(back);
 	back = NULL;
-	OPENSSL_free(der2);
+	free(der2);
 	der2 = NULL;
 
 	/* PEM round trip. */
@@ -335,7 +335,7 @@ test_crl_encodings(void **state)
 	assert_memory_equal(der2, der, derlen);
 	X509_CRL_free(back);
 	back = NULL;
-	OPENSSL_free(der2);
+	free(der2);
 	free(pem);
 
 	/* DER with trailing junk, truncated DER, garbage, empty. */
@@ -355,7 +355,7 @@ test_crl_encodings(void **state)
 	assert_null(back);
 	assert_int_equal(ERR_peek_error(), 0);	/* queue drained */
 
-	OPENSSL_free(der);
+	free(der);
 	X509_CRL_free(crl);
 }
 

@@ -3,8 +3,10 @@
  * network child (enroll/door.c).  Headers: version, known types, length
  * limit and the reserved word are checked.  Requests: each field's limit,
  * token and serial shapes, methods, nothing missing and nothing left over
- * (every truncation of a good message is refused).  Answers: the child's
- * side through door_local(), and a malformed answer is an error.
+ * (every truncation of a good message is refused); SCEP and EST's
+ * REDEEM_CSR, BY_CERT and CERT the same.  Answers: the child's side
+ * through door_local() (LOOKUP with a renewal link's certificate, the
+ * protocol doors' redemptions, CERT), and a malformed answer is an error.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,6 +167,117 @@ test_small(void **state)
 	ucbuf_free(&b);
 }
 
+/* A REDEEM_CSR body: token, door, has_user, user, CSR. */
+static void
+redeem_csr(struct ucbuf *b, const char *tok, uint64_t door, uint64_t has,
+    const char *user, size_t csrlen)
+{
+	static const unsigned char csr[64] = { 0x30 };
+
+	ucbuf_reset(b);
+	door_put_str(b, tok);
+	door_put_u64(b, door);
+	door_put_u64(b, has);
+	door_put_str(b, user);
+	door_put_bytes(b, csr, csrlen);
+}
+
+/* A BY_CERT body: kind, certificate, CSR. */
+static void
+by_cert(struct ucbuf *b, uint64_t kind, size_t certlen, size_t csrlen)
+{
+	static const unsigned char der[64] = { 0x30 };
+
+	ucbuf_reset(b);
+	door_put_u64(b, kind);
+	door_put_bytes(b, der, certlen);
+	door_put_bytes(b, der, csrlen);
+}
+
+static void
+test_protocol(void **state)
+{
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct door_request q;
+	char longuser[DOOR_USER_MAX + 2];
+	size_t n;
+
+	(void)state;
+	redeem_csr(&b, TOK, DOOR_EST, 1, "alice", 64);
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_OK);
+	assert_string_equal(q.token, TOK);
+	assert_int_equal(q.method, DOOR_EST);
+	assert_int_equal(q.has_user, 1);
+	assert_string_equal(q.user, "alice");
+	assert_int_equal(q.csrlen, 64);
+	door_request_clear(&q);
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, n,
+		    &q), UC_E_INVALID);
+	/* EST Basic with an empty user stays a user (never "anyone"). */
+	redeem_csr(&b, TOK, DOOR_EST, 1, "", 64);
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_OK);
+	assert_int_equal(q.has_user, 1);
+	door_request_clear(&q);
+	redeem_csr(&b, TOK, DOOR_SCEP, 1, "alice", 64);	/* SCEP: no user */
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	redeem_csr(&b, TOK, DOOR_EST, 0, "alice", 64);	/* a user, unflagged */
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	redeem_csr(&b, TOK, 0, 0, "", 64);
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	redeem_csr(&b, TOK, DOOR_EST + 1, 0, "", 64);
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	redeem_csr(&b, TOK, DOOR_SCEP, 0, "", 0);		/* no CSR */
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	redeem_csr(&b, "to/ken", DOOR_SCEP, 0, "", 64);
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	memset(longuser, 'u', sizeof(longuser) - 1);
+	longuser[sizeof(longuser) - 1] = '\0';
+	redeem_csr(&b, TOK, DOOR_EST, 1, longuser, 64);
+	assert_int_equal(door_parse_request(DOOR_REDEEM_CSR, b.p, b.len, &q),
+	    UC_E_INVALID);
+	by_cert(&b, DOOR_EST_RENEW, 64, 64);
+	assert_int_equal(door_parse_request(DOOR_BY_CERT, b.p, b.len, &q),
+	    UC_OK);
+	assert_int_equal(q.method, DOOR_EST_RENEW);
+	assert_int_equal(q.certlen, 64);
+	assert_int_equal(q.csrlen, 64);
+	door_request_clear(&q);
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(door_parse_request(DOOR_BY_CERT, b.p, n, &q),
+		    UC_E_INVALID);
+	by_cert(&b, 0, 64, 64);
+	assert_int_equal(door_parse_request(DOOR_BY_CERT, b.p, b.len, &q),
+	    UC_E_INVALID);
+	by_cert(&b, DOOR_EST_CERT + 1, 64, 64);
+	assert_int_equal(door_parse_request(DOOR_BY_CERT, b.p, b.len, &q),
+	    UC_E_INVALID);
+	by_cert(&b, DOOR_SCEP_RENEW, 0, 64);		/* no certificate */
+	assert_int_equal(door_parse_request(DOOR_BY_CERT, b.p, b.len, &q),
+	    UC_E_INVALID);
+	by_cert(&b, DOOR_SCEP_RENEW, 64, 0);		/* no CSR */
+	assert_int_equal(door_parse_request(DOOR_BY_CERT, b.p, b.len, &q),
+	    UC_E_INVALID);
+	ucbuf_reset(&b);
+	door_put_str(&b, "0A1B2C");
+	assert_int_equal(door_parse_request(DOOR_CERT, b.p, b.len, &q), UC_OK);
+	assert_string_equal(q.serial, "0A1B2C");
+	door_request_clear(&q);
+	ucbuf_reset(&b);
+	door_put_str(&b, "0A1B2Z");
+	assert_int_equal(door_parse_request(DOOR_CERT, b.p, b.len, &q),
+	    UC_E_INVALID);
+	ucbuf_free(&b);
+}
+
 static const unsigned char	*reply;
 static size_t			 reply_len;
 
@@ -199,6 +312,9 @@ test_answers(void **state)
 	door_put_str(&b, "alice@example.org");
 	door_put_str(&b, "");
 	door_put_str(&b, "");
+	door_put_str(&b, "0A1B");		/* a renewal link */
+	door_put_u64(&b, 1790000000);
+	door_put_u64(&b, 1);
 	reply = b.p;
 	reply_len = b.len;
 	/* A token of another shape goes as "!" (unknown), never as is. */
@@ -208,6 +324,9 @@ test_answers(void **state)
 	assert_string_equal(ti.user.email, "alice@example.org");
 	assert_null(ti.user.name);
 	assert_int_equal(ti.expires_at, 1800000000);
+	assert_string_equal(ti.renews, "0A1B");
+	assert_int_equal(ti.renews_not_after, 1790000000);
+	assert_int_equal(ti.renews_revoke_old, 1);
 	token_info_clear(&ti);
 	/* One byte short, or a state out of range: an error. */
 	reply_len = b.len - 1;
@@ -219,6 +338,98 @@ test_answers(void **state)
 	ucbuf_free(&b);
 }
 
+/* The answer a redemption gets: issued, with a chain. */
+static void
+issued_answer(struct ucbuf *b, int superseded)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\n";
+
+	ucbuf_reset(b);
+	door_put_u64(b, 0);
+	door_put_u64(b, TOKEN_VALID);
+	door_put_str(b, "");
+	door_put_str(b, "0A1B");
+	door_put_u64(b, 1800000000);
+	door_put_bytes(b, pem, sizeof(pem) - 1);
+	door_put_str(b, "");
+	door_put_u64(b, 0);
+	door_put_u64(b, (uint64_t)superseded);
+	door_put_u64(b, 0);
+	door_put_str(b, "");
+	door_put_str(b, "");
+	door_put_str(b, "");
+	door_put_str(b, "");
+}
+
+static void
+test_protocol_answers(void **state)
+{
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct door_redeem_out o;
+	static const unsigned char csr[8] = { 0x30, 6 }, cert[8] = { 0x30, 6 };
+	unsigned char *der = NULL;
+	char longuser[DOOR_USER_MAX + 2];
+	size_t len = 0;
+	struct door *d;
+
+	(void)state;
+	assert_non_null(d = door_local(canned, NULL));
+	issued_answer(&b, 1);
+	reply = b.p;
+	reply_len = b.len;
+	/* What the child sends parses (canned() checks), answers come back. */
+	assert_int_equal(door_redeem_csr(d, TOK, "alice", DOOR_EST, csr,
+	    sizeof(csr), &o), UC_OK);
+	assert_int_equal(o.rc, UC_OK);
+	assert_string_equal(o.serial, "0A1B");
+	assert_int_equal(o.superseded, 1);
+	door_redeem_out_clear(&o);
+	/* SCEP's challenge of another shape goes as "!". */
+	assert_int_equal(door_redeem_csr(d, "not a token", NULL, DOOR_SCEP, csr,
+	    sizeof(csr), &o), UC_OK);
+	door_redeem_out_clear(&o);
+	assert_int_equal(door_redeem_csr(d, TOK, "", DOOR_EST, csr,
+	    sizeof(csr), &o), UC_OK);
+	door_redeem_out_clear(&o);
+	/* A user no account has is refused here, nothing sent. */
+	memset(longuser, 'u', sizeof(longuser) - 1);
+	longuser[sizeof(longuser) - 1] = '\0';
+	reply_len = 0;
+	assert_int_equal(door_redeem_csr(d, TOK, longuser, DOOR_EST, csr,
+	    sizeof(csr), &o), UC_OK);
+	assert_int_equal(o.rc, UC_E_NOTFOUND);
+	door_redeem_out_clear(&o);
+	reply_len = b.len;
+	assert_int_equal(door_by_cert(d, DOOR_SCEP_RENEW, cert, sizeof(cert),
+	    csr, sizeof(csr), &o), UC_OK);
+	assert_string_equal(o.serial, "0A1B");
+	door_redeem_out_clear(&o);
+	/* Issued without a chain: malformed. */
+	reply_len = b.len - 1;
+	assert_int_equal(door_by_cert(d, DOOR_EST_CERT, cert, sizeof(cert),
+	    csr, sizeof(csr), &o), UC_E_IO);
+	/* CERT: found, not found, and a serial of another shape. */
+	ucbuf_reset(&b);
+	door_put_u64(&b, 1);
+	door_put_bytes(&b, cert, sizeof(cert));
+	reply = b.p;
+	reply_len = b.len;
+	assert_int_equal(door_cert(d, "0A1B", &der, &len), UC_OK);
+	assert_int_equal(len, sizeof(cert));
+	assert_memory_equal(der, cert, sizeof(cert));
+	free(der);
+	assert_int_equal(door_cert(d, "../x", &der, &len), UC_E_NOTFOUND);
+	ucbuf_reset(&b);
+	door_put_u64(&b, 0);
+	door_put_bytes(&b, NULL, 0);
+	reply = b.p;
+	reply_len = b.len;
+	assert_int_equal(door_cert(d, "0A1B", &der, &len), UC_E_NOTFOUND);
+	assert_null(der);
+	door_free(d);
+	ucbuf_free(&b);
+}
+
 int
 main(void)
 {
@@ -226,7 +437,9 @@ main(void)
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_redeem),
 		cmocka_unit_test(test_small),
+		cmocka_unit_test(test_protocol),
 		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_protocol_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

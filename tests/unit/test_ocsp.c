@@ -192,7 +192,7 @@ test_answer(void **state)
 		OCSP_REQUEST_free(creq);
 		OCSP_BASICRESP_free(bs);
 		OCSP_RESPONSE_free(resp);
-		OPENSSL_free(der);
+		free(der);
 		OPENSSL_free(reqder);
 		OCSP_REQUEST_free(req);
 		free(q);
@@ -280,7 +280,7 @@ test_malformed(void **state)
 	assert_int_equal(OCSP_response_status(resp),
 	    OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 	OCSP_RESPONSE_free(resp);
-	OPENSSL_free(der);
+	free(der);
 	signer_free(ca.sig);
 }
 

@@ -343,7 +343,7 @@ test_p12_modern(void **state)
 	assert_non_null(in.leaf_name);
 	assert_string_equal(in.leaf_name, FRIENDLY);
 	info_clear(&in);
-	OPENSSL_free(der);
+	free(der);
 }
 
 static void
@@ -374,7 +374,7 @@ test_p12_legacy(void **state)
 	assert_non_null(in.leaf_name);
 	assert_string_equal(in.leaf_name, FRIENDLY);
 	info_clear(&in);
-	OPENSSL_free(der);
+	free(der);
 }
 
 /* Without a chain: only the leaf. */
@@ -393,7 +393,7 @@ test_p12_no_chain(void **state)
 	assert_int_equal(in.ncerts, 1);
 	assert_int_equal(in.nkeys, 1);
 	info_clear(&in);
-	OPENSSL_free(der);
+	free(der);
 }
 
 /*
@@ -418,7 +418,7 @@ test_p12_utf8_password(void **state)
 		assert_int_equal(p12_check(der, len, pw, f->cert), UC_OK);
 		assert_int_equal(p12_check(der, len, "password-E-42",
 		    f->cert), UC_E_PASSPHRASE);
-		OPENSSL_free(der);
+		free(der);
 		der = NULL;
 	}
 	ERR_clear_error();
@@ -457,7 +457,7 @@ test_p12_check_garbage(void **state)
 	/* Truncated. */
 	build(f, P12_MODERN, &der, &len);
 	assert_int_equal(p12_check(der, len / 2, PASS, f->cert), UC_E_INVALID);
-	OPENSSL_free(der);
+	free(der);
 	assert_int_equal(ERR_peek_error(), 0);
 }
 

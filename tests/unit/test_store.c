@@ -804,6 +804,13 @@ test_store_revoked_indexed(void **state)
 	assert_non_null(strstr(plan, "USING INDEX certificates_user "
 	    "(user_id=? AND status=?)"));
 	assert_null(strstr(plan, "SCAN c"));
+	/* A user's tokens (revoke, renew): by tokens_user, not a scan. */
+	query_plan(f->path, store_sql_tokens_expire, plan, sizeof(plan));
+	assert_non_null(strstr(plan, "USING INDEX tokens_user (user_id=?)"));
+	assert_null(strstr(plan, "SCAN tokens"));
+	query_plan(f->path, store_sql_user_pending, plan, sizeof(plan));
+	assert_non_null(strstr(plan, "USING INDEX tokens_user (user_id=?)"));
+	assert_null(strstr(plan, "SCAN t"));
 }
 
 static void

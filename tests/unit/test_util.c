@@ -656,6 +656,39 @@ test_errors(void **state)
 	assert_string_equal(uc_strerror(12345), "unknown error");
 }
 
+/* path_split: parent and last name, for a staging folder beside a home. */
+static void
+test_path_split(void **state)
+{
+	static const struct {
+		const char *in, *parent, *name;
+	} ok[] = {
+		{ "pki", ".", "pki" },		/* no slash at all */
+		{ "pki/", ".", "pki" },
+		{ "/pki", "/", "pki" },
+		{ "/srv/ca/pki//", "/srv/ca", "pki" },
+		{ "a/b", "a", "b" },
+	};
+	static const char *const bad[] = { "", "/", ".", "..", "a/.", "a/..",
+	    "//" };
+	char parent[PATH_MAX], name[NAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(path_split(ok[i].in, parent, sizeof(parent),
+		    name, sizeof(name)), UC_OK);
+		assert_string_equal(parent, ok[i].parent);
+		assert_string_equal(name, ok[i].name);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(path_split(bad[i], parent, sizeof(parent),
+		    name, sizeof(name)), UC_E_INVALID);
+	/* A name that does not fit is refused, not cut. */
+	assert_int_equal(path_split("a/abcdef", parent, sizeof(parent), name,
+	    4), UC_E_INVALID);
+	uc_clearerr();
+}
+
 int
 main(void)
 {
@@ -679,6 +712,7 @@ main(void)
 		cmocka_unit_test(test_asn1_time),
 		cmocka_unit_test(test_time_iso),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_path_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,228 @@
+/*
+ * scep.c: the SCEP RA certificate (issuing/scep-ra.crt) and its RSA key
+ * (issuing/scep-ra.key, 0600).  SCEP clients encrypt their request to it
+ * and check our CertRep's signature with it; it is a transport key like
+ * the TLS key (the CA may be EC: SCEP envelopes need RSA).  Made or
+ * renewed at half its life, under a lock file, as the OCSP responder is.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "authority_int.h"
+#include "pki_scep.h"
+
+#define P_RA_CRT	"issuing/scep-ra.crt"
+#define P_RA_KEY	"issuing/scep-ra.key"
+#define P_RA_TMP	"issuing/scep-ra.key.new"
+#define RA_LOCK		".scep.lock"
+
+struct ascep {
+	pthread_rwlock_t	 rw;
+	X509			*cert;
+	EVP_PKEY		*key;
+	int64_t			 not_before, not_after;
+};
+
+void
+ascep_free(struct ascep *s)
+{
+	if (s == NULL)
+		return;
+	X509_free(s->cert);
+	EVP_PKEY_free(s->key);
+	pthread_rwlock_destroy(&s->rw);
+	free(s);
+}
+
+/* Due when less than half of its validity is left (or it is odd). */
+static int
+ra_due(int64_t nb, int64_t na, int64_t now)
+{
+	return na <= nb || now >= nb + (na - nb) / 2;
+}
+
+/* The RA on disk when whole, ours, its key's, and not due. */
+static int
+ra_load(struct authority *a, X509 **cert, EVP_PKEY **key, int64_t *nb,
+    int64_t *na)
+{
+	char *cp = NULL, *kp = NULL;
+	int ok = 0;
+
+	*cert = NULL;
+	*key = NULL;
+	if (!home_has(a->home, P_RA_CRT) || !home_has(a->home, P_RA_KEY))
+		return 0;
+	if ((cp = home_path(a->home, P_RA_CRT)) == NULL ||
+	    (kp = home_path(a->home, P_RA_KEY)) == NULL ||
+	    cert_load(cp, cert) != UC_OK || key_read(kp, NULL, key) != UC_OK)
+		goto out;
+	ok = X509_check_issued(a->issuing, *cert) == X509_V_OK &&
+	    X509_check_private_key(*cert, *key) == 1 &&
+	    EVP_PKEY_is_a(*key, "RSA") &&
+	    uc_asn1_time(X509_get0_notBefore(*cert), nb) == UC_OK &&
+	    uc_asn1_time(X509_get0_notAfter(*cert), na) == UC_OK &&
+	    !ra_due(*nb, *na, uc_now());
+out:
+	uc_clearerr();
+	ERR_clear_error();
+	if (!ok) {
+		X509_free(*cert);
+		EVP_PKEY_free(*key);
+		*cert = NULL;
+		*key = NULL;
+	}
+	free(cp);
+	free(kp);
+	return ok;
+}
+
+/* A new RSA-2048 key and RA certificate, written to the CA home. */
+static int
+ra_make(struct authority *a, X509 **cert, EVP_PKEY **key, int64_t *nb,
+    int64_t *na)
+{
+	struct signer *isig;
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	unsigned char *pem = NULL;
+	char *tmp = NULL, *kp = NULL, *serial = NULL, cn[128];
+	size_t pemlen;
+	int64_t now = uc_now();
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = auth_issuing_signer(a, &isig);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK)
+		return rc;
+	if ((rc = key_generate(KT_RSA2048, &k)) != UC_OK)
+		return rc;
+	*nb = now - 300;
+	*na = now + (int64_t)a->conf.server_days * 86400;
+	snprintf(cn, sizeof(cn), "%.100s SCEP RA", a->conf.issuing_cn !=
+	    NULL ? a->conf.issuing_cn : "userca");
+	if ((rc = scep_ra_build(a->issuing, k, a->conf.org, cn, *nb, *na,
+	    &x)) != UC_OK || (rc = signer_sign_cert(isig, x)) != UC_OK ||
+	    (rc = cert_to_pem(x, &pem, &pemlen)) != UC_OK ||
+	    (rc = uc_asn1_time(X509_get0_notAfter(x), na)) != UC_OK)
+		goto out;
+	if ((tmp = home_path(a->home, P_RA_TMP)) == NULL ||
+	    (kp = home_path(a->home, P_RA_KEY)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* The key first: a certificate never names a key not yet on disk. */
+	(void)unlink(tmp);
+	if ((rc = key_write(tmp, k, NULL)) != UC_OK)
+		goto out;
+	if (rename(tmp, kp) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", kp, strerror(errno));
+		(void)unlink(tmp);
+		goto out;
+	}
+	if ((rc = home_write(a->home, P_RA_CRT, pem, pemlen, 0644, 0)) !=
+	    UC_OK)
+		goto out;
+	if ((serial = serial_hex(X509_get0_serialNumber(x))) != NULL) {
+		pthread_mutex_lock(&a->mu);
+		(void)store_audit(a->st, now, a->actor, "scep-ra", serial,
+		    NULL);
+		pthread_mutex_unlock(&a->mu);
+	}
+	*cert = x;
+	*key = k;
+	x = NULL;	/* now owned by the caller */
+	k = NULL;
+out:
+	free(serial);
+	free(pem);
+	free(tmp);
+	free(kp);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+int
+authority_scep_refresh(struct authority *a)
+{
+	struct ascep *s = a->scep;
+	struct uc_lock *l = NULL;
+	X509 *cert = NULL, *oc;
+	EVP_PKEY *key = NULL, *ok;
+	char *dir = NULL;
+	int64_t nb = 0, na = 0;
+	int rc;
+
+	/* The first caller is single-threaded (daemon start). */
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		pthread_rwlock_init(&s->rw, NULL);
+		a->scep = s;
+	}
+	pthread_rwlock_rdlock(&s->rw);
+	rc = s->cert != NULL && !ra_due(s->not_before, s->not_after,
+	    uc_now());
+	pthread_rwlock_unlock(&s->rw);
+	if (rc)
+		return UC_OK;
+	if ((dir = home_path(a->home, "issuing")) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	rc = uc_lock_take(dir, RA_LOCK, "userca SCEP RA renewal", 1, &l);
+	free(dir);
+	if (rc != UC_OK)
+		return rc;
+	if (!ra_load(a, &cert, &key, &nb, &na) &&
+	    (rc = ra_make(a, &cert, &key, &nb, &na)) != UC_OK)
+		goto out;
+	pthread_rwlock_wrlock(&s->rw);
+	oc = s->cert;
+	ok = s->key;
+	s->cert = cert;
+	s->key = key;
+	s->not_before = nb;
+	s->not_after = na;
+	pthread_rwlock_unlock(&s->rw);
+	cert = oc;	/* the old ones: callers hold their own references */
+	key = ok;
+	rc = UC_OK;
+out:
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	uc_lock_release(l);
+	return rc;
+}
+
+int
+authority_scep_ra(struct authority *a, X509 **cert, EVP_PKEY **key)
+{
+	struct ascep *s = a->scep;
+	int rc = UC_OK;
+
+	*cert = NULL;
+	*key = NULL;
+	if (s == NULL)
+		return uc_seterr(UC_E_STATE, "the SCEP RA is not loaded");
+	pthread_rwlock_rdlock(&s->rw);
+	if (s->cert != NULL && X509_up_ref(s->cert)) {
+		if (EVP_PKEY_up_ref(s->key)) {
+			*cert = s->cert;
+			*key = s->key;
+		} else
+			X509_free(s->cert);
+	}
+	pthread_rwlock_unlock(&s->rw);
+	if (*cert == NULL)
+		rc = uc_seterr(UC_E_STATE, "the SCEP RA is not loaded");
+	return rc;
+}
