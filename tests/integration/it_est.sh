@@ -133,6 +133,7 @@ check_ne "the old certificate cannot renew twice" "$RC" 0
 
 # [renew] revoke_old on (userca.conf, read when the daemon opens the home).
 ed_stop d
+check_confined d "EST (Basic, client certificates, cacerts, csrattrs)"
 printf '\n[renew]\nrevoke_old = true\n' >>"$H/userca.conf"
 ed_start d2 "$T/d.ini"
 pki --gen --type ecdsa --size 256 >"$T/a4.key" 2>/dev/null

@@ -278,6 +278,7 @@ fi
 
 # ---- single DES without allow_des --------------------------------------------------------------
 ed_stop d
+check_confined d "SCEP (DES, AES, renewal, GetCert, GetCRL, certmonger)"
 ed_conf "$T/d2.ini" "$H" ""
 ed_start d2 "$T/d2.ini"
 TE=$(tok erin)

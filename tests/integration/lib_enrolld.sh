@@ -211,3 +211,18 @@ norm_serial_lines() { tr a-f A-F | sed -e 's/://g' -e 's/^0X//' -e 's/^0*//'; }
 crl_next_update() {	# DER_FILE -> Unix seconds
 	date -u -d "$(openssl crl -inform DER -in "$1" -noout -nextupdate | sed 's/^nextUpdate=//')" +%s
 }
+
+# check_confined NAME WHAT: NAME's log says its network child confined
+# itself (Landlock and seccomp, unless a sanitizer build) and no child died
+# (seccomp ends one with SIGSYS for a call outside its list): WHAT ran in
+# the sandboxed network process of the privilege-separated daemon.
+check_confined() {
+	if [[ ${USERCA_SANITIZE:-0} == 1 ]]; then
+		pass "$2: sanitizer build, seccomp off in the child (documented)"
+	else
+		check_grep "$2 in the network child under seccomp" \
+		    'network child [0-9]+: uid [1-9].*seccomp' "$T/$1.log"
+	fi
+	check_nogrep "$2: the network child never died" \
+	    'network child [0-9]+ (was killed|exited)' "$T/$1.log"
+}
