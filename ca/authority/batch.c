@@ -42,7 +42,7 @@
 #include "usercsv.h"
 
 #define GROUP		128		/* records per transaction */
-#define INFLIGHT	(2 * GROUP)	/* jobs queued or being minted */
+#define INFLIGHT	(4 * GROUP)	/* jobs queued, being minted or done */
 #define JOURNAL		".userca-batch.journal"
 #define PARTIAL		".partial"
 #define MANIFEST	"manifest.csv"
