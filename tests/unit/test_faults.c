@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
@@ -42,6 +43,9 @@
 #include <sqlite3.h>
 
 #include "authority.h"
+#if __has_include("authority_ocsp.h")
+#include "authority_ocsp.h"
+#endif
 #include "batch.h"
 
 /* ---- allocation faults ------------------------------------------------------- */
@@ -528,6 +532,43 @@ test_request_allocation_failures(void **state)
 	}
 }
 
+#ifdef UC_AUTHORITY_OCSP_H
+/*
+ * The OCSP responder's key, made when its certificate is missing: each of
+ * our allocations in authority_ocsp_refresh() fails in turn (its signer
+ * takes the key it is given even when it fails), until one run gets
+ * through.
+ */
+static void
+test_ocsp_allocation_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct authority *a = home_open(f, "ocsp");
+	char crt[PATH_MAX + 64], key[PATH_MAX + 64];
+	long n;
+	int rc = !UC_OK;
+
+	authority_free(a);
+	snprintf(crt, sizeof(crt), "%s/issuing/ocsp.crt", f->home);
+	snprintf(key, sizeof(key), "%s/issuing/ocsp.key", f->home);
+	atomic_store(&fi_ossl, 0);
+	for (n = 1; n < 1000 && rc != UC_OK; n++) {
+		(void)unlink(crt);
+		(void)unlink(key);
+		assert_int_equal(authority_open(f->home, &a), UC_OK);
+		fi_arm(n);
+		rc = authority_ocsp_refresh(a);
+		fi_disarm();
+		authority_free(a);
+	}
+	atomic_store(&fi_ossl, 1);
+	assert_int_equal(rc, UC_OK);
+	assert_true(n > 2);	/* some runs failed first */
+	print_message("ocsp: through with allocation %ld failing\n", n - 1);
+	assert_int_equal(access(crt, R_OK), 0);
+}
+#endif
+
 static void
 db_exec(const char *home, const char *sql)
 {
@@ -648,6 +689,10 @@ main(int argc, char **argv)
 		    setup, teardown),
 #ifdef UC_SHA256_LEN
 		cmocka_unit_test(test_core_digest_fails),
+#endif
+#ifdef UC_AUTHORITY_OCSP_H
+		cmocka_unit_test_setup_teardown(test_ocsp_allocation_failures,
+		    setup, teardown),
 #endif
 	};
 
