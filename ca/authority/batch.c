@@ -212,8 +212,6 @@ struct pool {
 	int		 stop;
 	struct authority *a;
 	int		 days;
-	int		 partfd;	/* .partial/, where workers write */
-	const char	*partdir;
 };
 
 static void
@@ -274,34 +272,6 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/*
- * The job's bundle to .partial/<username>.<serial>.p12 (0600, created
- * here), before its journal line: the workers write while the calling
- * thread records the group before, and flush_journal() syncs them all.
- */
-static int
-bundle_write(struct pool *p, struct job *j)
-{
-	char path[PATH_MAX];
-	int fd, rc = UC_OK;
-
-	snprintf(path, sizeof(path), "%s.%s.p12", j->username, j->m.serial);
-	(void)unlinkat(p->partfd, path, 0);
-	if ((fd = openat(p->partfd, path, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
-	    write_all(fd, (const char *)j->m.p12, j->m.p12_len) == -1)
-		rc = uc_seterr(UC_E_IO, "%s/%s: %s", p->partdir, path,
-		    strerror(errno));
-	if (fd != -1 && close(fd) == -1 && rc == UC_OK)
-		rc = uc_seterr(UC_E_IO, "%s/%s: %s", p->partdir, path,
-		    strerror(errno));
-	if (rc == UC_OK && (j->partial = strdup(path)) == NULL)
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-	if (rc != UC_OK && fd != -1)
-		(void)unlinkat(p->partfd, path, 0);	/* ours, half written */
-	return rc;
-}
-
 static void *
 worker(void *arg)
 {
@@ -326,8 +296,6 @@ worker(void *arg)
 		if ((j->rc = password_generate(&j->password)) == UC_OK)
 			j->rc = authority_mint(p->a, &id, NULL, j->format,
 			    j->password, p->days, 0, &j->m);
-		if (j->rc == UC_OK)
-			j->rc = bundle_write(p, j);
 		if (j->rc != UC_OK)
 			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
 		atomic_fetch_add_explicit(&p->handled, 1, memory_order_relaxed);
@@ -545,19 +513,54 @@ job_jline(struct run *r, const struct job *j, struct ucbuf *b)
 	return rc;
 }
 
-/* 1. The group's lines (passwords, links) in the journal, after the
- * bundles the workers wrote to .partial are on disk. */
+/* The job's bundle to .partial/<username>.<serial>.p12 (0600, made here). */
+static int
+bundle_write(struct run *r, struct job *j)
+{
+	char path[PATH_MAX];
+	int fd, rc = UC_OK;
+
+	snprintf(path, sizeof(path), "%s.%s.p12", j->username, j->m.serial);
+	(void)unlinkat(r->partfd, path, 0);
+	if ((fd = openat(r->partfd, path, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
+	    write_all(fd, (const char *)j->m.p12, j->m.p12_len) == -1)
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir, path,
+		    strerror(errno));
+	if (fd != -1 && close(fd) == -1 && rc == UC_OK)
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir, path,
+		    strerror(errno));
+	if (rc == UC_OK && (j->partial = strdup(path)) == NULL)
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (rc != UC_OK && fd != -1)
+		(void)unlinkat(r->partfd, path, 0);	/* ours, half written */
+	return rc;
+}
+
+/*
+ * 1. Bundles to .partial/ and the group's lines (passwords, links) in the
+ * journal, both synced.  Written here, one at a time: two workers making
+ * files in one folder wait on each other inside ext4 and burn the CPU
+ * they would mint with.
+ */
 static int
 flush_journal(struct run *r, struct job **js, size_t n)
 {
 	struct ucbuf *b = &r->jbuf;
+	struct job *j;
 	size_t i;
 	int rc = UC_OK;
 
 	ucbuf_reset(b);
-	for (i = 0; i < n && rc == UC_OK; i++)
-		if (js[i]->rc == UC_OK)
-			rc = job_jline(r, js[i], b);
+	for (i = 0; i < n && rc == UC_OK; i++) {
+		if ((j = js[i])->rc == UC_OK && !j->token &&
+		    (j->rc = bundle_write(r, j)) != UC_OK) {
+			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
+			continue;
+		}
+		if (j->rc == UC_OK)
+			rc = job_jline(r, j, b);
+	}
 	if (rc != UC_OK || ucbuf_len(b) == 0)
 		goto out;
 	if (syncfs(r->partfd) == -1) {
@@ -1570,8 +1573,6 @@ open_folder(struct run *r)
 		    strerror(errno));
 	if ((rc = dir_private(r->partfd, r->partdir)) != UC_OK)
 		return rc;
-	r->pool.partfd = r->partfd;
-	r->pool.partdir = r->partdir;
 	if ((rc = journal_walk(r, scan_resume)) != UC_OK ||
 	    (rc = recover_partials(r)) != UC_OK ||
 	    (rc = remove_stale_manifests(r)) != UC_OK ||
@@ -1704,7 +1705,6 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	pthread_cond_init(&r.pool.done_cv, NULL);
 	r.pool.a = a;
 	r.pool.days = o->days;
-	r.pool.partfd = -1;
 	ucbuf_init(&r.jbuf, 0, 1);	/* passwords: wiped */
 
 	if ((rc = csv_opts(o, &r.copts, &r.cmap, &flag)) != UC_OK) {
