@@ -57,21 +57,24 @@ struct uset {
 	size_t		 cap, n;
 };
 
-static uint64_t
-uhash(const char *s)
+/*
+ * *h: a keyless but collision-resistant hash of s (a crafted CSV can't fake
+ * a duplicate); never 0, the empty slot.
+ */
+static int
+uhash(const char *s, uint64_t *h)
 {
 	unsigned char md[32];
 	unsigned int len = sizeof(md);
-	uint64_t h = 0;
 	int i;
 
-	/* A keyless but collision-resistant hash: a crafted CSV can't fake
-	 * a duplicate. */
 	if (!EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL))
-		abort();	/* SHA-256 of memory cannot fail but for a bug */
-	for (i = 0; i < 8; i++)
-		h = h << 8 | md[i];
-	return h != 0 ? h : 1;
+		return uc_seterr(UC_E_CRYPTO, "sha256 of a username failed");
+	for (*h = 0, i = 0; i < 8; i++)
+		*h = *h << 8 | md[i];
+	if (*h == 0)
+		*h = 1;
+	return UC_OK;
 }
 
 static int
@@ -103,12 +106,19 @@ uset_grow(struct uset *u)
 	return UC_OK;
 }
 
-/* The line stored for h, or 0; with add, store line if absent. */
+/*
+ * The line stored for key s, or 0; with add, store line if absent.  On an
+ * error (no memory, or the digest failed) a uc_err code (< 0), uc_err set.
+ */
 static long
-uset_get(struct uset *u, uint64_t h, long add)
+uset_get(struct uset *u, const char *s, long add)
 {
+	uint64_t h = 0;
 	size_t j;
+	int rc;
 
+	if ((rc = uhash(s, &h)) != UC_OK)
+		return rc;
 	if (u->cap > 0) {
 		for (j = h & (u->cap - 1); u->key[j] != 0;
 		    j = (j + 1) & (u->cap - 1))
@@ -118,7 +128,7 @@ uset_get(struct uset *u, uint64_t h, long add)
 	if (add == 0)
 		return 0;
 	if ((u->n + 1) * 2 > u->cap && uset_grow(u) != UC_OK)
-		return -1;
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	for (j = h & (u->cap - 1); u->key[j] != 0; j = (j + 1) & (u->cap - 1))
 		;
 	u->key[j] = h;
@@ -807,6 +817,7 @@ static int
 already_done(struct run *r, const struct identity *id, int *skip,
     int *changed)
 {
+	long seen;
 	char **serials = NULL;
 	size_t n = 0, i;
 	int rc, pending = 0;
@@ -825,7 +836,9 @@ already_done(struct run *r, const struct identity *id, int *skip,
 	if (rc != UC_OK)
 		goto out;
 	/* Made by the run this one resumes: never again, even with reissue. */
-	if (uset_get(&r->resumed, uhash(id->username), 0) != 0) {
+	if ((seen = uset_get(&r->resumed, id->username, 0)) != 0) {
+		if (seen < 0)
+			rc = (int)seen;
 		*skip = 1;
 		goto out;
 	}
@@ -880,16 +893,15 @@ on_row(const struct user_row *row, void *arg)
 {
 	struct run *r = arg;
 	struct job *j;
-	uint64_t h;
 	long first;
 	int skip, changed, rc;
 
 	if (r->fatal != UC_OK)
 		return;
-	h = uhash(row->id.username);
 	if (r->pass == 1) {
-		if ((first = uset_get(&r->seen, h, row->line)) < 0) {
-			r->fatal = UC_E_INTERNAL;
+		if ((first = uset_get(&r->seen, row->id.username,
+		    row->line)) < 0) {
+			r->fatal = (int)first;
 			return;
 		}
 		if (first > 0) {
@@ -915,7 +927,11 @@ on_row(const struct user_row *row, void *arg)
 		return;
 	}
 	/* pass 2: only each username's first row; errors were reported. */
-	if (uset_get(&r->seen, h, 0) != row->line)
+	if ((first = uset_get(&r->seen, row->id.username, 0)) < 0) {
+		r->fatal = (int)first;
+		return;
+	}
+	if (first != row->line)
 		return;
 	if ((rc = already_done(r, &row->id, &skip, &changed)) != UC_OK) {
 		r->fatal = rc;
@@ -1243,6 +1259,7 @@ journal_walk(struct run *r, jrow_fn fn)
 static int
 scan_resume(struct run *r, struct jrow *row)
 {
+	long seen;
 	if (row->nf >= 2 && strcmp(row->f[0], "B") == 0) {
 		uset_free(&r->resumed);
 		r->resuming = strcmp(row->f[1], r->runid) == 0;
@@ -1265,8 +1282,8 @@ scan_resume(struct run *r, struct jrow *row)
 	if ((strcmp(row->f[0], "I") == 0 && cert_current(r->a, row->f[3],
 	    row->f[1], r->now)) || (strcmp(row->f[0], "T") == 0 &&
 	    url_pending(r->a, row->f[7], r->now))) {
-		if (uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		if ((seen = uset_get(&r->resumed, row->f[1], 1)) < 0)
+			return (int)seen;
 	}
 	return UC_OK;
 }
@@ -1404,14 +1421,15 @@ render_row(struct run *r, struct jrow *row)
 static int
 list_row(struct run *r, struct jrow *row)
 {
+	long seen;
 	const char *key;
 
 	if (row->nf < 9 || (strcmp(row->f[0], "I") != 0 &&
 	    strcmp(row->f[0], "T") != 0))
 		return UC_OK;
 	key = row->f[0][0] == 'I' ? row->f[3] : row->f[7];
-	if (uset_get(&r->listed, uhash(key), 1) < 0)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((seen = uset_get(&r->listed, key, 1)) < 0)
+		return (int)seen;
 	return UC_OK;
 }
 
@@ -1423,6 +1441,7 @@ list_row(struct run *r, struct jrow *row)
 static int
 carry_row(struct run *r, struct jrow *row)
 {
+	long seen;
 	struct manifest *m = cur_manifest;
 	const char *key, *f[8];
 	int keep, i;
@@ -1431,15 +1450,17 @@ carry_row(struct run *r, struct jrow *row)
 	    strcmp(row->f[2], "serial") == 0))
 		return UC_OK;
 	key = row->f[2][0] != '\0' ? row->f[2] : row->f[6];
-	if (key[0] == '\0' || uset_get(&r->listed, uhash(key), 0) != 0)
+	if (key[0] == '\0' || (seen = uset_get(&r->listed, key, 0)) > 0)
 		return UC_OK;
+	if (seen < 0)
+		return (int)seen;
 	/* The username may carry a spreadsheet guard ("'"): not compared. */
 	keep = row->f[2][0] != '\0' ? cert_current(r->a, row->f[2], NULL,
 	    r->now) : url_pending(r->a, row->f[6], r->now);
 	if (!keep)
 		return UC_OK;
-	if (uset_get(&r->listed, uhash(key), 1) < 0)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((seen = uset_get(&r->listed, key, 1)) < 0)
+		return (int)seen;
 	for (i = 0; i < 8; i++)
 		f[i] = row->f[i];
 	m->rows++;
