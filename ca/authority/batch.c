@@ -38,10 +38,11 @@
 
 #include "authority_int.h"
 #include "batch.h"
+#include "ucbuf.h"
 #include "usercsv.h"
 
 #define GROUP		128		/* records per transaction */
-#define INFLIGHT	(2 * GROUP)	/* jobs queued or being minted */
+#define INFLIGHT	(4 * GROUP)	/* jobs queued, being minted or done */
 #define JOURNAL		".userca-batch.journal"
 #define PARTIAL		".partial"
 #define MANIFEST	"manifest.csv"
@@ -56,21 +57,24 @@ struct uset {
 	size_t		 cap, n;
 };
 
-static uint64_t
-uhash(const char *s)
+/*
+ * *h: a keyless but collision-resistant hash of s (a crafted CSV can't fake
+ * a duplicate); never 0, the empty slot.
+ */
+static int
+uhash(const char *s, uint64_t *h)
 {
 	unsigned char md[32];
 	unsigned int len = sizeof(md);
-	uint64_t h = 0;
 	int i;
 
-	/* A keyless but collision-resistant hash: a crafted CSV can't fake
-	 * a duplicate. */
 	if (!EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL))
-		abort();	/* SHA-256 of memory cannot fail but for a bug */
-	for (i = 0; i < 8; i++)
-		h = h << 8 | md[i];
-	return h != 0 ? h : 1;
+		return uc_seterr(UC_E_CRYPTO, "sha256 of a username failed");
+	for (*h = 0, i = 0; i < 8; i++)
+		*h = *h << 8 | md[i];
+	if (*h == 0)
+		*h = 1;
+	return UC_OK;
 }
 
 static int
@@ -102,12 +106,19 @@ uset_grow(struct uset *u)
 	return UC_OK;
 }
 
-/* The line stored for h, or 0; with add, store line if absent. */
+/*
+ * The line stored for key s, or 0; with add, store line if absent.  On an
+ * error (no memory, or the digest failed) a uc_err code (< 0), uc_err set.
+ */
 static long
-uset_get(struct uset *u, uint64_t h, long add)
+uset_get(struct uset *u, const char *s, long add)
 {
+	uint64_t h = 0;
 	size_t j;
+	int rc;
 
+	if ((rc = uhash(s, &h)) != UC_OK)
+		return rc;
 	if (u->cap > 0) {
 		for (j = h & (u->cap - 1); u->key[j] != 0;
 		    j = (j + 1) & (u->cap - 1))
@@ -117,7 +128,7 @@ uset_get(struct uset *u, uint64_t h, long add)
 	if (add == 0)
 		return 0;
 	if ((u->n + 1) * 2 > u->cap && uset_grow(u) != UC_OK)
-		return -1;
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	for (j = h & (u->cap - 1); u->key[j] != 0; j = (j + 1) & (u->cap - 1))
 		;
 	u->key[j] = h;
@@ -254,6 +265,23 @@ push(struct job **head, struct job **tail, struct job *j)
 	*tail = j;
 }
 
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static void *
 worker(void *arg)
 {
@@ -294,6 +322,14 @@ worker(void *arg)
 
 /* ---- the run ----------------------------------------------------------------------- */
 
+/* flush()'s room for one group, allocated once per run. */
+struct group {
+	struct job	*js[GROUP];
+	struct record	 pk[GROUP];	/* the records to commit */
+	size_t		 map[GROUP];	/* pk[i] is js[map[i]]'s */
+	struct identity	 ids[GROUP];
+};
+
 struct run {
 	struct authority	*a;
 	const struct batch_opts	*o;
@@ -320,6 +356,8 @@ struct run {
 	int64_t			 now;
 	int64_t			 renew_exp;	/* renew: the row's old
 						 * certificate's not_after */
+	struct group		*grp;
+	struct ucbuf		 jbuf;		/* a group's journal lines */
 };
 
 static void
@@ -350,52 +388,26 @@ progress(struct run *r)
 
 /* ---- journal lines (CSV, quoted by libcsv) ---------------------------------------- */
 
+/* One CSV line of n fields (quoted by libcsv) appended to b. */
 static int
-jline(struct run *r, char **buf, size_t *len, size_t *cap,
-    const char *const *f, size_t n)
+jline(struct ucbuf *b, const char *const *f, size_t n)
 {
-	size_t i, need, w;
-	char *nb;
+	size_t i, vl;
+	int rc;
 
 	for (i = 0; i < n; i++) {
 		const char *v = f[i] != NULL ? f[i] : "";
-		size_t vl = strlen(v);
 
-		need = *len + 2 * vl + 4;
-		if (need > *cap) {
-			size_t c = *cap ? *cap : 4096;
-
-			while (c < need)
-				c *= 2;
-			if ((nb = realloc(*buf, c)) == NULL)
-				return uc_seterr(UC_E_INTERNAL, "out of memory");
-			*buf = nb;
-			*cap = c;
-		}
+		vl = strlen(v);
+		/* Quoted, every quote doubled, then ',' or '\n'. */
+		if ((rc = ucbuf_reserve(b, 2 * vl + 3)) != UC_OK)
+			return rc;
 		if (i > 0)
-			(*buf)[(*len)++] = ',';
-		w = csv_write(*buf + *len, *cap - *len, v, vl);
-		*len += w;
+			b->p[b->len++] = ',';
+		b->len += csv_write(b->p + b->len, b->cap - b->len, v, vl);
+		b->p[b->len] = '\0';
 	}
-	(*buf)[(*len)++] = '\n';
-	return UC_OK;
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return ucbuf_add(b, "\n", 1);
 }
 
 static int
@@ -452,13 +464,12 @@ static int
 journal_marker(struct run *r, const char *kind)
 {
 	const char *f[2] = { kind, r->runid };
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	struct ucbuf b = UCBUF_INIT(0, 0);
 	int rc;
 
-	if ((rc = jline(r, &buf, &len, &cap, f, 2)) == UC_OK)
-		rc = journal_append(r, buf, len);
-	free(buf);
+	if ((rc = jline(&b, f, 2)) == UC_OK)
+		rc = journal_append(r, ucbuf_str(&b), ucbuf_len(&b));
+	ucbuf_free(&b);
 	return rc;
 }
 
@@ -479,148 +490,162 @@ job_line_cmp(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* The journal's line for a job that made a certificate or a token. */
 static int
-flush(struct run *r, struct job *list)
+job_jline(struct run *r, const struct job *j, struct ucbuf *b)
 {
-	struct record recs[GROUP * 2];
-	struct identity ids[GROUP * 2];
-	struct job *js[GROUP * 2], *j;
-	char *jb = NULL, *url = NULL, when[32], path[PATH_MAX];
-	size_t jlen = 0, jcap = 0, n = 0, i;
-	int rc = UC_OK, fd;
+	const char *f[10];
+	char *url = NULL, when[32], file[PATH_MAX], ln[24];
+	int rc;
 
-	for (j = list; j != NULL && n < sizeof(js) / sizeof(js[0]);
-	    j = j->next)
-		js[n++] = j;
-	/* Workers finish in any order; journal and manifest follow the CSV. */
-	qsort(js, n, sizeof(js[0]), job_line_cmp);
+	snprintf(ln, sizeof(ln), "%ld", j->line);
+	f[0] = j->token ? "T" : "I";
+	f[1] = j->username;
+	f[2] = j->email;
+	f[3] = f[4] = f[5] = f[6] = f[7] = f[8] = "";
+	f[9] = ln;
+	if (j->token) {
+		if ((url = authority_enroll_url(r->a, j->tok)) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		iso(j->expires, when, sizeof(when));
+		f[7] = url;
+		f[8] = when;
+	} else {
+		snprintf(file, sizeof(file), "%s.p12", j->username);
+		iso(j->m.not_after, when, sizeof(when));
+		f[3] = j->m.serial;
+		f[4] = when;
+		f[5] = file;
+		f[6] = j->password;
+	}
+	rc = jline(b, f, 10);
+	secret_free(url);
+	return rc;
+}
 
-	/* 1. bundles to .partial, journal lines, then sync both. */
-	for (i = 0; i < n; i++) {
-		j = js[i];
-		if (j->rc != UC_OK)
-			continue;
-		if (j->token) {
-			const char *f[10];
-			char ln[24];
+/* The job's bundle to .partial/<username>.<serial>.p12 (0600, made here). */
+static int
+bundle_write(struct run *r, struct job *j)
+{
+	char path[PATH_MAX];
+	int fd, rc = UC_OK;
 
-			snprintf(ln, sizeof(ln), "%ld", j->line);
-			if ((url = authority_enroll_url(r->a, j->tok)) == NULL) {
-				rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-				goto out;
-			}
-			iso(j->expires, when, sizeof(when));
-			f[0] = "T"; f[1] = j->username; f[2] = j->email;
-			f[3] = ""; f[4] = ""; f[5] = ""; f[6] = "";
-			f[7] = url; f[8] = when; f[9] = ln;
-			rc = jline(r, &jb, &jlen, &jcap, f, 10);
-			secret_free(url);
-			url = NULL;
-			if (rc != UC_OK)
-				goto out;
-			continue;
-		}
-		snprintf(path, sizeof(path), "%s.%s.p12", j->username,
-		    j->m.serial);
-		(void)unlinkat(r->partfd, path, 0);
-		if ((fd = openat(r->partfd, path, O_WRONLY | O_CREAT | O_EXCL |
-		    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
-		    write_all(fd, (const char *)j->m.p12, j->m.p12_len) == -1) {
-			j->rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir,
-			    path, strerror(errno));
+	snprintf(path, sizeof(path), "%s.%s.p12", j->username, j->m.serial);
+	(void)unlinkat(r->partfd, path, 0);
+	if ((fd = openat(r->partfd, path, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1 ||
+	    write_all(fd, (const char *)j->m.p12, j->m.p12_len) == -1)
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir, path,
+		    strerror(errno));
+	if (fd != -1 && close(fd) == -1 && rc == UC_OK)
+		rc = uc_seterr(UC_E_IO, "%s/%s: %s", r->partdir, path,
+		    strerror(errno));
+	if (rc == UC_OK && (j->partial = strdup(path)) == NULL)
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	if (rc != UC_OK && fd != -1)
+		(void)unlinkat(r->partfd, path, 0);	/* ours, half written */
+	return rc;
+}
+
+/*
+ * 1. Bundles to .partial/ and the group's lines (passwords, links) in the
+ * journal, both synced.  Written here, one at a time: two workers making
+ * files in one folder wait on each other inside ext4 and burn the CPU
+ * they would mint with.
+ */
+static int
+flush_journal(struct run *r, struct job **js, size_t n)
+{
+	struct ucbuf *b = &r->jbuf;
+	struct job *j;
+	size_t i;
+	int rc = UC_OK;
+
+	ucbuf_reset(b);
+	for (i = 0; i < n && rc == UC_OK; i++) {
+		if ((j = js[i])->rc == UC_OK && !j->token &&
+		    (j->rc = bundle_write(r, j)) != UC_OK) {
 			snprintf(j->err, sizeof(j->err), "%s", uc_errmsg());
-			if (fd != -1)
-				close(fd);
 			continue;
 		}
-		close(fd);
-		if ((j->partial = strdup(path)) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		{
-			const char *f[10];
-			char file[PATH_MAX], ln[24];
-
-			snprintf(ln, sizeof(ln), "%ld", j->line);
-			snprintf(file, sizeof(file), "%s.p12", j->username);
-			iso(j->m.not_after, when, sizeof(when));
-			f[0] = "I"; f[1] = j->username; f[2] = j->email;
-			f[3] = j->m.serial; f[4] = when; f[5] = file;
-			f[6] = j->password; f[7] = ""; f[8] = ""; f[9] = ln;
-			if ((rc = jline(r, &jb, &jlen, &jcap, f, 10)) != UC_OK)
-				goto out;
-		}
+		if (j->rc == UC_OK)
+			rc = job_jline(r, j, b);
 	}
-	if (jlen > 0) {
-		if (syncfs(r->partfd) == -1) {
-			rc = uc_seterr(UC_E_IO, "%s: sync: %s", r->partdir,
-			    strerror(errno));
-			goto out;
-		}
-		if ((rc = journal_append(r, jb, jlen)) != UC_OK)
-			goto out;
+	if (rc != UC_OK || ucbuf_len(b) == 0)
+		goto out;
+	if (syncfs(r->partfd) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: sync: %s", r->partdir,
+		    strerror(errno));
+		goto out;
 	}
+	rc = journal_append(r, ucbuf_str(b), ucbuf_len(b));
+out:
+	ucbuf_reset(b);		/* wipes: it held passwords */
+	return rc;
+}
 
-	/* 2. one transaction for the group. */
-	memset(recs, 0, sizeof(recs));
+/* 2. One transaction for the group's certificates and tokens. */
+static void
+flush_record(struct run *r, struct job **js, size_t n)
+{
+	struct group *g = r->grp;
+	struct record *rec;
+	struct job *j;
+	size_t i, m = 0;
+
+	memset(g->pk, 0, n * sizeof(g->pk[0]));
 	for (i = 0; i < n; i++) {
-		j = js[i];
-		job_identity(j, &ids[i]);
-		recs[i].id = &ids[i];
-		recs[i].supersede = j->supersede;
+		if ((j = js[i])->rc != UC_OK)
+			continue;	/* nothing to record */
+		rec = &g->pk[m];
+		g->map[m++] = i;
+		job_identity(j, &g->ids[i]);
+		rec->id = &g->ids[i];
+		rec->supersede = j->supersede;
 		/* Another run may have issued since already_done() looked. */
-		recs[i].only_new = !j->supersede && r->o->renew_until == 0;
-		recs[i].renew_until = r->o->renew_until;
-		recs[i].revoke_old = r->o->revoke_old;
-		if (j->rc != UC_OK) {
-			/* Nothing to record; keep the slot so indexes match. */
-			recs[i].id = NULL;
-			continue;
-		}
+		rec->only_new = !j->supersede && r->o->renew_until == 0;
+		rec->renew_until = r->o->renew_until;
+		rec->revoke_old = r->o->revoke_old;
 		if (j->token) {
-			recs[i].method = r->o->renew_until != 0 ?
+			rec->method = r->o->renew_until != 0 ?
 			    "renew-token" : "batch-token";
-			recs[i].token_hash = j->hash;
-			recs[i].token_expires = j->expires;
+			rec->token_hash = j->hash;
+			rec->token_expires = j->expires;
 		} else {
-			recs[i].method = r->o->renew_until != 0 ? "renew" :
+			rec->method = r->o->renew_until != 0 ? "renew" :
 			    "batch";
-			recs[i].cert = j->m.cert;
+			rec->cert = j->m.cert;
 		}
 	}
-	{
-		/* Pack the records that have something to commit. */
-		struct record pk[GROUP * 2];
-		size_t map[GROUP * 2], m = 0;
-
-		for (i = 0; i < n; i++)
-			if (recs[i].id != NULL) {
-				map[m] = i;
-				pk[m++] = recs[i];
-			}
-		if (m > 0 && (rc = authority_record(r->a, pk, m)) != UC_OK) {
-			for (i = 0; i < m; i++)
-				snprintf(pk[i].errmsg, sizeof(pk[i].errmsg),
-				    "%s", uc_errmsg());
-		}
-		for (i = 0; i < m; i++) {
-			j = js[map[i]];
-			j->already = pk[i].already;
-			if (pk[i].rc != UC_OK) {
-				j->rc = pk[i].rc;
-				snprintf(j->err, sizeof(j->err), "%s",
-				    pk[i].errmsg);
-			}
-			if (pk[i].revoked > 0) {
-				r->st->superseded += pk[i].revoked;
-				r->need_crl = 1;
-			}
-		}
-		rc = UC_OK;	/* per-row failures are reported below */
+	if (m > 0 && authority_record(r->a, g->pk, m) != UC_OK) {
+		for (i = 0; i < m; i++)
+			snprintf(g->pk[i].errmsg, sizeof(g->pk[i].errmsg),
+			    "%s", uc_errmsg());
 	}
+	/* Per-row failures are reported by flush_settle(). */
+	for (i = 0; i < m; i++) {
+		j = js[g->map[i]];
+		j->already = g->pk[i].already;
+		if (g->pk[i].rc != UC_OK) {
+			j->rc = g->pk[i].rc;
+			snprintf(j->err, sizeof(j->err), "%s",
+			    g->pk[i].errmsg);
+		}
+		if (g->pk[i].revoked > 0) {
+			r->st->superseded += g->pk[i].revoked;
+			r->need_crl = 1;
+		}
+	}
+}
 
-	/* 3. committed: bundles into place; failures reported. */
+/* 3. Committed: bundles into place; failures reported. */
+static void
+flush_settle(struct run *r, struct job **js, size_t n)
+{
+	struct job *j;
+	char path[PATH_MAX];
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		j = js[i];
 		if (j->rc == UC_OK && !j->token) {
@@ -648,9 +673,25 @@ flush(struct run *r, struct job *list)
 	(void)fsync(r->dirfd);
 	r->done += (long)n;
 	progress(r);
-out:
-	secret_free_buf((unsigned char *)jb, jcap);
-	return rc;
+}
+
+/* Record a group of at most GROUP finished jobs (module comment: 1-3). */
+static int
+flush(struct run *r, struct job *list)
+{
+	struct job **js = r->grp->js, *j;
+	size_t n = 0;
+	int rc;
+
+	for (j = list; j != NULL && n < GROUP; j = j->next)
+		js[n++] = j;
+	/* Workers finish in any order; journal and manifest follow the CSV. */
+	qsort(js, n, sizeof(js[0]), job_line_cmp);
+	if ((rc = flush_journal(r, js, n)) != UC_OK)
+		return rc;
+	flush_record(r, js, n);
+	flush_settle(r, js, n);
+	return UC_OK;
 }
 
 /* Take finished jobs off the pool (waiting for at least min) and record. */
@@ -776,6 +817,7 @@ static int
 already_done(struct run *r, const struct identity *id, int *skip,
     int *changed)
 {
+	long seen;
 	char **serials = NULL;
 	size_t n = 0, i;
 	int rc, pending = 0;
@@ -794,7 +836,9 @@ already_done(struct run *r, const struct identity *id, int *skip,
 	if (rc != UC_OK)
 		goto out;
 	/* Made by the run this one resumes: never again, even with reissue. */
-	if (uset_get(&r->resumed, uhash(id->username), 0) != 0) {
+	if ((seen = uset_get(&r->resumed, id->username, 0)) != 0) {
+		if (seen < 0)
+			rc = (int)seen;
 		*skip = 1;
 		goto out;
 	}
@@ -820,21 +864,44 @@ report_changed(struct run *r, const struct user_row *row, int changed)
 	r->st->changed++;
 }
 
+/* A job for the row; NULL when out of memory. */
+static struct job *
+job_new(struct run *r, const struct user_row *row)
+{
+	struct job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->username = strdup(row->id.username)) == NULL ||
+	    (row->id.email && (j->email = strdup(row->id.email)) == NULL) ||
+	    (row->id.name && (j->name = strdup(row->id.name)) == NULL) ||
+	    (row->id.upn && (j->upn = strdup(row->id.upn)) == NULL) ||
+	    (row->id.ou && (j->ou = strdup(row->id.ou)) == NULL) ||
+	    (row->id.sid && (j->sid = strdup(row->id.sid)) == NULL)) {
+		job_free(j);
+		return NULL;
+	}
+	j->line = row->line;
+	j->smime = row->smime >= 0 ? row->smime : r->o->smime;
+	j->format = row->p12_format >= 0 ? (enum p12_format)row->p12_format :
+	    r->o->format;
+	j->supersede = r->o->reissue;
+	return j;
+}
+
 static void
 on_row(const struct user_row *row, void *arg)
 {
 	struct run *r = arg;
 	struct job *j;
-	uint64_t h;
 	long first;
 	int skip, changed, rc;
 
 	if (r->fatal != UC_OK)
 		return;
-	h = uhash(row->id.username);
 	if (r->pass == 1) {
-		if ((first = uset_get(&r->seen, h, row->line)) < 0) {
-			r->fatal = UC_E_INTERNAL;
+		if ((first = uset_get(&r->seen, row->id.username,
+		    row->line)) < 0) {
+			r->fatal = (int)first;
 			return;
 		}
 		if (first > 0) {
@@ -860,7 +927,11 @@ on_row(const struct user_row *row, void *arg)
 		return;
 	}
 	/* pass 2: only each username's first row; errors were reported. */
-	if (uset_get(&r->seen, h, 0) != row->line)
+	if ((first = uset_get(&r->seen, row->id.username, 0)) < 0) {
+		r->fatal = (int)first;
+		return;
+	}
+	if (first != row->line)
 		return;
 	if ((rc = already_done(r, &row->id, &skip, &changed)) != UC_OK) {
 		r->fatal = rc;
@@ -877,22 +948,10 @@ on_row(const struct user_row *row, void *arg)
 		progress(r);
 		return;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->username = strdup(row->id.username)) == NULL ||
-	    (row->id.email && (j->email = strdup(row->id.email)) == NULL) ||
-	    (row->id.name && (j->name = strdup(row->id.name)) == NULL) ||
-	    (row->id.upn && (j->upn = strdup(row->id.upn)) == NULL) ||
-	    (row->id.ou && (j->ou = strdup(row->id.ou)) == NULL) ||
-	    (row->id.sid && (j->sid = strdup(row->id.sid)) == NULL)) {
-		job_free(j);
+	if ((j = job_new(r, row)) == NULL) {
 		r->fatal = uc_seterr(UC_E_INTERNAL, "out of memory");
 		return;
 	}
-	j->line = row->line;
-	j->smime = row->smime >= 0 ? row->smime : r->o->smime;
-	j->format = row->p12_format >= 0 ? (enum p12_format)row->p12_format :
-	    r->o->format;
-	j->supersede = r->o->reissue;
 	if (r->o->tokens) {
 		j->token = 1;
 		j->expires = r->now + (r->o->ttl > 0 ? r->o->ttl :
@@ -1200,6 +1259,7 @@ journal_walk(struct run *r, jrow_fn fn)
 static int
 scan_resume(struct run *r, struct jrow *row)
 {
+	long seen;
 	if (row->nf >= 2 && strcmp(row->f[0], "B") == 0) {
 		uset_free(&r->resumed);
 		r->resuming = strcmp(row->f[1], r->runid) == 0;
@@ -1222,8 +1282,8 @@ scan_resume(struct run *r, struct jrow *row)
 	if ((strcmp(row->f[0], "I") == 0 && cert_current(r->a, row->f[3],
 	    row->f[1], r->now)) || (strcmp(row->f[0], "T") == 0 &&
 	    url_pending(r->a, row->f[7], r->now))) {
-		if (uset_get(&r->resumed, uhash(row->f[1]), 1) < 0)
-			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		if ((seen = uset_get(&r->resumed, row->f[1], 1)) < 0)
+			return (int)seen;
 	}
 	return UC_OK;
 }
@@ -1302,10 +1362,9 @@ remove_stale_manifests(struct run *r)
  * order, which is the CSV's order within each group.
  */
 struct manifest {
-	int	 fd;
-	char	*buf;
-	size_t	 len, cap;
-	long	 rows;
+	int		 fd;
+	struct ucbuf	 buf;	/* wiping: passwords */
+	long		 rows;
 };
 
 static struct manifest	*cur_manifest;	/* set only during render */
@@ -1313,11 +1372,11 @@ static struct manifest	*cur_manifest;	/* set only during render */
 static int
 manifest_flush(struct run *r, struct manifest *m)
 {
-	if (m->len > 0 && write_all(m->fd, m->buf, m->len) == -1)
+	if (ucbuf_len(&m->buf) > 0 && write_all(m->fd, ucbuf_str(&m->buf),
+	    ucbuf_len(&m->buf)) == -1)
 		return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, MANIFEST,
 		    strerror(errno));
-	OPENSSL_cleanse(m->buf, m->len);
-	m->len = 0;
+	ucbuf_reset(&m->buf);
 	return UC_OK;
 }
 
@@ -1351,25 +1410,26 @@ render_row(struct run *r, struct jrow *row)
 	for (i = 0; i < 8; i++)
 		f[i] = neutral(row->f[i + 1], t[i], sizeof(t[i]));
 	m->rows++;
-	rc = jline(r, &m->buf, &m->len, &m->cap, f, 8);
+	rc = jline(&m->buf, f, 8);
 	OPENSSL_cleanse(t, sizeof(t));
 	if (rc != UC_OK)
 		return rc;
-	return m->len >= 65536 ? manifest_flush(r, m) : UC_OK;
+	return ucbuf_len(&m->buf) >= 65536 ? manifest_flush(r, m) : UC_OK;
 }
 
 /* Remember what the journal will list, so an old row is not listed twice. */
 static int
 list_row(struct run *r, struct jrow *row)
 {
+	long seen;
 	const char *key;
 
 	if (row->nf < 9 || (strcmp(row->f[0], "I") != 0 &&
 	    strcmp(row->f[0], "T") != 0))
 		return UC_OK;
 	key = row->f[0][0] == 'I' ? row->f[3] : row->f[7];
-	if (uset_get(&r->listed, uhash(key), 1) < 0)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((seen = uset_get(&r->listed, key, 1)) < 0)
+		return (int)seen;
 	return UC_OK;
 }
 
@@ -1381,6 +1441,7 @@ list_row(struct run *r, struct jrow *row)
 static int
 carry_row(struct run *r, struct jrow *row)
 {
+	long seen;
 	struct manifest *m = cur_manifest;
 	const char *key, *f[8];
 	int keep, i;
@@ -1389,21 +1450,23 @@ carry_row(struct run *r, struct jrow *row)
 	    strcmp(row->f[2], "serial") == 0))
 		return UC_OK;
 	key = row->f[2][0] != '\0' ? row->f[2] : row->f[6];
-	if (key[0] == '\0' || uset_get(&r->listed, uhash(key), 0) != 0)
+	if (key[0] == '\0' || (seen = uset_get(&r->listed, key, 0)) > 0)
 		return UC_OK;
+	if (seen < 0)
+		return (int)seen;
 	/* The username may carry a spreadsheet guard ("'"): not compared. */
 	keep = row->f[2][0] != '\0' ? cert_current(r->a, row->f[2], NULL,
 	    r->now) : url_pending(r->a, row->f[6], r->now);
 	if (!keep)
 		return UC_OK;
-	if (uset_get(&r->listed, uhash(key), 1) < 0)
-		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((seen = uset_get(&r->listed, key, 1)) < 0)
+		return (int)seen;
 	for (i = 0; i < 8; i++)
 		f[i] = row->f[i];
 	m->rows++;
-	if ((i = jline(r, &m->buf, &m->len, &m->cap, f, 8)) != UC_OK)
+	if ((i = jline(&m->buf, f, 8)) != UC_OK)
 		return i;
-	return m->len >= 65536 ? manifest_flush(r, m) : UC_OK;
+	return ucbuf_len(&m->buf) >= 65536 ? manifest_flush(r, m) : UC_OK;
 }
 
 static int
@@ -1419,6 +1482,7 @@ render_manifest(struct run *r)
 	int rc;
 
 	memset(&m, 0, sizeof(m));
+	ucbuf_init(&m.buf, 0, 1);
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return uc_seterr_ssl(UC_E_CRYPTO, "RAND_bytes");
 	snprintf(tmp, sizeof(tmp), MANIFEST ".tmp-%02x%02x%02x%02x%02x%02x%02x"
@@ -1428,7 +1492,7 @@ render_manifest(struct run *r)
 	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
 		return uc_seterr(UC_E_IO, "%s/%s: %s", r->dir, tmp,
 		    strerror(errno));
-	if ((rc = jline(r, &m.buf, &m.len, &m.cap, hdr, 8)) != UC_OK)
+	if ((rc = jline(&m.buf, hdr, 8)) != UC_OK)
 		goto fail;
 	/* Earlier runs' rows first (their journals are gone), then this one's. */
 	cur_manifest = &m;
@@ -1451,13 +1515,13 @@ render_manifest(struct run *r)
 		goto fail;
 	}
 	(void)fsync(r->dirfd);
-	secret_free_buf((unsigned char *)m.buf, m.cap);
+	ucbuf_free(&m.buf);
 	return UC_OK;
 fail:
 	if (m.fd != -1)
 		close(m.fd);
 	(void)unlinkat(r->dirfd, tmp, 0);
-	secret_free_buf((unsigned char *)m.buf, m.cap);
+	ucbuf_free(&m.buf);
 	return rc;
 }
 
@@ -1499,13 +1563,155 @@ authority_batch_check(const struct batch_opts *o, const char **flag)
 	return rc;
 }
 
+/* The folder, its lock, .partial/, the journal and what an interrupted
+ * run left there. */
+static int
+open_folder(struct run *r)
+{
+	const struct batch_opts *o = r->o;
+	int rc;
+
+	if ((rc = dir_make(o->out, 0700)) != UC_OK)
+		return rc;
+	if ((r->dir = strdup(o->out)) == NULL ||
+	    (r->partdir = path_join(o->out, PARTIAL)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	if ((r->dirfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return uc_seterr(UC_E_IO, "%s: %s", o->out, strerror(errno));
+	if ((rc = dir_private(r->dirfd, r->dir)) != UC_OK)
+		return rc;
+	/* One run per folder: two would share the journal and manifest. */
+	if ((rc = uc_lock_take(o->out, LOCKFILE, o->tokens ? "userca batch "
+	    "--tokens" : "userca batch", 0, &r->lock)) != UC_OK)
+		return rc;
+	if (mkdirat(r->dirfd, PARTIAL, 0700) == -1 && errno != EEXIST)
+		return uc_seterr(UC_E_IO, "%s: %s", r->partdir,
+		    strerror(errno));
+	if ((r->partfd = openat(r->dirfd, PARTIAL, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return uc_seterr(UC_E_IO, "%s: %s", r->partdir,
+		    strerror(errno));
+	if ((rc = dir_private(r->partfd, r->partdir)) != UC_OK)
+		return rc;
+	if ((rc = journal_walk(r, scan_resume)) != UC_OK ||
+	    (rc = recover_partials(r)) != UC_OK ||
+	    (rc = remove_stale_manifests(r)) != UC_OK ||
+	    (rc = journal_open(r)) != UC_OK)
+		return rc;
+	/* Killed after its manifest was in place: the journal is done with. */
+	if (r->finished && ((rc = journal_remove(r)) != UC_OK ||
+	    (rc = journal_open(r)) != UC_OK))
+		return rc;
+	if ((rc = journal_trim(r)) != UC_OK)
+		return rc;
+	if (!r->resuming && (rc = journal_marker(r, "B")) != UC_OK)
+		return rc;
+	return UC_OK;
+}
+
+/* The signer (it may ask for a passphrase) opened, then the workers. */
+static int
+start_workers(struct run *r)
+{
+	int rc, i;
+
+	if ((rc = authority_ready(r->a)) != UC_OK)
+		return rc;
+	r->nthreads = r->o->jobs > 0 ? r->o->jobs : 1;
+	if ((r->threads = calloc((size_t)r->nthreads,
+	    sizeof(*r->threads))) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	for (i = 0; i < r->nthreads; i++) {
+		if (pthread_create(&r->threads[i], NULL, worker,
+		    &r->pool) != 0) {
+			r->nthreads = i;
+			return uc_seterr(UC_E_INTERNAL, "pthread_create");
+		}
+	}
+	return UC_OK;
+}
+
+/*
+ * After pass 2: superseded certificates go on a CRL now (also those of an
+ * earlier, interrupted run whose CRL was never signed), public/ is made
+ * current, then the manifest; "E" says the whole run, manifest included,
+ * is done, and the journal goes.
+ */
+static int
+finish_run(struct run *r)
+{
+	struct crl_state cs;
+	int rc;
+
+	if ((rc = authority_crl_state(r->a, 0, &cs)) != UC_OK)
+		return rc;
+	if ((r->need_crl || cs.revoked > cs.entries) &&
+	    (rc = authority_crl(r->a, 0, 0)) != UC_OK)
+		return rc;
+	/* A kill between signing and publishing left public/ old. */
+	if ((rc = authority_publish(r->a)) != UC_OK ||
+	    (rc = render_manifest(r)) != UC_OK ||
+	    (rc = journal_marker(r, "E")) != UC_OK)
+		return rc;
+	return journal_remove(r);
+}
+
+static void
+jobs_free(struct job *j)
+{
+	struct job *next;
+
+	for (; j != NULL; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+}
+
+/* Workers stopped, everything freed and closed, the folder's lock last. */
+static void
+run_clear(struct run *r)
+{
+	int i;
+
+	if (r->threads != NULL) {
+		pthread_mutex_lock(&r->pool.mu);
+		r->pool.stop = 1;
+		pthread_cond_broadcast(&r->pool.work);
+		pthread_mutex_unlock(&r->pool.mu);
+		for (i = 0; i < r->nthreads; i++)
+			pthread_join(r->threads[i], NULL);
+		free(r->threads);
+	}
+	jobs_free(r->pool.todo);
+	jobs_free(r->pool.done);
+	pthread_mutex_destroy(&r->pool.mu);
+	pthread_cond_destroy(&r->pool.work);
+	pthread_cond_destroy(&r->pool.done_cv);
+	uset_free(&r->seen);
+	uset_free(&r->resumed);
+	uset_free(&r->listed);
+	usercsv_map_free(r->cmap);
+	ucbuf_free(&r->jbuf);
+	free(r->grp);
+	if (r->jfd != -1)
+		close(r->jfd);
+	if (r->partfd != -1)
+		close(r->partfd);
+	if (r->dirfd != -1)
+		close(r->dirfd);
+	free(r->dir);
+	free(r->partdir);
+	uc_lock_release(r->lock);
+}
+
 int
 authority_batch(struct authority *a, const struct batch_opts *o,
     struct batch_stats *st)
 {
 	struct run r;
 	const char *flag;
-	int rc, i;
+	int rc, rc2;
 
 	memset(st, 0, sizeof(*st));
 	memset(&r, 0, sizeof(r));
@@ -1520,6 +1726,7 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	pthread_cond_init(&r.pool.done_cv, NULL);
 	r.pool.a = a;
 	r.pool.days = o->days;
+	ucbuf_init(&r.jbuf, 0, 1);	/* passwords: wiped */
 
 	if ((rc = csv_opts(o, &r.copts, &r.cmap, &flag)) != UC_OK) {
 		rc = uc_errprefix(rc, flag);
@@ -1532,148 +1739,26 @@ authority_batch(struct authority *a, const struct batch_opts *o,
 	/* renew: nobody left, but a killed run's folder still to settle. */
 	if (st->rows - st->failed <= 0 && o->renew_until == 0)
 		goto out;	/* nothing valid to issue */
-
-	/* The folder, the journal, and what an interrupted run left. */
-	if ((rc = dir_make(o->out, 0700)) != UC_OK)
-		goto out;
-	if ((r.dir = strdup(o->out)) == NULL ||
-	    (r.partdir = path_join(o->out, PARTIAL)) == NULL) {
+	if ((r.grp = calloc(1, sizeof(*r.grp))) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if ((r.dirfd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", o->out, strerror(errno));
+	if ((rc = open_folder(&r)) != UC_OK ||
+	    (!o->tokens && (rc = start_workers(&r)) != UC_OK))
 		goto out;
-	}
-	if ((rc = dir_private(r.dirfd, r.dir)) != UC_OK)
-		goto out;
-	/* One run per folder: two would share the journal and manifest. */
-	if ((rc = uc_lock_take(o->out, LOCKFILE, o->tokens ? "userca batch "
-	    "--tokens" : "userca batch", 0, &r.lock)) != UC_OK)
-		goto out;
-	if (mkdirat(r.dirfd, PARTIAL, 0700) == -1 && errno != EEXIST) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", r.partdir, strerror(errno));
-		goto out;
-	}
-	if ((r.partfd = openat(r.dirfd, PARTIAL, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", r.partdir, strerror(errno));
-		goto out;
-	}
-	if ((rc = dir_private(r.partfd, r.partdir)) != UC_OK)
-		goto out;
-	if ((rc = journal_walk(&r, scan_resume)) != UC_OK ||
-	    (rc = recover_partials(&r)) != UC_OK ||
-	    (rc = remove_stale_manifests(&r)) != UC_OK)
-		goto out;
-	if ((rc = journal_open(&r)) != UC_OK)
-		goto out;
-	/* Killed after its manifest was in place: the journal is done with. */
-	if (r.finished && ((rc = journal_remove(&r)) != UC_OK ||
-	    (rc = journal_open(&r)) != UC_OK))
-		goto out;
-	if ((rc = journal_trim(&r)) != UC_OK)
-		goto out;
-	if (!r.resuming && (rc = journal_marker(&r, "B")) != UC_OK)
-		goto out;
-
-	/* Open the signer (it may ask for a passphrase) before threads. */
-	if (!o->tokens) {
-		if ((rc = authority_ready(a)) != UC_OK)
-			goto out;
-		r.nthreads = o->jobs > 0 ? o->jobs : 1;
-		if ((r.threads = calloc((size_t)r.nthreads,
-		    sizeof(*r.threads))) == NULL) {
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < r.nthreads; i++) {
-			if (pthread_create(&r.threads[i], NULL, worker,
-			    &r.pool) != 0) {
-				r.nthreads = i;
-				rc = uc_seterr(UC_E_INTERNAL, "pthread_create");
-				goto out;
-			}
-		}
-	}
 
 	/* Pass 2: issue.  Rows that failed pass 1 are not handled again. */
 	r.total = st->rows - st->failed;
 	atomic_init(&r.pool.handled, 0);
 	r.pass = 2;
 	rc = read_pass(&r);
-	{
-		int rc2;
-
-		/* Whatever was minted is recorded, even after an error. */
-		rc2 = drain(&r, r.pool.inflight);
-		if (rc == UC_OK)
-			rc = rc2;
-	}
-	if (rc != UC_OK)
-		goto out;
-	/*
-	 * Superseded certificates go on a CRL now; also those of an earlier,
-	 * interrupted run whose CRL was never signed.
-	 */
-	{
-		struct crl_state cs;
-
-		if ((rc = authority_crl_state(a, 0, &cs)) != UC_OK)
-			goto out;
-		if ((r.need_crl || cs.revoked > cs.entries) &&
-		    (rc = authority_crl(a, 0, 0)) != UC_OK)
-			goto out;
-		/* A kill between signing and publishing left public/ old. */
-		if ((rc = authority_publish(a)) != UC_OK)
-			goto out;
-	}
-	/* The manifest first: "E" says the whole run, manifest included, is
-	 * done. */
-	if ((rc = render_manifest(&r)) != UC_OK)
-		goto out;
-	if ((rc = journal_marker(&r, "E")) != UC_OK)
-		goto out;
-	rc = journal_remove(&r);
+	/* Whatever was minted is recorded, even after an error. */
+	rc2 = drain(&r, r.pool.inflight);
+	if (rc == UC_OK)
+		rc = rc2;
+	if (rc == UC_OK)
+		rc = finish_run(&r);
 out:
-	if (r.threads != NULL) {
-		pthread_mutex_lock(&r.pool.mu);
-		r.pool.stop = 1;
-		pthread_cond_broadcast(&r.pool.work);
-		pthread_mutex_unlock(&r.pool.mu);
-		for (i = 0; i < r.nthreads; i++)
-			pthread_join(r.threads[i], NULL);
-		free(r.threads);
-	}
-	while (r.pool.todo != NULL) {
-		struct job *j = r.pool.todo->next;
-
-		job_free(r.pool.todo);
-		r.pool.todo = j;
-	}
-	while (r.pool.done != NULL) {
-		struct job *j = r.pool.done->next;
-
-		job_free(r.pool.done);
-		r.pool.done = j;
-	}
-	pthread_mutex_destroy(&r.pool.mu);
-	pthread_cond_destroy(&r.pool.work);
-	pthread_cond_destroy(&r.pool.done_cv);
-	uset_free(&r.seen);
-	uset_free(&r.resumed);
-	uset_free(&r.listed);
-	usercsv_map_free(r.cmap);
-	if (r.jfd != -1)
-		close(r.jfd);
-	if (r.partfd != -1)
-		close(r.partfd);
-	if (r.dirfd != -1)
-		close(r.dirfd);
-	free(r.dir);
-	free(r.partdir);
-	/* Last: everything in the folder is settled. */
-	uc_lock_release(r.lock);
+	run_clear(&r);
 	return rc;
 }
