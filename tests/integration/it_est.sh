@@ -131,6 +131,23 @@ check_eq "revoke_old off: OCSP good" "$(ocsp_status "$T/a.pem")" good
 pkiest "$T/a3.der" --in "$T/a2.csr" --cert "$T/a.der" --key "$T/a.key"
 check_ne "the old certificate cannot renew twice" "$RC" 0
 
+# SIGHUP: the network child starts the [est] listener again with the TLS
+# pair and the trust list of the reload; a client certificate still enrolls.
+kill -HUP "${ED_PID[d]}"
+for _ in $(seq 50); do grep -q 'reloaded' "$T/d.log" && break; sleep 0.1; done
+sleep 1
+est cacerts
+check_eq "after SIGHUP: cacerts 200" "$CODE" 200
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/h.key" \
+    -subj /CN=x -outform DER -out "$T/h.der" 2>/dev/null
+openssl base64 -in "$T/h.der" -out "$T/h.b64"
+openssl pkey -inform DER -in "$T/a2.key" -out "$T/a2.key.pem"	# pki --gen wrote DER
+est simpleenroll -H 'Content-Type: application/pkcs10' -H 'Content-Transfer-Encoding: base64' \
+    --data-binary "@$T/h.b64" --cert "$T/a2.pem" --key "$T/a2.key.pem"
+check_eq "after SIGHUP: simpleenroll by the client certificate 200" "$CODE" 200
+check_eq "... recorded as est-cert" \
+    "$(sqlite3 "$DB" "select method from certificates where serial = '$(hdr X-Userca-Serial)'")" est-cert
+
 # [renew] revoke_old on (userca.conf, read when the daemon opens the home).
 ed_stop d
 check_confined d "EST (Basic, client certificates, cacerts, csrattrs)"
