@@ -71,15 +71,33 @@ def in_memory(pid, needles):
                                                            "[vsyscall]")):
                 continue
             lo, hi = (int(x, 16) for x in f[0].split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
+            # A sanitizer build's shadow memory: terabytes of nothing.
+            if hi - lo > MAX_MAPPING:
                 continue
-            if any(n in data for n in needles):
+            if scan(mem, lo, hi, needles):
                 found = True
                 break
     return found
+
+
+MAX_MAPPING = 1 << 36
+CHUNK = 1 << 26
+
+
+def scan(mem, lo, hi, needles):
+    """needles in [lo, hi), read in chunks that overlap by a needle."""
+    over = max(len(n) for n in needles)
+    at = lo
+    while at < hi:
+        try:
+            mem.seek(at)
+            data = mem.read(min(CHUNK + over, hi - at))
+        except (OSError, ValueError, OverflowError, MemoryError):
+            return False
+        if any(n in data for n in needles):
+            return True
+        at += CHUNK
+    return False
 
 
 def fds(pid, home):
