@@ -44,7 +44,9 @@ check_eq "PKCS#12 certificate recorded and valid" \
     "$(sqlite3 "$H/userca.db" "select status from certificates where serial = '$(cert_serial "$T/paul.pem")'")" valid
 
 # ---- the two processes from outside ----
-"$PY" "$PROBE" table "$MON" "$H" >"$T/probe.out" 2>&1 || { cat "$T/probe.out"; fail "probe"; }
+SCAN=
+[[ ${USERCA_SANITIZE:-0} == 1 ]] && SCAN=noscan	# terabytes of shadow memory
+"$PY" "$PROBE" table "$MON" "$H" $SCAN >"$T/probe.out" 2>&1 || { cat "$T/probe.out"; fail "probe"; }
 echo "    separation (as seen in /proc):"
 grep -Ev '^(row|childpid) ' "$T/probe.out" | sed 's/^/    | /'
 row() { sed -n "s/^row $1 //p" "$T/probe.out" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -65,10 +67,14 @@ check_eq "no descriptor of the child is the database, a key or in the CA home" \
     "$(row child homefds)" 0
 check_cond "the monitor does hold the database open (the fd check sees it)" \
     '[[ $(row monitor homefds) -ge 1 ]]'
-check_eq "the issuing key's private scalar is NOT in the child's memory" \
-    "$(row child scalar)" 0
-check_eq "the issuing key's private scalar IS in the monitor's memory" \
-    "$(row monitor scalar)" 1
+if [[ -n $SCAN ]]; then
+	pass "sanitizer build: memories not scanned (the plain build does it)"
+else
+	check_eq "the issuing key's private scalar is NOT in the child's memory" \
+	    "$(row child scalar)" 0
+	check_eq "the issuing key's private scalar IS in the monitor's memory" \
+	    "$(row monitor scalar)" 1
+fi
 check_grep "the child says how it is confined" 'network child [0-9]+: uid [1-9]' "$T/main.log"
 
 # ---- a malformed message ends the child, not the monitor ----

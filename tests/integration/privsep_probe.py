@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Look at userca-enrolld's two processes from outside (run as root).
 
-  privsep_probe.py table MONITOR_PID HOME
+  privsep_probe.py table MONITOR_PID HOME [noscan]
       finds the network child (the monitor's child process), and for both
       prints: uid, NoNewPrivs, Seccomp, whether an open descriptor is the
       database, a key or anything in the CA home, and whether the issuing
       key's private scalar (from `openssl pkey -text` of issuing/ca.key, in
       either byte order) is in its memory (/proc/PID/maps + /proc/PID/mem).
       Lines "childpid PID" and "row NAME k=v ..." for the shell test.
+      noscan: no memory scan (sanitizer builds: their shadow memory is
+      terabytes of mappings).
   privsep_probe.py child MONITOR_PID
       prints the network child's pid (nothing when there is none).
   privsep_probe.py inject CHILD_PID KIND
@@ -61,8 +63,25 @@ def scalar(home):
     return b.lstrip(b"\0")
 
 
+def rss_by_region(pid):
+    """Resident kB per mapping start, from /proc/PID/smaps."""
+    rss, start = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                start = int(line.split("-")[0], 16)
+            elif line.startswith("Rss:") and start is not None:
+                rss[start] = int(line.split()[1])
+    return rss
+
+
 def in_memory(pid, needles):
-    found = False
+    """Whether a needle is in the process's resident memory, read in 8 MiB
+    pieces (overlapping by the longest needle); mappings with nothing
+    resident are skipped (a sanitizer's shadow reserves terabytes)."""
+    rss = rss_by_region(pid)
+    over = max(len(n) for n in needles)
+    step = 8 << 20
     with open(f"/proc/{pid}/maps") as maps, \
             open(f"/proc/{pid}/mem", "rb", 0) as mem:
         for line in maps:
@@ -71,32 +90,16 @@ def in_memory(pid, needles):
                                                            "[vsyscall]")):
                 continue
             lo, hi = (int(x, 16) for x in f[0].split("-"))
-            # A sanitizer build's shadow memory: terabytes of nothing.
-            if hi - lo > MAX_MAPPING:
+            if rss.get(lo, 1) == 0:
                 continue
-            if scan(mem, lo, hi, needles):
-                found = True
-                break
-    return found
-
-
-MAX_MAPPING = 1 << 36
-CHUNK = 1 << 26
-
-
-def scan(mem, lo, hi, needles):
-    """needles in [lo, hi), read in chunks that overlap by a needle."""
-    over = max(len(n) for n in needles)
-    at = lo
-    while at < hi:
-        try:
-            mem.seek(at)
-            data = mem.read(min(CHUNK + over, hi - at))
-        except (OSError, ValueError, OverflowError, MemoryError):
-            return False
-        if any(n in data for n in needles):
-            return True
-        at += CHUNK
+            for a in range(lo, hi, step):
+                try:
+                    mem.seek(a)
+                    data = mem.read(min(step + over, hi - a))
+                except (OSError, ValueError, OverflowError):
+                    continue
+                if any(n in data for n in needles):
+                    return True
     return False
 
 
@@ -116,7 +119,7 @@ def fds(pid, home):
     return n, bad
 
 
-def table(mon, home):
+def table(mon, home, scan=True):
     kids = children(mon)
     s = scalar(home)
     needles = [s, s[::-1]]
@@ -130,14 +133,14 @@ def table(mon, home):
         st = status(pid)
         uid = st["Uid"].split()
         n, bad = fds(pid, home)
-        mem = in_memory(pid, needles)
+        mem = in_memory(pid, needles) if scan else None
         print(f"{name:8} {pid:>7} {uid[0]:>6} {st.get('NoNewPrivs', '?'):>3} "
               f"{st.get('Seccomp', '?'):>7} {n:>4} {len(bad):>11} "
-              f"{'FOUND' if mem else 'absent':>10}")
+              f"{'FOUND' if mem else 'absent' if scan else '-':>10}")
         print(f"row {name} pid={pid} uids={','.join(uid)} "
               f"nnp={st.get('NoNewPrivs', '?')} "
               f"seccomp={st.get('Seccomp', '?')} homefds={len(bad)} "
-              f"scalar={'1' if mem else '0'}")
+              f"scalar={'-' if not scan else '1' if mem else '0'}")
         for b in bad:
             print(f"  {name} holds {b}")
 
@@ -164,7 +167,8 @@ def inject(pid, kind):
 
 def main():
     if sys.argv[1] == "table":
-        table(int(sys.argv[2]), sys.argv[3])
+        table(int(sys.argv[2]), sys.argv[3],
+              len(sys.argv) < 5 or sys.argv[4] != "noscan")
     elif sys.argv[1] == "child":
         for k in children(int(sys.argv[2])):
             print(k)
