@@ -884,6 +884,45 @@ struct child {
 	int		 serving;
 };
 
+/* 1 when a and b (published sets) name other CA certificates. */
+static int
+cas_changed(const struct pubset *a, const struct pubset *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	if ((a->issuing == NULL) != (b->issuing == NULL) ||
+	    (a->root == NULL) != (b->root == NULL))
+		return 1;
+	return (a->issuing != NULL && X509_cmp(a->issuing, b->issuing) != 0) ||
+	    (a->root != NULL && X509_cmp(a->root, b->root) != 0);
+}
+
+/*
+ * PUBLISHED: the new public files.  When the CA certificates changed (a
+ * rollover, a renewed root), the [est] listener must trust the new ones:
+ * the main loop starts the TLS listeners again, as for a new TLS pair.
+ * Non-zero ends the child (a malformed message).
+ */
+static int
+child_published_push(struct child *c, const unsigned char *body, size_t len)
+{
+	struct pubset *before, *after;
+	int changed;
+
+	before = pub_get(&c->d);
+	if (child_published(&c->d, body, len) != UC_OK) {
+		pub_put(before);
+		return 1;
+	}
+	after = pub_get(&c->d);
+	changed = cas_changed(before, after);
+	pub_put(before);
+	pub_put(after);
+	if (changed && c->serving && c->d.conf.est_listen != NULL)
+		(void)kill(getpid(), SIGUSR1);
+	return 0;
+}
+
 /* The monitor's pushes, on the door's reader thread. */
 static int
 child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
@@ -922,7 +961,7 @@ child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
 		secret_free_buf(key, kl);
 		return 0;
 	case DOOR_PUBLISHED:
-		return child_published(&c->d, body, len) != UC_OK;
+		return child_published_push(c, body, len);
 	default:
 		/* The monitor is gone: stop serving. */
 		(void)kill(getpid(), SIGTERM);
