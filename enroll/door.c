@@ -485,6 +485,15 @@ door_local(door_local_fn fn, void *arg)
 	return d;
 }
 
+/* A push's body: a HELLO holds the TLS and SCEP RA keys, wiped. */
+static void
+push_free(const struct door_hdr *h, unsigned char *body)
+{
+	if (body != NULL && h->type == DOOR_HELLO)
+		OPENSSL_cleanse(body, h->len);
+	free(body);
+}
+
 int
 door_read_push(struct door *d, uint16_t want)
 {
@@ -499,7 +508,7 @@ door_read_push(struct door *d, uint16_t want)
 		    h.type, want);
 	else if (d->push(d->arg, h.type, body, h.len) != 0)
 		rc = uc_seterr(UC_E_INVALID, "message %u refused", h.type);
-	free(body);
+	push_free(&h, body);
 	return rc;
 }
 
@@ -516,10 +525,10 @@ reader(void *arg)
 			break;
 		if (!(h.type & DOOR_ANSWER)) {
 			if (d->push(d->arg, h.type, body, h.len) != 0) {
-				free(body);
+				push_free(&h, body);
 				break;
 			}
-			free(body);
+			push_free(&h, body);
 			continue;
 		}
 		pthread_mutex_lock(&d->mu);
