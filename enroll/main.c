@@ -68,7 +68,7 @@ struct secret_body {
 	size_t		 len;
 };
 
-static volatile int	 quiet;
+static int		 quiet;		/* atomic: a HELLO sets it */
 /* Cores, known before the sandbox (it has no /sys to read them from). */
 static long		 ncpu = 1;
 
@@ -297,7 +297,7 @@ send_resp(struct listener *l, struct MHD_Connection *c, struct resp *r,
 	MHD_destroy_response(mr);
 	metrics_request(l->d->m, r->route != NULL ? r->route : "other",
 	    r->status);
-	if (!quiet) {
+	if (!__atomic_load_n(&quiet, __ATOMIC_RELAXED)) {
 		redact_path(url, red, sizeof(red));
 		fprintf(stderr, "%s %s %s %s %d %.1fms\n", client,
 		    l->est ? "est" : l->tls ? "https" : "http", method, red, r->status,
@@ -585,10 +585,12 @@ start(struct listener *l)
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)
+		    __atomic_load_n(&d->conf.timeout, __ATOMIC_RELAXED),
 		    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned int)d->conf.per_address,
+		    (unsigned int)__atomic_load_n(&d->conf.per_address,
+		    __ATOMIC_RELAXED),
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_HTTPS_MEM_CERT, l->cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, l->key,
@@ -602,10 +604,12 @@ start(struct listener *l)
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)ncpu,
 		    MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)d->conf.timeout,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)
+		    __atomic_load_n(&d->conf.timeout, __ATOMIC_RELAXED),
 		    MHD_OPTION_CONNECTION_LIMIT, l->max_connections,
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned int)d->conf.per_address,
+		    (unsigned int)__atomic_load_n(&d->conf.per_address,
+		    __ATOMIC_RELAXED),
 		    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		    MHD_OPTION_END);
 	if (l->mhd == NULL) {
@@ -881,7 +885,7 @@ struct child {
 	struct listener	 http, https, est;
 	pthread_mutex_t	 mu;		/* the pair below */
 	char		*cert, *key;	/* a new TLS pair from a HELLO */
-	int		 serving;
+	int		 serving;	/* atomic: read by the door thread */
 };
 
 /* 1 when a and b (published sets) name other CA certificates. */
@@ -918,7 +922,8 @@ child_published_push(struct child *c, const unsigned char *body, size_t len)
 	changed = cas_changed(before, after);
 	pub_put(before);
 	pub_put(after);
-	if (changed && c->serving && c->d.conf.est_listen != NULL)
+	if (changed && __atomic_load_n(&c->serving, __ATOMIC_ACQUIRE) &&
+	    c->d.conf.est_listen != NULL)
 		(void)kill(getpid(), SIGUSR1);
 	return 0;
 }
@@ -938,7 +943,7 @@ child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
 		if (child_hello(&c->d, body, len, &q, &cert, &cl, &key, &kl) !=
 		    UC_OK)
 			return 1;
-		quiet = q;
+		__atomic_store_n(&quiet, q, __ATOMIC_RELAXED);
 		if (cert != NULL && key != NULL &&
 		    (cs = calloc(1, cl + 1)) != NULL &&
 		    (ks = calloc(1, kl + 1)) != NULL) {
@@ -953,7 +958,7 @@ child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
 			cs = ks = NULL;	/* now owned by c */
 			pthread_mutex_unlock(&c->mu);
 			/* The main loop starts HTTPS with the new pair. */
-			if (c->serving)
+			if (__atomic_load_n(&c->serving, __ATOMIC_ACQUIRE))
 				(void)kill(getpid(), SIGUSR1);
 		}
 		free(cs);
@@ -997,7 +1002,7 @@ rekey_one(struct child *c, struct listener *l, const char *what)
 		    "certificate: %s\n", what, uc_errmsg());
 		*l = old;
 	} else
-		stop(&old, c->d.conf.drain);
+		stop(&old, __atomic_load_n(&c->d.conf.drain, __ATOMIC_RELAXED));
 	/* libmicrohttpd keeps its own copies. */
 	l->cert = l->key = NULL;
 	free(cert);
@@ -1109,13 +1114,14 @@ child_main(int sock, const int fds[3], uid_t uid, gid_t gid)
 		goto fail;
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		ncpu = 1;
-	nofile = child_nofile(c.d.conf.max_connections,
+	nofile = child_nofile(__atomic_load_n(&c.d.conf.max_connections,
+	    __ATOMIC_RELAXED),
 	    c.d.conf.est_listen != NULL);
 	if (sandbox_enter(nofile, what, sizeof(what)) != UC_OK ||
 	    door_start(c.d.door) != UC_OK ||
 	    child_listen(&c, fds, nofile) != UC_OK)
 		goto fail;
-	c.serving = 1;
+	__atomic_store_n(&c.serving, 1, __ATOMIC_RELEASE);
 	fprintf(stderr, "userca-enrolld: network child %d: %s\n",
 	    (int)getpid(), what);
 	for (;;) {
@@ -1130,9 +1136,9 @@ child_main(int sock, const int fds[3], uid_t uid, gid_t gid)
 		(void)conns_sweep(c.https.conns, uc_mono());
 		(void)conns_sweep(c.est.conns, uc_mono());
 	}
-	stop(&c.http, c.d.conf.drain);
-	stop(&c.https, c.d.conf.drain);
-	stop(&c.est, c.d.conf.drain);
+	stop(&c.http, __atomic_load_n(&c.d.conf.drain, __ATOMIC_RELAXED));
+	stop(&c.https, __atomic_load_n(&c.d.conf.drain, __ATOMIC_RELAXED));
+	stop(&c.est, __atomic_load_n(&c.d.conf.drain, __ATOMIC_RELAXED));
 	ex = 0;
 	goto out;
 fail:

@@ -592,9 +592,13 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 	    INT32_MAX), __ATOMIC_RELAXED);
 	__atomic_store_n(&c->per_address, (int)door_get_u64(&r, 65536),
 	    __ATOMIC_RELAXED);
-	c->timeout = (int)door_get_u64(&r, INT32_MAX);
-	c->drain = (int)door_get_u64(&r, INT32_MAX);
-	c->max_connections = (int)door_get_u64(&r, 65536);
+	/* The main thread reads them when it starts a listener again. */
+	__atomic_store_n(&c->timeout, (int)door_get_u64(&r, INT32_MAX),
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&c->drain, (int)door_get_u64(&r, INT32_MAX),
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&c->max_connections, (int)door_get_u64(&r, 65536),
+	    __ATOMIC_RELAXED);
 	__atomic_store_n(&c->allow_plain_http, (int)door_get_u64(&r, 1),
 	    __ATOMIC_RELAXED);
 	*quiet = (int)door_get_u64(&r, 1);
