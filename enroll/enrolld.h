@@ -39,6 +39,9 @@ struct econf {
 	int	 refresh_before;	/* [crl] refresh_before (s) */
 	int	 poll;			/* [crl] poll (s) */
 	int	 root_warn_before;	/* [crl] root_warn_before (s) */
+	int	 issuing_warn_before;	/* [ca] issuing_warn_before (s): warn
+					 * this long before the issuing CA's
+					 * certificate expires */
 	int	 runway_min;		/* [crl] runway_min: pre-signed root
 					 * CRLs that must remain */
 	size_t	 max_body;		/* [limits] max_body (bytes) */
@@ -121,6 +124,9 @@ struct enrolld {
 	struct metrics		*m;
 	char			 health_why[512];
 	int			 healthy;
+	char			 health_warn[256];	/* healthy, but: */
+	int			 stale;		/* the issuing CA changed on
+						 * disk (a rollover) */
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */

@@ -821,6 +821,9 @@ usage(FILE *f)
 "\n"
 "Settings (durations: 30s, 5m, 72h, 7d; sizes: 64k, 1m):\n"
 "  [ca]     home = DIR              the CA home (userca init --intermediate)\n"
+"           issuing_warn_before = 90d  /healthz says \"warning\" (200) when\n"
+"                                   the issuing CA's certificate expires\n"
+"                                   this soon (userca intermediate rollover)\n"
 "  [http]   listen = ADDR:PORT      public files, plain HTTP; empty: off\n"
 "  [https]  listen = ADDR:PORT      enrollment and public files; empty: off\n"
 "           cert = FILE             TLS chain (userca issue-server)\n"
@@ -986,6 +989,8 @@ main(int argc, char *argv[])
 				d.conf.refresh_before = nc.refresh_before;
 				d.conf.crl_validity = nc.crl_validity;
 				d.conf.root_warn_before = nc.root_warn_before;
+				d.conf.issuing_warn_before =
+				    nc.issuing_warn_before;
 				d.conf.runway_min = nc.runway_min;
 				d.conf.poll = nc.poll;
 				__atomic_store_n(&d.conf.retry_window,

@@ -123,6 +123,28 @@ pem_of_der(const struct blob *der, struct blob *pem)
 	return UC_OK;
 }
 
+/*
+ * 1 if the first CRL of pem is der: then crl.pem (the current issuing
+ * CA's CRL, then those of the issuing CAs a rollover replaced) is served
+ * as written.
+ */
+static int
+pem_starts_with(const struct blob *pem, const struct blob *der)
+{
+	X509_CRL *crl = NULL;
+	unsigned char *d = NULL;
+	size_t len;
+	int same;
+
+	if (crl_parse(pem->data, pem->len, &crl) != UC_OK)
+		return 0;
+	same = crl_der(crl, &d, &len) == UC_OK && len == der->len &&
+	    memcmp(d, der->data, len) == 0;
+	OPENSSL_free(d);
+	X509_CRL_free(crl);
+	return same;
+}
+
 int
 pub_reload(struct enrolld *d)
 {
@@ -172,6 +194,7 @@ pub_reload(struct enrolld *d)
 		 * other, and a gateway must never get a PEM older than the DER.
 		 */
 		if (strcmp(f->route, "/crl.pem") == 0 && ps->f[3].body != NULL &&
+		    !pem_starts_with(f->body, ps->f[3].body) &&
 		    (rc = pem_of_der(ps->f[3].body, f->body)) != UC_OK) {
 			pubset_free(ps);
 			return rc;
@@ -228,6 +251,29 @@ pub_changed(struct enrolld *d)
 	return changed;
 }
 
+/*
+ * A warning, not an outage: the issuing CA's own certificate expires
+ * within [ca] issuing_warn_before.  Nothing it issues outlives it, so
+ * users get ever shorter certificates and then none: roll it over.
+ */
+static void
+issuing_warn(struct enrolld *d, int64_t now)
+{
+	X509 *iss = authority_issuing_cert(d->a);
+	char when[32];
+	int64_t na;
+
+	d->health_warn[0] = '\0';
+	if (iss == NULL || uc_asn1_time(X509_get0_notAfter(iss), &na) !=
+	    UC_OK || na - now >= d->conf.issuing_warn_before)
+		return;
+	uc_time_iso(na, when, sizeof(when));
+	snprintf(d->health_warn, sizeof(d->health_warn), "the issuing CA's "
+	    "certificate expires in %lld days (%s): roll it over "
+	    "(userca intermediate rollover)", (long long)((na - now) / 86400),
+	    when);
+}
+
 static void
 health(struct enrolld *d)
 {
@@ -281,12 +327,19 @@ health(struct enrolld *d)
 		    0, "%ld pre-signed root CRL(s) left, fewer than runway_min "
 		    "%d; ", d->runway, d->conf.runway_min);
 	}
+	if (d->stale) {
+		ok = 0;
+		n += (size_t)snprintf(why + n, n < sizeof(why) ? sizeof(why) - n :
+		    0, "the issuing CA was rolled over since this daemon "
+		    "started: restart userca-enrolld; ");
+	}
 	if (n >= sizeof(why))
 		n = sizeof(why) - 1;
 	if (n >= 2 && why[n - 2] == ';')
 		why[n - 2] = '\0';
 	d->healthy = ok;
 	snprintf(d->health_why, sizeof(d->health_why), "%s", why);
+	issuing_warn(d, now);
 	pthread_rwlock_unlock(&d->publock);
 }
 
@@ -321,6 +374,16 @@ crl_watch(struct enrolld *d)
 				fprintf(stderr, "userca-enrolld: root CRL %lld "
 				    "is now in force\n", (long long)cs.number);
 		}
+	}
+	/* Opened before a rollover: nothing here may publish or sign. */
+	if (!d->stale && authority_issuing_changed(d->a)) {
+		d->stale = 1;
+		fprintf(stderr, "userca-enrolld: the issuing CA was rolled "
+		    "over on disk: restart userca-enrolld\n");
+	}
+	if (d->stale) {
+		health(d);
+		return;
 	}
 	if (authority_crl_state(d->a, 0, &cs) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: CRL state: %s\n",

@@ -21,6 +21,21 @@
 #define P_ISS_CRT	"issuing/ca.crt"
 #define P_ISS_KEY	"issuing/ca.key"
 #define P_ISS_CSR	"issuing/ca.csr"
+/* rollover.c: the issuing CAs before the current one, and a rollover's
+ * key and certificate until they replace issuing/ca.* */
+#define P_ISS_PREV	"issuing/previous"
+#define P_ISS_NEXT_KEY	"issuing/next.key"
+#define P_ISS_NEXT_CSR	"issuing/next.csr"
+#define P_ISS_NEXT_CRT	"issuing/next.crt"
+
+/* An issuing CA that a rollover replaced: issuing/previous/<gen>.crt and
+ * <gen>.key.  It signs CRLs (never certificates) until it expires. */
+struct prev_ca {
+	X509			*cert;
+	char			*ski;
+	int			 gen;		/* 1: the first issuing CA */
+	struct signer		*sig;		/* opened when first needed */
+};
 
 struct authority {
 	char			*home;
@@ -62,6 +77,8 @@ struct authority {
 	struct gc_item		*gc_pending;
 	int			 gc_leading;
 	struct aocsp		*ocsp;		/* ocsp.c: the responder */
+	struct prev_ca		*prev;		/* rollover.c: newest first */
+	size_t			 nprev;
 };
 
 struct gc_item {
@@ -176,6 +193,24 @@ void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]
  * url, or <base_url>/ocsp); NULL when url = off. */
 const char *auth_ocsp_url(struct authority *a, char *buf, size_t len);
+
+/*
+ * rollover.c: the previous issuing CAs (load at open, free), whether one
+ * is still in service (not expired: it signs its CRL and is published),
+ * the signer for a certificate's issuer (the root's, a previous CA's or
+ * the current one's), the CRLs of the previous CAs in service (mu held),
+ * the generation of the current issuing CA, and the install of a
+ * rollover's certificate (authority_intermediate_install).
+ */
+int	rollover_load(struct authority *a);
+void	rollover_free(struct authority *a);
+int	rollover_in_service(const struct prev_ca *p, int64_t now);
+int	rollover_signer_for(struct authority *a, const char *ski,
+	    struct signer **out);
+int	rollover_sign_crls(struct authority *a, int days);
+int	rollover_current_gen(const struct authority *a);
+int	rollover_install(const char *home, const unsigned char *ca,
+	    size_t calen, const unsigned char *root, size_t rootlen);
 
 /* gateway.c: public/gateway/: nginx, Apache, PowerShell. */
 int	gateway_write(struct authority *a);

@@ -324,13 +324,55 @@ static const char ps_purposes_fn[] =
  * Every string the script compares against is hex or base64, so only the
  * help comment carries the name.
  */
+/*
+ * $PreviousThumbprints and $PreviousCers: the issuing CAs a rollover
+ * replaced that are still in service; nothing when none.  Returns how
+ * many, or a UC_E_* code.
+ */
+static int
+ps_previous(struct authority *a, struct ucbuf *b)
+{
+	struct ucbuf t = UCBUF_INIT(0, 0), c = UCBUF_INIT(0, 0);
+	int64_t now = uc_now();
+	char *fp, *der;
+	size_t i;
+	int rc, n = 0;
+
+	for (i = 0; i < a->nprev; i++) {
+		if (!rollover_in_service(&a->prev[i], now))
+			continue;
+		if ((fp = cert_fingerprint(a->prev[i].cert, EVP_sha1())) ==
+		    NULL || (der = b64_der(a->prev[i].cert)) == NULL) {
+			free(fp);
+			ucbuf_free(&t);
+			ucbuf_free(&c);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		n++;
+		ucbuf_printf(&t, "%s'%s'", ucbuf_len(&t) > 0 ? ", " : "", fp);
+		ucbuf_printf(&c, "%s\n    '%s'", ucbuf_len(&c) > 0 ? "," : "",
+		    der);
+		free(fp);
+		free(der);
+	}
+	if (n > 0)
+		ucbuf_printf(b, "# Issuing CAs a rollover replaced, still in "
+		    "service.\n$PreviousThumbprints = @(%s)\n"
+		    "$PreviousCers = @(%s\n)\n\n", ucbuf_str(&t),
+		    ucbuf_str(&c));
+	rc = t.err != UC_OK ? t.err : c.err != UC_OK ? c.err : n;
+	ucbuf_free(&t);
+	ucbuf_free(&c);
+	return rc;
+}
+
 static int
 write_powershell(struct authority *a)
 {
 	struct ucbuf b = UCBUF_INIT(0, 0), oids = UCBUF_INIT(0, 0);
 	X509 *root = a->root != NULL ? a->root : a->issuing;
 	char *rt = NULL, *it = NULL, *rb = NULL, *ib = NULL;
-	int rc;
+	int rc, live;
 
 	if ((rc = eku_oids(a->issuing, &oids)) != UC_OK ||
 	    (rc = oids.err) != UC_OK)
@@ -404,6 +446,10 @@ write_powershell(struct authority *a)
 "$SchannelKey = 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL'\n"
 "\n",
 	    rt, it, rb, ib);
+	if ((live = ps_previous(a, &b)) < 0) {
+		rc = live;
+		goto out;
+	}
 	if (ucbuf_len(&oids) > 0)
 		ucbuf_printf(&b,
 "# What the issuing CA may issue for (its EKU): the root's enabled purposes.\n"
@@ -480,7 +526,14 @@ write_powershell(struct authority *a)
 "    Write-Warning '-KeepThumbprints is ignored: this script never removes trusted roots.'\n"
 "}\n"
 "$rootCert = New-UsercaCert $RootCer $RootThumbprint\n"
-"$issuingCert = New-UsercaCert $IssuingCer $IssuingThumbprint\n"
+"$issuingCert = New-UsercaCert $IssuingCer $IssuingThumbprint\n");
+	if (live > 0)
+		ucbuf_addstr(&b,
+"$previousCerts = @()\n"
+"for ($i = 0; $i -lt $PreviousCers.Count; $i++) {\n"
+"    $previousCerts += New-UsercaCert $PreviousCers[$i] $PreviousThumbprints[$i]\n"
+"}\n");
+	ucbuf_addstr(&b,
 "$sha = [System.Security.Cryptography.SHA256]::Create()\n"
 "$rootSha256 = ConvertTo-UsercaHex ($sha.ComputeHash([Convert]::FromBase64String($RootCer)))\n"
 "$sha.Dispose()\n"
@@ -507,6 +560,15 @@ write_powershell(struct authority *a)
 	else
 		ucbuf_addstr(&b,
 "Add-UsercaCert $rootCert 'ClientAuthIssuer'\n"
+"\n");
+	if (live > 0)
+		ucbuf_addstr(&b,
+"# The issuing CAs a rollover replaced: their users' certificates are\n"
+"# valid until they expire.\n"
+"foreach ($c in $previousCerts) {\n"
+"    Add-UsercaCert $c 'CA'\n"
+"    Add-UsercaCert $c 'ClientAuthIssuer'\n"
+"}\n"
 "\n");
 	if (ucbuf_len(&oids) > 0)
 		ucbuf_addstr(&b,

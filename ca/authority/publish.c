@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "authority_int.h"
+#include "ucbuf.h"
 
 static json_t *
 cert_json(X509 *x, const char *url)
@@ -59,9 +60,14 @@ crl_json(struct authority *a, const char *ski, const char *url)
 	return o != NULL ? o : json_null();
 }
 
+/*
+ * The newest recorded CRL of ski: written as DER to der_name and as PEM
+ * to pem_name (either may be NULL), its PEM appended to b and b2 (either
+ * may be NULL).
+ */
 static int
 publish_crl(struct authority *a, const char *ski, const char *der_name,
-    const char *pem_name)
+    const char *pem_name, struct ucbuf *b, struct ucbuf *b2)
 {
 	X509_CRL *crl = NULL;
 	unsigned char *der = NULL, *pem = NULL;
@@ -71,13 +77,16 @@ publish_crl(struct authority *a, const char *ski, const char *der_name,
 	if ((rc = store_crl_current(a->st, ski, uc_now(), &der, &len, NULL,
 	    NULL)) != UC_OK)
 		return rc;
-	if ((rc = home_write(a->home, der_name, der, len, 0644, 0)) != UC_OK)
+	if (der_name != NULL && (rc = home_write(a->home, der_name, der, len,
+	    0644, 0)) != UC_OK)
 		goto out;
-	if (pem_name != NULL) {
+	if (pem_name != NULL || b != NULL) {
 		if ((rc = crl_parse(der, len, &crl)) != UC_OK ||
 		    (rc = crl_to_pem(crl, &pem, &pemlen)) != UC_OK ||
-		    (rc = home_write(a->home, pem_name, pem, pemlen, 0644, 0)) !=
-		    UC_OK)
+		    (pem_name != NULL && (rc = home_write(a->home, pem_name,
+		    pem, pemlen, 0644, 0)) != UC_OK) ||
+		    (b != NULL && (rc = ucbuf_add(b, pem, pemlen)) != UC_OK) ||
+		    (b2 != NULL && (rc = ucbuf_add(b2, pem, pemlen)) != UC_OK))
 			goto out;
 	}
 out:
@@ -87,30 +96,139 @@ out:
 	return rc;
 }
 
+/* Append x as PEM to b. */
+static int
+add_cert_pem(struct ucbuf *b, X509 *x)
+{
+	unsigned char *pem = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = cert_to_pem(x, &pem, &len)) == UC_OK)
+		rc = ucbuf_add(b, pem, len);
+	free(pem);
+	return rc;
+}
+
+/*
+ * After a rollover: the previous issuing CAs in service go into the
+ * bundle (after the current one, before the root) and their CRLs into
+ * crl.pem (after the current one's) and crls.pem; each also under its
+ * own name: issuing-<gen>.crt, crl-<gen>.der, crl-<gen>.pem (the current
+ * CA too, once there is a previous one, so each name always means one CA).
+ */
+static int
+publish_previous(struct authority *a, struct ucbuf *bundle,
+    struct ucbuf *crlpem, struct ucbuf *all)
+{
+	unsigned char *der = NULL;
+	size_t len;
+	char name[64], pname[64];
+	int64_t now = uc_now();
+	size_t i;
+	int rc = UC_OK, gen = rollover_current_gen(a);
+
+	if (a->nprev == 0)
+		return UC_OK;
+	snprintf(name, sizeof(name), "public/issuing-%d.crt", gen);
+	if ((rc = cert_der(a->issuing, &der, &len)) != UC_OK ||
+	    (rc = home_write(a->home, name, der, len, 0644, 0)) != UC_OK)
+		goto out;
+	snprintf(name, sizeof(name), "public/crl-%d.der", gen);
+	snprintf(pname, sizeof(pname), "public/crl-%d.pem", gen);
+	if ((rc = publish_crl(a, a->issuing_ski, name, pname, NULL, NULL)) !=
+	    UC_OK)
+		goto out;
+	for (i = 0; i < a->nprev; i++) {
+		const struct prev_ca *p = &a->prev[i];
+
+		if (!rollover_in_service(p, now))
+			continue;
+		OPENSSL_free(der);
+		der = NULL;
+		snprintf(name, sizeof(name), "public/issuing-%d.crt", p->gen);
+		if ((rc = add_cert_pem(bundle, p->cert)) != UC_OK ||
+		    (rc = cert_der(p->cert, &der, &len)) != UC_OK ||
+		    (rc = home_write(a->home, name, der, len, 0644, 0)) !=
+		    UC_OK)
+			goto out;
+		snprintf(name, sizeof(name), "public/crl-%d.der", p->gen);
+		snprintf(pname, sizeof(pname), "public/crl-%d.pem", p->gen);
+		if ((rc = publish_crl(a, p->ski, name, pname, crlpem, all)) !=
+		    UC_OK)
+			goto out;
+	}
+out:
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* ca.json's "previous": each previous issuing CA in service, its CRL. */
+static json_t *
+previous_json(struct authority *a)
+{
+	json_t *arr, *o;
+	char url[1200];
+	int64_t now = uc_now();
+	size_t i;
+
+	if ((arr = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < a->nprev; i++) {
+		if (!rollover_in_service(&a->prev[i], now))
+			continue;
+		snprintf(url, sizeof(url), "%s/ca.pem", a->conf.base_url);
+		if ((o = cert_json(a->prev[i].cert, url)) == NULL)
+			continue;
+		json_object_set_new(o, "generation",
+		    json_integer(a->prev[i].gen));
+		snprintf(url, sizeof(url), "%s/crl.pem", a->conf.base_url);
+		json_object_set_new(o, "crl", crl_json(a, a->prev[i].ski, url));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/*
+ * public/: the bundle (current issuing CA, previous ones in service,
+ * root), ca.crt, crl.der (current issuing CA), crl.pem (its CRL first,
+ * then the previous CAs'), crls.pem (every CRL, the root's last: nginx
+ * ssl_crl), root.crl, the per-generation names, ca.json, the kit.
+ */
 static int
 publish_files(struct authority *a)
 {
-	unsigned char *pem = NULL, *der = NULL, *rpem = NULL;
-	size_t pemlen, derlen, rpemlen, blen;
+	struct ucbuf bb = UCBUF_INIT(0, 0), cb = UCBUF_INIT(0, 0),
+	    ab = UCBUF_INIT(0, 0);
+	unsigned char *cbuf = NULL;
+	size_t cblen;
+	unsigned char *der = NULL;
+	size_t derlen, blen;
 	unsigned char *bundle = NULL, *der2 = NULL;
 	size_t der2len;
 	char url[1200], *js = NULL;
 	json_t *root = NULL, *o;
 	int rc, same = !a->root_distinct;
 
-	/* CA bundle: the issuing CA, then the root. */
-	if ((rc = cert_to_pem(a->issuing, &pem, &pemlen)) != UC_OK)
-		goto out;
-	if (!same && (rc = cert_to_pem(a->root, &rpem, &rpemlen)) != UC_OK)
-		goto out;
-	blen = pemlen + (same ? 0 : rpemlen);
-	if ((bundle = malloc(blen)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	/*
+	 * A daemon that opened the home before a rollover must not put the
+	 * old issuing CA back in public/ (it says so on /healthz).
+	 */
+	if (authority_issuing_changed(a)) {
+		rc = uc_seterr(UC_E_STATE, "%s/%s is not the issuing CA this "
+		    "process opened (a rollover happened since): restart it",
+		    a->home, P_ISS_CRT);
 		goto out;
 	}
-	memcpy(bundle, pem, pemlen);
-	if (!same)
-		memcpy(bundle + pemlen, rpem, rpemlen);
+	/* CA bundle: the issuing CA(s), then the root. */
+	if ((rc = add_cert_pem(&bb, a->issuing)) != UC_OK ||
+	    (rc = publish_crl(a, a->issuing_ski, NULL, NULL, &cb, &ab)) !=
+	    UC_OK ||
+	    (rc = publish_previous(a, &bb, &cb, &ab)) != UC_OK ||
+	    (!same && (rc = add_cert_pem(&bb, a->root)) != UC_OK) ||
+	    (rc = ucbuf_take(&bb, &bundle, &blen)) != UC_OK ||
+	    (rc = ucbuf_take(&cb, &cbuf, &cblen)) != UC_OK)
+		goto out;
 	if ((rc = home_write(a->home, "public/ca-bundle.pem", bundle, blen,
 	    0644, 0)) != UC_OK ||
 	    (rc = cert_der(a->issuing, &der, &derlen)) != UC_OK ||
@@ -118,9 +236,16 @@ publish_files(struct authority *a)
 	    UC_OK)
 		goto out;
 
-	/* CRLs: the newest recorded ones. */
-	if ((rc = publish_crl(a, a->issuing_ski, "public/crl.der",
-	    "public/crl.pem")) != UC_OK)
+	/*
+	 * CRLs: the newest recorded ones; crl.pem before crl.der, so that a
+	 * daemon that reads both between the two writes sees a PEM no older
+	 * than the DER (it serves crl.pem only when its first CRL is crl.der).
+	 */
+	if ((rc = home_write(a->home, "public/crl.pem", cbuf, cblen, 0644,
+	    0)) != UC_OK ||
+	    (rc = publish_crl(a, a->issuing_ski, "public/crl.der", NULL, NULL,
+	    NULL)) !=
+	    UC_OK)
 		goto out;
 	if (a->root_ski != NULL &&
 	    (rc = store_crl_current(a->st, a->root_ski, uc_now(), &der2,
@@ -129,10 +254,21 @@ publish_files(struct authority *a)
 	if (a->root_ski != NULL && rc == UC_OK) {
 		free(der2);
 		der2 = NULL;
-		if ((rc = publish_crl(a, a->root_ski, "public/root.crl",
-		    NULL)) != UC_OK ||
-		    (rc = publish_crl(a, a->root_ski, P_ROOT_CRL, NULL)) !=
-		    UC_OK)
+		if ((rc = publish_crl(a, a->root_ski, "public/root.crl", NULL,
+		    NULL, NULL)) != UC_OK ||
+		    (rc = publish_crl(a, a->root_ski, P_ROOT_CRL, NULL,
+		    same == 0 ? &ab : NULL, NULL)) != UC_OK)
+			goto out;
+	}
+	{
+		unsigned char *all = NULL;
+		size_t alen;
+
+		if ((rc = ucbuf_take(&ab, &all, &alen)) != UC_OK)
+			goto out;
+		rc = home_write(a->home, "public/crls.pem", all, alen, 0644, 0);
+		free(all);
+		if (rc != UC_OK)
 			goto out;
 	}
 
@@ -158,6 +294,8 @@ publish_files(struct authority *a)
 	json_object_set_new(root, "crl", crl_json(a, a->issuing_ski, url));
 	snprintf(url, sizeof(url), "%s/root.crl", a->conf.base_url);
 	json_object_set_new(root, "root_crl", crl_json(a, a->root_ski, url));
+	if (a->nprev > 0 && (o = previous_json(a)) != NULL)
+		json_object_set_new(root, "previous", o);
 	if ((js = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
@@ -171,8 +309,10 @@ out:
 	free(js);
 	json_decref(root);
 	free(bundle);
-	free(pem);
-	free(rpem);
+	free(cbuf);
+	ucbuf_free(&bb);
+	ucbuf_free(&cb);
+	ucbuf_free(&ab);
 	OPENSSL_free(der);
 	return rc;
 }

@@ -48,6 +48,7 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	unsigned char *der = NULL;
 	size_t derlen;
 	int64_t next, uid;
+	char *crl_ski = NULL;	/* the CRL to sign; NULL: every issuing CA's */
 	int rc, need_root = 0, ntok = 0;
 
 	memset(&ss, 0, sizeof(ss));
@@ -64,6 +65,9 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 		need_root = a->root_ski != NULL &&
 		    strcmp(c.issuer_ski, a->root_ski) == 0 &&
 		    a->conf.intermediate;
+		/* A previous issuing CA's certificate goes on its CRL. */
+		crl_ski = c.issuer_ski;
+		c.issuer_ski = NULL;
 		store_cert_clear(&c);
 		if ((rc = serials_cb(&(struct store_cert){ .serial =
 		    (char *)(uintptr_t)serial }, &ss)) != UC_OK)
@@ -97,6 +101,9 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	/* The CRL signer first: without it nothing is revoked. */
 	if ((rc = auth_issuing_signer(a, &isig)) != UC_OK)
 		goto out;
+	if (crl_ski != NULL && (rc = rollover_signer_for(a, crl_ski, &isig)) !=
+	    UC_OK)
+		goto out;
 	if (need_root && (rc = auth_root_signer(a, &rsig)) != UC_OK)
 		goto out;
 	if ((rc = store_begin(a->st)) != UC_OK)
@@ -119,15 +126,21 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	if ((rc = need_root ? crls_sign_root(a, rsig, a->conf.root_crl_days) :
 	    crls_sign(a, isig, a->conf.crl_days)) != UC_OK)
 		goto out;
+	/* A user's certificates may come from previous issuing CAs too. */
+	if (crl_ski == NULL && (rc = rollover_sign_crls(a,
+	    a->conf.crl_days)) != UC_OK)
+		goto out;
 	res->crl_root = need_root;
-	if (store_crl_latest(a->st, need_root ? a->root_ski : a->issuing_ski,
-	    &der, &derlen, &res->crl_number, &next) == UC_OK)
+	if (store_crl_latest(a->st, need_root ? a->root_ski : crl_ski != NULL ?
+	    crl_ski : a->issuing_ski, &der, &derlen, &res->crl_number,
+	    &next) == UC_OK)
 		free(der);
 	rc = publish_locked(a);
 out:
 	for (i = 0; i < ss.n; i++)
 		free(ss.s[i]);
 	free(ss.s);
+	free(crl_ski);
 	return rc;
 }
 

@@ -229,6 +229,43 @@ out:
 	return ex;
 }
 
+/*
+ * The subcommand of argv (the first word that is neither an option nor an
+ * option's value) when it is one of names: argv rearranged in place with
+ * it first (the rest after it, in order), its index returned; else 0.
+ */
+static int
+subcommand(int argc, char **argv, const char *const *names)
+{
+	static const char *const valued[] = { "--home", "--out", "--cn",
+	    "--passphrase-file", "--days", "--org", "--base-url",
+	    "--enroll-url", "--profile", "--issuing-cn", "--root", NULL };
+	char *sub;
+	int i, j, k;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			for (k = 0; valued[k] != NULL; k++)
+				if (strcmp(argv[i], valued[k]) == 0)
+					break;
+			if (valued[k] != NULL)
+				i++;
+			continue;
+		}
+		for (k = 0; names[k] != NULL; k++)
+			if (strcmp(argv[i], names[k]) == 0)
+				break;
+		if (names[k] == NULL)
+			return 0;
+		sub = argv[i];
+		for (j = i; j > 1; j--)
+			argv[j] = argv[j - 1];
+		argv[1] = sub;
+		return 1;
+	}
+	return 0;
+}
+
 #define ROOT_USAGE "root sign-intermediate REQ.csr --out CA.crt [--cn CN] " \
 	"[--force] [--json] [--passphrase-file F] [--home DIR]"
 #define ROOT_EXAMPLES \
@@ -253,7 +290,10 @@ cmd_root(int argc, char **argv)
 	unsigned char *csr = NULL, *pem = NULL;
 	size_t csrlen, pemlen;
 	int c, rc, ex, force = 0, json = 0;
+	static const char *const renew[] = { "renew", "install", NULL };
 
+	if (subcommand(argc, argv, renew))
+		return cmd_root_renew(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
@@ -350,7 +390,10 @@ cmd_intermediate(int argc, char **argv)
 	unsigned char *csr = NULL, *ca = NULL, *rt = NULL;
 	size_t len, calen, rtlen;
 	int c, rc, force = 0, json = 0;
+	static const char *const roll[] = { "rollover", NULL };
 
+	if (subcommand(argc, argv, roll))
+		return cmd_rollover(argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
