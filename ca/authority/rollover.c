@@ -341,23 +341,33 @@ rollover_switch(const char *home)
 	return dir_sync(home, "issuing");
 }
 
-/* After a switch: the audit row, every CRL (new CA and previous ones),
- * public/ and the gateway kit, from the home as it is now. */
+/*
+ * After a switch or a root renewal: the audit row, every CRL (new CA and
+ * previous ones; the root's too with root), public/ and the gateway kit,
+ * from the home as it is now.  from (may be NULL) lends its passphrase
+ * source and hands over its open root signer (on a root-only home the
+ * root signs the CRLs).
+ */
 static int
-rollover_after(const char *home, const char *actor, const char *action,
-    const char *subject)
+rollover_after(const char *home, struct authority *from, int root,
+    const char *action, const char *subject)
 {
 	struct authority *b = NULL;
 	int rc;
 
 	if ((rc = authority_open(home, &b)) != UC_OK)
 		return rc;
-	authority_set_actor(b, actor);
+	if (from != NULL) {
+		authority_set_actor(b, from->actor);
+		authority_set_getpass(b, from->getpass, from->getpass_arg);
+		b->rsig = from->rsig;
+		from->rsig = NULL;	/* now owned by b */
+	}
 	pthread_mutex_lock(&b->mu);
 	rc = store_audit(b->st, uc_now(), b->actor, action, subject, NULL);
 	pthread_mutex_unlock(&b->mu);
 	if (rc == UC_OK)
-		rc = authority_crl(b, 0, 0);
+		rc = authority_crl(b, root, 0);
 	authority_free(b);
 	return rc;
 }
@@ -437,7 +447,7 @@ rollover_resume(struct authority *a, struct rollover_result *res)
 	free(p);
 	if (rc == UC_OK && (rc = rollover_switch(a->home)) == UC_OK &&
 	    (rc = result_fill(res, x, rollover_current_gen(a) + 1)) == UC_OK)
-		rc = rollover_after(a->home, a->actor, "rollover", res->subject);
+		rc = rollover_after(a->home, a, 0, "rollover", res->subject);
 	res->resumed = 1;
 	X509_free(x);
 	return rc;
@@ -511,7 +521,7 @@ authority_rollover(struct authority *a, const char *cn,
 	if ((rc = rollover_switch(a->home)) != UC_OK ||
 	    (rc = result_fill(res, x, gen)) != UC_OK)
 		goto out;
-	rc = rollover_after(a->home, a->actor, "rollover", res->subject);
+	rc = rollover_after(a->home, a, 0, "rollover", res->subject);
 out:
 	uc_lock_release(l);
 	signer_free(nsig);
@@ -704,7 +714,7 @@ rollover_install(const char *home, const unsigned char *ca, size_t calen,
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	rc = rollover_after(home, "cli", "rollover-install", subj);
+	rc = rollover_after(home, NULL, 0, "rollover-install", subj);
 out:
 	uc_lock_release(l);
 	X509_free(cax);
@@ -732,6 +742,24 @@ root_keep_old(struct authority *a)
 	rc = home_write(a->home, rel, pem, len, 0644, 0);
 	free(pem);
 	return rc;
+}
+
+/*
+ * The renewed root x in place of a's: the old certificate kept, x as
+ * root/root.crt (and issuing/ca.crt on a home whose root issues), *pem
+ * its PEM (caller frees).
+ */
+static int
+root_write(struct authority *a, X509 *x, unsigned char **pem, size_t *len)
+{
+	int rc;
+
+	if ((rc = root_keep_old(a)) != UC_OK ||
+	    (rc = cert_to_pem(x, pem, len)) != UC_OK ||
+	    (!a->root_distinct && (rc = home_write(a->home, P_ISS_CRT, *pem,
+	    *len, 0644, 0)) != UC_OK))
+		return rc;
+	return home_write(a->home, P_ROOT_CRT, *pem, *len, 0644, 0);
 }
 
 int
@@ -770,16 +798,24 @@ authority_root_renew(struct authority *a, int days, unsigned char **pem,
 		goto out;
 	}
 	if ((rc = signer_sign_cert(rsig, x)) != UC_OK ||
-	    (rc = root_keep_old(a)) != UC_OK ||
-	    (rc = cert_to_pem(x, pem, pemlen)) != UC_OK ||
-	    (rc = home_write(a->home, P_ROOT_CRT, *pem, *pemlen, 0644, 0)) !=
-	    UC_OK)
+	    (rc = root_write(a, x, pem, pemlen)) != UC_OK)
 		goto out;
+	{
+		X509 *dup;
+
+		/* The CRLs signed next name the renewed certificate's key. */
+		if ((dup = X509_dup(x)) == NULL) {
+			rc = uc_seterr_ssl(UC_E_INTERNAL, "X509_dup");
+			goto out;
+		}
+		if ((rc = signer_set_cert(rsig, dup)) != UC_OK)
+			goto out;
+	}
 	if ((subj = cert_fingerprint(x, EVP_sha256())) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	rc = rollover_after(a->home, a->actor, "root-renew", subj);
+	rc = rollover_after(a->home, a, 1, "root-renew", subj);
 out:
 	if (rc != UC_OK) {
 		free(*pem);
@@ -822,16 +858,13 @@ authority_root_install(struct authority *a, const unsigned char *buf,
 		    "longer than the installed one");
 		goto out;
 	}
-	if ((rc = root_keep_old(a)) != UC_OK ||
-	    (rc = cert_to_pem(x, &pem, &plen)) != UC_OK ||
-	    (rc = home_write(a->home, P_ROOT_CRT, pem, plen, 0644, 0)) !=
-	    UC_OK)
+	if ((rc = root_write(a, x, &pem, &plen)) != UC_OK)
 		goto out;
 	if ((fp = cert_fingerprint(x, EVP_sha256())) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	rc = rollover_after(a->home, a->actor, "root-install", fp);
+	rc = rollover_after(a->home, a, 0, "root-install", fp);
 out:
 	free(fp);
 	free(pem);
