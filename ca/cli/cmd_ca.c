@@ -267,7 +267,8 @@ subcommand(int argc, char **argv, const char *const *names)
 }
 
 #define ROOT_USAGE "root sign-intermediate REQ.csr --out CA.crt [--cn CN] " \
-	"[--force] [--json] [--passphrase-file F] [--home DIR]"
+	"[--force] [--json] [--passphrase-file F] [--home DIR]\n" \
+	"       userca root renew|install ...   (userca root renew --help)"
 #define ROOT_EXAMPLES \
 	"  userca root sign-intermediate --home /media/offline/pki " \
 	"issuing.csr --out issuing.crt\n"
@@ -312,14 +313,20 @@ cmd_root(int argc, char **argv)
 			    "root/root.crt back.\n"
 			    "The issuing CA's EKU is clientAuth, serverAuth, "
 			    "OCSPSigning, and emailProtection\nwhen this root's "
-			    "home was made with 'init --smime'.\n");
+			    "home was made with 'init --smime'.  The same step "
+			    "signs the request\nof an air-gapped rollover "
+			    "('intermediate rollover --request').\n"
+			    "'root renew' re-signs the root with its own key; "
+			    "'root install' takes the\nrenewed root on the "
+			    "online home (userca root renew --help).\n");
 		default:
 			return cli_badopt(c, argv, lo, ROOT_USAGE);
 		}
 	}
 	if (argc - optind < 1 || strcmp(argv[optind], "sign-intermediate") != 0)
 		return cli_badval("subcommand", argc > optind ? argv[optind] :
-		    "", "the only one is 'sign-intermediate'", ROOT_USAGE);
+		    "", "use 'sign-intermediate', 'renew' or 'install'",
+		    ROOT_USAGE);
 	if (argc - optind != 2)
 		return cli_required("REQ.csr (one request file)", ROOT_USAGE);
 	if (out == NULL)
@@ -359,7 +366,9 @@ out:
 	"[--enroll-url URL] [--allow-http-links] [--smime] [--profile P] " \
 	"[--issuing-cn CN] --out REQ.csr [--home DIR]\n" \
 	"       userca intermediate install CA.crt --root ROOT.crt [--home DIR]" \
-	"\n       [--force] [--json]"
+	"\n       [--force] [--json]\n" \
+	"       userca intermediate rollover ...   " \
+	"(userca intermediate rollover --help)"
 #define INTER_EXAMPLES \
 	"  userca intermediate request --org 'Example Ltd' --base-url " \
 	"http://pki.example.com:8080 \\\n" \
@@ -424,7 +433,13 @@ cmd_intermediate(int argc, char **argv)
 			    "  install  checks that CA.crt matches the issuing "
 			    "key and chains to\n"
 			    "           ROOT.crt, installs both, creates the "
-			    "records and the first CRL.\n");
+			    "records and the first CRL;\n"
+			    "           on a home with a pending rollover "
+			    "(issuing/next.key), switches to it.\n"
+			    "  rollover a new issuing CA under the same root "
+			    "(online, or --request over the\n"
+			    "           air gap): userca intermediate rollover "
+			    "--help.\n");
 		default:
 			return cli_badopt(c, argv, lo, INTER_USAGE);
 		}
@@ -477,8 +492,8 @@ cmd_intermediate(int argc, char **argv)
 	}
 	if (argc - optind >= 1 && strcmp(argv[optind], "request") != 0 &&
 	    strcmp(argv[optind], "install") != 0)
-		return cli_badval("subcommand", argv[optind], "use 'request' "
-		    "or 'install'", INTER_USAGE);
+		return cli_badval("subcommand", argv[optind], "use 'request', "
+		    "'install' or 'rollover'", INTER_USAGE);
 	if (argc - optind == 0)
 		return cli_required("a subcommand (request or install)",
 		    INTER_USAGE);
