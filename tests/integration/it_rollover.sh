@@ -297,6 +297,36 @@ check "...u1 is on online public/crl-1.der" crl_has "$ON/public/crl-1.der" "$T/u
 check_eq "offline records: both issuing CAs, intermediates" \
     "$(sqlite3 "$OFF/userca.db" "select count(*) from certificates where kind = 'intermediate'")" 2
 
+# ---- a rollover killed between its two renames, then run again ----
+if command -v strace >/dev/null; then
+	K=$T/killed
+	ca_init "$K" --intermediate --profile modern
+	cp "$K/issuing/ca.crt" "$T/k1.crt"
+	# rename: next.crt into place, next.key -> ca.key, next.crt -> ca.crt (3rd)
+	strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when=3 \
+	    "$USERCA" intermediate rollover --home "$K" --passphrase-file "$PASSFILE" >/dev/null 2>&1 || true
+	check_file "killed: issuing/next.crt left" "$K/issuing/next.crt"
+	check_same "killed: issuing/ca.crt still CA 1" "$K/issuing/ca.crt" "$T/k1.crt"
+	new_csr "$T/k" -subj /CN=k
+	expect_rc 1 "killed: issuing refuses (ca.key is the new key, ca.crt the old one)" \
+	    uc issue --home "$K" --user k --csr "$T/k.csr" --out "$T/k.pem"
+	check_nofile "...nothing issued" "$T/k.pem"
+	must "re-run finishes the rollover" uc intermediate rollover --home "$K" --passphrase-file "$PASSFILE"
+	check_stdout "...saying so" 'interrupted rollover finished'
+	check_same "re-run: issuing/previous/1.crt is CA 1" "$K/issuing/previous/1.crt" "$T/k1.crt"
+	check_eq "re-run: issuing/previous/1.key is CA 1's key" "$(pubkey_of_key "$K/issuing/previous/1.key")" \
+	    "$(pubkey_of_cert "$T/k1.crt")"
+	check_eq "re-run: issuing/ca.key matches issuing/ca.crt" "$(pubkey_of_key "$K/issuing/ca.key")" \
+	    "$(pubkey_of_cert "$K/issuing/ca.crt")"
+	check_nofile "re-run: no issuing/next.crt" "$K/issuing/next.crt"
+	check_eq "re-run: one new issuing CA recorded" \
+	    "$(sqlite3 "$K/userca.db" "select count(*) from certificates where method = 'rollover'")" 1
+	must "re-run: issuing works (CA 2)" uc issue --home "$K" --user k --csr "$T/k.csr" --out "$T/k.pem"
+	check "...k chains to the new CA" openssl verify -CAfile "$K/root/root.crt" -untrusted "$K/issuing/ca.crt" "$T/k.pem"
+else
+	echo "SKIP: strace missing: no kill between the renames"
+fi
+
 # ---- an old-style home: issuing CA without EKU ----
 O=$T/old
 ca_init "$O" --intermediate --profile modern --smime
