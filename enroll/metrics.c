@@ -172,6 +172,19 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	ucbuf_printf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);
+	{
+		X509 *iss = authority_issuing_cert(d->a);
+		int64_t na;
+
+		/* Roll the issuing CA over well before this reaches 0. */
+		if (iss != NULL && uc_asn1_time(X509_get0_notAfter(iss), &na) ==
+		    UC_OK)
+			ucbuf_printf(&b, "# HELP userca_issuing_ca_expiry_seconds "
+			    "Seconds until the issuing CA's certificate "
+			    "expires.\n# TYPE userca_issuing_ca_expiry_seconds "
+			    "gauge\nuserca_issuing_ca_expiry_seconds %lld\n",
+			    (long long)(na - now));
+	}
 	due_metrics(d, &b);
 	ocsp_metrics(d, &b);
 	if (ucbuf_take(&b, &out, NULL) != UC_OK)

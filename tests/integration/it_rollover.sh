@@ -139,6 +139,8 @@ ed_start d2 "$T/d.ini"
 hp /healthz
 check_eq "/healthz after the restart: 200 (a warning is no outage)" "$CODE" 200
 check_grep "...'warning': the issuing CA expires within issuing_warn_before" '"status": *"warning".*roll it over|roll it over.*"status": *"warning"' "$T/body"
+hp /metrics
+check_grep "/metrics: userca_issuing_ca_expiry_seconds" '^userca_issuing_ca_expiry_seconds [0-9]{8,}$' "$T/body"
 hp /crl.pem
 check_eq "daemon /crl.pem: both issuing CRLs" "$(grep -c 'BEGIN X509 CRL' "$T/body")" 2
 hp /ca.pem
