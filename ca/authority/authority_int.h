@@ -209,6 +209,11 @@ int	rollover_signer_for(struct authority *a, const char *ski,
 	    struct signer **out);
 int	rollover_sign_crls(struct authority *a, int days);
 int	rollover_current_gen(const struct authority *a);
+/* rollover.c: 0 when ski is the current issuing CA's, 1 + its index when
+ * a previous one's in service, -1 otherwise; the key identifier of the
+ * current CA (k == -1) or of previous CA k, NULL past the last. */
+int	rollover_issuer(const struct authority *a, const char *ski);
+const char *rollover_issuer_ski(const struct authority *a, long k);
 int	rollover_install(const char *home, const unsigned char *ca,
 	    size_t calen, const unsigned char *root, size_t rootlen);
 

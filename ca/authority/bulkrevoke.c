@@ -202,10 +202,12 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 	struct store_user u;
 	char *norm = NULL;
 	size_t i;
+	long k;
 	int rc, ntok = 0;
 
 	memset(&c, 0, sizeof(c));
 	memset(&u, 0, sizeof(u));
+	memset(&f, 0, sizeof(f));
 	if (by_serial) {
 		if (serial_normalize(l->key, &norm) != UC_OK)
 			return set_msg(l, REVOKE_LINE_ERROR, "'%s' is not a "
@@ -218,8 +220,7 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 		else if (strcmp(c.status, "revoked") == 0)
 			rc = set_msg(l, REVOKE_LINE_NOTICE, "%s is already "
 			    "revoked (%s)", norm, crl_reason_name(c.reason));
-		else if (a->issuing_ski == NULL ||
-		    strcmp(c.issuer_ski, a->issuing_ski) != 0)
+		else if (rollover_issuer(a, c.issuer_ski) < 0)
 			rc = set_msg(l, REVOKE_LINE_ERROR, "%s was not issued "
 			    "by the issuing CA (an intermediate?): revoke it "
 			    "with userca revoke --serial", norm);
@@ -242,19 +243,21 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 		if (rc != UC_OK)
 			return rc;
 		l->tokens_cancelled = ntok;
-		memset(&f, 0, sizeof(f));
-		f.username = l->key;
-		f.now = now;
-		f.issuer_ski = a->issuing_ski;
-		f.status = "valid";
-		if ((rc = store_cert_list(a->st, &f, user_serial_cb, l)) !=
-		    UC_OK)
-			return rc;
-		/* Expired but unrevoked certificates go on the CRL too. */
-		f.status = "expired";
-		if ((rc = store_cert_list(a->st, &f, user_serial_cb, l)) !=
-		    UC_OK)
-			return rc;
+		/* The current issuing CA's, then each previous one's. */
+		for (k = -1; (f.issuer_ski = rollover_issuer_ski(a, k)) !=
+		    NULL; k++) {
+			f.username = l->key;
+			f.now = now;
+			f.status = "valid";
+			if ((rc = store_cert_list(a->st, &f, user_serial_cb,
+			    l)) != UC_OK)
+				return rc;
+			/* Expired but unrevoked ones go on the CRL too. */
+			f.status = "expired";
+			if ((rc = store_cert_list(a->st, &f, user_serial_cb,
+			    l)) != UC_OK)
+				return rc;
+		}
 		if (l->n == 0)
 			rc = set_msg(l, REVOKE_LINE_NOTICE, "%s has no "
 			    "unrevoked certificate", l->key);
@@ -315,9 +318,9 @@ bulk_locked(struct authority *a, const unsigned char *csv, size_t len,
 		store_rollback(a->st);	/* what would happen, nothing more */
 		return UC_OK;
 	}
-	/* One CRL for the whole file, in the same transaction. */
-	if (nserials > 0 && (rc = crls_sign(a, isig, a->conf.crl_days)) !=
-	    UC_OK)
+	/* One CRL per issuing CA for the whole file, in the same transaction. */
+	if (nserials > 0 && ((rc = crls_sign(a, isig, a->conf.crl_days)) !=
+	    UC_OK || (rc = rollover_sign_crls(a, a->conf.crl_days)) != UC_OK))
 		goto fail;
 	if ((rc = store_commit(a->st)) != UC_OK)
 		return rc;

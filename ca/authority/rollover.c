@@ -156,6 +156,31 @@ rollover_current_gen(const struct authority *a)
 	return a->nprev > 0 ? a->prev[0].gen + 1 : 1;
 }
 
+int
+rollover_issuer(const struct authority *a, const char *ski)
+{
+	int64_t now = uc_now();
+	size_t i;
+
+	if (ski == NULL)
+		return -1;
+	if (a->issuing_ski != NULL && strcmp(ski, a->issuing_ski) == 0)
+		return 0;
+	for (i = 0; i < a->nprev; i++)
+		if (strcmp(ski, a->prev[i].ski) == 0)
+			return rollover_in_service(&a->prev[i], now) ?
+			    (int)i + 1 : -1;
+	return -1;
+}
+
+const char *
+rollover_issuer_ski(const struct authority *a, long k)
+{
+	if (k < 0)
+		return a->issuing_ski;
+	return (size_t)k < a->nprev ? a->prev[k].ski : NULL;
+}
+
 static int
 prev_signer(struct authority *a, struct prev_ca *p, struct signer **out)
 {

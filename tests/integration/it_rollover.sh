@@ -296,6 +296,12 @@ check "air gap: u1b (CA 1) verifies with -crl_check_all" aov "$T/u1b.pem"
 run aov "$T/u1.pem"
 check_grep "air gap: u1 (CA 1) revoked on CA 1's CRL" 'certificate revoked' "$OUT"
 check "...u1 is on online public/crl-1.der" crl_has "$ON/public/crl-1.der" "$T/u1.pem"
+printf 'serial\n%s\n' "$(cert_serial "$T/u1b.pem")" >"$T/bulk.csv"
+must "online: revoke --csv with u1b's serial (CA 1)" env -u USERCA_PASSPHRASE "$USERCA" revoke --home "$ON" --csv "$T/bulk.csv"
+check "...u1b is on online public/crl-1.der" crl_has "$ON/public/crl-1.der" "$T/u1b.pem"
+printf 'username\nu2\n' >"$T/bulk2.csv"
+must "online: revoke --csv with user u2 (CA 2)" env -u USERCA_PASSPHRASE "$USERCA" revoke --home "$ON" --csv "$T/bulk2.csv"
+check "...u2 is on online public/crl.der" crl_has "$ON/public/crl.der" "$T/u2.pem"
 check_eq "offline records: both issuing CAs, intermediates" \
     "$(sqlite3 "$OFF/userca.db" "select count(*) from certificates where kind = 'intermediate'")" 2
 
