@@ -44,6 +44,8 @@ void
 enrolld_free(struct enrolld *d)
 {
 	authority_free(d->a);
+	while (d->nretired > 0)
+		authority_free(d->retired[--d->nretired]);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);
 	pub_put(d->pub);

@@ -114,9 +114,19 @@ struct pubset {
 struct ratelimit;
 struct metrics;
 
+#define ED_RETIRED	8	/* rollovers one run of the daemon follows */
+
 struct enrolld {
 	struct econf		 conf;
+	/*
+	 * The CA home, opened anew when a rollover changes its issuing CA
+	 * (crl_watch): threads read it once per use with ed_auth(); the
+	 * authorities before stay open (requests may still hold them) until
+	 * enrolld_free().
+	 */
 	struct authority	*a;
+	struct authority	*retired[ED_RETIRED];
+	int			 nretired;
 	pthread_rwlock_t	 publock;
 	struct pubset		*pub;		/* replaced whole on reload,
 						 * under publock (write) */
@@ -126,7 +136,8 @@ struct enrolld {
 	int			 healthy;
 	char			 health_warn[256];	/* healthy, but: */
 	int			 stale;		/* the issuing CA changed on
-						 * disk (a rollover) */
+						 * disk and could not be
+						 * followed */
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
@@ -140,6 +151,12 @@ struct enrolld {
  * limits, metrics and public/.  Call enrolld_free() whatever it returns.
  */
 int	enrolld_init(struct enrolld *d, const char *config);
+/* The authority in use now (see struct enrolld). */
+static inline struct authority *
+ed_auth(struct enrolld *d)
+{
+	return __atomic_load_n(&d->a, __ATOMIC_ACQUIRE);
+}
 void	enrolld_free(struct enrolld *d);
 /* Load public/ into memory (again) and swap it in. */
 int	pub_reload(struct enrolld *);

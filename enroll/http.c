@@ -275,7 +275,7 @@ token_json(struct enrolld *d, const struct req *q, struct resp *r,
 	char when[32];
 	json_t *o;
 
-	if (authority_token_lookup(d->a, token, &ti) != UC_OK) {
+	if (authority_token_lookup(ed_auth(d), token, &ti) != UC_OK) {
 		json_error(r, 500, "internal", "token lookup failed");
 		return;
 	}
@@ -394,7 +394,7 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 		    "a PKCS#10 certificate request");
 		return;
 	}
-	rc = authority_redeem(d->a, &rr, &res, &st);
+	rc = authority_redeem(ed_auth(d), &rr, &res, &st);
 	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
 		token_error(d, q, r, st);
 		return;
@@ -459,7 +459,7 @@ static int
 identity_profile(struct enrolld *d, const char *token,
     const struct issue_result *res, unsigned char **out, size_t *len)
 {
-	const struct ca_conf *cc = authority_conf(d->a);
+	const struct ca_conf *cc = authority_conf(ed_auth(d));
 	struct mobileconfig mc;
 	struct token_info ti;
 	X509 *top;
@@ -469,14 +469,14 @@ identity_profile(struct enrolld *d, const char *token,
 
 	*out = NULL;
 	memset(&ti, 0, sizeof(ti));
-	if ((rc = authority_token_lookup(d->a, token, &ti)) != UC_OK)
+	if ((rc = authority_token_lookup(ed_auth(d), token, &ti)) != UC_OK)
 		return rc;
 	if (ti.user.username == NULL) {
 		rc = uc_seterr(UC_E_NOTFOUND, "the token's user is gone");
 		goto out;
 	}
-	if ((top = authority_root_cert(d->a)) == NULL)
-		top = authority_issuing_cert(d->a);
+	if ((top = authority_root_cert(ed_auth(d))) == NULL)
+		top = authority_issuing_cert(ed_auth(d));
 	if ((n = i2d_X509(top, &der)) <= 0) {
 		rc = uc_seterr(UC_E_CRYPTO, "encoding the root");
 		goto out;
@@ -614,7 +614,7 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 			goto out;
 		}
 	}
-	rc = authority_redeem(d->a, &rr, &res, &st);
+	rc = authority_redeem(ed_auth(d), &rr, &res, &st);
 	sem_post(&d->keygen);
 	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
 		token_error(d, q, r, st);
@@ -755,7 +755,7 @@ limit_pass(struct enrolld *d, struct resp *r, const char *token, int limited)
 	if (!limited)
 		return 1;
 	memset(&ti, 0, sizeof(ti));
-	valid = authority_token_lookup(d->a, token, &ti) == UC_OK &&
+	valid = authority_token_lookup(ed_auth(d), token, &ti) == UC_OK &&
 	    ti.state == TOKEN_VALID;
 	token_info_clear(&ti);
 	if (valid)

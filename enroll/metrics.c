@@ -117,7 +117,7 @@ due_metrics(struct enrolld *d, struct ucbuf *b)
 	    "newest valid certificate expires within the window, not "
 	    "renewed yet.\n# TYPE userca_certificates_expiring gauge\n");
 	for (i = 0; i < sizeof(days) / sizeof(days[0]); i++)
-		if (authority_due_count(d->a, days[i] * 86400, &n) == UC_OK)
+		if (authority_due_count(ed_auth(d), days[i] * 86400, &n) == UC_OK)
 			ucbuf_printf(b, "userca_certificates_expiring{within="
 			    "\"%dd\"} %ld\n", days[i], n);
 }
@@ -173,7 +173,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);
 	{
-		X509 *iss = authority_issuing_cert(d->a);
+		X509 *iss = authority_issuing_cert(ed_auth(d));
 		int64_t na;
 
 		/* Roll the issuing CA over well before this reaches 0. */

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "authority_ocsp.h"
 #include "enrolld.h"
 
 static const struct {
@@ -259,7 +260,7 @@ pub_changed(struct enrolld *d)
 static void
 issuing_warn(struct enrolld *d, int64_t now)
 {
-	X509 *iss = authority_issuing_cert(d->a);
+	X509 *iss = authority_issuing_cert(ed_auth(d));
 	char when[32];
 	int64_t na;
 
@@ -343,6 +344,43 @@ health(struct enrolld *d)
 	pthread_rwlock_unlock(&d->publock);
 }
 
+/*
+ * The CA home's issuing CA changed (userca intermediate rollover): open it
+ * again, ready its signer and OCSP responder, and make it the one new
+ * requests use; requests under way finish with the one they hold, which
+ * stays open.  When that fails, or after ED_RETIRED rollovers, nothing is
+ * signed or published any more and /healthz asks for a restart.
+ */
+static void
+follow_rollover(struct enrolld *d)
+{
+	struct authority *na = NULL;
+	char *subj;
+
+	if (d->nretired >= ED_RETIRED ||
+	    authority_open(d->conf.home, &na) != UC_OK ||
+	    authority_ready(na) != UC_OK ||
+	    authority_ocsp_refresh(na) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: the issuing CA was rolled "
+		    "over on disk and could not be followed (%s): restart "
+		    "userca-enrolld\n", d->nretired >= ED_RETIRED ?
+		    "too many rollovers in one run" : uc_errmsg());
+		authority_free(na);
+		d->stale = 1;
+		return;
+	}
+	authority_set_actor(na, "enrolld");
+	d->retired[d->nretired++] = ed_auth(d);
+	__atomic_store_n(&d->a, na, __ATOMIC_RELEASE);
+	subj = cert_subject(authority_issuing_cert(na));
+	fprintf(stderr, "userca-enrolld: the issuing CA was rolled over: "
+	    "issuing as %s now\n", subj != NULL ? subj : "the new one");
+	free(subj);
+	if (pub_reload(d) != UC_OK)
+		fprintf(stderr, "userca-enrolld: reloading public/: %s\n",
+		    uc_errmsg());
+}
+
 void
 crl_watch(struct enrolld *d)
 {
@@ -357,7 +395,7 @@ crl_watch(struct enrolld *d)
 	 * The root CRL in force changes by itself when a pre-signed one's
 	 * thisUpdate comes: publish it and serve it.
 	 */
-	if (authority_crl_state(d->a, 1, &cs) == UC_OK && cs.have) {
+	if (authority_crl_state(ed_auth(d), 1, &cs) == UC_OK && cs.have) {
 		int64_t served;
 
 		pthread_rwlock_wrlock(&d->publock);
@@ -366,7 +404,7 @@ crl_watch(struct enrolld *d)
 		d->runway_until = cs.runway_until;
 		pthread_rwlock_unlock(&d->publock);
 		if (cs.number != served) {
-			if (authority_publish(d->a) != UC_OK ||
+			if (authority_publish(ed_auth(d)) != UC_OK ||
 			    pub_reload(d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: publishing the "
 				    "root CRL: %s\n", uc_errmsg());
@@ -375,17 +413,14 @@ crl_watch(struct enrolld *d)
 				    "is now in force\n", (long long)cs.number);
 		}
 	}
-	/* Opened before a rollover: nothing here may publish or sign. */
-	if (!d->stale && authority_issuing_changed(d->a)) {
-		d->stale = 1;
-		fprintf(stderr, "userca-enrolld: the issuing CA was rolled "
-		    "over on disk: restart userca-enrolld\n");
-	}
+	/* A rollover: issue, sign and publish as the new issuing CA. */
+	if (!d->stale && authority_issuing_changed(ed_auth(d)))
+		follow_rollover(d);
 	if (d->stale) {
 		health(d);
 		return;
 	}
-	if (authority_crl_state(d->a, 0, &cs) != UC_OK) {
+	if (authority_crl_state(ed_auth(d), 0, &cs) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: CRL state: %s\n",
 		    uc_errmsg());
 	} else if (cs.have) {
@@ -393,16 +428,18 @@ crl_watch(struct enrolld *d)
 			resign = 1;	/* nextUpdate is near */
 		if (cs.revoked > cs.entries)
 			resign = 1;	/* a revocation is not on it yet */
-	}
+	} else
+		resign = 1;	/* a new issuing CA whose rollover stopped
+				 * before its first CRL */
 	if (resign) {
 		days = (d->conf.crl_validity + 86399) / 86400;
-		if (authority_crl(d->a, 0, days) != UC_OK)
+		if (authority_crl(ed_auth(d), 0, days) != UC_OK)
 			fprintf(stderr, "userca-enrolld: re-signing the CRL: "
 			    "%s\n", uc_errmsg());
 		else {
 			fprintf(stderr, "userca-enrolld: CRL re-signed (%s)\n",
-			    cs.revoked > cs.entries ? "new revocation" :
-			    "nextUpdate near");
+			    !cs.have ? "none yet" : cs.revoked > cs.entries ?
+			    "new revocation" : "nextUpdate near");
 			if (pub_reload(d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: reloading "
 				    "public/: %s\n", uc_errmsg());

@@ -38,8 +38,8 @@ roll_print(int json, const struct rollover_result *r, const char *home)
 	printf("%sissuing CA %d in service: %s\nSHA-256 %s\n"
 	    "new certificates come from it now; the previous issuing CA "
 	    "signs its CRL\nuntil it expires (public/crl.pem, crls.pem, "
-	    "ca-bundle.pem hold both).\nRestart userca-enrolld "
-	    "(systemctl restart userca-enrolld).\n", r->resumed ?
+	    "ca-bundle.pem hold both).\nuserca-enrolld follows at its "
+	    "next poll.\n", r->resumed ?
 	    "(an interrupted rollover finished) " : "", r->gen, r->subject,
 	    r->sha256);
 	return 0;
@@ -131,8 +131,8 @@ cmd_rollover(int argc, char **argv)
 			    "                  'intermediate install CA.crt "
 			    "--root ROOT.crt' switches to it\n"
 			    "A rollover interrupted half-way is finished by "
-			    "running it again.\nRestart userca-enrolld "
-			    "afterwards.\n");
+			    "running it again.\nA running userca-enrolld "
+			    "follows at its next poll ([crl] poll).\n");
 		default:
 			return cli_badopt(c, argv, lo, ROLL_USAGE);
 		}
