@@ -91,6 +91,13 @@ row "before the rollover: olga (CA 1)" olga 200
 # ---- the rollover ----
 hp /healthz
 check_grep "/healthz before: ok" '"status": *"ok"' "$T/body"
+# Requests keep coming while the daemon switches (for the sanitizer builds).
+openssl ocsp -issuer "$T/ca1.crt" -cert "$T/alice.crt" -reqout "$T/alice.ocspreq" -no_nonce 2>/dev/null
+( while :; do
+	for p in /ca.pem /metrics /healthz /crl.pem; do curl -s -o /dev/null "$HTTP$p"; done
+	curl -s -o /dev/null -H 'Content-Type: application/ocsp-request' --data-binary "@$T/alice.ocspreq" "$HTTP/ocsp"
+done ) &
+ED_PID[load]=$!
 must "intermediate rollover" uc intermediate rollover --home "$H" --passphrase-file "$PASSFILE"
 check_stdout "rollover: says issuing CA 2" 'issuing CA 2'
 check_same "issuing/previous/1.crt is the first issuing CA" "$H/issuing/previous/1.crt" "$T/ca1.crt"
@@ -132,6 +139,9 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.1
 done
 check_eq "daemon started before: serves the new bundle (3 certificates)" "$ok" 1
+sleep 1
+kill "${ED_PID[load]}" 2>/dev/null; wait "${ED_PID[load]}" 2>/dev/null || true
+unset "ED_PID[load]"
 check_grep "daemon log: it followed the rollover" 'rolled over: issuing as .*Issuing CA 2' "$T/d.log"
 hp /healthz
 check_eq "daemon started before: /healthz 200" "$CODE" 200
