@@ -324,6 +324,21 @@ static const char ps_purposes_fn[] =
  * Every string the script compares against is hex or base64, so only the
  * help comment carries the name.
  */
+/* The previous issuing CAs: checked with the others, then imported. */
+static const char ps_prev_check[] =
+"$previousCerts = @()\n"
+"for ($i = 0; $i -lt $PreviousCers.Count; $i++) {\n"
+"    $previousCerts += New-UsercaCert $PreviousCers[$i] $PreviousThumbprints[$i]\n"
+"}\n";
+static const char ps_prev_import[] =
+"# The issuing CAs a rollover replaced: their users' certificates are\n"
+"# valid until they expire.\n"
+"foreach ($c in $previousCerts) {\n"
+"    Add-UsercaCert $c 'CA'\n"
+"    Add-UsercaCert $c 'ClientAuthIssuer'\n"
+"}\n"
+"\n";
+
 /*
  * $PreviousThumbprints and $PreviousCers: the issuing CAs a rollover
  * replaced that are still in service; nothing when none.  Returns how
@@ -528,11 +543,7 @@ write_powershell(struct authority *a)
 "$rootCert = New-UsercaCert $RootCer $RootThumbprint\n"
 "$issuingCert = New-UsercaCert $IssuingCer $IssuingThumbprint\n");
 	if (live > 0)
-		ucbuf_addstr(&b,
-"$previousCerts = @()\n"
-"for ($i = 0; $i -lt $PreviousCers.Count; $i++) {\n"
-"    $previousCerts += New-UsercaCert $PreviousCers[$i] $PreviousThumbprints[$i]\n"
-"}\n");
+		ucbuf_addstr(&b, ps_prev_check);
 	ucbuf_addstr(&b,
 "$sha = [System.Security.Cryptography.SHA256]::Create()\n"
 "$rootSha256 = ConvertTo-UsercaHex ($sha.ComputeHash([Convert]::FromBase64String($RootCer)))\n"
@@ -562,14 +573,7 @@ write_powershell(struct authority *a)
 "Add-UsercaCert $rootCert 'ClientAuthIssuer'\n"
 "\n");
 	if (live > 0)
-		ucbuf_addstr(&b,
-"# The issuing CAs a rollover replaced: their users' certificates are\n"
-"# valid until they expire.\n"
-"foreach ($c in $previousCerts) {\n"
-"    Add-UsercaCert $c 'CA'\n"
-"    Add-UsercaCert $c 'ClientAuthIssuer'\n"
-"}\n"
-"\n");
+		ucbuf_addstr(&b, ps_prev_import);
 	if (ucbuf_len(&oids) > 0)
 		ucbuf_addstr(&b,
 "# ---- the root's enabled purposes: the issuing CA's EKU ----\n"

@@ -189,94 +189,43 @@ previous_json(struct authority *a)
 	return arr;
 }
 
-/*
- * public/: the bundle (current issuing CA, previous ones in service,
- * root), ca.crt, crl.der (current issuing CA), crl.pem (its CRL first,
- * then the previous CAs'), crls.pem (every CRL, the root's last: nginx
- * ssl_crl), root.crl, the per-generation names, ca.json, the kit.
- */
+/* root.crl (public/ and root/) and public/crls.pem: all (the issuing
+ * CRLs so far) and the root CRL after them. */
 static int
-publish_files(struct authority *a)
+publish_root_crl(struct authority *a, struct ucbuf *all)
 {
-	struct ucbuf bb = UCBUF_INIT(0, 0), cb = UCBUF_INIT(0, 0),
-	    ab = UCBUF_INIT(0, 0);
-	unsigned char *cbuf = NULL;
-	size_t cblen;
-	unsigned char *der = NULL;
-	size_t derlen, blen;
-	unsigned char *bundle = NULL, *der2 = NULL;
-	size_t der2len;
-	char url[1200], *js = NULL;
-	json_t *root = NULL, *o;
-	int rc, same = !a->root_distinct;
+	unsigned char *der = NULL, *buf = NULL;
+	size_t len;
+	int rc = UC_OK;
 
-	/*
-	 * A daemon that opened the home before a rollover must not put the
-	 * old issuing CA back in public/ (it says so on /healthz).
-	 */
-	if (authority_issuing_changed(a)) {
-		rc = uc_seterr(UC_E_STATE, "%s/%s is not the issuing CA this "
-		    "process opened (a rollover happened since): restart it",
-		    a->home, P_ISS_CRT);
-		goto out;
-	}
-	/* CA bundle: the issuing CA(s), then the root. */
-	if ((rc = add_cert_pem(&bb, a->issuing)) != UC_OK ||
-	    (rc = publish_crl(a, a->issuing_ski, NULL, NULL, &cb, &ab)) !=
-	    UC_OK ||
-	    (rc = publish_previous(a, &bb, &cb, &ab)) != UC_OK ||
-	    (!same && (rc = add_cert_pem(&bb, a->root)) != UC_OK) ||
-	    (rc = ucbuf_take(&bb, &bundle, &blen)) != UC_OK ||
-	    (rc = ucbuf_take(&cb, &cbuf, &cblen)) != UC_OK)
-		goto out;
-	if ((rc = home_write(a->home, "public/ca-bundle.pem", bundle, blen,
-	    0644, 0)) != UC_OK ||
-	    (rc = cert_der(a->issuing, &der, &derlen)) != UC_OK ||
-	    (rc = home_write(a->home, "public/ca.crt", der, derlen, 0644, 0)) !=
-	    UC_OK)
-		goto out;
-
-	/*
-	 * CRLs: the newest recorded ones; crl.pem before crl.der, so that a
-	 * daemon that reads both between the two writes sees a PEM no older
-	 * than the DER (it serves crl.pem only when its first CRL is crl.der).
-	 */
-	if ((rc = home_write(a->home, "public/crl.pem", cbuf, cblen, 0644,
-	    0)) != UC_OK ||
-	    (rc = publish_crl(a, a->issuing_ski, "public/crl.der", NULL, NULL,
-	    NULL)) !=
-	    UC_OK)
-		goto out;
 	if (a->root_ski != NULL &&
-	    (rc = store_crl_current(a->st, a->root_ski, uc_now(), &der2,
-	    &der2len, NULL, NULL)) != UC_OK && rc != UC_E_NOTFOUND)
-		goto out;
-	if (a->root_ski != NULL && rc == UC_OK) {
-		free(der2);
-		der2 = NULL;
-		if ((rc = publish_crl(a, a->root_ski, "public/root.crl", NULL,
-		    NULL, NULL)) != UC_OK ||
-		    (rc = publish_crl(a, a->root_ski, P_ROOT_CRL, NULL,
-		    same == 0 ? &ab : NULL, NULL)) != UC_OK)
-			goto out;
-	}
-	{
-		unsigned char *all = NULL;
-		size_t alen;
+	    (rc = store_crl_current(a->st, a->root_ski, uc_now(), &der, &len,
+	    NULL, NULL)) != UC_OK && rc != UC_E_NOTFOUND)
+		return rc;
+	free(der);
+	if (a->root_ski != NULL && rc == UC_OK &&
+	    ((rc = publish_crl(a, a->root_ski, "public/root.crl", NULL, NULL,
+	    NULL)) != UC_OK ||
+	    (rc = publish_crl(a, a->root_ski, P_ROOT_CRL, NULL,
+	    a->root_distinct ? all : NULL, NULL)) != UC_OK))
+		return rc;
+	if ((rc = ucbuf_take(all, &buf, &len)) != UC_OK)
+		return rc;
+	rc = home_write(a->home, "public/crls.pem", buf, len, 0644, 0);
+	free(buf);
+	return rc;
+}
 
-		if ((rc = ucbuf_take(&ab, &all, &alen)) != UC_OK)
-			goto out;
-		rc = home_write(a->home, "public/crls.pem", all, alen, 0644, 0);
-		free(all);
-		if (rc != UC_OK)
-			goto out;
-	}
+/* public/ca.json: what a gateway admin pins and where to fetch it. */
+static int
+publish_json(struct authority *a)
+{
+	char url[1200], *js = NULL;
+	json_t *root, *o;
+	int rc;
 
-	/* ca.json: what a gateway admin pins and where to fetch it. */
-	if ((root = json_object()) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
+	if ((root = json_object()) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	json_object_set_new(root, "org", json_string(a->conf.org));
 	json_object_set_new(root, "base_url", json_string(a->conf.base_url));
 	json_object_set_new(root, "enroll_url", json_string(
@@ -296,18 +245,71 @@ publish_files(struct authority *a)
 	json_object_set_new(root, "root_crl", crl_json(a, a->root_ski, url));
 	if (a->nprev > 0 && (o = previous_json(a)) != NULL)
 		json_object_set_new(root, "previous", o);
-	if ((js = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+	if ((js = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	else
+		rc = home_write(a->home, "public/ca.json", js, strlen(js), 0644,
+		    0);
+	free(js);
+	json_decref(root);
+	return rc;
+}
+
+/*
+ * public/: the bundle (current issuing CA, previous ones in service,
+ * root), ca.crt, crl.der (current issuing CA), crl.pem (its CRL first,
+ * then the previous CAs'), crls.pem (every CRL, the root's last: nginx
+ * ssl_crl), root.crl, the per-generation names, ca.json, the kit.
+ */
+static int
+publish_files(struct authority *a)
+{
+	struct ucbuf bb = UCBUF_INIT(0, 0), cb = UCBUF_INIT(0, 0),
+	    ab = UCBUF_INIT(0, 0);
+	unsigned char *cbuf = NULL, *der = NULL, *bundle = NULL;
+	size_t cblen, derlen, blen;
+	int rc;
+
+	/*
+	 * A process that opened the home before a rollover must not put the
+	 * old issuing CA back in public/ (the daemon follows the rollover).
+	 */
+	if (authority_issuing_changed(a)) {
+		rc = uc_seterr(UC_E_STATE, "%s/%s is not the issuing CA this "
+		    "process opened (a rollover happened since): restart it",
+		    a->home, P_ISS_CRT);
 		goto out;
 	}
-	if ((rc = home_write(a->home, "public/ca.json", js, strlen(js), 0644,
-	    0)) != UC_OK || (rc = auditlog_publish(a)) != UC_OK)
+	/* CA bundle: the issuing CA(s), then the root. */
+	if ((rc = add_cert_pem(&bb, a->issuing)) != UC_OK ||
+	    (rc = publish_crl(a, a->issuing_ski, NULL, NULL, &cb, &ab)) !=
+	    UC_OK ||
+	    (rc = publish_previous(a, &bb, &cb, &ab)) != UC_OK ||
+	    (a->root_distinct && (rc = add_cert_pem(&bb, a->root)) != UC_OK) ||
+	    (rc = ucbuf_take(&bb, &bundle, &blen)) != UC_OK ||
+	    (rc = ucbuf_take(&cb, &cbuf, &cblen)) != UC_OK)
+		goto out;
+	if ((rc = home_write(a->home, "public/ca-bundle.pem", bundle, blen,
+	    0644, 0)) != UC_OK ||
+	    (rc = cert_der(a->issuing, &der, &derlen)) != UC_OK ||
+	    (rc = home_write(a->home, "public/ca.crt", der, derlen, 0644, 0)) !=
+	    UC_OK)
+		goto out;
+	/*
+	 * CRLs: the newest recorded ones; crl.pem before crl.der, so that a
+	 * daemon that reads both between the two writes sees a PEM no older
+	 * than the DER (it serves crl.pem only when its first CRL is crl.der).
+	 */
+	if ((rc = home_write(a->home, "public/crl.pem", cbuf, cblen, 0644,
+	    0)) != UC_OK ||
+	    (rc = publish_crl(a, a->issuing_ski, "public/crl.der", NULL, NULL,
+	    NULL)) != UC_OK ||
+	    (rc = publish_root_crl(a, &ab)) != UC_OK ||
+	    (rc = publish_json(a)) != UC_OK ||
+	    (rc = auditlog_publish(a)) != UC_OK)
 		goto out;
 	rc = gateway_write(a);
 out:
-	/* the json and buffers below are freed on every path */
-	free(js);
-	json_decref(root);
 	free(bundle);
 	free(cbuf);
 	ucbuf_free(&bb);

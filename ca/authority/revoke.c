@@ -35,6 +35,33 @@ serials_cb(const struct store_cert *c, void *arg)
 	return 0;
 }
 
+/*
+ * A fresh CRL at once: the root's (root), the one of the CA behind ski
+ * (sig), or with ski NULL every issuing CA's (a user's certificates may
+ * come from previous issuing CAs too); then public/.
+ */
+static int
+revoke_publish(struct authority *a, struct signer *sig, int root,
+    const char *ski, struct revoke_result *res)
+{
+	unsigned char *der = NULL;
+	size_t derlen;
+	int64_t next;
+	int rc;
+
+	if ((rc = root ? crls_sign_root(a, sig, a->conf.root_crl_days) :
+	    crls_sign(a, sig, a->conf.crl_days)) != UC_OK)
+		return rc;
+	if (ski == NULL && (rc = rollover_sign_crls(a, a->conf.crl_days)) !=
+	    UC_OK)
+		return rc;
+	res->crl_root = root;
+	if (store_crl_latest(a->st, root ? a->root_ski : ski != NULL ? ski :
+	    a->issuing_ski, &der, &derlen, &res->crl_number, &next) == UC_OK)
+		free(der);
+	return publish_locked(a);
+}
+
 static int
 revoke_locked(struct authority *a, const char *serial, const char *username,
     int reason, struct revoke_result *res)
@@ -45,9 +72,7 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	struct signer *isig = NULL, *rsig = NULL;
 	int64_t now = uc_now();
 	size_t i;
-	unsigned char *der = NULL;
-	size_t derlen;
-	int64_t next, uid;
+	int64_t uid;
 	char *crl_ski = NULL;	/* the CRL to sign; NULL: every issuing CA's */
 	int rc, need_root = 0, ntok = 0;
 
@@ -122,20 +147,8 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	res->serials = ss.s;
 	res->n = ss.n;
 	memset(&ss, 0, sizeof(ss));
-	/* Publish a fresh CRL at once. */
-	if ((rc = need_root ? crls_sign_root(a, rsig, a->conf.root_crl_days) :
-	    crls_sign(a, isig, a->conf.crl_days)) != UC_OK)
-		goto out;
-	/* A user's certificates may come from previous issuing CAs too. */
-	if (crl_ski == NULL && (rc = rollover_sign_crls(a,
-	    a->conf.crl_days)) != UC_OK)
-		goto out;
-	res->crl_root = need_root;
-	if (store_crl_latest(a->st, need_root ? a->root_ski : crl_ski != NULL ?
-	    crl_ski : a->issuing_ski, &der, &derlen, &res->crl_number,
-	    &next) == UC_OK)
-		free(der);
-	rc = publish_locked(a);
+	rc = revoke_publish(a, need_root ? rsig : isig, need_root, crl_ski,
+	    res);
 out:
 	for (i = 0; i < ss.n; i++)
 		free(ss.s[i]);
