@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2034  # variables read by the sourced helpers
+# shellcheck disable=SC2034,SC2154  # variables read by the sourced helpers; ED_PID is lib_enrolld.sh's
 # Issuing CA rollover (userca intermediate rollover), checked with tools we
 # did not write:
 #   - one home holding the root key: users of the first issuing CA (alice,
@@ -8,7 +8,7 @@
 #     on the first CA's CRL (crl-1.der), nina's on the second's (crl.der);
 #   - real nginx (ssl_verify_client on, ssl_crl with the CRLs as
 #     userca-gateway-sync writes them from userca-enrolld) across the
-#     rollover: the truth table at the end;
+#     rollover: the truth table at the end; Apache httpd on the same files;
 #   - the sync still fails closed: a crl.pem without the first CA's CRL is
 #     refused while both CAs are in the bundle;
 #   - OCSP answers for both CAs (the first one signing its own answers):
@@ -220,6 +220,25 @@ row "after the revocations: alice (CA 1)" alice 200
 row "after the revocations: olga (CA 1, revoked)" olga 400
 row "after the revocations: bob (CA 2)" bob 200
 row "after the revocations: nina (CA 2, revoked)" nina 400
+
+# Apache httpd on the same synced files (SSLCARevocationCheck chain).
+. "$HERE/lib_apache.sh"
+if ap_have; then
+	ap_upstream echo
+	AP_PORT=$(free_port)
+	ap_conf ap "$AP_PORT" "$GW"
+	ap_start ap "$AP_PORT"
+	for u in alice olga bob nina; do ap_cert "$u" --cert "$T/$u.crt" --key "$T/$u.key"; done
+	# A refused certificate ends the TLS handshake (curl: 000).
+	for r in "alice (CA 1):alice:200" "olga (CA 1, revoked):olga:refused" "bob (CA 2):bob:200" "nina (CA 2, revoked):nina:refused"; do
+		IFS=: read -r d who want <<<"$r"
+		ap_req "$who" "$AP_PORT"
+		tt "Apache, after the revocations: $d" "$want" "${CODE/#000/refused}"
+	done
+	ap_stop ap
+else
+	echo "SKIP: $AP_WHY: no Apache rows"
+fi
 
 # ---- the sync fails closed: CA 1's CRL missing ----
 SD=$T/static

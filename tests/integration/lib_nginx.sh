@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034  # ED_PID: read by lib_enrolld.sh
+# shellcheck shell=bash disable=SC2034,SC2154  # ED_PID: lib_enrolld.sh's
 #
 # A real nginx for the gateway tests, after lib.sh and lib_enrolld.sh (named
 # lib_* so tests/CMakeLists.txt does not run it as a test).  Needs $H (the CA
