@@ -96,7 +96,9 @@ struct pubfile {
 	long		 crl_entries;
 };
 
-#define NPUB	6
+#define NPUB_BASE 6	/* /ca.pem ... /root.crl; then per generation: */
+#define NPUB_GENS 16	/* issuing CAs served by name (crl-<gen>.der...) */
+#define NPUB	(NPUB_BASE + 3 * NPUB_GENS)
 
 /*
  * One generation of the public files, never changed once published.

@@ -856,6 +856,7 @@ usage(FILE *f)
 "           drain = 10s             how long SIGTERM waits for requests\n"
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
+"/crl-GEN.der /crl-GEN.pem /issuing-GEN.crt (each issuing CA, GEN 1-16)\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
 "POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12.\n"
 "Signals: SIGTERM/SIGINT drain and exit; SIGHUP reloads settings, TLS\n"

@@ -26,6 +26,20 @@ static const struct {
 	{ "/crl.der", "public/crl.der", "application/pkix-crl" },
 	{ "/crl.pem", "public/crl.pem", "application/x-pem-file" },
 	{ "/root.crl", "public/root.crl", "application/pkix-crl" },
+	/*
+	 * Each issuing CA's CRL and certificate under the name its
+	 * certificates carry as CRL distribution point and caIssuers (the
+	 * first CA's are /crl.der and /ca.crt above), whichever CA is
+	 * current; PEM forms for scripts.  Absent until a rollover.
+	 */
+#define GEN(n) \
+	{ "/crl-" #n ".der", "public/crl-" #n ".der", "application/pkix-crl" }, \
+	{ "/crl-" #n ".pem", "public/crl-" #n ".pem", "application/x-pem-file" }, \
+	{ "/issuing-" #n ".crt", "public/issuing-" #n ".crt", \
+	    "application/pkix-cert" }
+	GEN(1), GEN(2), GEN(3), GEN(4), GEN(5), GEN(6), GEN(7), GEN(8),
+	GEN(9), GEN(10), GEN(11), GEN(12), GEN(13), GEN(14), GEN(15), GEN(16),
+#undef GEN
 };
 
 struct blob *

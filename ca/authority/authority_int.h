@@ -209,6 +209,21 @@ int	rollover_signer_for(struct authority *a, const char *ski,
 	    struct signer **out);
 int	rollover_sign_crls(struct authority *a, int days);
 int	rollover_current_gen(const struct authority *a);
+/*
+ * rollover.c: the names under public/ (and the base URL) of issuing CA
+ * gen's CRL and certificate, which its certificates carry as CRL
+ * distribution point and caIssuers, for the CA's whole life: the first
+ * CA's are crl.der and ca.crt (what its certificates always carried),
+ * a later one's crl-<gen>.der and issuing-<gen>.crt.
+ */
+void	rollover_names(int gen, char *crl, size_t crllen, char *crt,
+	    size_t crtlen);
+/*
+ * rollover.c: the first issuing CA (generation 1) while it is in service,
+ * whose CRL and certificate public/crl.der and ca.crt hold; the current
+ * CA once it is not.  *ski is its key identifier.
+ */
+X509	*rollover_first(const struct authority *a, const char **ski);
 /* rollover.c: 0 when ski is the current issuing CA's, 1 + its index when
  * a previous one's in service, -1 otherwise; the key identifier of the
  * current CA (k == -1) or of previous CA k, NULL past the last. */

@@ -63,14 +63,15 @@ b64_der(X509 *x)
 }
 
 /*
- * The root's SHA-256, hex, for the --pin-sha256 the snippets' sync command
- * lines carry: the real value, never a placeholder to fill in.
+ * The SHA-256 of the root's public key, hex, for the --pin-spki-sha256 the
+ * snippets' sync command lines carry: the real value, never a placeholder
+ * to fill in.  The key, not the certificate: 'userca root renew' re-signs
+ * the root with the same key, and such a pin keeps working across it.
  */
 static char *
 root_pin(struct authority *a)
 {
-	return cert_fingerprint(a->root != NULL ? a->root : a->issuing,
-	    EVP_sha256());
+	return cert_spki_sha256(a->root != NULL ? a->root : a->issuing);
 }
 
 static int
@@ -90,7 +91,7 @@ write_nginx(struct authority *a)
 "# systemd timer), which checks every CRL before installing it and runs\n"
 "# 'nginx -s reload' when something changed:\n"
 "#   userca-gateway-sync --url %s --dir %s \\\n"
-"#       --pin-sha256 %s --reload 'nginx -s reload'\n"
+"#       --pin-spki-sha256 %s --reload 'nginx -s reload'\n"
 "\n"
 "ssl_client_certificate %s/ca.pem;   # issuing CA + root\n"
 "ssl_verify_client on;\n"
@@ -144,7 +145,7 @@ write_apache(struct authority *a)
 "# files in %s are kept current by userca-gateway-sync (cron or\n"
 "# its systemd timer), which checks every CRL before installing it:\n"
 "#   userca-gateway-sync --url %s --dir %s \\\n"
-"#       --pin-sha256 %s --reload 'apachectl graceful'\n"
+"#       --pin-spki-sha256 %s --reload 'apachectl graceful'\n"
 "# Without a current CRL for every CA in the chain, Apache refuses.\n"
 "\n"
 "SSLCACertificateFile %s/ca.pem\n"

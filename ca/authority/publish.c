@@ -20,7 +20,7 @@
 static json_t *
 cert_json(X509 *x, const char *url)
 {
-	char *subj = NULL, *sha1 = NULL, *sha256 = NULL;
+	char *subj = NULL, *sha1 = NULL, *sha256 = NULL, *spki = NULL;
 	char when[32];
 	int64_t na;
 	json_t *o = NULL;
@@ -30,10 +30,12 @@ cert_json(X509 *x, const char *url)
 	uc_time_iso(na, when, sizeof(when));
 	if ((subj = cert_subject(x)) != NULL &&
 	    (sha1 = cert_fingerprint(x, EVP_sha1())) != NULL &&
-	    (sha256 = cert_fingerprint(x, EVP_sha256())) != NULL)
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s*}", "subject", subj,
-		    "sha1", sha1, "sha256", sha256, "not_after", when,
-		    "url", url);
+	    (sha256 = cert_fingerprint(x, EVP_sha256())) != NULL &&
+	    (spki = cert_spki_sha256(x)) != NULL)
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*}", "subject",
+		    subj, "sha1", sha1, "sha256", sha256, "spki_sha256", spki,
+		    "not_after", when, "url", url);
+	free(spki);
 	free(subj);
 	free(sha1);
 	free(sha256);
@@ -113,20 +115,21 @@ add_cert_pem(struct ucbuf *b, X509 *x)
 /*
  * After a rollover: the previous issuing CAs in service go into the
  * bundle (after the current one, before the root) and their CRLs into
- * crl.pem (after the current one's) and crls.pem; each also under its
- * own name: issuing-<gen>.crt, crl-<gen>.der, crl-<gen>.pem (the current
- * CA too, once there is a previous one, so each name always means one CA).
+ * crl.pem and crls.pem (but first_ski's, which the caller put first);
+ * each also under its own name: issuing-<gen>.crt, crl-<gen>.der,
+ * crl-<gen>.pem (the current CA too, once there is a previous one, so
+ * each name always means one CA).
  */
 static int
-publish_previous(struct authority *a, struct ucbuf *bundle,
-    struct ucbuf *crlpem, struct ucbuf *all)
+publish_previous(struct authority *a, const char *first_ski,
+    struct ucbuf *bundle, struct ucbuf *crlpem, struct ucbuf *all)
 {
 	unsigned char *der = NULL;
 	size_t len;
 	char name[64], pname[64];
 	int64_t now = uc_now();
 	size_t i;
-	int rc = UC_OK, gen = rollover_current_gen(a);
+	int rc = UC_OK, gen = rollover_current_gen(a), first;
 
 	if (a->nprev == 0)
 		return UC_OK;
@@ -144,6 +147,7 @@ publish_previous(struct authority *a, struct ucbuf *bundle,
 
 		if (!rollover_in_service(p, now))
 			continue;
+		first = strcmp(p->ski, first_ski) == 0;
 		OPENSSL_free(der);
 		der = NULL;
 		snprintf(name, sizeof(name), "public/issuing-%d.crt", p->gen);
@@ -154,8 +158,8 @@ publish_previous(struct authority *a, struct ucbuf *bundle,
 			goto out;
 		snprintf(name, sizeof(name), "public/crl-%d.der", p->gen);
 		snprintf(pname, sizeof(pname), "public/crl-%d.pem", p->gen);
-		if ((rc = publish_crl(a, p->ski, name, pname, crlpem, all)) !=
-		    UC_OK)
+		if ((rc = publish_crl(a, p->ski, name, pname,
+		    first ? NULL : crlpem, first ? NULL : all)) != UC_OK)
 			goto out;
 	}
 out:
@@ -168,7 +172,7 @@ static json_t *
 previous_json(struct authority *a)
 {
 	json_t *arr, *o;
-	char url[1200];
+	char url[1200], crl[32], crt[32];
 	int64_t now = uc_now();
 	size_t i;
 
@@ -177,12 +181,14 @@ previous_json(struct authority *a)
 	for (i = 0; i < a->nprev; i++) {
 		if (!rollover_in_service(&a->prev[i], now))
 			continue;
-		snprintf(url, sizeof(url), "%s/ca.pem", a->conf.base_url);
+		rollover_names(a->prev[i].gen, crl, sizeof(crl), crt,
+		    sizeof(crt));
+		snprintf(url, sizeof(url), "%s/%s", a->conf.base_url, crt);
 		if ((o = cert_json(a->prev[i].cert, url)) == NULL)
 			continue;
 		json_object_set_new(o, "generation",
 		    json_integer(a->prev[i].gen));
-		snprintf(url, sizeof(url), "%s/crl.pem", a->conf.base_url);
+		snprintf(url, sizeof(url), "%s/%s", a->conf.base_url, crl);
 		json_object_set_new(o, "crl", crl_json(a, a->prev[i].ski, url));
 		json_array_append_new(arr, o);
 	}
@@ -220,9 +226,9 @@ publish_root_crl(struct authority *a, struct ucbuf *all)
 static int
 publish_json(struct authority *a)
 {
-	char url[1200], *js = NULL;
+	char url[1200], crl[32], crt[32], *js = NULL;
 	json_t *root, *o;
-	int rc;
+	int rc, gen = rollover_current_gen(a);
 
 	if ((root = json_object()) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
@@ -231,15 +237,19 @@ publish_json(struct authority *a)
 	json_object_set_new(root, "enroll_url", json_string(
 	    a->conf.enroll_url != NULL ? a->conf.enroll_url :
 	    a->conf.base_url));
-	snprintf(url, sizeof(url), "%s/ca.crt", a->conf.base_url);
-	if ((o = cert_json(a->issuing, url)) != NULL)
+	/* The current issuing CA under the names its certificates carry. */
+	rollover_names(gen, crl, sizeof(crl), crt, sizeof(crt));
+	snprintf(url, sizeof(url), "%s/%s", a->conf.base_url, crt);
+	if ((o = cert_json(a->issuing, url)) != NULL) {
+		json_object_set_new(o, "generation", json_integer(gen));
 		json_object_set_new(root, "issuing", o);
+	}
 	if (a->root != NULL) {
 		snprintf(url, sizeof(url), "%s/ca.pem", a->conf.base_url);
 		if ((o = cert_json(a->root, url)) != NULL)
 			json_object_set_new(root, "root", o);
 	}
-	snprintf(url, sizeof(url), "%s/crl.der", a->conf.base_url);
+	snprintf(url, sizeof(url), "%s/%s", a->conf.base_url, crl);
 	json_object_set_new(root, "crl", crl_json(a, a->issuing_ski, url));
 	snprintf(url, sizeof(url), "%s/root.crl", a->conf.base_url);
 	json_object_set_new(root, "root_crl", crl_json(a, a->root_ski, url));
@@ -257,9 +267,12 @@ publish_json(struct authority *a)
 
 /*
  * public/: the bundle (current issuing CA, previous ones in service,
- * root), ca.crt, crl.der (current issuing CA), crl.pem (its CRL first,
- * then the previous CAs'), crls.pem (every CRL, the root's last: nginx
- * ssl_crl), root.crl, the per-generation names, ca.json, the kit.
+ * root); ca.crt and crl.der: the first issuing CA's certificate and CRL
+ * while it is in service (its certificates name them as caIssuers and
+ * CRL distribution point), the current CA's otherwise; crl.pem (crl.der's
+ * CRL first, then the other issuing CAs'), crls.pem (every CRL, the
+ * root's last: nginx ssl_crl), root.crl, the per-generation names (which
+ * the later CAs' certificates name), ca.json, the kit.
  */
 static int
 publish_files(struct authority *a)
@@ -268,6 +281,8 @@ publish_files(struct authority *a)
 	    ab = UCBUF_INIT(0, 0);
 	unsigned char *cbuf = NULL, *der = NULL, *bundle = NULL;
 	size_t cblen, derlen, blen;
+	const char *first_ski;
+	X509 *first;
 	int rc;
 
 	/*
@@ -280,18 +295,20 @@ publish_files(struct authority *a)
 		    a->home, P_ISS_CRT);
 		goto out;
 	}
+	first = rollover_first(a, &first_ski);
 	/* CA bundle: the issuing CA(s), then the root. */
 	if ((rc = add_cert_pem(&bb, a->issuing)) != UC_OK ||
-	    (rc = publish_crl(a, a->issuing_ski, NULL, NULL, &cb, &ab)) !=
-	    UC_OK ||
-	    (rc = publish_previous(a, &bb, &cb, &ab)) != UC_OK ||
+	    (rc = publish_crl(a, first_ski, NULL, NULL, &cb, &ab)) != UC_OK ||
+	    (first != a->issuing && (rc = publish_crl(a, a->issuing_ski, NULL,
+	    NULL, &cb, &ab)) != UC_OK) ||
+	    (rc = publish_previous(a, first_ski, &bb, &cb, &ab)) != UC_OK ||
 	    (a->root_distinct && (rc = add_cert_pem(&bb, a->root)) != UC_OK) ||
 	    (rc = ucbuf_take(&bb, &bundle, &blen)) != UC_OK ||
 	    (rc = ucbuf_take(&cb, &cbuf, &cblen)) != UC_OK)
 		goto out;
 	if ((rc = home_write(a->home, "public/ca-bundle.pem", bundle, blen,
 	    0644, 0)) != UC_OK ||
-	    (rc = cert_der(a->issuing, &der, &derlen)) != UC_OK ||
+	    (rc = cert_der(first, &der, &derlen)) != UC_OK ||
 	    (rc = home_write(a->home, "public/ca.crt", der, derlen, 0644, 0)) !=
 	    UC_OK)
 		goto out;
@@ -302,7 +319,7 @@ publish_files(struct authority *a)
 	 */
 	if ((rc = home_write(a->home, "public/crl.pem", cbuf, cblen, 0644,
 	    0)) != UC_OK ||
-	    (rc = publish_crl(a, a->issuing_ski, "public/crl.der", NULL, NULL,
+	    (rc = publish_crl(a, first_ski, "public/crl.der", NULL, NULL,
 	    NULL)) != UC_OK ||
 	    (rc = publish_root_crl(a, &ab)) != UC_OK ||
 	    (rc = publish_json(a)) != UC_OK ||

@@ -156,6 +156,34 @@ rollover_current_gen(const struct authority *a)
 	return a->nprev > 0 ? a->prev[0].gen + 1 : 1;
 }
 
+void
+rollover_names(int gen, char *crl, size_t crllen, char *crt, size_t crtlen)
+{
+	if (gen <= 1) {
+		snprintf(crl, crllen, "crl.der");
+		snprintf(crt, crtlen, "ca.crt");
+	} else {
+		snprintf(crl, crllen, "crl-%d.der", gen);
+		snprintf(crt, crtlen, "issuing-%d.crt", gen);
+	}
+}
+
+X509 *
+rollover_first(const struct authority *a, const char **ski)
+{
+	int64_t now = uc_now();
+	size_t i;
+
+	for (i = 0; i < a->nprev; i++)
+		if (a->prev[i].gen == 1 && rollover_in_service(&a->prev[i],
+		    now)) {
+			*ski = a->prev[i].ski;
+			return a->prev[i].cert;
+		}
+	*ski = a->issuing_ski;
+	return a->issuing;
+}
+
 int
 rollover_issuer(const struct authority *a, const char *ski)
 {

@@ -194,8 +194,9 @@ root_renew_help(void)
 	    "the renewed root\n"
 	    "           (same subject and key, valid longer) and "
 	    "publishes it.\n"
-	    "The root's SHA-256 fingerprint changes: update what pins the "
-	    "certificate\n(userca-gateway-sync --pin-sha256; public/ca.json "
+	    "The key pin (userca-gateway-sync --pin-spki-sha256, as the "
+	    "gateway kit has it)\nstays; the certificate's SHA-256 changes: "
+	    "update what pins the certificate\n(--pin-sha256; public/ca.json "
 	    "has the new one).\n");
 }
 

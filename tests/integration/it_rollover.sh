@@ -5,7 +5,14 @@
 #   - one home holding the root key: users of the first issuing CA (alice,
 #     olga) and of the second (bob, nina) pass openssl verify -crl_check_all
 #     with public/ca-bundle.pem and public/crls.pem; olga's revocation lands
-#     on the first CA's CRL (crl-1.der), nina's on the second's (crl.der);
+#     on the first CA's CRL (crl.der, also crl-1.der), nina's on the
+#     second's (crl-2.der);
+#   - every certificate's own CRL distribution point and caIssuers URL,
+#     fetched from the running userca-enrolld, give its own issuer's CRL
+#     (openssl crl -CAfile, openssl verify -crl_check with that CRL alone:
+#     the revoked users are on it) and its own issuer (openssl verify
+#     -partial_chain with that certificate alone), for users of CA 1 and
+#     CA 2, and of all three CAs after a second rollover;
 #   - real nginx (ssl_verify_client on, ssl_crl with the CRLs as
 #     userca-gateway-sync writes them from userca-enrolld) across the
 #     rollover: the truth table at the end; Apache httpd on the same files;
@@ -114,18 +121,22 @@ check_eq "records: the new CA is an intermediate recorded by rollover" \
 check_eq "public/ca-bundle.pem: CA 2, CA 1, root" "$(split_pem "$H/public/ca-bundle.pem" "$T/bundle")" 3
 check_eq "...in that order" "$(cert_fp "$T/bundle1.pem" sha256) $(cert_fp "$T/bundle2.pem" sha256) $(cert_fp "$T/bundle3.pem" sha256)" \
     "$(cert_fp "$H/issuing/ca.crt" sha256) $(cert_fp "$T/ca1.crt" sha256) $PIN"
-check_eq "public/ca.crt: CA 2" "$(openssl x509 -inform DER -in "$H/public/ca.crt" -outform DER | sha256sum)" \
+check_eq "public/ca.crt: still CA 1 (its certificates' caIssuers)" \
+    "$(openssl x509 -inform DER -in "$H/public/ca.crt" -outform DER | sha256sum)" \
+    "$(openssl x509 -in "$T/ca1.crt" -outform DER | sha256sum)"
+check_eq "public/issuing-2.crt: CA 2" "$(openssl x509 -inform DER -in "$H/public/issuing-2.crt" -outform DER | sha256sum)" \
     "$(openssl x509 -in "$H/issuing/ca.crt" -outform DER | sha256sum)"
 check_eq "public/issuing-1.crt: CA 1" "$(openssl x509 -inform DER -in "$H/public/issuing-1.crt" -outform DER | sha256sum)" \
     "$(openssl x509 -in "$T/ca1.crt" -outform DER | sha256sum)"
 crl_issuer() { openssl crl -inform "$1" -in "$2" -noout -issuer | sed 's/^issuer= *//'; }
 S1=$(openssl x509 -in "$T/ca1.crt" -noout -subject | sed 's/^subject= *//')
 S2=$(openssl x509 -in "$H/issuing/ca.crt" -noout -subject | sed 's/^subject= *//')
-check_eq "public/crl.der: CA 2's CRL" "$(crl_issuer DER "$H/public/crl.der")" "$S2"
+check_eq "public/crl.der: still CA 1's CRL (its certificates' CRL DP)" "$(crl_issuer DER "$H/public/crl.der")" "$S1"
 check_eq "public/crl-1.der: CA 1's CRL" "$(crl_issuer DER "$H/public/crl-1.der")" "$S1"
-check_eq "public/crl.pem: CA 2's CRL first" "$(crl_issuer PEM "$H/public/crl.pem")" "$S2"
+check_eq "public/crl-2.der: CA 2's CRL" "$(crl_issuer DER "$H/public/crl-2.der")" "$S2"
+check_eq "public/crl.pem: crl.der's CRL (CA 1's) first" "$(crl_issuer PEM "$H/public/crl.pem")" "$S1"
 check_eq "public/crl.pem holds 2 CRLs" "$(grep -c 'BEGIN X509 CRL' "$H/public/crl.pem")" 2
-check_eq "public/crls.pem holds 3 CRLs (CA 2, CA 1, root)" "$(grep -c 'BEGIN X509 CRL' "$H/public/crls.pem")" 3
+check_eq "public/crls.pem holds 3 CRLs (CA 1, CA 2, root)" "$(grep -c 'BEGIN X509 CRL' "$H/public/crls.pem")" 3
 check_grep "ca.json: previous[0] is generation 1" '"generation": 1' "$H/public/ca.json"
 check_grep "userca-trust.ps1 imports the previous issuing CA" \
     "\\\$PreviousThumbprints = @\\('$(cert_fp "$T/ca1.crt" sha1 | tr a-f A-F)'\\)" "$H/public/gateway/userca-trust.ps1"
@@ -196,8 +207,10 @@ must "revoke olga (CA 1) by user" uc revoke --home "$H" --user olga --reason key
 must "revoke nina (CA 2) by serial" uc revoke --home "$H" --serial "$(cert_serial "$T/nina.crt")"
 crl_has() { crl_serials "$1" | grep -qx "$(cert_serial "$2")"; }
 check "olga is on crl-1.der (CA 1's CRL)" crl_has "$H/public/crl-1.der" "$T/olga.crt"
-check_fails "olga is not on crl.der (CA 2's CRL)" crl_has "$H/public/crl.der" "$T/olga.crt"
-check "nina is on crl.der (CA 2's CRL)" crl_has "$H/public/crl.der" "$T/nina.crt"
+check "olga is on crl.der (CA 1's CRL)" crl_has "$H/public/crl.der" "$T/olga.crt"
+check_fails "olga is not on crl-2.der (CA 2's CRL)" crl_has "$H/public/crl-2.der" "$T/olga.crt"
+check "nina is on crl-2.der (CA 2's CRL)" crl_has "$H/public/crl-2.der" "$T/nina.crt"
+check_fails "nina is not on crl.der" crl_has "$H/public/crl.der" "$T/nina.crt"
 check_fails "nina is not on crl-1.der" crl_has "$H/public/crl-1.der" "$T/nina.crt"
 for u in olga nina; do
 	run ov "$T/$u.crt"
@@ -210,11 +223,47 @@ nth_crl() { awk -v n="$1" '/BEGIN X509 CRL/{c++} c==n' "$2" | openssl crl -noout
 ok=0
 for ((i = 0; i < 50; i++)); do
 	hp /crl.pem
-	nth_crl 1 "$T/body" | grep -q "$(cert_serial "$T/nina.crt")" &&
-	    nth_crl 2 "$T/body" | grep -q "$(cert_serial "$T/olga.crt")" && { ok=1; break; }
+	nth_crl 1 "$T/body" | grep -q "$(cert_serial "$T/olga.crt")" &&
+	    nth_crl 2 "$T/body" | grep -q "$(cert_serial "$T/nina.crt")" && { ok=1; break; }
 	sleep 0.1
 done
-check_eq "daemon /crl.pem: nina on CA 2's CRL (first), olga on CA 1's (second)" "$ok" 1
+check_eq "daemon /crl.pem: olga on CA 1's CRL (first), nina on CA 2's (second)" "$ok" 1
+
+# ---- each certificate's own CRL DP and caIssuers, from the daemon ----
+# own_urls WHO ISSUER [revoked]: WHO's CRL distribution point and caIssuers
+# URLs, fetched as a relying party would (Windows follows them), hold
+# ISSUER's CRL (with WHO on it when revoked) and ISSUER itself.
+cdp_of() { openssl x509 -in "$1" -noout -ext crlDistributionPoints | sed -n 's/^ *URI://p'; }
+aia_of() { openssl x509 -in "$1" -noout -ext authorityInfoAccess | sed -n 's/^ *CA Issuers - URI://p'; }
+own_urls() {
+	local who=$1 iss=$2 u a
+	u=$(cdp_of "$T/$who.crt")
+	a=$(aia_of "$T/$who.crt")
+	check_eq "$who: one CRL DP, one caIssuers, under the base URL" "$(printf '%s\n' "$u" "$a" | grep -c "^$BASE_URL/")" 2
+	rm -f "$T/$who.cdp" "$T/$who.cdp.pem" "$T/$who.aia" "$T/$who.aia.pem"
+	curl -fsS --max-time 10 -o "$T/$who.cdp" "$u" 2>"$T/curl.err" || true
+	curl -fsS --max-time 10 -o "$T/$who.aia" "$a" 2>>"$T/curl.err" || true
+	openssl crl -inform DER -in "$T/$who.cdp" -out "$T/$who.cdp.pem" 2>/dev/null || true
+	openssl x509 -inform DER -in "$T/$who.aia" -out "$T/$who.aia.pem" 2>/dev/null || true
+	run openssl crl -in "$T/$who.cdp.pem" -CAfile "$iss" -noout
+	check_grep "$who: the CRL at its CRL DP ($u) is signed by its issuer (openssl crl -CAfile)" 'verify OK' "$ERR"
+	run openssl verify -crl_check -purpose sslclient -CAfile "$H/root/root.crt" -untrusted "$iss" \
+	    -CRLfile "$T/$who.cdp.pem" "$T/$who.crt"
+	if [[ ${3:-} == revoked ]]; then
+		cat "$ERR" >>"$OUT"
+		check_grep "$who: revoked on that CRL (openssl verify -crl_check)" 'certificate revoked' "$OUT"
+	else
+		check_eq "$who: openssl verify -crl_check with that CRL alone" "$RC" 0
+	fi
+	check_eq "$who: caIssuers ($a) is its issuer" "$(cert_fp "$T/$who.aia.pem" sha256 2>/dev/null)" "$(cert_fp "$iss" sha256)"
+	check "$who: ...which signed it (openssl verify -partial_chain)" \
+	    openssl verify -partial_chain -CAfile "$T/$who.aia.pem" "$T/$who.crt"
+}
+cp "$H/issuing/ca.crt" "$T/ca2.crt"
+own_urls alice "$T/ca1.crt"
+own_urls olga "$T/ca1.crt" revoked
+own_urls bob "$T/ca2.crt"
+own_urls nina "$T/ca2.crt" revoked
 sync_reload "after the revocations"
 row "after the revocations: alice (CA 1)" alice 200
 row "after the revocations: olga (CA 1, revoked)" olga 400
@@ -224,7 +273,7 @@ row "after the revocations: nina (CA 2, revoked)" nina 400
 # Apache httpd on the same synced files (SSLCARevocationCheck chain).
 . "$HERE/lib_apache.sh"
 if ap_have; then
-	ap_upstream echo
+	ap_upstream ap_echo	# not 'echo': lib_nginx.sh's upstream is ED_PID[echo]
 	AP_PORT=$(free_port)
 	ap_conf ap "$AP_PORT" "$GW"
 	ap_start ap "$AP_PORT"
@@ -236,6 +285,7 @@ if ap_have; then
 		tt "Apache, after the revocations: $d" "$want" "${CODE/#000/refused}"
 	done
 	ap_stop ap
+	ap_stop ap_echo
 else
 	echo "SKIP: $AP_WHY: no Apache rows"
 fi
@@ -245,7 +295,7 @@ SD=$T/static
 mkdir "$SD"
 cp "$H/public/ca-bundle.pem" "$SD/ca.pem"
 cp "$H/public/root.crl" "$SD/root.crl"
-openssl crl -inform DER -in "$H/public/crl.der" -out "$SD/crl.pem"
+openssl crl -inform DER -in "$H/public/crl-2.der" -out "$SD/crl.pem"
 ST_PORT=$(free_port)
 "$PY" -m http.server --bind 127.0.0.1 --directory "$SD" "$ST_PORT" >"$T/static.log" 2>&1 &
 ED_PID[static]=$!
@@ -278,6 +328,40 @@ check_grep "OCSP for bob (CA 2): good" ': good' "$OUT"
 check_grep "...the answer verifies (CA 2's delegated responder)" 'Response verify OK' "$ERR"
 ocsp "$H/issuing/ca.crt" "$T/nina.crt"
 check_grep "OCSP for nina (CA 2): revoked" ': revoked' "$OUT"
+
+# ---- a second rollover: three CAs, each certificate's URLs still right ----
+must "second intermediate rollover" uc intermediate rollover --home "$H" --passphrase-file "$PASSFILE"
+check_stdout "...says issuing CA 3" 'issuing CA 3'
+cp "$H/issuing/ca.crt" "$T/ca3.crt"
+user dave
+user erin
+check_eq "dave's certificate comes from CA 3" "$(openssl x509 -in "$T/dave.crt" -noout -issuer | sed 's/^issuer= *//')" \
+    "$(openssl x509 -in "$T/ca3.crt" -noout -subject | sed 's/^subject= *//')"
+must "revoke erin (CA 3)" uc revoke --home "$H" --user erin
+ok=0
+for ((i = 0; i < 50; i++)); do
+	hp /crl.pem
+	[[ $(grep -c 'BEGIN X509 CRL' "$T/body") == 3 ]] &&
+	    nth_crl 2 "$T/body" | grep -q "$(cert_serial "$T/erin.crt")" && { ok=1; break; }
+	sleep 0.1
+done
+check_eq "daemon followed the second rollover: /crl.pem with 3 CRLs (CA 1's, then the current CA 3's with erin on it, then CA 2's)" "$ok" 1
+check_eq "public/crl.der: still CA 1's CRL" "$(crl_issuer DER "$H/public/crl.der")" "$S1"
+check_eq "public/crl-2.der: still CA 2's CRL" "$(crl_issuer DER "$H/public/crl-2.der")" "$S2"
+own_urls alice "$T/ca1.crt"
+own_urls olga "$T/ca1.crt" revoked
+own_urls bob "$T/ca2.crt"
+own_urls nina "$T/ca2.crt" revoked
+own_urls dave "$T/ca3.crt"
+own_urls erin "$T/ca3.crt" revoked
+sync_reload "after the second rollover"
+check_eq "sync: ca.pem with 4 certificates" "$(grep -c 'BEGIN CERTIFICATE' "$GW/ca.pem")" 4
+row "after the second rollover: alice (CA 1)" alice 200
+row "after the second rollover: olga (CA 1, revoked)" olga 400
+row "after the second rollover: bob (CA 2)" bob 200
+row "after the second rollover: nina (CA 2, revoked)" nina 400
+row "after the second rollover: dave (CA 3)" dave 200
+row "after the second rollover: erin (CA 3, revoked)" erin 400
 ed_stop d2
 stop nx
 
@@ -342,7 +426,7 @@ must "online: revoke --csv with u1b's serial (CA 1)" env -u USERCA_PASSPHRASE "$
 check "...u1b is on online public/crl-1.der" crl_has "$ON/public/crl-1.der" "$T/u1b.pem"
 printf 'username\nu2\n' >"$T/bulk2.csv"
 must "online: revoke --csv with user u2 (CA 2)" env -u USERCA_PASSPHRASE "$USERCA" revoke --home "$ON" --csv "$T/bulk2.csv"
-check "...u2 is on online public/crl.der" crl_has "$ON/public/crl.der" "$T/u2.pem"
+check "...u2 is on online public/crl-2.der" crl_has "$ON/public/crl-2.der" "$T/u2.pem"
 check_eq "offline records: both issuing CAs, intermediates" \
     "$(sqlite3 "$OFF/userca.db" "select count(*) from certificates where kind = 'intermediate'")" 2
 

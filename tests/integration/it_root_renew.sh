@@ -4,8 +4,12 @@
 # the old or the new root certificate as the only trust anchor, accepts the
 # chains of an issuing CA signed before the renewal and of one signed after
 # it (a rollover), CRLs included; the online home of an offline root takes
-# the renewed certificate with 'root install' (and nothing else).
+# the renewed certificate with 'root install' (and nothing else);
+# userca-gateway-sync, set up before the renewal with the key pin the
+# generated snippets carry (--pin-spki-sha256), installs the renewed root
+# after it, and still refuses a root with another key.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tool dash curl
 
 H=$T/pki
 ca_init "$H" --intermediate --profile modern
@@ -69,15 +73,20 @@ for r in root1 root2; do
 done
 
 # ---- the online home of an offline root ----
+# airgap WHAT OFF ON ROOT CA: an offline root home OFF (its root copied to
+# ROOT) and the online home ON of the issuing CA it signs (copied to CA)
+airgap() {
+	ca_init "$2" --profile modern
+	cp "$2/root/root.crt" "$4"
+	must "$1: online: intermediate request" uc intermediate request --home "$3" --org "$ORG" \
+	    --base-url "$BASE_URL" --profile modern --out "$3.csr"
+	must "$1: offline: sign it" uc root sign-intermediate --home "$2" "$3.csr" --out "$5" \
+	    --passphrase-file "$PASSFILE"
+	must "$1: online: install it" uc intermediate install --home "$3" "$5" --root "$4"
+}
 OFF=$T/offline
 ON=$T/online
-ca_init "$OFF" --profile modern
-cp "$OFF/root/root.crt" "$T/off1.crt"
-must "online: intermediate request" uc intermediate request --home "$ON" --org "$ORG" \
-    --base-url "$BASE_URL" --profile modern --out "$T/req.csr"
-must "offline: sign it" uc root sign-intermediate --home "$OFF" "$T/req.csr" --out "$T/on-ca.crt" \
-    --passphrase-file "$PASSFILE"
-must "online: install it" uc intermediate install --home "$ON" "$T/on-ca.crt" --root "$T/off1.crt"
+airgap "air gap" "$OFF" "$ON" "$T/off1.crt" "$T/on-ca.crt"
 must "offline: root renew" env USERCA_NOW=$LATER "$USERCA" root renew --home "$OFF" --passphrase-file "$PASSFILE" \
     --out "$T/off2.crt"
 check_eq "offline (the root issues): public/ca-bundle.pem is the renewed root alone" \
@@ -102,4 +111,72 @@ for r in off1 off2; do
 	check "online: carol verifies with $r as anchor" openssl verify -attime "$AT" -x509_strict -purpose sslclient \
 	    -CAfile "$T/$r.crt" -untrusted "$T/on-ca.crt" "$T/carol.pem"
 done
+
+# ---- userca-gateway-sync across the renewal, pinned by the root's key ----
+# Real time here: the sync checks validity against the clock.
+SYNC=$UC_SRC/scripts/userca-gateway-sync
+OFF3=$T/off3
+ON3=$T/on3
+SD=$T/static
+GW=$T/gw
+airgap "sync home" "$OFF3" "$ON3" "$T/r3a.crt" "$T/on3-ca.crt"
+must "sync home: import the root CRL online" uc crl --import-root "$OFF3/public/root.crl" --home "$ON3"
+# serve: what userca-enrolld serves from the online home's public/
+serve() {
+	mkdir -p "$SD"
+	cp "$ON3/public/ca-bundle.pem" "$SD/ca.pem"
+	cp "$ON3/public/crl.pem" "$SD/crl.pem"
+	cp "$ON3/public/root.crl" "$SD/root.crl"
+}
+serve
+ST_PORT=$(free_port)
+"$PY" -m http.server --bind 127.0.0.1 --directory "$SD" "$ST_PORT" >"$T/static.log" 2>&1 &
+SPID=$!
+trap 'rc=$?; trap - ERR; kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; (exit $rc); _uc_exit' EXIT
+for ((i = 0; i < 50; i++)); do curl -fs -o /dev/null "http://127.0.0.1:$ST_PORT/ca.pem" && break; sleep 0.1; done
+# The pin exactly as the generated nginx snippet's sync command line has it.
+KPIN=$(sed -n 's/.*--pin-spki-sha256 \([0-9A-Fa-f]*\) .*/\1/p' "$ON3/public/gateway/nginx-userca.conf")
+check_eq "nginx snippet: --pin-spki-sha256 is the SHA-256 of the root's SubjectPublicKeyInfo (openssl)" \
+    "$(tr A-F a-f <<<"$KPIN")" \
+    "$(openssl x509 -in "$T/r3a.crt" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)"
+sync3() { run dash "$SYNC" --url "http://127.0.0.1:$ST_PORT" --dir "$GW" --quiet "$@"; }
+sync3 --pin-spki-sha256 "$KPIN"
+check_eq "sync with the key pin, before the renewal: exit 0" "$RC" 0
+[[ $RC -eq 0 ]] || _show
+split_pem "$GW/ca.pem" "$T/gw1" >/dev/null
+check_same "...installs the root" "$T/gw12.pem" "$T/r3a.crt"
+must "sync home: root renew offline" uc root renew --home "$OFF3" --passphrase-file "$PASSFILE" --out "$T/r3b.crt"
+must "sync home: root install online" uc root install "$T/r3b.crt" --home "$ON3"
+must "sync home: import the renewed root's CRL online" uc crl --import-root "$OFF3/public/root.crl" --home "$ON3"
+serve
+sync3 --pin-spki-sha256 "$KPIN"
+check_eq "sync with the same key pin, after root renew + root install: exit 0" "$RC" 0
+[[ $RC -eq 0 ]] || _show
+split_pem "$GW/ca.pem" "$T/gw2" >/dev/null
+check_same "...installs the renewed root" "$T/gw22.pem" "$T/r3b.crt"
+check "...the installed chain verifies (openssl verify -crl_check_all with the synced files)" \
+    openssl verify -crl_check_all -CAfile "$GW/ca.pem" -CRLfile "$GW/crls.pem" "$T/on3-ca.crt"
+GWSUM=$(cd "$GW" && sha256sum ./*.pem)
+sync3 --pin-sha256 "$(cert_fp "$T/r3a.crt" sha256)"
+check_eq "a certificate pin of the old root: refused after the renewal (exit 1)" "$RC" 1
+check_stderr "...saying no certificate has that fingerprint" 'pinned SHA-256 fingerprint'
+sync3 --pin-sha256 "$(cert_fp "$T/r3b.crt" sha256)"
+check_eq "a certificate pin of the renewed root still works: exit 0" "$RC" 0
+# Forged: a root with the same name and another key.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/evil3.key" \
+    -out "$T/evil3.crt" -subj "$(openssl x509 -in "$T/r3b.crt" -noout -subject -nameopt compat | sed 's/^subject= *//')" \
+    -days 9000 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null ||
+    fail "openssl: the forged root"
+check_eq "the forged root has the same subject" "$(openssl x509 -in "$T/evil3.crt" -noout -subject)" \
+    "$(openssl x509 -in "$T/r3b.crt" -noout -subject)"
+cat "$T/on3-ca.crt" "$T/evil3.crt" >"$SD/ca.pem"
+sync3 --pin-spki-sha256 "$KPIN"
+check_eq "a bundle whose root has another key: refused with the key pin (exit 1)" "$RC" 1
+check_stderr "...no certificate has the pinned public key" 'pinned public key'
+cat "$T/on3-ca.crt" "$T/r3b.crt" "$T/r3a.crt" >"$SD/ca.pem"
+sync3 --pin-spki-sha256 "$KPIN"
+check_eq "a bundle with the old and the renewed root (both the pinned key): refused (exit 1)" "$RC" 1
+check_eq "...installed files unchanged" "$(cd "$GW" && sha256sum ./*.pem)" "$GWSUM"
+run dash "$SYNC" --url "http://127.0.0.1:$ST_PORT" --dir "$GW" --pin-spki-sha256 "$KPIN" --pin-sha256 "$(cert_fp "$T/r3b.crt" sha256)"
+check_eq "both pins at once: usage error (exit 2)" "$RC" 2
 summary
