@@ -45,6 +45,8 @@ enrolld_free(struct enrolld *d)
 {
 	scep_free(d);
 	authority_free(d->a);
+	while (d->nretired > 0)
+		authority_free(d->retired[--d->nretired]);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);
 	pub_put(d->pub);

@@ -39,6 +39,9 @@ struct econf {
 	int	 refresh_before;	/* [crl] refresh_before (s) */
 	int	 poll;			/* [crl] poll (s) */
 	int	 root_warn_before;	/* [crl] root_warn_before (s) */
+	int	 issuing_warn_before;	/* [ca] issuing_warn_before (s): warn
+					 * this long before the issuing CA's
+					 * certificate expires */
 	int	 runway_min;		/* [crl] runway_min: pre-signed root
 					 * CRLs that must remain */
 	size_t	 max_body;		/* [limits] max_body (bytes) */
@@ -97,7 +100,9 @@ struct pubfile {
 	long		 crl_entries;
 };
 
-#define NPUB	6
+#define NPUB_BASE 6	/* /ca.pem ... /root.crl; then per generation: */
+#define NPUB_GENS 16	/* issuing CAs served by name (crl-<gen>.der...) */
+#define NPUB	(NPUB_BASE + 3 * NPUB_GENS)
 
 /*
  * One generation of the public files, never changed once published.
@@ -115,9 +120,19 @@ struct pubset {
 struct ratelimit;
 struct metrics;
 
+#define ED_RETIRED	8	/* rollovers one run of the daemon follows */
+
 struct enrolld {
 	struct econf		 conf;
+	/*
+	 * The CA home, opened anew when a rollover changes its issuing CA
+	 * (crl_watch): threads read it once per use with ed_auth(); the
+	 * authorities before stay open (requests may still hold them) until
+	 * enrolld_free().
+	 */
 	struct authority	*a;
+	struct authority	*retired[ED_RETIRED];
+	int			 nretired;
 	pthread_rwlock_t	 publock;
 	struct pubset		*pub;		/* replaced whole on reload,
 						 * under publock (write) */
@@ -125,6 +140,10 @@ struct enrolld {
 	struct metrics		*m;
 	char			 health_why[512];
 	int			 healthy;
+	char			 health_warn[256];	/* healthy, but: */
+	int			 stale;		/* the issuing CA changed on
+						 * disk and could not be
+						 * followed */
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
@@ -139,6 +158,12 @@ struct enrolld {
  * limits, metrics and public/.  Call enrolld_free() whatever it returns.
  */
 int	enrolld_init(struct enrolld *d, const char *config);
+/* The authority in use now (see struct enrolld). */
+static inline struct authority *
+ed_auth(struct enrolld *d)
+{
+	return __atomic_load_n(&d->a, __ATOMIC_ACQUIRE);
+}
 void	enrolld_free(struct enrolld *d);
 /* Load public/ into memory (again) and swap it in. */
 int	pub_reload(struct enrolld *);

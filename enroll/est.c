@@ -94,10 +94,10 @@ cacerts(struct enrolld *d, struct resp *r)
 	unsigned char *der = NULL;
 	size_t n = 0, len;
 
-	c[n++] = authority_issuing_cert(d->a);
-	if (authority_root_cert(d->a) != NULL &&
-	    authority_root_cert(d->a) != c[0])
-		c[n++] = authority_root_cert(d->a);
+	c[n++] = authority_issuing_cert(ed_auth(d));
+	if (authority_root_cert(ed_auth(d)) != NULL &&
+	    authority_root_cert(ed_auth(d)) != c[0])
+		c[n++] = authority_root_cert(ed_auth(d));
 	if (pki_certs_p7(c, n, NULL, &der, &len) != UC_OK) {
 		text(r, 503, "cacerts could not be made");
 		return;
@@ -109,7 +109,7 @@ cacerts(struct enrolld *d, struct resp *r)
 static void
 csrattrs(struct enrolld *d, struct resp *r)
 {
-	const struct profile *p = profile_find(authority_conf(d->a)->profile);
+	const struct profile *p = profile_find(authority_conf(ed_auth(d))->profile);
 	unsigned char *der = NULL;
 	size_t len;
 
@@ -269,13 +269,13 @@ enroll(struct enrolld *d, const struct req *q, struct resp *r, int renew)
 		goto out;
 	}
 	if (basic)
-		rc = authority_redeem_csr(d->a, pass, user, csr, csrlen, "est",
+		rc = authority_redeem_csr(ed_auth(d), pass, user, csr, csrlen, "est",
 		    d->conf.smime, &res, &st);
 	else if (renew)
-		rc = authority_renew_by_cert(d->a, q->peer_cert,
+		rc = authority_renew_by_cert(ed_auth(d), q->peer_cert,
 		    q->peer_certlen, csr, csrlen, "est-renew", &res);
 	else
-		rc = authority_enroll_by_cert(d->a, q->peer_cert,
+		rc = authority_enroll_by_cert(ed_auth(d), q->peer_cert,
 		    q->peer_certlen, csr, csrlen, "est-cert", &res);
 	if (rc != UC_OK) {
 		refused(d, q, r, rc, basic);

@@ -194,8 +194,11 @@ serve_health(struct enrolld *d, struct resp *r)
 	/* crl_watch() rewrites both under the write lock. */
 	pthread_rwlock_rdlock(&d->publock);
 	healthy = d->healthy;
-	o = json_pack("{s:s, s:s}", "status", healthy ? "ok" : "unhealthy",
-	    "detail", d->health_why);
+	/* A warning (the issuing CA expires soon) is not an outage: 200. */
+	o = json_pack("{s:s, s:s}", "status", !healthy ? "unhealthy" :
+	    d->health_warn[0] != '\0' ? "warning" : "ok", "detail",
+	    healthy && d->health_warn[0] != '\0' ? d->health_warn :
+	    d->health_why);
 	pthread_rwlock_unlock(&d->publock);
 	json_ok(r, healthy ? 200 : 503, o, 0);
 }
@@ -270,7 +273,7 @@ static int
 token_valid(struct enrolld *d, const struct req *q, struct resp *r,
     const char *token, struct token_info *ti)
 {
-	if (authority_token_lookup(d->a, token, ti) != UC_OK) {
+	if (authority_token_lookup(ed_auth(d), token, ti) != UC_OK) {
 		json_error(r, 500, "internal", "token lookup failed");
 		return 0;
 	}
@@ -413,7 +416,7 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 		    "a PKCS#10 certificate request");
 		return;
 	}
-	rc = authority_redeem(d->a, &rr, &res, &st);
+	rc = authority_redeem(ed_auth(d), &rr, &res, &st);
 	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
 		token_error(d, q, r, st);
 		return;
@@ -477,15 +480,15 @@ profile_base(struct enrolld *d, const struct token_info *ti,
     struct mobileconfig *mc, unsigned char **root, char name[256],
     char user[512])
 {
-	const struct ca_conf *cc = authority_conf(d->a);
+	const struct ca_conf *cc = authority_conf(ed_auth(d));
 	X509 *top;
 	int n;
 
 	*root = NULL;
 	if (ti->user.username == NULL)
 		return uc_seterr(UC_E_NOTFOUND, "the token's user is gone");
-	if ((top = authority_root_cert(d->a)) == NULL)
-		top = authority_issuing_cert(d->a);
+	if ((top = authority_root_cert(ed_auth(d))) == NULL)
+		top = authority_issuing_cert(ed_auth(d));
 	if ((n = i2d_X509(top, root)) <= 0)
 		return uc_seterr(UC_E_CRYPTO, "encoding the root");
 	name[0] = '\0';
@@ -531,7 +534,7 @@ identity_profile(struct enrolld *d, const char *token,
 
 	*out = NULL;
 	memset(&ti, 0, sizeof(ti));
-	if ((rc = authority_token_lookup(d->a, token, &ti)) == UC_OK &&
+	if ((rc = authority_token_lookup(ed_auth(d), token, &ti)) == UC_OK &&
 	    (rc = profile_base(d, &ti, &mc, &der, name, user)) == UC_OK) {
 		mc.p12 = res->p12;
 		mc.p12_len = res->p12_len;
@@ -561,9 +564,9 @@ scep_profile(struct enrolld *d, const struct req *q, struct resp *r,
 
 	if (!token_valid(d, q, r, token, &ti))
 		return;
-	snprintf(url, sizeof(url), "%s/scep", authority_conf(d->a)->base_url);
+	snprintf(url, sizeof(url), "%s/scep", authority_conf(ed_auth(d))->base_url);
 	if (profile_base(d, &ti, &mc, &der, name, user) != UC_OK ||
-	    !X509_digest(authority_issuing_cert(d->a), EVP_sha1(), fp,
+	    !X509_digest(authority_issuing_cert(ed_auth(d)), EVP_sha1(), fp,
 	    &fplen)) {
 		json_error(r, 500, "internal", "the profile could not be made");
 		goto out;
@@ -692,7 +695,7 @@ enroll_p12(struct enrolld *d, const struct req *q, struct resp *r,
 			goto out;
 		}
 	}
-	rc = authority_redeem(d->a, &rr, &res, &st);
+	rc = authority_redeem(ed_auth(d), &rr, &res, &st);
 	sem_post(&d->keygen);
 	if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
 		token_error(d, q, r, st);
@@ -828,7 +831,7 @@ token_may_try(struct enrolld *d, const char *client, const char *token)
 	    &d->conf.rate_limit, __ATOMIC_RELAXED), uc_now()))
 		return 1;
 	memset(&ti, 0, sizeof(ti));
-	valid = token != NULL && authority_token_lookup(d->a, token, &ti) ==
+	valid = token != NULL && authority_token_lookup(ed_auth(d), token, &ti) ==
 	    UC_OK && ti.state == TOKEN_VALID;
 	token_info_clear(&ti);
 	return valid;

@@ -527,8 +527,8 @@ trust_pem(struct enrolld *d, char **out)
 	int rc = UC_OK;
 
 	*out = NULL;
-	ca[0] = authority_issuing_cert(d->a);
-	ca[1] = authority_root_cert(d->a);
+	ca[0] = authority_issuing_cert(ed_auth(d));
+	ca[1] = authority_root_cert(ed_auth(d));
 	for (i = 0; i < 2 && rc == UC_OK; i++) {
 		if (ca[i] == NULL || (i == 1 && ca[1] == ca[0]))
 			continue;
@@ -906,6 +906,9 @@ usage(FILE *f)
 "\n"
 "Settings (durations: 30s, 5m, 72h, 7d; sizes: 64k, 1m):\n"
 "  [ca]     home = DIR              the CA home (userca init --intermediate)\n"
+"           issuing_warn_before = 90d  /healthz says \"warning\" (200) when\n"
+"                                   the issuing CA's certificate expires\n"
+"                                   this soon (userca intermediate rollover)\n"
 "  [http]   listen = ADDR:PORT      public files, plain HTTP; empty: off\n"
 "  [https]  listen = ADDR:PORT      enrollment and public files; empty: off\n"
 "           cert = FILE             TLS chain (userca issue-server)\n"
@@ -940,6 +943,7 @@ usage(FILE *f)
 "           drain = 10s             how long SIGTERM waits for requests\n"
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
+"/crl-GEN.der /crl-GEN.pem /issuing-GEN.crt (each issuing CA, GEN 1-16)\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
 "POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12;\n"
 "GET|POST /api/v1/enroll/TOKEN/mobileconfig; SCEP at /scep and\n"
@@ -1085,6 +1089,8 @@ main(int argc, char *argv[])
 				d.conf.refresh_before = nc.refresh_before;
 				d.conf.crl_validity = nc.crl_validity;
 				d.conf.root_warn_before = nc.root_warn_before;
+				d.conf.issuing_warn_before =
+				    nc.issuing_warn_before;
 				d.conf.runway_min = nc.runway_min;
 				d.conf.poll = nc.poll;
 				__atomic_store_n(&d.conf.retry_window,

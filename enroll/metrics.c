@@ -117,7 +117,7 @@ due_metrics(struct enrolld *d, struct ucbuf *b)
 	    "newest valid certificate expires within the window, not "
 	    "renewed yet.\n# TYPE userca_certificates_expiring gauge\n");
 	for (i = 0; i < sizeof(days) / sizeof(days[0]); i++)
-		if (authority_due_count(d->a, days[i] * 86400, &n) == UC_OK)
+		if (authority_due_count(ed_auth(d), days[i] * 86400, &n) == UC_OK)
 			ucbuf_printf(b, "userca_certificates_expiring{within="
 			    "\"%dd\"} %ld\n", days[i], n);
 }
@@ -144,7 +144,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	ucbuf_printf(&b, "# HELP userca_crl_next_update_seconds Seconds until the "
 	    "CRL's nextUpdate (negative: expired).\n"
 	    "# TYPE userca_crl_next_update_seconds gauge\n");
-	for (i = 0; i < NPUB; i++) {
+	for (i = 0; i < NPUB_BASE; i++) {
 		f = &d->pub->f[i];
 		if (f->next_update != 0 && strcmp(f->route, "/crl.pem") != 0)
 			ucbuf_printf(&b, "userca_crl_next_update_seconds{crl=\"%s\"} "
@@ -154,7 +154,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	}
 	ucbuf_printf(&b, "# HELP userca_crl_number The published CRL's number.\n"
 	    "# TYPE userca_crl_number gauge\n");
-	for (i = 0; i < NPUB; i++) {
+	for (i = 0; i < NPUB_BASE; i++) {
 		f = &d->pub->f[i];
 		if (f->next_update != 0 && strcmp(f->route, "/crl.pem") != 0)
 			ucbuf_printf(&b, "userca_crl_number{crl=\"%s\"} %lld\n",
@@ -172,6 +172,19 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	ucbuf_printf(&b, "# HELP userca_healthy 1 when /healthz is ok.\n"
 	    "# TYPE userca_healthy gauge\nuserca_healthy %d\n", d->healthy);
 	pthread_rwlock_unlock(&d->publock);
+	{
+		X509 *iss = authority_issuing_cert(ed_auth(d));
+		int64_t na;
+
+		/* Roll the issuing CA over well before this reaches 0. */
+		if (iss != NULL && uc_asn1_time(X509_get0_notAfter(iss), &na) ==
+		    UC_OK)
+			ucbuf_printf(&b, "# HELP userca_issuing_ca_expiry_seconds "
+			    "Seconds until the issuing CA's certificate "
+			    "expires.\n# TYPE userca_issuing_ca_expiry_seconds "
+			    "gauge\nuserca_issuing_ca_expiry_seconds %lld\n",
+			    (long long)(na - now));
+	}
 	due_metrics(d, &b);
 	ocsp_metrics(d, &b);
 	if (ucbuf_take(&b, &out, NULL) != UC_OK)

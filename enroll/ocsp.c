@@ -188,7 +188,7 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 		if (dec == NULL)
 			len = 0;
 	}
-	if (authority_ocsp_respond(d->a, body, len, &ans) != UC_OK) {
+	if (authority_ocsp_respond(ed_auth(d), body, len, &ans) != UC_OK) {
 		free(dec);
 		json_error(r, 500, "internal", "the OCSP answer could not "
 		    "be built");
@@ -234,13 +234,13 @@ ocsp_watch(struct enrolld *d)
 	int64_t nb, na, now;
 	size_t len;
 
-	if (!authority_ocsp_enabled(d->a))
+	if (!authority_ocsp_enabled(ed_auth(d)))
 		return;
-	if (authority_ocsp_refresh(d->a) != UC_OK)
+	if (authority_ocsp_refresh(ed_auth(d)) != UC_OK)
 		fprintf(stderr, "userca-enrolld: OCSP responder: %s\n",
 		    uc_errmsg());
 	now = uc_now();
-	if (!authority_ocsp_responder(d->a, &nb, &na))
+	if (!authority_ocsp_responder(ed_auth(d), &nb, &na))
 		snprintf(why, sizeof(why), "no OCSP responder certificate "
 		    "(issuing/ocsp.crt could not be made)");
 	else if (na <= now)
@@ -290,7 +290,7 @@ ocsp_metrics(struct enrolld *d, struct ucbuf *b)
 	    "# TYPE userca_ocsp_kept_hits_total counter\n"
 	    "userca_ocsp_kept_hits_total %lu\n",
 	    __atomic_load_n(&kept_hits, __ATOMIC_RELAXED));
-	if (authority_ocsp_responder(d->a, &nb, &na))
+	if (authority_ocsp_responder(ed_auth(d), &nb, &na))
 		ucbuf_printf(b, "# HELP userca_ocsp_responder_expiry_seconds "
 		    "Seconds until the OCSP responder certificate expires.\n"
 		    "# TYPE userca_ocsp_responder_expiry_seconds gauge\n"

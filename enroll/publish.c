@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "authority_ocsp.h"
 #include "enrolld.h"
 
 static const struct {
@@ -25,6 +26,20 @@ static const struct {
 	{ "/crl.der", "public/crl.der", "application/pkix-crl" },
 	{ "/crl.pem", "public/crl.pem", "application/x-pem-file" },
 	{ "/root.crl", "public/root.crl", "application/pkix-crl" },
+	/*
+	 * Each issuing CA's CRL and certificate under the name its
+	 * certificates carry as CRL distribution point and caIssuers (the
+	 * first CA's are /crl.der and /ca.crt above), whichever CA is
+	 * current; PEM forms for scripts.  Absent until a rollover.
+	 */
+#define GEN(n) \
+	{ "/crl-" #n ".der", "public/crl-" #n ".der", "application/pkix-crl" }, \
+	{ "/crl-" #n ".pem", "public/crl-" #n ".pem", "application/x-pem-file" }, \
+	{ "/issuing-" #n ".crt", "public/issuing-" #n ".crt", \
+	    "application/pkix-cert" }
+	GEN(1), GEN(2), GEN(3), GEN(4), GEN(5), GEN(6), GEN(7), GEN(8),
+	GEN(9), GEN(10), GEN(11), GEN(12), GEN(13), GEN(14), GEN(15), GEN(16),
+#undef GEN
 };
 
 struct blob *
@@ -123,6 +138,28 @@ pem_of_der(const struct blob *der, struct blob *pem)
 	return UC_OK;
 }
 
+/*
+ * 1 if the first CRL of pem is der: then crl.pem (the current issuing
+ * CA's CRL, then those of the issuing CAs a rollover replaced) is served
+ * as written.
+ */
+static int
+pem_starts_with(const struct blob *pem, const struct blob *der)
+{
+	X509_CRL *crl = NULL;
+	unsigned char *d = NULL;
+	size_t len;
+	int same;
+
+	if (crl_parse(pem->data, pem->len, &crl) != UC_OK)
+		return 0;
+	same = crl_der(crl, &d, &len) == UC_OK && len == der->len &&
+	    memcmp(d, der->data, len) == 0;
+	OPENSSL_free(d);
+	X509_CRL_free(crl);
+	return same;
+}
+
 int
 pub_reload(struct enrolld *d)
 {
@@ -172,6 +209,7 @@ pub_reload(struct enrolld *d)
 		 * other, and a gateway must never get a PEM older than the DER.
 		 */
 		if (strcmp(f->route, "/crl.pem") == 0 && ps->f[3].body != NULL &&
+		    !pem_starts_with(f->body, ps->f[3].body) &&
 		    (rc = pem_of_der(ps->f[3].body, f->body)) != UC_OK) {
 			pubset_free(ps);
 			return rc;
@@ -228,6 +266,29 @@ pub_changed(struct enrolld *d)
 	return changed;
 }
 
+/*
+ * A warning, not an outage: the issuing CA's own certificate expires
+ * within [ca] issuing_warn_before.  Nothing it issues outlives it, so
+ * users get ever shorter certificates and then none: roll it over.
+ */
+static void
+issuing_warn(struct enrolld *d, int64_t now)
+{
+	X509 *iss = authority_issuing_cert(ed_auth(d));
+	char when[32];
+	int64_t na;
+
+	d->health_warn[0] = '\0';
+	if (iss == NULL || uc_asn1_time(X509_get0_notAfter(iss), &na) !=
+	    UC_OK || na - now >= d->conf.issuing_warn_before)
+		return;
+	uc_time_iso(na, when, sizeof(when));
+	snprintf(d->health_warn, sizeof(d->health_warn), "the issuing CA's "
+	    "certificate expires in %lld days (%s): roll it over "
+	    "(userca intermediate rollover)", (long long)((na - now) / 86400),
+	    when);
+}
+
 static void
 health(struct enrolld *d)
 {
@@ -281,13 +342,57 @@ health(struct enrolld *d)
 		    0, "%ld pre-signed root CRL(s) left, fewer than runway_min "
 		    "%d; ", d->runway, d->conf.runway_min);
 	}
+	if (d->stale) {
+		ok = 0;
+		n += (size_t)snprintf(why + n, n < sizeof(why) ? sizeof(why) - n :
+		    0, "the issuing CA was rolled over since this daemon "
+		    "started: restart userca-enrolld; ");
+	}
 	if (n >= sizeof(why))
 		n = sizeof(why) - 1;
 	if (n >= 2 && why[n - 2] == ';')
 		why[n - 2] = '\0';
 	d->healthy = ok;
 	snprintf(d->health_why, sizeof(d->health_why), "%s", why);
+	issuing_warn(d, now);
 	pthread_rwlock_unlock(&d->publock);
+}
+
+/*
+ * The CA home's issuing CA changed (userca intermediate rollover): open it
+ * again, ready its signer and OCSP responder, and make it the one new
+ * requests use; requests under way finish with the one they hold, which
+ * stays open.  When that fails, or after ED_RETIRED rollovers, nothing is
+ * signed or published any more and /healthz asks for a restart.
+ */
+static void
+follow_rollover(struct enrolld *d)
+{
+	struct authority *na = NULL;
+	char *subj;
+
+	if (d->nretired >= ED_RETIRED ||
+	    authority_open(d->conf.home, &na) != UC_OK ||
+	    authority_ready(na) != UC_OK ||
+	    authority_ocsp_refresh(na) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: the issuing CA was rolled "
+		    "over on disk and could not be followed (%s): restart "
+		    "userca-enrolld\n", d->nretired >= ED_RETIRED ?
+		    "too many rollovers in one run" : uc_errmsg());
+		authority_free(na);
+		d->stale = 1;
+		return;
+	}
+	authority_set_actor(na, "enrolld");
+	d->retired[d->nretired++] = ed_auth(d);
+	__atomic_store_n(&d->a, na, __ATOMIC_RELEASE);
+	subj = cert_subject(authority_issuing_cert(na));
+	fprintf(stderr, "userca-enrolld: the issuing CA was rolled over: "
+	    "issuing as %s now\n", subj != NULL ? subj : "the new one");
+	free(subj);
+	if (pub_reload(d) != UC_OK)
+		fprintf(stderr, "userca-enrolld: reloading public/: %s\n",
+		    uc_errmsg());
 }
 
 void
@@ -304,7 +409,7 @@ crl_watch(struct enrolld *d)
 	 * The root CRL in force changes by itself when a pre-signed one's
 	 * thisUpdate comes: publish it and serve it.
 	 */
-	if (authority_crl_state(d->a, 1, &cs) == UC_OK && cs.have) {
+	if (authority_crl_state(ed_auth(d), 1, &cs) == UC_OK && cs.have) {
 		int64_t served;
 
 		pthread_rwlock_wrlock(&d->publock);
@@ -313,7 +418,7 @@ crl_watch(struct enrolld *d)
 		d->runway_until = cs.runway_until;
 		pthread_rwlock_unlock(&d->publock);
 		if (cs.number != served) {
-			if (authority_publish(d->a) != UC_OK ||
+			if (authority_publish(ed_auth(d)) != UC_OK ||
 			    pub_reload(d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: publishing the "
 				    "root CRL: %s\n", uc_errmsg());
@@ -322,7 +427,14 @@ crl_watch(struct enrolld *d)
 				    "is now in force\n", (long long)cs.number);
 		}
 	}
-	if (authority_crl_state(d->a, 0, &cs) != UC_OK) {
+	/* A rollover: issue, sign and publish as the new issuing CA. */
+	if (!d->stale && authority_issuing_changed(ed_auth(d)))
+		follow_rollover(d);
+	if (d->stale) {
+		health(d);
+		return;
+	}
+	if (authority_crl_state(ed_auth(d), 0, &cs) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: CRL state: %s\n",
 		    uc_errmsg());
 	} else if (cs.have) {
@@ -330,16 +442,18 @@ crl_watch(struct enrolld *d)
 			resign = 1;	/* nextUpdate is near */
 		if (cs.revoked > cs.entries)
 			resign = 1;	/* a revocation is not on it yet */
-	}
+	} else
+		resign = 1;	/* a new issuing CA whose rollover stopped
+				 * before its first CRL */
 	if (resign) {
 		days = (d->conf.crl_validity + 86399) / 86400;
-		if (authority_crl(d->a, 0, days) != UC_OK)
+		if (authority_crl(ed_auth(d), 0, days) != UC_OK)
 			fprintf(stderr, "userca-enrolld: re-signing the CRL: "
 			    "%s\n", uc_errmsg());
 		else {
 			fprintf(stderr, "userca-enrolld: CRL re-signed (%s)\n",
-			    cs.revoked > cs.entries ? "new revocation" :
-			    "nextUpdate near");
+			    !cs.have ? "none yet" : cs.revoked > cs.entries ?
+			    "new revocation" : "nextUpdate near");
 			if (pub_reload(d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: reloading "
 				    "public/: %s\n", uc_errmsg());

@@ -80,13 +80,13 @@ scep_init(struct enrolld *d)
 	}
 	pthread_mutex_init(&t->mu, NULL);
 	d->scep = t;
-	return authority_scep_refresh(d->a);
+	return authority_scep_refresh(ed_auth(d));
 }
 
 void
 scep_watch(struct enrolld *d)
 {
-	if (d->scep != NULL && authority_scep_refresh(d->a) != UC_OK)
+	if (d->scep != NULL && authority_scep_refresh(ed_auth(d)) != UC_OK)
 		fprintf(stderr, "userca-enrolld: SCEP RA: %s\n", uc_errmsg());
 }
 
@@ -204,7 +204,7 @@ recorded(struct enrolld *d, const char *serial)
 	struct authority_cert c;
 	X509 *x = NULL;
 
-	if (authority_cert_get(d->a, serial, &c) != UC_OK) {
+	if (authority_cert_get(ed_auth(d), serial, &c) != UC_OK) {
 		uc_clearerr();
 		return NULL;
 	}
@@ -279,14 +279,14 @@ enroll(struct op *o)
 		X509_free(cert);
 		return;
 	}
-	renewal = X509_check_issued(authority_issuing_cert(d->a),
+	renewal = X509_check_issued(authority_issuing_cert(ed_auth(d)),
 	    o->m.signer) == X509_V_OK;
 	if (renewal) {
 		if ((n = i2d_X509(o->m.signer, &der)) <= 0) {
 			text(o->r, 503, "try again\n");
 			return;
 		}
-		rc = authority_renew_by_cert(d->a, der, (size_t)n, o->m.inner,
+		rc = authority_renew_by_cert(ed_auth(d), der, (size_t)n, o->m.inner,
 		    o->m.inner_len, "scep-renew", &res);
 		OPENSSL_free(der);
 	} else if (o->m.type == SCEP_RENEWALREQ) {
@@ -309,7 +309,7 @@ enroll(struct op *o)
 		    "address; wait a minute");
 		return;
 	} else {
-		rc = authority_redeem_csr(d->a, token, NULL, o->m.inner,
+		rc = authority_redeem_csr(ed_auth(d), token, NULL, o->m.inner,
 		    o->m.inner_len, "scep", d->conf.smime, &res, &st);
 		secret_free(token);
 		if (rc == UC_E_NOTFOUND || rc == UC_E_STATE) {
@@ -386,7 +386,7 @@ get_crl(struct op *o)
 	PKCS7_ISSUER_AND_SERIAL *is;
 	struct pubset *ps;
 	X509_CRL *crl = NULL;
-	X509 *root = authority_root_cert(o->d->a);
+	X509 *root = authority_root_cert(ed_auth(o->d));
 	unsigned char *der = NULL;
 	size_t len;
 	const char *route = NULL;
@@ -395,7 +395,7 @@ get_crl(struct op *o)
 	if ((is = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &p,
 	    (long)o->m.inner_len)) != NULL) {
 		if (X509_NAME_cmp(is->issuer, X509_get_subject_name(
-		    authority_issuing_cert(o->d->a))) == 0)
+		    authority_issuing_cert(ed_auth(o->d)))) == 0)
 			route = "/crl.der";
 		else if (root != NULL && X509_NAME_cmp(is->issuer,
 		    X509_get_subject_name(root)) == 0)
@@ -452,7 +452,7 @@ pki_operation(struct enrolld *d, const struct req *q, struct resp *r)
 		der = q->body;
 		len = q->bodylen;
 	}
-	if (authority_scep_ra(d->a, &o.ra, &o.rakey) != UC_OK) {
+	if (authority_scep_ra(ed_auth(d), &o.ra, &o.rakey) != UC_OK) {
 		text(r, 503, "the SCEP RA is not ready\n");
 		goto out;
 	}
@@ -499,15 +499,15 @@ ca_cert(struct enrolld *d, struct resp *r)
 	EVP_PKEY *k = NULL;
 	size_t n = 0;
 
-	if (authority_scep_ra(d->a, &c[0], &k) != UC_OK) {
+	if (authority_scep_ra(ed_auth(d), &c[0], &k) != UC_OK) {
 		text(r, 503, "the SCEP RA is not ready\n");
 		return;
 	}
 	n = 1;
-	c[n++] = authority_issuing_cert(d->a);
-	if (authority_root_cert(d->a) != NULL &&
-	    authority_root_cert(d->a) != c[1])
-		c[n++] = authority_root_cert(d->a);
+	c[n++] = authority_issuing_cert(ed_auth(d));
+	if (authority_root_cert(ed_auth(d)) != NULL &&
+	    authority_root_cert(ed_auth(d)) != c[1])
+		c[n++] = authority_root_cert(ed_auth(d));
 	if (pki_certs_p7(c, n, NULL, &r->body, &r->len) != UC_OK)
 		text(r, 503, "GetCACert failed\n");
 	else {
