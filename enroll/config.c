@@ -134,6 +134,8 @@ handler(void *user, const char *section, const char *name, const char *v)
 		ok = parse_duration(v, &c->refresh_before);
 	else if (IS("crl", "poll"))
 		ok = parse_duration(v, &c->poll) && c->poll >= 1;
+	else if (IS("ca", "issuing_warn_before"))
+		ok = parse_duration(v, &c->issuing_warn_before);
 	else if (IS("crl", "root_warn_before"))
 		ok = parse_duration(v, &c->root_warn_before);
 	else if (IS("crl", "runway_min"))
@@ -179,6 +181,7 @@ econf_load(const char *path, struct econf *c)
 	c->refresh_before = 3 * 86400;
 	c->poll = 5;
 	c->root_warn_before = 30 * 86400;
+	c->issuing_warn_before = 90 * 86400;
 	c->max_body = 64 * 1024;
 	c->max_connections = 1024;
 	c->timeout = 30;

@@ -87,8 +87,8 @@ enrolld_scep_ra(struct enrolld *d, X509 **cert, EVP_PKEY **key)
 
 	*cert = NULL;
 	*key = NULL;
-	if (d->a != NULL)
-		return authority_scep_ra(d->a, cert, key);
+	if (ed_auth(d) != NULL)
+		return authority_scep_ra(ed_auth(d), cert, key);
 	pthread_mutex_lock(&d->ralock);
 	if (d->ra == NULL || d->rakey == NULL)
 		rc = uc_seterr(UC_E_STATE, "no SCEP RA yet");
@@ -130,6 +130,8 @@ enrolld_free(struct enrolld *d)
 	pending_free(d->pending);
 	scep_free(d);
 	authority_free(d->a);
+	while (d->nretired > 0)
+		authority_free(d->retired[--d->nretired]);
 	ratelimit_free(d->rl);
 	metrics_free(d->m);
 	pub_put(d->pub);

@@ -43,6 +43,9 @@ struct econf {
 	int	 refresh_before;	/* [crl] refresh_before (s) */
 	int	 poll;			/* [crl] poll (s) */
 	int	 root_warn_before;	/* [crl] root_warn_before (s) */
+	int	 issuing_warn_before;	/* [ca] issuing_warn_before (s): warn
+					 * this long before the issuing CA's
+					 * certificate expires */
 	int	 runway_min;		/* [crl] runway_min: pre-signed root
 					 * CRLs that must remain */
 	size_t	 max_body;		/* [limits] max_body (bytes) */
@@ -103,7 +106,9 @@ struct pubfile {
 	long		 crl_entries;
 };
 
-#define NPUB	6
+#define NPUB_BASE 6	/* /ca.pem ... /root.crl; then per generation: */
+#define NPUB_GENS 16	/* issuing CAs served by name (crl-<gen>.der...) */
+#define NPUB	(NPUB_BASE + 3 * NPUB_GENS)
 
 /*
  * One generation of the public files, never changed once published.
@@ -114,14 +119,20 @@ struct pubfile {
 struct pubset {
 	int		 refs;		/* atomic: d->pub's, and each reader's */
 	struct pubfile	 f[NPUB];
-	X509		*issuing;	/* /ca.crt parsed (the child's OCSP
-					 * pre-check, SCEP, EST); NULL: not
-					 * published */
-	X509		*root;		/* the root of /ca.pem when it is
-					 * not the issuing CA; else NULL */
+	X509		*issuing;	/* the current issuing CA: the first
+					 * certificate of /ca.pem (the child's
+					 * OCSP pre-check, SCEP, EST); NULL:
+					 * not published */
+	X509		*root;		/* the root, the last of /ca.pem,
+					 * when it is not the issuing CA */
+	X509		*prev[NPUB_GENS]; /* issuing CAs a rollover replaced,
+					 * still in service (between them) */
+	int		 nprev;
 };
-/* Parse /ca.crt of ps into ps->issuing and the root of /ca.pem into
- * ps->root (NULL when absent or bad). */
+/* The routes, files and types of every public file into ps->f. */
+void	pub_names(struct pubset *ps);
+/* Parse /ca.pem of ps (the issuing CA, those before it still in service,
+ * the root) into ps->issuing, prev and root (NULL when absent or bad). */
 void	pub_issuing(struct pubset *ps);
 
 /* ---- the daemon's state ------------------------------------------------------- */
@@ -129,6 +140,8 @@ void	pub_issuing(struct pubset *ps);
 struct ratelimit;
 struct metrics;
 struct door;
+
+#define ED_RETIRED	8	/* rollovers one run of the daemon follows */
 
 #define WEB_HTML	0
 #define WEB_JS		1
@@ -142,8 +155,15 @@ struct door;
  */
 struct enrolld {
 	struct econf		 conf;
-	struct authority	*a;		/* the monitor's; NULL in the
-						 * network child */
+	/*
+	 * The monitor's CA home (NULL in the network child), opened anew
+	 * when a rollover changes its issuing CA (crl_watch): threads read
+	 * it once per use with ed_auth(); the authorities before stay open
+	 * (requests may still hold them) until enrolld_free().
+	 */
+	struct authority	*a;
+	struct authority	*retired[ED_RETIRED];
+	int			 nretired;
 	struct door		*door;		/* requests to the monitor */
 	int			 child;		/* 1 in the network child */
 	uint64_t		 generation;	/* pub_reload()s so far */
@@ -163,6 +183,10 @@ struct enrolld {
 	struct metrics		*m;
 	char			 health_why[512];
 	int			 healthy;
+	char			 health_warn[256];	/* healthy, but: */
+	int			 stale;		/* the issuing CA changed on
+						 * disk and could not be
+						 * followed */
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
@@ -192,6 +216,12 @@ int	enrolld_child_init(struct enrolld *d);
 int	enrolld_scep_ra(struct enrolld *d, X509 **cert, EVP_PKEY **key);
 /* Replace the network child's RA pair (HELLO); takes both. */
 void	enrolld_set_scep_ra(struct enrolld *d, X509 *cert, EVP_PKEY *key);
+/* The authority in use now (see struct enrolld). */
+static inline struct authority *
+ed_auth(struct enrolld *d)
+{
+	return __atomic_load_n(&d->a, __ATOMIC_ACQUIRE);
+}
 void	enrolld_free(struct enrolld *d);
 /* The web files from [enroll] web_root into d->web (missing: NULL). */
 int	web_load(const struct econf *, struct blob *web[NWEB]);

@@ -195,8 +195,11 @@ serve_health(struct enrolld *d, struct resp *r)
 	/* crl_watch() rewrites both under the write lock. */
 	pthread_rwlock_rdlock(&d->publock);
 	healthy = d->healthy;
-	o = json_pack("{s:s, s:s}", "status", healthy ? "ok" : "unhealthy",
-	    "detail", d->health_why);
+	/* A warning (the issuing CA expires soon) is not an outage: 200. */
+	o = json_pack("{s:s, s:s}", "status", !healthy ? "unhealthy" :
+	    d->health_warn[0] != '\0' ? "warning" : "ok", "detail",
+	    healthy && d->health_warn[0] != '\0' ? d->health_warn :
+	    d->health_why);
 	pthread_rwlock_unlock(&d->publock);
 	json_ok(r, healthy ? 200 : 503, o, 0);
 }

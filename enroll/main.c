@@ -502,45 +502,32 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-/* The issuing CA and the root (published) as a PEM string (free()). */
+/*
+ * The CA certificates to trust for EST client certificates, as a PEM
+ * string (free()): the published bundle, /ca.pem (the issuing CA, those a
+ * rollover replaced that are still in service, the root).
+ */
 static int
 trust_pem(struct enrolld *d, char **out)
 {
 	struct pubset *ps;
-	X509 *ca[2];
-	unsigned char *pem;
-	size_t len, n = 0, i;
-	char *s = NULL, *ns;
+	const struct blob *b;
 	int rc = UC_OK;
 
 	*out = NULL;
 	if ((ps = pub_get(d)) == NULL)
 		return uc_seterr(UC_E_STATE, "nothing published yet");
-	ca[0] = ps->issuing;
-	ca[1] = ps->root;
-	for (i = 0; i < 2 && rc == UC_OK; i++) {
-		if (ca[i] == NULL || (i == 1 && ca[1] == ca[0]))
-			continue;
-		if ((rc = cert_to_pem(ca[i], &pem, &len)) != UC_OK)
-			break;
-		if ((ns = realloc(s, n + len + 1)) == NULL)
-			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		else {
-			s = ns;
-			memcpy(s + n, pem, len);
-			n += len;
-			s[n] = '\0';
-		}
-		free(pem);
+	b = ps->f[0].body;
+	if (b == NULL || b->len == 0 || ps->issuing == NULL)
+		rc = uc_seterr(UC_E_STATE, "no CA certificate to trust");
+	else if ((*out = malloc(b->len + 1)) == NULL)
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	else {
+		memcpy(*out, b->data, b->len);
+		(*out)[b->len] = '\0';
 	}
 	pub_put(ps);
-	if (rc != UC_OK || s == NULL) {
-		free(s);
-		return rc != UC_OK ? rc : uc_seterr(UC_E_STATE, "no CA "
-		    "certificate to trust");
-	}
-	*out = s;
-	return UC_OK;
+	return rc;
 }
 
 /*
@@ -831,6 +818,9 @@ usage(FILE *f)
 "\n"
 "Settings (durations: 30s, 5m, 72h, 7d; sizes: 64k, 1m):\n"
 "  [ca]     home = DIR              the CA home (userca init --intermediate)\n"
+"           issuing_warn_before = 90d  /healthz says \"warning\" (200) when\n"
+"                                   the issuing CA's certificate expires\n"
+"                                   this soon (userca intermediate rollover)\n"
 "  [http]   listen = ADDR:PORT      public files, plain HTTP; empty: off\n"
 "  [https]  listen = ADDR:PORT      enrollment and public files; empty: off\n"
 "           cert = FILE             TLS chain (userca issue-server)\n"
@@ -867,6 +857,7 @@ usage(FILE *f)
 "                                   root; default userca, else nobody)\n"
 "\n"
 "Routes: GET /ca.pem /ca.crt /ca.json /crl.der /crl.pem /root.crl /healthz\n"
+"/crl-GEN.der /crl-GEN.pem /issuing-GEN.crt (each issuing CA, GEN 1-16)\n"
 "/metrics; GET /enroll/TOKEN (page); GET /api/v1/enroll/TOKEN;\n"
 "POST /api/v1/enroll/TOKEN/csr; POST /api/v1/enroll/TOKEN/p12;\n"
 "GET|POST /api/v1/enroll/TOKEN/mobileconfig; SCEP at /scep and\n"

@@ -128,7 +128,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	ucbuf_printf(&b, "# HELP userca_crl_next_update_seconds Seconds until the "
 	    "CRL's nextUpdate (negative: expired).\n"
 	    "# TYPE userca_crl_next_update_seconds gauge\n");
-	for (i = 0; i < NPUB; i++) {
+	for (i = 0; i < NPUB_BASE; i++) {
 		f = &d->pub->f[i];
 		if (f->next_update != 0 && strcmp(f->route, "/crl.pem") != 0)
 			ucbuf_printf(&b, "userca_crl_next_update_seconds{crl=\"%s\"} "
@@ -138,7 +138,7 @@ metrics_render(struct metrics *m, struct enrolld *d)
 	}
 	ucbuf_printf(&b, "# HELP userca_crl_number The published CRL's number.\n"
 	    "# TYPE userca_crl_number gauge\n");
-	for (i = 0; i < NPUB; i++) {
+	for (i = 0; i < NPUB_BASE; i++) {
 		f = &d->pub->f[i];
 		if (f->next_update != 0 && strcmp(f->route, "/crl.pem") != 0)
 			ucbuf_printf(&b, "userca_crl_number{crl=\"%s\"} %lld\n",

@@ -49,7 +49,7 @@ undo(struct enrolld *d, const char *serial, const char *why)
 {
 	int rearmed = 0;
 
-	if (authority_redeem_undo(d->a, serial, &rearmed) != UC_OK)
+	if (authority_redeem_undo(ed_auth(d), serial, &rearmed) != UC_OK)
 		fprintf(stderr, "userca-enrolld: %s: could not revoke %s: %s\n",
 		    why, serial, uc_errmsg());
 	else
@@ -153,7 +153,7 @@ answer_lookup(struct enrolld *d, const struct door_request *q,
 	struct token_info ti;
 
 	memset(&ti, 0, sizeof(ti));
-	if (authority_token_lookup(d->a, q->token, &ti) != UC_OK) {
+	if (authority_token_lookup(ed_auth(d), q->token, &ti) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: token lookup: %s\n",
 		    uc_errmsg());
 		/* The child answers 404 for an unknown token. */
@@ -238,7 +238,7 @@ answer_redeem_csr(struct enrolld *d, const struct door_request *q,
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	rc = authority_redeem_csr(d->a, q->token, q->has_user ? q->user :
+	rc = authority_redeem_csr(ed_auth(d), q->token, q->has_user ? q->user :
 	    NULL, q->csr, q->csrlen, method, d->conf.smime, &res, &st);
 	answer_issued(b, rc, st, &res, method);
 }
@@ -257,10 +257,10 @@ answer_by_cert(struct enrolld *d, const struct door_request *q,
 	memset(&res, 0, sizeof(res));
 	/* The authority checks q->cert whole: ours, recorded, valid. */
 	if (q->method == DOOR_EST_CERT)
-		rc = authority_enroll_by_cert(d->a, q->cert, q->certlen, q->csr,
+		rc = authority_enroll_by_cert(ed_auth(d), q->cert, q->certlen, q->csr,
 		    q->csrlen, method, &res);
 	else
-		rc = authority_renew_by_cert(d->a, q->cert, q->certlen, q->csr,
+		rc = authority_renew_by_cert(ed_auth(d), q->cert, q->certlen, q->csr,
 		    q->csrlen, method, &res);
 	answer_issued(b, rc, TOKEN_UNKNOWN, &res, method);
 }
@@ -274,7 +274,7 @@ answer_cert(struct enrolld *d, const struct door_request *q,
 	int found;
 
 	memset(&c, 0, sizeof(c));
-	found = authority_cert_get(d->a, q->serial, &c) == UC_OK &&
+	found = authority_cert_get(ed_auth(d), q->serial, &c) == UC_OK &&
 	    c.der != NULL && c.derlen > 0;
 	if (!found)
 		uc_clearerr();
@@ -305,11 +305,11 @@ answer_redeem(struct enrolld *d, struct pending *p,
 	rr.retry_window = rr.server_key ? __atomic_load_n(
 	    &d->conf.retry_window, __ATOMIC_RELAXED) : 0;
 	rr.retry = q->retry[0] != '\0' ? q->retry : NULL;
-	rc = authority_redeem(d->a, &rr, &res, &st);
+	rc = authority_redeem(ed_auth(d), &rr, &res, &st);
 	msg[0] = '\0';
 	if (rc != UC_OK)
 		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
-	else if (rr.server_key && (authority_token_lookup(d->a, q->token,
+	else if (rr.server_key && (authority_token_lookup(ed_auth(d), q->token,
 	    &ti) != UC_OK || ti.user.username == NULL)) {
 		/* The bundle's friendly name and profile need the user. */
 		/* Committed, but whose?  Not released: undone below. */
@@ -335,7 +335,7 @@ answer_ocsp(struct enrolld *d, const struct door_request *q, struct ucbuf *b)
 	struct ocsp_answer ans;
 
 	memset(&ans, 0, sizeof(ans));
-	if (authority_ocsp_respond(d->a, q->der, q->derlen, &ans) != UC_OK) {
+	if (authority_ocsp_respond(ed_auth(d), q->der, q->derlen, &ans) != UC_OK) {
 		/* The child answers 500 for an empty response. */
 		ocsp_answer_clear(&ans);
 		memset(&ans, 0, sizeof(ans));
@@ -360,6 +360,7 @@ void
 monitor_metrics(struct enrolld *d, struct ucbuf *b)
 {
 	static const int days[] = { 7, 30 };
+	X509 *iss;
 	int64_t nb, na;
 	long n;
 	size_t i;
@@ -368,10 +369,18 @@ monitor_metrics(struct enrolld *d, struct ucbuf *b)
 	    "newest valid certificate expires within the window, not "
 	    "renewed yet.\n# TYPE userca_certificates_expiring gauge\n");
 	for (i = 0; i < sizeof(days) / sizeof(days[0]); i++)
-		if (authority_due_count(d->a, days[i] * 86400, &n) == UC_OK)
+		if (authority_due_count(ed_auth(d), days[i] * 86400, &n) == UC_OK)
 			ucbuf_printf(b, "userca_certificates_expiring{within="
 			    "\"%dd\"} %ld\n", days[i], n);
-	if (authority_ocsp_responder(d->a, &nb, &na))
+	iss = authority_issuing_cert(ed_auth(d));
+	/* Roll the issuing CA over well before this reaches 0. */
+	if (iss != NULL && uc_asn1_time(X509_get0_notAfter(iss), &na) == UC_OK)
+		ucbuf_printf(b, "# HELP userca_issuing_ca_expiry_seconds "
+		    "Seconds until the issuing CA's certificate expires.\n"
+		    "# TYPE userca_issuing_ca_expiry_seconds gauge\n"
+		    "userca_issuing_ca_expiry_seconds %lld\n",
+		    (long long)(na - uc_now()));
+	if (authority_ocsp_responder(ed_auth(d), &nb, &na))
 		ucbuf_printf(b, "# HELP userca_ocsp_responder_expiry_seconds "
 		    "Seconds until the OCSP responder certificate expires.\n"
 		    "# TYPE userca_ocsp_responder_expiry_seconds gauge\n"
@@ -459,7 +468,7 @@ monitor_hello(struct enrolld *d, int quiet, const unsigned char *cert,
     size_t certlen, const unsigned char *key, size_t keylen, X509 *ra,
     EVP_PKEY *rakey, struct ucbuf *b)
 {
-	const struct ca_conf *cc = authority_conf(d->a);
+	const struct ca_conf *cc = authority_conf(ed_auth(d));
 	const struct econf *c = &d->conf;
 	int i;
 
@@ -475,7 +484,7 @@ monitor_hello(struct enrolld *d, int quiet, const unsigned char *cert,
 	door_put_u64(b, (uint64_t)(c->scep_allow_des != 0));
 	door_put_str(b, c->default_p12_format);
 	door_put_str(b, c->tls_priorities);
-	door_put_str(b, authority_user_key_type(d->a));
+	door_put_str(b, authority_user_key_type(ed_auth(d)));
 	door_put_str(b, cc->org);
 	door_put_str(b, cc->eas_host);
 	door_put_str(b, cc->eas_domain);
@@ -677,6 +686,7 @@ monitor_published(struct enrolld *d, struct ucbuf *b)
 	door_put_u64(b, (uint64_t)(d->runway_until > 0 ? d->runway_until :
 	    0));
 	door_put_str(b, d->health_why);
+	door_put_str(b, d->health_warn);
 	pthread_rwlock_unlock(&d->publock);
 	if ((ps = pub_get(d)) == NULL)
 		return uc_seterr(UC_E_STATE, "nothing published yet");
@@ -698,17 +708,11 @@ monitor_published(struct enrolld *d, struct ucbuf *b)
 int
 child_published(struct enrolld *d, const unsigned char *body, size_t len)
 {
-	static const char *const routes[NPUB] = { "/ca.pem", "/ca.crt",
-	    "/ca.json", "/crl.der", "/crl.pem", "/root.crl" };
-	static const char *const types[NPUB] = { "application/x-pem-file",
-	    "application/pkix-cert", "application/json",
-	    "application/pkix-crl", "application/x-pem-file",
-	    "application/pkix-crl" };
 	struct door_rd r;
 	struct pubset *ps;
 	struct pubfile *f;
 	const unsigned char *p;
-	char *why = NULL, *etag;
+	char *why = NULL, *warn = NULL, *etag;
 	uint64_t gen;
 	size_t n;
 	int i, healthy, present;
@@ -718,16 +722,16 @@ child_published(struct enrolld *d, const unsigned char *body, size_t len)
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	ps->refs = 1;
+	pub_names(ps);
 	door_rd_init(&r, body, len);
 	gen = door_get_u64(&r, UINT64_MAX);
 	healthy = (int)door_get_u64(&r, 1);
 	runway = (long)door_get_u64(&r, INT32_MAX);
 	runway_until = (int64_t)door_get_u64(&r, INT64_MAX);
 	why = door_get_str(&r, 511);
+	warn = door_get_str(&r, 255);
 	for (i = 0; i < NPUB; i++) {
 		f = &ps->f[i];
-		f->route = routes[i];
-		f->type = types[i];
 		present = (int)door_get_u64(&r, 1);
 		f->mtime = (int64_t)door_get_u64(&r, INT64_MAX);
 		f->next_update = (int64_t)door_get_u64(&r, INT64_MAX);
@@ -742,6 +746,7 @@ child_published(struct enrolld *d, const unsigned char *body, size_t len)
 	}
 	if (door_rd_end(&r) != UC_OK) {
 		free(why);
+		free(warn);
 		pub_put(ps);	/* the old set stays */
 		return uc_seterr(UC_E_INVALID, "malformed PUBLISHED");
 	}
@@ -751,8 +756,10 @@ child_published(struct enrolld *d, const unsigned char *body, size_t len)
 	d->runway = runway;
 	d->runway_until = runway_until;
 	snprintf(d->health_why, sizeof(d->health_why), "%s", why);
+	snprintf(d->health_warn, sizeof(d->health_warn), "%s", warn);
 	pthread_rwlock_unlock(&d->publock);
 	free(why);
+	free(warn);
 	pub_issuing(ps);
 	pub_swap(d, ps);
 	return UC_OK;

@@ -77,6 +77,7 @@ struct mon {
 	uint64_t	 sent_gen;
 	int		 sent_healthy;
 	char		 sent_why[512];
+	char		 sent_warn[256];
 };
 
 int
@@ -339,7 +340,7 @@ hello(struct mon *m, struct link *l)
 	EVP_PKEY *rakey = NULL;
 	int rc;
 
-	if (authority_scep_ra(m->d->a, &ra, &rakey) != UC_OK)
+	if (authority_scep_ra(ed_auth(m->d), &ra, &rakey) != UC_OK)
 		uc_clearerr();	/* SCEP answers 503 until there is one */
 	if ((rc = monitor_hello(m->d, m->quiet, m->cert, m->certlen, m->key,
 	    m->keylen, ra, rakey, &b)) == UC_OK)
@@ -378,7 +379,7 @@ rehello(struct mon *m)
 	EVP_PKEY *rakey = NULL;
 	int same;
 
-	if (m->cur == NULL || authority_scep_ra(m->d->a, &ra, &rakey) !=
+	if (m->cur == NULL || authority_scep_ra(ed_auth(m->d), &ra, &rakey) !=
 	    UC_OK) {
 		uc_clearerr();
 		return;
@@ -488,6 +489,7 @@ spawn(struct mon *m)
 	m->sent_gen = m->d->generation;
 	m->sent_healthy = m->d->healthy;
 	snprintf(m->sent_why, sizeof(m->sent_why), "%s", m->d->health_why);
+	snprintf(m->sent_warn, sizeof(m->sent_warn), "%s", m->d->health_warn);
 	/* A child that cannot take its HELLO dies of it; we restart it. */
 	if (greet(m, l) != UC_OK)
 		fprintf(stderr, "userca-enrolld: greeting the network child: "
@@ -504,7 +506,8 @@ publish(struct mon *m)
 
 	if (m->cur == NULL || (m->sent_gen == d->generation &&
 	    m->sent_healthy == d->healthy &&
-	    strcmp(m->sent_why, d->health_why) == 0))
+	    strcmp(m->sent_why, d->health_why) == 0 &&
+	    strcmp(m->sent_warn, d->health_warn) == 0))
 		return;
 	if (monitor_published(d, &b) == UC_OK &&
 	    link_send(m->cur, DOOR_PUBLISHED, 0, b.p, b.len) == UC_OK) {
@@ -512,6 +515,8 @@ publish(struct mon *m)
 		m->sent_healthy = d->healthy;
 		snprintf(m->sent_why, sizeof(m->sent_why), "%s",
 		    d->health_why);
+		snprintf(m->sent_warn, sizeof(m->sent_warn), "%s",
+		    d->health_warn);
 	}
 	ucbuf_free(&b);
 }
@@ -589,6 +594,7 @@ reload(struct mon *m)
 		d->conf.refresh_before = nc.refresh_before;
 		d->conf.crl_validity = nc.crl_validity;
 		d->conf.root_warn_before = nc.root_warn_before;
+		d->conf.issuing_warn_before = nc.issuing_warn_before;
 		d->conf.runway_min = nc.runway_min;
 		d->conf.poll = nc.poll;
 		__atomic_store_n(&d->conf.retry_window, nc.retry_window,

@@ -146,37 +146,58 @@ count(const struct ocsp_answer *ans)
 }
 
 /*
+ * What the pre-check makes of a request: AOCSP_MALFORMED, or
+ * AOCSP_SUCCESSFUL when a CertID names a certificate of an issuing CA in
+ * service (the current one, or one a rollover replaced: the monitor
+ * answers for it), else AOCSP_UNAUTHORIZED.
+ */
+static int
+precheck_status(const struct pubset *ps, const unsigned char *body,
+    size_t len, int *nonce)
+{
+	OCSP_REQUEST *req = NULL;
+	struct ocsp_query *oq = NULL;
+	size_t n = 0, i;
+	int c, ours = 0, status = AOCSP_UNAUTHORIZED;
+
+	for (c = -1; c < ps->nprev && ours == 0; c++) {
+		if (ocsp_request_parse(body, len, c < 0 ? ps->issuing :
+		    ps->prev[c], &req, &oq, &n, nonce) != UC_OK) {
+			uc_clearerr();
+			return AOCSP_MALFORMED;
+		}
+		for (i = 0; i < n; i++)
+			ours += oq[i].ours;
+		OCSP_REQUEST_free(req);
+		free(oq);
+		req = NULL;
+		oq = NULL;
+	}
+	if (ours > 0)
+		status = AOCSP_SUCCESSFUL;
+	return status;
+}
+
+/*
  * The child parses the request first: one that is malformed, or about no
- * certificate of our issuing CA, is answered here (unsigned, as the
- * monitor would) and never reaches the monitor.  1 when ans holds that
- * answer; 0: ask the monitor.
+ * certificate of an issuing CA in service, is answered here (unsigned,
+ * as the monitor would) and never reaches the monitor.  1 when ans holds
+ * that answer; 0: ask the monitor.
  */
 static int
 precheck(struct enrolld *d, const unsigned char *body, size_t len,
     struct ocsp_answer *ans)
 {
 	struct pubset *ps;
-	OCSP_REQUEST *req = NULL;
-	struct ocsp_query *oq = NULL;
 	unsigned char *der = NULL;
-	size_t n = 0, i, dlen;
-	int nonce = 0, ours = 0, status;
+	size_t dlen;
+	int nonce = 0, status;
 
 	if ((ps = pub_get(d)) == NULL || ps->issuing == NULL) {
 		pub_put(ps);
 		return 0;	/* the monitor knows */
 	}
-	if (ocsp_request_parse(body, len, ps->issuing, &req, &oq, &n,
-	    &nonce) != UC_OK) {
-		uc_clearerr();
-		status = AOCSP_MALFORMED;
-	} else {
-		for (i = 0; i < n; i++)
-			ours += oq[i].ours;
-		status = ours == 0 ? AOCSP_UNAUTHORIZED : AOCSP_SUCCESSFUL;
-	}
-	OCSP_REQUEST_free(req);
-	free(oq);
+	status = precheck_status(ps, body, len, &nonce);
 	pub_put(ps);
 	if (status == AOCSP_SUCCESSFUL ||
 	    ocsp_response_error(status, &der, &dlen) != UC_OK)
@@ -290,13 +311,13 @@ ocsp_watch(struct enrolld *d)
 	int64_t nb, na, now;
 	size_t len;
 
-	if (!authority_ocsp_enabled(d->a))
+	if (!authority_ocsp_enabled(ed_auth(d)))
 		return;
-	if (authority_ocsp_refresh(d->a) != UC_OK)
+	if (authority_ocsp_refresh(ed_auth(d)) != UC_OK)
 		fprintf(stderr, "userca-enrolld: OCSP responder: %s\n",
 		    uc_errmsg());
 	now = uc_now();
-	if (!authority_ocsp_responder(d->a, &nb, &na))
+	if (!authority_ocsp_responder(ed_auth(d), &nb, &na))
 		snprintf(why, sizeof(why), "no OCSP responder certificate "
 		    "(issuing/ocsp.crt could not be made)");
 	else if (na <= now)

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "authority_ocsp.h"
 #include "enrolld.h"
 
 static const struct {
@@ -27,7 +28,33 @@ static const struct {
 	{ "/crl.der", "public/crl.der", "application/pkix-crl" },
 	{ "/crl.pem", "public/crl.pem", "application/x-pem-file" },
 	{ "/root.crl", "public/root.crl", "application/pkix-crl" },
+	/*
+	 * Each issuing CA's CRL and certificate under the name its
+	 * certificates carry as CRL distribution point and caIssuers (the
+	 * first CA's are /crl.der and /ca.crt above), whichever CA is
+	 * current; PEM forms for scripts.  Absent until a rollover.
+	 */
+#define GEN(n) \
+	{ "/crl-" #n ".der", "public/crl-" #n ".der", "application/pkix-crl" }, \
+	{ "/crl-" #n ".pem", "public/crl-" #n ".pem", "application/x-pem-file" }, \
+	{ "/issuing-" #n ".crt", "public/issuing-" #n ".crt", \
+	    "application/pkix-cert" }
+	GEN(1), GEN(2), GEN(3), GEN(4), GEN(5), GEN(6), GEN(7), GEN(8),
+	GEN(9), GEN(10), GEN(11), GEN(12), GEN(13), GEN(14), GEN(15), GEN(16),
+#undef GEN
 };
+
+void
+pub_names(struct pubset *ps)
+{
+	int i;
+
+	for (i = 0; i < NPUB; i++) {
+		ps->f[i].route = pubs[i].route;
+		ps->f[i].file = pubs[i].file;
+		ps->f[i].type = pubs[i].type;
+	}
+}
 
 struct blob *
 blob_ref(struct blob *b)
@@ -58,39 +85,36 @@ pubset_free(struct pubset *ps)
 		blob_unref(ps->f[i].body);
 	X509_free(ps->issuing);
 	X509_free(ps->root);
+	for (i = 0; i < ps->nprev; i++)
+		X509_free(ps->prev[i]);
 	free(ps);
 }
 
 void
 pub_issuing(struct pubset *ps)
 {
-	const struct pubfile *f = &ps->f[1];	/* /ca.crt */
-	const struct pubfile *b = &ps->f[0];	/* /ca.pem: issuing, root */
-	const unsigned char *p;
+	const struct pubfile *b = &ps->f[0];	/* /ca.pem */
+	X509 *x, *all[NPUB_GENS + 2];
 	BIO *bio;
-	X509 *x;
+	int n = 0, i;
 
-	if (f->body == NULL)
-		return;
-	p = f->body->data;
-	if ((ps->issuing = d2i_X509(NULL, &p, (long)f->body->len)) == NULL) {
-		ERR_clear_error();
-		return;
-	}
 	if (b->body == NULL || (bio = BIO_new_mem_buf(b->body->data,
 	    (int)b->body->len)) == NULL)
 		return;
-	/* The last certificate of the bundle, when it is another one. */
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		X509_free(ps->root);
-		ps->root = x;
-	}
+	while (n < NPUB_GENS + 2 &&
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		all[n++] = x;
 	ERR_clear_error();
 	BIO_free(bio);
-	if (ps->root != NULL && X509_cmp(ps->root, ps->issuing) == 0) {
-		X509_free(ps->root);
-		ps->root = NULL;
-	}
+	if (n == 0)
+		return;
+	/* The current issuing CA first, the root last (unless it issues). */
+	ps->issuing = all[0];
+	if (n > 1 && X509_check_issued(all[n - 1], all[n - 1]) ==
+	    X509_V_OK)
+		ps->root = all[--n];
+	for (i = 1; i < n; i++)
+		ps->prev[ps->nprev++] = all[i];
 }
 
 struct pubset *
@@ -159,6 +183,28 @@ pem_of_der(const struct blob *der, struct blob *pem)
 	return UC_OK;
 }
 
+/*
+ * 1 if the first CRL of pem is der: then crl.pem (the current issuing
+ * CA's CRL, then those of the issuing CAs a rollover replaced) is served
+ * as written.
+ */
+static int
+pem_starts_with(const struct blob *pem, const struct blob *der)
+{
+	X509_CRL *crl = NULL;
+	unsigned char *d = NULL;
+	size_t len;
+	int same;
+
+	if (crl_parse(pem->data, pem->len, &crl) != UC_OK)
+		return 0;
+	same = crl_der(crl, &d, &len) == UC_OK && len == der->len &&
+	    memcmp(d, der->data, len) == 0;
+	OPENSSL_free(d);
+	X509_CRL_free(crl);
+	return same;
+}
+
 int
 pub_reload(struct enrolld *d)
 {
@@ -173,11 +219,9 @@ pub_reload(struct enrolld *d)
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	ps->refs = 1;		/* d->pub's, once swapped in */
+	pub_names(ps);
 	for (i = 0; i < NPUB; i++) {
 		f = &ps->f[i];
-		f->route = pubs[i].route;
-		f->file = pubs[i].file;
-		f->type = pubs[i].type;
 		if ((path = path_join(d->conf.home, f->file)) == NULL) {
 			pubset_free(ps);
 			return uc_seterr(UC_E_INTERNAL, "out of memory");
@@ -208,6 +252,7 @@ pub_reload(struct enrolld *d)
 		 * other, and a gateway must never get a PEM older than the DER.
 		 */
 		if (strcmp(f->route, "/crl.pem") == 0 && ps->f[3].body != NULL &&
+		    !pem_starts_with(f->body, ps->f[3].body) &&
 		    (rc = pem_of_der(ps->f[3].body, f->body)) != UC_OK) {
 			pubset_free(ps);
 			return rc;
@@ -303,6 +348,29 @@ pub_changed(struct enrolld *d)
 	return changed;
 }
 
+/*
+ * A warning, not an outage: the issuing CA's own certificate expires
+ * within [ca] issuing_warn_before.  Nothing it issues outlives it, so
+ * users get ever shorter certificates and then none: roll it over.
+ */
+static void
+issuing_warn(struct enrolld *d, int64_t now)
+{
+	X509 *iss = authority_issuing_cert(ed_auth(d));
+	char when[32];
+	int64_t na;
+
+	d->health_warn[0] = '\0';
+	if (iss == NULL || uc_asn1_time(X509_get0_notAfter(iss), &na) !=
+	    UC_OK || na - now >= d->conf.issuing_warn_before)
+		return;
+	uc_time_iso(na, when, sizeof(when));
+	snprintf(d->health_warn, sizeof(d->health_warn), "the issuing CA's "
+	    "certificate expires in %lld days (%s): roll it over "
+	    "(userca intermediate rollover)", (long long)((na - now) / 86400),
+	    when);
+}
+
 static void
 health(struct enrolld *d)
 {
@@ -356,13 +424,57 @@ health(struct enrolld *d)
 		    0, "%ld pre-signed root CRL(s) left, fewer than runway_min "
 		    "%d; ", d->runway, d->conf.runway_min);
 	}
+	if (d->stale) {
+		ok = 0;
+		n += (size_t)snprintf(why + n, n < sizeof(why) ? sizeof(why) - n :
+		    0, "the issuing CA was rolled over since this daemon "
+		    "started: restart userca-enrolld; ");
+	}
 	if (n >= sizeof(why))
 		n = sizeof(why) - 1;
 	if (n >= 2 && why[n - 2] == ';')
 		why[n - 2] = '\0';
 	d->healthy = ok;
 	snprintf(d->health_why, sizeof(d->health_why), "%s", why);
+	issuing_warn(d, now);
 	pthread_rwlock_unlock(&d->publock);
+}
+
+/*
+ * The CA home's issuing CA changed (userca intermediate rollover): open it
+ * again, ready its signer and OCSP responder, and make it the one new
+ * requests use; requests under way finish with the one they hold, which
+ * stays open.  When that fails, or after ED_RETIRED rollovers, nothing is
+ * signed or published any more and /healthz asks for a restart.
+ */
+static void
+follow_rollover(struct enrolld *d)
+{
+	struct authority *na = NULL;
+	char *subj;
+
+	if (d->nretired >= ED_RETIRED ||
+	    authority_open(d->conf.home, &na) != UC_OK ||
+	    authority_ready(na) != UC_OK ||
+	    authority_ocsp_refresh(na) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: the issuing CA was rolled "
+		    "over on disk and could not be followed (%s): restart "
+		    "userca-enrolld\n", d->nretired >= ED_RETIRED ?
+		    "too many rollovers in one run" : uc_errmsg());
+		authority_free(na);
+		d->stale = 1;
+		return;
+	}
+	authority_set_actor(na, "enrolld");
+	d->retired[d->nretired++] = ed_auth(d);
+	__atomic_store_n(&d->a, na, __ATOMIC_RELEASE);
+	subj = cert_subject(authority_issuing_cert(na));
+	fprintf(stderr, "userca-enrolld: the issuing CA was rolled over: "
+	    "issuing as %s now\n", subj != NULL ? subj : "the new one");
+	free(subj);
+	if (pub_reload(d) != UC_OK)
+		fprintf(stderr, "userca-enrolld: reloading public/: %s\n",
+		    uc_errmsg());
 }
 
 void
@@ -379,7 +491,7 @@ crl_watch(struct enrolld *d)
 	 * The root CRL in force changes by itself when a pre-signed one's
 	 * thisUpdate comes: publish it and serve it.
 	 */
-	if (authority_crl_state(d->a, 1, &cs) == UC_OK && cs.have) {
+	if (authority_crl_state(ed_auth(d), 1, &cs) == UC_OK && cs.have) {
 		int64_t served;
 
 		pthread_rwlock_wrlock(&d->publock);
@@ -388,7 +500,7 @@ crl_watch(struct enrolld *d)
 		d->runway_until = cs.runway_until;
 		pthread_rwlock_unlock(&d->publock);
 		if (cs.number != served) {
-			if (authority_publish(d->a) != UC_OK ||
+			if (authority_publish(ed_auth(d)) != UC_OK ||
 			    pub_reload(d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: publishing the "
 				    "root CRL: %s\n", uc_errmsg());
@@ -397,7 +509,14 @@ crl_watch(struct enrolld *d)
 				    "is now in force\n", (long long)cs.number);
 		}
 	}
-	if (authority_crl_state(d->a, 0, &cs) != UC_OK) {
+	/* A rollover: issue, sign and publish as the new issuing CA. */
+	if (!d->stale && authority_issuing_changed(ed_auth(d)))
+		follow_rollover(d);
+	if (d->stale) {
+		health(d);
+		return;
+	}
+	if (authority_crl_state(ed_auth(d), 0, &cs) != UC_OK) {
 		fprintf(stderr, "userca-enrolld: CRL state: %s\n",
 		    uc_errmsg());
 	} else if (cs.have) {
@@ -405,16 +524,18 @@ crl_watch(struct enrolld *d)
 			resign = 1;	/* nextUpdate is near */
 		if (cs.revoked > cs.entries)
 			resign = 1;	/* a revocation is not on it yet */
-	}
+	} else
+		resign = 1;	/* a new issuing CA whose rollover stopped
+				 * before its first CRL */
 	if (resign) {
 		days = (d->conf.crl_validity + 86399) / 86400;
-		if (authority_crl(d->a, 0, days) != UC_OK)
+		if (authority_crl(ed_auth(d), 0, days) != UC_OK)
 			fprintf(stderr, "userca-enrolld: re-signing the CRL: "
 			    "%s\n", uc_errmsg());
 		else {
 			fprintf(stderr, "userca-enrolld: CRL re-signed (%s)\n",
-			    cs.revoked > cs.entries ? "new revocation" :
-			    "nextUpdate near");
+			    !cs.have ? "none yet" : cs.revoked > cs.entries ?
+			    "new revocation" : "nextUpdate near");
 			if (pub_reload(d) != UC_OK)
 				fprintf(stderr, "userca-enrolld: reloading "
 				    "public/: %s\n", uc_errmsg());

@@ -84,14 +84,14 @@ scep_init(struct enrolld *d)
 	pthread_mutex_init(&t->mu, NULL);
 	d->scep = t;
 	/* The network child gets the RA from the monitor's HELLO. */
-	return d->a != NULL ? authority_scep_refresh(d->a) : UC_OK;
+	return ed_auth(d) != NULL ? authority_scep_refresh(ed_auth(d)) : UC_OK;
 }
 
 void
 scep_watch(struct enrolld *d)
 {
-	if (d->scep != NULL && d->a != NULL &&
-	    authority_scep_refresh(d->a) != UC_OK)
+	if (d->scep != NULL && ed_auth(d) != NULL &&
+	    authority_scep_refresh(ed_auth(d)) != UC_OK)
 		fprintf(stderr, "userca-enrolld: SCEP RA: %s\n", uc_errmsg());
 }
 

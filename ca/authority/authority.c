@@ -131,7 +131,7 @@ load_certs(struct authority *a)
 		    "subject key identifier");
 	a->root_distinct = a->root != NULL && X509_cmp(a->root, a->issuing) !=
 	    0;
-	return UC_OK;
+	return rollover_load(a);
 }
 
 int
@@ -212,6 +212,7 @@ authority_free(struct authority *a)
 	store_close(a->rst);
 	aocsp_free(a->ocsp);
 	ascep_free(a->scep);
+	rollover_free(a);
 	pthread_cond_destroy(&a->gccv);
 	free(a);
 }

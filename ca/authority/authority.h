@@ -540,6 +540,52 @@ int	authority_intermediate_request(const struct init_opts *o,
 int	authority_intermediate_install(const char *home,
 	    const unsigned char *ca, size_t calen,
 	    const unsigned char *root, size_t rootlen);
+/* ---- rollover and root renewal (rollover.c) ------------------------------- */
+
+struct rollover_result {
+	int	 gen;		/* the new issuing CA's generation (2, 3...) */
+	char	*subject;	/* its subject (caller frees: rollover_result_clear) */
+	char	*sha256;	/* hex SHA-256 of its certificate */
+	char	*key_sha256;	/* request only: hex SHA-256 of its public key */
+	int	 resumed;	/* an interrupted switch was finished instead */
+};
+void	rollover_result_clear(struct rollover_result *);
+/*
+ * Online rollover on a home that holds the root key: a new issuing key
+ * and certificate (CN cn, or the configured issuing_cn with the
+ * generation appended), signed by the root; the current issuing CA moves
+ * to issuing/previous/<gen>.* and keeps signing its CRL until it expires;
+ * new CRLs, public/ and the gateway kit.  a is freed (the home changed
+ * under it).
+ */
+int	authority_rollover(struct authority *a, const char *cn,
+	    struct rollover_result *res);
+/*
+ * Air gap, online side of a rollover: a new issuing key in
+ * issuing/next.key and its request (PEM, caller frees), for 'root
+ * sign-intermediate' on the offline host; authority_intermediate_install()
+ * then switches to it.
+ */
+int	authority_rollover_request(struct authority *a, const char *cn,
+	    unsigned char **csr_pem, size_t *len, struct rollover_result *res);
+/*
+ * The root re-signed with its own key: same subject and key (so the same
+ * key identifier), new serial and validity (days; 0: root_days).  The old
+ * root certificate stays in root/root-<serial>.crt; root/root.crt and
+ * public/ get the new one.  *pem: the new root (caller frees).
+ */
+int	authority_root_renew(struct authority *a, int days, unsigned char **pem,
+	    size_t *pemlen);
+/*
+ * On an online home: install a renewed root (same subject and key as
+ * root/root.crt, self-signed, valid longer) and publish.
+ */
+int	authority_root_install(struct authority *a, const unsigned char *pem,
+	    size_t len);
+/* The issuing CA's certificate on disk is not the one a was opened with (a
+ * rollover happened since): 1, else 0. */
+int	authority_issuing_changed(struct authority *a);
+
 /* ---- the audit log (auditlog.c) ------------------------------------------ */
 
 /* A row as authority_log_list() hands it: strings borrowed for the call. */

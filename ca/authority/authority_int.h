@@ -23,6 +23,21 @@
 #define P_ISS_CRT	"issuing/ca.crt"
 #define P_ISS_KEY	"issuing/ca.key"
 #define P_ISS_CSR	"issuing/ca.csr"
+/* rollover.c: the issuing CAs before the current one, and a rollover's
+ * key and certificate until they replace issuing/ca.* */
+#define P_ISS_PREV	"issuing/previous"
+#define P_ISS_NEXT_KEY	"issuing/next.key"
+#define P_ISS_NEXT_CSR	"issuing/next.csr"
+#define P_ISS_NEXT_CRT	"issuing/next.crt"
+
+/* An issuing CA that a rollover replaced: issuing/previous/<gen>.crt and
+ * <gen>.key.  It signs CRLs (never certificates) until it expires. */
+struct prev_ca {
+	X509			*cert;
+	char			*ski;
+	int			 gen;		/* 1: the first issuing CA */
+	struct signer		*sig;		/* opened when first needed */
+};
 
 struct authority {
 	char			*home;
@@ -65,6 +80,8 @@ struct authority {
 	int			 gc_leading;
 	struct aocsp		*ocsp;		/* ocsp.c: the responder */
 	struct ascep		*scep;		/* scep.c: the RA */
+	struct prev_ca		*prev;		/* rollover.c: newest first */
+	size_t			 nprev;
 };
 
 struct gc_item {
@@ -225,6 +242,44 @@ void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]
  * url, or <base_url>/ocsp); NULL when url = off. */
 const char *aocsp_url(struct authority *a, char *buf, size_t len);
+
+/*
+ * rollover.c: the previous issuing CAs (load at open, free), whether one
+ * is still in service (not expired: it signs its CRL and is published),
+ * the signer for a certificate's issuer (the root's, a previous CA's or
+ * the current one's), the CRLs of the previous CAs in service (mu held),
+ * the generation of the current issuing CA, and the install of a
+ * rollover's certificate (authority_intermediate_install).
+ */
+int	rollover_load(struct authority *a);
+void	rollover_free(struct authority *a);
+int	rollover_in_service(const struct prev_ca *p, int64_t now);
+int	rollover_signer_for(struct authority *a, const char *ski,
+	    struct signer **out);
+int	rollover_sign_crls(struct authority *a, int days);
+int	rollover_current_gen(const struct authority *a);
+/*
+ * rollover.c: the names under public/ (and the base URL) of issuing CA
+ * gen's CRL and certificate, which its certificates carry as CRL
+ * distribution point and caIssuers, for the CA's whole life: the first
+ * CA's are crl.der and ca.crt (what its certificates always carried),
+ * a later one's crl-<gen>.der and issuing-<gen>.crt.
+ */
+void	rollover_names(int gen, char *crl, size_t crllen, char *crt,
+	    size_t crtlen);
+/*
+ * rollover.c: the first issuing CA (generation 1) while it is in service,
+ * whose CRL and certificate public/crl.der and ca.crt hold; the current
+ * CA once it is not.  *ski is its key identifier.
+ */
+X509	*rollover_first(const struct authority *a, const char **ski);
+/* rollover.c: 0 when ski is the current issuing CA's, 1 + its index when
+ * a previous one's in service, -1 otherwise; the key identifier of the
+ * current CA (k == -1) or of previous CA k, NULL past the last. */
+int	rollover_issuer(const struct authority *a, const char *ski);
+const char *rollover_issuer_ski(const struct authority *a, long k);
+int	rollover_install(const char *home, const unsigned char *ca,
+	    size_t calen, const unsigned char *root, size_t rootlen);
 
 /* gateway.c: public/gateway/: nginx, Apache, PowerShell. */
 int	gateway_write(struct authority *a);

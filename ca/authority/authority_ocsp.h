@@ -44,7 +44,8 @@ void	ocsp_answer_clear(struct ocsp_answer *);
 /*
  * Answer one DER OCSPRequest.  Returns UC_OK with a DER response in *ans
  * whatever the request was (malformedRequest for garbage, unauthorized
- * when no CertID is about the issuing CA, internalError when the records
+ * when no CertID is about the issuing CA or an issuing CA a rollover
+ * replaced (that one signs its own answer), internalError when the records
  * cannot be read, tryLater before the responder is loaded); an error only
  * when not even that could be built.  Thread-safe.
  */

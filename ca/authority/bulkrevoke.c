@@ -190,7 +190,7 @@ add_serial(struct revoke_bulk_line *l, const char *serial)
 /* The issuing CA's certificates of a user (the CRL is the issuing CA's). */
 struct user_serials {
 	struct revoke_bulk_line	*l;
-	const char		*issuer_ski;
+	struct authority	*a;
 };
 
 static int
@@ -198,8 +198,8 @@ user_serial_cb(const struct store_cert *c, void *arg)
 {
 	struct user_serials *us = arg;
 
-	if (us->issuer_ski == NULL || c->issuer_ski == NULL ||
-	    strcmp(c->issuer_ski, us->issuer_ski) != 0)
+	/* The current issuing CA's, or a previous one's in service. */
+	if (c->issuer_ski == NULL || rollover_issuer(us->a, c->issuer_ski) < 0)
 		return 0;
 	return add_serial(us->l, c->serial);
 }
@@ -230,8 +230,7 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 		else if (strcmp(c.status, "revoked") == 0)
 			rc = set_msg(l, REVOKE_LINE_NOTICE, "%s is already "
 			    "revoked (%s)", norm, crl_reason_name(c.reason));
-		else if (a->issuing_ski == NULL ||
-		    strcmp(c.issuer_ski, a->issuing_ski) != 0)
+		else if (rollover_issuer(a, c.issuer_ski) < 0)
 			rc = set_msg(l, REVOKE_LINE_ERROR, "%s was not issued "
 			    "by the issuing CA (an intermediate?): revoke it "
 			    "with userca revoke --serial", norm);
@@ -261,7 +260,7 @@ revoke_one(struct authority *a, struct revoke_bulk_line *l, int by_serial,
 		 * certificate per line.
 		 */
 		us.l = l;
-		us.issuer_ski = a->issuing_ski;
+		us.a = a;
 		if ((rc = store_cert_list_unrevoked(a->st, uid, now,
 		    user_serial_cb, &us)) != UC_OK)
 			return rc;
@@ -325,9 +324,9 @@ bulk_locked(struct authority *a, const unsigned char *csv, size_t len,
 		store_rollback(a->st);	/* what would happen, nothing more */
 		return UC_OK;
 	}
-	/* One CRL for the whole file, in the same transaction. */
-	if (nserials > 0 && (rc = crls_sign(a, isig, a->conf.crl_days)) !=
-	    UC_OK)
+	/* One CRL per issuing CA for the whole file, in the same transaction. */
+	if (nserials > 0 && ((rc = crls_sign(a, isig, a->conf.crl_days)) !=
+	    UC_OK || (rc = rollover_sign_crls(a, a->conf.crl_days)) != UC_OK))
 		goto fail;
 	if ((rc = store_commit(a->st)) != UC_OK)
 		return rc;

@@ -17,10 +17,9 @@
 #include "ucbuf.h"
 #include "authority_ocsp.h"
 
-int
-authority_crl_state(struct authority *a, int root, struct crl_state *cs)
+static int
+crl_state_ski(struct authority *a, const char *ski, struct crl_state *cs)
 {
-	const char *ski = root ? a->root_ski : a->issuing_ski;
 	unsigned char *der = NULL;
 	size_t len;
 	X509_CRL *crl = NULL;
@@ -52,6 +51,40 @@ authority_crl_state(struct authority *a, int root, struct crl_state *cs)
 	X509_CRL_free(crl);
 	free(der);
 	return rc;
+}
+
+/*
+ * The issuing CA's state, with the previous issuing CAs still in service
+ * folded in: the earliest nextUpdate, and revoked/entries summed, so that
+ * the daemon re-signs when any of their CRLs needs it.
+ */
+int
+authority_crl_state(struct authority *a, int root, struct crl_state *cs)
+{
+	struct crl_state ps;
+	int64_t now = uc_now();
+	size_t i;
+	int rc;
+
+	if ((rc = crl_state_ski(a, root ? a->root_ski : a->issuing_ski, cs)) !=
+	    UC_OK || root)
+		return rc;
+	for (i = 0; i < a->nprev; i++) {
+		if (!rollover_in_service(&a->prev[i], now))
+			continue;
+		if ((rc = crl_state_ski(a, a->prev[i].ski, &ps)) != UC_OK)
+			return rc;
+		if (!ps.have) {
+			/* Never signed: make the daemon sign it. */
+			cs->next_update = now;
+			continue;
+		}
+		if (ps.next_update < cs->next_update)
+			cs->next_update = ps.next_update;
+		cs->entries += ps.entries;
+		cs->revoked += ps.revoked;
+	}
+	return UC_OK;
 }
 
 /*
@@ -220,6 +253,10 @@ crl_locked(struct authority *a, int root, int days)
 	if ((rc = auth_issuing_signer(a, &sig)) != UC_OK)
 		return rc;
 	if ((rc = crls_sign(a, sig, days > 0 ? days : a->conf.crl_days)) !=
+	    UC_OK)
+		return rc;
+	/* The issuing CAs a rollover replaced, while they are in service. */
+	if ((rc = rollover_sign_crls(a, days > 0 ? days : a->conf.crl_days)) !=
 	    UC_OK)
 		return rc;
 	if (root && a->conf.intermediate) {

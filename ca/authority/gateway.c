@@ -63,14 +63,15 @@ b64_der(X509 *x)
 }
 
 /*
- * The root's SHA-256, hex, for the --pin-sha256 the snippets' sync command
- * lines carry: the real value, never a placeholder to fill in.
+ * The SHA-256 of the root's public key, hex, for the --pin-spki-sha256 the
+ * snippets' sync command lines carry: the real value, never a placeholder
+ * to fill in.  The key, not the certificate: 'userca root renew' re-signs
+ * the root with the same key, and such a pin keeps working across it.
  */
 static char *
 root_pin(struct authority *a)
 {
-	return cert_fingerprint(a->root != NULL ? a->root : a->issuing,
-	    EVP_sha256());
+	return cert_spki_sha256(a->root != NULL ? a->root : a->issuing);
 }
 
 static int
@@ -90,7 +91,7 @@ write_nginx(struct authority *a)
 "# systemd timer), which checks every CRL before installing it and runs\n"
 "# 'nginx -s reload' when something changed:\n"
 "#   userca-gateway-sync --url %s --dir %s \\\n"
-"#       --pin-sha256 %s --reload 'nginx -s reload'\n"
+"#       --pin-spki-sha256 %s --reload 'nginx -s reload'\n"
 "\n"
 "ssl_client_certificate %s/ca.pem;   # issuing CA + root\n"
 "ssl_verify_client on;\n"
@@ -144,7 +145,7 @@ write_apache(struct authority *a)
 "# files in %s are kept current by userca-gateway-sync (cron or\n"
 "# its systemd timer), which checks every CRL before installing it:\n"
 "#   userca-gateway-sync --url %s --dir %s \\\n"
-"#       --pin-sha256 %s --reload 'apachectl graceful'\n"
+"#       --pin-spki-sha256 %s --reload 'apachectl graceful'\n"
 "# Without a current CRL for every CA in the chain, Apache refuses.\n"
 "\n"
 "SSLCACertificateFile %s/ca.pem\n"
@@ -311,6 +312,63 @@ static const char ps_purposes_fn[] =
 "}\n"
 "\n";
 
+/* The previous issuing CAs: checked with the others, then imported. */
+static const char ps_prev_check[] =
+"$previousCerts = @()\n"
+"for ($i = 0; $i -lt $PreviousCers.Count; $i++) {\n"
+"    $previousCerts += New-UsercaCert $PreviousCers[$i] $PreviousThumbprints[$i]\n"
+"}\n";
+static const char ps_prev_import[] =
+"# The issuing CAs a rollover replaced: their users' certificates are\n"
+"# valid until they expire.\n"
+"foreach ($c in $previousCerts) {\n"
+"    Add-UsercaCert $c 'CA'\n"
+"    Add-UsercaCert $c 'ClientAuthIssuer'\n"
+"}\n"
+"\n";
+
+/*
+ * $PreviousThumbprints and $PreviousCers: the issuing CAs a rollover
+ * replaced that are still in service; nothing when none.  Returns how
+ * many, or a UC_E_* code.
+ */
+static int
+ps_previous(struct authority *a, struct ucbuf *b)
+{
+	struct ucbuf t = UCBUF_INIT(0, 0), c = UCBUF_INIT(0, 0);
+	int64_t now = uc_now();
+	char *fp, *der;
+	size_t i;
+	int rc, n = 0;
+
+	for (i = 0; i < a->nprev; i++) {
+		if (!rollover_in_service(&a->prev[i], now))
+			continue;
+		if ((fp = cert_fingerprint(a->prev[i].cert, EVP_sha1())) ==
+		    NULL || (der = b64_der(a->prev[i].cert)) == NULL) {
+			free(fp);
+			ucbuf_free(&t);
+			ucbuf_free(&c);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		n++;
+		ucbuf_printf(&t, "%s'%s'", ucbuf_len(&t) > 0 ? ", " : "", fp);
+		ucbuf_printf(&c, "%s\n    '%s'", ucbuf_len(&c) > 0 ? "," : "",
+		    der);
+		free(fp);
+		free(der);
+	}
+	if (n > 0)
+		ucbuf_printf(b, "# Issuing CAs a rollover replaced, still in "
+		    "service.\n$PreviousThumbprints = @(%s)\n"
+		    "$PreviousCers = @(%s\n)\n\n", ucbuf_str(&t),
+		    ucbuf_str(&c));
+	rc = t.err != UC_OK ? t.err : c.err != UC_OK ? c.err : n;
+	ucbuf_free(&t);
+	ucbuf_free(&c);
+	return rc;
+}
+
 /*
  * userca-trust.ps1 only ever adds: our root to Root, the issuing CA to
  * CA and ClientAuthIssuer.  Earlier versions removed every other trusted
@@ -334,7 +392,7 @@ write_powershell(struct authority *a)
 	struct ucbuf b = UCBUF_INIT(0, 0), oids = UCBUF_INIT(0, 0);
 	X509 *root = a->root != NULL ? a->root : a->issuing;
 	char *rt = NULL, *it = NULL, *rb = NULL, *ib = NULL;
-	int rc;
+	int rc, live;
 
 	if ((rc = eku_oids(a->issuing, &oids)) != UC_OK ||
 	    (rc = oids.err) != UC_OK)
@@ -408,6 +466,10 @@ write_powershell(struct authority *a)
 "$SchannelKey = 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL'\n"
 "\n",
 	    rt, it, rb, ib);
+	if ((live = ps_previous(a, &b)) < 0) {
+		rc = live;
+		goto out;
+	}
 	if (ucbuf_len(&oids) > 0)
 		ucbuf_printf(&b,
 "# What the issuing CA may issue for (its EKU): the root's enabled purposes.\n"
@@ -484,7 +546,10 @@ write_powershell(struct authority *a)
 "    Write-Warning '-KeepThumbprints is ignored: this script never removes trusted roots.'\n"
 "}\n"
 "$rootCert = New-UsercaCert $RootCer $RootThumbprint\n"
-"$issuingCert = New-UsercaCert $IssuingCer $IssuingThumbprint\n"
+"$issuingCert = New-UsercaCert $IssuingCer $IssuingThumbprint\n");
+	if (live > 0)
+		ucbuf_addstr(&b, ps_prev_check);
+	ucbuf_addstr(&b,
 "$sha = [System.Security.Cryptography.SHA256]::Create()\n"
 "$rootSha256 = ConvertTo-UsercaHex ($sha.ComputeHash([Convert]::FromBase64String($RootCer)))\n"
 "$sha.Dispose()\n"
@@ -512,6 +577,8 @@ write_powershell(struct authority *a)
 		ucbuf_addstr(&b,
 "Add-UsercaCert $rootCert 'ClientAuthIssuer'\n"
 "\n");
+	if (live > 0)
+		ucbuf_addstr(&b, ps_prev_import);
 	if (ucbuf_len(&oids) > 0)
 		ucbuf_addstr(&b,
 "# ---- the root's enabled purposes: the issuing CA's EKU ----\n"

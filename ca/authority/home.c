@@ -619,6 +619,9 @@ authority_intermediate_install(const char *home, const unsigned char *ca,
 
 	memset(&stg, 0, sizeof(stg));
 	stg.fd = -1;
+	/* A rollover's certificate (rollover.c). */
+	if (home_has(home, P_ISS_NEXT_KEY) && home_has(home, P_ISS_CRT))
+		return rollover_install(home, ca, calen, root, rootlen);
 	if (home_has(home, P_DB))
 		return uc_seterr(UC_E_EXISTS, "%s already has an issuing CA "
 		    "installed", home);

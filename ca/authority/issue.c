@@ -115,7 +115,7 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	struct signer *sig;
 	struct cert_req cr;
 	EVP_PKEY *key = NULL;
-	char ocsp_url[1100];
+	char ocsp_url[1100], crl[32], crt[32];
 	int64_t now = uc_now();
 	int rc;
 
@@ -146,6 +146,10 @@ mint_spki(struct authority *a, const struct identity *id, EVP_PKEY *pub,
 	cr.id = id;
 	cr.base_url = a->conf.base_url;
 	cr.ocsp_url = aocsp_url(a, ocsp_url, sizeof(ocsp_url));
+	rollover_names(rollover_current_gen(a), crl, sizeof(crl), crt,
+	    sizeof(crt));
+	cr.crl_name = crl;
+	cr.ca_name = crt;
 	cr.email_protection = email_protection;
 	cr.spki = key == NULL ? spki : NULL;
 	cr.not_before = now - 300;	/* tolerate clients' clock skew */
@@ -1000,6 +1004,7 @@ authority_issue_server(struct authority *a, const char *const *dns,
 	unsigned char *pem = NULL, *ipem = NULL;
 	size_t plen, ilen;
 	int64_t now = uc_now(), cid;
+	char crl[32], crt[32];
 	int rc;
 
 	*chain = *key = NULL;
@@ -1023,6 +1028,10 @@ authority_issue_server(struct authority *a, const char *const *dns,
 	cr.dns = dns;
 	cr.ip = ip;
 	cr.base_url = a->conf.base_url;
+	rollover_names(rollover_current_gen(a), crl, sizeof(crl), crt,
+	    sizeof(crt));
+	cr.crl_name = crl;
+	cr.ca_name = crt;
 	cr.not_before = now - 300;
 	cr.not_after = now + (int64_t)a->conf.server_days * 86400;
 	if ((rc = auth_sign_cert(sig, &cr, k, &x)) != UC_OK)

@@ -331,10 +331,11 @@ error_answer(int status, struct ocsp_answer *ans)
 	return UC_OK;
 }
 
-/* The statuses of the CertIDs from the committed records. */
+/* The statuses of the CertIDs from the committed records, for the CA
+ * whose key identifier is ski. */
 static int
-lookup(struct authority *a, const struct ocsp_query *q, size_t n,
-    struct ocsp_status *st)
+lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
+    size_t n, struct ocsp_status *st)
 {
 	struct store *rs;
 	struct store_cert c;
@@ -357,7 +358,7 @@ lookup(struct authority *a, const struct ocsp_query *q, size_t n,
 		if (rc != UC_OK)
 			goto out;
 		/* A serial of another CA of this home is not ours to tell. */
-		if (strcmp(c.issuer_ski, a->issuing_ski) == 0) {
+		if (strcmp(c.issuer_ski, ski) == 0) {
 			if (strcmp(c.status, "revoked") == 0) {
 				st[i].status = V_OCSP_CERTSTATUS_REVOKED;
 				st[i].revoked_at = c.revoked_at;
@@ -477,10 +478,12 @@ kept_put(struct aocsp *o, const unsigned char key[32],
 	pthread_mutex_unlock(&o->kmu);
 }
 
+/* Signed by the delegated responder of o, or by ca (a previous issuing
+ * CA answering itself) when o is NULL. */
 static int
-sign_answer(struct authority *a, struct aocsp *o, OCSP_REQUEST *req,
-    const struct ocsp_status *st, size_t n, struct ocsp_answer *ans,
-    int64_t now)
+sign_answer(struct authority *a, struct aocsp *o, struct signer *ca,
+    OCSP_REQUEST *req, const struct ocsp_status *st, size_t n,
+    struct ocsp_answer *ans, int64_t now)
 {
 	unsigned char md[32];
 	char *hex;
@@ -488,11 +491,16 @@ sign_answer(struct authority *a, struct aocsp *o, OCSP_REQUEST *req,
 
 	ans->this_update = now;
 	ans->next_update = now + a->conf.ocsp_next_update;
-	pthread_rwlock_rdlock(&o->rw);
-	rc = ocsp_response_sign(req, st, n, o->rsig, a->root_distinct ?
-	    a->issuing : NULL, ans->this_update, ans->next_update, &ans->der,
-	    &ans->len);
-	pthread_rwlock_unlock(&o->rw);
+	if (o == NULL)
+		rc = ocsp_response_sign(req, st, n, ca, NULL, ans->this_update,
+		    ans->next_update, &ans->der, &ans->len);
+	else {
+		pthread_rwlock_rdlock(&o->rw);
+		rc = ocsp_response_sign(req, st, n, o->rsig, a->root_distinct ?
+		    a->issuing : NULL, ans->this_update, ans->next_update,
+		    &ans->der, &ans->len);
+		pthread_rwlock_unlock(&o->rw);
+	}
 	if (rc != UC_OK)
 		return rc;
 	if (!EVP_Digest(ans->der, ans->len, md, NULL, EVP_sha256(), NULL) ||
@@ -501,6 +509,63 @@ sign_answer(struct authority *a, struct aocsp *o, OCSP_REQUEST *req,
 	snprintf(ans->etag, sizeof(ans->etag), "\"%s\"", hex);
 	free(hex);
 	return UC_OK;
+}
+
+/*
+ * A request about an issuing CA that a rollover replaced: answered from
+ * the records and signed by that CA itself (RFC 6960 4.2.2.2 lets a CA
+ * sign its own answers; it needs no responder certificate), not kept.
+ * *asked: 0 when the request is about none of them.
+ */
+static int
+respond_previous(struct authority *a, const unsigned char *buf, size_t len,
+    struct ocsp_answer *ans, int *asked)
+{
+	OCSP_REQUEST *req = NULL;
+	struct ocsp_query *q = NULL;
+	struct ocsp_status *st = NULL;
+	struct signer *sig;
+	int64_t now = uc_now();
+	size_t i, k, n = 0;
+	int rc = UC_OK, ours = 0;
+
+	*asked = 0;
+	for (k = 0; k < a->nprev && ours == 0; k++) {
+		OCSP_REQUEST_free(req);
+		req = NULL;
+		free(q);
+		q = NULL;
+		if (!rollover_in_service(&a->prev[k], now) ||
+		    ocsp_request_parse(buf, len, a->prev[k].cert, &req, &q, &n,
+		    &ans->nonce) != UC_OK)
+			continue;
+		for (i = 0; i < n; i++)
+			ours += q[i].ours;
+	}
+	if (ours == 0)
+		goto out;
+	*asked = 1;
+	k--;
+	pthread_mutex_lock(&a->mu);	/* opens the signer once */
+	rc = rollover_signer_for(a, a->prev[k].ski, &sig);
+	pthread_mutex_unlock(&a->mu);
+	if (rc != UC_OK || (st = calloc(n, sizeof(*st))) == NULL ||
+	    lookup(a, a->prev[k].ski, q, n, st) != UC_OK) {
+		uc_clearerr();
+		rc = error_answer(AOCSP_INTERNAL, ans);
+		goto out;
+	}
+	count(ans, st, n);
+	ans->status = AOCSP_SUCCESSFUL;
+	if ((rc = sign_answer(a, NULL, sig, req, st, n, ans, now)) == UC_OK &&
+	    !ans->nonce)
+		ans->max_age = max_age(a, ans->this_update, ans->next_update,
+		    now);
+out:
+	OCSP_REQUEST_free(req);
+	free(q);
+	free(st);
+	return rc;
 }
 
 int
@@ -525,7 +590,9 @@ authority_ocsp_respond(struct authority *a, const unsigned char *buf,
 	for (i = 0; i < n; i++)
 		ours += q[i].ours;
 	if (ours == 0) {
-		rc = error_answer(AOCSP_UNAUTHORIZED, ans);
+		rc = respond_previous(a, buf, len, ans, &ours);
+		if (rc == UC_OK && !ours)
+			rc = error_answer(AOCSP_UNAUTHORIZED, ans);
 		goto out;
 	}
 	loaded = 0;
@@ -544,7 +611,7 @@ authority_ocsp_respond(struct authority *a, const unsigned char *buf,
 		goto out;
 	}
 	/* Read now, after whatever revocation committed before we got here. */
-	if (lookup(a, q, n, st) != UC_OK) {
+	if (lookup(a, a->issuing_ski, q, n, st) != UC_OK) {
 		uc_clearerr();
 		rc = error_answer(AOCSP_INTERNAL, ans);
 		goto out;
@@ -564,7 +631,7 @@ authority_ocsp_respond(struct authority *a, const unsigned char *buf,
 			goto out;
 		}
 	}
-	if ((rc = sign_answer(a, o, req, st, n, ans, now)) != UC_OK)
+	if ((rc = sign_answer(a, o, NULL, req, st, n, ans, now)) != UC_OK)
 		goto out;
 	if (!ans->nonce) {
 		ans->max_age = max_age(a, ans->this_update, ans->next_update,

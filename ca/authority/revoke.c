@@ -35,6 +35,33 @@ serials_cb(const struct store_cert *c, void *arg)
 	return 0;
 }
 
+/*
+ * A fresh CRL at once: the root's (root), the one of the CA behind ski
+ * (sig), or with ski NULL every issuing CA's (a user's certificates may
+ * come from previous issuing CAs too); then public/.
+ */
+static int
+revoke_publish(struct authority *a, struct signer *sig, int root,
+    const char *ski, struct revoke_result *res)
+{
+	unsigned char *der = NULL;
+	size_t derlen;
+	int64_t next;
+	int rc;
+
+	if ((rc = root ? crls_sign_root(a, sig, a->conf.root_crl_days) :
+	    crls_sign(a, sig, a->conf.crl_days)) != UC_OK)
+		return rc;
+	if (ski == NULL && (rc = rollover_sign_crls(a, a->conf.crl_days)) !=
+	    UC_OK)
+		return rc;
+	res->crl_root = root;
+	if (store_crl_latest(a->st, root ? a->root_ski : ski != NULL ? ski :
+	    a->issuing_ski, &der, &derlen, &res->crl_number, &next) == UC_OK)
+		free(der);
+	return publish_locked(a);
+}
+
 static int
 revoke_locked(struct authority *a, const char *serial, const char *username,
     int reason, struct revoke_result *res)
@@ -45,9 +72,8 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	struct signer *isig = NULL, *rsig = NULL;
 	int64_t now = uc_now();
 	size_t i;
-	unsigned char *der = NULL;
-	size_t derlen;
-	int64_t next, uid;
+	int64_t uid;
+	char *crl_ski = NULL;	/* the CRL to sign; NULL: every issuing CA's */
 	int rc, need_root = 0, ntok = 0;
 
 	memset(&ss, 0, sizeof(ss));
@@ -64,6 +90,9 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 		need_root = a->root_ski != NULL &&
 		    strcmp(c.issuer_ski, a->root_ski) == 0 &&
 		    a->conf.intermediate;
+		/* A previous issuing CA's certificate goes on its CRL. */
+		crl_ski = c.issuer_ski;
+		c.issuer_ski = NULL;
 		store_cert_clear(&c);
 		if ((rc = serials_cb(&(struct store_cert){ .serial =
 		    (char *)(uintptr_t)serial }, &ss)) != UC_OK)
@@ -97,6 +126,9 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	/* The CRL signer first: without it nothing is revoked. */
 	if ((rc = auth_issuing_signer(a, &isig)) != UC_OK)
 		goto out;
+	if (crl_ski != NULL && (rc = rollover_signer_for(a, crl_ski, &isig)) !=
+	    UC_OK)
+		goto out;
 	if (need_root && (rc = auth_root_signer(a, &rsig)) != UC_OK)
 		goto out;
 	if ((rc = store_begin(a->st)) != UC_OK)
@@ -115,19 +147,13 @@ revoke_locked(struct authority *a, const char *serial, const char *username,
 	res->serials = ss.s;
 	res->n = ss.n;
 	memset(&ss, 0, sizeof(ss));
-	/* Publish a fresh CRL at once. */
-	if ((rc = need_root ? crls_sign_root(a, rsig, a->conf.root_crl_days) :
-	    crls_sign(a, isig, a->conf.crl_days)) != UC_OK)
-		goto out;
-	res->crl_root = need_root;
-	if (store_crl_latest(a->st, need_root ? a->root_ski : a->issuing_ski,
-	    &der, &derlen, &res->crl_number, &next) == UC_OK)
-		free(der);
-	rc = publish_locked(a);
+	rc = revoke_publish(a, need_root ? rsig : isig, need_root, crl_ski,
+	    res);
 out:
 	for (i = 0; i < ss.n; i++)
 		free(ss.s[i]);
 	free(ss.s);
+	free(crl_ski);
 	return rc;
 }
 

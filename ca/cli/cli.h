@@ -48,6 +48,10 @@ int	cli_open(const char *home, const char *passfile, struct authority **a);
 
 int	cmd_init(int, char **);
 int	cmd_root(int, char **);
+/* cmd_rollover.c: intermediate rollover; root renew and root install
+ * (argv[0] is the subcommand). */
+int	cmd_rollover(int, char **);
+int	cmd_root_renew(int, char **);
 int	cmd_intermediate(int, char **);
 int	cmd_issue(int, char **);
 int	cmd_revoke(int, char **);

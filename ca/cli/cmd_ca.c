@@ -239,8 +239,46 @@ out:
 	return ex;
 }
 
+/*
+ * The subcommand of argv (the first word that is neither an option nor an
+ * option's value) when it is one of names: argv rearranged in place with
+ * it first (the rest after it, in order), its index returned; else 0.
+ */
+static int
+subcommand(int argc, char **argv, const char *const *names)
+{
+	static const char *const valued[] = { "--home", "--out", "--cn",
+	    "--passphrase-file", "--days", "--org", "--base-url",
+	    "--enroll-url", "--profile", "--issuing-cn", "--root", NULL };
+	char *sub;
+	int i, j, k;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			for (k = 0; valued[k] != NULL; k++)
+				if (strcmp(argv[i], valued[k]) == 0)
+					break;
+			if (valued[k] != NULL)
+				i++;
+			continue;
+		}
+		for (k = 0; names[k] != NULL; k++)
+			if (strcmp(argv[i], names[k]) == 0)
+				break;
+		if (names[k] == NULL)
+			return 0;
+		sub = argv[i];
+		for (j = i; j > 1; j--)
+			argv[j] = argv[j - 1];
+		argv[1] = sub;
+		return 1;
+	}
+	return 0;
+}
+
 #define ROOT_USAGE "root sign-intermediate REQ.csr --out CA.crt [--cn CN] " \
-	"[--force] [--json] [--passphrase-file F] [--home DIR]"
+	"[--force] [--json] [--passphrase-file F] [--home DIR]\n" \
+	"       userca root renew|install ...   (userca root renew --help)"
 #define ROOT_EXAMPLES \
 	"  userca root sign-intermediate --home /media/offline/pki " \
 	"issuing.csr --out issuing.crt\n"
@@ -252,7 +290,12 @@ out:
 	"root/root.crt back.\n" \
 	"The issuing CA's EKU is clientAuth, serverAuth, " \
 	"OCSPSigning, and emailProtection\nwhen this root's " \
-	"home was made with 'init --smime'.\n"
+	"home was made with 'init --smime'.  The same step " \
+	"signs the request\nof an air-gapped rollover " \
+	"('intermediate rollover --request').\n" \
+	"'root renew' re-signs the root with its own key; " \
+	"'root install' takes the\nrenewed root on the " \
+	"online home (userca root renew --help).\n"
 
 int
 cmd_root(int argc, char **argv)
@@ -272,7 +315,10 @@ cmd_root(int argc, char **argv)
 	unsigned char *csr = NULL, *pem = NULL;
 	size_t csrlen, pemlen;
 	int c, rc, ex, force = 0, json = 0;
+	static const char *const renew[] = { "renew", "install", NULL };
 
+	if (subcommand(argc, argv, renew))
+		return cmd_root_renew(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HOME: home = optarg; break;
@@ -291,7 +337,8 @@ cmd_root(int argc, char **argv)
 	}
 	if (argc - optind < 1 || strcmp(argv[optind], "sign-intermediate") != 0)
 		return cli_badval("subcommand", argc > optind ? argv[optind] :
-		    "", "the only one is 'sign-intermediate'", ROOT_USAGE);
+		    "", "use 'sign-intermediate', 'renew' or 'install'",
+		    ROOT_USAGE);
 	if (argc - optind != 2)
 		return cli_required("REQ.csr (one request file)", ROOT_USAGE);
 	if (out == NULL)
@@ -331,7 +378,9 @@ out:
 	"[--enroll-url URL] [--allow-http-links] [--smime] [--profile P] " \
 	"[--issuing-cn CN] --out REQ.csr [--home DIR]\n" \
 	"       userca intermediate install CA.crt --root ROOT.crt [--home DIR]" \
-	"\n       [--force] [--json]"
+	"\n       [--force] [--json]\n" \
+	"       userca intermediate rollover ...   " \
+	"(userca intermediate rollover --help)"
 #define INTER_EXAMPLES \
 	"  userca intermediate request --org 'Example Ltd' --base-url " \
 	"http://pki.example.com:8080 \\\n" \
@@ -350,7 +399,13 @@ out:
 	"  install  checks that CA.crt matches the issuing " \
 	"key and chains to\n" \
 	"           ROOT.crt, installs both, creates the " \
-	"records and the first CRL.\n"
+	"records and the first CRL;\n" \
+	"           on a home with a pending rollover " \
+	"(issuing/next.key), switches to it.\n" \
+	"  rollover a new issuing CA under the same root " \
+	"(online, or --request over the\n" \
+	"           air gap): userca intermediate rollover " \
+	"--help.\n"
 
 /* intermediate install CA.crt --root ROOT.crt; the exit status. */
 static int
@@ -403,7 +458,10 @@ cmd_intermediate(int argc, char **argv)
 	unsigned char *csr = NULL;
 	size_t len;
 	int c, rc, force = 0, json = 0;
+	static const char *const roll[] = { "rollover", NULL };
 
+	if (subcommand(argc, argv, roll))
+		return cmd_rollover(argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	while ((c = getopt_long(argc, argv, CLI_OPTS, lo, NULL)) != -1) {
 		switch (c) {
@@ -455,8 +513,8 @@ cmd_intermediate(int argc, char **argv)
 		return inter_install(o.home, argv[optind + 1], root, json);
 	if (argc - optind >= 1 && strcmp(argv[optind], "request") != 0 &&
 	    strcmp(argv[optind], "install") != 0)
-		return cli_badval("subcommand", argv[optind], "use 'request' "
-		    "or 'install'", INTER_USAGE);
+		return cli_badval("subcommand", argv[optind], "use 'request', "
+		    "'install' or 'rollover'", INTER_USAGE);
 	if (argc - optind == 0)
 		return cli_required("a subcommand (request or install)",
 		    INTER_USAGE);

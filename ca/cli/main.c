@@ -389,9 +389,10 @@ static const struct cmd {
 	const char	*what;
 } cmds[] = {
 	{ "init", cmd_init, "create the root CA (and an issuing CA)" },
-	{ "root", cmd_root, "root sign-intermediate: air-gapped signing" },
+	{ "root", cmd_root,
+	    "root sign-intermediate|renew|install: the root's side" },
 	{ "intermediate", cmd_intermediate,
-	    "intermediate request|install: the issuing CA's side" },
+	    "intermediate request|install|rollover: the issuing CA's side" },
 	{ "issue", cmd_issue, "issue a user certificate (CSR or PKCS#12)" },
 	{ "batch", cmd_batch, "issue for every user in a CSV file" },
 	{ "token", cmd_token, "a one-time enrollment URL for a user" },

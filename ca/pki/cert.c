@@ -284,6 +284,7 @@ add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
     int is_rsa)
 {
 	X509V3_CTX ctx;
+	const char *crl, *ca;
 	char buf[1200];
 
 	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
@@ -342,19 +343,21 @@ add_extensions(X509 *x, X509 *issuer, const struct cert_req *req,
 		    !adsid_ext_add(x, req->id->sid))))
 			return 0;
 		if (req->base_url != NULL) {
-			snprintf(buf, sizeof(buf), "URI:%s/crl.der",
-			    req->base_url);
+			crl = req->crl_name != NULL ? req->crl_name : "crl.der";
+			ca = req->ca_name != NULL ? req->ca_name : "ca.crt";
+			snprintf(buf, sizeof(buf), "URI:%s/%s", req->base_url,
+			    crl);
 			if (!ext_add(x, &ctx, NID_crl_distribution_points, buf))
 				return 0;
 			/* The OCSP responder beside caIssuers (RFC 5280
 			 * 4.2.2.1), when the CA runs one. */
 			if (req->kind == CK_USER && req->ocsp_url != NULL)
 				snprintf(buf, sizeof(buf), "OCSP;URI:%s,"
-				    "caIssuers;URI:%s/ca.crt", req->ocsp_url,
-				    req->base_url);
+				    "caIssuers;URI:%s/%s", req->ocsp_url,
+				    req->base_url, ca);
 			else
 				snprintf(buf, sizeof(buf), "caIssuers;URI:%s/"
-				    "ca.crt", req->base_url);
+				    "%s", req->base_url, ca);
 			if (!ext_add(x, &ctx, NID_info_access, buf))
 				return 0;
 		}
@@ -607,6 +610,22 @@ cert_fingerprint(X509 *x, const EVP_MD *md)
 	if (!X509_digest(x, md, buf, &len))
 		return NULL;
 	return hex_encode(buf, len);
+}
+
+char *
+cert_spki_sha256(X509 *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int mdlen;
+	char *out = NULL;
+	int len;
+
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) <= 0)
+		return NULL;
+	if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL))
+		out = hex_encode(md, mdlen);
+	OPENSSL_free(der);
+	return out;
 }
 
 char *

@@ -133,6 +133,11 @@ struct cert_req {
 	const char		*base_url;	/* CRL DP, AIA; may be NULL */
 	const char		*ocsp_url;	/* CK_USER: AIA OCSP; may be
 						 * NULL */
+	const char		*crl_name;	/* CK_USER, CK_SERVER: the
+						 * issuing CA's CRL under
+						 * base_url (NULL: crl.der) */
+	const char		*ca_name;	/* ... and its certificate
+						 * (NULL: ca.crt) */
 	const char *const	*dns;		/* CK_SERVER: NULL-terminated */
 	const char *const	*ip;		/* CK_SERVER: NULL-terminated */
 	int			 email_protection; /* CK_USER: add EKU */
@@ -184,6 +189,9 @@ int		 cert_build(const struct cert_req *req, EVP_PKEY *pub,
 		    X509 *issuer, X509 **out);
 /* Hex SHA-256 / SHA-1 of the DER into a new string (caller frees). */
 char		*cert_fingerprint(X509 *x, const EVP_MD *md);
+/* Hex SHA-256 of the DER SubjectPublicKeyInfo (the key pin: the same
+ * for a root re-signed with its own key); caller frees. */
+char		*cert_spki_sha256(X509 *x);
 /* Hex SubjectKeyIdentifier (caller frees); NULL if absent. */
 char		*cert_ski_hex(X509 *x);
 /* One-line RFC 2253 subject (caller frees). */

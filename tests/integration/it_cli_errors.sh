@@ -44,7 +44,7 @@ done <<'TABLE'
 2|issue-server: --out DIR is required|issue-server --dns a.test
 2|--out CA.crt is required|root sign-intermediate req.csr
 2|subcommand 'sign'|root sign req.csr --out x
-2|subcommand 'frob': use 'request' or 'install'|intermediate frob
+2|subcommand 'frob': use 'request', 'install' or 'rollover'|intermediate frob
 2|--root ROOT.crt is required|intermediate install ca.crt
 2|--days 'x'|crl --days x
 2|--runway N \(with --out\) is required|crl --out x

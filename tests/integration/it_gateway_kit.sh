@@ -146,9 +146,14 @@ check_nogrep "apache snippet: no no_crl_for_cert_ok" 'no_crl_for_cert_ok' "$G/ap
 pin=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["root"]["sha256"])' "$H/public/ca.json")
 base=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["base_url"])' "$H/public/ca.json")
 check_eq "ca.json's root.sha256 is the root's (openssl)" "$(tr A-F a-f <<<"$pin")" "$(cert_fp "$H/root/root.crt" sha256)"
+kpin=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["root"]["spki_sha256"])' "$H/public/ca.json")
+check_eq "ca.json's root.spki_sha256 is the SHA-256 of the root's SubjectPublicKeyInfo (openssl)" "$(tr A-F a-f <<<"$kpin")" \
+    "$(openssl x509 -in "$H/root/root.crt" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)"
 for f in nginx-userca.conf apache-userca.conf; do
 	check_grep "$f: userca-gateway-sync --url $base" "userca-gateway-sync --url $base --dir /etc/userca-gateway" "$G/$f"
-	check_grep "$f: --pin-sha256 is the root's SHA-256" "--pin-sha256 $pin " "$G/$f"
+	check_grep "$f: --pin-spki-sha256 is the SHA-256 of the root's public key (survives 'root renew')" \
+	    "--pin-spki-sha256 $kpin " "$G/$f"
+	check_nogrep "$f: no certificate pin" '--pin-sha256' "$G/$f"
 	check_nogrep "$f: no placeholder (<root sha256 ...>)" '<[^>]*(sha256|pin|url|fingerprint)[^>]*>' "$G/$f"
 done
 check_mode "public/gateway/ files are world-readable" "$G/nginx-userca.conf" 644

@@ -151,6 +151,9 @@ check_ps1() {	# LABEL HOME ROOT_CRT ISSUING_CRT ORG
 	if [[ $(ps_var RootThumbprint "$f") == "$(ps_var IssuingThumbprint "$f")" ]]; then
 		check_eq "$l: root-only: root into Root and ClientAuthIssuer" \
 		    "$stores" "rootCert>ClientAuthIssuer rootCert>Root "
+	elif grep -q '^\$PreviousThumbprints = ' "$f"; then
+		check_eq "$l: root into Root; issuing CAs, previous ones too, into CA and ClientAuthIssuer" \
+		    "$stores" "c>CA c>ClientAuthIssuer issuingCert>CA issuingCert>ClientAuthIssuer rootCert>Root "
 	else
 		check_eq "$l: root into Root; issuing CA into CA and ClientAuthIssuer" \
 		    "$stores" "issuingCert>CA issuingCert>ClientAuthIssuer rootCert>Root "
@@ -278,6 +281,20 @@ check_eq "hand (--smime): emailProtection among the root's purposes" \
 check_eq "inter (no --smime): no emailProtection among them" \
     "$(ps_purposes "$T/inter/public/gateway/userca-trust.ps1" | grep -c '1\.3\.6\.1\.5\.5\.7\.3\.4' || true)" 0
 
+# After a rollover: the previous issuing CA is imported too.
+ORG='Rolled Org'
+ca_init "$T/rolled" --intermediate --profile modern
+must "rolled: intermediate rollover" uc intermediate rollover --home "$T/rolled" --passphrase-file "$PASSFILE"
+check_ps1 rolled "$T/rolled" "$T/rolled/root/root.crt" "$T/rolled/issuing/ca.crt" "$ORG"
+RF=$T/rolled/public/gateway/userca-trust.ps1
+check_eq "rolled: PreviousThumbprints is openssl's SHA-1 of issuing/previous/1.crt" \
+    "$(sed -n "s/^\\\$PreviousThumbprints = @('\\(.*\\)')\$/\\1/p" "$RF")" "$(fp "$T/rolled/issuing/previous/1.crt" sha1)"
+check_eq "rolled: the embedded previous CA is its certificate's DER" \
+    "$(sed -n '/^\$PreviousCers = @($/,/^)$/p' "$RF" | sed -n "s/^ *'\\(.*\\)'\$/\\1/p")" \
+    "$(openssl x509 -in "$T/rolled/issuing/previous/1.crt" -outform DER | openssl base64 -A)"
+check_cond "rolled: previous CAs checked (New-UsercaCert) before the first import" \
+    '[[ $(grep -n "New-UsercaCert \$PreviousCers" "$RF" | cut -d: -f1) -lt $(grep -n "^Add-UsercaCert " "$RF" | head -1 | cut -d: -f1) ]]'
+
 # ---- the PowerShell grammar ----------------------------------------------------
 if ! command -v node >/dev/null; then
 	bad "node is not installed (scripts/deps installs nodejs)"
@@ -293,7 +310,7 @@ else
 		grep -E '^(syntax|selftest)' "$OUT" | head -20 | sed 's/^/    | /'
 		_show
 	fi
-	check_eq "the grammar saw all three scripts" "$(grep -c '^parsed ' "$OUT")" 3
+	check_eq "the grammar saw all four scripts" "$(grep -c '^parsed ' "$OUT")" 4
 	extra=$(grep -E '^(command|method|dynamic) ' "$OUT" | grep -vxF -- "$ALLOWED" || true)
 	check_eq "every command and method called is a harmless one (none removes)" "$extra" ""
 	check_cond "the census found the imports and the registry write" \
