@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
@@ -93,6 +94,78 @@ spki_check(X509_PUBKEY *xpk, const EVP_PKEY *k)
 	return rc;
 }
 
+/*
+ * RFC 5480 SubjectPublicKeyInfo of the named curves we take, up to the
+ * uncompressed point's 0x04: SEQUENCE { SEQUENCE { id-ecPublicKey, curve
+ * OID }, BIT STRING (no unused bits) }.
+ */
+static const unsigned char spki_p256[] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+	0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03,
+	0x42, 0x00, 0x04
+};
+static const unsigned char spki_p384[] = {
+	0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+	0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04
+};
+static const unsigned char spki_p521[] = {
+	0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+	0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86,
+	0x00, 0x04
+};
+static const struct {
+	const unsigned char	*prefix;
+	size_t			 plen;
+	size_t			 len;	/* the whole SPKI */
+	const char		*group;
+} spki_ec_known[] = {
+	{ spki_p256, sizeof(spki_p256), 91, "P-256" },
+	{ spki_p384, sizeof(spki_p384), 120, "P-384" },
+	{ spki_p521, sizeof(spki_p521), 158, "P-521" },
+};
+
+/*
+ * The key of an SPKI that is exactly one of spki_ec_known, made from its
+ * point (EVP_PKEY_fromdata(), which refuses a point off the curve): 1 and
+ * *pub, 0 when der is not such an SPKI, or a UC_E_* code.  OpenSSL 3's
+ * d2i_X509_PUBKEY() finds a decoder for every key it reads, about ten
+ * times the cost of this on an enrollment's hot path.
+ */
+static int
+spki_ec_fast(const unsigned char *der, size_t len, EVP_PKEY **pub)
+{
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx;
+	size_t i;
+	int ok;
+
+	for (i = 0; i < sizeof(spki_ec_known) / sizeof(spki_ec_known[0]); i++)
+		if (len == spki_ec_known[i].len &&
+		    memcmp(der, spki_ec_known[i].prefix,
+		    spki_ec_known[i].plen) == 0)
+			break;
+	if (i == sizeof(spki_ec_known) / sizeof(spki_ec_known[0]))
+		return 0;
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)(uintptr_t)
+	    spki_ec_known[i].group, 0);
+	/* The point from its 0x04 on, the prefix's last byte. */
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    (void *)(uintptr_t)(der + spki_ec_known[i].plen - 1),
+	    len - spki_ec_known[i].plen + 1);
+	params[2] = OSSL_PARAM_construct_end();
+	*pub = NULL;
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL)
+		return uc_seterr_ssl(UC_E_CRYPTO, "EC key context");
+	ok = EVP_PKEY_fromdata_init(ctx) > 0 &&
+	    EVP_PKEY_fromdata(ctx, pub, EVP_PKEY_PUBLIC_KEY, params) > 0;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		return uc_seterr_ssl(UC_E_INVALID, "the public key is not a "
+		    "point on %s", spki_ec_known[i].group);
+	return 1;
+}
+
 int
 spki_parse(const unsigned char *der, size_t len, X509_PUBKEY **xpk,
     EVP_PKEY **pub)
@@ -107,6 +180,16 @@ spki_parse(const unsigned char *der, size_t len, X509_PUBKEY **xpk,
 	if (len == 0 || len > CSR_MAX)
 		return uc_seterr(UC_E_INVALID, "the public key is empty or "
 		    "too large");
+	if ((rc = spki_ec_fast(der, len, &k)) != 0) {
+		if (rc < 0)
+			return rc;
+		if ((rc = key_check_public(k)) != UC_OK) {
+			EVP_PKEY_free(k);
+			return rc;
+		}
+		*pub = k;	/* now owned by the caller */
+		return UC_OK;
+	}
 	if ((x = d2i_X509_PUBKEY(NULL, &p, (long)len)) == NULL ||
 	    p != der + len) {
 		X509_PUBKEY_free(x);

@@ -273,7 +273,10 @@ int		 csr_check_req(const unsigned char *buf, size_t len,
 /*
  * A DER SubjectPublicKeyInfo from another process, checked as a CSR's key
  * is (named curves, RSA parameters NULL, key_check_public()): *xpk and
- * *pub on success (caller frees both).
+ * *pub on success (caller frees both).  *xpk is NULL when the bytes are
+ * exactly the RFC 5480 encoding of a P-256/P-384/P-521 key (what every
+ * client sends): the certificate then encodes the key itself, the same
+ * bytes.
  */
 int		 spki_parse(const unsigned char *der, size_t len,
 		    X509_PUBKEY **xpk, EVP_PKEY **pub);

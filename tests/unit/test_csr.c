@@ -405,6 +405,76 @@ test_csr_make(void **state)
 	signer_free(s);
 }
 
+/*
+ * spki_parse(): the RFC 5480 encodings of P-256/384/521 keys take the fast
+ * path (no X509_PUBKEY back) and give the same key; a point moved off its
+ * curve is refused there as on the slow path; other encodings (RSA, a
+ * compressed point) still parse through OpenSSL's decoder.
+ */
+static void
+test_spki_parse(void **state)
+{
+	static const char *const curves[] = { "P-256", "P-384", "P-521" };
+	X509_PUBKEY *xpk;
+	EVP_PKEY *k, *pub;
+	unsigned char *der;
+	size_t i;
+	int len;
+
+	(void)state;
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[i]);
+		assert_non_null(k);
+		der = NULL;
+		len = i2d_PUBKEY(k, &der);
+		assert_true(len > 0);
+		assert_int_equal(spki_parse(der, (size_t)len, &xpk, &pub),
+		    UC_OK);
+		assert_null(xpk);	/* the fast path */
+		assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+		EVP_PKEY_free(pub);
+		/* The point's last byte changed: off the curve. */
+		der[len - 1] ^= 0x01;
+		assert_int_not_equal(spki_parse(der, (size_t)len, &xpk, &pub),
+		    UC_OK);
+		assert_null(pub);
+		/* One byte short: not the known encoding, nor DER. */
+		der[len - 1] ^= 0x01;
+		assert_int_not_equal(spki_parse(der, (size_t)len - 1, &xpk,
+		    &pub), UC_OK);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+	}
+	/* A compressed P-256 point: the decoder's path, the same key. */
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_set_utf8_string_param(k,
+	    "point-format", "compressed"), 1);
+	der = NULL;
+	len = i2d_PUBKEY(k, &der);
+	assert_int_equal(len, 59);
+	assert_int_equal(spki_parse(der, (size_t)len, &xpk, &pub), UC_OK);
+	assert_non_null(xpk);
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	X509_PUBKEY_free(xpk);
+	EVP_PKEY_free(pub);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	/* RSA: the decoder's path. */
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(k);
+	der = NULL;
+	len = i2d_PUBKEY(k, &der);
+	assert_true(len > 0);
+	assert_int_equal(spki_parse(der, (size_t)len, &xpk, &pub), UC_OK);
+	assert_non_null(xpk);
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	X509_PUBKEY_free(xpk);
+	EVP_PKEY_free(pub);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -417,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_csr_weak_keys),
 		cmocka_unit_test(test_csr_malformed),
 		cmocka_unit_test(test_csr_make),
+		cmocka_unit_test(test_spki_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
