@@ -1022,64 +1022,133 @@ method_is(const struct req *q, const char *m)
 	return strcmp(q->method, m) == 0;
 }
 
-void
-handle_request(struct enrolld *d, const struct req *q, struct resp *r)
+/* 405 for a route that only answers GET and HEAD. */
+static void
+only_get(struct resp *r)
+{
+	snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+	json_error(r, 405, "method_not_allowed", "use GET");
+}
+
+/*
+ * Public files, health, metrics and the page's static files (any
+ * transport): 1 when q was one of them (r holds the answer), else 0.
+ */
+static int
+serve_public_routes(struct enrolld *d, const struct req *q, struct resp *r,
+    int get)
 {
 	struct pubset *ps;
-	char tok[TOKEN_LEN + 1];
-	int i, limited = 0, get = method_is(q, "GET") || method_is(q, "HEAD");
+	int i, js;
 
-	memset(r, 0, sizeof(*r));
-	r->route = "other";
-
-	/* Public files, health and metrics: any transport. */
 	if ((ps = pub_get(d)) == NULL) {
 		json_error(r, 503, "not_ready", "the public files are not "
 		    "loaded");
-		return;
+		return 1;
 	}
 	for (i = 0; i < NPUB; i++) {
 		if (strcmp(q->path, ps->f[i].route) != 0)
 			continue;
 		r->route = ps->f[i].route;	/* static: outlives ps */
-		if (!get) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			json_error(r, 405, "method_not_allowed", "use GET");
-		} else
+		if (!get)
+			only_get(r);
+		else
 			serve_pub(ps, q, r, i);
 		pub_put(ps);
-		return;
+		return 1;
 	}
 	pub_put(ps);
 	if (strcmp(q->path, "/healthz") == 0 || strcmp(q->path, "/metrics") ==
 	    0) {
 		r->route = strcmp(q->path, "/healthz") == 0 ? "/healthz" :
 		    "/metrics";
-		if (!get) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			json_error(r, 405, "method_not_allowed", "use GET");
-		} else if (r->route[1] == 'h')
+		if (!get)
+			only_get(r);
+		else if (r->route[1] == 'h')
 			serve_health(d, r);
 		else
 			serve_metrics(d, r);
-		return;
+		return 1;
 	}
-	if (strcmp(q->path, "/static/enroll.js") == 0 ||
-	    strcmp(q->path, "/static/enroll.css") == 0) {
-		r->route = "/static";
-		if (!get) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			json_error(r, 405, "method_not_allowed", "use GET");
-			return;
-		}
-		serve_web(d, r, strcmp(q->path, "/static/enroll.js") == 0 ?
-		    WEB_JS : WEB_CSS, q->path + 8,
-		    strcmp(q->path, "/static/enroll.js") == 0 ?
+	if (strcmp(q->path, "/static/enroll.js") != 0 &&
+	    strcmp(q->path, "/static/enroll.css") != 0)
+		return 0;
+	r->route = "/static";
+	js = strcmp(q->path, "/static/enroll.js") == 0;
+	if (!get)
+		only_get(r);
+	else
+		serve_web(d, r, js ? WEB_JS : WEB_CSS, q->path + 8, js ?
 		    "text/javascript; charset=utf-8" :
 		    "text/css; charset=utf-8");
-		return;
-	}
+	return 1;
+}
 
+/*
+ * The token routes (page, lookup, /csr, /p12, /mobileconfig), behind the
+ * HTTPS and rate-limit gate (limited: this client failed too often).
+ */
+static void
+serve_token_routes(struct enrolld *d, const struct req *q, struct resp *r,
+    int get, int limited)
+{
+	char tok[TOKEN_LEN + 1];
+	int csr;
+
+	if (take_token(q->path, "/enroll/", "", tok)) {
+		r->route = "/enroll/:token";
+		if (!get)
+			only_get(r);
+		/* The page itself asks the API; it needs no token check. */
+		else if (limit_pass(d, q, r, tok, limited))
+			serve_web(d, r, WEB_HTML, "enroll.html",
+			    "text/html; charset=utf-8");
+	} else if (take_token(q->path, "/api/v1/enroll/", "", tok)) {
+		r->route = "/api/v1/enroll/:token";
+		if (!get)
+			only_get(r);
+		else if (limit_pass(d, q, r, tok, limited))
+			token_json(d, q, r, tok);
+	} else if (take_token(q->path, "/api/v1/enroll/", "/csr", tok) ||
+	    take_token(q->path, "/api/v1/enroll/", "/p12", tok)) {
+		csr = q->path[strlen(q->path) - 1] == 'r';
+		r->route = csr ? "/api/v1/enroll/:token/csr" :
+		    "/api/v1/enroll/:token/p12";
+		if (!method_is(q, "POST")) {
+			snprintf(r->allow, sizeof(r->allow), "POST");
+			json_error(r, 405, "method_not_allowed", "use POST");
+		} else if (!limit_pass(d, q, r, tok, limited))
+			;	/* answered */
+		else if (csr)
+			enroll_csr(d, q, r, tok);
+		else
+			enroll_p12(d, q, r, tok, 0);
+	} else if (take_token(q->path, "/api/v1/enroll/", "/mobileconfig",
+	    tok)) {
+		r->route = "/api/v1/enroll/:token/mobileconfig";
+		if (!get && !method_is(q, "POST")) {
+			snprintf(r->allow, sizeof(r->allow), "GET, HEAD, POST");
+			json_error(r, 405, "method_not_allowed", "use POST (or "
+			    "GET for the SCEP profile)");
+		} else if (!limit_pass(d, q, r, tok, limited))
+			;	/* answered */
+		else if (get)
+			scep_profile(d, q, r, tok);
+		else
+			enroll_p12(d, q, r, tok, 1);
+	} else
+		json_error(r, 404, "not_found", "no such resource");
+}
+
+void
+handle_request(struct enrolld *d, const struct req *q, struct resp *r)
+{
+	int limited = 0, get = method_is(q, "GET") || method_is(q, "HEAD");
+
+	memset(r, 0, sizeof(*r));
+	r->route = "other";
+	if (serve_public_routes(d, q, r, get))
+		return;
 	/* EST: its own listener (DESIGN 6). */
 	if (est_route(q->path)) {
 		est_serve(d, q, r);
@@ -1111,69 +1180,5 @@ handle_request(struct enrolld *d, const struct req *q, struct resp *r)
 		    __atomic_load_n(&d->conf.rate_limit, __ATOMIC_RELAXED),
 		    uc_now());
 	}
-	if (take_token(q->path, "/enroll/", "", tok)) {
-		r->route = "/enroll/:token";
-		if (!get) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			json_error(r, 405, "method_not_allowed", "use GET");
-			return;
-		}
-		if (!limit_pass(d, q, r, tok, limited))
-			return;
-		/* The page itself asks the API; it needs no token check. */
-		serve_web(d, r, WEB_HTML, "enroll.html",
-		    "text/html; charset=utf-8");
-		return;
-	}
-	if (take_token(q->path, "/api/v1/enroll/", "", tok)) {
-		r->route = "/api/v1/enroll/:token";
-		if (!get) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			json_error(r, 405, "method_not_allowed", "use GET");
-			return;
-		}
-		if (!limit_pass(d, q, r, tok, limited))
-			return;
-		token_json(d, q, r, tok);
-		return;
-	}
-	if (take_token(q->path, "/api/v1/enroll/", "/csr", tok) ||
-	    take_token(q->path, "/api/v1/enroll/", "/p12", tok)) {
-		int csr = q->path[strlen(q->path) - 1] == 'r';
-
-		r->route = csr ? "/api/v1/enroll/:token/csr" :
-		    "/api/v1/enroll/:token/p12";
-		if (!method_is(q, "POST")) {
-			snprintf(r->allow, sizeof(r->allow), "POST");
-			json_error(r, 405, "method_not_allowed", "use POST");
-			return;
-		}
-		if (!limit_pass(d, q, r, tok, limited))
-			return;
-		if (csr)
-			enroll_csr(d, q, r, tok);
-		else
-			enroll_p12(d, q, r, tok, 0);
-		return;
-	}
-	if (take_token(q->path, "/api/v1/enroll/", "/mobileconfig", tok)) {
-		r->route = "/api/v1/enroll/:token/mobileconfig";
-		if (get) {
-			if (!limit_pass(d, q, r, tok, limited))
-				return;
-			scep_profile(d, q, r, tok);
-			return;
-		}
-		if (!method_is(q, "POST")) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD, POST");
-			json_error(r, 405, "method_not_allowed", "use POST (or "
-			    "GET for the SCEP profile)");
-			return;
-		}
-		if (!limit_pass(d, q, r, tok, limited))
-			return;
-		enroll_p12(d, q, r, tok, 1);
-		return;
-	}
-	json_error(r, 404, "not_found", "no such resource");
+	serve_token_routes(d, q, r, get, limited);
 }

@@ -332,6 +332,119 @@ peer_cert(struct MHD_Connection *c, size_t *len)
 	return certs[0].data;
 }
 
+/* r: a JSON error answered before the request is read (close: and close
+ * the connection). */
+static void
+early_error(struct resp *r, int status, const char *code, const char *why,
+    int close)
+{
+	memset(r, 0, sizeof(*r));
+	r->route = "other";
+	r->status = status;
+	r->type = "application/json";
+	if (close) {
+		snprintf(r->hdr_name, sizeof(r->hdr_name), "Connection");
+		snprintf(r->hdr_value, sizeof(r->hdr_value), "close");
+	}
+	if ((r->body = (unsigned char *)json_error_body(code, why)) != NULL)
+		r->len = strlen((char *)r->body);
+}
+
+/*
+ * A new request: the reason to refuse it before reading its body (its
+ * framing is ambiguous, or it declares a body over max_body) in r, 1; 0
+ * to read on.
+ */
+static int
+refuse_early(struct MHD_Connection *c, size_t max_body, struct resp *r)
+{
+	const char *cl, *why;
+	char *end;
+	unsigned long long n;
+
+	/* Read no body whose length is ambiguous: answer, and close. */
+	if ((why = ambiguous_framing(c)) != NULL) {
+		early_error(r, 400, "bad_request", why, 1);
+		return 1;
+	}
+	/* Refuse a declared oversize body before reading any of it. */
+	if ((cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH)) == NULL)
+		return 0;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (errno == 0 && *end == '\0' && n <= max_body)
+		return 0;
+	early_error(r, 413, "too_large", "the request body is over the limit",
+	    0);
+	return 1;
+}
+
+/* Append a piece of the body to rs, or drop it all once over max_body. */
+static int
+take_upload(struct rstate *rs, const char *upload, size_t n,
+    size_t max_body)
+{
+	unsigned char *nb;
+	size_t cap;
+
+	if (rs->answered || rs->too_big)
+		return 0;
+	if (rs->len + n > max_body) {
+		rs->too_big = 1;
+		OPENSSL_cleanse(rs->body, rs->len);
+		free(rs->body);
+		rs->body = NULL;
+		rs->len = rs->cap = 0;
+		return 0;
+	}
+	if (rs->len + n > rs->cap) {
+		for (cap = rs->cap ? rs->cap : 4096; cap < rs->len + n;)
+			cap *= 2;
+		if ((nb = realloc(rs->body, cap)) == NULL)
+			return -1;
+		rs->body = nb;
+		rs->cap = cap;
+	}
+	memcpy(rs->body + rs->len, upload, n);
+	rs->len += n;
+	return 0;
+}
+
+/* q: the request as handle_request() reads it (borrowed from c and rs). */
+static void
+req_fill(struct listener *l, struct MHD_Connection *c, struct rstate *rs,
+    const char *method, const char *url, const char *client, struct req *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = method;
+	q->path = url;
+	q->accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	q->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	q->if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	q->if_modified_since = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	q->user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_USER_AGENT);
+	q->retry = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-Userca-Retry");
+	q->operation = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "operation");
+	q->message = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "message");
+	q->body = rs->body;
+	q->bodylen = rs->len;
+	q->client = client;
+	q->tls = l->tls;
+	if ((q->est = l->est)) {
+		q->authorization = MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		q->peer_cert = peer_cert(c, &q->peer_certlen);
+	}
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -342,82 +455,26 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct rstate *rs = *con_cls;
 	struct req q;
 	struct resp r;
-	const char *cl, *why;
-	char client[64], *end;
-	unsigned long long n;
-	unsigned char *nb;
+	char client[64];
 	/* SIGHUP may change it while requests run. */
 	size_t max_body = __atomic_load_n(&d->conf.max_body, __ATOMIC_RELAXED);
 
+	(void)version;
 	if (rs == NULL) {
 		if ((rs = calloc(1, sizeof(*rs))) == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &rs->t0);
 		rs->conn = conn_of(c);
 		*con_cls = rs;
-		/* Read no body whose length is ambiguous: answer, and close. */
-		if ((why = ambiguous_framing(c)) != NULL) {
-			memset(&r, 0, sizeof(r));
-			rs->answered = 1;
-			r.route = "other";
-			r.status = 400;
-			r.type = "application/json";
-			snprintf(r.hdr_name, sizeof(r.hdr_name), "Connection");
-			snprintf(r.hdr_value, sizeof(r.hdr_value), "close");
-			if ((r.body = (unsigned char *)json_error_body(
-			    "bad_request", why)) != NULL)
-				r.len = strlen((char *)r.body);
-			return send_resp(l, c, &r, method, url,
-			    client_addr(c, client, sizeof(client)), rs);
-		}
-		/* Refuse a declared oversize body before reading any of it. */
-		if ((cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
-			errno = 0;
-			n = strtoull(cl, &end, 10);
-			if (errno != 0 || *end != '\0' || n > max_body) {
-				memset(&r, 0, sizeof(r));
-				rs->answered = 1;
-				r.route = "other";
-				r.status = 413;
-				r.type = "application/json";
-				if ((r.body = (unsigned char *)strdup(
-				    "{\"error\":\"too_large\",\"detail\":"
-				    "\"the request body is over the limit\"}"))
-				    != NULL)
-					r.len = strlen((char *)r.body);
-				return send_resp(l, c, &r, method, url,
-				    client_addr(c, client, sizeof(client)),
-				    rs);
-			}
-		}
-		return MHD_YES;
+		if (!refuse_early(c, max_body, &r))
+			return MHD_YES;
+		rs->answered = 1;
+		return send_resp(l, c, &r, method, url, client_addr(c, client,
+		    sizeof(client)), rs);
 	}
 	if (*upload_size > 0) {
-		if (!rs->answered && !rs->too_big) {
-			if (rs->len + *upload_size > max_body) {
-				rs->too_big = 1;
-				OPENSSL_cleanse(rs->body, rs->len);
-				free(rs->body);
-				rs->body = NULL;
-				rs->len = rs->cap = 0;
-			} else {
-				if (rs->len + *upload_size > rs->cap) {
-					size_t cap = rs->cap ? rs->cap : 4096;
-
-					while (cap < rs->len + *upload_size)
-						cap *= 2;
-					if ((nb = realloc(rs->body, cap)) ==
-					    NULL)
-						return MHD_NO;
-					rs->body = nb;
-					rs->cap = cap;
-				}
-				memcpy(rs->body + rs->len, upload,
-				    *upload_size);
-				rs->len += *upload_size;
-			}
-		}
+		if (take_upload(rs, upload, *upload_size, max_body) != 0)
+			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -427,45 +484,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	/* The whole request is in: its deadline no longer applies. */
 	conns_received(l->conns, rs->conn);
 	client_addr(c, client, sizeof(client));
-	if (rs->too_big) {
-		memset(&r, 0, sizeof(r));
-		r.route = "other";
-		r.status = 413;
-		r.type = "application/json";
-		if ((r.body = (unsigned char *)strdup("{\"error\":\"too_large\","
-		    "\"detail\":\"the request body is over the limit\"}")) !=
-		    NULL)
-			r.len = strlen((char *)r.body);
-		return send_resp(l, c, &r, method, url, client, rs);
+	if (rs->too_big)
+		early_error(&r, 413, "too_large", "the request body is over "
+		    "the limit", 0);
+	else {
+		req_fill(l, c, rs, method, url, client, &q);
+		handle_request(d, &q, &r);
 	}
-	memset(&q, 0, sizeof(q));
-	q.method = method;
-	q.path = url;
-	q.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-	q.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	q.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_IF_NONE_MATCH);
-	q.if_modified_since = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
-	q.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_USER_AGENT);
-	q.retry = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "X-Userca-Retry");
-	q.operation = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-	    "operation");
-	q.message = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-	    "message");
-	q.body = rs->body;
-	q.bodylen = rs->len;
-	q.client = client;
-	q.tls = l->tls;
-	if ((q.est = l->est)) {
-		q.authorization = MHD_lookup_connection_value(c,
-		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-		q.peer_cert = peer_cert(c, &q.peer_certlen);
-	}
-	handle_request(d, &q, &r);
 	return send_resp(l, c, &r, method, url, client, rs);
 }
 
