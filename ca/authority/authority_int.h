@@ -161,6 +161,12 @@ int	stage_open(struct stage *s, const char *home, const char *what,
 int	stage_commit(struct stage *s, const char *last, int replace);
 void	stage_abort(struct stage *s);
 int	stage_link(struct stage *s, const char *rel);
+/*
+ * A merge into home that a killed run left half-way (its journal, with
+ * last not yet moved in): remove the files it moved, then the journal.
+ * Call before looking at what home holds.
+ */
+int	stage_recover(const char *home, const char *last);
 
 /* records.c: INSERT a certificate row; UC_E_EXISTS when the serial is
  * taken. */

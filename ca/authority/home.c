@@ -354,7 +354,8 @@ authority_init(const struct init_opts *o, authority_getpass_fn getpass,
 		    "http(s) URL without spaces or commas", c.base_url);
 		goto out;
 	}
-	if ((rc = refuse_existing(o->home)) != UC_OK)
+	if ((rc = stage_recover(o->home, P_DB)) != UC_OK ||
+	    (rc = refuse_existing(o->home)) != UC_OK)
 		goto out;
 	if (getpass == NULL) {
 		rc = uc_seterr(UC_E_PASSPHRASE, "a root key passphrase is "
@@ -622,6 +623,8 @@ authority_intermediate_install(const char *home, const unsigned char *ca,
 	/* A rollover's certificate (rollover.c). */
 	if (home_has(home, P_ISS_NEXT_KEY) && home_has(home, P_ISS_CRT))
 		return rollover_install(home, ca, calen, root, rootlen);
+	if ((rc = stage_recover(home, P_DB)) != UC_OK)
+		return rc;
 	if (home_has(home, P_DB))
 		return uc_seterr(UC_E_EXISTS, "%s already has an issuing CA "
 		    "installed", home);

@@ -18,8 +18,11 @@
 #include <unistd.h>
 
 #include "authority_int.h"
+#include "ucbuf.h"
 
 #define STAGE_MAXFILES	256
+/* In a home a merge moves files into: the names it moves (stage_merge). */
+#define STAGE_JOURNAL	".userca-merge"
 
 /*
  * Remove the staging folders under dir named prefix* that are ours (this
@@ -252,6 +255,105 @@ stage_fsync_dir_of(const char *home, const char *rel)
 }
 
 /*
+ * home/.userca-merge: the files (names, one a line) a merge is about to
+ * move in that were not there already, synced before the first move, so
+ * that a run killed half-way is undone by the next (stage_recover()).
+ */
+static int
+stage_journal(struct stage *s, char **files, size_t n)
+{
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct stat a, c;
+	size_t i;
+	int rc = UC_OK;
+
+	for (i = 0; i < n && rc == UC_OK; i++) {
+		if ((size_t)snprintf(src, sizeof(src), "%s/%s", s->path,
+		    files[i]) >= sizeof(src) ||
+		    (size_t)snprintf(dst, sizeof(dst), "%s/%s", s->home,
+		    files[i]) >= sizeof(dst)) {
+			rc = uc_seterr(UC_E_INVALID, "%s: path too long",
+			    files[i]);
+			break;
+		}
+		/* Linked in from the home (install): not ours to undo. */
+		if (lstat(dst, &c) == 0 && lstat(src, &a) == 0 &&
+		    a.st_dev == c.st_dev && a.st_ino == c.st_ino)
+			continue;
+		rc = ucbuf_printf(&b, "%s\n", files[i]);
+	}
+	if (rc == UC_OK)
+		rc = home_write(s->home, STAGE_JOURNAL, (unsigned char *)b.p,
+		    ucbuf_len(&b), 0600, 0);
+	if (rc == UC_OK)
+		rc = dir_fsync(s->home);
+	ucbuf_free(&b);
+	return rc;
+}
+
+/* A journal name: relative, no "..", no empty part. */
+static int
+stage_name_ok(const char *n)
+{
+	const char *p;
+
+	if (*n == '\0' || *n == '/' || strstr(n, "//") != NULL)
+		return 0;
+	for (p = n; p != NULL; p = strchr(p, '/')) {
+		if (*p == '/')
+			p++;
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+stage_recover(const char *home, const char *last)
+{
+	char p[PATH_MAX], line[PATH_MAX];
+	struct stat sb;
+	size_t len;
+	FILE *f;
+	int fd, rc = UC_OK;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", home, STAGE_JOURNAL) >=
+	    sizeof(p))
+		return uc_seterr(UC_E_INVALID, "%s: path too long", home);
+	if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? UC_OK : uc_seterr(UC_E_IO, "%s: %s",
+		    p, strerror(errno));
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_uid != geteuid() || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return uc_seterr(UC_E_STATE, "%s is not a journal of ours; "
+		    "remove it by hand", p);
+	}
+	/* last moved in last: present, the merge had finished its moves. */
+	if (!home_has(home, last))
+		while (rc == UC_OK && fgets(line, sizeof(line), f) != NULL) {
+			if ((len = strlen(line)) > 0 && line[len - 1] == '\n')
+				line[--len] = '\0';
+			if (!stage_name_ok(line) ||
+			    (size_t)snprintf(p, sizeof(p), "%s/%s", home,
+			    line) >= sizeof(p))
+				rc = uc_seterr(UC_E_STATE, "%s/%s: a bad name "
+				    "'%.60s'", home, STAGE_JOURNAL, line);
+			else if (unlink(p) == -1 && errno != ENOENT)
+				rc = uc_seterr(UC_E_IO, "%s: %s", p,
+				    strerror(errno));
+		}
+	fclose(f);
+	if (rc != UC_OK)
+		return rc;
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", home, STAGE_JOURNAL) >=
+	    sizeof(p) || unlink(p) == -1)
+		return uc_seterr(UC_E_IO, "%s: %s", p, strerror(errno));
+	return dir_fsync(home);
+}
+
+/*
  * Into the home that existed: file by file, last (the file whose presence
  * says the home is complete) last; moved back when one fails.  Ends the
  * stage when all moved.
@@ -273,12 +375,15 @@ stage_merge(struct stage *s, const char *last, int replace)
 			files[n - 1] = t;
 			break;
 		}
+	if ((rc = stage_journal(s, files, n)) != UC_OK)
+		goto out;
 	for (done = 0; done < n; done++)
 		if ((rc = stage_move(s, files[done], 0, replace)) != UC_OK)
 			break;
 	if (rc != UC_OK) {
 		while (done-- > 0)
 			(void)stage_move(s, files[done], 1, 1);
+		(void)stage_recover(s->home, last);
 		goto out;
 	}
 	/* The stage goes first: a run killed now has left a whole home. */
@@ -287,6 +392,9 @@ stage_merge(struct stage *s, const char *last, int replace)
 		rc = stage_fsync_dir_of(s->home, files[i]);
 	if (rc == UC_OK)
 		rc = dir_fsync(s->home);
+	/* Everything is in and synced: the journal has done its job. */
+	if (rc == UC_OK)
+		rc = stage_recover(s->home, last);
 out:
 	for (i = 0; i < n; i++)
 		free(files[i]);

@@ -4,7 +4,8 @@
 # succeeds, and no staging folder is left once it has.  Failures come from
 # strace: the Nth rename(2) fails with EIO or kills the process (SIGKILL),
 # for every N until the run gets through (every third N in sanitizer
-# builds); also kills at every fifth fsync(2).
+# builds); also kills at every fifth fsync(2), and kills during a merge
+# into a folder that holds other files (undone by the next run).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_tool strace
 
@@ -113,6 +114,29 @@ check "init (non-empty folder): made a good home" home_ok "$H"
 check_eq "init (non-empty folder): its own file kept" "$(cat "$H/notes.txt")" keep
 check_eq "init (non-empty folder): no staging folder left" "$(leftovers "$T" busy)" 0
 expect_rc 1 "init over a CA home is still refused" uc "${INIT[@]}" --home "$H"
+
+# The same folder, the Nth rename killing the run (the moves file by file,
+# then the journal's own renames): the next init undoes what a killed merge
+# moved in (home/.userca-merge) and makes a good home, never refused.
+n=1 kills=0 refused=0 bad_next=0
+while :; do
+	rm -rf "$H"; mkdir "$H"; echo keep >"$H/notes.txt"
+	faulty rename "$n" signal=KILL "$USERCA" "${INIT[@]}" --home "$H"
+	[[ $RC -eq 0 ]] && break
+	kills=$((kills + 1))
+	run uc "${INIT[@]}" --home "$H"
+	if [[ $RC -ne 0 ]]; then
+		grep -q 'already holds a CA' "$ERR" && refused=$((refused + 1))
+		bad_next=$((bad_next + 1))
+	elif ! home_ok "$H" || [[ $(cat "$H/notes.txt") != keep ]] ||
+	    [[ -e $H/.userca-merge ]]; then
+		bad_next=$((bad_next + 1))
+	fi
+	n=$((n + SPARSE)); [[ $n -gt 60 ]] && break
+done
+check_cond "init (non-empty folder, rename killed): killed runs ($kills)" "[[ $kills -ge 2 ]]"
+check_eq "init (non-empty folder, rename killed): the next init was never refused" "$refused" 0
+check_eq "init (non-empty folder, rename killed): the next init always made a good home, notes kept, no journal" "$bad_next" 0
 
 # ---- intermediate install -----------------------------------------------------
 OFF=$T/offline
