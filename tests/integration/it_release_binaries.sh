@@ -75,7 +75,11 @@ if command -v systemd-analyze >/dev/null; then
 	check "systemd-analyze verify accepts the unit" systemd-analyze verify "$T/userca-enrolld.service"
 	systemd-analyze security --offline=true "$T/userca-enrolld.service" >"$T/sec.txt" 2>&1 || true
 	lvl=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/sec.txt")
-	check_cond "systemd-analyze security: exposure ${lvl:-?} below 2.0 (OK)" "awk 'BEGIN { exit !(${lvl:-10} < 2.0) }'"
+	# At most 2.2 ("OK"): 0.7 of it are "runs as root" and CAP_SETUID/
+	# CAP_SETGID, which the privilege-separated monitor needs to start its
+	# network process as another uid (that process is confined further by
+	# the daemon itself: seccomp, Landlock, no access to the CA home).
+	check_cond "systemd-analyze security: exposure ${lvl:-?} at most 2.2 (OK)" "awk 'BEGIN { exit !(${lvl:-10} <= 2.2) }'"
 fi
 
 summary
