@@ -162,6 +162,15 @@ int	stage_commit(struct stage *s, const char *last, int replace);
 void	stage_abort(struct stage *s);
 int	stage_link(struct stage *s, const char *rel);
 /*
+ * home.c: a delegated certificate (OCSP responder, SCEP RA) and its key
+ * into the home: save(key, path) writes the key to tmp_rel, renamed onto
+ * key_rel before x goes to crt_rel; then an audit row event.
+ */
+int	home_put_delegated(struct authority *a,
+	    int (*save)(void *, const char *), void *key, const char *tmp_rel,
+	    const char *key_rel, const char *crt_rel, X509 *x,
+	    const char *event, int64_t now);
+/*
  * A merge into home that a killed run left half-way (its journal, with
  * last not yet moved in): remove the files it moved, then the journal.
  * Call before looking at what home holds.

@@ -6,9 +6,12 @@
  */
 #include <sys/stat.h>
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/err.h>
@@ -646,5 +649,52 @@ out:
 	signer_free(isig);
 	X509_free(cax);
 	X509_free(rootx);
+	return rc;
+}
+
+/*
+ * A delegated certificate (OCSP responder, SCEP RA) and its key into the
+ * home: the key through save() to tmp_rel, renamed onto key_rel first (a
+ * certificate never names a key not yet on disk), then x as PEM at crt_rel
+ * (0644), then an audit row event with its serial.
+ */
+int
+home_put_delegated(struct authority *a, int (*save)(void *, const char *),
+    void *key, const char *tmp_rel, const char *key_rel, const char *crt_rel,
+    X509 *x, const char *event, int64_t now)
+{
+	unsigned char *pem = NULL;
+	size_t pemlen;
+	char *tmp = NULL, *kp = NULL, *serial = NULL;
+	int rc;
+
+	if ((rc = cert_to_pem(x, &pem, &pemlen)) != UC_OK)
+		return rc;
+	if ((tmp = home_path(a->home, tmp_rel)) == NULL ||
+	    (kp = home_path(a->home, key_rel)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	(void)unlink(tmp);
+	if ((rc = save(key, tmp)) != UC_OK)
+		goto out;
+	if (rename(tmp, kp) == -1) {
+		rc = uc_seterr(UC_E_IO, "%s: %s", kp, strerror(errno));
+		(void)unlink(tmp);
+		goto out;
+	}
+	if ((rc = home_write(a->home, crt_rel, pem, pemlen, 0644, 0)) !=
+	    UC_OK)
+		goto out;
+	if ((serial = serial_hex(X509_get0_serialNumber(x))) != NULL) {
+		pthread_mutex_lock(&a->mu);
+		(void)store_audit(a->st, now, a->actor, event, serial, NULL);
+		pthread_mutex_unlock(&a->mu);
+	}
+out:
+	free(serial);
+	free(pem);
+	free(tmp);
+	free(kp);
 	return rc;
 }

@@ -179,15 +179,19 @@ out:
 }
 
 /* A new responder key and certificate, written to the CA home. */
+/* home_put_delegated()'s key writer: the responder signer's key, 0600. */
+static int
+responder_save_key(void *s, const char *path)
+{
+	return signer_save_key(s, path, NULL);
+}
+
 static int
 renew(struct authority *a, struct signer **out, int64_t *nb, int64_t *na)
 {
 	struct signer *isig = NULL, *s = NULL;
 	EVP_PKEY *key = NULL, *pub = NULL;
 	X509 *x = NULL;
-	char *tmp = NULL, *kp = NULL, *serial = NULL;
-	unsigned char *pem = NULL;
-	size_t pemlen;
 	char cn[128];
 	int64_t now = uc_now();
 	int rc;
@@ -218,31 +222,9 @@ renew(struct authority *a, struct signer **out, int64_t *nb, int64_t *na)
 	    *na, &x)) != UC_OK)
 		goto out;
 	if ((rc = signer_sign_cert(isig, x)) != UC_OK ||
-	    (rc = cert_to_pem(x, &pem, &pemlen)) != UC_OK)
+	    (rc = home_put_delegated(a, responder_save_key, s, P_OCSP_TMP,
+	    P_OCSP_KEY, P_OCSP_CRT, x, "ocsp-responder", now)) != UC_OK)
 		goto out;
-	/* The key first: a certificate never names a key not yet on disk. */
-	if ((tmp = home_path(a->home, P_OCSP_TMP)) == NULL ||
-	    (kp = home_path(a->home, P_OCSP_KEY)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	(void)unlink(tmp);
-	if ((rc = signer_save_key(s, tmp, NULL)) != UC_OK)
-		goto out;
-	if (rename(tmp, kp) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", kp, strerror(errno));
-		(void)unlink(tmp);
-		goto out;
-	}
-	if ((rc = home_write(a->home, P_OCSP_CRT, pem, pemlen, 0644, 0)) !=
-	    UC_OK)
-		goto out;
-	if ((serial = serial_hex(X509_get0_serialNumber(x))) != NULL) {
-		pthread_mutex_lock(&a->mu);
-		(void)store_audit(a->st, now, a->actor, "ocsp-responder",
-		    serial, NULL);
-		pthread_mutex_unlock(&a->mu);
-	}
 	if ((rc = signer_set_cert(s, x)) != UC_OK) {
 		x = NULL;	/* freed by signer_set_cert */
 		goto out;
@@ -251,10 +233,6 @@ renew(struct authority *a, struct signer **out, int64_t *nb, int64_t *na)
 	*out = s;
 	s = NULL;	/* now owned by the caller */
 out:
-	free(serial);
-	free(pem);
-	free(tmp);
-	free(kp);
 	X509_free(x);
 	EVP_PKEY_free(pub);
 	signer_free(s);

@@ -86,6 +86,13 @@ out:
 }
 
 /* A new RSA-2048 key and RA certificate, written to the CA home. */
+/* home_put_delegated()'s key writer: k, unencrypted, 0600. */
+static int
+ra_save_key(void *k, const char *path)
+{
+	return key_write(path, k, NULL);
+}
+
 static int
 ra_make(struct authority *a, X509 **cert, EVP_PKEY **key, int64_t *nb,
     int64_t *na)
@@ -93,9 +100,7 @@ ra_make(struct authority *a, X509 **cert, EVP_PKEY **key, int64_t *nb,
 	struct signer *isig;
 	X509 *x = NULL;
 	EVP_PKEY *k = NULL;
-	unsigned char *pem = NULL;
-	char *tmp = NULL, *kp = NULL, *serial = NULL, cn[128];
-	size_t pemlen;
+	char cn[128];
 	int64_t now = uc_now();
 	int rc;
 
@@ -112,41 +117,15 @@ ra_make(struct authority *a, X509 **cert, EVP_PKEY **key, int64_t *nb,
 	    NULL ? a->conf.issuing_cn : "userca");
 	if ((rc = scep_ra_build(a->issuing, k, a->conf.org, cn, *nb, *na,
 	    &x)) != UC_OK || (rc = signer_sign_cert(isig, x)) != UC_OK ||
-	    (rc = cert_to_pem(x, &pem, &pemlen)) != UC_OK ||
-	    (rc = uc_asn1_time(X509_get0_notAfter(x), na)) != UC_OK)
+	    (rc = uc_asn1_time(X509_get0_notAfter(x), na)) != UC_OK ||
+	    (rc = home_put_delegated(a, ra_save_key, k, P_RA_TMP, P_RA_KEY,
+	    P_RA_CRT, x, "scep-ra", now)) != UC_OK)
 		goto out;
-	if ((tmp = home_path(a->home, P_RA_TMP)) == NULL ||
-	    (kp = home_path(a->home, P_RA_KEY)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	/* The key first: a certificate never names a key not yet on disk. */
-	(void)unlink(tmp);
-	if ((rc = key_write(tmp, k, NULL)) != UC_OK)
-		goto out;
-	if (rename(tmp, kp) == -1) {
-		rc = uc_seterr(UC_E_IO, "%s: %s", kp, strerror(errno));
-		(void)unlink(tmp);
-		goto out;
-	}
-	if ((rc = home_write(a->home, P_RA_CRT, pem, pemlen, 0644, 0)) !=
-	    UC_OK)
-		goto out;
-	if ((serial = serial_hex(X509_get0_serialNumber(x))) != NULL) {
-		pthread_mutex_lock(&a->mu);
-		(void)store_audit(a->st, now, a->actor, "scep-ra", serial,
-		    NULL);
-		pthread_mutex_unlock(&a->mu);
-	}
 	*cert = x;
 	*key = k;
 	x = NULL;	/* now owned by the caller */
 	k = NULL;
 out:
-	free(serial);
-	free(pem);
-	free(tmp);
-	free(kp);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return rc;
