@@ -21,54 +21,17 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/lib_enrolld.sh"
+. "$HERE/lib_gateway.sh"
 . "$HERE/lib_apache.sh"
 ap_need
 need_tool dash curl
 SYNC=$UC_SRC/scripts/userca-gateway-sync
 REFUSED="refused (handshake)"
 
-declare -A TT=()	# truth table: row -> "want|got"
-TT_ORDER=()
-tt() {	# ROW WANT GOT
-	TT_ORDER+=("$1")
-	TT[$1]="$2|$3"
-	check_eq "$1" "$3" "$2"
-}
-
-H=$T/pki
-BASE_URL=http://127.0.0.1:$HTTP_PORT
-ca_init "$H" --intermediate --profile modern
-[[ -f $H/public/gateway/apache-userca.conf ]] ||
-    fail "public/gateway/apache-userca.conf is not published by userca init"
-must "issue-server for Apache" uc issue-server --home "$H" --dns localhost --ip 127.0.0.1 \
-    --out "$T/tls" --passphrase-file "$PASSFILE"
-cat >"$T/d.ini" <<EOF
-[ca]
-home = $H
-[http]
-listen = 127.0.0.1:$HTTP_PORT
-[crl]
-poll = 1s
-EOF
-ed_start d "$T/d.ini"
-PIN=$(openssl x509 -in "$H/root/root.crt" -outform DER | openssl dgst -sha256 | sed 's/^.*= *//')
+gw_home apache
 
 # ---- users: a CSV batch of 3, carol legacy PKCS#12, the others the default (modern) ----
-cat >"$T/users.csv" <<'EOF'
-username,email,name,p12_format
-alice,alice@example.test,Alice Adams,
-bob,bob@example.test,Bob Brown,
-carol,carol@example.test,Carol Clark,legacy
-EOF
-must "batch 3 users (carol legacy)" uc batch "$T/users.csv" --out "$T/out" --home "$H"
-declare -A PW=() SER=()
-while IFS=, read -r u s p; do
-	PW[$u]=$p
-	SER[$u]=$(norm_serial <<<"$s")
-done < <("$PY" -c 'import csv, sys
-for r in csv.DictReader(open(sys.argv[1], newline="")):
-    print("%s,%s,%s" % (r["username"], r["serial"], r["password"]))' "$T/out/manifest.csv")
-[[ -n ${PW[alice]:-} && -n ${PW[bob]:-} && -n ${PW[carol]:-} ]] || fail "manifest.csv: no password for every user"
+gw_users
 for u in alice bob carol; do ap_cert "$u" --cert "$T/out/$u.p12:${PW[$u]}" --cert-type P12; done
 
 # A certificate from an unrelated CA (plain openssl), for clientAuth.
@@ -232,15 +195,5 @@ row "by hand, current CRLs again: alice" alice 200 "$AX_PORT"
 ap_stop apx
 ap_stop ap
 
-echo
-echo "Truth table ($("$APACHE2" -v | sed -n 's/^Server version: //p'), $(openssl version | cut -d' ' -f1-2)):"
-printf '  %-50s %-38s %s\n' "case" "want" "got"
-for r in "${TT_ORDER[@]}"; do
-	want=${TT[$r]%%|*}
-	got=${TT[$r]#*|}
-	mark=ok
-	[[ $want == "$got" ]] || mark=WRONG
-	printf '  %-50s %-38s %s  %s\n' "$r" "$want" "$got" "$mark"
-done
-echo
+tt_print "$("$APACHE2" -v | sed -n 's/^Server version: //p'), $(openssl version | cut -d' ' -f1-2)" 50
 summary

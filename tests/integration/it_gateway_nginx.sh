@@ -24,52 +24,15 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/lib_enrolld.sh"
+. "$HERE/lib_gateway.sh"
 need_tool dash curl
 SYNC=$UC_SRC/scripts/userca-gateway-sync
 FAKELIB=$(find /usr/lib -path "*/faketime/libfaketime.so.1" 2>/dev/null | head -1) || true
 
-declare -A TT=()	# truth table: row -> "want|got"
-TT_ORDER=()
-tt() {	# ROW WANT GOT
-	TT_ORDER+=("$1")
-	TT[$1]="$2|$3"
-	check_eq "$1" "$3" "$2"
-}
-
-H=$T/pki
-BASE_URL=http://127.0.0.1:$HTTP_PORT
-ca_init "$H" --intermediate --profile modern
-[[ -f $H/public/gateway/nginx-userca.conf ]] ||
-    fail "public/gateway/nginx-userca.conf is not published by userca init"
-must "issue-server for nginx" uc issue-server --home "$H" --dns localhost --ip 127.0.0.1 \
-    --out "$T/tls" --passphrase-file "$PASSFILE"
-cat >"$T/d.ini" <<EOF
-[ca]
-home = $H
-[http]
-listen = 127.0.0.1:$HTTP_PORT
-[crl]
-poll = 1s
-EOF
-ed_start d "$T/d.ini"
-PIN=$(openssl x509 -in "$H/root/root.crt" -outform DER | openssl dgst -sha256 | sed 's/^.*= *//')
+gw_home nginx
 
 # ---- users: a CSV batch of 3, carol legacy PKCS#12, the others the default (modern) ----
-cat >"$T/users.csv" <<'EOF'
-username,email,name,p12_format
-alice,alice@example.test,Alice Adams,
-bob,bob@example.test,Bob Brown,
-carol,carol@example.test,Carol Clark,legacy
-EOF
-must "batch 3 users (carol legacy)" uc batch "$T/users.csv" --out "$T/out" --home "$H"
-declare -A PW=() SER=()
-while IFS=, read -r u s p; do
-	PW[$u]=$p
-	SER[$u]=$(norm_serial <<<"$s")
-done < <("$PY" -c 'import csv, sys
-for r in csv.DictReader(open(sys.argv[1], newline="")):
-    print("%s,%s,%s" % (r["username"], r["serial"], r["password"]))' "$T/out/manifest.csv")
-[[ -n ${PW[alice]:-} && -n ${PW[bob]:-} && -n ${PW[carol]:-} ]] || fail "manifest.csv: no password for every user"
+gw_users
 run openssl pkcs12 -in "$T/out/carol.p12" -passin "pass:${PW[carol]}" -info -noout
 check_grep "carol.p12 is legacy (3DES)" 'pbeWithSHA1And3-KeyTripleDES-CBC' "$ERR"
 run openssl pkcs12 -in "$T/out/alice.p12" -passin "pass:${PW[alice]}" -info -noout
@@ -273,15 +236,5 @@ fi
 stop nx
 stop echo
 
-echo
-echo "Truth table (nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), $(openssl version | cut -d' ' -f1-2)):"
-printf '  %-62s %-38s %s\n' "case" "want" "got"
-for r in "${TT_ORDER[@]}"; do
-	want=${TT[$r]%%|*}
-	got=${TT[$r]#*|}
-	mark=ok
-	[[ $want == "$got" ]] || mark=WRONG
-	printf '  %-62s %-38s %s  %s\n' "$r" "$want" "$got" "$mark"
-done
-echo
+tt_print "nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), $(openssl version | cut -d' ' -f1-2)" 62
 summary

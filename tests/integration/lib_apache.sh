@@ -64,23 +64,8 @@ ap_need() { ap_have || skip "$AP_WHY"; }
 ap_upstream() {
 	local -n _ap_pids=$AP_PIDS_VAR
 	local i
-	cat >"$T/ap-echo.py" <<'EOF'
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = "".join("%s: %s\n" % (k, v) for k, v in self.headers.items()
-                    if k.lower().startswith("x-ssl-client")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-	AP_UP_PORT=$(free_port)
-	"$PY" "$T/ap-echo.py" "$AP_UP_PORT" 2>"$T/$1.log" &
+		AP_UP_PORT=$(free_port)
+	"$PY" "$HERE/echo_headers.py" "$AP_UP_PORT" 2>"$T/$1.log" &
 	_ap_pids[$1]=$!
 	for ((i = 0; i < 50; i++)); do
 		curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$AP_UP_PORT/" && return 0

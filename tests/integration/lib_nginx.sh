@@ -13,23 +13,8 @@
 NGINX=${NGINX:-/usr/sbin/nginx}
 [[ -x $NGINX ]] || skip "nginx is not installed ($NGINX; Debian: nginx-light or nginx)"
 # ---- the upstream: echoes the X-SSL-Client-* headers as its body ----
-cat >"$T/echo.py" <<'EOF'
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = "".join("%s: %s\n" % (k, v) for k, v in self.headers.items()
-                    if k.lower().startswith("x-ssl-client")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
 UP_PORT=$(free_port)
-"$PY" "$T/echo.py" "$UP_PORT" 2>"$T/echo.log" &
+"$PY" "$HERE/echo_headers.py" "$UP_PORT" 2>"$T/echo.log" &
 ED_PID[echo]=$!
 
 # ---- nginx ----
