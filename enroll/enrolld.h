@@ -190,7 +190,7 @@ struct enrolld {
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
-	struct scep_tx		*scep;		/* scep.c: transactions */
+	struct scep_state	*scep;		/* scep.c: NULL until ready */
 	char			*base_url;	/* userca.conf [ca] base_url */
 	pthread_mutex_t		 ralock;	/* the pair below */
 	X509			*ra;		/* the SCEP RA (HELLO); the
@@ -394,7 +394,7 @@ unsigned char *get_decode(const char *s, size_t max, size_t *outlen);
 int	scep_route(const char *path);
 void	scep_serve(struct enrolld *, const struct req *, struct resp *);
 /*
- * The transaction table (and DES when [scep] allow_des), at start; in the
+ * SCEP's state (and DES when [scep] allow_des), at start; in the
  * monitor and in-process also the RA (authority_scep_refresh), again
  * when due (scep_watch).
  */

@@ -13,10 +13,13 @@
  * Every refusal is a CertRep FAILURE with its failInfo once the message
  * is good enough to answer; before that, a plain-text 400.
  *
- * Transactions: the issued serial is kept per transactionID (with the
- * request's and the signer key's hashes), so a client that lost the
- * answer and sends the same request again, or polls (CertPoll), gets the
- * same certificate: the same request never issues twice.
+ * Transactions: the monitor records each issuance with its
+ * transactionID (authority_scep_enroll: the request's and the signer
+ * key's hashes, in the certificate's own database transaction), so a
+ * client that lost the answer and sends the same request again, or polls
+ * (CertPoll), gets the same certificate, also after a restart: the same
+ * request never issues twice, and the same transactionID with another
+ * request is refused (badRequest).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +37,11 @@
 #include "enrolld.h"
 #include "pki_scep.h"
 
-#define TX_SLOTS	4096
 #define SCEP_GET_MAX	(48 * 1024)	/* base64 of a message in a URL */
 #define PKI_TYPE	"application/x-pki-message"
 
-struct tx {
-	char		 tid[SCEP_TID_MAX + 1];	/* "": empty */
-	unsigned char	 req[32];	/* SHA-256 of the CSR */
-	unsigned char	 key[32];	/* SHA-256 of the signer's key */
-	char		 serial[48];
-};
-
-struct scep_tx {
-	pthread_mutex_t	 mu;
-	struct tx	*slot;		/* TX_SLOTS, newest wins a slot */
+struct scep_state {
+	int		 des;		/* single DES was enabled */
 };
 
 static const char caps[] =
@@ -71,17 +65,14 @@ scep_route(const char *path)
 int
 scep_init(struct enrolld *d)
 {
-	struct scep_tx *t;
+	struct scep_state *t;
 	int rc;
 
 	if (d->conf.scep_allow_des && (rc = scep_enable_des()) != UC_OK)
 		return rc;
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->slot = calloc(TX_SLOTS, sizeof(*t->slot))) == NULL) {
-		free(t);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
-	pthread_mutex_init(&t->mu, NULL);
+	t->des = d->conf.scep_allow_des;
 	d->scep = t;
 	/* The network child gets the RA from the monitor's HELLO. */
 	return ed_auth(d) != NULL ? authority_scep_refresh(ed_auth(d)) : UC_OK;
@@ -98,47 +89,8 @@ scep_watch(struct enrolld *d)
 void
 scep_free(struct enrolld *d)
 {
-	if (d->scep == NULL)
-		return;
-	pthread_mutex_destroy(&d->scep->mu);
-	free(d->scep->slot);
 	free(d->scep);
 	d->scep = NULL;
-}
-
-/* ---- transactions -------------------------------------------------------------- */
-
-static struct tx *
-tx_slot(struct scep_tx *t, const char *tid)
-{
-	unsigned char h[32];
-
-	if (!EVP_Digest(tid, strlen(tid), h, NULL, EVP_sha256(), NULL))
-		memset(h, 0, sizeof(h));
-	return &t->slot[((size_t)h[0] << 8 | h[1]) % TX_SLOTS];
-}
-
-/* 1 and *out when tid is known. */
-static int
-tx_get(struct scep_tx *t, const char *tid, struct tx *out)
-{
-	struct tx *s;
-	int hit;
-
-	pthread_mutex_lock(&t->mu);
-	s = tx_slot(t, tid);
-	if ((hit = s->tid[0] != '\0' && strcmp(s->tid, tid) == 0))
-		*out = *s;
-	pthread_mutex_unlock(&t->mu);
-	return hit;
-}
-
-static void
-tx_put(struct scep_tx *t, const struct tx *v)
-{
-	pthread_mutex_lock(&t->mu);
-	*tx_slot(t, v->tid) = *v;
-	pthread_mutex_unlock(&t->mu);
 }
 
 static int
@@ -284,7 +236,7 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 			text(o->r, 503, "try again\n");
 			return UC_E_CRYPTO;
 		}
-		rc = door_by_cert(d->door, DOOR_SCEP_RENEW, der, (size_t)n,
+		rc = door_scep_tx(d->door, o->m.tid, NULL, der, (size_t)n,
 		    o->m.inner, o->m.inner_len, out);
 		OPENSSL_free(der);
 	} else if (o->m.type == SCEP_RENEWALREQ) {
@@ -307,7 +259,7 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 		    "address; wait a minute");
 		return UC_E_POLICY;
 	} else {
-		rc = door_redeem_csr(d->door, token, NULL, DOOR_SCEP,
+		rc = door_scep_tx(d->door, o->m.tid, token, NULL, 0,
 		    o->m.inner, o->m.inner_len, out);
 		secret_free(token);
 		if (rc == UC_OK && (out->rc == UC_E_NOTFOUND ||
@@ -329,37 +281,20 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 	return UC_OK;
 }
 
-/* PKCSReq with a token, or a renewal signed by one of our certificates. */
+/*
+ * PKCSReq with a token, or a renewal signed by one of our certificates.
+ * The same request again (a client that lost the answer) gets the same
+ * certificate from the monitor's record of the transaction (res.again).
+ */
 static void
 enroll(struct op *o)
 {
 	struct enrolld *d = o->d;
 	struct door_redeem_out res;
-	struct tx t, had;
 	X509 *cert = NULL;
 	int renewal;
 
 	memset(&res, 0, sizeof(res));
-	memset(&t, 0, sizeof(t));
-	snprintf(t.tid, sizeof(t.tid), "%s", o->m.tid);
-	if (!EVP_Digest(o->m.inner, o->m.inner_len, t.req, NULL, EVP_sha256(),
-	    NULL) || !key_hash(o->m.signer, t.key)) {
-		text(o->r, 503, "try again\n");
-		return;
-	}
-	/*
-	 * The same request again (a client that lost the answer): the same
-	 * answer, nothing issued twice.  Some clients (micromdm scepclient)
-	 * reuse one transactionID for different requests: another CSR is
-	 * another transaction, judged on its own.
-	 */
-	if (tx_get(d->scep, t.tid, &had) && memcmp(had.req, t.req, 32) == 0 &&
-	    memcmp(had.key, t.key, 32) == 0 &&
-	    (cert = recorded(d, had.serial)) != NULL) {
-		reply(o, SCEP_SUCCESS, 0, cert);
-		X509_free(cert);
-		return;
-	}
 	renewal = ours(d, o->m.signer);
 	if (issue(o, renewal, &res) != UC_OK)
 		goto out;
@@ -373,9 +308,8 @@ enroll(struct op *o)
 		text(o->r, 503, "issuance failed; try again later\n");
 		goto out;
 	}
-	metrics_issue(d->m, renewal ? "scep-renew" : "scep");
-	snprintf(t.serial, sizeof(t.serial), "%s", res.serial);
-	tx_put(d->scep, &t);
+	if (!res.again)
+		metrics_issue(d->m, renewal ? "scep-renew" : "scep");
 	reply(o, SCEP_SUCCESS, 0, cert);
 	X509_free(cert);
 out:
@@ -386,18 +320,19 @@ out:
 static void
 poll(struct op *o)
 {
-	unsigned char key[32];
-	struct tx had;
-	X509 *cert;
+	unsigned char key[32], *der = NULL;
+	size_t len = 0;
+	X509 *cert = NULL;
 
-	if (!tx_get(o->d->scep, o->m.tid, &had) ||
-	    !key_hash(o->m.signer, key) || memcmp(key, had.key, 32) != 0 ||
-	    (cert = recorded(o->d, had.serial)) == NULL) {
+	if (!key_hash(o->m.signer, key) || door_scep_poll(o->d->door,
+	    o->m.tid, key, &der, &len) != UC_OK || cert_parse(der, len,
+	    &cert) != UC_OK) {
+		uc_clearerr();
 		refuse(o, SCEP_BADCERTID, "no such transaction");
-		return;
-	}
-	reply(o, SCEP_SUCCESS, 0, cert);
+	} else
+		reply(o, SCEP_SUCCESS, 0, cert);
 	X509_free(cert);
+	free(der);
 }
 
 /* GetCert: one of our certificates by issuer and serial. */
