@@ -196,6 +196,11 @@ struct enrolld {
 	X509			*ra;		/* the SCEP RA (HELLO); the
 						 * monitor asks the authority */
 	EVP_PKEY		*rakey;
+	X509			*pcert;		/* the TLS pair (HELLO), which
+						 * signs Apple profiles (ralock);
+						 * NULL: unsigned */
+	STACK_OF(X509)		*pchain;	/* pcert's issuers */
+	EVP_PKEY		*pkey;
 	long			 runway;	/* pre-signed root CRLs left */
 	int64_t			 runway_until;	/* last root nextUpdate */
 };
@@ -216,6 +221,18 @@ int	enrolld_child_init(struct enrolld *d);
 int	enrolld_scep_ra(struct enrolld *d, X509 **cert, EVP_PKEY **key);
 /* Replace the network child's RA pair (HELLO); takes both. */
 void	enrolld_set_scep_ra(struct enrolld *d, X509 *cert, EVP_PKEY *key);
+/*
+ * The network child's TLS pair (HELLO's PEM: the certificate, its chain
+ * after it, and the key) as the signer of Apple profiles; a pair that
+ * does not parse or match leaves the one before.  enrolld_profile_sign():
+ * *body (a plist of *len bytes, secret_free_buf()) replaced by itself
+ * signed (mobileconfig_sign); left as it is when there is no signer (the
+ * in-process daemon).
+ */
+void	enrolld_set_profile_signer(struct enrolld *d, const unsigned char *cert,
+	    size_t certlen, const unsigned char *key, size_t keylen);
+int	enrolld_profile_sign(struct enrolld *d, unsigned char **body,
+	    size_t *len);
 /* The authority in use now (see struct enrolld). */
 static inline struct authority *
 ed_auth(struct enrolld *d)

@@ -710,6 +710,8 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 		blob_unref(web[i]);
 	if (ra != NULL)
 		enrolld_set_scep_ra(d, ra, rakey);
+	if (*cert != NULL && *key != NULL)
+		enrolld_set_profile_signer(d, *cert, *certlen, *key, *keylen);
 	return UC_OK;
 }
 
