@@ -21,6 +21,7 @@
  * request never issues twice, and the same transactionID with another
  * request is refused (badRequest).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,14 +126,23 @@ struct op {
 	struct scep_req		 m;
 };
 
+/* A CertRep for cert, or for certder (DER, certlen bytes) when cert is
+ * NULL and status SUCCESS. */
 static void
-reply(struct op *o, int status, int info, X509 *cert)
+reply_with(struct op *o, int status, int info, X509 *cert,
+    const unsigned char *certder, size_t certlen)
 {
 	unsigned char *der = NULL;
 	size_t len;
+	int rc;
 
-	if (scep_reply(&o->m, o->ra, o->rakey, status, info, cert, &der,
-	    &len) != UC_OK) {
+	if (status == SCEP_SUCCESS && cert == NULL)
+		rc = scep_reply_der(&o->m, o->ra, o->rakey, certder, certlen,
+		    &der, &len);
+	else
+		rc = scep_reply(&o->m, o->ra, o->rakey, status, info, cert,
+		    &der, &len);
+	if (rc != UC_OK) {
 		fprintf(stderr, "userca-enrolld: SCEP CertRep: %s\n",
 		    uc_errmsg());
 		text(o->r, 503, "the answer could not be made; try again\n");
@@ -144,6 +154,12 @@ reply(struct op *o, int status, int info, X509 *cert)
 	o->r->len = len;
 	snprintf(o->r->cache_control, sizeof(o->r->cache_control),
 	    "no-store");
+}
+
+static void
+reply(struct op *o, int status, int info, X509 *cert)
+{
+	reply_with(o, status, info, cert, NULL, 0);
 }
 
 static void
@@ -187,17 +203,30 @@ ours(struct enrolld *d, X509 *x)
 	return yes;
 }
 
-/* The leaf of a PEM chain. */
-static X509 *
-leaf_of(const unsigned char *pem, size_t len)
+/* The leaf of a PEM chain as DER (free()), not decoded. */
+static unsigned char *
+leaf_der(const unsigned char *pem, size_t len, size_t *outlen)
 {
 	BIO *b;
-	X509 *x = NULL;
+	char *name = NULL, *hdr = NULL;
+	unsigned char *data = NULL, *der = NULL;
+	long n = 0;
 
-	if ((b = BIO_new_mem_buf(pem, (int)len)) != NULL)
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	BIO_free(b);
-	return x;
+	*outlen = 0;
+	if (len <= INT_MAX && (b = BIO_new_mem_buf(pem, (int)len)) != NULL) {
+		if (PEM_read_bio(b, &name, &hdr, &data, &n) == 1 &&
+		    strcmp(name, PEM_STRING_X509) == 0 && n > 0 &&
+		    (der = malloc((size_t)n)) != NULL) {
+			memcpy(der, data, (size_t)n);
+			*outlen = (size_t)n;
+		}
+		BIO_free(b);
+	}
+	ERR_clear_error();
+	OPENSSL_free(name);
+	OPENSSL_free(hdr);
+	OPENSSL_free(data);
+	return der;
 }
 
 /* An authority refusal as a failInfo. */
@@ -243,13 +272,11 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 		refuse(o, SCEP_BADREQUEST, "RenewalReq not signed by a "
 		    "certificate of this CA");
 		return UC_E_STATE;
-	} else if (!scep_csr_matches(o->m.inner, o->m.inner_len,
-	    o->m.signer)) {
-		refuse(o, SCEP_BADMESSAGECHECK, "PKCSReq signed with a key "
-		    "other than the CSR's");
-		return UC_E_SIGNATURE;
-	} else if (scep_csr_challenge(o->m.inner, o->m.inner_len, &token) !=
-	    UC_OK) {
+	} else if ((rc = scep_csr_challenge(o->m.inner, o->m.inner_len,
+	    o->m.signer, &token)) == UC_E_SIGNATURE) {
+		refuse(o, SCEP_BADMESSAGECHECK, uc_errmsg());
+		return rc;
+	} else if (rc != UC_OK) {
 		ratelimit_fail(d->rl, o->q->client, uc_now());
 		refuse(o, SCEP_BADREQUEST, uc_errmsg());
 		return UC_E_INVALID;
@@ -291,7 +318,8 @@ enroll(struct op *o)
 {
 	struct enrolld *d = o->d;
 	struct door_redeem_out res;
-	X509 *cert = NULL;
+	unsigned char *cert = NULL;
+	size_t len = 0;
 	int renewal;
 
 	memset(&res, 0, sizeof(res));
@@ -302,16 +330,16 @@ enroll(struct op *o)
 		refuse(o, info_of(res.rc, renewal), uc_errmsg());
 		goto out;
 	}
-	if (res.rc != UC_OK || (cert = leaf_of(res.chain,
-	    res.chainlen)) == NULL) {
+	if (res.rc != UC_OK || (cert = leaf_der(res.chain, res.chainlen,
+	    &len)) == NULL) {
 		fprintf(stderr, "userca-enrolld: SCEP: %s\n", uc_errmsg());
 		text(o->r, 503, "issuance failed; try again later\n");
 		goto out;
 	}
 	if (!res.again)
 		metrics_issue(d->m, renewal ? "scep-renew" : "scep");
-	reply(o, SCEP_SUCCESS, 0, cert);
-	X509_free(cert);
+	reply_with(o, SCEP_SUCCESS, 0, NULL, cert, len);
+	free(cert);
 out:
 	door_redeem_out_clear(&res);
 }
@@ -322,16 +350,13 @@ poll(struct op *o)
 {
 	unsigned char key[32], *der = NULL;
 	size_t len = 0;
-	X509 *cert = NULL;
 
 	if (!key_hash(o->m.signer, key) || door_scep_poll(o->d->door,
-	    o->m.tid, key, &der, &len) != UC_OK || cert_parse(der, len,
-	    &cert) != UC_OK) {
+	    o->m.tid, key, &der, &len) != UC_OK) {
 		uc_clearerr();
 		refuse(o, SCEP_BADCERTID, "no such transaction");
 	} else
-		reply(o, SCEP_SUCCESS, 0, cert);
-	X509_free(cert);
+		reply_with(o, SCEP_SUCCESS, 0, NULL, der, len);
 	free(der);
 }
 

@@ -37,7 +37,7 @@ rows() { sqlite3 "$DB" "select count(*) from certificates where kind = 'user'"; 
 req() { "$PY" "$MSG" req --ra "$RA" "$@"; }
 send() { "$PY" "$MSG" send --url "$SCEP" "$@" >"$OUT" 2>&1 || echo "send failed" >>"$OUT"; }
 child_of() {	# MONITOR_PID -> its network child's PID (none: empty)
-	ps -o pid= --ppid "$1" | tr -d ' ' | head -1
+	{ ps -o pid= --ppid "$1" || true; } | tr -d ' ' | head -1
 }
 healthy() {	# wait until /healthz answers 200 (at most 10 s)
 	local i code
