@@ -7,9 +7,10 @@
  * holds (a transport key, like the TLS key: HELLO brings it); GetCert
  * asks the monitor for the record (door CERT), GetCRL takes the published
  * CRL; what it asks to issue goes to the monitor in one message with
- * plain bytes: the CSR and the challenge (REDEEM_CSR, answered by
- * authority_redeem_csr) or the CSR and the certificate that signed the
- * request (BY_CERT, authority_renew_by_cert, which checks it whole).
+ * plain bytes (SCEP_TX, answered by authority_scep_enroll): the
+ * transactionID, the CSR and either its challenge (a PKCSReq, redeemed as
+ * authority_redeem_csr does) or the certificate that signed the request
+ * (a RenewalReq, checked whole as authority_renew_by_cert does).
  * Every refusal is a CertRep FAILURE with its failInfo once the message
  * is good enough to answer; before that, a plain-text 400.
  *
