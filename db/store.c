@@ -1977,3 +1977,94 @@ store_token_retry_use(struct store *st, const unsigned char hash[32],
 	release(st, s);
 	return rc;
 }
+
+/* ---- SCEP transactions ---------------------------------------------------------- */
+
+int
+store_scep_tx_insert(struct store *st, const char *tid,
+    const unsigned char req[32], const unsigned char key[32], int64_t cert_id,
+    int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = prepare(st, "INSERT INTO scep_transactions (tid, "
+	    "req_sha256, key_sha256, cert_id, created_at) VALUES (?1, ?2, ?3, "
+	    "?4, ?5)", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 2, req, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 3, key, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, cert_id);
+	sqlite3_bind_int64(s, 5, now);
+	switch (sqlite3_step(s)) {
+	case SQLITE_DONE:
+		break;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		rc = uc_seterr(UC_E_EXISTS, "SCEP transaction %s is already "
+		    "recorded", tid);
+		break;
+	default:
+		rc = dberr(st, "SCEP transaction");
+		break;
+	}
+	release(st, s);
+	return rc;
+}
+
+void
+store_scep_tx_clear(struct store_scep_tx *t)
+{
+	if (t == NULL)
+		return;
+	free(t->der);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+store_scep_tx_get(struct store *st, const char *tid,
+    struct store_scep_tx *out)
+{
+	sqlite3_stmt *s = NULL;
+	const void *req, *key, *der;
+	int rc, n;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(st, "SELECT t.req_sha256, t.key_sha256, c.der FROM "
+	    "scep_transactions t JOIN certificates c ON c.id = t.cert_id "
+	    "WHERE t.tid = ?1", &s)) != UC_OK)
+		return rc;
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_TRANSIENT);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		req = sqlite3_column_blob(s, 0);
+		key = sqlite3_column_blob(s, 1);
+		der = sqlite3_column_blob(s, 2);
+		n = sqlite3_column_bytes(s, 2);
+		if (req == NULL || sqlite3_column_bytes(s, 0) != 32 ||
+		    key == NULL || sqlite3_column_bytes(s, 1) != 32 ||
+		    der == NULL || n <= 0) {
+			rc = uc_seterr(UC_E_DB, "SCEP transaction %s: a "
+			    "malformed row", tid);
+			break;
+		}
+		if ((out->der = malloc((size_t)n)) == NULL) {
+			rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+			break;
+		}
+		memcpy(out->req, req, 32);
+		memcpy(out->key, key, 32);
+		memcpy(out->der, der, (size_t)n);
+		out->derlen = (size_t)n;
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "no SCEP transaction %s", tid);
+		break;
+	default:
+		rc = dberr(st, "SCEP transaction");
+		break;
+	}
+	release(st, s);
+	return rc;
+}

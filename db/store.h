@@ -413,4 +413,24 @@ int	store_checkpoint_insert(struct store *,
 int	store_checkpoint_list(struct store *, int newest_only,
 	    int (*cb)(const struct store_checkpoint *, void *), void *arg);
 
+/*
+ * SCEP transactions (scep_transactions): tid with the SHA-256 of its
+ * request and of its signer's public key, and the certificate it issued
+ * (cert_id).  insert: UC_E_EXISTS when tid is already there.  get: the
+ * hashes and the certificate's DER (out->der malloc'd, free with
+ * store_scep_tx_clear()); UC_E_NOTFOUND when tid is unknown.
+ */
+struct store_scep_tx {
+	unsigned char	 req[32];
+	unsigned char	 key[32];
+	unsigned char	*der;
+	size_t		 derlen;
+};
+int	store_scep_tx_insert(struct store *, const char *tid,
+	    const unsigned char req[32], const unsigned char key[32],
+	    int64_t cert_id, int64_t now);
+int	store_scep_tx_get(struct store *, const char *tid,
+	    struct store_scep_tx *out);
+void	store_scep_tx_clear(struct store_scep_tx *);
+
 #endif /* UC_STORE_H */

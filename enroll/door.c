@@ -222,6 +222,20 @@ token_shape(const char *t)
 	return 1;
 }
 
+/* A SCEP transactionID: printable ASCII, not empty. */
+static int
+tid_shape(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n == 0 || n > DOOR_TID_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (t[i] < 0x20 || t[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 static int
 serial_shape(const char *s)
 {
@@ -248,6 +262,7 @@ door_request_clear(struct door_request *q)
 	}
 	free(q->serial);
 	free(q->user);
+	free(q->tid);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -278,6 +293,37 @@ parse_protocol(uint16_t type, struct door_rd *r, struct door_request *q)
 	}
 	if (!r->bad && (q->method < 1 || q->csrlen == 0))
 		r->bad = 1;
+}
+
+/*
+ * SCEP_TX: transactionID, token ("" for a renewal), the signer
+ * certificate (empty for a PKCSReq), CSR; exactly one of token and
+ * certificate.  SCEP_POLL: transactionID, the signer key's SHA-256.
+ */
+static void
+parse_scep(uint16_t type, struct door_rd *r, struct door_request *q)
+{
+	size_t n = 0;
+
+	q->tid = door_get_str(r, DOOR_TID_MAX);
+	if (type == DOOR_SCEP_POLL) {
+		q->keyhash = door_get_bytes(r, 32, &n);
+		if (!r->bad && (n != 32 || !tid_shape(q->tid)))
+			r->bad = 1;
+		return;
+	}
+	q->token = door_get_str(r, 64);
+	q->cert = door_get_bytes(r, 64 * 1024, &q->certlen);
+	q->csr = door_get_bytes(r, 64 * 1024, &q->csrlen);
+	if (r->bad)
+		return;
+	if (!tid_shape(q->tid) || q->csrlen == 0 ||
+	    (q->token[0] == '\0') == (q->certlen == 0))
+		r->bad = 1;
+	else if (q->token[0] == '\0') {
+		free(q->token);		/* a renewal: no token */
+		q->token = NULL;
+	}
 }
 
 int
@@ -322,6 +368,10 @@ door_parse_request(uint16_t type, const unsigned char *body, size_t len,
 		q->serial = door_get_str(&r, 64);
 		if (!r.bad && !serial_shape(q->serial))
 			r.bad = 1;
+		break;
+	case DOOR_SCEP_TX:
+	case DOOR_SCEP_POLL:
+		parse_scep(type, &r, q);
 		break;
 	default:
 		r.bad = 1;
@@ -837,26 +887,14 @@ door_by_cert(struct door *d, enum door_by_cert kind,
 	return redeem_call(d, DOOR_BY_CERT, &req, o);
 }
 
-int
-door_cert(struct door *d, const char *serial, unsigned char **der,
-    size_t *len)
+/* CERT's and SCEP_POLL's answer: found, DER (frees ans). */
+static int
+cert_answer(unsigned char *ans, size_t n, unsigned char **der, size_t *len)
 {
-	struct ucbuf req = UCBUF_INIT(0, 0);
 	struct door_rd r;
-	unsigned char *ans = NULL;
 	const unsigned char *p;
-	size_t n = 0;
-	int rc, found;
+	int found;
 
-	*der = NULL;
-	*len = 0;
-	if (serial == NULL || !serial_shape(serial))
-		return uc_seterr(UC_E_NOTFOUND, "no such certificate");
-	door_put_str(&req, serial);
-	rc = door_call(d, DOOR_CERT, &req, &ans, &n);
-	ucbuf_free(&req);
-	if (rc != UC_OK)
-		return rc;
 	door_rd_init(&r, ans, n);
 	found = (int)door_get_u64(&r, 1);
 	p = door_get_bytes(&r, 64 * 1024, &n);
@@ -873,6 +911,75 @@ door_cert(struct door *d, const char *serial, unsigned char **der,
 	}
 	return found ? UC_OK : uc_seterr(UC_E_NOTFOUND, "no such "
 	    "certificate");
+}
+
+int
+door_cert(struct door *d, const char *serial, unsigned char **der,
+    size_t *len)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+	unsigned char *ans = NULL;
+	size_t n = 0;
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	if (serial == NULL || !serial_shape(serial))
+		return uc_seterr(UC_E_NOTFOUND, "no such certificate");
+	door_put_str(&req, serial);
+	rc = door_call(d, DOOR_CERT, &req, &ans, &n);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return rc;
+	return cert_answer(ans, n, der, len);
+}
+
+int
+door_scep_tx(struct door *d, const char *tid, const char *token,
+    const unsigned char *cert, size_t certlen, const unsigned char *csr,
+    size_t csrlen, struct door_redeem_out *o)
+{
+	struct ucbuf req = UCBUF_INIT(0, 1);
+
+	memset(o, 0, sizeof(*o));
+	/* The monitor would take another shape for a child gone wrong. */
+	if (tid == NULL || !tid_shape(tid)) {
+		ucbuf_free(&req);
+		o->rc = UC_E_INVALID;
+		if ((o->errmsg = strdup("the transactionID is not printable "
+		    "text of at most 128 characters")) == NULL)
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		return UC_OK;
+	}
+	door_put_str(&req, tid);
+	/* The monitor takes only our tokens' shape; "!" is refused. */
+	door_put_str(&req, cert != NULL ? "" : token != NULL &&
+	    token_shape(token) ? token : "!");
+	door_put_bytes(&req, cert, cert != NULL ? certlen : 0);
+	door_put_bytes(&req, csr, csrlen);
+	return redeem_call(d, DOOR_SCEP_TX, &req, o);
+}
+
+int
+door_scep_poll(struct door *d, const char *tid, const unsigned char key[32],
+    unsigned char **der, size_t *len)
+{
+	struct ucbuf req = UCBUF_INIT(0, 0);
+	unsigned char *ans = NULL;
+	size_t n = 0;
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	if (tid == NULL || !tid_shape(tid))
+		return uc_seterr(UC_E_NOTFOUND, "no such transaction");
+	door_put_str(&req, tid);
+	door_put_bytes(&req, key, 32);
+	rc = door_call(d, DOOR_SCEP_POLL, &req, &ans, &n);
+	ucbuf_free(&req);
+	if (rc != UC_OK)
+		return rc;
+	return cert_answer(ans, n, der, len);
 }
 
 int

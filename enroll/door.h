@@ -12,7 +12,7 @@
  *
  * The child's side is one function per request (door_lookup, door_redeem,
  * door_ocsp, door_metrics, door_delivered, door_redeem_csr, door_by_cert,
- * door_cert): adding a request is one message type, its parser case, one
+ * door_cert, door_scep_tx, door_scep_poll): adding a request is one message type, its parser case, one
  * function here and its answer in monitor.c.
  */
 #ifndef UC_DOOR_H
@@ -31,6 +31,8 @@
 #define DOOR_MAX_BODY	(256u * 1024 * 1024)
 /* A user name in REDEEM_CSR (EST's HTTP Basic), at most. */
 #define DOOR_USER_MAX	256
+/* A SCEP transactionID (printable ASCII), at most. */
+#define DOOR_TID_MAX	128
 /* What the child may send at most: a request is small. */
 #define DOOR_MAX_REQUEST (256u * 1024)
 
@@ -49,7 +51,10 @@ enum door_type {
 	DOOR_REDEEM_CSR = 8,	/* token, user, door, CSR -> as REDEEM */
 	DOOR_BY_CERT = 9,	/* kind, our certificate, CSR -> as REDEEM */
 	DOOR_CERT = 10,		/* serial -> the recorded certificate */
-	DOOR_LAST = DOOR_CERT,
+	DOOR_SCEP_TX = 11,	/* SCEP PKCSReq or RenewalReq under a
+				 * transactionID -> as REDEEM */
+	DOOR_SCEP_POLL = 12,	/* transactionID, signer key -> as CERT */
+	DOOR_LAST = DOOR_SCEP_POLL,
 	DOOR_ANSWER = 0x80
 };
 
@@ -120,8 +125,10 @@ struct door_request {
 	char		*user;		/* REDEEM_CSR: the user, or "" */
 	const unsigned char *csr;	/* REDEEM_CSR, BY_CERT: DER, borrowed */
 	size_t		 csrlen;
-	const unsigned char *cert;	/* BY_CERT: DER, borrowed */
+	const unsigned char *cert;	/* BY_CERT, SCEP_TX: DER, borrowed */
 	size_t		 certlen;
+	char		*tid;		/* SCEP_TX, SCEP_POLL */
+	const unsigned char *keyhash;	/* SCEP_POLL: 32 bytes, borrowed */
 };
 /*
  * Parse a child's request body of type (borrowing from body, which must
@@ -205,6 +212,19 @@ int	door_by_cert(struct door *, enum door_by_cert,
  * UC_E_NOTFOUND when there is none. */
 int	door_cert(struct door *, const char *serial, unsigned char **der,
 	    size_t *len);
+/*
+ * SCEP transactions (authority_scep_enroll, authority_scep_poll): a
+ * PKCSReq (token, cert NULL) or a RenewalReq (cert: the signer, DER;
+ * token NULL) and its CSR under transactionID tid, answered as a
+ * redemption (o->again: tid's recorded certificate); CertPoll: tid's
+ * certificate (DER, caller frees) when key, the SHA-256 of the poller's
+ * public key bits, is the transaction's signer's, else UC_E_NOTFOUND.
+ */
+int	door_scep_tx(struct door *, const char *tid, const char *token,
+	    const unsigned char *cert, size_t certlen,
+	    const unsigned char *csr, size_t csrlen, struct door_redeem_out *);
+int	door_scep_poll(struct door *, const char *tid,
+	    const unsigned char key[32], unsigned char **der, size_t *len);
 
 /* Send one message (monitor side too); UC_OK or UC_E_IO. */
 int	door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,

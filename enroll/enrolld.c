@@ -4,12 +4,17 @@
  * through the authority's interface and answers its own door; the network
  * child starts empty and is filled by the monitor's messages.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "door.h"
 #include "enrolld.h"
+#include "pki_mobileconfig.h"
 
 static void
 common_init(struct enrolld *d)
@@ -121,6 +126,94 @@ enrolld_set_scep_ra(struct enrolld *d, X509 *cert, EVP_PKEY *key)
 	EVP_PKEY_free(ok);
 }
 
+/* PEM_read_bio_PrivateKey() would prompt for a passphrase: never. */
+static int
+no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return -1;
+}
+
+void
+enrolld_set_profile_signer(struct enrolld *d, const unsigned char *cert,
+    size_t certlen, const unsigned char *key, size_t keylen)
+{
+	STACK_OF(X509) *chain = NULL, *oc;
+	X509 *leaf = NULL, *x, *ol;
+	EVP_PKEY *k = NULL, *ok;
+	BIO *b = NULL;
+
+	if (certlen > INT_MAX || keylen > INT_MAX ||
+	    (b = BIO_new_mem_buf(cert, (int)certlen)) == NULL ||
+	    (leaf = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) == NULL ||
+	    (chain = sk_X509_new_null()) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) != NULL)
+		if (!sk_X509_push(chain, x)) {
+			X509_free(x);
+			goto out;
+		}
+	BIO_free(b);
+	if ((b = BIO_new_mem_buf(key, (int)keylen)) == NULL ||
+	    (k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) ==
+	    NULL || X509_check_private_key(leaf, k) != 1)
+		goto out;
+	pthread_mutex_lock(&d->ralock);
+	ol = d->pcert;
+	oc = d->pchain;
+	ok = d->pkey;
+	d->pcert = leaf;
+	d->pchain = chain;
+	d->pkey = k;
+	pthread_mutex_unlock(&d->ralock);
+	leaf = ol;	/* the old ones, freed below */
+	chain = oc;
+	k = ok;
+out:
+	ERR_clear_error();
+	BIO_free(b);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(k);
+}
+
+int
+enrolld_profile_sign(struct enrolld *d, unsigned char **body, size_t *len)
+{
+	STACK_OF(X509) *chain = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	unsigned char *der = NULL;
+	size_t dlen = 0;
+	int rc = UC_OK;
+
+	pthread_mutex_lock(&d->ralock);
+	if (d->pcert != NULL && X509_up_ref(d->pcert)) {
+		cert = d->pcert;
+		if (EVP_PKEY_up_ref(d->pkey))
+			key = d->pkey;
+		chain = X509_chain_up_ref(d->pchain);
+	}
+	pthread_mutex_unlock(&d->ralock);
+	if (cert == NULL)
+		return UC_OK;	/* no TLS pair: unsigned */
+	if (key == NULL || chain == NULL)
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	else if ((rc = mobileconfig_sign(*body, *len, cert, key, chain, &der,
+	    &dlen)) == UC_OK) {
+		secret_free_buf(*body, *len);
+		*body = der;
+		*len = dlen;
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
 void
 enrolld_free(struct enrolld *d)
 {
@@ -145,6 +238,9 @@ enrolld_free(struct enrolld *d)
 	free(d->base_url);
 	X509_free(d->ra);
 	EVP_PKEY_free(d->rakey);
+	X509_free(d->pcert);
+	sk_X509_pop_free(d->pchain, X509_free);
+	EVP_PKEY_free(d->pkey);
 	pthread_mutex_destroy(&d->ralock);
 	pthread_rwlock_destroy(&d->publock);
 	sem_destroy(&d->keygen);

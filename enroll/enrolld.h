@@ -190,12 +190,17 @@ struct enrolld {
 	sem_t			 keygen;	/* server-side key generations
 						 * at once: one per core, so
 						 * RSA never starves the rest */
-	struct scep_tx		*scep;		/* scep.c: transactions */
+	struct scep_state	*scep;		/* scep.c: NULL until ready */
 	char			*base_url;	/* userca.conf [ca] base_url */
 	pthread_mutex_t		 ralock;	/* the pair below */
 	X509			*ra;		/* the SCEP RA (HELLO); the
 						 * monitor asks the authority */
 	EVP_PKEY		*rakey;
+	X509			*pcert;		/* the TLS pair (HELLO), which
+						 * signs Apple profiles (ralock);
+						 * NULL: unsigned */
+	STACK_OF(X509)		*pchain;	/* pcert's issuers */
+	EVP_PKEY		*pkey;
 	long			 runway;	/* pre-signed root CRLs left */
 	int64_t			 runway_until;	/* last root nextUpdate */
 };
@@ -216,6 +221,18 @@ int	enrolld_child_init(struct enrolld *d);
 int	enrolld_scep_ra(struct enrolld *d, X509 **cert, EVP_PKEY **key);
 /* Replace the network child's RA pair (HELLO); takes both. */
 void	enrolld_set_scep_ra(struct enrolld *d, X509 *cert, EVP_PKEY *key);
+/*
+ * The network child's TLS pair (HELLO's PEM: the certificate, its chain
+ * after it, and the key) as the signer of Apple profiles; a pair that
+ * does not parse or match leaves the one before.  enrolld_profile_sign():
+ * *body (a plist of *len bytes, secret_free_buf()) replaced by itself
+ * signed (mobileconfig_sign); left as it is when there is no signer (the
+ * in-process daemon).
+ */
+void	enrolld_set_profile_signer(struct enrolld *d, const unsigned char *cert,
+	    size_t certlen, const unsigned char *key, size_t keylen);
+int	enrolld_profile_sign(struct enrolld *d, unsigned char **body,
+	    size_t *len);
 /* The authority in use now (see struct enrolld). */
 static inline struct authority *
 ed_auth(struct enrolld *d)
@@ -394,7 +411,7 @@ unsigned char *get_decode(const char *s, size_t max, size_t *outlen);
 int	scep_route(const char *path);
 void	scep_serve(struct enrolld *, const struct req *, struct resp *);
 /*
- * The transaction table (and DES when [scep] allow_des), at start; in the
+ * SCEP's state (and DES when [scep] allow_des), at start; in the
  * monitor and in-process also the RA (authority_scep_refresh), again
  * when due (scep_watch).
  */

@@ -593,6 +593,11 @@ identity_profile(struct enrolld *d, const struct authority_user *u,
 		mc.p12_len = p12len;
 		rc = mobileconfig_identity(&mc, out, len);
 	}
+	/* Signed with the TLS pair, as iOS shows a signed profile. */
+	if (rc == UC_OK && (rc = enrolld_profile_sign(d, out, len)) != UC_OK) {
+		secret_free_buf(*out, *len);
+		*out = NULL;
+	}
 	OPENSSL_free(der);
 	return rc;
 }
@@ -730,7 +735,11 @@ scep_profile(struct enrolld *d, const struct req *q, struct resp *r,
 	mc.scep_challenge = token;
 	mc.ca_fingerprint = fp;
 	mc.ca_fingerprint_len = fplen;
-	if (mobileconfig_scep(&mc, &body, &len) != UC_OK) {
+	if (mobileconfig_scep(&mc, &body, &len) != UC_OK ||
+	    enrolld_profile_sign(d, &body, &len) != UC_OK) {
+		fprintf(stderr, "userca-enrolld: SCEP profile: %s\n",
+		    uc_errmsg());
+		secret_free_buf(body, len);
 		json_error(r, 500, "internal", "the profile could not be made");
 		goto out;
 	}

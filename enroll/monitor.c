@@ -283,6 +283,41 @@ answer_cert(struct enrolld *d, const struct door_request *q,
 	authority_cert_clear(&c);
 }
 
+/* SCEP_TX: a PKCSReq or RenewalReq under its transactionID. */
+static void
+answer_scep_tx(struct enrolld *d, const struct door_request *q,
+    struct ucbuf *b)
+{
+	struct issue_result res;
+	enum token_state st = TOKEN_UNKNOWN;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	/* The authority checks q->cert whole (ours, recorded, valid). */
+	rc = authority_scep_enroll(ed_auth(d), q->tid, q->token, q->certlen > 0 ?
+	    q->cert : NULL, q->certlen, q->csr, q->csrlen, d->conf.smime, &res,
+	    &st);
+	answer_issued(b, rc, st, &res, q->certlen > 0 ? "scep-renew" : "scep");
+}
+
+/* SCEP_POLL: CertPoll's certificate, for the transaction's signer only. */
+static void
+answer_scep_poll(struct enrolld *d, const struct door_request *q,
+    struct ucbuf *b)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int found;
+
+	found = authority_scep_poll(ed_auth(d), q->tid, q->keyhash, &der,
+	    &len) == UC_OK;
+	if (!found)
+		uc_clearerr();
+	door_put_u64(b, (uint64_t)found);
+	door_put_bytes(b, der, len);
+	free(der);
+}
+
 static void
 answer_redeem(struct enrolld *d, struct pending *p,
     const struct door_request *q, struct ucbuf *b)
@@ -421,6 +456,12 @@ monitor_answer_for(struct enrolld *d, struct pending *p, uint16_t type,
 		break;
 	case DOOR_CERT:
 		answer_cert(d, &q, b);
+		break;
+	case DOOR_SCEP_TX:
+		answer_scep_tx(d, &q, b);
+		break;
+	case DOOR_SCEP_POLL:
+		answer_scep_poll(d, &q, b);
 		break;
 	case DOOR_DELIVERED:
 		/* Only a serial this child was given can be undone. */
@@ -669,6 +710,8 @@ child_hello(struct enrolld *d, const unsigned char *body, size_t len,
 		blob_unref(web[i]);
 	if (ra != NULL)
 		enrolld_set_scep_ra(d, ra, rakey);
+	if (*cert != NULL && *key != NULL)
+		enrolld_set_profile_signer(d, *cert, *certlen, *key, *keylen);
 	return UC_OK;
 }
 

@@ -7,17 +7,22 @@
  * holds (a transport key, like the TLS key: HELLO brings it); GetCert
  * asks the monitor for the record (door CERT), GetCRL takes the published
  * CRL; what it asks to issue goes to the monitor in one message with
- * plain bytes: the CSR and the challenge (REDEEM_CSR, answered by
- * authority_redeem_csr) or the CSR and the certificate that signed the
- * request (BY_CERT, authority_renew_by_cert, which checks it whole).
+ * plain bytes (SCEP_TX, answered by authority_scep_enroll): the
+ * transactionID, the CSR and either its challenge (a PKCSReq, redeemed as
+ * authority_redeem_csr does) or the certificate that signed the request
+ * (a RenewalReq, checked whole as authority_renew_by_cert does).
  * Every refusal is a CertRep FAILURE with its failInfo once the message
  * is good enough to answer; before that, a plain-text 400.
  *
- * Transactions: the issued serial is kept per transactionID (with the
- * request's and the signer key's hashes), so a client that lost the
- * answer and sends the same request again, or polls (CertPoll), gets the
- * same certificate: the same request never issues twice.
+ * Transactions: the monitor records each issuance with its
+ * transactionID (authority_scep_enroll: the request's and the signer
+ * key's hashes, in the certificate's own database transaction), so a
+ * client that lost the answer and sends the same request again, or polls
+ * (CertPoll), gets the same certificate, also after a restart: the same
+ * request never issues twice, and the same transactionID with another
+ * request is refused (badRequest).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +39,11 @@
 #include "enrolld.h"
 #include "pki_scep.h"
 
-#define TX_SLOTS	4096
 #define SCEP_GET_MAX	(48 * 1024)	/* base64 of a message in a URL */
 #define PKI_TYPE	"application/x-pki-message"
 
-struct tx {
-	char		 tid[SCEP_TID_MAX + 1];	/* "": empty */
-	unsigned char	 req[32];	/* SHA-256 of the CSR */
-	unsigned char	 key[32];	/* SHA-256 of the signer's key */
-	char		 serial[48];
-};
-
-struct scep_tx {
-	pthread_mutex_t	 mu;
-	struct tx	*slot;		/* TX_SLOTS, newest wins a slot */
+struct scep_state {
+	int		 des;		/* single DES was enabled */
 };
 
 static const char caps[] =
@@ -71,17 +67,14 @@ scep_route(const char *path)
 int
 scep_init(struct enrolld *d)
 {
-	struct scep_tx *t;
+	struct scep_state *t;
 	int rc;
 
 	if (d->conf.scep_allow_des && (rc = scep_enable_des()) != UC_OK)
 		return rc;
-	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->slot = calloc(TX_SLOTS, sizeof(*t->slot))) == NULL) {
-		free(t);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	}
-	pthread_mutex_init(&t->mu, NULL);
+	t->des = d->conf.scep_allow_des;
 	d->scep = t;
 	/* The network child gets the RA from the monitor's HELLO. */
 	return ed_auth(d) != NULL ? authority_scep_refresh(ed_auth(d)) : UC_OK;
@@ -98,47 +91,8 @@ scep_watch(struct enrolld *d)
 void
 scep_free(struct enrolld *d)
 {
-	if (d->scep == NULL)
-		return;
-	pthread_mutex_destroy(&d->scep->mu);
-	free(d->scep->slot);
 	free(d->scep);
 	d->scep = NULL;
-}
-
-/* ---- transactions -------------------------------------------------------------- */
-
-static struct tx *
-tx_slot(struct scep_tx *t, const char *tid)
-{
-	unsigned char h[32];
-
-	if (!EVP_Digest(tid, strlen(tid), h, NULL, EVP_sha256(), NULL))
-		memset(h, 0, sizeof(h));
-	return &t->slot[((size_t)h[0] << 8 | h[1]) % TX_SLOTS];
-}
-
-/* 1 and *out when tid is known. */
-static int
-tx_get(struct scep_tx *t, const char *tid, struct tx *out)
-{
-	struct tx *s;
-	int hit;
-
-	pthread_mutex_lock(&t->mu);
-	s = tx_slot(t, tid);
-	if ((hit = s->tid[0] != '\0' && strcmp(s->tid, tid) == 0))
-		*out = *s;
-	pthread_mutex_unlock(&t->mu);
-	return hit;
-}
-
-static void
-tx_put(struct scep_tx *t, const struct tx *v)
-{
-	pthread_mutex_lock(&t->mu);
-	*tx_slot(t, v->tid) = *v;
-	pthread_mutex_unlock(&t->mu);
 }
 
 static int
@@ -173,14 +127,23 @@ struct op {
 	struct scep_req		 m;
 };
 
+/* A CertRep for cert, or for certder (DER, certlen bytes) when cert is
+ * NULL and status SUCCESS. */
 static void
-reply(struct op *o, int status, int info, X509 *cert)
+reply_with(struct op *o, int status, int info, X509 *cert,
+    const unsigned char *certder, size_t certlen)
 {
 	unsigned char *der = NULL;
 	size_t len;
+	int rc;
 
-	if (scep_reply(&o->m, o->ra, o->rakey, status, info, cert, &der,
-	    &len) != UC_OK) {
+	if (status == SCEP_SUCCESS && cert == NULL)
+		rc = scep_reply_der(&o->m, o->ra, o->rakey, certder, certlen,
+		    &der, &len);
+	else
+		rc = scep_reply(&o->m, o->ra, o->rakey, status, info, cert,
+		    &der, &len);
+	if (rc != UC_OK) {
 		fprintf(stderr, "userca-enrolld: SCEP CertRep: %s\n",
 		    uc_errmsg());
 		text(o->r, 503, "the answer could not be made; try again\n");
@@ -192,6 +155,12 @@ reply(struct op *o, int status, int info, X509 *cert)
 	o->r->len = len;
 	snprintf(o->r->cache_control, sizeof(o->r->cache_control),
 	    "no-store");
+}
+
+static void
+reply(struct op *o, int status, int info, X509 *cert)
+{
+	reply_with(o, status, info, cert, NULL, 0);
 }
 
 static void
@@ -235,17 +204,30 @@ ours(struct enrolld *d, X509 *x)
 	return yes;
 }
 
-/* The leaf of a PEM chain. */
-static X509 *
-leaf_of(const unsigned char *pem, size_t len)
+/* The leaf of a PEM chain as DER (free()), not decoded. */
+static unsigned char *
+leaf_der(const unsigned char *pem, size_t len, size_t *outlen)
 {
 	BIO *b;
-	X509 *x = NULL;
+	char *name = NULL, *hdr = NULL;
+	unsigned char *data = NULL, *der = NULL;
+	long n = 0;
 
-	if ((b = BIO_new_mem_buf(pem, (int)len)) != NULL)
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	BIO_free(b);
-	return x;
+	*outlen = 0;
+	if (len <= INT_MAX && (b = BIO_new_mem_buf(pem, (int)len)) != NULL) {
+		if (PEM_read_bio(b, &name, &hdr, &data, &n) == 1 &&
+		    strcmp(name, PEM_STRING_X509) == 0 && n > 0 &&
+		    (der = malloc((size_t)n)) != NULL) {
+			memcpy(der, data, (size_t)n);
+			*outlen = (size_t)n;
+		}
+		BIO_free(b);
+	}
+	ERR_clear_error();
+	OPENSSL_free(name);
+	OPENSSL_free(hdr);
+	OPENSSL_free(data);
+	return der;
 }
 
 /* An authority refusal as a failInfo. */
@@ -284,20 +266,18 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 			text(o->r, 503, "try again\n");
 			return UC_E_CRYPTO;
 		}
-		rc = door_by_cert(d->door, DOOR_SCEP_RENEW, der, (size_t)n,
+		rc = door_scep_tx(d->door, o->m.tid, NULL, der, (size_t)n,
 		    o->m.inner, o->m.inner_len, out);
 		OPENSSL_free(der);
 	} else if (o->m.type == SCEP_RENEWALREQ) {
 		refuse(o, SCEP_BADREQUEST, "RenewalReq not signed by a "
 		    "certificate of this CA");
 		return UC_E_STATE;
-	} else if (!scep_csr_matches(o->m.inner, o->m.inner_len,
-	    o->m.signer)) {
-		refuse(o, SCEP_BADMESSAGECHECK, "PKCSReq signed with a key "
-		    "other than the CSR's");
-		return UC_E_SIGNATURE;
-	} else if (scep_csr_challenge(o->m.inner, o->m.inner_len, &token) !=
-	    UC_OK) {
+	} else if ((rc = scep_csr_challenge(o->m.inner, o->m.inner_len,
+	    o->m.signer, &token)) == UC_E_SIGNATURE) {
+		refuse(o, SCEP_BADMESSAGECHECK, uc_errmsg());
+		return rc;
+	} else if (rc != UC_OK) {
 		ratelimit_fail(d->rl, o->q->client, uc_now());
 		refuse(o, SCEP_BADREQUEST, uc_errmsg());
 		return UC_E_INVALID;
@@ -307,7 +287,7 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 		    "address; wait a minute");
 		return UC_E_POLICY;
 	} else {
-		rc = door_redeem_csr(d->door, token, NULL, DOOR_SCEP,
+		rc = door_scep_tx(d->door, o->m.tid, token, NULL, 0,
 		    o->m.inner, o->m.inner_len, out);
 		secret_free(token);
 		if (rc == UC_OK && (out->rc == UC_E_NOTFOUND ||
@@ -329,37 +309,21 @@ issue(struct op *o, int renewal, struct door_redeem_out *out)
 	return UC_OK;
 }
 
-/* PKCSReq with a token, or a renewal signed by one of our certificates. */
+/*
+ * PKCSReq with a token, or a renewal signed by one of our certificates.
+ * The same request again (a client that lost the answer) gets the same
+ * certificate from the monitor's record of the transaction (res.again).
+ */
 static void
 enroll(struct op *o)
 {
 	struct enrolld *d = o->d;
 	struct door_redeem_out res;
-	struct tx t, had;
-	X509 *cert = NULL;
+	unsigned char *cert = NULL;
+	size_t len = 0;
 	int renewal;
 
 	memset(&res, 0, sizeof(res));
-	memset(&t, 0, sizeof(t));
-	snprintf(t.tid, sizeof(t.tid), "%s", o->m.tid);
-	if (!EVP_Digest(o->m.inner, o->m.inner_len, t.req, NULL, EVP_sha256(),
-	    NULL) || !key_hash(o->m.signer, t.key)) {
-		text(o->r, 503, "try again\n");
-		return;
-	}
-	/*
-	 * The same request again (a client that lost the answer): the same
-	 * answer, nothing issued twice.  Some clients (micromdm scepclient)
-	 * reuse one transactionID for different requests: another CSR is
-	 * another transaction, judged on its own.
-	 */
-	if (tx_get(d->scep, t.tid, &had) && memcmp(had.req, t.req, 32) == 0 &&
-	    memcmp(had.key, t.key, 32) == 0 &&
-	    (cert = recorded(d, had.serial)) != NULL) {
-		reply(o, SCEP_SUCCESS, 0, cert);
-		X509_free(cert);
-		return;
-	}
 	renewal = ours(d, o->m.signer);
 	if (issue(o, renewal, &res) != UC_OK)
 		goto out;
@@ -367,17 +331,16 @@ enroll(struct op *o)
 		refuse(o, info_of(res.rc, renewal), uc_errmsg());
 		goto out;
 	}
-	if (res.rc != UC_OK || (cert = leaf_of(res.chain,
-	    res.chainlen)) == NULL) {
+	if (res.rc != UC_OK || (cert = leaf_der(res.chain, res.chainlen,
+	    &len)) == NULL) {
 		fprintf(stderr, "userca-enrolld: SCEP: %s\n", uc_errmsg());
 		text(o->r, 503, "issuance failed; try again later\n");
 		goto out;
 	}
-	metrics_issue(d->m, renewal ? "scep-renew" : "scep");
-	snprintf(t.serial, sizeof(t.serial), "%s", res.serial);
-	tx_put(d->scep, &t);
-	reply(o, SCEP_SUCCESS, 0, cert);
-	X509_free(cert);
+	if (!res.again)
+		metrics_issue(d->m, renewal ? "scep-renew" : "scep");
+	reply_with(o, SCEP_SUCCESS, 0, NULL, cert, len);
+	free(cert);
 out:
 	door_redeem_out_clear(&res);
 }
@@ -386,18 +349,16 @@ out:
 static void
 poll(struct op *o)
 {
-	unsigned char key[32];
-	struct tx had;
-	X509 *cert;
+	unsigned char key[32], *der = NULL;
+	size_t len = 0;
 
-	if (!tx_get(o->d->scep, o->m.tid, &had) ||
-	    !key_hash(o->m.signer, key) || memcmp(key, had.key, 32) != 0 ||
-	    (cert = recorded(o->d, had.serial)) == NULL) {
+	if (!key_hash(o->m.signer, key) || door_scep_poll(o->d->door,
+	    o->m.tid, key, &der, &len) != UC_OK) {
+		uc_clearerr();
 		refuse(o, SCEP_BADCERTID, "no such transaction");
-		return;
-	}
-	reply(o, SCEP_SUCCESS, 0, cert);
-	X509_free(cert);
+	} else
+		reply_with(o, SCEP_SUCCESS, 0, NULL, der, len);
+	free(der);
 }
 
 /* GetCert: one of our certificates by issuer and serial. */

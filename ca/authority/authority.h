@@ -391,6 +391,27 @@ int	authority_scep_refresh(struct authority *);
 int	authority_scep_ra(struct authority *, X509 **cert, EVP_PKEY **key);
 
 /*
+ * SCEP transactions (RFC 8894 transactionID), kept in the database with
+ * the certificate they issued (recorded in its transaction), so they
+ * outlive the daemon.  authority_scep_enroll(): a PKCSReq (old NULL: the
+ * CSR with its challenge token, as authority_redeem_csr() with method
+ * "scep") or a RenewalReq (old: the certificate of ours that signed it,
+ * DER, as authority_renew_by_cert() with "scep-renew") under tid.  A tid
+ * already recorded with the same CSR (and, for a renewal, the same
+ * signer's key) is answered with its certificate again (res->again),
+ * nothing issued; with another request it is refused (UC_E_INVALID).
+ * authority_scep_poll(): CertPoll: the certificate (DER, caller frees)
+ * of transaction tid when key, the SHA-256 of the poller's public key
+ * bits, is its signer's; UC_E_NOTFOUND otherwise.
+ */
+int	authority_scep_enroll(struct authority *, const char *tid,
+	    const char *token, const unsigned char *old, size_t oldlen,
+	    const unsigned char *csr, size_t csrlen, int smime,
+	    struct issue_result *res, enum token_state *state);
+int	authority_scep_poll(struct authority *, const char *tid,
+	    const unsigned char key[32], unsigned char **der, size_t *len);
+
+/*
  * The enrollment daemon's own TLS certificate (EKU serverAuth) for the
  * DNS names and IP addresses (NULL-terminated lists; at least one name):
  * chain PEM (server then issuing CA) and its private key PEM (caller

@@ -95,6 +95,7 @@ struct gc_item {
 	const unsigned char	*retry_hash;	/* 32 bytes: arm the retry
 						 * window; NULL: none */
 	int64_t			 retry_until;
+	const struct scep_txn	*scep;		/* recorded with it; NULL: none */
 	/* results */
 	int			 done;
 	int			 rc;
@@ -211,6 +212,9 @@ int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,
 	    unsigned char **der, size_t *len);
 
+/* issue.c: a recorded certificate answered again: res's serial,
+ * notAfter and chain PEM, res->again set (UC_OK), else res cleared. */
+int	issue_again(struct authority *a, X509 *x, struct issue_result *res);
 /* issue.c: hand a committed mint to res (serial, PKCS#12, chain PEM). */
 int	issue_release(struct authority *a, struct mint *m, int64_t cert_id,
 	    struct issue_result *res);
@@ -252,6 +256,29 @@ int	renew_row_done(struct authority *a, const char *username, int64_t now,
 
 /* scep.c: the RA's state (authority_free). */
 void	ascep_free(struct ascep *);
+/*
+ * scep.c: a SCEP transaction, recorded by ascep_record() with the
+ * certificate it issued, inside that certificate's transaction (mu held):
+ * tid, the request's SHA-256 and the signer key's (key_set 0: the key of
+ * cert, as a PKCSReq is signed with the key it asks to certify).
+ */
+struct scep_txn {
+	const char	*tid;
+	unsigned char	 req[32];
+	unsigned char	 key[32];
+	int		 key_set;
+};
+int	ascep_record(struct authority *a, const struct scep_txn *t, X509 *cert,
+	    int64_t cert_id, int64_t now);
+/* issue.c, renew.c: authority_redeem() and authority_renew_by_cert()
+ * recording t with the certificate they issue. */
+int	issue_redeem_txn(struct authority *a, const struct redeem_req *r,
+	    const struct scep_txn *t, struct issue_result *res,
+	    enum token_state *state);
+int	renew_by_cert_txn(struct authority *a, const unsigned char *old,
+	    size_t oldlen, const unsigned char *csr, size_t csrlen,
+	    const char *method, const struct scep_txn *t,
+	    struct issue_result *res);
 /* ocsp.c: the responder's state (authority_free). */
 void	aocsp_free(struct aocsp *);
 /* ocsp.c: the AIA OCSP URL of new user certificates into buf ([ocsp]

@@ -649,6 +649,9 @@ gc_commit(struct authority *a, struct gc_item *list)
 		if (it->rc == UC_OK && it->consumed)
 			it->rc = renew_redeemed(a, it->hash, it->cert_id, now,
 			    &it->revoked_old);
+		if (it->rc == UC_OK && it->consumed && it->scep != NULL)
+			it->rc = ascep_record(a, it->scep, it->cert,
+			    it->cert_id, now);
 		if (it->rc != UC_OK || !it->consumed) {
 			/* Used or expired meanwhile: undo its row only. */
 			it->cert_id = 0;
@@ -799,9 +802,10 @@ redeem_key(const struct redeem_req *r, X509_REQ *csr, EVP_PKEY **pub,
 	return UC_OK;
 }
 
-int
-authority_redeem(struct authority *a, const struct redeem_req *r,
-    struct issue_result *res, enum token_state *state)
+static int
+redeem(struct authority *a, const struct redeem_req *r,
+    const struct scep_txn *txn, struct issue_result *res,
+    enum token_state *state)
 {
 	struct token_info ti;
 	struct identity id;
@@ -855,6 +859,7 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 	gi.username = ti.user.username;
 	gi.serial = m.serial;
 	gi.hash = hash;
+	gi.scep = txn;
 	if (server_key && r->retry_window > 0) {
 		if ((rc = retry_new(&retry, retry_hash)) != UC_OK)
 			goto out;
@@ -897,6 +902,38 @@ out:
 	return rc;
 }
 
+int
+authority_redeem(struct authority *a, const struct redeem_req *r,
+    struct issue_result *res, enum token_state *state)
+{
+	return redeem(a, r, NULL, res, state);
+}
+
+int
+issue_redeem_txn(struct authority *a, const struct redeem_req *r,
+    const struct scep_txn *txn, struct issue_result *res,
+    enum token_state *state)
+{
+	return redeem(a, r, txn, res, state);
+}
+
+int
+issue_again(struct authority *a, X509 *x, struct issue_result *res)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((res->serial = serial_hex(X509_get0_serialNumber(x))) == NULL)
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+	else if ((rc = uc_asn1_time(X509_get0_notAfter(x),
+	    &res->not_after)) == UC_OK && (rc = issue_chain_pem(a, x,
+	    &res->cert_pem, &res->cert_pem_len)) == UC_OK)
+		res->again = 1;
+	if (rc != UC_OK)
+		issue_result_clear(res);
+	return rc;
+}
+
 /*
  * A used token, and the same key again: the stored certificate, if it is
  * still valid and certifies that key.  UC_E_NOTFOUND: not such a retry
@@ -930,16 +967,7 @@ redeem_again(struct authority *a, const struct redeem_req *r,
 		rc = uc_seterr(UC_E_NOTFOUND, "another key");
 		goto out;
 	}
-	memset(res, 0, sizeof(*res));
-	if ((res->serial = serial_hex(X509_get0_serialNumber(x))) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	if ((rc = uc_asn1_time(X509_get0_notAfter(x), &res->not_after)) !=
-	    UC_OK || (rc = issue_chain_pem(a, x, &res->cert_pem,
-	    &res->cert_pem_len)) != UC_OK)
-		goto out;
-	res->again = 1;
+	rc = issue_again(a, x, res);
 out:
 	X509_free(x);
 	free(der);

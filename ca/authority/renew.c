@@ -407,8 +407,8 @@ out:
 /* Insert m, supersede old (once), revoke it with revoke_old; commit. */
 static int
 renew_commit(struct authority *a, const struct store_cert *old,
-    const struct mint *m, const char *method, int renew, int64_t *cid,
-    int *revoked)
+    const struct mint *m, const char *method, int renew,
+    const struct scep_txn *t, int64_t *cid, int *revoked)
 {
 	struct store_cert c;
 	int64_t now = uc_now();
@@ -445,6 +445,9 @@ renew_commit(struct authority *a, const struct store_cert *old,
 			goto fail;
 		*revoked = 1;
 	}
+	if (t != NULL && (rc = ascep_record(a, t, m->cert, *cid, now)) !=
+	    UC_OK)
+		goto fail;
 	if ((rc = store_commit(a->st)) == UC_OK)
 		goto unlock;
 fail:
@@ -459,7 +462,7 @@ unlock:
 static int
 by_cert(struct authority *a, const unsigned char *old, size_t oldlen,
     const unsigned char *csr, size_t csrlen, const char *method, int renew,
-    struct issue_result *res)
+    const struct scep_txn *t, struct issue_result *res)
 {
 	struct store_cert c;
 	struct store_user su;
@@ -493,8 +496,8 @@ by_cert(struct authority *a, const unsigned char *old, size_t oldlen,
 	id.sid = su.sid;
 	id.smime = smime && id.email != NULL && a->conf.smime;
 	if ((rc = issue_mint_req(a, &id, req, &m)) != UC_OK ||
-	    (rc = renew_commit(a, &c, &m, method, renew, &cid, &revoked)) !=
-	    UC_OK)
+	    (rc = renew_commit(a, &c, &m, method, renew, t, &cid,
+	    &revoked)) != UC_OK)
 		goto out;
 	/* Committed: release. */
 	if ((rc = issue_release(a, &m, cid, res)) == UC_OK)
@@ -514,7 +517,15 @@ authority_renew_by_cert(struct authority *a, const unsigned char *old,
     size_t oldlen, const unsigned char *csr, size_t csrlen,
     const char *method, struct issue_result *res)
 {
-	return by_cert(a, old, oldlen, csr, csrlen, method, 1, res);
+	return by_cert(a, old, oldlen, csr, csrlen, method, 1, NULL, res);
+}
+
+int
+renew_by_cert_txn(struct authority *a, const unsigned char *old,
+    size_t oldlen, const unsigned char *csr, size_t csrlen,
+    const char *method, const struct scep_txn *t, struct issue_result *res)
+{
+	return by_cert(a, old, oldlen, csr, csrlen, method, 1, t, res);
 }
 
 int
@@ -522,5 +533,5 @@ authority_enroll_by_cert(struct authority *a, const unsigned char *old,
     size_t oldlen, const unsigned char *csr, size_t csrlen,
     const char *method, struct issue_result *res)
 {
-	return by_cert(a, old, oldlen, csr, csrlen, method, 0, res);
+	return by_cert(a, old, oldlen, csr, csrlen, method, 0, NULL, res);
 }

@@ -6,11 +6,13 @@
  * renewed at half its life, under a lock file, as the OCSP responder is.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -203,5 +205,179 @@ authority_scep_ra(struct authority *a, X509 **cert, EVP_PKEY **key)
 	pthread_rwlock_unlock(&s->rw);
 	if (*cert == NULL)
 		rc = uc_seterr(UC_E_STATE, "the SCEP RA is not loaded");
+	return rc;
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+/* SHA-256 of x's public key bits (what X509_pubkey_digest() hashes). */
+static int
+key_sha256(X509 *x, unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	if (X509_pubkey_digest(x, EVP_sha256(), out, &n) != 1 || n != 32)
+		return uc_seterr_ssl(UC_E_CRYPTO, "hashing a public key");
+	return UC_OK;
+}
+
+int
+ascep_record(struct authority *a, const struct scep_txn *t, X509 *cert,
+    int64_t cert_id, int64_t now)
+{
+	unsigned char key[32];
+	int rc;
+
+	if (t->key_set)
+		memcpy(key, t->key, sizeof(key));
+	else if ((rc = key_sha256(cert, key)) != UC_OK)
+		return rc;
+	return store_scep_tx_insert(a->st, t->tid, t->req, key, cert_id, now);
+}
+
+/* tid's row, on the reading connection (it does not wait for a commit). */
+static int
+txn_get(struct authority *a, const char *tid, struct store_scep_tx *row)
+{
+	struct store *st;
+	int rc;
+
+	pthread_mutex_lock(&a->rmu);
+	if ((rc = auth_reader_store(a, &st)) == UC_OK)
+		rc = store_scep_tx_get(st, tid, row);
+	pthread_mutex_unlock(&a->rmu);
+	return rc;
+}
+
+/*
+ * tid is recorded: the same request (and, for a renewal, the same
+ * signer) gets the recorded certificate again; another is refused.
+ */
+static int
+txn_again(struct authority *a, const struct scep_txn *t,
+    const struct store_scep_tx *row, struct issue_result *res)
+{
+	const unsigned char *p = row->der;
+	X509 *x;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (CRYPTO_memcmp(row->req, t->req, 32) != 0 ||
+	    (t->key_set && CRYPTO_memcmp(row->key, t->key, 32) != 0))
+		return uc_seterr(UC_E_INVALID, "transactionID %s was used for "
+		    "another request", t->tid);
+	if ((x = d2i_X509(NULL, &p, (long)row->derlen)) == NULL)
+		return uc_seterr_ssl(UC_E_DB, "SCEP transaction %s: its "
+		    "certificate", t->tid);
+	rc = issue_again(a, x, res);
+	X509_free(x);
+	return rc;
+}
+
+/* The transaction t describes (old: a renewal's signer, DER). */
+static int
+txn_make(struct scep_txn *t, const char *tid, const unsigned char *old,
+    size_t oldlen, const unsigned char *csr, size_t csrlen)
+{
+	const unsigned char *p = old;
+	X509 *x = NULL;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	if (tid == NULL || tid[0] == '\0' || csr == NULL || csrlen == 0)
+		return uc_seterr(UC_E_INVALID, "a SCEP request without a "
+		    "transactionID or a CSR");
+	if (!EVP_Digest(csr, csrlen, t->req, NULL, EVP_sha256(), NULL))
+		return uc_seterr_ssl(UC_E_CRYPTO, "hashing the SCEP request");
+	if (old == NULL)
+		return UC_OK;
+	if (oldlen > LONG_MAX || (x = d2i_X509(NULL, &p, (long)oldlen)) ==
+	    NULL) {
+		ERR_clear_error();
+		return uc_seterr(UC_E_NOTFOUND, "the RenewalReq's signer is "
+		    "not a certificate");
+	}
+	rc = key_sha256(x, t->key);
+	t->key_set = rc == UC_OK;
+	X509_free(x);
+	return rc;
+}
+
+int
+authority_scep_enroll(struct authority *a, const char *tid,
+    const char *token, const unsigned char *old, size_t oldlen,
+    const unsigned char *csr, size_t csrlen, int smime,
+    struct issue_result *res, enum token_state *state)
+{
+	struct store_scep_tx row;
+	struct redeem_req rr;
+	struct scep_txn t;
+	char why[256];
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&row, 0, sizeof(row));
+	*state = TOKEN_UNKNOWN;
+	if ((rc = txn_make(&t, tid, old, oldlen, csr, csrlen)) != UC_OK)
+		return rc;
+	if ((rc = txn_get(a, tid, &row)) == UC_OK) {
+		rc = txn_again(a, &t, &row, res);
+		goto out;
+	}
+	if (rc != UC_E_NOTFOUND)
+		goto out;
+	uc_clearerr();
+	if (old != NULL)
+		rc = renew_by_cert_txn(a, old, oldlen, csr, csrlen,
+		    "scep-renew", &t, res);
+	else {
+		memset(&rr, 0, sizeof(rr));
+		rr.token = token;
+		rr.csr = csr;
+		rr.csrlen = csrlen;
+		rr.method = "scep";
+		rr.smime = smime;
+		rc = issue_redeem_txn(a, &rr, &t, res, state);
+	}
+	/*
+	 * The same request twice at once: the other one won (it used the
+	 * token, renewed the certificate or recorded tid first); its answer.
+	 */
+	if (rc == UC_E_STATE || rc == UC_E_EXISTS) {
+		snprintf(why, sizeof(why), "%s", uc_errmsg());
+		if (txn_get(a, tid, &row) == UC_OK &&
+		    txn_again(a, &t, &row, res) == UC_OK) {
+			*state = TOKEN_UNKNOWN;
+			rc = UC_OK;
+		} else
+			rc = uc_seterr(rc, "%s", why);
+	}
+out:
+	store_scep_tx_clear(&row);
+	return rc;
+}
+
+int
+authority_scep_poll(struct authority *a, const char *tid,
+    const unsigned char key[32], unsigned char **der, size_t *len)
+{
+	struct store_scep_tx row;
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	memset(&row, 0, sizeof(row));
+	if ((rc = txn_get(a, tid, &row)) != UC_OK)
+		return rc;
+	if (CRYPTO_memcmp(row.key, key, 32) != 0)
+		rc = uc_seterr(UC_E_NOTFOUND, "no SCEP transaction %s of this "
+		    "signer", tid);
+	else {
+		*der = row.der;
+		*len = row.derlen;
+		row.der = NULL;	/* now owned by the caller */
+	}
+	store_scep_tx_clear(&row);
 	return rc;
 }

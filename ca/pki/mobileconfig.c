@@ -5,11 +5,16 @@
  * Exchange ActiveSync account (com.apple.eas.account) whose
  * PayloadCertificateUUID names the identity, so iOS Mail signs in with
  * the certificate.  Every value is XML-escaped; binary data is base64.
+ * The daemon signs what it serves (mobileconfig_sign: CMS SignedData with
+ * the plist inside, as `openssl smime -sign -nodetach -outform DER`).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -340,4 +345,61 @@ mobileconfig_scep(const struct mobileconfig *mc, unsigned char **out,
     size_t *len)
 {
 	return profile_build(mc, 1, out, len);
+}
+
+/*
+ * CMS_sign() copies the content into the SignedData: wipe that copy (the
+ * profile holds a challenge or a PKCS#12) before freeing it.
+ */
+static void
+signed_free(CMS_ContentInfo *cms)
+{
+	ASN1_OCTET_STRING **os;
+
+	if (cms == NULL)
+		return;
+	if ((os = CMS_get0_content(cms)) != NULL && *os != NULL &&
+	    (*os)->data != NULL && (*os)->length > 0)
+		OPENSSL_cleanse((*os)->data, (size_t)(*os)->length);
+	CMS_ContentInfo_free(cms);
+}
+
+int
+mobileconfig_sign(const unsigned char *plist, size_t len, X509 *cert,
+    EVP_PKEY *key, STACK_OF(X509) *chain, unsigned char **out,
+    size_t *outlen)
+{
+	CMS_ContentInfo *cms = NULL;
+	BIO *in = NULL;
+	unsigned char *p;
+	int n, rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (len == 0 || len > INT_MAX)
+		return uc_seterr(UC_E_INVALID, "no profile to sign");
+	/* The plist as it is (binary), embedded; the chain after cert. */
+	if ((in = BIO_new_mem_buf(plist, (int)len)) == NULL ||
+	    (cms = CMS_sign(cert, key, chain, in, CMS_BINARY)) == NULL ||
+	    (n = i2d_CMS_ContentInfo(cms, NULL)) <= 0) {
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "signing the profile");
+		goto out;
+	}
+	if ((*out = malloc((size_t)n)) == NULL) {
+		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	p = *out;
+	if (i2d_CMS_ContentInfo(cms, &p) != n) {
+		secret_free_buf(*out, (size_t)n);
+		*out = NULL;
+		rc = uc_seterr_ssl(UC_E_CRYPTO, "encoding the signed profile");
+		goto out;
+	}
+	*outlen = (size_t)n;
+	rc = UC_OK;
+out:
+	signed_free(cms);
+	BIO_free(in);
+	return rc;
 }

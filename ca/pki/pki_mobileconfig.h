@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 /* What goes into an identity profile; every pointer is borrowed. */
 struct mobileconfig {
 	const char		*org;		/* PayloadOrganization; NULL:
@@ -51,5 +53,17 @@ int	mobileconfig_identity(const struct mobileconfig *mc,
  */
 int	mobileconfig_scep(const struct mobileconfig *mc, unsigned char **out,
 	    size_t *len);
+
+/*
+ * A profile signed for the device: a DER CMS SignedData whose content is
+ * the plist (len bytes, embedded as they are), signed with key by cert,
+ * which goes in with chain (its issuers; NULL: none).  iOS shows such a
+ * profile as Verified when cert chains to a root it trusts, else as Not
+ * Verified (the plist inside is the same).  *out holds the profile:
+ * secret_free_buf(*out, *outlen).
+ */
+int	mobileconfig_sign(const unsigned char *plist, size_t len, X509 *cert,
+	    EVP_PKEY *key, STACK_OF(X509) *chain, unsigned char **out,
+	    size_t *outlen);
 
 #endif /* UC_PKI_MOBILECONFIG_H */

@@ -75,9 +75,12 @@ int	scep_parse(const unsigned char *der, size_t len, X509 *ra_cert,
 
 /*
  * The challengePassword of a PKCS#10 (DER): a new string in *out (free
- * with secret_free()), or UC_E_NOTFOUND when it has none.
+ * with secret_free()), or UC_E_NOTFOUND when it has none.  With signer
+ * (a PKCSReq's), its key must be the CSR's first (else UC_E_SIGNATURE):
+ * the CSR is parsed once for both.
  */
-int	scep_csr_challenge(const unsigned char *csr, size_t len, char **out);
+int	scep_csr_challenge(const unsigned char *csr, size_t len, X509 *signer,
+	    char **out);
 
 /* 1 when the CSR's public key is the signer certificate's. */
 int	scep_csr_matches(const unsigned char *csr, size_t len, X509 *signer);
@@ -91,6 +94,18 @@ int	scep_csr_matches(const unsigned char *csr, size_t len, X509 *signer);
 int	scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
 	    int status, int fail_info, X509 *cert, unsigned char **der,
 	    size_t *len);
+
+/*
+ * As scep_reply() SUCCESS, for the certificate's DER (cert, certlen) as
+ * it is: nothing decoded (OpenSSL 3 decodes the key of every certificate
+ * it reads).  scep_certs_p7_der(): that certs-only PKCS#7 alone, the
+ * bytes pki_certs_p7() makes for one certificate (free()).
+ */
+int	scep_reply_der(const struct scep_req *q, X509 *ra_cert,
+	    EVP_PKEY *ra_key, const unsigned char *cert, size_t certlen,
+	    unsigned char **der, size_t *len);
+int	scep_certs_p7_der(const unsigned char *cert, size_t certlen,
+	    unsigned char **der, size_t *len);
 
 /* GetCRL's CertRep: SUCCESS with the CRL in the envelope. */
 int	scep_reply_crl(const struct scep_req *q, X509 *ra_cert,

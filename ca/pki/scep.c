@@ -293,30 +293,21 @@ out:
 	return rc;
 }
 
-int
-scep_csr_challenge(const unsigned char *csr, size_t len, char **out)
+/* The challengePassword attribute of req as a new C string. */
+static int
+csr_challenge(X509_REQ *req, char **out)
 {
-	const unsigned char *p = csr;
-	X509_REQ *req = NULL;
 	X509_ATTRIBUTE *a;
 	ASN1_TYPE *t;
 	const ASN1_STRING *s;
-	int i, n, rc;
+	int i, n;
 
-	*out = NULL;
-	if (len > LONG_MAX || (req = d2i_X509_REQ(NULL, &p,
-	    (long)len)) == NULL) {
-		rc = uc_seterr_ssl(UC_E_INVALID, "the SCEP CSR");
-		goto out;
-	}
 	if ((i = X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword,
 	    -1)) < 0 || (a = X509_REQ_get_attr(req, i)) == NULL ||
 	    X509_ATTRIBUTE_count(a) != 1 ||
-	    (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL) {
-		rc = uc_seterr(UC_E_NOTFOUND, "the CSR has no "
+	    (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL)
+		return uc_seterr(UC_E_NOTFOUND, "the CSR has no "
 		    "challengePassword");
-		goto out;
-	}
 	switch (t->type) {
 	case V_ASN1_PRINTABLESTRING:
 	case V_ASN1_UTF8STRING:
@@ -324,26 +315,42 @@ scep_csr_challenge(const unsigned char *csr, size_t len, char **out)
 	case V_ASN1_T61STRING:
 		break;
 	default:
-		rc = uc_seterr(UC_E_INVALID, "the challengePassword is not a "
-		    "string");
-		goto out;
+		return uc_seterr(UC_E_INVALID, "the challengePassword is not "
+		    "a string");
 	}
 	s = t->value.asn1_string;
 	n = ASN1_STRING_length(s);
 	if (n <= 0 || n > 256 || memchr(ASN1_STRING_get0_data(s), '\0',
-	    (size_t)n) != NULL) {
-		rc = uc_seterr(UC_E_INVALID, "the challengePassword is empty "
+	    (size_t)n) != NULL)
+		return uc_seterr(UC_E_INVALID, "the challengePassword is empty "
 		    "or malformed");
-		goto out;
-	}
-	if ((*out = malloc((size_t)n + 1)) == NULL) {
-		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
-		goto out;
-	}
+	if ((*out = malloc((size_t)n + 1)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	memcpy(*out, ASN1_STRING_get0_data(s), (size_t)n);
 	(*out)[n] = '\0';
-	rc = UC_OK;
-out:
+	return UC_OK;
+}
+
+int
+scep_csr_challenge(const unsigned char *csr, size_t len, X509 *signer,
+    char **out)
+{
+	const unsigned char *p = csr;
+	X509_REQ *req = NULL;
+	EVP_PKEY *a, *b;
+	int rc;
+
+	*out = NULL;
+	/* One parse: OpenSSL 3 decodes the key of every CSR it reads. */
+	if (len > LONG_MAX || (req = d2i_X509_REQ(NULL, &p,
+	    (long)len)) == NULL)
+		rc = uc_seterr_ssl(UC_E_INVALID, "the SCEP CSR");
+	else if (signer != NULL && ((a = X509_REQ_get0_pubkey(req)) == NULL ||
+	    (b = X509_get0_pubkey(signer)) == NULL || EVP_PKEY_eq(a, b) != 1))
+		rc = uc_seterr(UC_E_SIGNATURE, "the PKCSReq is signed with a "
+		    "key other than the CSR's");
+	else
+		rc = csr_challenge(req, out);
 	ERR_clear_error();
 	X509_REQ_free(req);
 	return rc;
@@ -451,24 +458,20 @@ add_octets(PKCS7_SIGNER_INFO *si, int i, const unsigned char *v, size_t n)
 	return 1;	/* s now owned by si */
 }
 
-/* The certificate or the CRL, certs-only, enveloped for the requester. */
+/* inner (a certs-only PKCS#7) enveloped for the requester. */
 static int
-envelope(const struct scep_req *q, X509 *cert, X509_CRL *crl,
+envelope(const struct scep_req *q, const unsigned char *inner, size_t ilen,
     unsigned char **der, size_t *len)
 {
 	STACK_OF(X509) *to = NULL;
 	const EVP_CIPHER *c;
-	unsigned char *inner = NULL;
-	size_t ilen;
 	PKCS7 *p7 = NULL;
 	BIO *in = NULL;
 	int rc;
 
 	*der = NULL;
-	if ((rc = pki_certs_p7(&cert, cert != NULL ? 1 : 0, crl, &inner,
-	    &ilen)) != UC_OK)
-		return rc;
-	if ((c = EVP_get_cipherbynid(q->cipher_nid)) == NULL ||
+	if (ilen > INT_MAX ||
+	    (c = EVP_get_cipherbynid(q->cipher_nid)) == NULL ||
 	    (to = sk_X509_new_null()) == NULL ||
 	    !sk_X509_push(to, q->signer) ||
 	    (in = BIO_new_mem_buf(inner, (int)ilen)) == NULL ||
@@ -480,7 +483,6 @@ envelope(const struct scep_req *q, X509 *cert, X509_CRL *crl,
 	PKCS7_free(p7);
 	BIO_free(in);
 	sk_X509_free(to);	/* the certificate stays q's */
-	free(inner);
 	return rc;
 }
 
@@ -506,10 +508,11 @@ reply_attrs(PKCS7_SIGNER_INFO *si, const struct scep_req *q, int status,
 	return status != SCEP_FAILURE || add_string(si, A_FAIL, num);
 }
 
+/* The CertRep; SUCCESS envelopes inner (ilen bytes) for the client. */
 static int
 reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key, int status,
-    int fail_info, X509 *cert, X509_CRL *crl, unsigned char **der,
-    size_t *len)
+    int fail_info, const unsigned char *inner, size_t ilen,
+    unsigned char **der, size_t *len)
 {
 	PKCS7 *p7 = NULL;
 	PKCS7_SIGNER_INFO *si;
@@ -523,7 +526,7 @@ reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key, int status,
 	*len = 0;
 	if ((rc = attrs_ready()) != UC_OK)
 		return rc;
-	if (status == SCEP_SUCCESS && (rc = envelope(q, cert, crl, &env,
+	if (status == SCEP_SUCCESS && (rc = envelope(q, inner, ilen, &env,
 	    &envlen)) != UC_OK)
 		return rc;
 	/* Answer in the client's digest; SHA-256 when it used none we know. */
@@ -551,16 +554,102 @@ int
 scep_reply(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
     int status, int fail_info, X509 *cert, unsigned char **der, size_t *len)
 {
-	return reply(q, ra_cert, ra_key, status, fail_info, cert, NULL, der,
+	unsigned char *inner = NULL;
+	size_t ilen = 0;
+	int rc;
+
+	if (status == SCEP_SUCCESS && (rc = pki_certs_p7(&cert, 1, NULL,
+	    &inner, &ilen)) != UC_OK)
+		return rc;
+	rc = reply(q, ra_cert, ra_key, status, fail_info, inner, ilen, der,
 	    len);
+	free(inner);
+	return rc;
+}
+
+/* ASN.1 header of tag (universal or context class) and length at *p. */
+static void
+put_hdr(unsigned char **p, int tag, int xclass, size_t len)
+{
+	ASN1_put_object(p, 1, (int)len, tag, xclass);
+}
+
+int
+scep_certs_p7_der(const unsigned char *cert, size_t certlen,
+    unsigned char **der, size_t *len)
+{
+	/* version 1, digestAlgorithms {}, contentInfo { data, [0] "" } */
+	static const unsigned char head[] = { 0x02, 0x01, 0x01, 0x31, 0x00,
+	    0x30, 0x0f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+	    0x07, 0x01, 0xa0, 0x02, 0x04, 0x00 };
+	static const unsigned char oid_signed[] = { 0x06, 0x09, 0x2a, 0x86,
+	    0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02 };
+	size_t certs, sd, expl, ci;
+	unsigned char *p;
+
+	*der = NULL;
+	*len = 0;
+	if (cert == NULL || certlen == 0 || certlen > INT_MAX / 2)
+		return uc_seterr(UC_E_INVALID, "no certificate");
+	/* [0] IMPLICIT certificates, then signerInfos {} */
+	certs = (size_t)ASN1_object_size(1, (int)certlen, 0);
+	sd = (size_t)ASN1_object_size(1, (int)(sizeof(head) + certs + 2),
+	    V_ASN1_SEQUENCE);
+	expl = (size_t)ASN1_object_size(1, (int)sd, 0);
+	ci = (size_t)ASN1_object_size(1, (int)(sizeof(oid_signed) + expl),
+	    V_ASN1_SEQUENCE);
+	if ((*der = malloc(ci)) == NULL)
+		return uc_seterr(UC_E_INTERNAL, "out of memory");
+	p = *der;
+	put_hdr(&p, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, sizeof(oid_signed) +
+	    expl);
+	memcpy(p, oid_signed, sizeof(oid_signed));
+	p += sizeof(oid_signed);
+	put_hdr(&p, 0, V_ASN1_CONTEXT_SPECIFIC, sd);
+	put_hdr(&p, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, sizeof(head) + certs +
+	    2);
+	memcpy(p, head, sizeof(head));
+	p += sizeof(head);
+	put_hdr(&p, 0, V_ASN1_CONTEXT_SPECIFIC, certlen);
+	memcpy(p, cert, certlen);
+	p += certlen;
+	*p++ = 0x31;
+	*p++ = 0x00;
+	*len = (size_t)(p - *der);
+	return UC_OK;
+}
+
+int
+scep_reply_der(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
+    const unsigned char *cert, size_t certlen, unsigned char **der,
+    size_t *len)
+{
+	unsigned char *inner = NULL;
+	size_t ilen = 0;
+	int rc;
+
+	if ((rc = scep_certs_p7_der(cert, certlen, &inner, &ilen)) != UC_OK)
+		return rc;
+	rc = reply(q, ra_cert, ra_key, SCEP_SUCCESS, 0, inner, ilen, der,
+	    len);
+	free(inner);
+	return rc;
 }
 
 int
 scep_reply_crl(const struct scep_req *q, X509 *ra_cert, EVP_PKEY *ra_key,
     X509_CRL *crl, unsigned char **der, size_t *len)
 {
-	return reply(q, ra_cert, ra_key, SCEP_SUCCESS, 0, NULL, crl, der,
+	unsigned char *inner = NULL;
+	size_t ilen = 0;
+	int rc;
+
+	if ((rc = pki_certs_p7(NULL, 0, crl, &inner, &ilen)) != UC_OK)
+		return rc;
+	rc = reply(q, ra_cert, ra_key, SCEP_SUCCESS, 0, inner, ilen, der,
 	    len);
+	free(inner);
+	return rc;
 }
 
 int

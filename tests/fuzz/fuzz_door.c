@@ -7,7 +7,7 @@
  * (door_hdr_parse) and bodies (door_parse_request), one message after the
  * other.  The same bytes then stand in for the monitor's answer to each
  * request (a door_local() whose answer is the input: LOOKUP, REDEEM,
- * REDEEM_CSR, BY_CERT, CERT, OCSP, METRICS) and for HELLO and PUBLISHED
+ * REDEEM_CSR, BY_CERT, CERT, SCEP_TX, SCEP_POLL, OCSP, METRICS) and for HELLO and PUBLISHED
  * bodies.  Invariants: nothing crashes or leaks; a request that
  * parses has the fields its type needs.
  */
@@ -64,6 +64,15 @@ requests(const uint8_t *p, size_t n)
 				abort();
 			if (q.type == DOOR_BY_CERT && q.certlen == 0)
 				abort();
+			if ((q.type == DOOR_SCEP_TX ||
+			    q.type == DOOR_SCEP_POLL) && (q.tid == NULL ||
+			    q.tid[0] == '\0'))
+				abort();
+			if (q.type == DOOR_SCEP_TX && (q.csrlen == 0 ||
+			    (q.token == NULL) == (q.certlen == 0)))
+				abort();
+			if (q.type == DOOR_SCEP_POLL && q.keyhash == NULL)
+				abort();
 			door_request_clear(&q);
 		}
 		p += h.len;
@@ -104,6 +113,18 @@ answers(const uint8_t *data, size_t size)
 		if (o.rc == UC_OK && (o.chain == NULL || o.serial == NULL))
 			abort();
 		door_redeem_out_clear(&o);
+	}
+	if (door_scep_tx(d, "tx-1", "AAAAAAAAAAAAAAAAAAAAAA", NULL, 0,
+	    (const unsigned char *)"c", 1, &o) == UC_OK) {
+		if (o.rc == UC_OK && (o.chain == NULL || o.serial == NULL))
+			abort();
+		door_redeem_out_clear(&o);
+	}
+	if (door_scep_poll(d, "tx-1", (const unsigned char *)
+	    "0123456789abcdef0123456789abcdef", &der, &derlen) == UC_OK) {
+		if (der == NULL || derlen == 0)
+			abort();
+		free(der);
 	}
 	if (door_cert(d, "0A1B", &der, &derlen) == UC_OK) {
 		if (der == NULL || derlen == 0)

@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (q.signer == NULL || q.tid[0] == '\0' || q.nonce_len == 0 ||
 		    q.inner == NULL || !q.replyable)
 			abort();
-		if (scep_csr_challenge(q.inner, q.inner_len, &challenge) ==
+		if (scep_csr_challenge(q.inner, q.inner_len, q.signer, &challenge) ==
 		    UC_OK && challenge == NULL)
 			abort();
 		secret_free(challenge);

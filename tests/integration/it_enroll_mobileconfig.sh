@@ -9,8 +9,13 @@
 # SCEP profile (com.apple.security.scep with Apple's keys: URL, Challenge =
 # the token, Keysize 2048, CAFingerprint; com.apple.security.root; no key
 # material) and consumes nothing; the retry window
-# goes from /p12 to the profile.  Parsed with python3's plistlib; the PKCS#12
-# opened with openssl and python3-cryptography.
+# goes from /p12 to the profile.  Both profiles are signed with the daemon's
+# TLS certificate (CMS SignedData, DER, the plist inside, the TLS
+# certificate and its chain included): openssl cms -verify and openssl
+# smime -verify check the signature against our root (and refuse another
+# root), the signer is the TLS certificate; the plist they take out is
+# parsed with python3's plistlib; the PKCS#12 opened with openssl and
+# python3-cryptography.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/lib_enrolld.sh"
@@ -68,6 +73,14 @@ print("types=" + ",".join(sorted(by)))
 PYEOF
 }
 kv() { sed -n "s/^$1=//p" "$T/pc.out"; }
+# unsign SIGNED PLIST: the signature checked (openssl cms, against our root;
+# the TLS certificate has serverAuth only, hence -purpose any) and the
+# plist taken out.
+unsign() {
+	openssl cms -verify -inform DER -in "$1" -CAfile "$H/root/root.crt" \
+	    -purpose any -out "$2" 2>"$T/unsign.err"
+}
+TLS_FP=$(openssl x509 -in "$H.tls/tls.crt" -noout -fingerprint -sha256)
 
 # ---- without [eas] host: identity and root only ----
 ed_conf "$T/main.ini" "$H" "[crl]
@@ -81,8 +94,23 @@ hs "$API/$TA/mobileconfig"
 expect_http "GET mobileconfig (the SCEP profile)" 200
 check_eq "SCEP profile: Content-Type" "$(hdr Content-Type)" application/x-apple-aspen-config
 check_eq "GET mobileconfig consumes nothing" "$(used_at "$TA")" NULL
+cp "$T/body" "$T/scep.signed"
+check "SCEP profile: a CMS signature that verifies against our root (openssl cms -verify)" \
+    unsign "$T/scep.signed" "$T/scep.plist"
+run openssl smime -verify -inform DER -in "$T/scep.signed" -CAfile "$H/root/root.crt" \
+    -purpose any -signer "$T/scep.signer" -out /dev/null
+check_stderr "... and openssl smime -verify" 'Verification successful'
+check_eq "... signed by the daemon's TLS certificate" \
+    "$(openssl x509 -in "$T/scep.signer" -noout -fingerprint -sha256)" "$TLS_FP"
+run openssl pkcs7 -inform DER -in "$T/scep.signed" -print_certs -noout
+check_stdout "... which goes in with its chain (the issuing CA)" 'subject=.*Issuing CA'
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/other.key" -out "$T/other.crt" \
+    -subj /CN=other -days 2 2>/dev/null
+check_fails "... and does not verify against another root" \
+    openssl cms -verify -inform DER -in "$T/scep.signed" -CAfile "$T/other.crt" -purpose any -out /dev/null
+check "... the plist inside starts as a plist" grep -q '^<?xml' "$T/scep.plist"
 ISS_SHA1=$(openssl x509 -in "$H/issuing/ca.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr A-F a-f)
-"$PY" - "$T/body" "$ROOT_DER" >"$T/scep.out" 2>&1 <<'PYEOF' || true
+"$PY" - "$T/scep.plist" "$ROOT_DER" >"$T/scep.out" 2>&1 <<'PYEOF' || true
 import plistlib, sys
 p = plistlib.load(open(sys.argv[1], "rb"))
 assert p["PayloadType"] == "Configuration"
@@ -130,7 +158,8 @@ PW=$(hdr X-Userca-Password)
 check_cond "X-Userca-Password carries the generated password" '[[ ${#PW} -ge 12 ]]'
 RA=$(hdr X-Userca-Retry)
 check_cond "X-Userca-Retry carries a retry secret" '[[ $RA =~ ^[A-Za-z0-9_-]{22}$ ]]'
-cp "$T/body" "$T/a.mobileconfig"
+check "identity profile: signed, verifies against our root (openssl cms -verify)" \
+    unsign "$T/body" "$T/a.mobileconfig"
 check "plistlib parses the profile, the PKCS#12 opens (python3-cryptography)" \
     profile_check "$T/a.mobileconfig" "$PW" "$T/a"
 profile_check "$T/a.mobileconfig" "$PW" "$T/a" >"$T/pc.out" 2>/dev/null || true
@@ -162,7 +191,8 @@ check_eq "JSON: p12_format legacy" "$(jget "$T/body" p12_format)" legacy
 check_eq "JSON: no password field with the user's own" "$(jget "$T/body" password)" ""
 "$PY" -c 'import json, sys, base64
 open(sys.argv[2], "wb").write(base64.b64decode(json.load(open(sys.argv[1]))["mobileconfig"], validate=True))' \
-    "$T/body" "$T/b.mobileconfig"
+    "$T/body" "$T/b.signed"
+check "bob: the JSON's profile is signed too" unsign "$T/b.signed" "$T/b.mobileconfig"
 check "bob: profile parses, opens with the own password" \
     profile_check "$T/b.mobileconfig" "correct horse battery" "$T/b"
 check_eq "bob: the /p12 certificate is revoked, superseded" \
@@ -185,7 +215,8 @@ expect_http "carol: profile with [eas] host (JSON)" 200
 PC=$(jget "$T/body" password)
 "$PY" -c 'import json, sys, base64
 open(sys.argv[2], "wb").write(base64.b64decode(json.load(open(sys.argv[1]))["mobileconfig"], validate=True))' \
-    "$T/body" "$T/c.mobileconfig"
+    "$T/body" "$T/c.signed"
+unsign "$T/c.signed" "$T/c.mobileconfig" || bad "carol: the profile does not verify"
 profile_check "$T/c.mobileconfig" "$PC" "$T/c" >"$T/pc.out" 2>"$T/pc.err" || { bad "carol: profile_check"; cat "$T/pc.err"; }
 check_eq "EAS payload present" "$(kv eas)" 1
 check_eq "EAS Host from [eas] host" "$(kv eas_host)" mail.corp.example.test
@@ -201,7 +232,8 @@ expect_http "dave (no UPN): profile" 200
 PD=$(jget "$T/body" password)
 "$PY" -c 'import json, sys, base64
 open(sys.argv[2], "wb").write(base64.b64decode(json.load(open(sys.argv[1]))["mobileconfig"], validate=True))' \
-    "$T/body" "$T/d.mobileconfig"
+    "$T/body" "$T/d.signed"
+unsign "$T/d.signed" "$T/d.mobileconfig" || bad "dave: the profile does not verify"
 profile_check "$T/d.mobileconfig" "$PD" "$T/d" >"$T/pc.out" 2>/dev/null || bad "dave: profile_check"
 check_eq "EAS UserName without a UPN is DOMAIN\\user" "$(kv eas_user)" 'CORP\dave'
 check_eq "EAS EmailAddress" "$(kv eas_email)" dave@example.test

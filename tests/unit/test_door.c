@@ -278,6 +278,90 @@ test_protocol(void **state)
 	ucbuf_free(&b);
 }
 
+/* A SCEP_TX body: transactionID, token, signer certificate, CSR. */
+static void
+scep_tx(struct ucbuf *b, const char *tid, const char *tok, size_t certlen,
+    size_t csrlen)
+{
+	static const unsigned char der[64] = { 0x30 };
+
+	ucbuf_reset(b);
+	door_put_str(b, tid);
+	door_put_str(b, tok);
+	door_put_bytes(b, der, certlen);
+	door_put_bytes(b, der, csrlen);
+}
+
+/* SCEP_TX: exactly one of token and certificate; SCEP_POLL: 32 bytes. */
+static void
+test_scep(void **state)
+{
+	static const unsigned char key[33];
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct door_request q;
+	char longtid[DOOR_TID_MAX + 2];
+	size_t n;
+
+	(void)state;
+	scep_tx(&b, "tx-1", TOK, 0, 64);		/* PKCSReq */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_OK);
+	assert_string_equal(q.tid, "tx-1");
+	assert_string_equal(q.token, TOK);
+	assert_int_equal(q.certlen, 0);
+	assert_int_equal(q.csrlen, 64);
+	door_request_clear(&q);
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, n, &q),
+		    UC_E_INVALID);
+	scep_tx(&b, "tx 2 (renewal)", "", 64, 64);	/* RenewalReq */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_OK);
+	assert_null(q.token);
+	assert_int_equal(q.certlen, 64);
+	door_request_clear(&q);
+	scep_tx(&b, "tx-3", TOK, 64, 64);		/* both */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	scep_tx(&b, "tx-3", "", 0, 64);			/* neither */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	scep_tx(&b, "tx-3", TOK, 0, 0);			/* no CSR */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	scep_tx(&b, "", TOK, 0, 64);			/* no tid */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	scep_tx(&b, "tx\n4", TOK, 0, 64);		/* not printable */
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	scep_tx(&b, "tx-5", "to/ken", 0, 64);
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	memset(longtid, 't', sizeof(longtid) - 1);
+	longtid[sizeof(longtid) - 1] = '\0';
+	scep_tx(&b, longtid, TOK, 0, 64);
+	assert_int_equal(door_parse_request(DOOR_SCEP_TX, b.p, b.len, &q),
+	    UC_E_INVALID);
+	ucbuf_reset(&b);
+	door_put_str(&b, "tx-1");
+	door_put_bytes(&b, key, 32);
+	assert_int_equal(door_parse_request(DOOR_SCEP_POLL, b.p, b.len, &q),
+	    UC_OK);
+	assert_string_equal(q.tid, "tx-1");
+	assert_non_null(q.keyhash);
+	door_request_clear(&q);
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(door_parse_request(DOOR_SCEP_POLL, b.p, n, &q),
+		    UC_E_INVALID);
+	ucbuf_reset(&b);
+	door_put_str(&b, "tx-1");
+	door_put_bytes(&b, key, 33);
+	assert_int_equal(door_parse_request(DOOR_SCEP_POLL, b.p, b.len, &q),
+	    UC_E_INVALID);
+	ucbuf_free(&b);
+}
+
 static const unsigned char	*reply;
 static size_t			 reply_len;
 
@@ -438,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_redeem),
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_protocol),
+		cmocka_unit_test(test_scep),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_protocol_answers),
 	};

@@ -227,7 +227,7 @@ test_parse_and_reply(void **state)
 	assert_int_equal(q.inner_len, c.csrlen);
 	assert_memory_equal(q.inner, c.csr, c.csrlen);
 	assert_true(scep_csr_matches(q.inner, q.inner_len, q.signer));
-	assert_int_equal(scep_csr_challenge(q.inner, q.inner_len, &ch), UC_OK);
+	assert_int_equal(scep_csr_challenge(q.inner, q.inner_len, q.signer, &ch), UC_OK);
 	assert_string_equal(ch, "one-time-token");
 	secret_free(ch);
 
@@ -347,7 +347,11 @@ test_refusals(void **state)
 		char *ch = NULL;
 
 		assert_int_equal(scep_csr_challenge(other.csr, other.csrlen,
-		    &ch), UC_E_NOTFOUND);
+		    NULL, &ch), UC_E_NOTFOUND);
+		assert_null(ch);
+		/* A PKCSReq whose signer is not the CSR's key. */
+		assert_int_equal(scep_csr_challenge(c.csr, c.csrlen,
+		    other.cert, &ch), UC_E_SIGNATURE);
 		assert_null(ch);
 	}
 	client_free(&c);
@@ -427,6 +431,52 @@ test_certs_p7(void **state)
 	free(der);
 }
 
+/* The hand-made certs-only PKCS#7 is byte for byte OpenSSL's. */
+static void
+test_certs_p7_der(void **state)
+{
+	X509 *one[1];
+	unsigned char *want = NULL, *got = NULL, *cert = NULL;
+	size_t wlen, glen;
+	int n;
+
+	(void)state;
+	one[0] = ra;
+	assert_int_equal(pki_certs_p7(one, 1, NULL, &want, &wlen), UC_OK);
+	assert_true((n = i2d_X509(ra, &cert)) > 0);
+	assert_int_equal(scep_certs_p7_der(cert, (size_t)n, &got, &glen),
+	    UC_OK);
+	assert_int_equal(glen, wlen);
+	assert_memory_equal(got, want, wlen);
+	free(got);
+	/* A certificate of over 64 KiB: longer length octets. */
+	{
+		unsigned char *big = calloc(1, 70000);
+
+		assert_non_null(big);
+		big[0] = 0x30;
+		assert_int_equal(scep_certs_p7_der(big, 70000, &got, &glen),
+		    UC_OK);
+		assert_true(glen > 70000 + 20);
+		{
+			const unsigned char *p = got;
+			long plen;
+			int tag, xclass;
+
+			assert_int_equal(ASN1_get_object(&p, &plen, &tag,
+			    &xclass, (long)glen) & 0x80, 0);
+			assert_int_equal((size_t)(p - got) + (size_t)plen,
+			    glen);
+		}
+		free(got);
+		free(big);
+	}
+	assert_int_equal(scep_certs_p7_der(NULL, 0, &got, &glen),
+	    UC_E_INVALID);
+	OPENSSL_free(cert);
+	free(want);
+}
+
 int
 main(void)
 {
@@ -434,6 +484,7 @@ main(void)
 		cmocka_unit_test(test_ra_template),
 		cmocka_unit_test(test_parse_and_reply),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_certs_p7_der),
 		cmocka_unit_test(test_est_encodings),
 		cmocka_unit_test(test_certs_p7),
 	};
