@@ -238,6 +238,9 @@ store_begin(struct store *st)
 	return exec(st, "BEGIN IMMEDIATE", "begin");
 }
 
+/* COMMITs of this process that succeeded (store_data_version). */
+static uint64_t commits;
+
 int
 store_commit(struct store *st)
 {
@@ -245,6 +248,29 @@ store_commit(struct store *st)
 
 	if ((rc = exec(st, "COMMIT", "commit")) != UC_OK)
 		store_rollback(st);
+	else
+		__atomic_add_fetch(&commits, 1, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+int
+store_data_version(struct store *st, uint64_t *version)
+{
+	sqlite3_stmt *s = NULL;
+	uint64_t own;
+	int rc;
+
+	/* Our own count first: a commit between the two reads only makes
+	 * the number newer than the records read after it. */
+	own = __atomic_load_n(&commits, __ATOMIC_SEQ_CST);
+	if ((rc = prepare(st, "PRAGMA data_version", &s)) != UC_OK)
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*version = (uint64_t)sqlite3_column_int64(s, 0) + own;
+		rc = UC_OK;
+	} else
+		rc = dberr(st, "data_version");
+	release(st, s);
 	return rc;
 }
 

@@ -42,6 +42,16 @@ int	store_rollback_to(struct store *);
 /* 1 while a transaction is open on this connection. */
 int	store_in_transaction(struct store *);
 
+/*
+ * A number that changes whenever records may have changed since the last
+ * call on this connection: a commit by any other connection or process
+ * (SQLite's PRAGMA data_version of this connection) or a COMMIT through
+ * store_commit() on any connection of this process, counted after it
+ * succeeded.  Never decreases on one connection.  Read it on a connection
+ * that only reads: its own commits are counted only when explicit.
+ */
+int	store_data_version(struct store *, uint64_t *version);
+
 struct store_user {
 	int64_t	 id;
 	char	*username;

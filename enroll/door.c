@@ -59,7 +59,7 @@ type_known(uint16_t t)
 
 	if (t & DOOR_ANSWER)
 		return base >= DOOR_LOOKUP && base <= DOOR_LAST &&
-		    base != DOOR_DELIVERED;
+		    base != DOOR_DELIVERED && base != DOOR_EPOCH;
 	return base >= DOOR_HELLO && base <= DOOR_LAST;
 }
 
@@ -903,6 +903,8 @@ door_ocsp(struct door *d, const unsigned char *der, size_t len,
 	a->this_update = (int64_t)door_get_u64(&r, INT64_MAX);
 	a->next_update = (int64_t)door_get_u64(&r, INT64_MAX);
 	a->max_age = (int)door_get_u64(&r, INT32_MAX);
+	a->epoch = door_get_u64(&r, UINT64_MAX);
+	a->epoch_after = door_get_u64(&r, UINT64_MAX);
 	if ((etag = door_get_str(&r, sizeof(a->etag) - 1)) != NULL)
 		snprintf(a->etag, sizeof(a->etag), "%s", etag);
 	free(etag);
@@ -918,6 +920,24 @@ door_ocsp(struct door *d, const unsigned char *der, size_t len,
 		ocsp_answer_clear(a);
 		return bad_answer();
 	}
+	return UC_OK;
+}
+
+void
+door_epoch_put(struct ucbuf *b, uint64_t epoch)
+{
+	door_put_u64(b, epoch);
+}
+
+int
+door_epoch_parse(const unsigned char *body, size_t len, uint64_t *epoch)
+{
+	struct door_rd r;
+
+	door_rd_init(&r, body, len);
+	*epoch = door_get_u64(&r, UINT64_MAX);
+	if (door_rd_end(&r) != UC_OK || *epoch == 0)
+		return uc_seterr(UC_E_INVALID, "malformed EPOCH");
 	return UC_OK;
 }
 

@@ -25,7 +25,7 @@
 #include "authority_ocsp.h"
 #include "ucbuf.h"
 
-#define DOOR_VERSION	1
+#define DOOR_VERSION	2	/* 2: EPOCH, OCSP answers' epochs */
 #define DOOR_HDRLEN	16
 /* The public files can be large (a CRL of many revocations). */
 #define DOOR_MAX_BODY	(256u * 1024 * 1024)
@@ -49,7 +49,9 @@ enum door_type {
 	DOOR_REDEEM_CSR = 8,	/* token, user, door, CSR -> as REDEEM */
 	DOOR_BY_CERT = 9,	/* kind, our certificate, CSR -> as REDEEM */
 	DOOR_CERT = 10,		/* serial -> the recorded certificate */
-	DOOR_LAST = DOOR_CERT,
+	/* monitor -> child, id 0 */
+	DOOR_EPOCH = 11,	/* the OCSP status epoch moved */
+	DOOR_LAST = DOOR_EPOCH,
 	DOOR_ANSWER = 0x80
 };
 
@@ -136,7 +138,7 @@ void	door_request_clear(struct door_request *);
 
 struct door;
 /*
- * A push from the monitor (HELLO, PUBLISHED): called on the door's reader
+ * A push from the monitor (HELLO, PUBLISHED, EPOCH): called on the door's reader
  * thread with the body; a non-zero return ends the child.
  */
 typedef int (*door_push_fn)(void *arg, uint16_t type,
@@ -183,6 +185,11 @@ int	door_redeem(struct door *, const char *token, enum door_method,
 	    struct door_redeem_out *);
 int	door_ocsp(struct door *, const unsigned char *req, size_t len,
 	    struct ocsp_answer *);
+/* EPOCH's body: the status epoch (authority_ocsp_epoch()); parse:
+ * UC_E_INVALID unless it is exactly one non-zero number. */
+void	door_epoch_put(struct ucbuf *, uint64_t epoch);
+int	door_epoch_parse(const unsigned char *body, size_t len,
+	    uint64_t *epoch);
 /* The monitor's part of /metrics (caller frees); NULL on failure. */
 char	*door_metrics(struct door *);
 /* A server-made key's answer was sent (delivered 1) or lost (0). */

@@ -78,7 +78,11 @@ struct mon {
 	int		 sent_healthy;
 	char		 sent_why[512];
 	char		 sent_warn[256];
+	uint64_t	 sent_epoch;	/* the last EPOCH sent to cur */
 };
+
+/* How often the monitor looks at the OCSP status epoch (ms). */
+#define EPOCH_POLL_MS	100
 
 int
 listen_parse(const char *s, struct sockaddr_storage *ss)
@@ -486,6 +490,7 @@ spawn(struct mon *m)
 	}
 	pthread_detach(th);
 	m->cur = l;
+	m->sent_epoch = 0;
 	m->sent_gen = m->d->generation;
 	m->sent_healthy = m->d->healthy;
 	snprintf(m->sent_why, sizeof(m->sent_why), "%s", m->d->health_why);
@@ -518,6 +523,34 @@ publish(struct mon *m)
 		snprintf(m->sent_warn, sizeof(m->sent_warn), "%s",
 		    d->health_warn);
 	}
+	ucbuf_free(&b);
+}
+
+/*
+ * The OCSP status epoch to the child when it moved (ocspcache.c says why
+ * this keeps its kept answers fresh): every EPOCH_POLL_MS, so a
+ * revocation by the CLI on the same database reaches the child's cache
+ * within about that.
+ */
+static void
+push_epoch(struct mon *m)
+{
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct authority *a = ed_auth(m->d);
+	uint64_t e;
+
+	if (m->cur == NULL || !authority_ocsp_enabled(a))
+		return;
+	if (authority_ocsp_epoch(a, &e) != UC_OK) {
+		uc_clearerr();	/* the next poll tries again */
+		return;
+	}
+	if (e == m->sent_epoch)
+		return;
+	door_epoch_put(&b, e);
+	if (b.err == UC_OK && link_send(m->cur, DOOR_EPOCH, 0, b.p, b.len) ==
+	    UC_OK)
+		m->sent_epoch = e;
 	ucbuf_free(&b);
 }
 
@@ -725,8 +758,9 @@ monitor_run(struct enrolld *d, const char *config, int quiet)
 			next_watch = uc_mono() + d->conf.poll;
 		}
 		publish(&m);
-		ts.tv_sec = m.cur == NULL ? 0 : 1;
-		ts.tv_nsec = m.cur == NULL ? 100 * 1000 * 1000 : 0;
+		push_epoch(&m);
+		ts.tv_sec = 0;
+		ts.tv_nsec = EPOCH_POLL_MS * 1000 * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			fprintf(stderr, "userca-enrolld: %s: draining\n",

@@ -396,6 +396,44 @@ test_store_revoke(void **state)
 	store_cert_clear(&got);
 }
 
+/*
+ * store_data_version: moves for a commit by another connection (the CLI's
+ * revoke while the daemon reads), autocommit or explicit, and for an
+ * explicit COMMIT of this process; stays put when nothing was written.
+ */
+static void
+test_store_data_version(void **state)
+{
+	struct fixture *f = *state;
+	struct store *rd = NULL;
+	struct store_cert c;
+	unsigned char der[16] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	uint64_t v0, v1, v2, v3;
+	int64_t uid;
+
+	uid = add_user(f->st, "alice");
+	cert_row(&c, "0B1B", uid, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+	assert_int_equal(store_open(f->path, 0, &rd), UC_OK);
+	assert_int_equal(store_data_version(rd, &v0), UC_OK);
+	assert_int_equal(store_data_version(rd, &v1), UC_OK);
+	assert_true(v1 == v0);
+	/* Another connection, no explicit transaction. */
+	assert_int_equal(store_cert_revoke(f->st, "0B1B", NOW, 1), UC_OK);
+	assert_int_equal(store_data_version(rd, &v2), UC_OK);
+	assert_true(v2 > v1);
+	/* An explicit transaction. */
+	cert_row(&c, "0B1C", uid, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_begin(f->st), UC_OK);
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+	assert_int_equal(store_data_version(rd, &v3), UC_OK);
+	assert_true(v3 == v2);		/* not committed yet */
+	assert_int_equal(store_commit(f->st), UC_OK);
+	assert_int_equal(store_data_version(rd, &v3), UC_OK);
+	assert_true(v3 > v2);
+	store_close(rd);
+}
+
 /* Collects serials in order. */
 struct collect {
 	char	 buf[512];
@@ -886,6 +924,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_certs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_revoke, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_data_version, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_nested, setup,
 		    teardown),
