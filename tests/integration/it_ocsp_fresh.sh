@@ -10,6 +10,8 @@
 #   again for the next 2 s (each answer read by python3-cryptography, the
 #   last checked by openssl ocsp against the root).  Without the monitor's
 #   epoch push the cached "good" would be served for its whole max-age.
+#   Then 8 threads GET and POST (nonce or not) while the CLI issues, so the
+#   epoch moves under them: every answer right (and TSan's stage watches).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/lib_enrolld.sh"
@@ -122,5 +124,37 @@ H4=$(hits)
 check_cond "the revoked answer is kept and served by the network process ($H3 -> $H4)" '(( H4 > H3 + 1 ))'
 run openssl ocsp -url "$URL" -issuer "$ISS" -cert "$T/bob.crt" -CAfile "$ROOT" -no_nonce
 check_stdout "bob (not revoked) still good" "bob.crt: good"
+
+# ---- many threads on the cache while the epoch moves (TSan's part) ----
+openssl ocsp -issuer "$ISS" -cert "$T/bob.crt" -no_nonce -reqout "$T/reqb.der" >/dev/null 2>&1
+"$PY" - "$URL" "$T/req.der" "$T/reqb.der" "$T/reqn.der" >"$T/burst.txt" 2>&1 <<'EOF' &
+import base64, sys, threading, urllib.request
+from cryptography.x509 import ocsp
+url, reqs = sys.argv[1], [open(f, "rb").read() for f in sys.argv[2:]]
+want = [ocsp.OCSPCertStatus.REVOKED, ocsp.OCSPCertStatus.GOOD,
+        ocsp.OCSPCertStatus.REVOKED]
+bad = []
+def run(t):
+    for i in range(60):
+        k = (t + i) % 3
+        if i % 2:
+            r = urllib.request.Request(url, data=reqs[k], headers={
+                "Content-Type": "application/ocsp-request"})
+        else:
+            r = urllib.request.Request(url + "/" + base64.b64encode(
+                reqs[k]).decode().replace("+", "%2B").replace("/", "%2F"))
+        body = urllib.request.urlopen(r, timeout=10).read()
+        st = ocsp.load_der_ocsp_response(body).certificate_status
+        if st != want[k]:
+            bad.append((k, st))
+th = [threading.Thread(target=run, args=(t,)) for t in range(8)]
+[t.start() for t in th]
+[t.join() for t in th]
+print("bad=%d" % len(bad))
+EOF
+BURST=$!
+csr_users "$H" dave erin
+wait "$BURST" || true
+check_grep "480 answers from 8 threads while certificates were issued: all right" '^bad=0$' "$T/burst.txt"
 ed_stop d
 summary
