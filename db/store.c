@@ -254,24 +254,30 @@ store_commit(struct store *st)
 }
 
 int
-store_data_version(struct store *st, uint64_t *version)
+store_data_version(struct store *st, int fresh, uint64_t *version)
 {
 	sqlite3_stmt *s = NULL;
+	unsigned int dv = 0;
 	uint64_t own;
 	int rc;
 
 	/* Our own count first: a commit between the two reads only makes
 	 * the number newer than the records read after it. */
 	own = __atomic_load_n(&commits, __ATOMIC_SEQ_CST);
-	if ((rc = prepare(st, "PRAGMA data_version", &s)) != UC_OK)
-		return rc;
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*version = (uint64_t)sqlite3_column_int64(s, 0) + own;
-		rc = UC_OK;
-	} else
-		rc = dberr(st, "data_version");
-	release(st, s);
-	return rc;
+	if (fresh) {
+		/* A read: the pager notices the commits made meanwhile. */
+		if ((rc = prepare(st, "PRAGMA data_version", &s)) != UC_OK)
+			return rc;
+		rc = sqlite3_step(s);
+		release(st, s);
+		if (rc != SQLITE_ROW)
+			return dberr(st, "data_version");
+	}
+	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_DATA_VERSION,
+	    &dv) != SQLITE_OK)
+		return dberr(st, "data version");
+	*version = (uint64_t)dv + own;
+	return UC_OK;
 }
 
 void

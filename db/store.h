@@ -43,14 +43,15 @@ int	store_rollback_to(struct store *);
 int	store_in_transaction(struct store *);
 
 /*
- * A number that changes whenever records may have changed since the last
- * call on this connection: a commit by any other connection or process
- * (SQLite's PRAGMA data_version of this connection) or a COMMIT through
- * store_commit() on any connection of this process, counted after it
- * succeeded.  Never decreases on one connection.  Read it on a connection
- * that only reads: its own commits are counted only when explicit.
+ * A number that changes whenever the records this connection reads may
+ * have changed: SQLite's data version of its pager (moved by a commit of
+ * any connection or process, seen when a read begins) plus this process's
+ * COMMITs through store_commit(), counted after they succeeded.  Never
+ * decreases on one connection.  fresh: begin (and end) a read first, so
+ * every commit made before the call counts; 0: no I/O at all, the version
+ * of the records this connection's last read saw.
  */
-int	store_data_version(struct store *, uint64_t *version);
+int	store_data_version(struct store *, int fresh, uint64_t *version);
 
 struct store_user {
 	int64_t	 id;

@@ -383,7 +383,10 @@ door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
     size_t len)
 {
 	struct door_hdr h;
+	struct msghdr m;
+	struct iovec iov[2];
 	unsigned char hb[DOOR_HDRLEN];
+	ssize_t n;
 	int rc;
 
 	if (len > DOOR_MAX_BODY)
@@ -394,9 +397,28 @@ door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
 	h.id = id;
 	h.len = (uint32_t)len;
 	door_hdr_put(&h, hb);
-	if ((rc = write_all(fd, hb, sizeof(hb))) != UC_OK)
-		return rc;
-	return len > 0 ? write_all(fd, body, len) : UC_OK;
+	/* Header and body in one system call (an OCSP round trip is a few
+	 * of them); the rest, if the socket took only part, as it comes. */
+	memset(&m, 0, sizeof(m));
+	iov[0].iov_base = hb;
+	iov[0].iov_len = sizeof(hb);
+	iov[1].iov_base = (void *)(uintptr_t)body;
+	iov[1].iov_len = len;
+	m.msg_iov = iov;
+	m.msg_iovlen = len > 0 ? 2 : 1;
+	while ((n = sendmsg(fd, &m, MSG_NOSIGNAL)) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		return uc_seterr(UC_E_IO, "send: %s", strerror(errno));
+	if ((size_t)n < sizeof(hb)) {
+		if ((rc = write_all(fd, hb + n, sizeof(hb) - (size_t)n)) !=
+		    UC_OK)
+			return rc;
+		n = 0;
+	} else
+		n -= (ssize_t)sizeof(hb);
+	return (size_t)n < len ? write_all(fd, body + n, len - (size_t)n) :
+	    UC_OK;
 }
 
 int

@@ -20,24 +20,27 @@
  *     whose epoch_after is newer; entries of older epochs are then never
  *     served again (and freed at the next push).
  * Why a revoked certificate is never answered "good" once the revocation
- * is seen.  Let C be the revocation's commit and E the first epoch handed
- * out after C: the first authority_ocsp_epoch() read of PRAGMA
- * data_version that follows C moves the process's epoch, so every epoch
- * read after C is >= E and every one read before it is < E.
- *   - A "good" answer for that certificate looked its status up before C,
- *     so its first epoch (read before the lookup) is < E.  If its second
- *     (read after the lookup) is >= E they differ and it is never kept;
- *     else its tag is < E.
- *   - A "revoked" answer looked up after C, so its second epoch is >= E:
- *     the child moves the cache to >= E (ocsp_cache_put) before it sends
- *     that answer, and from then on no entry tagged < E matches again.
- *   - An entry tagged >= E read its first epoch after C, then looked up:
- *     it says "revoked".
- * So after the first "revoked" answer, and at the latest when the
- * monitor's next poll (100 ms after C) reaches the child, "good" is never
- * served again, from the cache or otherwise.  Epochs only grow (one
- * counter for the process, rollovers included) and the cache's epoch only
- * moves up, so an old answer arriving late cannot move it back.
+ * is seen.  The epoch is one counter for the process; a call hands out
+ * its value after reading the connection's data version and moves it when
+ * that version moved (authority_ocsp.c).  Let C be the revocation's
+ * commit and E the value handed out by the first call whose version
+ * includes C: that call came after C, and every value >= E was handed out
+ * after it, every value < E before it.
+ *   - A lookup reads its first epoch, then begins its reads.  If that
+ *     epoch is >= E, its reads began after C: they say "revoked".
+ *   - A "good" answer's reads began before C, so its first epoch is < E.
+ *     If its second (after the reads) is >= E, the two differ and it is
+ *     never kept; else its tag is < E.
+ *   - A "revoked" answer's reads saw C, and its second epoch comes from a
+ *     version that includes C: it is >= E.  The child moves the cache to
+ *     it (ocsp_cache_put) before it sends that answer, and from then on no
+ *     entry tagged < E matches again.
+ *   - The monitor's poll reads the database itself every 100 ms: within
+ *     that of C it hands out a value >= E and pushes it.
+ * So after the first "revoked" answer, and at the latest 100 ms after C
+ * (and the push's way to the child), "good" is never served again, from
+ * the cache or otherwise.  The cache's epoch only moves up, so an old
+ * answer arriving late cannot move it back.
  *
  * The cache is off (epoch 0) until the first EPOCH push: without a monitor
  * polling (in-process mode: tests, fuzzers) nothing would tell it of a

@@ -78,14 +78,16 @@ int	authority_ocsp_responder(struct authority *, int64_t *not_before,
  * may have changed in the records (a commit by any connection: the CLI's
  * revoke, batch, renew; the daemon's own enrollments and revocations), and
  * never decreases within the process (a rollover's new authority
- * included).  Cheap (one PRAGMA on the reading connection).
+ * included).  This call reads the database (one PRAGMA on the reading
+ * connection): every commit made before it counts.  Every answer of
+ * authority_ocsp_respond() carries the epoch handed out before its lookup
+ * (ans->epoch) and after it (ans->epoch_after), which cost nothing.
  *
- * Caches of signed answers outside the authority key them on it: an answer
- * whose epoch and epoch_after are both E looked its statuses up after
- * every commit that any epoch up to E stands for, so it may be served for
- * as long as the epoch is still E; any commit after makes the epoch, read
- * by anyone, larger than E before the commit's records can be read as an
- * answer.  UC_OK with *epoch, or UC_E_DB.
+ * Caches of signed answers outside the authority key them on it (the
+ * network child's: enroll/ocspcache.c gives the ordering argument): an
+ * answer whose two epochs are both E may be served while the epoch is E;
+ * a value handed out after the first call that saw a commit is larger
+ * than every value before it.  UC_OK with *epoch, or UC_E_DB.
  */
 int	authority_ocsp_epoch(struct authority *, uint64_t *epoch);
 

@@ -317,14 +317,22 @@ error_answer(int status, struct ocsp_answer *ans)
  */
 static uint64_t epoch_seq = 1;
 
-/* authority_ocsp_epoch() with rmu held and rs the reading connection. */
+/*
+ * authority_ocsp_epoch() with rmu held and rs the reading connection.
+ * fresh: look at the database (the monitor's poll); 0: the version of the
+ * records the connection's last read saw, which costs nothing (around a
+ * lookup: the one before it is the last lookup's, the one after it is
+ * this lookup's own).  The counter is read before the version: an epoch
+ * handed out is never newer than the records read after it.
+ */
 static int
-epoch_locked(struct authority *a, struct store *rs, uint64_t *epoch)
+epoch_locked(struct authority *a, struct store *rs, int fresh,
+    uint64_t *epoch)
 {
 	uint64_t v;
 	int rc;
 
-	if ((rc = store_data_version(rs, &v)) != UC_OK)
+	if ((rc = store_data_version(rs, fresh, &v)) != UC_OK)
 		return rc;
 	if (!a->rst_versioned || v != a->rst_version) {
 		a->rst_version = v;
@@ -344,7 +352,7 @@ authority_ocsp_epoch(struct authority *a, uint64_t *epoch)
 	*epoch = 0;
 	pthread_mutex_lock(&a->rmu);
 	if ((rc = auth_reader_store(a, &rs)) == UC_OK)
-		rc = epoch_locked(a, rs, epoch);
+		rc = epoch_locked(a, rs, 1, epoch);
 	pthread_mutex_unlock(&a->rmu);
 	return rc;
 }
@@ -365,7 +373,7 @@ lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
 
 	pthread_mutex_lock(&a->rmu);
 	if ((rc = auth_reader_store(a, &rs)) != UC_OK ||
-	    (rc = epoch_locked(a, rs, &ans->epoch)) != UC_OK)
+	    (rc = epoch_locked(a, rs, 0, &ans->epoch)) != UC_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		st[i].status = V_OCSP_CERTSTATUS_UNKNOWN;
@@ -390,7 +398,7 @@ lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
 		}
 		store_cert_clear(&c);
 	}
-	rc = epoch_locked(a, rs, &ans->epoch_after);
+	rc = epoch_locked(a, rs, 0, &ans->epoch_after);
 out:
 	pthread_mutex_unlock(&a->rmu);
 	return rc;
