@@ -539,6 +539,43 @@ store_cert_get(struct store *st, const char *serial, struct store_cert *out)
 }
 
 int
+store_cert_status(struct store *st, const char *serial, const char *issuer_ski,
+    int *revoked, int64_t *at, int *reason)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*revoked = 0;
+	*at = 0;
+	*reason = -1;
+	if ((rc = prepare(st, "SELECT status = 'revoked', revoked_at, reason "
+	    "FROM certificates WHERE serial = ?1 AND issuer_ski = ?2",
+	    &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, serial);
+	bind_text(s, 2, issuer_ski);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		if ((*revoked = sqlite3_column_int(s, 0)) != 0) {
+			*at = sqlite3_column_int64(s, 1);
+			*reason = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
+			    sqlite3_column_int(s, 2);
+		}
+		rc = UC_OK;
+		break;
+	case SQLITE_DONE:
+		rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
+		    serial);
+		break;
+	default:
+		rc = dberr(st, "certificate status");
+		break;
+	}
+	release(st, s);
+	return rc;
+}
+
+int
 store_cert_serial_exists(struct store *st, const char *serial, int *exists)
 {
 	sqlite3_stmt *s = NULL;

@@ -100,6 +100,14 @@ int	store_cert_insert(struct store *, const struct store_cert *,
 	    int64_t *id);
 int	store_cert_get(struct store *, const char *serial,
 	    struct store_cert *out);
+/*
+ * An OCSP status: the certificate with serial issued by the CA whose key
+ * identifier is issuer_ski; UC_E_NOTFOUND when there is none (never
+ * issued, or another CA's).  *revoked 1 with *at and *reason (-1: none
+ * recorded), else 0.  One indexed row, nothing copied but these.
+ */
+int	store_cert_status(struct store *, const char *serial,
+	    const char *issuer_ski, int *revoked, int64_t *at, int *reason);
 /* 1 in *exists if the serial is recorded, else 0. */
 int	store_cert_serial_exists(struct store *, const char *serial,
 	    int *exists);

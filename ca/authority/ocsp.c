@@ -367,9 +367,8 @@ lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
     size_t n, struct ocsp_status *st, struct ocsp_answer *ans)
 {
 	struct store *rs;
-	struct store_cert c;
 	size_t i;
-	int rc = UC_OK;
+	int rc = UC_OK, revoked;
 
 	pthread_mutex_lock(&a->rmu);
 	if ((rc = auth_reader_store(a, &rs)) != UC_OK ||
@@ -380,23 +379,17 @@ lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
 		st[i].reason = -1;
 		if (!q[i].ours || q[i].serial[0] == '\0')
 			continue;
-		rc = store_cert_get(rs, q[i].serial, &c);
+		/* A serial of another CA of this home is not ours to tell. */
+		rc = store_cert_status(rs, q[i].serial, ski, &revoked,
+		    &st[i].revoked_at, &st[i].reason);
 		if (rc == UC_E_NOTFOUND) {
-			rc = UC_OK;	/* never issued here */
+			rc = UC_OK;	/* never issued by this CA */
 			continue;
 		}
 		if (rc != UC_OK)
 			goto out;
-		/* A serial of another CA of this home is not ours to tell. */
-		if (strcmp(c.issuer_ski, ski) == 0) {
-			if (strcmp(c.status, "revoked") == 0) {
-				st[i].status = V_OCSP_CERTSTATUS_REVOKED;
-				st[i].revoked_at = c.revoked_at;
-				st[i].reason = c.reason;
-			} else
-				st[i].status = V_OCSP_CERTSTATUS_GOOD;
-		}
-		store_cert_clear(&c);
+		st[i].status = revoked ? V_OCSP_CERTSTATUS_REVOKED :
+		    V_OCSP_CERTSTATUS_GOOD;
 	}
 	rc = epoch_locked(a, rs, 0, &ans->epoch_after);
 out:

@@ -387,6 +387,28 @@ test_store_revoke(void **state)
 	assert_int_equal(store_cert_revoke(f->st, "0A1C", NOW, 1),
 	    UC_E_NOTFOUND);
 
+	/* OCSP's view: revoked with time and reason, for its issuer only. */
+	{
+		int revoked, reason;
+		int64_t at;
+
+		assert_int_equal(store_cert_status(f->st, "0A1B", "AABBCC",
+		    &revoked, &at, &reason), UC_OK);
+		assert_int_equal(revoked, 1);
+		assert_true(at == NOW);
+		assert_int_equal(reason, 1);
+		assert_int_equal(store_cert_status(f->st, "0A1B", "DDEEFF",
+		    &revoked, &at, &reason), UC_E_NOTFOUND);
+		assert_int_equal(store_cert_status(f->st, "0A1C", "AABBCC",
+		    &revoked, &at, &reason), UC_E_NOTFOUND);
+		cert_row(&c, "0A1E", uid, NOW + 100 * DAY, der, sizeof(der));
+		assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+		assert_int_equal(store_cert_status(f->st, "0A1E", "AABBCC",
+		    &revoked, &at, &reason), UC_OK);
+		assert_int_equal(revoked, 0);
+		assert_int_equal(reason, -1);
+	}
+
 	/* Reason 0 (unspecified) is a reason, not "none". */
 	cert_row(&c, "0A1D", uid, NOW + 100 * DAY, der, sizeof(der));
 	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
