@@ -511,6 +511,29 @@ oom:
 	return uc_seterr(UC_E_INTERNAL, "out of memory");
 }
 
+/*
+ * Step s, bound to look up one certificate by serial: 1 at its row (*rc
+ * UC_OK); 0 with *rc UC_E_NOTFOUND when there is none, or the database's
+ * error for what.
+ */
+static int
+serial_row(struct store *st, sqlite3_stmt *s, const char *serial,
+    const char *what, int *rc)
+{
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*rc = UC_OK;
+		return 1;
+	case SQLITE_DONE:
+		*rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
+		    serial);
+		return 0;
+	default:
+		*rc = dberr(st, what);
+		return 0;
+	}
+}
+
 int
 store_cert_get(struct store *st, const char *serial, struct store_cert *out)
 {
@@ -522,18 +545,8 @@ store_cert_get(struct store *st, const char *serial, struct store_cert *out)
 	    &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, serial);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	if (serial_row(st, s, serial, "certificate lookup", &rc))
 		rc = cert_from_row(s, out, 1);
-		break;
-	case SQLITE_DONE:
-		rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
-		    serial);
-		break;
-	default:
-		rc = dberr(st, "certificate lookup");
-		break;
-	}
 	release(st, s);
 	return rc;
 }
@@ -554,22 +567,11 @@ store_cert_status(struct store *st, const char *serial, const char *issuer_ski,
 		return rc;
 	bind_text(s, 1, serial);
 	bind_text(s, 2, issuer_ski);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		if ((*revoked = sqlite3_column_int(s, 0)) != 0) {
-			*at = sqlite3_column_int64(s, 1);
-			*reason = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
-			    sqlite3_column_int(s, 2);
-		}
-		rc = UC_OK;
-		break;
-	case SQLITE_DONE:
-		rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
-		    serial);
-		break;
-	default:
-		rc = dberr(st, "certificate status");
-		break;
+	if (serial_row(st, s, serial, "certificate status", &rc) &&
+	    (*revoked = sqlite3_column_int(s, 0)) != 0) {
+		*at = sqlite3_column_int64(s, 1);
+		*reason = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(s, 2);
 	}
 	release(st, s);
 	return rc;
