@@ -6,8 +6,10 @@
  * Direct-mapped: OCACHE_SLOTS entries, each found by a seeded hash of the
  * request's DER and matched by a full byte compare; a new answer replaces
  * whatever held its slot.  Bounded: requests and answers over a few KiB
- * are not kept.  Slots are guarded by OCACHE_LOCKS striped mutexes (MHD's
- * threads answer at once); a hit takes a reference to the answer's bytes.
+ * are not kept.  Slots are guarded by OCACHE_LOCKS striped read-write
+ * locks (MHD's threads answer at once; a hit only reads, so a thread
+ * preempted during one never holds up the others, all asking for the same
+ * hot entry); a hit takes a reference to the answer's bytes.
  *
  * Freshness (authority_ocsp.h, authority_ocsp_epoch()).  Every entry is
  * tagged with the status epoch its answer was made in, and is served only
@@ -74,7 +76,7 @@ struct oentry {
 struct ocsp_cache {
 	uint64_t	 epoch;		/* atomic; 0: off */
 	uint64_t	 seed;
-	pthread_mutex_t	 lk[OCACHE_LOCKS];
+	pthread_rwlock_t lk[OCACHE_LOCKS];
 	struct oentry	 e[OCACHE_SLOTS];
 };
 
@@ -92,7 +94,7 @@ ocsp_cache_new(void)
 		return NULL;
 	}
 	for (i = 0; i < OCACHE_LOCKS; i++)
-		pthread_mutex_init(&c->lk[i], NULL);
+		pthread_rwlock_init(&c->lk[i], NULL);
 	return c;
 }
 
@@ -114,7 +116,7 @@ ocsp_cache_free(struct ocsp_cache *c)
 	for (i = 0; i < OCACHE_SLOTS; i++)
 		entry_clear(&c->e[i]);
 	for (i = 0; i < OCACHE_LOCKS; i++)
-		pthread_mutex_destroy(&c->lk[i]);
+		pthread_rwlock_destroy(&c->lk[i]);
 	free(c);
 }
 
@@ -164,10 +166,10 @@ ocsp_cache_epoch(struct ocsp_cache *c, uint64_t e)
 	/* Free what can no longer be served (the push's thread). */
 	cur = ocsp_cache_current(c);
 	for (i = 0; i < OCACHE_SLOTS; i++) {
-		pthread_mutex_lock(&c->lk[i % OCACHE_LOCKS]);
+		pthread_rwlock_wrlock(&c->lk[i % OCACHE_LOCKS]);
 		if (c->e[i].epoch != 0 && c->e[i].epoch != cur)
 			entry_clear(&c->e[i]);
-		pthread_mutex_unlock(&c->lk[i % OCACHE_LOCKS]);
+		pthread_rwlock_unlock(&c->lk[i % OCACHE_LOCKS]);
 	}
 }
 
@@ -186,7 +188,7 @@ ocsp_cache_get(struct ocsp_cache *c, const unsigned char *req, size_t len,
 		return 0;
 	i = slot_of(c, req, len);
 	e = &c->e[i];
-	pthread_mutex_lock(&c->lk[i % OCACHE_LOCKS]);
+	pthread_rwlock_rdlock(&c->lk[i % OCACHE_LOCKS]);
 	if (e->epoch == cur && e->reqlen == len && now < e->expires &&
 	    memcmp(e->req, req, len) == 0) {
 		h->ans = blob_ref(e->ans);
@@ -198,7 +200,7 @@ ocsp_cache_get(struct ocsp_cache *c, const unsigned char *req, size_t len,
 		memcpy(h->etag, e->etag, sizeof(h->etag));
 		hit = 1;
 	}
-	pthread_mutex_unlock(&c->lk[i % OCACHE_LOCKS]);
+	pthread_rwlock_unlock(&c->lk[i % OCACHE_LOCKS]);
 	return hit;
 }
 
@@ -238,7 +240,7 @@ ocsp_cache_put(struct ocsp_cache *c, const unsigned char *req, size_t len,
 	memcpy(ne.etag, a->etag, sizeof(ne.etag));
 	i = slot_of(c, req, len);
 	e = &c->e[i];
-	pthread_mutex_lock(&c->lk[i % OCACHE_LOCKS]);
+	pthread_rwlock_wrlock(&c->lk[i % OCACHE_LOCKS]);
 	/* Checked under the slot's lock: a push that moved on since makes
 	 * this entry unreachable at once. */
 	if (ne.epoch == ocsp_cache_current(c)) {
@@ -248,6 +250,6 @@ ocsp_cache_put(struct ocsp_cache *c, const unsigned char *req, size_t len,
 		memset(&ne, 0, sizeof(ne));	/* now owned by the slot */
 		ne = old;	/* freed below, outside the lock */
 	}
-	pthread_mutex_unlock(&c->lk[i % OCACHE_LOCKS]);
+	pthread_rwlock_unlock(&c->lk[i % OCACHE_LOCKS]);
 	entry_clear(&ne);
 }

@@ -495,9 +495,12 @@ mint_ms() {  # home n
 # trip between the network child and the monitor (bench_door: the real
 # encoding, socketpair and reader thread; no signing).
 say "IPC: REDEEM round trips over the monitor's socketpair (bench_door)"
-IPC_US=$("$DOOR" -n 20000 | sed -n 's/.* us=//p')
-IPC16_US=$("$DOOR" -n 20000 -t 16 | sed -n 's/.* us=//p')
-[[ -n $IPC_US && -n $IPC16_US ]] || die "bench_door failed"
+IPC_US=$("$DOOR" -n 20000 | sed -n 's/.* us=\([0-9.]*\).*/\1/p')
+door16=$("$DOOR" -n 20000 -t 16)
+IPC16_US=$(sed -n 's/.* us=\([0-9.]*\).*/\1/p' <<<"$door16")
+# CPU of a round trip when many are in flight, as under wrk's load.
+IPC_CPU=$(sed -n 's/.* cpu_us=\([0-9.]*\).*/\1/p' <<<"$door16")
+[[ -n $IPC_US && -n $IPC_CPU && -n $IPC16_US ]] || die "bench_door failed"
 say "in-process mint (bench_mint, 1 thread, legacy PKCS#12)"
 MINT_EC=$(mint_ms ec "$p12_ec")
 MINT_RSA=$(mint_ms rsa "$p12_rsa")
@@ -992,15 +995,16 @@ echo "   nginx answers every request with one pre-signed file: a ceiling for"
 echo "   GETs, and no nonce for POSTs)"
 # The ceiling of nonce POSTs: each needs the HTTP work of an answer (the
 # cached GET's CPU per answer, both processes), one ECDSA P-256 signature
-# and one round trip between the processes; $ncpu cores share them.
+# and one round trip between the processes (its CPU time, both sides);
+# $ncpu cores share them.  10x openssl ocsp needs 10 x its rate within it.
 read -r _ _ _ gus _ <<<"${OC[enrolld,get]}"
 sign_us=$(calc "1e6 / $SIGN_S")
-ceil=$(calc "$ncpu * 1e6 / ($gus + $sign_us + $IPC_US)")
+ceil=$(calc "$ncpu * 1e6 / ($gus + $sign_us + $IPC_CPU)")
 printf '   %-52s %9.0f/s  = %.1fx openssl ocsp\n' "nonce POST ceiling, $ncpu cores" "$ceil" \
     "$(calc "$op > 0 ? $ceil / $op : 0")"
 printf '     (%d cores x 1e6 / (%.1f us HTTP: the cached GET + %.1f us one sign + %.1f us\n' \
-    "$ncpu" "$gus" "$sign_us" "$IPC_US"
-printf '     one round trip); enrolld reaches %.0f%% of it; its CPU per nonce answer %.1f us)\n' \
+    "$ncpu" "$gus" "$sign_us" "$IPC_CPU"
+printf '     CPU of a round trip, 16 in flight); enrolld reaches %.0f%% of it; its CPU per nonce answer %.1f us)\n' \
     "$(calc "100 * $ep / $ceil")" "$(read -r _ _ _ u _ <<<"${OC[enrolld,post]}"; echo "$u")"
 if (( ocsp_big > 0 )); then
   echo
