@@ -421,21 +421,71 @@ door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
 	    UC_OK;
 }
 
-int
-door_recv(int fd, size_t max, struct door_hdr *h, unsigned char **body)
+void
+door_in_init(struct door_in *in, int fd)
 {
-	unsigned char hb[DOOR_HDRLEN];
+	in->fd = fd;
+	in->off = in->len = 0;
+}
+
+/* At least want (<= sizeof(in->b)) bytes buffered; one read brings what
+ * has arrived. */
+static int
+in_fill(struct door_in *in, size_t want, int *eof)
+{
+	size_t old;
+	ssize_t n;
+
+	*eof = 0;
+	if (in->len - in->off >= want)
+		return UC_OK;
+	/* Consumed bytes were wiped by door_recv(); wipe the moved ones'
+	 * old place too (a HELLO carries keys, a REDEEM a retry secret). */
+	old = in->len;
+	memmove(in->b, in->b + in->off, in->len - in->off);
+	in->len -= in->off;
+	in->off = 0;
+	OPENSSL_cleanse(in->b + in->len, old - in->len);
+	while (in->len < want) {
+		if ((n = read(in->fd, in->b + in->len, sizeof(in->b) -
+		    in->len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return uc_seterr(UC_E_IO, "read: %s", strerror(errno));
+		}
+		if (n == 0) {
+			*eof = in->len == 0;
+			return uc_seterr(UC_E_IO, "end of file");
+		}
+		in->len += (size_t)n;
+	}
+	return UC_OK;
+}
+
+int
+door_recv(struct door_in *in, size_t max, struct door_hdr *h,
+    unsigned char **body)
+{
+	size_t have, start;
 	int rc, eof;
 
 	*body = NULL;
-	if ((rc = read_all(fd, hb, sizeof(hb), &eof)) != UC_OK)
+	if ((rc = in_fill(in, DOOR_HDRLEN, &eof)) != UC_OK)
 		return eof ? UC_E_NOTFOUND : rc;
-	if ((rc = door_hdr_parse(hb, max, h)) != UC_OK)
+	if ((rc = door_hdr_parse(in->b + in->off, max, h)) != UC_OK)
 		return rc;
+	start = in->off;
+	in->off += DOOR_HDRLEN;
 	/* One more byte: an empty body is still a buffer. */
 	if ((*body = malloc((size_t)h->len + 1)) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	if ((rc = read_all(fd, *body, h->len, &eof)) != UC_OK) {
+	/* What is buffered, then the rest of a large one straight in. */
+	have = in->len - in->off < h->len ? in->len - in->off : h->len;
+	memcpy(*body, in->b + in->off, have);
+	in->off += have;
+	OPENSSL_cleanse(in->b + start, in->off - start);
+	if (have < h->len && (rc = read_all(in->fd, *body + have, h->len -
+	    have, &eof)) != UC_OK) {
 		free(*body);
 		*body = NULL;
 		return rc;
@@ -456,6 +506,7 @@ struct waiter {
 
 struct door {
 	int		 fd;
+	struct door_in	 in;		/* the reader's (door_read_push first) */
 	door_push_fn	 push;
 	void		*arg;
 	door_local_fn	 local;
@@ -490,6 +541,7 @@ door_open(int fd, door_push_fn push, void *arg)
 	if ((d = door_new()) == NULL)
 		return NULL;
 	d->fd = fd;
+	door_in_init(&d->in, fd);
 	d->push = push;
 	d->arg = arg;
 	return d;
@@ -523,7 +575,7 @@ door_read_push(struct door *d, uint16_t want)
 	unsigned char *body = NULL;
 	int rc;
 
-	if ((rc = door_recv(d->fd, DOOR_MAX_BODY, &h, &body)) != UC_OK)
+	if ((rc = door_recv(&d->in, DOOR_MAX_BODY, &h, &body)) != UC_OK)
 		return rc;
 	if (h.type != want)
 		rc = uc_seterr(UC_E_INVALID, "message %u where %u was due",
@@ -543,7 +595,7 @@ reader(void *arg)
 	unsigned char *body;
 
 	for (;;) {
-		if (door_recv(d->fd, DOOR_MAX_BODY, &h, &body) != UC_OK)
+		if (door_recv(&d->in, DOOR_MAX_BODY, &h, &body) != UC_OK)
 			break;
 		if (!(h.type & DOOR_ANSWER)) {
 			if (d->push(d->arg, h.type, body, h.len) != 0) {

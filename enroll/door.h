@@ -216,9 +216,20 @@ int	door_cert(struct door *, const char *serial, unsigned char **der,
 /* Send one message (monitor side too); UC_OK or UC_E_IO. */
 int	door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
 	    size_t len);
+/*
+ * One side's reading of a socketpair, through a buffer: one system call
+ * brings every message that has arrived (under load, many).  One reader
+ * per socket.
+ */
+struct door_in {
+	int		 fd;
+	size_t		 off, len;	/* buffered: b[off..len) */
+	unsigned char	 b[16 * 1024];
+};
+void	door_in_init(struct door_in *, int fd);
 /* Read one whole message; *body malloc'd (caller frees).  UC_E_NOTFOUND
  * at a clean end of file, UC_E_INVALID for a malformed header. */
-int	door_recv(int fd, size_t max, struct door_hdr *,
+int	door_recv(struct door_in *, size_t max, struct door_hdr *,
 	    unsigned char **body);
 
 #endif /* UC_DOOR_H */

@@ -288,12 +288,20 @@ reader(void *arg)
 {
 	struct link *l = arg;
 	struct door_hdr h;
+	struct door_in *in;
 	struct job *j;
 	unsigned char *body;
 	int rc;
 
+	if ((in = malloc(sizeof(*in))) == NULL) {
+		(void)kill(l->pid, SIGKILL);
+		pending_fail(l->d, l->p);
+		link_put(l);
+		return NULL;
+	}
+	door_in_init(in, l->fd);
 	for (;;) {
-		rc = door_recv(l->fd, DOOR_MAX_REQUEST, &h, &body);
+		rc = door_recv(in, DOOR_MAX_REQUEST, &h, &body);
 		if (rc == UC_E_INVALID) {
 			fprintf(stderr, "userca-enrolld: malformed message "
 			    "header from the network child %d (%s): killing "
@@ -354,6 +362,8 @@ reader(void *arg)
 		}
 	}
 	/* The child is gone: what it was still to deliver never will be. */
+	OPENSSL_cleanse(in, sizeof(*in));	/* requests: tokens, keys */
+	free(in);
 	pending_fail(l->d, l->p);
 	link_put(l);
 	return NULL;

@@ -46,13 +46,15 @@ static void *
 monitor(void *arg)
 {
 	static unsigned char chain[2400];
+	static struct door_in in;
 	int fd = *(int *)arg;
 	struct door_request q;
 	struct door_hdr h;
 	unsigned char *body;
 
 	memset(chain, 'A', sizeof(chain));
-	while (door_recv(fd, DOOR_MAX_REQUEST, &h, &body) == UC_OK) {
+	door_in_init(&in, fd);
+	while (door_recv(&in, DOOR_MAX_REQUEST, &h, &body) == UC_OK) {
 		struct ucbuf b = UCBUF_INIT(0, 0);
 
 		if (door_parse_request(h.type, body, h.len, &q) != UC_OK)
