@@ -4,10 +4,11 @@
  * with --child: it never inherits the monitor's memory, keys included,
  * also after a restart), handing it the socketpair (descriptor 3) and the
  * listening sockets (4, 5 and 6: HTTP, HTTPS, EST).  It answers the
- * child's requests on one reader thread and a pool of workers (so group
- * commit batches them), pushes the public files when they change (and a
- * new HELLO when the SCEP RA is renewed), restarts a child that died
- * within a second, and keeps SIGTERM and SIGHUP as they were.
+ * child's requests on one reader thread (OCSP) and a pool of workers (the
+ * rest: so group commit batches them), pushes the public files when they
+ * change (and a new HELLO when the SCEP RA is renewed) and the OCSP
+ * status epoch when it moved (polled every 100 ms), restarts a child that
+ * died within a second, and keeps SIGTERM and SIGHUP as they were.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
