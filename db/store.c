@@ -238,6 +238,9 @@ store_begin(struct store *st)
 	return exec(st, "BEGIN IMMEDIATE", "begin");
 }
 
+/* COMMITs of this process that succeeded (store_data_version). */
+static uint64_t commits;
+
 int
 store_commit(struct store *st)
 {
@@ -245,7 +248,36 @@ store_commit(struct store *st)
 
 	if ((rc = exec(st, "COMMIT", "commit")) != UC_OK)
 		store_rollback(st);
+	else
+		__atomic_add_fetch(&commits, 1, __ATOMIC_SEQ_CST);
 	return rc;
+}
+
+int
+store_data_version(struct store *st, int fresh, uint64_t *version)
+{
+	sqlite3_stmt *s = NULL;
+	unsigned int dv = 0;
+	uint64_t own;
+	int rc;
+
+	/* Our own count first: a commit between the two reads only makes
+	 * the number newer than the records read after it. */
+	own = __atomic_load_n(&commits, __ATOMIC_SEQ_CST);
+	if (fresh) {
+		/* A read: the pager notices the commits made meanwhile. */
+		if ((rc = prepare(st, "PRAGMA data_version", &s)) != UC_OK)
+			return rc;
+		rc = sqlite3_step(s);
+		release(st, s);
+		if (rc != SQLITE_ROW)
+			return dberr(st, "data_version");
+	}
+	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_DATA_VERSION,
+	    &dv) != SQLITE_OK)
+		return dberr(st, "data version");
+	*version = (uint64_t)dv + own;
+	return UC_OK;
 }
 
 void
@@ -479,6 +511,29 @@ oom:
 	return uc_seterr(UC_E_INTERNAL, "out of memory");
 }
 
+/*
+ * Step s, bound to look up one certificate by serial: 1 at its row (*rc
+ * UC_OK); 0 with *rc UC_E_NOTFOUND when there is none, or the database's
+ * error for what.
+ */
+static int
+serial_row(struct store *st, sqlite3_stmt *s, const char *serial,
+    const char *what, int *rc)
+{
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*rc = UC_OK;
+		return 1;
+	case SQLITE_DONE:
+		*rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
+		    serial);
+		return 0;
+	default:
+		*rc = dberr(st, what);
+		return 0;
+	}
+}
+
 int
 store_cert_get(struct store *st, const char *serial, struct store_cert *out)
 {
@@ -490,17 +545,33 @@ store_cert_get(struct store *st, const char *serial, struct store_cert *out)
 	    &s)) != UC_OK)
 		return rc;
 	bind_text(s, 1, serial);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	if (serial_row(st, s, serial, "certificate lookup", &rc))
 		rc = cert_from_row(s, out, 1);
-		break;
-	case SQLITE_DONE:
-		rc = uc_seterr(UC_E_NOTFOUND, "no certificate with serial %s",
-		    serial);
-		break;
-	default:
-		rc = dberr(st, "certificate lookup");
-		break;
+	release(st, s);
+	return rc;
+}
+
+int
+store_cert_status(struct store *st, const char *serial, const char *issuer_ski,
+    int *revoked, int64_t *at, int *reason)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*revoked = 0;
+	*at = 0;
+	*reason = -1;
+	if ((rc = prepare(st, "SELECT status = 'revoked', revoked_at, reason "
+	    "FROM certificates WHERE serial = ?1 AND issuer_ski = ?2",
+	    &s)) != UC_OK)
+		return rc;
+	bind_text(s, 1, serial);
+	bind_text(s, 2, issuer_ski);
+	if (serial_row(st, s, serial, "certificate status", &rc) &&
+	    (*revoked = sqlite3_column_int(s, 0)) != 0) {
+		*at = sqlite3_column_int64(s, 1);
+		*reason = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(s, 2);
 	}
 	release(st, s);
 	return rc;

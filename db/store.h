@@ -42,6 +42,17 @@ int	store_rollback_to(struct store *);
 /* 1 while a transaction is open on this connection. */
 int	store_in_transaction(struct store *);
 
+/*
+ * A number that changes whenever the records this connection reads may
+ * have changed: SQLite's data version of its pager (moved by a commit of
+ * any connection or process, seen when a read begins) plus this process's
+ * COMMITs through store_commit(), counted after they succeeded.  Never
+ * decreases on one connection.  fresh: begin (and end) a read first, so
+ * every commit made before the call counts; 0: no I/O at all, the version
+ * of the records this connection's last read saw.
+ */
+int	store_data_version(struct store *, int fresh, uint64_t *version);
+
 struct store_user {
 	int64_t	 id;
 	char	*username;
@@ -89,6 +100,14 @@ int	store_cert_insert(struct store *, const struct store_cert *,
 	    int64_t *id);
 int	store_cert_get(struct store *, const char *serial,
 	    struct store_cert *out);
+/*
+ * An OCSP status: the certificate with serial issued by the CA whose key
+ * identifier is issuer_ski; UC_E_NOTFOUND when there is none (never
+ * issued, or another CA's).  *revoked 1 with *at and *reason (-1: none
+ * recorded), else 0.  One indexed row, nothing copied but these.
+ */
+int	store_cert_status(struct store *, const char *serial,
+	    const char *issuer_ski, int *revoked, int64_t *at, int *reason);
 /* 1 in *exists if the serial is recorded, else 0. */
 int	store_cert_serial_exists(struct store *, const char *serial,
 	    int *exists);

@@ -59,7 +59,7 @@ type_known(uint16_t t)
 
 	if (t & DOOR_ANSWER)
 		return base >= DOOR_LOOKUP && base <= DOOR_LAST &&
-		    base != DOOR_DELIVERED;
+		    base != DOOR_DELIVERED && base != DOOR_EPOCH;
 	return base >= DOOR_HELLO && base <= DOOR_LAST;
 }
 
@@ -433,7 +433,10 @@ door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
     size_t len)
 {
 	struct door_hdr h;
+	struct msghdr m;
+	struct iovec iov[2];
 	unsigned char hb[DOOR_HDRLEN];
+	ssize_t n;
 	int rc;
 
 	if (len > DOOR_MAX_BODY)
@@ -444,26 +447,95 @@ door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
 	h.id = id;
 	h.len = (uint32_t)len;
 	door_hdr_put(&h, hb);
-	if ((rc = write_all(fd, hb, sizeof(hb))) != UC_OK)
-		return rc;
-	return len > 0 ? write_all(fd, body, len) : UC_OK;
+	/* Header and body in one system call (an OCSP round trip is a few
+	 * of them); the rest, if the socket took only part, as it comes. */
+	memset(&m, 0, sizeof(m));
+	iov[0].iov_base = hb;
+	iov[0].iov_len = sizeof(hb);
+	iov[1].iov_base = (void *)(uintptr_t)body;
+	iov[1].iov_len = len;
+	m.msg_iov = iov;
+	m.msg_iovlen = len > 0 ? 2 : 1;
+	while ((n = sendmsg(fd, &m, MSG_NOSIGNAL)) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		return uc_seterr(UC_E_IO, "send: %s", strerror(errno));
+	if ((size_t)n < sizeof(hb)) {
+		if ((rc = write_all(fd, hb + n, sizeof(hb) - (size_t)n)) !=
+		    UC_OK)
+			return rc;
+		n = 0;
+	} else
+		n -= (ssize_t)sizeof(hb);
+	return (size_t)n < len ? write_all(fd, body + n, len - (size_t)n) :
+	    UC_OK;
+}
+
+void
+door_in_init(struct door_in *in, int fd)
+{
+	in->fd = fd;
+	in->off = in->len = 0;
+}
+
+/* At least want (<= sizeof(in->b)) bytes buffered; one read brings what
+ * has arrived. */
+static int
+in_fill(struct door_in *in, size_t want, int *eof)
+{
+	size_t old;
+	ssize_t n;
+
+	*eof = 0;
+	if (in->len - in->off >= want)
+		return UC_OK;
+	/* Consumed bytes were wiped by door_recv(); wipe the moved ones'
+	 * old place too (a HELLO carries keys, a REDEEM a retry secret). */
+	old = in->len;
+	memmove(in->b, in->b + in->off, in->len - in->off);
+	in->len -= in->off;
+	in->off = 0;
+	OPENSSL_cleanse(in->b + in->len, old - in->len);
+	while (in->len < want) {
+		if ((n = read(in->fd, in->b + in->len, sizeof(in->b) -
+		    in->len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return uc_seterr(UC_E_IO, "read: %s", strerror(errno));
+		}
+		if (n == 0) {
+			*eof = in->len == 0;
+			return uc_seterr(UC_E_IO, "end of file");
+		}
+		in->len += (size_t)n;
+	}
+	return UC_OK;
 }
 
 int
-door_recv(int fd, size_t max, struct door_hdr *h, unsigned char **body)
+door_recv(struct door_in *in, size_t max, struct door_hdr *h,
+    unsigned char **body)
 {
-	unsigned char hb[DOOR_HDRLEN];
+	size_t have, start;
 	int rc, eof;
 
 	*body = NULL;
-	if ((rc = read_all(fd, hb, sizeof(hb), &eof)) != UC_OK)
+	if ((rc = in_fill(in, DOOR_HDRLEN, &eof)) != UC_OK)
 		return eof ? UC_E_NOTFOUND : rc;
-	if ((rc = door_hdr_parse(hb, max, h)) != UC_OK)
+	if ((rc = door_hdr_parse(in->b + in->off, max, h)) != UC_OK)
 		return rc;
+	start = in->off;
+	in->off += DOOR_HDRLEN;
 	/* One more byte: an empty body is still a buffer. */
 	if ((*body = malloc((size_t)h->len + 1)) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
-	if ((rc = read_all(fd, *body, h->len, &eof)) != UC_OK) {
+	/* What is buffered, then the rest of a large one straight in. */
+	have = in->len - in->off < h->len ? in->len - in->off : h->len;
+	memcpy(*body, in->b + in->off, have);
+	in->off += have;
+	OPENSSL_cleanse(in->b + start, in->off - start);
+	if (have < h->len && (rc = read_all(in->fd, *body + have, h->len -
+	    have, &eof)) != UC_OK) {
 		free(*body);
 		*body = NULL;
 		return rc;
@@ -484,6 +556,7 @@ struct waiter {
 
 struct door {
 	int		 fd;
+	struct door_in	 in;		/* the reader's (door_read_push first) */
 	door_push_fn	 push;
 	void		*arg;
 	door_local_fn	 local;
@@ -518,6 +591,7 @@ door_open(int fd, door_push_fn push, void *arg)
 	if ((d = door_new()) == NULL)
 		return NULL;
 	d->fd = fd;
+	door_in_init(&d->in, fd);
 	d->push = push;
 	d->arg = arg;
 	return d;
@@ -551,7 +625,7 @@ door_read_push(struct door *d, uint16_t want)
 	unsigned char *body = NULL;
 	int rc;
 
-	if ((rc = door_recv(d->fd, DOOR_MAX_BODY, &h, &body)) != UC_OK)
+	if ((rc = door_recv(&d->in, DOOR_MAX_BODY, &h, &body)) != UC_OK)
 		return rc;
 	if (h.type != want)
 		rc = uc_seterr(UC_E_INVALID, "message %u where %u was due",
@@ -571,7 +645,7 @@ reader(void *arg)
 	unsigned char *body;
 
 	for (;;) {
-		if (door_recv(d->fd, DOOR_MAX_BODY, &h, &body) != UC_OK)
+		if (door_recv(&d->in, DOOR_MAX_BODY, &h, &body) != UC_OK)
 			break;
 		if (!(h.type & DOOR_ANSWER)) {
 			if (d->push(d->arg, h.type, body, h.len) != 0) {
@@ -1010,6 +1084,8 @@ door_ocsp(struct door *d, const unsigned char *der, size_t len,
 	a->this_update = (int64_t)door_get_u64(&r, INT64_MAX);
 	a->next_update = (int64_t)door_get_u64(&r, INT64_MAX);
 	a->max_age = (int)door_get_u64(&r, INT32_MAX);
+	a->epoch = door_get_u64(&r, UINT64_MAX);
+	a->epoch_after = door_get_u64(&r, UINT64_MAX);
 	if ((etag = door_get_str(&r, sizeof(a->etag) - 1)) != NULL)
 		snprintf(a->etag, sizeof(a->etag), "%s", etag);
 	free(etag);
@@ -1025,6 +1101,24 @@ door_ocsp(struct door *d, const unsigned char *der, size_t len,
 		ocsp_answer_clear(a);
 		return bad_answer();
 	}
+	return UC_OK;
+}
+
+void
+door_epoch_put(struct ucbuf *b, uint64_t epoch)
+{
+	door_put_u64(b, epoch);
+}
+
+int
+door_epoch_parse(const unsigned char *body, size_t len, uint64_t *epoch)
+{
+	struct door_rd r;
+
+	door_rd_init(&r, body, len);
+	*epoch = door_get_u64(&r, UINT64_MAX);
+	if (door_rd_end(&r) != UC_OK || *epoch == 0)
+		return uc_seterr(UC_E_INVALID, "malformed EPOCH");
 	return UC_OK;
 }
 

@@ -25,7 +25,7 @@
 #include "authority_ocsp.h"
 #include "ucbuf.h"
 
-#define DOOR_VERSION	1
+#define DOOR_VERSION	2	/* 2: EPOCH, OCSP answers' epochs */
 #define DOOR_HDRLEN	16
 /* The public files can be large (a CRL of many revocations). */
 #define DOOR_MAX_BODY	(256u * 1024 * 1024)
@@ -54,7 +54,9 @@ enum door_type {
 	DOOR_SCEP_TX = 11,	/* SCEP PKCSReq or RenewalReq under a
 				 * transactionID -> as REDEEM */
 	DOOR_SCEP_POLL = 12,	/* transactionID, signer key -> as CERT */
-	DOOR_LAST = DOOR_SCEP_POLL,
+	/* monitor -> child, id 0 */
+	DOOR_EPOCH = 13,	/* the OCSP status epoch moved */
+	DOOR_LAST = DOOR_EPOCH,
 	DOOR_ANSWER = 0x80
 };
 
@@ -143,7 +145,7 @@ void	door_request_clear(struct door_request *);
 
 struct door;
 /*
- * A push from the monitor (HELLO, PUBLISHED): called on the door's reader
+ * A push from the monitor (HELLO, PUBLISHED, EPOCH): called on the door's reader
  * thread with the body; a non-zero return ends the child.
  */
 typedef int (*door_push_fn)(void *arg, uint16_t type,
@@ -190,6 +192,11 @@ int	door_redeem(struct door *, const char *token, enum door_method,
 	    struct door_redeem_out *);
 int	door_ocsp(struct door *, const unsigned char *req, size_t len,
 	    struct ocsp_answer *);
+/* EPOCH's body: the status epoch (authority_ocsp_epoch()); parse:
+ * UC_E_INVALID unless it is exactly one non-zero number. */
+void	door_epoch_put(struct ucbuf *, uint64_t epoch);
+int	door_epoch_parse(const unsigned char *body, size_t len,
+	    uint64_t *epoch);
 /* The monitor's part of /metrics (caller frees); NULL on failure. */
 char	*door_metrics(struct door *);
 /* A server-made key's answer was sent (delivered 1) or lost (0). */
@@ -229,9 +236,20 @@ int	door_scep_poll(struct door *, const char *tid,
 /* Send one message (monitor side too); UC_OK or UC_E_IO. */
 int	door_send(int fd, uint16_t type, uint32_t id, const unsigned char *body,
 	    size_t len);
+/*
+ * One side's reading of a socketpair, through a buffer: one system call
+ * brings every message that has arrived (under load, many).  One reader
+ * per socket.
+ */
+struct door_in {
+	int		 fd;
+	size_t		 off, len;	/* buffered: b[off..len) */
+	unsigned char	 b[16 * 1024];
+};
+void	door_in_init(struct door_in *, int fd);
 /* Read one whole message; *body malloc'd (caller frees).  UC_E_NOTFOUND
  * at a clean end of file, UC_E_INVALID for a malformed header. */
-int	door_recv(int fd, size_t max, struct door_hdr *,
+int	door_recv(struct door_in *, size_t max, struct door_hdr *,
 	    unsigned char **body);
 
 #endif /* UC_DOOR_H */

@@ -80,7 +80,8 @@ enrolld_child_init(struct enrolld *d)
 	common_init(d);
 	d->child = 1;
 	if ((d->rl = ratelimit_new()) == NULL ||
-	    (d->m = metrics_new()) == NULL)
+	    (d->m = metrics_new()) == NULL ||
+	    (d->ocache = ocsp_cache_new()) == NULL)
 		return uc_seterr(UC_E_INTERNAL, "out of memory");
 	return UC_OK;
 }
@@ -220,6 +221,7 @@ enrolld_free(struct enrolld *d)
 	int i;
 
 	door_free(d->door);
+	ocsp_cache_free(d->ocache);	/* after the door's push thread */
 	pending_free(d->pending);
 	scep_free(d);
 	authority_free(d->a);

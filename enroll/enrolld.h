@@ -140,6 +140,7 @@ void	pub_issuing(struct pubset *ps);
 struct ratelimit;
 struct metrics;
 struct door;
+struct ocsp_cache;
 
 #define ED_RETIRED	8	/* rollovers one run of the daemon follows */
 
@@ -203,6 +204,9 @@ struct enrolld {
 	EVP_PKEY		*pkey;
 	long			 runway;	/* pre-signed root CRLs left */
 	int64_t			 runway_until;	/* last root nextUpdate */
+	struct ocsp_cache	*ocache;	/* the network child's signed
+						 * OCSP answers (ocspcache.c);
+						 * NULL elsewhere */
 };
 
 /*
@@ -397,6 +401,33 @@ void	ocsp_serve(struct enrolld *, const struct req *, struct resp *);
 void	ocsp_watch(struct enrolld *);
 /* The network child's OCSP counters for /metrics. */
 void	ocsp_metrics(struct ucbuf *);
+
+/* ---- ocspcache.c: the child's kept OCSP answers (the freshness rule) ------- */
+
+struct ocsp_answer;
+struct ocsp_hit {
+	struct blob	*ans;		/* the DER answer, a reference */
+	int64_t		 this_update;
+	int		 max_age;	/* seconds left, > 0 */
+	int		 good, revoked, unknown;
+	char		 etag[48];
+};
+/* NULL when out of memory or without randomness. */
+struct ocsp_cache *ocsp_cache_new(void);
+void	ocsp_cache_free(struct ocsp_cache *);
+/* The monitor's EPOCH push: the cache serves only answers of epoch (or
+ * later) from now on.  The first one turns the cache on. */
+void	ocsp_cache_epoch(struct ocsp_cache *, uint64_t epoch);
+/* The epoch in force; 0: the cache is off.  NULL-safe. */
+uint64_t ocsp_cache_current(struct ocsp_cache *);
+/* 1 and *hit (caller unrefs hit->ans) when an answer to exactly req is
+ * kept and young at now; NULL-safe. */
+int	ocsp_cache_get(struct ocsp_cache *, const unsigned char *req,
+	    size_t len, int64_t now, struct ocsp_hit *hit);
+/* Every answer of the monitor to req, before it is sent: moves the epoch
+ * up to its epoch_after, and keeps it when it may be (ocspcache.c). */
+void	ocsp_cache_put(struct ocsp_cache *, const unsigned char *req,
+	    size_t len, const struct ocsp_answer *, int64_t now);
 
 /*
  * ocsp.c: a base64 (or base64url) value of a GET request, at most max

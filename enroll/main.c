@@ -983,6 +983,14 @@ child_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
 		return 0;
 	case DOOR_PUBLISHED:
 		return child_published_push(c, body, len);
+	case DOOR_EPOCH: {
+		uint64_t e;
+
+		if (door_epoch_parse(body, len, &e) != UC_OK)
+			return 1;
+		ocsp_cache_epoch(c->d.ocache, e);
+		return 0;
+	}
 	default:
 		/* The monitor is gone: stop serving. */
 		(void)kill(getpid(), SIGTERM);

@@ -386,6 +386,9 @@ answer_ocsp(struct enrolld *d, const struct door_request *q, struct ucbuf *b)
 	door_put_u64(b, (uint64_t)ans.this_update);
 	door_put_u64(b, (uint64_t)ans.next_update);
 	door_put_u64(b, (uint64_t)(ans.max_age > 0 ? ans.max_age : 0));
+	/* Read before and after the statuses: the child's cache rule. */
+	door_put_u64(b, ans.epoch);
+	door_put_u64(b, ans.epoch_after);
 	door_put_str(b, ans.etag);
 	door_put_bytes(b, ans.der, ans.len);
 	ocsp_answer_clear(&ans);

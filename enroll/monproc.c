@@ -4,10 +4,11 @@
  * with --child: it never inherits the monitor's memory, keys included,
  * also after a restart), handing it the socketpair (descriptor 3) and the
  * listening sockets (4, 5 and 6: HTTP, HTTPS, EST).  It answers the
- * child's requests on one reader thread and a pool of workers (so group
- * commit batches them), pushes the public files when they change (and a
- * new HELLO when the SCEP RA is renewed), restarts a child that died
- * within a second, and keeps SIGTERM and SIGHUP as they were.
+ * child's requests on one reader thread (OCSP) and a pool of workers (the
+ * rest: so group commit batches them), pushes the public files when they
+ * change (and a new HELLO when the SCEP RA is renewed) and the OCSP
+ * status epoch when it moved (polled every 100 ms), restarts a child that
+ * died within a second, and keeps SIGTERM and SIGHUP as they were.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -78,7 +79,11 @@ struct mon {
 	int		 sent_healthy;
 	char		 sent_why[512];
 	char		 sent_warn[256];
+	uint64_t	 sent_epoch;	/* the last EPOCH sent to cur */
 };
+
+/* How often the monitor looks at the OCSP status epoch (ms). */
+#define EPOCH_POLL_MS	100
 
 int
 listen_parse(const char *s, struct sockaddr_storage *ss)
@@ -177,6 +182,7 @@ link_send(struct link *l, uint16_t type, uint32_t id,
 }
 
 static void	answer_job(struct job *);
+static void	answer_job_inline(struct job *);
 
 static void *
 worker(void *arg)
@@ -235,8 +241,9 @@ pool_add(struct job *j)
 	return 0;
 }
 
+/* Answer j and free what it holds (not j itself). */
 static void
-answer_job(struct job *j)
+answer_job_inline(struct job *j)
 {
 	struct ucbuf reply = UCBUF_INIT(0, 1);
 
@@ -249,6 +256,12 @@ answer_job(struct job *j)
 	OPENSSL_cleanse(j->body, j->h.len);
 	free(j->body);
 	link_put(j->l);
+}
+
+static void
+answer_job(struct job *j)
+{
+	answer_job_inline(j);
 	free(j);
 }
 
@@ -276,12 +289,20 @@ reader(void *arg)
 {
 	struct link *l = arg;
 	struct door_hdr h;
+	struct door_in *in;
 	struct job *j;
 	unsigned char *body;
 	int rc;
 
+	if ((in = malloc(sizeof(*in))) == NULL) {
+		(void)kill(l->pid, SIGKILL);
+		pending_fail(l->d, l->p);
+		link_put(l);
+		return NULL;
+	}
+	door_in_init(in, l->fd);
 	for (;;) {
-		rc = door_recv(l->fd, DOOR_MAX_REQUEST, &h, &body);
+		rc = door_recv(in, DOOR_MAX_REQUEST, &h, &body);
 		if (rc == UC_E_INVALID) {
 			fprintf(stderr, "userca-enrolld: malformed message "
 			    "header from the network child %d (%s): killing "
@@ -293,6 +314,24 @@ reader(void *arg)
 		if (!acceptable(l, &h, body)) {
 			free(body);
 			break;
+		}
+		/*
+		 * OCSP answers on this thread: they read under the reader
+		 * lock and sign (tens of microseconds), never wait for a
+		 * commit, and the hop to a worker and back cost as much as
+		 * the answer (issue 12's profile).  Anything else goes to
+		 * the workers, in order behind them.
+		 */
+		if (h.type == DOOR_OCSP) {
+			struct job oj;
+
+			memset(&oj, 0, sizeof(oj));
+			oj.l = l;
+			oj.h = h;
+			oj.body = body;
+			__atomic_add_fetch(&l->refs, 1, __ATOMIC_SEQ_CST);
+			answer_job_inline(&oj);
+			continue;
 		}
 		if (h.type == DOOR_DELIVERED) {
 			struct ucbuf none = UCBUF_INIT(0, 0);
@@ -324,6 +363,8 @@ reader(void *arg)
 		}
 	}
 	/* The child is gone: what it was still to deliver never will be. */
+	OPENSSL_cleanse(in, sizeof(*in));	/* requests: tokens, keys */
+	free(in);
 	pending_fail(l->d, l->p);
 	link_put(l);
 	return NULL;
@@ -486,6 +527,7 @@ spawn(struct mon *m)
 	}
 	pthread_detach(th);
 	m->cur = l;
+	m->sent_epoch = 0;
 	m->sent_gen = m->d->generation;
 	m->sent_healthy = m->d->healthy;
 	snprintf(m->sent_why, sizeof(m->sent_why), "%s", m->d->health_why);
@@ -518,6 +560,34 @@ publish(struct mon *m)
 		snprintf(m->sent_warn, sizeof(m->sent_warn), "%s",
 		    d->health_warn);
 	}
+	ucbuf_free(&b);
+}
+
+/*
+ * The OCSP status epoch to the child when it moved (ocspcache.c says why
+ * this keeps its kept answers fresh): every EPOCH_POLL_MS, so a
+ * revocation by the CLI on the same database reaches the child's cache
+ * within about that.
+ */
+static void
+push_epoch(struct mon *m)
+{
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct authority *a = ed_auth(m->d);
+	uint64_t e;
+
+	if (m->cur == NULL || !authority_ocsp_enabled(a))
+		return;
+	if (authority_ocsp_epoch(a, &e) != UC_OK) {
+		uc_clearerr();	/* the next poll tries again */
+		return;
+	}
+	if (e == m->sent_epoch)
+		return;
+	door_epoch_put(&b, e);
+	if (b.err == UC_OK && link_send(m->cur, DOOR_EPOCH, 0, b.p, b.len) ==
+	    UC_OK)
+		m->sent_epoch = e;
 	ucbuf_free(&b);
 }
 
@@ -725,8 +795,9 @@ monitor_run(struct enrolld *d, const char *config, int quiet)
 			next_watch = uc_mono() + d->conf.poll;
 		}
 		publish(&m);
-		ts.tv_sec = m.cur == NULL ? 0 : 1;
-		ts.tv_nsec = m.cur == NULL ? 100 * 1000 * 1000 : 0;
+		push_epoch(&m);
+		ts.tv_sec = 0;
+		ts.tv_nsec = EPOCH_POLL_MS * 1000 * 1000;
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			fprintf(stderr, "userca-enrolld: %s: draining\n",

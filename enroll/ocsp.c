@@ -30,6 +30,7 @@ static const char *const status_names[] = {
 static unsigned long	by_status[7];
 static unsigned long	by_cert[3];	/* good, revoked, unknown */
 static unsigned long	kept_hits;
+static unsigned long	child_hits;
 
 static int
 hexval(int c)
@@ -129,20 +130,20 @@ content_type_is(const char *ct, const char *want)
 	    ct[n] == ';' || ct[n] == ' ');
 }
 
+/* One answer for /metrics; hits: the monitor's kept answers, or ours. */
 static void
-count(const struct ocsp_answer *ans)
+count_answer(int status, int good, int revoked, int unknown,
+    unsigned long *hits)
 {
-	if (ans->status >= 0 && ans->status < 7)
-		__atomic_add_fetch(&by_status[ans->status], 1,
-		    __ATOMIC_RELAXED);
-	__atomic_add_fetch(&by_cert[0], (unsigned long)ans->good,
+	if (status >= 0 && status < 7)
+		__atomic_add_fetch(&by_status[status], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&by_cert[0], (unsigned long)good, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&by_cert[1], (unsigned long)revoked,
 	    __ATOMIC_RELAXED);
-	__atomic_add_fetch(&by_cert[1], (unsigned long)ans->revoked,
+	__atomic_add_fetch(&by_cert[2], (unsigned long)unknown,
 	    __ATOMIC_RELAXED);
-	__atomic_add_fetch(&by_cert[2], (unsigned long)ans->unknown,
-	    __ATOMIC_RELAXED);
-	if (ans->cached)
-		__atomic_add_fetch(&kept_hits, 1, __ATOMIC_RELAXED);
+	if (hits != NULL)
+		__atomic_add_fetch(hits, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -215,18 +216,57 @@ precheck(struct enrolld *d, const unsigned char *body, size_t len,
 	return 1;
 }
 
-void
-ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
+/*
+ * The caching headers of a successful answer without a nonce (RFC 5019
+ * 6.2: max-age never past nextUpdate); 1 when a GET's condition holds
+ * and the answer is a 304.
+ */
+static int
+cache_headers(const struct req *q, struct resp *r, int get,
+    int64_t this_update, int max_age, const char *etag, int64_t now)
 {
-	struct ocsp_answer ans;
-	unsigned char *dec = NULL;
-	const unsigned char *body;
-	size_t len;
 	int64_t ims;
-	int get = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") ==
-	    0;
 
-	memset(&ans, 0, sizeof(ans));
+	snprintf(r->cache_control, sizeof(r->cache_control),
+	    "public, max-age=%d, no-transform", max_age);
+	snprintf(r->etag, sizeof(r->etag), "%s", etag);
+	http_date(this_update, r->last_modified, sizeof(r->last_modified));
+	snprintf(r->hdr_name, sizeof(r->hdr_name), "Expires");
+	http_date(now + max_age, r->hdr_value, sizeof(r->hdr_value));
+	return get && ((q->if_none_match != NULL &&
+	    etag_match(q->if_none_match, etag)) ||
+	    (q->if_none_match == NULL && q->if_modified_since != NULL &&
+	    (ims = parse_http_date(q->if_modified_since)) >= 0 &&
+	    this_update <= ims));
+}
+
+/* A kept answer (ocspcache.c): no parse, no monitor. */
+static void
+serve_hit(const struct req *q, struct resp *r, int get, struct ocsp_hit *h,
+    int64_t now)
+{
+	count_answer(AOCSP_SUCCESSFUL, h->good, h->revoked, h->unknown,
+	    &child_hits);
+	r->status = 200;
+	r->type = "application/ocsp-response";
+	if (cache_headers(q, r, get, h->this_update, h->max_age, h->etag,
+	    now)) {
+		r->status = 304;
+		blob_unref(h->ans);
+	} else
+		r->blob = h->ans;	/* now owned by the response */
+	h->ans = NULL;
+}
+
+/*
+ * The request's DER: a POST's body, a GET's decoded path (*dec, caller
+ * frees).  0 when r already holds an HTTP error.
+ */
+static int
+request_der(const struct req *q, struct resp *r, int get,
+    const unsigned char **body, size_t *len, unsigned char **dec)
+{
+	*dec = NULL;
 	if (strcmp(q->path, "/ocsp") == 0 || strcmp(q->path, "/ocsp/") == 0) {
 		r->route = "/ocsp";
 		if (strcmp(q->method, "POST") != 0) {
@@ -234,34 +274,58 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 			json_error(r, 405, "method_not_allowed", "POST an "
 			    "application/ocsp-request, or GET /ocsp/<base64 "
 			    "request>");
-			return;
+			return 0;
 		}
 		if (!content_type_is(q->content_type,
 		    "application/ocsp-request")) {
 			json_error(r, 415, "unsupported_media_type", "the "
 			    "body must be an application/ocsp-request");
-			return;
+			return 0;
 		}
-		body = q->body;
-		len = q->bodylen;
-	} else {
-		r->route = "/ocsp/:request";
-		if (!get) {
-			snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
-			json_error(r, 405, "method_not_allowed", "GET "
-			    "/ocsp/<base64 request>, or POST /ocsp");
-			return;
-		}
-		if (strlen(q->path + 6) > OCSP_GET_MAX) {
-			json_error(r, 414, "too_long", "the request is too "
-			    "long for a GET: POST it to /ocsp");
-			return;
-		}
-		/* Not base64: an empty body, answered malformedRequest. */
-		dec = get_decode(q->path + 6, OCSP_GET_MAX, &len);
-		body = dec != NULL ? dec : (const unsigned char *)"";
-		if (dec == NULL)
-			len = 0;
+		*body = q->body;
+		*len = q->bodylen;
+		return 1;
+	}
+	r->route = "/ocsp/:request";
+	if (!get) {
+		snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+		json_error(r, 405, "method_not_allowed", "GET "
+		    "/ocsp/<base64 request>, or POST /ocsp");
+		return 0;
+	}
+	if (strlen(q->path + 6) > OCSP_GET_MAX) {
+		json_error(r, 414, "too_long", "the request is too "
+		    "long for a GET: POST it to /ocsp");
+		return 0;
+	}
+	/* Not base64: an empty body, answered malformedRequest. */
+	*dec = get_decode(q->path + 6, OCSP_GET_MAX, len);
+	*body = *dec != NULL ? *dec : (const unsigned char *)"";
+	if (*dec == NULL)
+		*len = 0;
+	return 1;
+}
+
+void
+ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
+{
+	struct ocsp_answer ans;
+	struct ocsp_hit hit;
+	unsigned char *dec = NULL;
+	const unsigned char *body = NULL;
+	size_t len = 0;
+	int64_t now = uc_now();
+	int get = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") ==
+	    0;
+
+	memset(&ans, 0, sizeof(ans));
+	if (!request_der(q, r, get, &body, &len, &dec))
+		return;
+	/* GET and POST of the same request share the entry. */
+	if (ocsp_cache_get(d->ocache, body, len, now, &hit)) {
+		free(dec);
+		serve_hit(q, r, get, &hit, now);
+		return;
 	}
 	/* The responder's key and the records are the monitor's. */
 	if (!precheck(d, body, len, &ans) &&
@@ -271,32 +335,21 @@ ocsp_serve(struct enrolld *d, const struct req *q, struct resp *r)
 		    "be built");
 		return;
 	}
+	/* Before it is sent: a newer epoch first empties the cache. */
+	ocsp_cache_put(d->ocache, body, len, &ans, now);
 	free(dec);
-	count(&ans);
+	count_answer(ans.status, ans.good, ans.revoked, ans.unknown,
+	    ans.cached ? &kept_hits : NULL);
 	r->status = 200;
 	r->type = "application/ocsp-response";
 	if (ans.status != AOCSP_SUCCESSFUL || ans.nonce || ans.max_age <= 0)
 		snprintf(r->cache_control, sizeof(r->cache_control),
 		    "no-cache, no-store");
-	else {
-		/* RFC 5019 6.2: max-age never past nextUpdate. */
-		snprintf(r->cache_control, sizeof(r->cache_control),
-		    "public, max-age=%d, no-transform", ans.max_age);
-		snprintf(r->etag, sizeof(r->etag), "%s", ans.etag);
-		http_date(ans.this_update, r->last_modified,
-		    sizeof(r->last_modified));
-		snprintf(r->hdr_name, sizeof(r->hdr_name), "Expires");
-		http_date(uc_now() + ans.max_age, r->hdr_value,
-		    sizeof(r->hdr_value));
-		if (get && ((q->if_none_match != NULL &&
-		    etag_match(q->if_none_match, ans.etag)) ||
-		    (q->if_none_match == NULL && q->if_modified_since != NULL &&
-		    (ims = parse_http_date(q->if_modified_since)) >= 0 &&
-		    ans.this_update <= ims))) {
-			r->status = 304;
-			ocsp_answer_clear(&ans);
-			return;
-		}
+	else if (cache_headers(q, r, get, ans.this_update, ans.max_age,
+	    ans.etag, now)) {
+		r->status = 304;
+		ocsp_answer_clear(&ans);
+		return;
 	}
 	r->body = ans.der;
 	r->len = ans.len;
@@ -366,4 +419,10 @@ ocsp_metrics(struct ucbuf *b)
 	    "# TYPE userca_ocsp_kept_hits_total counter\n"
 	    "userca_ocsp_kept_hits_total %lu\n",
 	    __atomic_load_n(&kept_hits, __ATOMIC_RELAXED));
+	ucbuf_printf(b, "# HELP userca_ocsp_child_hits_total Nonce-less "
+	    "requests answered by the network process from its own kept "
+	    "answers, without the monitor.\n"
+	    "# TYPE userca_ocsp_child_hits_total counter\n"
+	    "userca_ocsp_child_hits_total %lu\n",
+	    __atomic_load_n(&child_hits, __ATOMIC_RELAXED));
 }

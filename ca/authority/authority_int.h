@@ -69,6 +69,10 @@ struct authority {
 	 */
 	pthread_mutex_t		 rmu;
 	struct store		*rst;		/* opened when first needed */
+	uint64_t		 rst_version;	/* under rmu: rst's
+						 * store_data_version() when
+						 * the OCSP epoch last moved */
+	int			 rst_versioned;
 	/*
 	 * Group commit for redemptions: the first waiter leads, commits
 	 * everything queued in one transaction (one fsync), and wakes the

@@ -37,7 +37,11 @@ struct ocsp_answer {
 	int		 max_age;	/* seconds a cache may keep it: at most
 					 * [ocsp] max_age, never past
 					 * nextUpdate; 0: must not keep it */
-	char		 etag[48];	/* "\"...\"" of the DER */
+	char		 etag[48];	/* "\"...\"" of the DER (answers
+					 * without a nonce only) */
+	uint64_t	 epoch;		/* authority_ocsp_epoch() read before
+					 * the statuses */
+	uint64_t	 epoch_after;	/* and read again after them */
 };
 void	ocsp_answer_clear(struct ocsp_answer *);
 
@@ -68,6 +72,24 @@ int	authority_ocsp_refresh(struct authority *);
  */
 int	authority_ocsp_responder(struct authority *, int64_t *not_before,
 	    int64_t *not_after);
+
+/*
+ * The status epoch: a number that changes whenever a certificate's status
+ * may have changed in the records (a commit by any connection: the CLI's
+ * revoke, batch, renew; the daemon's own enrollments and revocations), and
+ * never decreases within the process (a rollover's new authority
+ * included).  This call reads the database (one PRAGMA on the reading
+ * connection): every commit made before it counts.  Every answer of
+ * authority_ocsp_respond() carries the epoch handed out before its lookup
+ * (ans->epoch) and after it (ans->epoch_after), which cost nothing.
+ *
+ * Caches of signed answers outside the authority key them on it (the
+ * network child's: enroll/ocspcache.c gives the ordering argument): an
+ * answer whose two epochs are both E may be served while the epoch is E;
+ * a value handed out after the first call that saw a commit is larger
+ * than every value before it.  UC_OK with *epoch, or UC_E_DB.
+ */
+int	authority_ocsp_epoch(struct authority *, uint64_t *epoch);
 
 /* 1 when [ocsp] url is not "off". */
 int	authority_ocsp_enabled(struct authority *);

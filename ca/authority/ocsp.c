@@ -309,43 +309,89 @@ error_answer(int status, struct ocsp_answer *ans)
 	return UC_OK;
 }
 
-/* The statuses of the CertIDs from the committed records, for the CA
- * whose key identifier is ski. */
+/*
+ * The status epoch of the whole process: one counter for every authority
+ * (a rollover opens a new one while requests may still hold the old), so
+ * it never goes back.  It moves when an authority's reading connection
+ * sees the records changed since it last looked.
+ */
+static uint64_t epoch_seq = 1;
+
+/*
+ * authority_ocsp_epoch() with rmu held and rs the reading connection.
+ * fresh: look at the database (the monitor's poll); 0: the version of the
+ * records the connection's last read saw, which costs nothing (around a
+ * lookup: the one before it is the last lookup's, the one after it is
+ * this lookup's own).  The counter is read before the version: an epoch
+ * handed out is never newer than the records read after it.
+ */
 static int
-lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
-    size_t n, struct ocsp_status *st)
+epoch_locked(struct authority *a, struct store *rs, int fresh,
+    uint64_t *epoch)
+{
+	uint64_t v;
+	int rc;
+
+	if ((rc = store_data_version(rs, fresh, &v)) != UC_OK)
+		return rc;
+	if (!a->rst_versioned || v != a->rst_version) {
+		a->rst_version = v;
+		a->rst_versioned = 1;
+		*epoch = __atomic_add_fetch(&epoch_seq, 1, __ATOMIC_SEQ_CST);
+	} else
+		*epoch = __atomic_load_n(&epoch_seq, __ATOMIC_SEQ_CST);
+	return UC_OK;
+}
+
+int
+authority_ocsp_epoch(struct authority *a, uint64_t *epoch)
 {
 	struct store *rs;
-	struct store_cert c;
+	int rc;
+
+	*epoch = 0;
+	pthread_mutex_lock(&a->rmu);
+	if ((rc = auth_reader_store(a, &rs)) == UC_OK)
+		rc = epoch_locked(a, rs, 1, epoch);
+	pthread_mutex_unlock(&a->rmu);
+	return rc;
+}
+
+/*
+ * The statuses of the CertIDs from the committed records, for the CA
+ * whose key identifier is ski, and the status epoch read before and
+ * after them (ans->epoch, ans->epoch_after).
+ */
+static int
+lookup(struct authority *a, const char *ski, const struct ocsp_query *q,
+    size_t n, struct ocsp_status *st, struct ocsp_answer *ans)
+{
+	struct store *rs;
 	size_t i;
-	int rc = UC_OK;
+	int rc = UC_OK, revoked;
 
 	pthread_mutex_lock(&a->rmu);
-	if ((rc = auth_reader_store(a, &rs)) != UC_OK)
+	if ((rc = auth_reader_store(a, &rs)) != UC_OK ||
+	    (rc = epoch_locked(a, rs, 0, &ans->epoch)) != UC_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		st[i].status = V_OCSP_CERTSTATUS_UNKNOWN;
 		st[i].reason = -1;
 		if (!q[i].ours || q[i].serial[0] == '\0')
 			continue;
-		rc = store_cert_get(rs, q[i].serial, &c);
+		/* A serial of another CA of this home is not ours to tell. */
+		rc = store_cert_status(rs, q[i].serial, ski, &revoked,
+		    &st[i].revoked_at, &st[i].reason);
 		if (rc == UC_E_NOTFOUND) {
-			rc = UC_OK;	/* never issued here */
+			rc = UC_OK;	/* never issued by this CA */
 			continue;
 		}
 		if (rc != UC_OK)
 			goto out;
-		/* A serial of another CA of this home is not ours to tell. */
-		if (strcmp(c.issuer_ski, ski) == 0) {
-			if (strcmp(c.status, "revoked") == 0) {
-				st[i].status = V_OCSP_CERTSTATUS_REVOKED;
-				st[i].revoked_at = c.revoked_at;
-				st[i].reason = c.reason;
-			} else
-				st[i].status = V_OCSP_CERTSTATUS_GOOD;
-		}
-		store_cert_clear(&c);
+		st[i].status = revoked ? V_OCSP_CERTSTATUS_REVOKED :
+		    V_OCSP_CERTSTATUS_GOOD;
 	}
+	rc = epoch_locked(a, rs, 0, &ans->epoch_after);
 out:
 	pthread_mutex_unlock(&a->rmu);
 	return rc;
@@ -479,8 +525,8 @@ sign_answer(struct authority *a, struct aocsp *o, struct signer *ca,
 		    &ans->der, &ans->len);
 		pthread_rwlock_unlock(&o->rw);
 	}
-	if (rc != UC_OK)
-		return rc;
+	if (rc != UC_OK || ans->nonce)
+		return rc;	/* a nonce's answer is never cached: no ETag */
 	if (!EVP_Digest(ans->der, ans->len, md, NULL, EVP_sha256(), NULL) ||
 	    (hex = hex_encode(md, 16)) == NULL)
 		return uc_seterr_ssl(UC_E_CRYPTO, "SHA-256 of an OCSP answer");
@@ -528,7 +574,7 @@ respond_previous(struct authority *a, const unsigned char *buf, size_t len,
 	rc = rollover_signer_for(a, a->prev[k].ski, &sig);
 	pthread_mutex_unlock(&a->mu);
 	if (rc != UC_OK || (st = calloc(n, sizeof(*st))) == NULL ||
-	    lookup(a, a->prev[k].ski, q, n, st) != UC_OK) {
+	    lookup(a, a->prev[k].ski, q, n, st, ans) != UC_OK) {
 		uc_clearerr();
 		rc = error_answer(AOCSP_INTERNAL, ans);
 		goto out;
@@ -589,7 +635,7 @@ authority_ocsp_respond(struct authority *a, const unsigned char *buf,
 		goto out;
 	}
 	/* Read now, after whatever revocation committed before we got here. */
-	if (lookup(a, a->issuing_ski, q, n, st) != UC_OK) {
+	if (lookup(a, a->issuing_ski, q, n, st, ans) != UC_OK) {
 		uc_clearerr();
 		rc = error_answer(AOCSP_INTERNAL, ans);
 		goto out;

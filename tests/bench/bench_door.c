@@ -4,11 +4,13 @@
  * http).  The child's side is the real door_redeem() (encode, send, its
  * reader thread, decode); the monitor's side reads, parses
  * (door_parse_request) and answers a chain of the size a real one has,
- * without signing or recording.  Prints "door n=N threads=T us=..."
- * (microseconds per round trip, wall clock / calls).
+ * without signing or recording.  Prints "door n=N threads=T us=...
+ * cpu_us=..." (microseconds per round trip, wall clock / calls, and the
+ * CPU time of both sides / calls: what the round trip costs the cores).
  *
  *   bench_door [-n N] [-t THREADS]
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <pthread.h>
@@ -33,18 +35,26 @@ no_push(void *arg, uint16_t type, const unsigned char *body, size_t len)
 	return 0;
 }
 
+static double
+tv_us(const struct timeval *tv)
+{
+	return (double)tv->tv_sec * 1e6 + (double)tv->tv_usec;
+}
+
 /* The monitor: parse each request, answer like answer_redeem(). */
 static void *
 monitor(void *arg)
 {
 	static unsigned char chain[2400];
+	static struct door_in in;
 	int fd = *(int *)arg;
 	struct door_request q;
 	struct door_hdr h;
 	unsigned char *body;
 
 	memset(chain, 'A', sizeof(chain));
-	while (door_recv(fd, DOOR_MAX_REQUEST, &h, &body) == UC_OK) {
+	door_in_init(&in, fd);
+	while (door_recv(&in, DOOR_MAX_REQUEST, &h, &body) == UC_OK) {
 		struct ucbuf b = UCBUF_INIT(0, 0);
 
 		if (door_parse_request(h.type, body, h.len, &q) != UC_OK)
@@ -94,6 +104,7 @@ main(int argc, char *argv[])
 {
 	pthread_t mt, ct[64];
 	struct timespec t0, t1;
+	struct rusage r0, r1;
 	int sv[2], c, i, threads = 1, per;
 
 	while ((c = getopt(argc, argv, "n:t:")) != -1) {
@@ -112,15 +123,19 @@ main(int argc, char *argv[])
 	    pthread_create(&mt, NULL, monitor, &sv[0]) != 0)
 		return 1;
 	per = N / threads;
+	getrusage(RUSAGE_SELF, &r0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < threads; i++)
 		pthread_create(&ct[i], NULL, client, &per);
 	for (i = 0; i < threads; i++)
 		pthread_join(ct[i], NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("door n=%d threads=%d us=%.2f\n", per * threads, threads,
-	    ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / (per * threads));
+	getrusage(RUSAGE_SELF, &r1);
+	printf("door n=%d threads=%d us=%.2f cpu_us=%.2f\n", per * threads,
+	    threads, ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / (per * threads),
+	    (tv_us(&r1.ru_utime) - tv_us(&r0.ru_utime) +
+	    tv_us(&r1.ru_stime) - tv_us(&r0.ru_stime)) / (per * threads));
 	door_free(D);
 	shutdown(sv[0], SHUT_RDWR);
 	pthread_join(mt, NULL);

@@ -28,7 +28,14 @@
 #      daemon made; it binds every address, so it runs in a network
 #      namespace of its own with only loopback: needs root and unshare) and
 #      nginx serving a pre-signed answer as a static file (no nonce: a
-#      ceiling, not a responder).  With 100,000 certificates: not measured.
+#      ceiling, not a responder).  Then the same GET and POST runs against
+#      a second home holding --ocsp-big certificates (made by `userca batch`
+#      of as many EC users, a quarter of them revoked; its own daemon),
+#      alternated with the first home's daemon, and their ratio (answers/s
+#      and CPU per answer: target within 10%).  Beside them the ceiling of
+#      nonce POSTs on these cores: the cached GET's CPU per answer (HTTP
+#      alone), one ECDSA signature (openssl speed) and one round trip
+#      between the daemon's processes (bench_door).
 #   Options (environment variable in brackets):
 #     --crl-n N        revoked certificates in the CRL  [BENCH_CRL_N=2000]
 #     --conns LIST     wrk connections, CRL runs        [BENCH_CONNS=8,32,64]
@@ -44,14 +51,17 @@
 #     --ocsp-n N       pre-made nonce requests          [BENCH_OCSP_N=1000]
 #     --ocsp-conns C   connections of the OCSP runs     [BENCH_OCSP_CONNS=32]
 #     --ocsp-multi M   openssl ocsp -multi              [BENCH_OCSP_MULTI=2]
+#     --ocsp-big N     certificates in the big home, 0: no big
+#                      home                  [BENCH_OCSP_BIG=100000; --quick 20000]
 #     --build-dir D    CMake build folder               [USERCA_BUILD_DIR=build]
-#     --quick          3 s x 1 round, 3000 + 2 x 1000 CSRs, 60 EC, 10 RSA
+#     --quick          3 s x 1 round, 3000 + 2 x 1000 CSRs, 60 EC, 10 RSA,
+#                      --ocsp-big 20000
 #     --keep           keep the scratch folder
 # Exit status 0 when every measurement ran (a missed target is reported in
 # the table, not in the exit status); 1 when something failed; 2 for usage.
 set -euo pipefail
 
-usage() { sed -n '7,50p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '7,61p' "$0" | sed 's/^# \{0,1\}//'; }
 
 crl_n=${BENCH_CRL_N:-2000}
 conns=${BENCH_CONNS:-8,32,64}
@@ -66,13 +76,16 @@ threads=${BENCH_THREADS:-2}
 ocsp_n=${BENCH_OCSP_N:-1000}
 ocsp_c=${BENCH_OCSP_CONNS:-32}
 ocsp_multi=${BENCH_OCSP_MULTI:-2}
+ocsp_big=${BENCH_OCSP_BIG:-}
+quick=0
 build=${USERCA_BUILD_DIR:-build}
 keep=0
 
 while [[ $# -gt 0 ]]; do
   case $1 in
     --crl-n|--conns|--secs|--rounds|--enroll-n|--enroll-conns|--sweep-n|\
-    --p12-ec|--p12-rsa|--threads|--build-dir|--ocsp-n|--ocsp-conns|--ocsp-multi)
+    --p12-ec|--p12-rsa|--threads|--build-dir|--ocsp-n|--ocsp-conns|--ocsp-multi|\
+    --ocsp-big)
       if [[ $# -lt 2 ]]; then
         echo "scripts/bench http: $1 needs a value" >&2; exit 2
       fi ;;
@@ -91,9 +104,10 @@ while [[ $# -gt 0 ]]; do
     --ocsp-n) ocsp_n=$2; shift ;;
     --ocsp-conns) ocsp_c=$2; shift ;;
     --ocsp-multi) ocsp_multi=$2; shift ;;
+    --ocsp-big) ocsp_big=$2; shift ;;
     --build-dir) build=$2; shift ;;
     --quick) secs=3; rounds=1; enroll_n=3000; sweep_n=1000; p12_ec=60
-             p12_rsa=10 ;;
+             p12_rsa=10; quick=1 ;;
     --keep) keep=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "scripts/bench http: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -106,6 +120,13 @@ for v in crl_n secs rounds enroll_n enroll_c p12_ec p12_rsa threads ocsp_n ocsp_
     exit 2
   fi
 done
+if [[ -z $ocsp_big ]]; then
+  if ((quick)); then ocsp_big=20000; else ocsp_big=100000; fi
+fi
+if ! [[ $ocsp_big =~ ^[0-9]+$ ]]; then
+  echo "scripts/bench http: --ocsp-big must be a number (got '$ocsp_big')" >&2
+  exit 2
+fi
 if ! [[ $sweep_n =~ ^[0-9]+$ ]]; then
   echo "scripts/bench http: sweep_n must be a number (got '$sweep_n')" >&2
   exit 2
@@ -189,7 +210,7 @@ busy0=$(echo "$b0 $b1" | awk '{ t = ($3 - $1) + ($4 - $2); v = t > 0 ? 100 * ($3
 # free_port VAR: a TCP port on 127.0.0.1 nobody listens on right now and
 # not handed out before.
 declare -A USED_PORT=()
-p_ec_https='' p_ec_http='' p_rsa_https='' p_nginx=''
+p_ec_https='' p_ec_http='' p_rsa_https='' p_nginx='' p_big_https='' p_big_http=''
 free_port() {
   local p i
   for ((i = 0; i < 50; i++)); do
@@ -207,6 +228,8 @@ free_port p_ec_https
 free_port p_ec_http
 free_port p_rsa_https
 free_port p_nginx
+free_port p_big_https
+free_port p_big_http
 
 # ---- CPU accounting --------------------------------------------------------------
 # CPU ticks (user+sys, all threads) of processes; the machine's busy ticks
@@ -472,9 +495,12 @@ mint_ms() {  # home n
 # trip between the network child and the monitor (bench_door: the real
 # encoding, socketpair and reader thread; no signing).
 say "IPC: REDEEM round trips over the monitor's socketpair (bench_door)"
-IPC_US=$("$DOOR" -n 20000 | sed -n 's/.* us=//p')
-IPC16_US=$("$DOOR" -n 20000 -t 16 | sed -n 's/.* us=//p')
-[[ -n $IPC_US && -n $IPC16_US ]] || die "bench_door failed"
+IPC_US=$("$DOOR" -n 20000 | sed -n 's/.* us=\([0-9.]*\).*/\1/p')
+door16=$("$DOOR" -n 20000 -t 16)
+IPC16_US=$(sed -n 's/.* us=\([0-9.]*\).*/\1/p' <<<"$door16")
+# CPU of a round trip when many are in flight, as under wrk's load.
+IPC_CPU=$(sed -n 's/.* cpu_us=\([0-9.]*\).*/\1/p' <<<"$door16")
+[[ -n $IPC_US && -n $IPC_CPU && -n $IPC16_US ]] || die "bench_door failed"
 say "in-process mint (bench_mint, 1 thread, legacy PKCS#12)"
 MINT_EC=$(mint_ms ec "$p12_ec")
 MINT_RSA=$(mint_ms rsa "$p12_rsa")
@@ -697,12 +723,12 @@ start_ossl
 
 # Every server's answers verify against the root, good for the GET's
 # certificate; the POST answers echo the nonce (nginx's cannot).
-check_ocsp() {  # NAME FILE REQ|- 
-  local out
+check_ocsp() {  # NAME FILE REQ|- [CA home]
+  local out bundle=${4:-ec}/public/ca-bundle.pem
   if [[ $3 == - ]]; then
-    out=$(openssl ocsp -respin "$2" -CAfile ec/public/ca-bundle.pem -resp_text 2>&1) || true
+    out=$(openssl ocsp -respin "$2" -CAfile "$bundle" -resp_text 2>&1) || true
   else
-    out=$(openssl ocsp -respin "$2" -reqin "$3" -CAfile ec/public/ca-bundle.pem -resp_text 2>&1) || true
+    out=$(openssl ocsp -respin "$2" -reqin "$3" -CAfile "$bundle" -resp_text 2>&1) || true
   fi
   grep -q 'Response verify OK' <<<"$out" || { echo "$out" >&2; die "OCSP ($1): the answer does not verify"; }
   if [[ $3 != - ]] && grep -q 'WARNING: no nonce' <<<"$out"; then
@@ -736,7 +762,7 @@ run_ocsp() {
   t0=$EPOCHREALTIME
   if [[ $kind == post ]]; then
     /usr/bin/time -f '%U %S' -o wrk.time "${pre[@]}" wrk -t"$threads" -c"$ocsp_c" \
-        -d"${secs}s" --latency "${lua[@]}" "$url" -- "$work/ocsp-post.txt" "$threads" \
+        -d"${secs}s" --latency "${lua[@]}" "$url" -- "$work/${OCSP_POST:-ocsp-post.txt}" "$threads" \
         >"$out" 2>&1 || die "wrk (OCSP $kind, $name) failed: $(tail -5 "$out")"
   else
     /usr/bin/time -f '%U %S' -o wrk.time "${pre[@]}" wrk -t"$threads" -c"$ocsp_c" \
@@ -762,11 +788,11 @@ for ((r = 1; r <= rounds; r++)); do
     for s in "${order[@]}"; do
       say "OCSP $k, $s, wrk -t$threads -c$ocsp_c -d${secs}s, round $r/$rounds"
       [[ $s == openssl ]] && start_ossl
-      # shellcheck disable=SC2046  # $(ossl_pids), $(nginx_pids): PIDs
+      # $(ossl_pids), $(nginx_pids), ${DPIDS[crl]} (the monitor and its
+      # network process): lists of PIDs
+      # shellcheck disable=SC2046,SC2086
       case $s,$k in
-        # shellcheck disable=SC2086  # the monitor and its network process
         enrolld,get) run_ocsp "$s" get "http://127.0.0.1:$p_ec_http/ocsp/$get_b64" ${DPIDS[crl]} ;;
-        # shellcheck disable=SC2086
         enrolld,post) run_ocsp "$s" post "http://127.0.0.1:$p_ec_http" ${DPIDS[crl]} ;;
         openssl,get) run_ocsp "$s" get "http://127.0.0.1:8888/$get_b64" $(ossl_pids) ;;
         openssl,post) run_ocsp "$s" post "http://127.0.0.1:8888" $(ossl_pids) ;;
@@ -782,6 +808,62 @@ for ((r = 1; r <= rounds; r++)); do
     done
   done
 done
+
+# ---- 4b. OCSP with ocsp_big certificates in the database --------------------------------
+# A second modern home seeded by `userca batch` (real keys, certificates,
+# PKCS#12 files, removed at once), a quarter of its users revoked (one
+# UPDATE, as for the CRL above) and its CRL signed; its own daemon.  Its
+# runs alternate with the first home's daemon (the small database: its
+# enrollments above), so both see the same machine.
+declare -A OB=()
+if (( ocsp_big > 0 )); then
+  say "OCSP, a big home: userca batch of $ocsp_big EC users (real certificates)"
+  init_home big modern "$p_big_https"
+  { echo "username,email,name"; csv_rows big- "$ocsp_big"; } >big-users.csv
+  t0=$EPOCHREALTIME
+  "$U" batch big-users.csv --out big-out --home big --jobs "$ncpu" >big-batch.log 2>&1 ||
+    { tail -5 big-batch.log >&2; die "userca batch ($ocsp_big users) failed"; }
+  rm -rf big-out
+  big_secs=$(calc "$EPOCHREALTIME - $t0")
+  say "   seeded in $(printf '%.1f' "$big_secs") s"
+  sqlite3 big/userca.db "update certificates set status = 'revoked',
+      revoked_at = strftime('%s', 'now'), reason = 4
+    where kind = 'user' and status = 'valid' and id % 4 = 0"
+  "$U" crl --home big >big-crl.log 2>&1 || { cat big-crl.log >&2; die "userca crl (big) failed"; }
+  daemon_conf big.ini "$work/big" "" "" "$p_big_http"
+  start_daemon big big.ini "http://127.0.0.1:$p_big_http/healthz" /dev/null
+  ocsp_big_info=$("$PY" "$ocsp_reqs" big/userca.db big/issuing/ca.crt "$ocsp_n" \
+      ocsp-big-post.txt ocsp-big-get.txt ocsp-big-index.txt) || die "ocsp_reqs.py (big) failed"
+  big_b64=$(sed -n 1p ocsp-big-get.txt)
+  sed -n 1p ocsp-big-post.txt | xxd -r -p >ocsp-big-post1.der
+  curl -sS -o big-get.der "http://127.0.0.1:$p_big_http/ocsp/$big_b64" || die "curl big GET /ocsp failed"
+  curl -sS -o big-post1.der -H 'Content-Type: application/ocsp-request' \
+      --data-binary @ocsp-big-post1.der "http://127.0.0.1:$p_big_http/ocsp" || die "curl big POST /ocsp failed"
+  check_ocsp "big GET" big-get.der - big
+  check_ocsp "big POST" big-post1.der ocsp-big-post1.der big
+  for ((r = 1; r <= rounds; r++)); do
+    for k in get post; do
+      if (( r % 2 == 1 )); then order=(small big); else order=(big small); fi
+      for s in "${order[@]}"; do
+        say "OCSP $k, $s database, wrk -t$threads -c$ocsp_c -d${secs}s, round $r/$rounds"
+        # shellcheck disable=SC2086  # the monitor and its network process
+        case $s,$k in
+          small,get) run_ocsp enrolld get "http://127.0.0.1:$p_ec_http/ocsp/$get_b64" ${DPIDS[crl]} ;;
+          small,post) run_ocsp enrolld post "http://127.0.0.1:$p_ec_http" ${DPIDS[crl]} ;;
+          big,get) run_ocsp enrolld get "http://127.0.0.1:$p_big_http/ocsp/$big_b64" ${DPIDS[big]} ;;
+          big,post) OCSP_POST=ocsp-big-post.txt run_ocsp enrolld post "http://127.0.0.1:$p_big_http" ${DPIDS[big]} ;;
+        esac
+        say "   $(printf '%.0f' "$O_RPS") req/s, p99 $O_P99 ms, server CPU $(printf '%.1f' "$O_US") us/req, other load $O_OTHER%${O_ERR:+, $O_ERR}"
+        read -r best _ <<<"${OB[$s,$k]:-0}"
+        if [[ -z ${OB[$s,$k]:-} ]] || (( $(calc "$O_RPS > $best") )); then
+          OB[$s,$k]="$O_RPS $O_P50 $O_P99 $O_US $O_OTHER ${O_ERR:-}"
+        fi
+      done
+    done
+  done
+  stop_pid big
+  [[ $STOP_RC -eq 0 ]] || die "userca-enrolld (big) exited with status $STOP_RC"
+fi
 stop_pid crl
 [[ $STOP_RC -eq 0 ]] || die "userca-enrolld (CRL) exited with status $STOP_RC"
 stop_pid nginx
@@ -910,7 +992,44 @@ printf '   %-52s %6s ms %8s  %s\n' "enrolld p99 at $ocsp_c connections, GET" "$e
 printf '   %-52s %6s ms %8s  %s\n' "enrolld p99 at $ocsp_c connections, nonce POST" "$epp99" "< 5 ms" "$(verdict "$epp99" '<' 5)"
 echo "   (openssl ocsp closes the connection after each answer; wrk reconnects."
 echo "   nginx answers every request with one pre-signed file: a ceiling for"
-echo "   GETs, and no nonce for POSTs.  100,000 certificates: not measured)"
+echo "   GETs, and no nonce for POSTs)"
+# The ceiling of nonce POSTs: each needs the HTTP work of an answer (the
+# cached GET's CPU per answer, both processes), one ECDSA P-256 signature
+# and one round trip between the processes (its CPU time, both sides);
+# $ncpu cores share them.  10x openssl ocsp needs 10 x its rate within it.
+read -r _ _ _ gus _ <<<"${OC[enrolld,get]}"
+sign_us=$(calc "1e6 / $SIGN_S")
+ceil=$(calc "$ncpu * 1e6 / ($gus + $sign_us + $IPC_CPU)")
+printf '   %-52s %9.0f/s  = %.1fx openssl ocsp\n' "nonce POST ceiling, $ncpu cores" "$ceil" \
+    "$(calc "$op > 0 ? $ceil / $op : 0")"
+printf '     (%d cores x 1e6 / (%.1f us HTTP: the cached GET + %.1f us one sign + %.1f us\n' \
+    "$ncpu" "$gus" "$sign_us" "$IPC_CPU"
+printf '     CPU of a round trip, 16 in flight); enrolld reaches %.0f%% of it; its CPU per nonce answer %.1f us)\n' \
+    "$(calc "100 * $ep / $ceil")" "$(read -r _ _ _ u _ <<<"${OC[enrolld,post]}"; echo "$u")"
+if (( ocsp_big > 0 )); then
+  echo
+  echo "4b. OCSP with $ocsp_big certificates in the database ($ocsp_big_info; seeded by"
+  echo "   userca batch in $(printf '%.0f' "$big_secs") s), alternated with the small home, best of $rounds"
+  printf '   %-30s %9s %7s %7s %7s  %s\n' "" "answers/s" "p50 ms" "p99 ms" "CPU us" other
+  for k in get post; do
+    for s in small big; do
+      read -r rps p50 p99 us oth err <<<"${OB[$s,$k]}"
+      lab="$k, $s database"
+      printf '   %-30s %9.0f %7s %7s %7.1f  %s%%\n' "$lab" "$rps" "$p50" "$p99" "$us" "$oth"
+      [[ -z ${err:-} ]] || echo "          errors: $err"
+      if (( oth > worst )); then worst=$oth; fi
+    done
+    read -r sr _ _ sus _ <<<"${OB[small,$k]}"
+    read -r br _ bp99 bus _ <<<"${OB[big,$k]}"
+    rr=$(calc "100 * $br / $sr")
+    ru=$(calc "100 * $bus / $sus")
+    printf '   %-52s %8.1f%% %8s  %s\n' "$k: big / small, answers/s" "$rr" ">= 90%" "$(verdict "$rr" '>=' 90)"
+    printf '   %-52s %8.1f%% %8s  %s\n' "$k: big / small, CPU per answer" "$ru" "<= 110%" "$(verdict "$ru" '<=' 110)"
+    printf '   %-52s %6s ms %8s  %s\n' "$k: big database p99 at $ocsp_c connections" "$bp99" "< 5 ms" "$(verdict "$bp99" '<' 5)"
+  done
+  echo "   (CPU per answer: both daemon processes' CPU time / answers: robust when"
+  echo "   other processes load the machine, unlike answers/s)"
+fi
 if (( busy0 > worst )); then worst=$busy0; fi
 if (( worst > 10 )); then
   echo

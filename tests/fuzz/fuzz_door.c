@@ -7,8 +7,9 @@
  * (door_hdr_parse) and bodies (door_parse_request), one message after the
  * other.  The same bytes then stand in for the monitor's answer to each
  * request (a door_local() whose answer is the input: LOOKUP, REDEEM,
- * REDEEM_CSR, BY_CERT, CERT, SCEP_TX, SCEP_POLL, OCSP, METRICS) and for HELLO and PUBLISHED
- * bodies.  Invariants: nothing crashes or leaks; a request that
+ * REDEEM_CSR, BY_CERT, CERT, SCEP_TX, SCEP_POLL, OCSP, METRICS) and for HELLO,
+ * PUBLISHED
+ * and EPOCH bodies.  Invariants: nothing crashes or leaks; a request that
  * parses has the fields its type needs.
  */
 #include <stdint.h>
@@ -85,6 +86,8 @@ answers(const uint8_t *data, size_t size)
 {
 	struct door_redeem_out o;
 	struct ocsp_answer a;
+	struct ocsp_cache *c;
+	struct ocsp_hit h;
 	struct token_info ti;
 	struct door *d;
 	unsigned char *der;
@@ -134,6 +137,19 @@ answers(const uint8_t *data, size_t size)
 	if (door_ocsp(d, (const unsigned char *)"r", 1, &a) == UC_OK) {
 		if (a.der == NULL)
 			abort();
+		/* Whatever the monitor said, the child's cache takes it. */
+		if ((c = ocsp_cache_new()) != NULL) {
+			ocsp_cache_epoch(c, 1);
+			ocsp_cache_put(c, (const unsigned char *)"r", 1, &a,
+			    a.this_update);
+			if (ocsp_cache_get(c, (const unsigned char *)"r", 1,
+			    a.this_update, &h)) {
+				if (h.ans == NULL || h.max_age <= 0)
+					abort();
+				blob_unref(h.ans);
+			}
+			ocsp_cache_free(c);
+		}
 		ocsp_answer_clear(&a);
 	}
 	free(door_metrics(d));
@@ -146,6 +162,7 @@ pushes(const uint8_t *data, size_t size)
 	struct enrolld d;
 	unsigned char *cert, *key;
 	size_t cl, kl;
+	uint64_t e;
 	int quiet;
 
 	if (enrolld_child_init(&d) != UC_OK)
@@ -156,6 +173,11 @@ pushes(const uint8_t *data, size_t size)
 		secret_free_buf(key, kl);
 	}
 	(void)child_published(&d, data, size);
+	if (door_epoch_parse(data, size, &e) == UC_OK) {
+		if (e == 0)
+			abort();
+		ocsp_cache_epoch(d.ocache, e);
+	}
 	enrolld_free(&d);
 }
 

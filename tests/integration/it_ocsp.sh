@@ -19,17 +19,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib_enrolld.sh"
 need_tool openssl curl
 
-H=$T/pki
-BASE_URL=http://127.0.0.1:$HTTP_PORT
-ca_init "$H" --intermediate --profile modern
-ROOT=$H/root/root.crt
-ISS=$H/issuing/ca.crt
-URL=$HTTP/ocsp
-for u in alice bob carol; do
-	new_csr "$T/$u" -subj "/CN=$u"
-	must "issue $u" uc issue --home "$H" --user "$u" --csr "$T/$u.csr" --out "$T/$u.pem"
-	openssl x509 -in "$T/$u.pem" -out "$T/$u.crt"
-done
+ocsp_home alice bob carol
 run openssl x509 -in "$T/alice.crt" -noout -ext authorityInfoAccess
 check_stdout "new certificates carry the AIA OCSP URL" "OCSP - URI:$URL"
 

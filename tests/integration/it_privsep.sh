@@ -100,6 +100,11 @@ for kind in version type length body; do
 	check_cond "malformed $kind: a new child ($new)" '[[ -n $new && $new != "$old" ]]'
 done
 check_grep "the monitor logged the malformed messages" 'malformed message.*killing it' "$T/main.log"
+# Each for its own fault (the probe speaks the door's version otherwise).
+check_grep "killed for the version" 'message version 99, not' "$T/main.log"
+check_grep "killed for the type" 'unknown message type 66' "$T/main.log"
+check_grep "killed for the length" 'message of 2147483647 bytes' "$T/main.log"
+check_grep "killed for the body" 'malformed message \(type 4,' "$T/main.log"
 check_grep "the monitor logged the restarts" 'network child [0-9]+ was killed by signal 9; restarting it' "$T/main.log"
 
 # The new child enrolls as the first did.

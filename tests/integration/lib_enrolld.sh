@@ -226,3 +226,28 @@ check_confined() {
 	check_nogrep "$2: the network child never died" \
 	    'network child [0-9]+ (was killed|exited)' "$T/$1.log"
 }
+
+# csr_users HOME USER...: each user gets a certificate of HOME from an EC
+# CSR, $T/USER.{key,csr,pem,crt} (crt: the leaf alone).
+csr_users() {
+	local h=$1 u
+	shift
+	for u in "$@"; do
+		new_csr "$T/$u" -subj "/CN=$u"
+		must "issue $u" uc issue --home "$h" --user "$u" --csr "$T/$u.csr" --out "$T/$u.pem"
+		openssl x509 -in "$T/$u.pem" -out "$T/$u.crt"
+	done
+}
+
+# ocsp_home USER...: a modern CA home with an intermediate at H=$T/pki whose
+# base URL is this test's plain-HTTP listener (so the AIA OCSP URL is
+# URL=$HTTP/ocsp), ROOT and ISS its certificates, and csr_users USER...
+ocsp_home() {
+	H=$T/pki
+	BASE_URL=http://127.0.0.1:$HTTP_PORT
+	ca_init "$H" --intermediate --profile modern
+	ROOT=$H/root/root.crt
+	ISS=$H/issuing/ca.crt
+	URL=$HTTP/ocsp
+	csr_users "$H" "$@"
+}

@@ -151,12 +151,13 @@ def inject(pid, kind):
     fd = libc.syscall(438, pidfd, 3, 0)	# pidfd_getfd
     if fd < 0:
         raise SystemExit(f"pidfd_getfd: errno {ctypes.get_errno()}")
+    v = 2	# enroll/door.h DOOR_VERSION: each other kind is wrong only there
     hdr = {
         "version": struct.pack(">HHIII", 99, 3, 1, 0, 0),
-        "type": struct.pack(">HHIII", 1, 0x42, 1, 0, 0),
-        "length": struct.pack(">HHIII", 1, 3, 1, 0x7fffffff, 0),
+        "type": struct.pack(">HHIII", v, 0x42, 1, 0, 0),
+        "length": struct.pack(">HHIII", v, 3, 1, 0x7fffffff, 0),
         # a REDEEM whose method is 9 and whose key is empty
-        "body": struct.pack(">HHIII", 1, 4, 1, 4 + 22 + 8 + 4 + 4, 0) +
+        "body": struct.pack(">HHIII", v, 4, 1, 4 + 22 + 8 + 4 + 4, 0) +
         struct.pack(">I", 22) + b"A" * 22 + struct.pack(">Q", 9) +
         struct.pack(">I", 0) + struct.pack(">I", 0),
     }[kind]

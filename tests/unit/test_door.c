@@ -7,6 +7,11 @@
  * REDEEM_CSR, BY_CERT and CERT the same.  Answers: the child's side
  * through door_local() (LOOKUP with a renewal link's certificate, the
  * protocol doors' redemptions, CERT), and a malformed answer is an error.
+ * EPOCH: one non-zero number, a push only (never an answer nor a request).
+ * The child's OCSP cache (ocspcache.c): off until the first epoch, keeps
+ * only nonce-less successful answers whose two epochs equal its own, a
+ * newer epoch (pushed or on an answer) hides every older entry, max-age
+ * ends an entry, a different request never matches.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +19,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -514,6 +520,106 @@ test_protocol_answers(void **state)
 	ucbuf_free(&b);
 }
 
+static void
+test_epoch(void **state)
+{
+	struct ucbuf b = UCBUF_INIT(0, 0);
+	struct door_request q;
+	struct door_hdr h;
+	unsigned char hb[DOOR_HDRLEN], extra[9] = { 0 };
+	uint64_t e;
+
+	(void)state;
+	door_epoch_put(&b, 42);
+	assert_int_equal(door_epoch_parse(b.p, b.len, &e), UC_OK);
+	assert_true(e == 42);
+	assert_int_not_equal(door_epoch_parse(b.p, b.len - 1, &e), UC_OK);
+	assert_int_not_equal(door_epoch_parse(extra, 9, &e), UC_OK);
+	assert_int_not_equal(door_epoch_parse(extra, 8, &e), UC_OK); /* 0 */
+	/* A push: never an answer, never the child's request. */
+	hdr(DOOR_VERSION, DOOR_EPOCH, 8, 0, hb);
+	assert_int_equal(door_hdr_parse(hb, DOOR_MAX_BODY, &h), UC_OK);
+	hdr(DOOR_VERSION, DOOR_EPOCH | DOOR_ANSWER, 8, 0, hb);
+	assert_int_not_equal(door_hdr_parse(hb, DOOR_MAX_BODY, &h), UC_OK);
+	assert_int_not_equal(door_parse_request(DOOR_EPOCH, b.p, b.len, &q),
+	    UC_OK);
+	hdr(1, DOOR_OCSP, 8, 0, hb);	/* the layout before epochs */
+	assert_int_not_equal(door_hdr_parse(hb, DOOR_MAX_BODY, &h), UC_OK);
+	ucbuf_free(&b);
+}
+
+static void
+answer_of(struct ocsp_answer *a, uint64_t e0, uint64_t e1, int nonce)
+{
+	static unsigned char der[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+
+	memset(a, 0, sizeof(*a));
+	a->der = der;
+	a->len = sizeof(der);
+	a->status = AOCSP_SUCCESSFUL;
+	a->nonce = nonce;
+	a->good = 1;
+	a->this_update = 1000;
+	a->next_update = 4600;
+	a->max_age = 60;
+	a->epoch = e0;
+	a->epoch_after = e1;
+	snprintf(a->etag, sizeof(a->etag), "\"e\"");
+}
+
+static void
+test_ocsp_cache(void **state)
+{
+	static const unsigned char req[] = "request-1", req2[] = "request-2";
+	struct ocsp_cache *c;
+	struct ocsp_answer a;
+	struct ocsp_hit h;
+
+	(void)state;
+	assert_non_null(c = ocsp_cache_new());
+	/* Off until the monitor's first epoch. */
+	answer_of(&a, 5, 5, 0);
+	ocsp_cache_put(c, req, sizeof(req), &a, 1000);
+	assert_false(ocsp_cache_get(c, req, sizeof(req), 1000, &h));
+	assert_true(ocsp_cache_current(c) == 0);
+	ocsp_cache_epoch(c, 5);
+	ocsp_cache_put(c, req, sizeof(req), &a, 1000);
+	assert_true(ocsp_cache_get(c, req, sizeof(req), 1010, &h));
+	assert_int_equal(h.max_age, 50);
+	assert_int_equal(h.good, 1);
+	assert_string_equal(h.etag, "\"e\"");
+	assert_int_equal(memcmp(h.ans->data, a.der, a.len), 0);
+	blob_unref(h.ans);
+	/* Another request, the same bytes but shorter: no match. */
+	assert_false(ocsp_cache_get(c, req2, sizeof(req2), 1010, &h));
+	assert_false(ocsp_cache_get(c, req, sizeof(req) - 1, 1010, &h));
+	/* max-age over. */
+	assert_false(ocsp_cache_get(c, req, sizeof(req), 1060, &h));
+	/* Not kept: a commit seen during the lookup, a nonce, an old epoch. */
+	ocsp_cache_put(c, req2, sizeof(req2), (answer_of(&a, 5, 5, 1), &a),
+	    1000);
+	assert_false(ocsp_cache_get(c, req2, sizeof(req2), 1000, &h));
+	answer_of(&a, 4, 4, 0);
+	ocsp_cache_put(c, req2, sizeof(req2), &a, 1000);
+	assert_false(ocsp_cache_get(c, req2, sizeof(req2), 1000, &h));
+	answer_of(&a, 5, 6, 0);
+	ocsp_cache_put(c, req2, sizeof(req2), &a, 1000);
+	assert_false(ocsp_cache_get(c, req2, sizeof(req2), 1000, &h));
+	/* ... and that answer moved the epoch: what was kept is gone. */
+	assert_true(ocsp_cache_current(c) == 6);
+	assert_false(ocsp_cache_get(c, req, sizeof(req), 1000, &h));
+	answer_of(&a, 6, 6, 0);
+	ocsp_cache_put(c, req, sizeof(req), &a, 1000);
+	assert_true(ocsp_cache_get(c, req, sizeof(req), 1000, &h));
+	blob_unref(h.ans);
+	/* A push moves it on; an older one never moves it back. */
+	ocsp_cache_epoch(c, 7);
+	assert_false(ocsp_cache_get(c, req, sizeof(req), 1000, &h));
+	ocsp_cache_epoch(c, 3);
+	assert_true(ocsp_cache_current(c) == 7);
+	ocsp_cache_free(c);
+}
+
 int
 main(void)
 {
@@ -525,6 +631,8 @@ main(void)
 		cmocka_unit_test(test_scep),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_protocol_answers),
+		cmocka_unit_test(test_epoch),
+		cmocka_unit_test(test_ocsp_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

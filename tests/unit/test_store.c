@@ -387,6 +387,28 @@ test_store_revoke(void **state)
 	assert_int_equal(store_cert_revoke(f->st, "0A1C", NOW, 1),
 	    UC_E_NOTFOUND);
 
+	/* OCSP's view: revoked with time and reason, for its issuer only. */
+	{
+		int revoked, reason;
+		int64_t at;
+
+		assert_int_equal(store_cert_status(f->st, "0A1B", "AABBCC",
+		    &revoked, &at, &reason), UC_OK);
+		assert_int_equal(revoked, 1);
+		assert_true(at == NOW);
+		assert_int_equal(reason, 1);
+		assert_int_equal(store_cert_status(f->st, "0A1B", "DDEEFF",
+		    &revoked, &at, &reason), UC_E_NOTFOUND);
+		assert_int_equal(store_cert_status(f->st, "0A1C", "AABBCC",
+		    &revoked, &at, &reason), UC_E_NOTFOUND);
+		cert_row(&c, "0A1E", uid, NOW + 100 * DAY, der, sizeof(der));
+		assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+		assert_int_equal(store_cert_status(f->st, "0A1E", "AABBCC",
+		    &revoked, &at, &reason), UC_OK);
+		assert_int_equal(revoked, 0);
+		assert_int_equal(reason, -1);
+	}
+
 	/* Reason 0 (unspecified) is a reason, not "none". */
 	cert_row(&c, "0A1D", uid, NOW + 100 * DAY, der, sizeof(der));
 	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
@@ -394,6 +416,57 @@ test_store_revoke(void **state)
 	assert_int_equal(store_cert_get(f->st, "0A1D", &got), UC_OK);
 	assert_int_equal(got.reason, 0);
 	store_cert_clear(&got);
+}
+
+/*
+ * store_data_version: a fresh one moves for a commit by another connection
+ * (the CLI's revoke while the daemon reads), autocommit or explicit, and
+ * for an explicit COMMIT of this process, and stays put when nothing was
+ * written; without fresh it is the version of the connection's last read.
+ */
+static void
+test_store_data_version(void **state)
+{
+	struct fixture *f = *state;
+	struct store *rd = NULL;
+	struct store_cert c, got;
+	unsigned char der[16] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	uint64_t v0, v1, v2, v3, v4;
+	int64_t uid;
+
+	uid = add_user(f->st, "alice");
+	cert_row(&c, "0B1B", uid, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+	assert_int_equal(store_open(f->path, 0, &rd), UC_OK);
+	assert_int_equal(store_data_version(rd, 1, &v0), UC_OK);
+	assert_int_equal(store_data_version(rd, 1, &v1), UC_OK);
+	assert_true(v1 == v0);
+	/* Another connection, no explicit transaction. */
+	assert_int_equal(store_cert_revoke(f->st, "0B1B", NOW, 1), UC_OK);
+	/* Not read yet: the last read's version. */
+	assert_int_equal(store_data_version(rd, 0, &v2), UC_OK);
+	assert_true(v2 == v1);
+	/* A read of the records sees it, and so does the version after. */
+	assert_int_equal(store_cert_get(rd, "0B1B", &got), UC_OK);
+	assert_string_equal(got.status, "revoked");
+	store_cert_clear(&got);
+	assert_int_equal(store_data_version(rd, 0, &v2), UC_OK);
+	assert_true(v2 > v1);
+	assert_int_equal(store_data_version(rd, 1, &v3), UC_OK);
+	assert_true(v3 == v2);
+	assert_int_equal(store_cert_revoke(f->st, "0B1B", NOW, 1), UC_E_STATE);
+	/* An explicit transaction: only its COMMIT counts, fresh or not. */
+	cert_row(&c, "0B1C", uid, NOW + 100 * DAY, der, sizeof(der));
+	assert_int_equal(store_begin(f->st), UC_OK);
+	assert_int_equal(store_cert_insert(f->st, &c, NULL), UC_OK);
+	assert_int_equal(store_data_version(rd, 1, &v3), UC_OK);
+	assert_true(v3 == v2);		/* not committed yet */
+	assert_int_equal(store_commit(f->st), UC_OK);
+	assert_int_equal(store_data_version(rd, 0, &v3), UC_OK);
+	assert_true(v3 > v2);		/* the process's COMMIT */
+	assert_int_equal(store_data_version(rd, 1, &v4), UC_OK);
+	assert_true(v4 > v3);		/* and the pager's */
+	store_close(rd);
 }
 
 /* Collects serials in order. */
@@ -886,6 +959,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_certs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_revoke, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_data_version, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_nested, setup,
 		    teardown),
