@@ -25,7 +25,7 @@
 #include "authority_ocsp.h"
 #include "ucbuf.h"
 
-#define DOOR_VERSION	2	/* 2: EPOCH, OCSP answers' epochs */
+#define DOOR_VERSION	2	/* 2: EPOCH, OCSP answers' epochs, SCEP_TX, SCEP_POLL */
 #define DOOR_HDRLEN	16
 /* The public files can be large (a CRL of many revocations). */
 #define DOOR_MAX_BODY	(256u * 1024 * 1024)
