@@ -271,6 +271,16 @@ int		 csr_check(const unsigned char *buf, size_t len,
 int		 csr_check_req(const unsigned char *buf, size_t len,
 		    X509_REQ **out);
 /*
+ * Like csr_check_req(), for a caller that needs only the key: the
+ * request's SubjectPublicKeyInfo, DER, in *spki (malloc'd, caller frees).
+ * The same checks and the same answers as csr_check_req() (an ECDSA
+ * request with an RFC 5480 P-256/P-384/P-521 key takes a shorter road to
+ * them: its key is made from the point and its signature checked over
+ * the request's bytes, without OpenSSL's search for a key decoder).
+ */
+int		 csr_check_spki(const unsigned char *buf, size_t len,
+		    unsigned char **spki, size_t *spkilen);
+/*
  * A DER SubjectPublicKeyInfo from another process, checked as a CSR's key
  * is (named curves, RSA parameters NULL, key_check_public()): *xpk and
  * *pub on success (caller frees both).  *xpk is NULL when the bytes are

@@ -5,7 +5,10 @@
  * The input is tried as given, and once more with a PEM armour put around
  * it when it looks like DER, so that mutations of the DER structure also
  * reach the PEM path.  A request csr_check() accepts must have a key and
- * parse again with csr_parse().
+ * parse again with csr_parse().  csr_check_spki() (the daemon's, with its
+ * own decoding of ECDSA requests) must agree with csr_check() on every
+ * input: the same verdict and code, and when it accepts, the same key DER
+ * as the parsed request's.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,16 +28,28 @@ one(const unsigned char *buf, size_t len)
 {
 	EVP_PKEY *pub = NULL;
 	X509_REQ *req = NULL;
+	unsigned char *spki = NULL, *want = NULL;
+	size_t spkilen = 0;
+	int rc, n;
 
-	if (csr_check(buf, len, &pub) == UC_OK) {
+	rc = csr_check(buf, len, &pub);
+	if (csr_check_spki(buf, len, &spki, &spkilen) != rc)
+		abort();	/* the two disagree */
+	if (rc == UC_OK) {
 		if (pub == NULL || EVP_PKEY_get_bits(pub) <= 0)
 			abort();
 		if (csr_parse(buf, len, &req) != UC_OK || req == NULL)
 			abort();
+		n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &want);
+		if (n <= 0 || spki == NULL || spkilen != (size_t)n ||
+		    memcmp(spki, want, spkilen) != 0)
+			abort();
+		OPENSSL_free(want);
 		X509_REQ_free(req);
 		EVP_PKEY_free(pub);
-	} else if (pub != NULL)
+	} else if (pub != NULL || spki != NULL)
 		abort();	/* failure must not hand out a key */
+	free(spki);
 	ERR_clear_error();
 	uc_clearerr();
 }
