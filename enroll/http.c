@@ -410,20 +410,6 @@ redeem_error(struct enrolld *d, const struct req *q, struct resp *r,
 	    uc_strerror(o->rc), o->errmsg != NULL ? o->errmsg : "");
 }
 
-/* The DER SubjectPublicKeyInfo of k (caller frees with OPENSSL_free). */
-static int
-spki_der(EVP_PKEY *k, unsigned char **der, size_t *len)
-{
-	int n;
-
-	*der = NULL;
-	n = i2d_PUBKEY(k, der);
-	if (n <= 0)
-		return uc_seterr_ssl(UC_E_CRYPTO, "encoding the public key");
-	*len = (size_t)n;
-	return UC_OK;
-}
-
 /*
  * A CSR the monitor will not see: the token's state decides first (as
  * when the monitor parsed CSRs), then the CSR's own problem.
@@ -739,7 +725,7 @@ p12_redeem(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 	rc = key_generate(kt, key);
 	sem_post(&d->keygen);
-	if (rc != UC_OK || (rc = spki_der(*key, &spki, &spkilen)) !=
+	if (rc != UC_OK || (rc = spki_encode(*key, &spki, &spkilen)) !=
 	    UC_OK) {
 		json_error(r, 500, "internal", "key generation");
 		EVP_PKEY_free(*key);
@@ -748,7 +734,7 @@ p12_redeem(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 	rc = door_redeem(d->door, token, profile ? DOOR_PROFILE : DOOR_P12,
 	    spki, spkilen, q->retry, o);
-	OPENSSL_free(spki);
+	free(spki);
 	if (rc != UC_OK) {
 		json_error(r, 500, "internal", "issuance failed");
 		fprintf(stderr, "userca-enrolld: enroll-p12: %s\n",

@@ -120,10 +120,11 @@ static const struct {
 	size_t			 plen;
 	size_t			 len;	/* the whole SPKI */
 	const char		*group;
+	int			 nid;
 } spki_ec_known[] = {
-	{ spki_p256, sizeof(spki_p256), 91, "P-256" },
-	{ spki_p384, sizeof(spki_p384), 120, "P-384" },
-	{ spki_p521, sizeof(spki_p521), 158, "P-521" },
+	{ spki_p256, sizeof(spki_p256), 91, "P-256", NID_X9_62_prime256v1 },
+	{ spki_p384, sizeof(spki_p384), 120, "P-384", NID_secp384r1 },
+	{ spki_p521, sizeof(spki_p521), 158, "P-521", NID_secp521r1 },
 };
 
 #define N_EC_KNOWN	(sizeof(spki_ec_known) / sizeof(spki_ec_known[0]))
@@ -241,6 +242,40 @@ spki_parse(const unsigned char *der, size_t len, X509_PUBKEY **xpk,
 	*xpk = x;	/* now owned by the caller */
 	*pub = k;	/* now owned by the caller */
 	return UC_OK;
+}
+
+int
+spki_encode(EVP_PKEY *k, unsigned char **der, size_t *len)
+{
+	unsigned char *pt = NULL, *obuf = NULL;
+	size_t ptlen = 0, i = N_EC_KNOWN;
+	int nid = NID_undef, n;
+
+	*der = NULL;
+	*len = 0;
+	if (EVP_PKEY_is_a(k, "EC")) {
+		if (key_ec_point(k, &pt, &ptlen, &nid) != UC_OK)
+			uc_clearerr();	/* i2d_PUBKEY() below decides */
+		for (i = 0; i < N_EC_KNOWN; i++)
+			if (nid == spki_ec_known[i].nid && ptlen ==
+			    spki_ec_known[i].len - spki_ec_known[i].plen + 1)
+				break;
+	}
+	if (i < N_EC_KNOWN) {
+		/* The prefix up to its 0x04, then the point from its 0x04. */
+		if ((*der = malloc(spki_ec_known[i].len)) == NULL) {
+			OPENSSL_free(pt);
+			return uc_seterr(UC_E_INTERNAL, "out of memory");
+		}
+		memcpy(*der, spki_ec_known[i].prefix, spki_ec_known[i].plen - 1);
+		memcpy(*der + spki_ec_known[i].plen - 1, pt, ptlen);
+		*len = spki_ec_known[i].len;
+		OPENSSL_free(pt);
+		return UC_OK;
+	}
+	OPENSSL_free(pt);
+	n = i2d_PUBKEY(k, &obuf);
+	return ossl_take(obuf, n, 0, der, len, "a public key");
 }
 
 int

@@ -290,6 +290,14 @@ int		 csr_check_spki(const unsigned char *buf, size_t len,
  */
 int		 spki_parse(const unsigned char *der, size_t len,
 		    X509_PUBKEY **xpk, EVP_PKEY **pub);
+/*
+ * The DER SubjectPublicKeyInfo of k (malloc'd, caller frees): for an EC
+ * key on P-256/P-384/P-521 the RFC 5480 encoding (named curve, point
+ * uncompressed) that spki_parse() takes on its short road, made from the
+ * point (i2d_PUBKEY() goes through OpenSSL's search for an encoder); any
+ * other key as i2d_PUBKEY() encodes it.
+ */
+int		 spki_encode(EVP_PKEY *k, unsigned char **der, size_t *len);
 /* A CSR for key with subject O=org, CN=cn, PEM (caller frees). */
 int		 csr_make(struct signer *, const char *org, const char *cn,
 		    unsigned char **pem, size_t *len);

@@ -454,7 +454,32 @@ test_csr_make(void **state)
  * path (no X509_PUBKEY back) and give the same key; a point moved off its
  * curve is refused there as on the slow path; other encodings (RSA, a
  * compressed point) still parse through OpenSSL's decoder.
+ * spki_encode() gives the bytes i2d_PUBKEY() gives, except for a key set to
+ * compressed points: uncompressed, the fast path's encoding, the same key.
  */
+static void
+expect_spki_encode(EVP_PKEY *k, const unsigned char *want, size_t wantlen)
+{
+	X509_PUBKEY *xpk;
+	EVP_PKEY *pub;
+	unsigned char *der;
+	size_t len;
+
+	assert_int_equal(spki_encode(k, &der, &len), UC_OK);
+	if (want != NULL) {
+		assert_int_equal(len, wantlen);
+		assert_memory_equal(der, want, len);
+	}
+	assert_int_equal(spki_parse(der, len, &xpk, &pub), UC_OK);
+	if (EVP_PKEY_is_a(k, "EC"))
+		assert_null(xpk);	/* the fast path */
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	X509_PUBKEY_free(xpk);
+	EVP_PKEY_free(pub);
+	free(der);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
 static void
 test_spki_parse(void **state)
 {
@@ -477,6 +502,7 @@ test_spki_parse(void **state)
 		assert_null(xpk);	/* the fast path */
 		assert_int_equal(EVP_PKEY_eq(pub, k), 1);
 		EVP_PKEY_free(pub);
+		expect_spki_encode(k, der, (size_t)len);
 		/* The point's last byte changed: off the curve. */
 		der[len - 1] ^= 0x01;
 		assert_int_not_equal(spki_parse(der, (size_t)len, &xpk, &pub),
@@ -503,6 +529,7 @@ test_spki_parse(void **state)
 	X509_PUBKEY_free(xpk);
 	EVP_PKEY_free(pub);
 	OPENSSL_free(der);
+	expect_spki_encode(k, NULL, 0);		/* 91 bytes, uncompressed */
 	EVP_PKEY_free(k);
 	/* RSA: the decoder's path. */
 	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -515,6 +542,7 @@ test_spki_parse(void **state)
 	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
 	X509_PUBKEY_free(xpk);
 	EVP_PKEY_free(pub);
+	expect_spki_encode(k, der, (size_t)len);
 	OPENSSL_free(der);
 	EVP_PKEY_free(k);
 }
