@@ -402,6 +402,7 @@ issue_result_clear(struct issue_result *r)
 	free(r->cert_pem);
 	secret_free_buf(r->p12, r->p12_len);
 	secret_free(r->retry);
+	authority_user_clear(&r->user);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -916,6 +917,10 @@ authority_redeem(struct authority *a, const struct redeem_req *r,
 		res->retry_until = gi.retry_until;
 	}
 out:
+	if (rc == UC_OK) {
+		res->user = ti.user;	/* now owned by res: no 2nd lookup */
+		memset(&ti.user, 0, sizeof(ti.user));
+	}
 	secret_free(retry);
 	OPENSSL_cleanse(retry_hash, sizeof(retry_hash));
 	OPENSSL_cleanse(hash, sizeof(hash));
