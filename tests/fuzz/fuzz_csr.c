@@ -23,6 +23,36 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/*
+ * 1 if csr_check() (spki 0) or csr_check_spki() (spki 1) answers buf with
+ * want in one of a few more tries.  OpenSSL's check of an RSA modulus
+ * (EVP_PKEY_public_check: enhanced Miller-Rabin with random bases)
+ * refuses some composite moduli only when a base happens to reveal a
+ * factor: the same request is refused as an invalid modulus once in a few
+ * hundred tries, and for its signature otherwise.  Such a difference is
+ * OpenSSL's, not one between the two functions (both call it the same).
+ */
+static int
+may_answer(const unsigned char *buf, size_t len, int spki, int want)
+{
+	EVP_PKEY *pub;
+	unsigned char *der;
+	size_t derlen;
+	int i, rc;
+
+	for (i = 0; i < 64; i++) {
+		pub = NULL;
+		der = NULL;
+		rc = spki ? csr_check_spki(buf, len, &der, &derlen) :
+		    csr_check(buf, len, &pub);
+		EVP_PKEY_free(pub);
+		free(der);
+		if (rc == want)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 one(const unsigned char *buf, size_t len)
 {
@@ -30,12 +60,16 @@ one(const unsigned char *buf, size_t len)
 	X509_REQ *req = NULL;
 	unsigned char *spki = NULL, *want = NULL;
 	size_t spkilen = 0;
-	int rc, n;
+	int rc, rc2, n;
 
 	rc = csr_check(buf, len, &pub);
-	if (csr_check_spki(buf, len, &spki, &spkilen) != rc)
+	rc2 = csr_check_spki(buf, len, &spki, &spkilen);
+	if (rc2 != rc && !may_answer(buf, len, 0, rc2) &&
+	    !may_answer(buf, len, 1, rc))
 		abort();	/* the two disagree */
-	if (rc == UC_OK) {
+	if (rc == UC_OK && pub == NULL)
+		abort();
+	if (rc == UC_OK && rc2 == UC_OK) {
 		if (pub == NULL || EVP_PKEY_get_bits(pub) <= 0)
 			abort();
 		if (csr_parse(buf, len, &req) != UC_OK || req == NULL)
@@ -46,9 +80,10 @@ one(const unsigned char *buf, size_t len)
 			abort();
 		OPENSSL_free(want);
 		X509_REQ_free(req);
-		EVP_PKEY_free(pub);
-	} else if (pub != NULL || spki != NULL)
+	} else if ((rc != UC_OK && pub != NULL) ||
+	    (rc2 != UC_OK && spki != NULL))
 		abort();	/* failure must not hand out a key */
+	EVP_PKEY_free(pub);
 	free(spki);
 	ERR_clear_error();
 	uc_clearerr();
