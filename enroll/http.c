@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,20 +410,6 @@ redeem_error(struct enrolld *d, const struct req *q, struct resp *r,
 	    uc_strerror(o->rc), o->errmsg != NULL ? o->errmsg : "");
 }
 
-/* The DER SubjectPublicKeyInfo of k (caller frees with OPENSSL_free). */
-static int
-spki_der(EVP_PKEY *k, X509_PUBKEY *x, unsigned char **der, size_t *len)
-{
-	int n;
-
-	*der = NULL;
-	n = x != NULL ? i2d_X509_PUBKEY(x, der) : i2d_PUBKEY(k, der);
-	if (n <= 0)
-		return uc_seterr_ssl(UC_E_CRYPTO, "encoding the public key");
-	*len = (size_t)n;
-	return UC_OK;
-}
-
 /*
  * A CSR the monitor will not see: the token's state decides first (as
  * when the monitor parsed CSRs), then the CSR's own problem.
@@ -452,7 +439,6 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
     const char *token)
 {
 	struct door_redeem_out o;
-	X509_REQ *csr = NULL;
 	unsigned char *p7 = NULL, *spki = NULL;
 	size_t p7len, spkilen = 0;
 	char mt[64], why[256];
@@ -475,9 +461,8 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 		return;
 	}
 	/* Parsed and verified here; the monitor checks the key again. */
-	if ((rc = csr_check_req(q->body, q->bodylen, &csr)) != UC_OK ||
-	    (rc = spki_der(NULL, X509_REQ_get_X509_PUBKEY(csr), &spki,
-	    &spkilen)) != UC_OK) {
+	if ((rc = csr_check_spki(q->body, q->bodylen, &spki, &spkilen)) !=
+	    UC_OK) {
 		snprintf(why, sizeof(why), "%s", uc_errmsg());
 		csr_refused(d, q, r, token, rc, why);
 		goto out;
@@ -520,8 +505,7 @@ enroll_csr(struct enrolld *d, const struct req *q, struct resp *r,
 	snprintf(r->cache_control, sizeof(r->cache_control), "no-store");
 out:
 	door_redeem_out_clear(&o);
-	OPENSSL_free(spki);
-	X509_REQ_free(csr);
+	free(spki);
 }
 
 #define PROFILE_TYPE	"application/x-apple-aspen-config"
@@ -603,6 +587,71 @@ identity_profile(struct enrolld *d, const struct authority_user *u,
 }
 
 /*
+ * The certificates above the leaf in the monitor's answers, decoded once:
+ * they stay the same from one enrollment to the next (until the issuing
+ * CA changes), and OpenSSL 3 decodes a certificate's key through a search
+ * for a decoder, about 0.1 ms each on a PKCS#12's latency.  Keyed by
+ * their PEM.
+ */
+static struct {
+	pthread_mutex_t	 mu;
+	char		*pem;
+	size_t		 len;
+	STACK_OF(X509)	*certs;
+} chain_cache = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL };
+
+/*
+ * The PEM certificates in pem (len bytes, up to the first that does not
+ * decode), in order, in a new *out (sk_X509_pop_free()): 0, or -1.
+ */
+static int
+chain_certs(const char *pem, size_t len, STACK_OF(X509) **out)
+{
+	STACK_OF(X509) *sk = NULL;
+	BIO *bio = NULL;
+	X509 *x;
+	char *copy;
+
+	pthread_mutex_lock(&chain_cache.mu);
+	if (chain_cache.pem != NULL && chain_cache.len == len &&
+	    memcmp(chain_cache.pem, pem, len) == 0)
+		sk = X509_chain_up_ref(chain_cache.certs);
+	pthread_mutex_unlock(&chain_cache.mu);
+	if ((*out = sk) != NULL)
+		return 0;
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (sk = sk_X509_new_null()) == NULL)
+		goto fail;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			goto fail;
+		}
+	ERR_clear_error();
+	BIO_free(bio);
+	/* Remembered for the next one; a failure here only costs time. */
+	if ((copy = malloc(len)) != NULL) {
+		memcpy(copy, pem, len);
+		pthread_mutex_lock(&chain_cache.mu);
+		free(chain_cache.pem);
+		sk_X509_pop_free(chain_cache.certs, X509_free);
+		chain_cache.pem = copy;
+		chain_cache.len = len;
+		if ((chain_cache.certs = X509_chain_up_ref(sk)) == NULL) {
+			free(chain_cache.pem);
+			chain_cache.pem = NULL;
+		}
+		pthread_mutex_unlock(&chain_cache.mu);
+	}
+	*out = sk;	/* now owned by the caller */
+	return 0;
+fail:
+	BIO_free(bio);
+	sk_X509_pop_free(sk, X509_free);
+	return -1;
+}
+
+/*
  * The PKCS#12 of a key made here and the chain the monitor answered
  * (leaf first); *top: the last certificate of the chain (caller frees).
  * *der: secret_free_buf().
@@ -613,23 +662,21 @@ bundle(EVP_PKEY *key, const struct door_redeem_out *o, enum p12_format f,
 {
 	STACK_OF(X509) *chain = NULL;
 	BIO *bio = NULL;
-	X509 *x, *leaf = NULL;
+	X509 *leaf = NULL;
 	unsigned char *p = NULL;
+	char *rest;
 	size_t n = 0;
+	long restlen;
 	int rc = UC_E_CRYPTO;
 
 	*top = NULL;
 	*der = NULL;
+	/* The leaf, then what the read-only BIO has not given out yet. */
 	if ((bio = BIO_new_mem_buf(o->chain, (int)o->chainlen)) == NULL ||
-	    (chain = sk_X509_new_null()) == NULL ||
-	    (leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+	    (leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+	    (restlen = BIO_get_mem_data(bio, &rest)) <= 0 ||
+	    chain_certs(rest, (size_t)restlen, &chain) != 0)
 		goto out;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(chain, x)) {
-			X509_free(x);
-			goto out;
-		}
-	ERR_clear_error();
 	if (sk_X509_num(chain) < 1)
 		goto out;
 	if ((rc = p12_build(key, leaf, chain, o->user.username, pw, f, &p,
@@ -683,7 +730,7 @@ p12_redeem(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 	rc = key_generate(kt, key);
 	sem_post(&d->keygen);
-	if (rc != UC_OK || (rc = spki_der(*key, NULL, &spki, &spkilen)) !=
+	if (rc != UC_OK || (rc = spki_encode(*key, &spki, &spkilen)) !=
 	    UC_OK) {
 		json_error(r, 500, "internal", "key generation");
 		EVP_PKEY_free(*key);
@@ -692,7 +739,7 @@ p12_redeem(struct enrolld *d, const struct req *q, struct resp *r,
 	}
 	rc = door_redeem(d->door, token, profile ? DOOR_PROFILE : DOOR_P12,
 	    spki, spkilen, q->retry, o);
-	OPENSSL_free(spki);
+	free(spki);
 	if (rc != UC_OK) {
 		json_error(r, 500, "internal", "issuance failed");
 		fprintf(stderr, "userca-enrolld: enroll-p12: %s\n",

@@ -324,13 +324,11 @@ answer_redeem(struct enrolld *d, struct pending *p,
 {
 	struct redeem_req rr;
 	struct issue_result res;
-	struct token_info ti;
 	enum token_state st = TOKEN_UNKNOWN;
 	char msg[512];
 	int rc;
 
 	memset(&rr, 0, sizeof(rr));
-	memset(&ti, 0, sizeof(ti));
 	rr.token = q->token;
 	rr.spki = q->spki;
 	rr.spkilen = q->spkilen;
@@ -344,24 +342,21 @@ answer_redeem(struct enrolld *d, struct pending *p,
 	msg[0] = '\0';
 	if (rc != UC_OK)
 		snprintf(msg, sizeof(msg), "%s", uc_errmsg());
-	else if (rr.server_key && (authority_token_lookup(ed_auth(d), q->token,
-	    &ti) != UC_OK || ti.user.username == NULL)) {
+	else if (rr.server_key && res.user.username == NULL) {
 		/* The bundle's friendly name and profile need the user. */
-		/* Committed, but whose?  Not released: undone below. */
+		/* Committed, but whose?  Not released: undone here. */
 		snprintf(msg, sizeof(msg), "the token's user could not be "
 		    "read");
-		if (rr.server_key)
-			undo(d, res.serial, "after a failed lookup");
+		undo(d, res.serial, "a redemption without its user");
 		issue_result_clear(&res);
 		rc = UC_E_INTERNAL;
 	}
 	if (rc == UC_OK && rr.server_key)
 		pending_add(d, p, res.serial);
-	put_answer(b, rc, st, msg, &res, &ti.user, q->retry[0] != '\0' ?
-	    "a retry" : "enroll");
+	put_answer(b, rc, st, msg, &res, rc == UC_OK && rr.server_key ?
+	    &res.user : NULL, q->retry[0] != '\0' ? "a retry" : "enroll");
 	if (rc == UC_OK)
 		issue_result_clear(&res);
-	token_info_clear(&ti);
 }
 
 static void

@@ -131,6 +131,8 @@ load_certs(struct authority *a)
 		    "subject key identifier");
 	a->root_distinct = a->root != NULL && X509_cmp(a->root, a->issuing) !=
 	    0;
+	if ((rc = issue_chain_tail(a)) != UC_OK)
+		return rc;
 	return rollover_load(a);
 }
 
@@ -160,7 +162,6 @@ authority_open(const char *home, struct authority **out)
 		pthread_mutexattr_destroy(&attr);
 		pthread_mutex_init(&a->gcmu, NULL);
 		pthread_mutex_init(&a->rmu, NULL);
-		pthread_cond_init(&a->gccv, NULL);
 	}
 	if ((p = home_path(home, P_CONF)) == NULL) {
 		rc = uc_seterr(UC_E_INTERNAL, "out of memory");
@@ -202,6 +203,7 @@ authority_free(struct authority *a)
 	signer_free(a->rsig);
 	X509_free(a->root);
 	X509_free(a->issuing);
+	free(a->chain_pem);
 	free(a->root_ski);
 	free(a->issuing_ski);
 	conf_clear(&a->conf);
@@ -213,7 +215,6 @@ authority_free(struct authority *a)
 	aocsp_free(a->ocsp);
 	ascep_free(a->scep);
 	rollover_free(a);
-	pthread_cond_destroy(&a->gccv);
 	free(a);
 }
 

@@ -173,6 +173,8 @@ struct issue_result {
 	int		 again;		/* authority_redeem(): the stored
 					 * certificate of a used token, for
 					 * the same key */
+	struct authority_user user;	/* authority_redeem(): the token's
+					 * user, as looked up for it */
 };
 void	issue_result_clear(struct issue_result *);
 

@@ -48,6 +48,10 @@ struct authority {
 	X509			*issuing;
 	int			 root_distinct;	/* root set and not the
 						 * issuing CA: chains hold it */
+	unsigned char		*chain_pem;	/* issuing (and root when
+						 * distinct) as PEM: what
+						 * follows every leaf */
+	size_t			 chain_pem_len;
 	char			*root_ski;
 	char			*issuing_ski;
 	struct signer		*isig;		/* opened when first needed */
@@ -76,10 +80,11 @@ struct authority {
 	/*
 	 * Group commit for redemptions: the first waiter leads, commits
 	 * everything queued in one transaction (one fsync), and wakes the
-	 * others.  Each item has its own savepoint.
+	 * others, each on its own condition (items that queued meanwhile
+	 * sleep on), and one of those to lead next.  Each item has its own
+	 * savepoint.
 	 */
 	pthread_mutex_t		 gcmu;
-	pthread_cond_t		 gccv;
 	struct gc_item		*gc_pending;
 	int			 gc_leading;
 	struct aocsp		*ocsp;		/* ocsp.c: the responder */
@@ -100,6 +105,7 @@ struct gc_item {
 						 * window; NULL: none */
 	int64_t			 retry_until;
 	const struct scep_txn	*scep;		/* recorded with it; NULL: none */
+	pthread_cond_t		 cv;		/* group_commit(): its wake */
 	/* results */
 	int			 done;
 	int			 rc;
@@ -211,6 +217,8 @@ int	publish_locked(struct authority *a);
 /* issue.c: leaf PEM then chain to the root (caller frees). */
 int	issue_chain_pem(struct authority *a, X509 *leaf, unsigned char **out,
 	    size_t *len);
+/* issue.c: a->chain_pem from a->issuing (and a->root), at load. */
+int	issue_chain_tail(struct authority *a);
 /* issue.c: PKCS#12 with the chain (caller OPENSSL_free()s *der). */
 int	issue_p12(struct authority *a, EVP_PKEY *key, X509 *cert,
 	    const char *friendly, const char *pass, enum p12_format f,

@@ -271,6 +271,16 @@ int		 csr_check(const unsigned char *buf, size_t len,
 int		 csr_check_req(const unsigned char *buf, size_t len,
 		    X509_REQ **out);
 /*
+ * Like csr_check_req(), for a caller that needs only the key: the
+ * request's SubjectPublicKeyInfo, DER, in *spki (malloc'd, caller frees).
+ * The same checks and the same answers as csr_check_req() (an ECDSA
+ * request with an RFC 5480 P-256/P-384/P-521 key takes a shorter road to
+ * them: its key is made from the point and its signature checked over
+ * the request's bytes, without OpenSSL's search for a key decoder).
+ */
+int		 csr_check_spki(const unsigned char *buf, size_t len,
+		    unsigned char **spki, size_t *spkilen);
+/*
  * A DER SubjectPublicKeyInfo from another process, checked as a CSR's key
  * is (named curves, RSA parameters NULL, key_check_public()): *xpk and
  * *pub on success (caller frees both).  *xpk is NULL when the bytes are
@@ -280,6 +290,14 @@ int		 csr_check_req(const unsigned char *buf, size_t len,
  */
 int		 spki_parse(const unsigned char *der, size_t len,
 		    X509_PUBKEY **xpk, EVP_PKEY **pub);
+/*
+ * The DER SubjectPublicKeyInfo of k (malloc'd, caller frees): for an EC
+ * key on P-256/P-384/P-521 the RFC 5480 encoding (named curve, point
+ * uncompressed) that spki_parse() takes on its short road, made from the
+ * point (i2d_PUBKEY() goes through OpenSSL's search for an encoder); any
+ * other key as i2d_PUBKEY() encodes it.
+ */
+int		 spki_encode(EVP_PKEY *k, unsigned char **der, size_t *len);
 /* A CSR for key with subject O=org, CN=cn, PEM (caller frees). */
 int		 csr_make(struct signer *, const char *org, const char *cn,
 		    unsigned char **pem, size_t *len);

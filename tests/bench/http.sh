@@ -16,8 +16,8 @@
 #      openssl speed says the signing work alone costs
 #   3. PKCS#12 enrollment latency (p50, p99), sequential requests on one
 #      keep-alive HTTPS connection, EC (modern home) and RSA-2048
-#      (compatible home) user keys; beside it the in-process mint time
-#      (bench_mint, one thread)
+#      (compatible home) user keys, and the daemon's CPU per request; beside
+#      them the in-process mint's time and CPU (bench_mint, one thread)
 #   4. OCSP answers per second at --ocsp-conns connections (p99 beside):
 #      cacheable GETs (GET /ocsp/<base64 request without nonce>, always the
 #      same request) and POSTs each with its own nonce (--ocsp-n requests
@@ -435,11 +435,17 @@ for r in "${enroll_runs[@]}"; do
 done
 
 # ---- 3. PKCS#12 latency ---------------------------------------------------------------
-# run_p12 NAME CONFIG CACERT N -> P_N P_OK P_P50 P_P99 P_MAX P_MEAN (ms)
+# run_p12 NAME CONFIG CACERT N PIDS... -> P_N P_OK P_P50 P_P99 P_MAX P_MEAN
+# (ms) P_CPU (the daemon's CPU ms per request, both processes: what the
+# latency is made of when the machine is idle, and steady when it is not)
 run_p12() {
+  local d0 d1
+  d0=$(proc_ticks "${@:5}")
   curl -sS --max-time 60 --cacert "$3" -H 'Content-Type: application/json' \
       -d '{}' -w '%{http_code} %{time_total}\n' -K "$2" >"$1.times" 2>"$1.err" ||
     { cat "$1.err" >&2; die "curl ($1) failed"; }
+  d1=$(proc_ticks "${@:5}")
+  P_CPU=$(calc "1000 * ($d1 - $d0) / $clk_tck / $4")
   tail -n +2 "$1.times" >"$1.t"
   P_N=$(wc -l <"$1.t")
   [[ $P_N -eq $4 ]] || die "$1: $P_N answers, expected $4"
@@ -450,8 +456,9 @@ run_p12() {
             printf "%.1f %.1f %.1f %.1f\n", v[i50], v[i99], v[NR], s / NR }')
 }
 say "PKCS#12 enrollments, EC user keys: $p12_ec sequential requests"
-run_p12 p12-ec p12-ec.curl ec/public/ca-bundle.pem "$p12_ec"
-PE="$P_N $P_OK $P_P50 $P_P99 $P_MAX $P_MEAN"
+# shellcheck disable=SC2086  # the monitor and its network process
+run_p12 p12-ec p12-ec.curl ec/public/ca-bundle.pem "$p12_ec" ${DPIDS[ec]}
+PE="$P_N $P_OK $P_P50 $P_P99 $P_MAX $P_MEAN $P_CPU"
 stop_pid ec
 [[ $STOP_RC -eq 0 ]] || die "userca-enrolld (modern) exited with status $STOP_RC"
 
@@ -477,19 +484,25 @@ used=$(sqlite3 ec/userca.db "select count(*) from tokens where used_at is not nu
 daemon_conf rsa.ini "$work/rsa" "$p_rsa_https" "$work/rsa.tls"
 start_daemon rsa rsa.ini "https://127.0.0.1:$p_rsa_https/healthz" rsa/public/ca-bundle.pem
 say "PKCS#12 enrollments, RSA-2048 user keys: $p12_rsa sequential requests"
-run_p12 p12-rsa p12-rsa.curl rsa/public/ca-bundle.pem "$p12_rsa"
-PR="$P_N $P_OK $P_P50 $P_P99 $P_MAX $P_MEAN"
+# shellcheck disable=SC2086
+run_p12 p12-rsa p12-rsa.curl rsa/public/ca-bundle.pem "$p12_rsa" ${DPIDS[rsa]}
+PR="$P_N $P_OK $P_P50 $P_P99 $P_MAX $P_MEAN $P_CPU"
 stop_pid rsa
 [[ $STOP_RC -eq 0 ]] || die "userca-enrolld (compatible) exited with status $STOP_RC"
 
 # References: the in-process mint (the daemon's default PKCS#12 format,
 # legacy) on one thread, and the signing work of a CSR enrollment.
-mint_ms() {  # home n
-  local line
-  line=$("$M" --home "$1" -n "$2" -j 1 --p12-format legacy 2>&1 | grep '^mint ') ||
+# mint_ms HOME N -> MINT_MS (wall ms per user) MINT_CPU (CPU ms per user)
+mint_ms() {
+  local line u s
+  line=$(/usr/bin/time -f 'cpu %U %S' "$M" --home "$1" -n "$2" -j 1 \
+      --p12-format legacy 2>&1 | grep -E '^(mint|cpu) ' | tr '\n' ' ') ||
     die "bench_mint ($1) failed"
   [[ $line =~ secs=([0-9.]+) ]] || die "bench_mint: unexpected output: $line"
-  calc "1000 * ${BASH_REMATCH[1]} / $2"
+  MINT_MS=$(calc "1000 * ${BASH_REMATCH[1]} / $2")
+  [[ $line =~ cpu\ ([0-9.]+)\ ([0-9.]+) ]] || die "bench_mint: no CPU time: $line"
+  u=${BASH_REMATCH[1]} s=${BASH_REMATCH[2]}
+  MINT_CPU=$(calc "1000 * ($u + $s) / $2")
 }
 # What the privilege separation adds to an enrollment: one REDEEM round
 # trip between the network child and the monitor (bench_door: the real
@@ -502,8 +515,10 @@ IPC16_US=$(sed -n 's/.* us=\([0-9.]*\).*/\1/p' <<<"$door16")
 IPC_CPU=$(sed -n 's/.* cpu_us=\([0-9.]*\).*/\1/p' <<<"$door16")
 [[ -n $IPC_US && -n $IPC_CPU && -n $IPC16_US ]] || die "bench_door failed"
 say "in-process mint (bench_mint, 1 thread, legacy PKCS#12)"
-MINT_EC=$(mint_ms ec "$p12_ec")
-MINT_RSA=$(mint_ms rsa "$p12_rsa")
+mint_ms ec "$p12_ec"
+MINT_EC=$MINT_MS MINT_EC_CPU=$MINT_CPU
+mint_ms rsa "$p12_rsa"
+MINT_RSA=$MINT_MS MINT_RSA_CPU=$MINT_CPU
 say "openssl speed ecdsap256 (1 core)"
 read -r SIGN_S VERIFY_S < <(openssl speed -seconds 1 ecdsap256 2>/dev/null |
   awk '/nistp256/ && NF >= 6 { print $(NF-1), $NF }')
@@ -940,21 +955,25 @@ echo "   the machine nobody used meanwhile)"
 echo
 echo "3. PKCS#12 enrollment latency: sequential POSTs on one keep-alive HTTPS"
 echo "   connection, body {}, the daemon's default format (legacy)"
-printf '   %-10s %5s %5s %8s %8s %8s %8s  %s\n' "user key" n "200" "p50 ms" "p99 ms" \
-    "max ms" "mean ms" "in-process mint, 1 thread"
-read -r n ok p50 p99 mx mean <<<"$PE"
-printf '   %-10s %5d %5d %8.1f %8.1f %8.1f %8.1f  %.1f ms\n' "EC P-256" "$n" "$ok" "$p50" \
-    "$p99" "$mx" "$mean" "$MINT_EC"
-read -r n ok p50 p99 mx mean <<<"$PR"
-printf '   %-10s %5d %5d %8.1f %8.1f %8.1f %8.1f  %.1f ms\n' "RSA-2048" "$n" "$ok" "$p50" \
-    "$p99" "$mx" "$mean" "$MINT_RSA"
-read -r _ _ p50 _ <<<"$PE"
+printf '   %-10s %5s %5s %7s %7s %7s %7s %7s  %s\n' "user key" n "200" "p50 ms" "p99 ms" \
+    "max ms" "mean ms" "CPU ms" "in-process mint, 1 thread (CPU)"
+read -r n ok p50 p99 mx mean cpu <<<"$PE"
+printf '   %-10s %5d %5d %7.1f %7.1f %7.1f %7.1f %7.2f  %.1f ms (%.2f ms)\n' "EC P-256" "$n" \
+    "$ok" "$p50" "$p99" "$mx" "$mean" "$cpu" "$MINT_EC" "$MINT_EC_CPU"
+read -r n ok p50 p99 mx mean cpu <<<"$PR"
+printf '   %-10s %5d %5d %7.1f %7.1f %7.1f %7.1f %7.2f  %.1f ms (%.2f ms)\n' "RSA-2048" "$n" \
+    "$ok" "$p50" "$p99" "$mx" "$mean" "$cpu" "$MINT_RSA" "$MINT_RSA_CPU"
+read -r _ _ p50 _ _ _ cpu <<<"$PE"
 ec_over=$(calc "$p50 - $MINT_EC")
 printf '   %-52s %+7.1f ms %8s  %s\n' "EC p50 - in-process mint (key made in the child)" "$ec_over" \
     "<= +1.5" "$(verdict "$ec_over" '<=' 1.5)"
+printf '   %-52s %+7.2f ms\n' "EC daemon CPU - mint CPU, per enrollment" \
+    "$(calc "$cpu - $MINT_EC_CPU")"
 echo "   (mint: bench_mint's mean over as many users of the same home, one thread,"
 echo "   no HTTP, no database: compare it with the mean; RSA key generation varies"
-echo "   widely.  $p12_rows EC enroll-p12 rows recorded)"
+echo "   widely.  CPU ms: userca-enrolld's CPU per request, both processes, and"
+echo "   bench_mint's per user: their difference stays put while other processes"
+echo "   load the machine, the latencies do not.  $p12_rows EC enroll-p12 rows recorded)"
 echo
 echo "4. OCSP, wrk -t$threads -c$ocsp_c -d${secs}s, best of $rounds round(s), same run;"
 echo "   $ocsp_info in the database and index.txt"

@@ -5,7 +5,10 @@
  * The input is tried as given, and once more with a PEM armour put around
  * it when it looks like DER, so that mutations of the DER structure also
  * reach the PEM path.  A request csr_check() accepts must have a key and
- * parse again with csr_parse().
+ * parse again with csr_parse().  csr_check_spki() (the daemon's, with its
+ * own decoding of ECDSA requests) must agree with csr_check() on every
+ * input: the same verdict and code, and when it accepts, the same key DER
+ * as the parsed request's.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,21 +23,68 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/*
+ * 1 if csr_check() (spki 0) or csr_check_spki() (spki 1) answers buf with
+ * want in one of a few more tries.  OpenSSL's check of an RSA modulus
+ * (EVP_PKEY_public_check: enhanced Miller-Rabin with random bases)
+ * refuses some composite moduli only when a base happens to reveal a
+ * factor: the same request is refused as an invalid modulus once in a few
+ * hundred tries, and for its signature otherwise.  Such a difference is
+ * OpenSSL's, not one between the two functions (both call it the same).
+ */
+static int
+may_answer(const unsigned char *buf, size_t len, int spki, int want)
+{
+	EVP_PKEY *pub;
+	unsigned char *der;
+	size_t derlen;
+	int i, rc;
+
+	for (i = 0; i < 64; i++) {
+		pub = NULL;
+		der = NULL;
+		rc = spki ? csr_check_spki(buf, len, &der, &derlen) :
+		    csr_check(buf, len, &pub);
+		EVP_PKEY_free(pub);
+		free(der);
+		if (rc == want)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 one(const unsigned char *buf, size_t len)
 {
 	EVP_PKEY *pub = NULL;
 	X509_REQ *req = NULL;
+	unsigned char *spki = NULL, *want = NULL;
+	size_t spkilen = 0;
+	int rc, rc2, n;
 
-	if (csr_check(buf, len, &pub) == UC_OK) {
+	rc = csr_check(buf, len, &pub);
+	rc2 = csr_check_spki(buf, len, &spki, &spkilen);
+	if (rc2 != rc && !may_answer(buf, len, 0, rc2) &&
+	    !may_answer(buf, len, 1, rc))
+		abort();	/* the two disagree */
+	if (rc == UC_OK && pub == NULL)
+		abort();
+	if (rc == UC_OK && rc2 == UC_OK) {
 		if (pub == NULL || EVP_PKEY_get_bits(pub) <= 0)
 			abort();
 		if (csr_parse(buf, len, &req) != UC_OK || req == NULL)
 			abort();
+		n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &want);
+		if (n <= 0 || spki == NULL || spkilen != (size_t)n ||
+		    memcmp(spki, want, spkilen) != 0)
+			abort();
+		OPENSSL_free(want);
 		X509_REQ_free(req);
-		EVP_PKEY_free(pub);
-	} else if (pub != NULL)
+	} else if ((rc != UC_OK && pub != NULL) ||
+	    (rc2 != UC_OK && spki != NULL))
 		abort();	/* failure must not hand out a key */
+	EVP_PKEY_free(pub);
+	free(spki);
 	ERR_clear_error();
 	uc_clearerr();
 }

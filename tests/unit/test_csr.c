@@ -74,11 +74,17 @@ ec_key(void)
 	return k;
 }
 
-/* Expect csr_check to refuse buf with rc, leaving *pub NULL. */
+/*
+ * Expect csr_check to refuse buf with rc, leaving *pub NULL, and
+ * csr_check_spki() to refuse it the same way, with the same message.
+ */
 static void
 expect_refused(const unsigned char *buf, size_t len, int want)
 {
 	EVP_PKEY *pub = (EVP_PKEY *)(uintptr_t)1;
+	unsigned char *spki = (unsigned char *)(uintptr_t)1;
+	size_t spkilen = 1;
+	char msg[1024];
 	int rc;
 
 	uc_clearerr();
@@ -93,6 +99,41 @@ expect_refused(const unsigned char *buf, size_t len, int want)
 	assert_true(uc_errmsg()[0] != '\0');
 	/* The OpenSSL error queue was drained into the message. */
 	assert_int_equal(ERR_peek_error(), 0);
+	snprintf(msg, sizeof(msg), "%s", uc_errmsg());
+
+	uc_clearerr();
+	assert_int_equal(csr_check_spki(buf, len, &spki, &spkilen), want);
+	assert_null(spki);
+	assert_int_equal(spkilen, 0);
+	assert_string_equal(uc_errmsg(), msg);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/*
+ * csr_check_spki() accepts buf, as csr_check_req() does, and hands back
+ * the request's SubjectPublicKeyInfo as the request encodes it.
+ */
+static void
+expect_spki(const unsigned char *buf, size_t len)
+{
+	X509_REQ *req = NULL;
+	unsigned char *spki = NULL, *want = NULL;
+	size_t spkilen = 0;
+	int n, rc;
+
+	assert_int_equal(csr_check_req(buf, len, &req), UC_OK);
+	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &want);
+	assert_true(n > 0);
+	rc = csr_check_spki(buf, len, &spki, &spkilen);
+	if (rc != UC_OK)
+		print_error("csr_check_spki: %s\n", uc_errmsg());
+	assert_int_equal(rc, UC_OK);
+	assert_int_equal(spkilen, (size_t)n);
+	assert_memory_equal(spki, want, spkilen);
+	assert_int_equal(ERR_peek_error(), 0);
+	free(spki);
+	OPENSSL_free(want);
+	X509_REQ_free(req);
 }
 
 static void
@@ -119,6 +160,8 @@ test_csr_valid(void **state)
 	EVP_PKEY_free(pub);
 	pub = NULL;
 
+	expect_spki(pem, pemlen);
+	expect_spki(der, derlen);
 	free(pem);
 	free(der);
 	EVP_PKEY_free(k);
@@ -231,6 +274,7 @@ test_csr_hostile_accepted(void **state)
 		assert_int_equal(rc, UC_OK);
 		X509_REQ_free(req);
 		req = NULL;
+		expect_spki(buf, len);
 		free(buf);
 	}
 }
@@ -410,7 +454,32 @@ test_csr_make(void **state)
  * path (no X509_PUBKEY back) and give the same key; a point moved off its
  * curve is refused there as on the slow path; other encodings (RSA, a
  * compressed point) still parse through OpenSSL's decoder.
+ * spki_encode() gives the bytes i2d_PUBKEY() gives, except for a key set to
+ * compressed points: uncompressed, the fast path's encoding, the same key.
  */
+static void
+expect_spki_encode(EVP_PKEY *k, const unsigned char *want, size_t wantlen)
+{
+	X509_PUBKEY *xpk;
+	EVP_PKEY *pub;
+	unsigned char *der;
+	size_t len;
+
+	assert_int_equal(spki_encode(k, &der, &len), UC_OK);
+	if (want != NULL) {
+		assert_int_equal(len, wantlen);
+		assert_memory_equal(der, want, len);
+	}
+	assert_int_equal(spki_parse(der, len, &xpk, &pub), UC_OK);
+	if (EVP_PKEY_is_a(k, "EC"))
+		assert_null(xpk);	/* the fast path */
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	X509_PUBKEY_free(xpk);
+	EVP_PKEY_free(pub);
+	free(der);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
 static void
 test_spki_parse(void **state)
 {
@@ -433,6 +502,7 @@ test_spki_parse(void **state)
 		assert_null(xpk);	/* the fast path */
 		assert_int_equal(EVP_PKEY_eq(pub, k), 1);
 		EVP_PKEY_free(pub);
+		expect_spki_encode(k, der, (size_t)len);
 		/* The point's last byte changed: off the curve. */
 		der[len - 1] ^= 0x01;
 		assert_int_not_equal(spki_parse(der, (size_t)len, &xpk, &pub),
@@ -459,6 +529,7 @@ test_spki_parse(void **state)
 	X509_PUBKEY_free(xpk);
 	EVP_PKEY_free(pub);
 	OPENSSL_free(der);
+	expect_spki_encode(k, NULL, 0);		/* 91 bytes, uncompressed */
 	EVP_PKEY_free(k);
 	/* RSA: the decoder's path. */
 	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -471,8 +542,80 @@ test_spki_parse(void **state)
 	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
 	X509_PUBKEY_free(xpk);
 	EVP_PKEY_free(pub);
+	expect_spki_encode(k, der, (size_t)len);
 	OPENSSL_free(der);
 	EVP_PKEY_free(k);
+}
+
+/*
+ * csr_check_spki(): the requests most clients send (ECDSA with SHA-2 over
+ * P-256/384/521, DER or PEM under either label) give the key as encoded;
+ * a signature with unused bits is refused as csr_check() refuses it.
+ */
+static void
+test_csr_check_spki(void **state)
+{
+	static const char *const curves[] = { "P-256", "P-384", "P-521" };
+	static const char *const mds[] = { "SHA256", "SHA384", "SHA512" };
+	const ASN1_BIT_STRING *sig;
+	EVP_PKEY *k;
+	X509_REQ *req;
+	BIO *bio;
+	unsigned char *der, *pem;
+	char *data;
+	size_t i, j;
+	long blen;
+	int len;
+
+	(void)state;
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[i]);
+		assert_non_null(k);
+		for (j = 0; j < sizeof(mds) / sizeof(mds[0]); j++) {
+			req = X509_REQ_new();
+			assert_non_null(req);
+			assert_int_equal(X509_NAME_add_entry_by_txt(
+			    X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+			    (const unsigned char *)"carol", -1, -1, 0), 1);
+			assert_int_equal(X509_REQ_set_pubkey(req, k), 1);
+			assert_true(X509_REQ_sign(req, k,
+			    EVP_get_digestbyname(mds[j])) > 0);
+			der = NULL;
+			len = i2d_X509_REQ(req, &der);
+			assert_true(len > 0);
+			expect_spki(der, (size_t)len);
+
+			/* The old PEM label, as PEM_read_bio_X509_REQ takes. */
+			bio = BIO_new(BIO_s_mem());
+			assert_non_null(bio);
+			assert_int_equal(PEM_write_bio_X509_REQ_NEW(bio, req),
+			    1);
+			blen = BIO_get_mem_data(bio, &data);
+			assert_true(blen > 0);
+			assert_non_null(memmem(data, (size_t)blen,
+			    "NEW CERTIFICATE REQUEST", 23));
+			pem = malloc((size_t)blen);
+			assert_non_null(pem);
+			memcpy(pem, data, (size_t)blen);
+			expect_spki(pem, (size_t)blen);
+			free(pem);
+			BIO_free(bio);
+
+			/*
+			 * The signature's BIT STRING (last in the request:
+			 * its unused-bits octet right before the bytes) says
+			 * 3 bits are unused.
+			 */
+			X509_REQ_get0_signature(req, &sig, NULL);
+			assert_int_equal(der[len - ASN1_STRING_length(sig) - 1],
+			    0x00);
+			der[len - ASN1_STRING_length(sig) - 1] = 0x03;
+			expect_refused(der, (size_t)len, UC_E_SIGNATURE);
+			OPENSSL_free(der);
+			X509_REQ_free(req);
+		}
+		EVP_PKEY_free(k);
+	}
 }
 
 int
@@ -488,6 +631,7 @@ main(void)
 		cmocka_unit_test(test_csr_malformed),
 		cmocka_unit_test(test_csr_make),
 		cmocka_unit_test(test_spki_parse),
+		cmocka_unit_test(test_csr_check_spki),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,10 @@
  *     current CRL was read (the table renamed under the open authority);
  *   - a batch whose SHA-256 fails (a provider that fails on demand,
  *     preferred by property): an error naming sha256 and nothing written,
- *     never a run id made of whatever the digest buffer held.
+ *     never a run id made of whatever the digest buffer held;
+ *   - the daemon's public files reloaded with SHA-256 failing: an error
+ *     naming sha256 and the set in force kept, never an ETag made of
+ *     whatever the digest buffer held.
  * The executable is linked with --wrap (tests/CMakeLists.txt).
  */
 #include <stdarg.h>
@@ -47,6 +50,9 @@
 #include "authority_ocsp.h"
 #endif
 #include "batch.h"
+#if __has_include("enrolld.h")
+#include "enrolld.h"	/* the daemon's public files (pub_reload) */
+#endif
 
 /* ---- allocation faults ------------------------------------------------------- */
 
@@ -675,6 +681,73 @@ test_core_digest_fails(void **state)
 }
 #endif
 
+#ifdef UC_ENROLLD_H
+/* The ETag the set in force gives route, copied into etag (48 bytes). */
+static void
+etag_of(struct enrolld *d, const char *route, char *etag)
+{
+	struct pubset *ps;
+	int i;
+
+	assert_non_null(ps = pub_get(d));
+	for (i = 0; i < NPUB; i++)
+		if (ps->f[i].route != NULL && strcmp(ps->f[i].route,
+		    route) == 0)
+			break;
+	assert_true(i < NPUB);
+	assert_non_null(ps->f[i].body);
+	memcpy(etag, ps->f[i].etag, sizeof(ps->f[i].etag));
+	pub_put(ps);
+}
+
+/*
+ * The daemon's ETags are SHA-256 prefixes of the public files (If-None-
+ * Match and 304 rest on them).  With SHA-256 failing, pub_reload() must
+ * fail naming the digest and keep the set in force, never publish an
+ * ETag made of whatever the digest buffer held (9ebd352 ignored
+ * EVP_Digest()'s result and answered UC_OK).
+ */
+static void
+test_etag_digest_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct authority *a = home_open(f, "etag");
+	struct enrolld d;
+	char before[48], after[48];
+	uint64_t gen;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pthread_rwlock_init(&d.publock, NULL), 0);
+	d.conf.home = f->home;
+	assert_int_equal(pub_reload(&d), UC_OK);
+	etag_of(&d, "/ca.pem", before);
+	/* "\"" + the first 12 bytes of SHA-256, hex + "\"" */
+	assert_int_equal(strlen(before), 26);
+	gen = d.generation;
+
+	sha_broken();
+	uc_clearerr();
+	rc = pub_reload(&d);
+	sha_ok();
+	assert_int_not_equal(rc, UC_OK);
+	if (strcasestr(uc_errmsg(), "sha256") == NULL)
+		fail_msg("pub_reload error does not name the digest: %s",
+		    uc_errmsg());
+	assert_int_equal(d.generation, gen);
+	etag_of(&d, "/ca.pem", after);
+	assert_string_equal(after, before);
+
+	/* SHA-256 back: the same files, the same ETag. */
+	assert_int_equal(pub_reload(&d), UC_OK);
+	etag_of(&d, "/ca.pem", after);
+	assert_string_equal(after, before);
+	pub_put(d.pub);
+	pthread_rwlock_destroy(&d.publock);
+	authority_free(a);
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -690,23 +763,39 @@ main(int argc, char **argv)
 #ifdef UC_SHA256_LEN
 		cmocka_unit_test(test_core_digest_fails),
 #endif
+#ifdef UC_ENROLLD_H
+		cmocka_unit_test_setup_teardown(test_etag_digest_fails,
+		    setup, teardown),
+#endif
 #ifdef UC_AUTHORITY_OCSP_H
 		cmocka_unit_test_setup_teardown(test_ocsp_allocation_failures,
 		    setup, teardown),
 #endif
 	};
 
+	OSSL_PROVIDER *def, *fs;
+	int rc;
+
 	/* Before OpenSSL allocates anything. */
 	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
 		return 1;
-	if (OSSL_PROVIDER_load(NULL, "default") == NULL ||
+	if ((def = OSSL_PROVIDER_load(NULL, "default")) == NULL ||
 	    !OSSL_PROVIDER_add_builtin(NULL, "failsha", fs_provider_init) ||
-	    OSSL_PROVIDER_load(NULL, "failsha") == NULL ||
+	    (fs = OSSL_PROVIDER_load(NULL, "failsha")) == NULL ||
 	    (real_sha256 = EVP_MD_fetch(NULL, "SHA2-256",
 	    "provider=default")) == NULL ||
 	    !EVP_set_default_properties(NULL, "?provider=default"))
 		return 1;
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);	/* e.g. "*crl*" */
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	/*
+	 * Given back here, not left to OpenSSL's exit handler: with the
+	 * daemon's libraries linked in, LeakSanitizer reported the failing
+	 * provider as leaked otherwise.
+	 */
+	EVP_MD_free(real_sha256);
+	OSSL_PROVIDER_unload(fs);
+	OSSL_PROVIDER_unload(def);
+	return rc;
 }
