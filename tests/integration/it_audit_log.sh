@@ -175,7 +175,7 @@ check_stderr "...naming that copy" "webcopy.json .*truncated"
 must "the original home still verifies" uc log --home "$H" --verify --json
 check_eq "log --verify --json: ok" "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok"])' "$OUT")" True
 
-# ---- a home from before migration 0003 (undoing 0003 to 0007) ----
+# ---- a home from before migration 0003 (undoing 0003 to 0008) ----
 X=$(copy old)
 sqlite3 "$X/userca.db" "drop table audit_checkpoints;
     alter table audit drop column prev_hash; alter table audit drop column hash;
@@ -183,6 +183,7 @@ sqlite3 "$X/userca.db" "drop table audit_checkpoints;
     alter table tokens drop column retry_used_at;
     drop table reminders; drop index if exists certificates_expiry; alter table tokens drop column renews;
     drop index tokens_user; alter table tokens drop column revoke_old;
+    drop table scep_transactions;
     pragma user_version = 2"
 rm -f "$X/public/audit-checkpoint.json"
 must "old home: log --verify after the migration" uc log --home "$X" --verify
