@@ -835,6 +835,33 @@ redeem_key(const struct redeem_req *r, X509_REQ *csr, EVP_PKEY **pub,
 	return UC_OK;
 }
 
+/*
+ * The token of a redemption, read (a stale read only costs work: the
+ * commit re-checks it).  1 with *rc when that already answers it (a
+ * refusal, or a retry that gets its stored certificate); 0: go on with
+ * a valid token in *ti.
+ */
+static int
+redeem_token(struct authority *a, const struct redeem_req *r,
+    struct token_info *ti, unsigned char hash[32], struct issue_result *res,
+    enum token_state *state, int *rc)
+{
+	if ((*rc = lookup_reader(a, r->token, ti, hash)) != UC_OK)
+		return 1;
+	/* Another user's token is no token for this one. */
+	if (r->username != NULL && ti->state != TOKEN_UNKNOWN &&
+	    (ti->user.username == NULL || strcmp(ti->user.username,
+	    r->username) != 0))
+		ti->state = TOKEN_UNKNOWN;
+	if (redeem_used(a, r, ti, hash, res, state, rc))
+		return 1;
+	if ((*state = ti->state) != TOKEN_VALID) {
+		*rc = token_refused(ti->state);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 redeem(struct authority *a, const struct redeem_req *r,
     const struct scep_txn *txn, struct issue_result *res,
@@ -858,20 +885,8 @@ redeem(struct authority *a, const struct redeem_req *r,
 	memset(&m, 0, sizeof(m));
 	memset(&ti, 0, sizeof(ti));
 	*state = TOKEN_UNKNOWN;
-	/* A stale read only costs work: the commit re-checks the token. */
-	if ((rc = lookup_reader(a, r->token, &ti, hash)) != UC_OK)
+	if (redeem_token(a, r, &ti, hash, res, state, &rc))
 		goto out;
-	/* Another user's token is no token for this one. */
-	if (r->username != NULL && ti.state != TOKEN_UNKNOWN &&
-	    (ti.user.username == NULL || strcmp(ti.user.username,
-	    r->username) != 0))
-		ti.state = TOKEN_UNKNOWN;
-	if (redeem_used(a, r, &ti, hash, res, state, &rc))
-		goto out;
-	if ((*state = ti.state) != TOKEN_VALID) {
-		rc = token_refused(ti.state);
-		goto out;
-	}
 	/* The request's own problems leave the token as it was. */
 	if (r->csr != NULL && (rc = csr_check_req(r->csr, r->csrlen,
 	    &csr)) != UC_OK)
