@@ -572,11 +572,8 @@ start(struct listener *l)
 	 * HTTPS carries enrollments, where one request may spend a second
 	 * generating an RSA key: a thread per connection, so it stalls no
 	 * one else.  Plain HTTP serves the public files from memory (and
-	 * enrollment only in tests) and SCEP: epoll and a pool of four threads
-	 * per core.  One per core keeps up with nginx at many connections, but
-	 * a SCEP request holds its thread while the monitor checks the key
-	 * and signs (milliseconds for RSA), so with one per core at most two
-	 * were in flight and the cores sat half idle.
+	 * enrollment only in tests): epoll and a pool of one thread per core,
+	 * which keeps up with nginx at many connections.
 	 */
 	if (l->tls)
 		flags = MHD_USE_INTERNAL_POLLING_THREAD |
@@ -616,7 +613,7 @@ start(struct listener *l)
 	} else
 		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)ncpu * 4,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)ncpu,
 		    MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)
